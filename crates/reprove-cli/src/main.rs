@@ -1,1 +1,23 @@
-fn main() {}
+//! `reprove`: the command line. The only crate that prints: data on stdout, diagnostics and
+//! progress on stderr. Exit codes: 0 the check holds, 1 it ran and failed, 2 it could not run.
+
+mod commands;
+mod init;
+mod output;
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = commands::Cli::parse();
+    match commands::run(cli) {
+        Ok(outcome) => ExitCode::from(outcome as u8),
+        Err(err) => {
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

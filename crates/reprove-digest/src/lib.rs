@@ -56,7 +56,7 @@ impl Algorithm {
     }
 
     /// Length of the digest in bytes.
-    pub fn len(self) -> usize {
+    pub fn digest_len(self) -> usize {
         match self {
             Algorithm::Sha256 => 32,
             Algorithm::Sha512 => 64,
@@ -92,7 +92,7 @@ impl Digest {
             input: hex_str.to_owned(),
             reason,
         };
-        if hex_str.len() != algorithm.len() * 2 {
+        if hex_str.len() != algorithm.digest_len() * 2 {
             return Err(err("wrong length for the algorithm"));
         }
         let bytes = hex::decode(hex_str).map_err(|_| err("not hexadecimal"))?;
@@ -293,7 +293,9 @@ mod tests {
 
     #[test]
     fn streaming_matches_one_shot_across_buffer_boundaries() {
-        let data: Vec<u8> = (0..(BUFFER_SIZE * 2 + 17)).map(|i| (i * 31) as u8).collect();
+        let data: Vec<u8> = (0..(BUFFER_SIZE * 2 + 17))
+            .map(|i| (i * 31) as u8)
+            .collect();
         let (d, n) = sha256_reader(&data[..]).unwrap();
         assert_eq!(n, data.len() as u64);
         assert_eq!(d, sha256_bytes(&data));

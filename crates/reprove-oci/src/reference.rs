@@ -168,7 +168,8 @@ fn valid_tag(t: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter().all(|&x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'.' | b'-'))
+        && b.iter()
+            .all(|&x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'.' | b'-'))
 }
 
 impl FromStr for ImageRef {
@@ -184,9 +185,9 @@ impl FromStr for ImageRef {
         }
         let (rest, digest) = match input.split_once('@') {
             Some((r, d)) => {
-                let digest: Digest = d.parse().map_err(|e: reprove_digest::DigestError| {
-                    err(&format!("bad digest: {e}"))
-                })?;
+                let digest: Digest = d
+                    .parse()
+                    .map_err(|e: reprove_digest::DigestError| err(&format!("bad digest: {e}")))?;
                 (r, Some(digest))
             }
             None => (input, None),
@@ -210,8 +211,11 @@ impl FromStr for ImageRef {
         }
         let (registry, repository) = match name.split_once('/') {
             Some((first, remainder))
-                if first.contains('.') || first.contains(':') || first == "localhost"
-                    || first.starts_with('[') || first.bytes().any(|b| b.is_ascii_uppercase()) =>
+                if first.contains('.')
+                    || first.contains(':')
+                    || first == "localhost"
+                    || first.starts_with('[')
+                    || first.bytes().any(|b| b.is_ascii_uppercase()) =>
             {
                 if !valid_domain(first) {
                     return Err(err(&format!("invalid registry host `{first}`")));

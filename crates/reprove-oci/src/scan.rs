@@ -109,7 +109,10 @@ fn dockerfile_instructions(text: &str) -> Vec<Instruction> {
             // Parser directives (`# escape=`) are only honoured before any instruction.
             if in_directives {
                 let d = trimmed.trim_start_matches('#').trim();
-                if let Some(v) = d.strip_prefix("escape=").and_then(|v| v.trim().chars().next()) {
+                if let Some(v) = d
+                    .strip_prefix("escape=")
+                    .and_then(|v| v.trim().chars().next())
+                {
                     escape = v;
                 }
             }
@@ -150,7 +153,11 @@ fn dockerfile_instructions(text: &str) -> Vec<Instruction> {
         let heredocs: Vec<String> = text
             .split_whitespace()
             .filter_map(|w| w.strip_prefix("<<"))
-            .map(|w| w.trim_start_matches('-').trim_matches(['"', '\'']).to_owned())
+            .map(|w| {
+                w.trim_start_matches('-')
+                    .trim_matches(['"', '\''])
+                    .to_owned()
+            })
             .filter(|w| !w.is_empty() && w.chars().all(|c| c.is_alphanumeric() || c == '_'))
             .collect();
         for end in heredocs {
@@ -176,8 +183,10 @@ fn substitute(s: &str, args: &HashMap<String, String>) -> String {
     while let Some(i) = rest.find('$') {
         out.push_str(&rest[..i]);
         let after = &rest[i + 1..];
-        if let Some(body) = after.strip_prefix('{') {
-            if let Some(end) = body.find('}') {
+        if let Some(body) = after.strip_prefix('{')
+            && let Some(end) = body.find('}')
+        {
+            {
                 let expr = &body[..end];
                 let (name, op) = match expr.find(':') {
                     Some(p) => (&expr[..p], Some(&expr[p..])),
@@ -270,7 +279,9 @@ fn scan_dockerfile(file: &str, text: &str) -> Vec<ImageMention> {
             .enumerate()
             .find_map(|(k, (n, l))| {
                 let from = if k == 0 { 4 } else { 0 };
-                l.get(from..)?.find(written).map(|b| (*n, column_of(l, from + b)))
+                l.get(from..)?
+                    .find(written)
+                    .map(|b| (*n, column_of(l, from + b)))
             })
             .unwrap_or((ins.lines[0].0, 1));
         out.push(ImageMention {
@@ -315,7 +326,10 @@ fn scan_yaml(file: &str, text: &str) -> Vec<ImageMention> {
         let mut indent = line.len() - trimmed.len();
         let mut body = trimmed;
         let mut list_item = false;
-        if let Some(rest) = body.strip_prefix("- ").or_else(|| (body == "-").then_some("")) {
+        if let Some(rest) = body
+            .strip_prefix("- ")
+            .or_else(|| (body == "-").then_some(""))
+        {
             list_item = true;
             let inner = rest.trim_start();
             indent += body.len() - inner.len();
@@ -328,14 +342,23 @@ fn scan_yaml(file: &str, text: &str) -> Vec<ImageMention> {
         let key_value = body.find(':').and_then(|c| {
             let key = body[..c].trim().trim_matches(['"', '\'']);
             let after = &body[c + 1..];
-            (after.is_empty() || after.starts_with([' ', '\t']))
-                .then_some((key, after, body_offset + c + 1))
+            (after.is_empty() || after.starts_with([' ', '\t'])).then_some((
+                key,
+                after,
+                body_offset + c + 1,
+            ))
         });
         let parent = path.last().map(|(_, k)| k.as_str());
         let mut found = |value: &str, value_offset: usize, context| {
             if let Some((raw, lead)) = yaml_scalar(value) {
                 let raw = raw.strip_prefix("docker://").unwrap_or(raw);
-                let offset = value_offset + lead + if context == MentionContext::ActionsUses { 9 } else { 0 };
+                let offset = value_offset
+                    + lead
+                    + if context == MentionContext::ActionsUses {
+                        9
+                    } else {
+                        0
+                    };
                 out.push(ImageMention {
                     file: file.to_owned(),
                     line: i + 1,
@@ -352,11 +375,18 @@ fn scan_yaml(file: &str, text: &str) -> Vec<ImageMention> {
                 match key {
                     "image" => found(value, voff, MentionContext::YamlImage),
                     "container" => found(value, voff, MentionContext::YamlContainer),
-                    "uses" if value.trim_start().trim_start_matches(['"', '\'']).starts_with("docker://") => {
+                    "uses"
+                        if value
+                            .trim_start()
+                            .trim_start_matches(['"', '\''])
+                            .starts_with("docker://") =>
+                    {
                         found(value, voff, MentionContext::ActionsUses)
                     }
                     // GitLab: `image: {name: …}` and `services: [{name: …}]`.
-                    "name" if parent == Some("image") => found(value, voff, MentionContext::YamlImage),
+                    "name" if parent == Some("image") => {
+                        found(value, voff, MentionContext::YamlImage)
+                    }
                     "name" if list_item && parent == Some("services") => {
                         found(value, voff, MentionContext::YamlServices)
                     }
@@ -426,7 +456,9 @@ mod tests {
     const D: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
     fn refs(m: &[ImageMention]) -> Vec<(usize, usize, String)> {
-        m.iter().map(|m| (m.line, m.column, m.raw.clone())).collect()
+        m.iter()
+            .map(|m| (m.line, m.column, m.raw.clone()))
+            .collect()
     }
 
     #[test]
@@ -462,7 +494,12 @@ mod tests {
     fn dockerfile_unresolved_variable_is_reported() {
         let m = scan("Dockerfile", FileKind::Dockerfile, b"FROM ${IMAGE}\n");
         assert_eq!(m.len(), 1);
-        assert!(m[0].reference.as_ref().unwrap_err().contains("unresolved variable"));
+        assert!(
+            m[0].reference
+                .as_ref()
+                .unwrap_err()
+                .contains("unresolved variable")
+        );
     }
 
     #[test]
@@ -487,14 +524,23 @@ mod tests {
 
     #[test]
     fn reprove_toml_build_image() {
-        let text = format!("[project]\nname = \"x\"\nimage = \"nope\"\n\n[build]\nimage = \"127.0.0.1:5000/gcc@{D}\"\n");
+        let text = format!(
+            "[project]\nname = \"x\"\nimage = \"nope\"\n\n[build]\nimage = \"127.0.0.1:5000/gcc@{D}\"\n"
+        );
         let m = scan("reprove.toml", FileKind::ReproveToml, text.as_bytes());
         assert_eq!(refs(&m), vec![(6, 10, format!("127.0.0.1:5000/gcc@{D}"))]);
     }
 
     #[test]
     fn garbage_never_panics() {
-        for input in ["FROM", "FROM \\", ":\n- :\n  - - image:", "image: '", "[build]\nimage = \"", "\u{feff}FROM ${"] {
+        for input in [
+            "FROM",
+            "FROM \\",
+            ":\n- :\n  - - image:",
+            "image: '",
+            "[build]\nimage = \"",
+            "\u{feff}FROM ${",
+        ] {
             for kind in [FileKind::Dockerfile, FileKind::Yaml, FileKind::ReproveToml] {
                 let _ = scan("f", kind, input.as_bytes());
             }

@@ -24,7 +24,11 @@ pub(crate) fn parse(path: &str, text: &str) -> Parsed {
     if let Err(e) = text.parse::<toml::Table>() {
         return Parsed {
             items: Vec::new(),
-            findings: vec![SoupFinding::unparsable(path, toml_error_line(text, &e), &toml_message(&e))],
+            findings: vec![SoupFinding::unparsable(
+                path,
+                toml_error_line(text, &e),
+                &toml_message(&e),
+            )],
         };
     }
     let lock = match Lockfile::from_str(text) {
@@ -36,7 +40,11 @@ pub(crate) fn parse(path: &str, text: &str) -> Parsed {
             };
         }
     };
-    let members: Vec<_> = lock.packages.iter().filter(|p| p.source.is_none()).collect();
+    let members: Vec<_> = lock
+        .packages
+        .iter()
+        .filter(|p| p.source.is_none())
+        .collect();
     let direct: BTreeSet<String> = members
         .iter()
         .flat_map(|m| m.dependencies.iter().map(|d| d.name.as_str().to_owned()))
@@ -54,7 +62,9 @@ pub(crate) fn parse(path: &str, text: &str) -> Parsed {
             (
                 Some("crates.io".to_owned()),
                 "https://crates.io".to_owned(),
-                p.checksum.as_ref().map(|c| Checksum::new("sha256", &c.to_string())),
+                p.checksum
+                    .as_ref()
+                    .map(|c| Checksum::new("sha256", &c.to_string())),
             )
         } else if source.is_git() {
             let rev = source.precise().map(str::to_owned);
@@ -74,12 +84,18 @@ pub(crate) fn parse(path: &str, text: &str) -> Parsed {
         } else {
             purl.push_str(&format!("?repository_url={}", url.replace(':', "%3A")));
             (
-                url.split("://").nth(1).and_then(|r| r.split('/').next()).map(str::to_owned),
+                url.split("://")
+                    .nth(1)
+                    .and_then(|r| r.split('/').next())
+                    .map(str::to_owned),
                 url.clone(),
-                p.checksum.as_ref().map(|c| Checksum::new("sha256", &c.to_string())),
+                p.checksum
+                    .as_ref()
+                    .map(|c| Checksum::new("sha256", &c.to_string())),
             )
         };
-        let mut item = SoupItem::new(name, &version, Ecosystem::Cargo, purl).with_derived_supplier(supplier);
+        let mut item =
+            SoupItem::new(name, &version, Ecosystem::Cargo, purl).with_derived_supplier(supplier);
         item.source = Some(source_text);
         item.checksum = checksum;
         item.scope = if direct.contains(name) {
@@ -88,9 +104,11 @@ pub(crate) fn parse(path: &str, text: &str) -> Parsed {
             Scope::Transitive
         };
         if item.checksum.is_none() {
-            parsed
-                .findings
-                .push(SoupFinding::missing_checksum(path, package_line(text, name, &version), &item));
+            parsed.findings.push(SoupFinding::missing_checksum(
+                path,
+                package_line(text, name, &version),
+                &item,
+            ));
         }
         parsed.items.push(item);
     }
@@ -138,7 +156,11 @@ source = "registry+https://github.com/rust-lang/crates.io-index"
         let names: Vec<_> = p.items.iter().map(|i| (i.name.as_str(), i.scope)).collect();
         assert_eq!(
             names,
-            [("mygit", Scope::Direct), ("serde", Scope::Direct), ("serde_derive", Scope::Transitive)]
+            [
+                ("mygit", Scope::Direct),
+                ("serde", Scope::Direct),
+                ("serde_derive", Scope::Transitive)
+            ]
         );
         let serde = &p.items[1];
         assert_eq!(serde.purl, "pkg:cargo/serde@1.0.200");
@@ -158,7 +180,10 @@ source = "registry+https://github.com/rust-lang/crates.io-index"
 
     #[test]
     fn corrupted_lockfile_names_the_line() {
-        let p = parse("Cargo.lock", "version = 4\n\n[[package]]\nname = \"x\nversion = 1\n");
+        let p = parse(
+            "Cargo.lock",
+            "version = 4\n\n[[package]]\nname = \"x\nversion = 1\n",
+        );
         assert_eq!(p.findings[0].code, SoupFindingCode::UnparsableLockfile);
         assert_eq!(p.findings[0].line, Some(4));
         assert!(p.items.is_empty());

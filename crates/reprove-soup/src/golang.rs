@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::item::{Checksum, Ecosystem, Scope, SoupFinding, SoupItem};
 use crate::Parsed;
+use crate::item::{Checksum, Ecosystem, Scope, SoupFinding, SoupItem};
 
 fn requirements(go_mod: &str) -> BTreeMap<String, bool> {
     // module path → indirect?
@@ -31,7 +31,11 @@ fn requirements(go_mod: &str) -> BTreeMap<String, bool> {
             continue;
         };
         let indirect = entry.contains("// indirect");
-        if let Some(module) = entry.split_whitespace().next().filter(|m| !m.starts_with("//")) {
+        if let Some(module) = entry
+            .split_whitespace()
+            .next()
+            .filter(|m| !m.starts_with("//"))
+        {
             out.insert(module.to_owned(), indirect);
         }
     }
@@ -73,7 +77,9 @@ pub(crate) fn parse(path: &str, text: &str, go_mod: Option<&str>) -> Parsed {
             format!("pkg:golang/{module}@{version}"),
         )
         .with_derived_supplier(Some(module_supplier(module)));
-        item.source = Some(format!("https://proxy.golang.org/{module}/@v/{version}.zip"));
+        item.source = Some(format!(
+            "https://proxy.golang.org/{module}/@v/{version}.zip"
+        ));
         item.checksum = Some(Checksum {
             algorithm: "h1".into(),
             value: h1.to_owned(),

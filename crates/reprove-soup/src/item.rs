@@ -1,7 +1,9 @@
 use std::fmt;
 
 /// Which package ecosystem an item comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Ecosystem {
     Cargo,
@@ -244,7 +246,10 @@ impl SoupFinding {
             file,
             line,
             item,
-            format!("`{}@{}` has no checksum in the lockfile", item.name, item.version),
+            format!(
+                "`{}@{}` has no checksum in the lockfile",
+                item.name, item.version
+            ),
         )
     }
 }

@@ -116,7 +116,9 @@ pub fn parse_lockfile(
                 file: path.to_owned(),
                 line: None,
                 item: None,
-                message: format!("{tool} lockfiles are not read yet; list these components in the overrides file"),
+                message: format!(
+                    "{tool} lockfiles are not read yet; list these components in the overrides file"
+                ),
             }],
         },
     };
@@ -127,15 +129,26 @@ pub fn parse_lockfile(
 }
 
 pub(crate) fn line_of_offset(content: &[u8], offset: usize) -> Option<usize> {
-    Some(content[..offset.min(content.len())].iter().filter(|&&b| b == b'\n').count() + 1)
+    Some(
+        content[..offset.min(content.len())]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1,
+    )
 }
 
 /// Line number of a TOML parse error, from its byte span.
 pub(crate) fn toml_error_line(text: &str, err: &toml::de::Error) -> Option<usize> {
-    err.span().and_then(|s| line_of_offset(text.as_bytes(), s.start))
+    err.span()
+        .and_then(|s| line_of_offset(text.as_bytes(), s.start))
 }
 
 /// The first line of a TOML error message, without the source excerpt toml appends.
 pub(crate) fn toml_message(err: &toml::de::Error) -> String {
-    err.message().lines().next().unwrap_or("invalid TOML").to_owned()
+    err.message()
+        .lines()
+        .next()
+        .unwrap_or("invalid TOML")
+        .to_owned()
 }

@@ -5,20 +5,24 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::item::{Checksum, Ecosystem, Scope, SoupFinding, SoupFindingCode, SoupItem};
 use crate::Parsed;
+use crate::item::{Checksum, Ecosystem, Scope, SoupFinding, SoupFindingCode, SoupItem};
 
 const NPM_REGISTRY: &str = "https://registry.npmjs.org/";
 
 fn key_line(text: &str, key: &str) -> Option<usize> {
     let needle = format!("\"{key}\": {{");
-    text.find(&needle).map(|o| text[..o].matches('\n').count() + 1)
+    text.find(&needle)
+        .map(|o| text[..o].matches('\n').count() + 1)
 }
 
 fn is_exact_version(v: &str) -> bool {
     let core = v.split(['-', '+']).next().unwrap_or(v);
     let parts: Vec<&str> = core.split('.').collect();
-    parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 pub(crate) fn parse(path: &str, text: &str) -> Parsed {
@@ -26,9 +30,11 @@ pub(crate) fn parse(path: &str, text: &str) -> Parsed {
     let doc: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => {
-            parsed
-                .findings
-                .push(SoupFinding::unparsable(path, Some(e.line()), &e.to_string()));
+            parsed.findings.push(SoupFinding::unparsable(
+                path,
+                Some(e.line()),
+                &e.to_string(),
+            ));
             return parsed;
         }
     };
@@ -83,11 +89,20 @@ pub(crate) fn parse(path: &str, text: &str) -> Parsed {
             continue;
         };
         let purl_name = name.replacen('@', "%40", 1);
-        let mut item = SoupItem::new(name, version, Ecosystem::Npm, format!("pkg:npm/{purl_name}@{version}"));
+        let mut item = SoupItem::new(
+            name,
+            version,
+            Ecosystem::Npm,
+            format!("pkg:npm/{purl_name}@{version}"),
+        );
         let resolved = entry.get("resolved").and_then(Value::as_str);
         let supplier = match resolved {
             Some(r) if r.starts_with(NPM_REGISTRY) => Some("npmjs.com".to_owned()),
-            Some(r) => r.split("://").nth(1).and_then(|x| x.split('/').next()).map(str::to_owned),
+            Some(r) => r
+                .split("://")
+                .nth(1)
+                .and_then(|x| x.split('/').next())
+                .map(str::to_owned),
             None => None,
         };
         item = item.with_derived_supplier(supplier);
@@ -96,7 +111,10 @@ pub(crate) fn parse(path: &str, text: &str) -> Parsed {
             .get("integrity")
             .and_then(Value::as_str)
             .and_then(Checksum::from_sri);
-        item.license = entry.get("license").and_then(Value::as_str).map(str::to_owned);
+        item.license = entry
+            .get("license")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let top_level = pos == 0;
         let dev = entry.get("dev").and_then(Value::as_bool) == Some(true)
             || entry.get("devOptional").and_then(Value::as_bool) == Some(true);
@@ -118,7 +136,9 @@ pub(crate) fn parse(path: &str, text: &str) -> Parsed {
             ));
         }
         if item.checksum.is_none() {
-            parsed.findings.push(SoupFinding::missing_checksum(path, line, &item));
+            parsed
+                .findings
+                .push(SoupFinding::missing_checksum(path, line, &item));
         }
         parsed.items.push(item);
     }
@@ -155,7 +175,11 @@ mod tests {
         let got: Vec<_> = p.items.iter().map(|i| (i.name.as_str(), i.scope)).collect();
         assert_eq!(
             got,
-            [("left-pad", Scope::Direct), ("@types/node", Scope::Dev), ("dep", Scope::Transitive)]
+            [
+                ("left-pad", Scope::Direct),
+                ("@types/node", Scope::Dev),
+                ("dep", Scope::Transitive)
+            ]
         );
         assert_eq!(p.items[0].license.as_deref(), Some("WTFPL"));
         assert_eq!(p.items[0].checksum.as_ref().unwrap().algorithm, "sha512");
@@ -167,7 +191,10 @@ mod tests {
 
     #[test]
     fn v1_is_unsupported_and_garbage_is_unparsable() {
-        let p = parse("package-lock.json", r#"{"lockfileVersion": 1, "dependencies": {}}"#);
+        let p = parse(
+            "package-lock.json",
+            r#"{"lockfileVersion": 1, "dependencies": {}}"#,
+        );
         assert_eq!(p.findings[0].code, SoupFindingCode::UnsupportedLockfile);
         let p = parse("package-lock.json", "{\n  \"packages\": {,\n}");
         assert_eq!(p.findings[0].code, SoupFindingCode::UnparsableLockfile);

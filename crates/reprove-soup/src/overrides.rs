@@ -41,7 +41,8 @@ pub struct Override {
 impl Override {
     fn matches(&self, item: &SoupItem) -> bool {
         let name_eq = self.name == item.name
-            || (item.ecosystem == Ecosystem::Oci && item.source.as_deref() == Some(self.name.as_str()));
+            || (item.ecosystem == Ecosystem::Oci
+                && item.source.as_deref() == Some(self.name.as_str()));
         name_eq
             && self.ecosystem.is_none_or(|e| e == item.ecosystem)
             && self.version.as_deref().is_none_or(|v| v == item.version)
@@ -88,7 +89,9 @@ impl Overrides {
                 .enumerate()
                 .filter(|(_, o)| o.matches(item))
                 .collect();
-            matching.sort_by_key(|(_, o)| (o.ecosystem.is_some() as u8) + 2 * (o.version.is_some() as u8));
+            matching.sort_by_key(|(_, o)| {
+                (o.ecosystem.is_some() as u8) + 2 * (o.version.is_some() as u8)
+            });
             for (i, o) in matching {
                 used[i] = true;
                 if let Some(s) = &o.supplier {
@@ -125,7 +128,10 @@ impl Overrides {
                 &item.manifest,
                 None,
                 item,
-                format!("no supplier known for `{}`; add one to the overrides file", item.name),
+                format!(
+                    "no supplier known for `{}`; add one to the overrides file",
+                    item.name
+                ),
             ));
         }
         findings
@@ -137,7 +143,12 @@ mod tests {
     use super::*;
 
     fn item(name: &str, version: &str) -> SoupItem {
-        SoupItem::new(name, version, Ecosystem::Cargo, format!("pkg:cargo/{name}@{version}"))
+        SoupItem::new(
+            name,
+            version,
+            Ecosystem::Cargo,
+            format!("pkg:cargo/{name}@{version}"),
+        )
     }
 
     #[test]
@@ -147,7 +158,11 @@ mod tests {
             "[[item]]\nname = \"serde\"\nsupplier = \"D. Tolnay\"\nsafety-class = \"A\"\n\n[[item]]\nname = \"serde\"\nversion = \"2.0.0\"\nsafety-class = \"B\"\n\n[[item]]\nname = \"gone\"\n",
         )
         .unwrap();
-        let mut items = vec![item("serde", "1.0.0"), item("serde", "2.0.0"), item("other", "1")];
+        let mut items = vec![
+            item("serde", "1.0.0"),
+            item("serde", "2.0.0"),
+            item("other", "1"),
+        ];
         let findings = o.apply(&mut items);
         assert_eq!(items[0].supplier.as_deref(), Some("D. Tolnay"));
         assert_eq!(items[0].supplier_origin, Some("overrides"));
@@ -159,7 +174,8 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_errors_with_line() {
-        let err = Overrides::parse("soup.toml", "[[item]]\nname = \"x\"\nsuplier = \"typo\"\n").unwrap_err();
+        let err = Overrides::parse("soup.toml", "[[item]]\nname = \"x\"\nsuplier = \"typo\"\n")
+            .unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("`soup.toml`"), "{msg}");
         assert!(msg.contains("line 3"), "{msg}");

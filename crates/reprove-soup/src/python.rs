@@ -41,7 +41,10 @@ fn source_supplier(url: &str) -> Option<String> {
     if url.starts_with("https://pypi.org") || url.starts_with("https://files.pythonhosted.org") {
         Some("pypi.org".to_owned())
     } else {
-        url.split("://").nth(1).and_then(|r| r.split('/').next()).map(str::to_owned)
+        url.split("://")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .map(str::to_owned)
     }
 }
 
@@ -100,9 +103,11 @@ pub(crate) fn parse_requirements(path: &str, text: &str) -> Parsed {
             .unwrap_or(spec.len());
         let name = &spec[..name_end];
         if name.is_empty() {
-            parsed
-                .findings
-                .push(SoupFinding::unparsable(path, Some(line_no), &format!("cannot read requirement `{spec}`")));
+            parsed.findings.push(SoupFinding::unparsable(
+                path,
+                Some(line_no),
+                &format!("cannot read requirement `{spec}`"),
+            ));
             last_item = None;
             continue;
         }
@@ -144,7 +149,9 @@ pub(crate) fn parse_requirements(path: &str, text: &str) -> Parsed {
             ));
         }
         if item.checksum.is_none() {
-            parsed.findings.push(SoupFinding::missing_checksum(path, Some(line_no), &item));
+            parsed
+                .findings
+                .push(SoupFinding::missing_checksum(path, Some(line_no), &item));
         }
         parsed.items.push(item);
         last_item = Some(parsed.items.len() - 1);
@@ -156,9 +163,11 @@ fn parse_toml(path: &str, text: &str, parsed: &mut Parsed) -> Option<toml::Table
     match text.parse::<toml::Table>() {
         Ok(t) => Some(t),
         Err(e) => {
-            parsed
-                .findings
-                .push(SoupFinding::unparsable(path, toml_error_line(text, &e), &toml_message(&e)));
+            parsed.findings.push(SoupFinding::unparsable(
+                path,
+                toml_error_line(text, &e),
+                &toml_message(&e),
+            ));
             None
         }
     }
@@ -166,7 +175,8 @@ fn parse_toml(path: &str, text: &str, parsed: &mut Parsed) -> Option<toml::Table
 
 fn package_line(text: &str, name: &str) -> Option<usize> {
     let needle = format!("name = \"{name}\"");
-    text.find(&needle).map(|o| text[..o].matches('\n').count() + 1)
+    text.find(&needle)
+        .map(|o| text[..o].matches('\n').count() + 1)
 }
 
 fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -188,9 +198,18 @@ pub(crate) fn parse_poetry(path: &str, text: &str) -> Parsed {
     };
     // Poetry < 1.5 kept file hashes in `[metadata.files]`.
     let legacy_files = doc.get("metadata").and_then(|m| m.get("files"));
-    for pkg in doc.get("package").and_then(Value::as_array).into_iter().flatten() {
+    for pkg in doc
+        .get("package")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let (Some(name), Some(version)) = (str_of(pkg, "name"), str_of(pkg, "version")) else {
-            parsed.findings.push(SoupFinding::unparsable(path, None, "a [[package]] lacks name or version"));
+            parsed.findings.push(SoupFinding::unparsable(
+                path,
+                None,
+                "a [[package]] lacks name or version",
+            ));
             continue;
         };
         let mut item = pypi_item(name, version);
@@ -199,8 +218,14 @@ pub(crate) fn parse_poetry(path: &str, text: &str) -> Parsed {
         match (src.and_then(|s| str_of(s, "type")), &url) {
             (Some("directory" | "file"), _) => continue, // the project's own code
             (Some(kind), Some(u)) => {
-                let reference = src.and_then(|s| str_of(s, "resolved_reference")).unwrap_or_default();
-                item.source = Some(if kind == "git" { format!("{u}#{reference}") } else { u.clone() });
+                let reference = src
+                    .and_then(|s| str_of(s, "resolved_reference"))
+                    .unwrap_or_default();
+                item.source = Some(if kind == "git" {
+                    format!("{u}#{reference}")
+                } else {
+                    u.clone()
+                });
                 item = item.with_derived_supplier(source_supplier(u));
                 if kind == "git" && !reference.is_empty() {
                     item.checksum = Some(Checksum::new("git", reference));
@@ -221,13 +246,18 @@ pub(crate) fn parse_poetry(path: &str, text: &str) -> Parsed {
             .map(|g| g.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
         let category = str_of(pkg, "category");
-        item.scope = if category == Some("dev") || (!groups.is_empty() && !groups.contains(&"main")) {
+        item.scope = if category == Some("dev") || (!groups.is_empty() && !groups.contains(&"main"))
+        {
             Scope::Dev
         } else {
             Scope::Unknown
         };
         if item.checksum.is_none() {
-            parsed.findings.push(SoupFinding::missing_checksum(path, package_line(text, name), &item));
+            parsed.findings.push(SoupFinding::missing_checksum(
+                path,
+                package_line(text, name),
+                &item,
+            ));
         }
         parsed.items.push(item);
     }
@@ -239,7 +269,12 @@ pub(crate) fn parse_uv(path: &str, text: &str) -> Parsed {
     let Some(doc) = parse_toml(path, text, &mut parsed) else {
         return parsed;
     };
-    let packages: Vec<&Value> = doc.get("package").and_then(Value::as_array).into_iter().flatten().collect();
+    let packages: Vec<&Value> = doc
+        .get("package")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .collect();
     let is_own = |p: &Value| {
         p.get("source")
             .is_some_and(|s| s.get("editable").is_some() || s.get("virtual").is_some())
@@ -259,7 +294,11 @@ pub(crate) fn parse_uv(path: &str, text: &str) -> Parsed {
         for table in ["dev-dependencies", "optional-dependencies"] {
             if let Some(groups) = p.get(table).and_then(Value::as_table) {
                 for deps in groups.values() {
-                    let target = if table == "dev-dependencies" { &mut dev } else { &mut direct };
+                    let target = if table == "dev-dependencies" {
+                        &mut dev
+                    } else {
+                        &mut direct
+                    };
                     target.extend(dep_names(Some(deps)));
                 }
             }
@@ -267,7 +306,11 @@ pub(crate) fn parse_uv(path: &str, text: &str) -> Parsed {
     }
     for p in packages.iter().filter(|p| !is_own(p)) {
         let (Some(name), Some(version)) = (str_of(p, "name"), str_of(p, "version")) else {
-            parsed.findings.push(SoupFinding::unparsable(path, None, "a [[package]] lacks name or version"));
+            parsed.findings.push(SoupFinding::unparsable(
+                path,
+                None,
+                "a [[package]] lacks name or version",
+            ));
             continue;
         };
         let mut item = pypi_item(name, version);
@@ -301,7 +344,11 @@ pub(crate) fn parse_uv(path: &str, text: &str) -> Parsed {
             Scope::Transitive
         };
         if item.checksum.is_none() {
-            parsed.findings.push(SoupFinding::missing_checksum(path, package_line(text, name), &item));
+            parsed.findings.push(SoupFinding::missing_checksum(
+                path,
+                package_line(text, name),
+                &item,
+            ));
         }
         parsed.items.push(item);
     }
@@ -320,7 +367,11 @@ mod tests {
             "# comment\n--index-url https://pypi.org/simple\nrequests==2.31.0 \\\n    --hash={H}\n    # via -r requirements.in\nurllib3==2.0.7 \\\n    --hash={H}\n    # via requests\nflask>=2.0\nDjango[argon2]==4.2 ; python_version >= \"3.8\"\n-e .\n"
         );
         let p = parse_requirements("requirements.txt", &text);
-        let got: Vec<_> = p.items.iter().map(|i| (i.name.as_str(), i.version.as_str(), i.scope)).collect();
+        let got: Vec<_> = p
+            .items
+            .iter()
+            .map(|i| (i.name.as_str(), i.version.as_str(), i.scope))
+            .collect();
         assert_eq!(
             got,
             [
@@ -331,7 +382,11 @@ mod tests {
             ]
         );
         assert_eq!(p.items[3].purl, "pkg:pypi/django@4.2");
-        let codes: Vec<_> = p.findings.iter().map(|f| (f.code.as_str(), f.line)).collect();
+        let codes: Vec<_> = p
+            .findings
+            .iter()
+            .map(|f| (f.code.as_str(), f.line))
+            .collect();
         assert_eq!(
             codes,
             [
@@ -362,7 +417,14 @@ mod tests {
         );
         let p = parse_uv("uv.lock", &text);
         let got: Vec<_> = p.items.iter().map(|i| (i.name.as_str(), i.scope)).collect();
-        assert_eq!(got, [("httpx", Scope::Direct), ("pytest", Scope::Dev), ("anyio", Scope::Transitive)]);
+        assert_eq!(
+            got,
+            [
+                ("httpx", Scope::Direct),
+                ("pytest", Scope::Dev),
+                ("anyio", Scope::Transitive)
+            ]
+        );
         assert_eq!(p.items[0].supplier.as_deref(), Some("pypi.org"));
         assert_eq!(p.findings.len(), 1);
     }

@@ -17,7 +17,9 @@ pub struct BomMetadata {
 }
 
 fn md_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('|', "\\|").replace('\n', " ")
+    s.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace('\n', " ")
 }
 
 fn opt(s: &Option<String>) -> &str {
@@ -27,9 +29,14 @@ fn opt(s: &Option<String>) -> &str {
 /// A Markdown table, one row per item. Review columns appear when any item has them.
 pub fn to_markdown(items: &[SoupItem]) -> String {
     let review = items.iter().any(|i| {
-        i.purpose.is_some() || i.safety_class.is_some() || i.end_of_support.is_some() || i.last_anomaly_review.is_some()
+        i.purpose.is_some()
+            || i.safety_class.is_some()
+            || i.end_of_support.is_some()
+            || i.last_anomaly_review.is_some()
     });
-    let mut out = String::from("| Name | Version | Ecosystem | Supplier | Scope | Licence | Checksum | Declared in |");
+    let mut out = String::from(
+        "| Name | Version | Ecosystem | Supplier | Scope | Licence | Checksum | Declared in |",
+    );
     if review {
         out.push_str(" Purpose | Safety class | End of support | Last anomaly review |");
     }
@@ -40,7 +47,11 @@ pub fn to_markdown(items: &[SoupItem]) -> String {
     }
     out.push('\n');
     for i in items {
-        let checksum = i.checksum.as_ref().map(|c| format!("`{c}`")).unwrap_or_else(|| "**none**".into());
+        let checksum = i
+            .checksum
+            .as_ref()
+            .map(|c| format!("`{c}`"))
+            .unwrap_or_else(|| "**none**".into());
         let supplier = match (&i.supplier, i.supplier_origin) {
             (Some(s), Some("derived")) => format!("{} (derived)", md_escape(s)),
             (Some(s), _) => md_escape(s),
@@ -93,7 +104,10 @@ pub fn to_csv(items: &[SoupItem]) -> String {
             i.supplier_origin.unwrap_or("").to_owned(),
             i.scope.as_str().to_owned(),
             opt(&i.license).to_owned(),
-            i.checksum.as_ref().map(ToString::to_string).unwrap_or_default(),
+            i.checksum
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
             i.purl.clone(),
             opt(&i.source).to_owned(),
             i.manifest.clone(),
@@ -148,7 +162,10 @@ pub fn to_cyclonedx(meta: &BomMetadata, items: &[SoupItem]) -> Value {
         if let Some(l) = &i.license {
             c["licenses"] = json!([{ "expression": l }]);
         }
-        let mut props = vec![json!({"name": "reprove:declared-in", "value": i.manifest}), json!({"name": "reprove:scope", "value": i.scope.as_str()})];
+        let mut props = vec![
+            json!({"name": "reprove:declared-in", "value": i.manifest}),
+            json!({"name": "reprove:scope", "value": i.scope.as_str()}),
+        ];
         if let Some(ck) = &i.checksum
             && cdx_hash_alg(&ck.algorithm).is_none()
         {
@@ -166,7 +183,9 @@ pub fn to_cyclonedx(meta: &BomMetadata, items: &[SoupItem]) -> Value {
         }
         c["properties"] = Value::Array(props);
         if let Some(src) = &i.source
-            && (src.starts_with("http://") || src.starts_with("https://") || src.starts_with("git+"))
+            && (src.starts_with("http://")
+                || src.starts_with("https://")
+                || src.starts_with("git+"))
         {
             c["externalReferences"] = json!([{ "type": "distribution", "url": src }]);
         }
@@ -212,7 +231,10 @@ mod tests {
         a.manifest = "package-lock.json".into();
         a.scope = Scope::Direct;
         let mut b = SoupItem::new("x,y", "2", Ecosystem::Golang, "pkg:golang/x@2".into());
-        b.checksum = Some(Checksum { algorithm: "h1".into(), value: "Zz=".into() });
+        b.checksum = Some(Checksum {
+            algorithm: "h1".into(),
+            value: "Zz=".into(),
+        });
         b.purpose = Some("says \"hi\"".into());
         vec![a, b]
     }
@@ -235,7 +257,13 @@ mod tests {
 
     #[test]
     fn cyclonedx_shape() {
-        let bom = to_cyclonedx(&BomMetadata { name: Some("app".into()), ..Default::default() }, &items());
+        let bom = to_cyclonedx(
+            &BomMetadata {
+                name: Some("app".into()),
+                ..Default::default()
+            },
+            &items(),
+        );
         assert_eq!(bom["specVersion"], "1.5");
         assert_eq!(bom["components"][0]["hashes"][0]["alg"], "SHA-512");
         assert!(bom["components"][1].get("hashes").is_none());

@@ -84,7 +84,9 @@ impl Repository {
             let handles: Vec<_> = shards
                 .into_iter()
                 .filter(|s| !s.1.is_empty())
-                .map(|(_, shard)| scope.spawn(move || self.read_shard(&shard, keep_limit, progress)))
+                .map(|(_, shard)| {
+                    scope.spawn(move || self.read_shard(&shard, keep_limit, progress))
+                })
                 .collect();
             handles
                 .into_iter()
@@ -242,7 +244,9 @@ mod tests {
         let p = b"version https://git-lfs.github.com/spec/v1\noid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 12345\n";
         let lfs = parse_lfs_pointer(p).unwrap();
         assert_eq!(lfs.size, 12345);
-        assert!(parse_lfs_pointer(b"version https://git-lfs.github.com/spec/v1\nsize 1\n").is_none());
+        assert!(
+            parse_lfs_pointer(b"version https://git-lfs.github.com/spec/v1\nsize 1\n").is_none()
+        );
         assert!(parse_lfs_pointer(b"hello").is_none());
     }
 }

@@ -157,10 +157,8 @@ pub(crate) fn parse_trailers(message: &str) -> Vec<Trailer> {
         let Some((key, value)) = line.split_once(':') else {
             return Vec::new();
         };
-        let valid_key = !key.is_empty()
-            && key
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        let valid_key =
+            !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
         if !valid_key {
             return Vec::new();
         }
@@ -212,7 +210,10 @@ mod tests {
         assert_eq!(c.committer.time, 1_700_000_100);
         assert_eq!(c.parents.len(), 1);
         assert!(c.signature.format.is_some());
-        assert_eq!(c.trailer_values("approved-by").collect::<Vec<_>>(), ["Bob <b@x>"]);
+        assert_eq!(
+            c.trailer_values("approved-by").collect::<Vec<_>>(),
+            ["Bob <b@x>"]
+        );
     }
 
     #[test]

@@ -273,6 +273,24 @@ impl Repository {
         })
     }
 
+    /// Resolves any revision (`HEAD`, a branch, an id) to a commit.
+    pub fn resolve_commit(&self, rev: &str) -> Result<ObjectId> {
+        self.peel_to_commit(rev)
+            .map_err(|_| SourceError::UnknownRevision {
+                rev: rev.to_owned(),
+            })
+    }
+
+    /// Paths tracked in the index (raw bytes), for commands that look at the working tree.
+    pub fn tracked_files(&self) -> Result<Vec<Vec<u8>>> {
+        let out = self.run(&["ls-files", "-z", "--full-name"])?;
+        Ok(out
+            .split(|&b| b == 0)
+            .filter(|p| !p.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect())
+    }
+
     fn object_type(&self, oid: &ObjectId) -> Result<String> {
         let out = self.run(&["cat-file", "-t", oid.as_str()])?;
         Ok(String::from_utf8_lossy(&out).trim().to_owned())
@@ -291,7 +309,14 @@ impl Repository {
 
     /// Every entry of the tree at `commit`, recursively, sorted by path bytes.
     pub fn tree_entries(&self, commit: &ObjectId) -> Result<Vec<TreeEntry>> {
-        let args = ["ls-tree", "-r", "-z", "--long", "--full-tree", commit.as_str()];
+        let args = [
+            "ls-tree",
+            "-r",
+            "-z",
+            "--long",
+            "--full-tree",
+            commit.as_str(),
+        ];
         let out = self.run(&args)?;
         let mut entries = Vec::new();
         for rec in out.split(|&b| b == 0).filter(|r| !r.is_empty()) {
@@ -351,18 +376,7 @@ impl Repository {
         base: Option<&ObjectId>,
         tip: &ObjectId,
     ) -> Result<Vec<CommitInfo>> {
-        let mut args = vec!["rev-list", "--topo-order", tip.as_str()];
-        let exclude;
-        if let Some(b) = base {
-            exclude = format!("^{b}");
-            args.push(&exclude);
-        }
-        args.push("--");
-        let out = self.run(&args)?;
-        let ids: Vec<ObjectId> = String::from_utf8_lossy(&out)
-            .lines()
-            .map(str::parse)
-            .collect::<Result<_>>()?;
+        let ids = self.rev_list(base, tip)?;
         let raws = self.read_objects(&ids, "commit")?;
         let mut commits = Vec::with_capacity(ids.len());
         for (id, raw) in ids.into_iter().zip(raws) {
@@ -377,7 +391,12 @@ impl Repository {
         if !signed.is_empty() {
             let input = signed.join("\n") + "\n";
             let out = self.run_with_input(
-                &["log", "--no-walk=unsorted", "--stdin", "--format=%H %G? %GK"],
+                &[
+                    "log",
+                    "--no-walk=unsorted",
+                    "--stdin",
+                    "--format=%H %G? %GK",
+                ],
                 Some(input.as_bytes()),
             )?;
             for line in String::from_utf8_lossy(&out).lines() {
@@ -393,6 +412,22 @@ impl Repository {
             }
         }
         Ok(commits)
+    }
+
+    /// Commit ids reachable from `tip` but not from `base`, newest first in topological order.
+    pub fn rev_list(&self, base: Option<&ObjectId>, tip: &ObjectId) -> Result<Vec<ObjectId>> {
+        let mut args = vec!["rev-list", "--topo-order", tip.as_str()];
+        let exclude;
+        if let Some(b) = base {
+            exclude = format!("^{b}");
+            args.push(&exclude);
+        }
+        args.push("--");
+        let out = self.run(&args)?;
+        String::from_utf8_lossy(&out)
+            .lines()
+            .map(str::parse)
+            .collect()
     }
 
     /// Reads small objects (commits, tags) in one `cat-file --batch` run.

@@ -102,11 +102,12 @@ impl FromStr for Tag {
         if name.split('/').any(|c| c.starts_with('.')) {
             return Err(err("a component starts with `.`"));
         }
-        if name
-            .chars()
-            .any(|c| c.is_ascii_control() || matches!(c, ' ' | '~' | '^' | ':' | '?' | '*' | '[' | '\\'))
-        {
-            return Err(err("contains a space, control character or one of `~^:?*[\\`"));
+        if name.chars().any(|c| {
+            c.is_ascii_control() || matches!(c, ' ' | '~' | '^' | ':' | '?' | '*' | '[' | '\\')
+        }) {
+            return Err(err(
+                "contains a space, control character or one of `~^:?*[\\`",
+            ));
         }
         Ok(Tag(name.to_owned()))
     }
@@ -136,8 +137,16 @@ mod tests {
 
     #[test]
     fn object_ids() {
-        assert!("0123456789abcdef0123456789abcdef01234567".parse::<ObjectId>().is_ok());
-        assert!("0123456789ABCDEF0123456789abcdef01234567".parse::<ObjectId>().is_err());
+        assert!(
+            "0123456789abcdef0123456789abcdef01234567"
+                .parse::<ObjectId>()
+                .is_ok()
+        );
+        assert!(
+            "0123456789ABCDEF0123456789abcdef01234567"
+                .parse::<ObjectId>()
+                .is_err()
+        );
         assert!("0123".parse::<ObjectId>().is_err());
         assert!(
             "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -152,7 +161,9 @@ mod tests {
             assert!(good.parse::<Tag>().is_ok(), "{good}");
         }
         assert_eq!("refs/tags/v2".parse::<Tag>().unwrap().as_str(), "v2");
-        for bad in ["", "-v1", "v1..2", "v1 ", "v1~1", "a/.b", "x.lock", "v^{}", "@", "a//b"] {
+        for bad in [
+            "", "-v1", "v1..2", "v1 ", "v1~1", "a/.b", "x.lock", "v^{}", "@", "a//b",
+        ] {
             assert!(bad.parse::<Tag>().is_err(), "{bad}");
         }
     }

@@ -40,6 +40,8 @@ pub enum SourceError {
     GitFailed { args: String, stderr: String },
     #[error("unknown tag `{tag}`{}", nearest_hint(.nearest))]
     UnknownTag { tag: String, nearest: Vec<String> },
+    #[error("unknown revision `{rev}` (does the repository have a commit yet?)")]
+    UnknownRevision { rev: String },
     #[error("tag `{tag}` points to a {kind}, not a commit")]
     TagNotCommit { tag: String, kind: String },
     #[error("invalid tag name `{input}`: {reason}")]

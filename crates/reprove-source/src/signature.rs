@@ -186,9 +186,15 @@ mod tests {
         assert_eq!(good.key.as_deref(), Some("FPR123"));
         let bad = status_from_verify(f, &out(1, "[GNUPG:] BADSIG ABCD Alice\n"));
         assert_eq!(bad.status, SignatureStatus::Bad);
-        let unknown = status_from_verify(f, &out(1, "[GNUPG:] ERRSIG ABCD 1 8 00\n[GNUPG:] NO_PUBKEY ABCD\n"));
+        let unknown = status_from_verify(
+            f,
+            &out(1, "[GNUPG:] ERRSIG ABCD 1 8 00\n[GNUPG:] NO_PUBKEY ABCD\n"),
+        );
         assert_eq!(unknown.status, SignatureStatus::UnknownKey);
-        let no_gpg = status_from_verify(f, &out(1, "error: cannot run gpg: No such file or directory\n"));
+        let no_gpg = status_from_verify(
+            f,
+            &out(1, "error: cannot run gpg: No such file or directory\n"),
+        );
         assert_eq!(no_gpg.status, SignatureStatus::UnknownKey);
     }
 
@@ -196,7 +202,13 @@ mod tests {
     fn git_codes() {
         assert_eq!(SignatureStatus::from_git_code("G"), SignatureStatus::Good);
         assert_eq!(SignatureStatus::from_git_code("B"), SignatureStatus::Bad);
-        assert_eq!(SignatureStatus::from_git_code("E"), SignatureStatus::UnknownKey);
-        assert_eq!(SignatureStatus::from_git_code("N"), SignatureStatus::Unsigned);
+        assert_eq!(
+            SignatureStatus::from_git_code("E"),
+            SignatureStatus::UnknownKey
+        );
+        assert_eq!(
+            SignatureStatus::from_git_code("N"),
+            SignatureStatus::Unsigned
+        );
     }
 }

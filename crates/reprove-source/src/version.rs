@@ -129,7 +129,10 @@ impl PartialOrd for VersionKey {
 }
 
 /// The highest tag of the same prefix whose version is below `tag`'s.
-pub fn previous_release_tag<'a>(tag: &str, all: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn previous_release_tag<'a>(
+    tag: &str,
+    all: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     let me = VersionKey::parse(tag)?;
     all.into_iter()
         .filter(|t| *t != tag)
@@ -160,11 +163,28 @@ mod tests {
 
     #[test]
     fn previous_tag_same_prefix() {
-        let tags = ["v1.0.0", "v1.1.0", "v1.10.0", "v1.2.0", "lib-v3.0", "v2.0.0-rc.1", "nightly"];
-        assert_eq!(previous_release_tag("v1.10.0", tags).as_deref(), Some("v1.2.0"));
-        assert_eq!(previous_release_tag("v2.0.0", tags).as_deref(), Some("v2.0.0-rc.1"));
+        let tags = [
+            "v1.0.0",
+            "v1.1.0",
+            "v1.10.0",
+            "v1.2.0",
+            "lib-v3.0",
+            "v2.0.0-rc.1",
+            "nightly",
+        ];
+        assert_eq!(
+            previous_release_tag("v1.10.0", tags).as_deref(),
+            Some("v1.2.0")
+        );
+        assert_eq!(
+            previous_release_tag("v2.0.0", tags).as_deref(),
+            Some("v2.0.0-rc.1")
+        );
         assert_eq!(previous_release_tag("v1.0.0", tags), None);
-        assert_eq!(previous_release_tag("lib-v4.0", tags).as_deref(), Some("lib-v3.0"));
+        assert_eq!(
+            previous_release_tag("lib-v4.0", tags).as_deref(),
+            Some("lib-v3.0")
+        );
         assert_eq!(previous_release_tag("nightly", tags), None);
     }
 }

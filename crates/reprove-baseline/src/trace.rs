@@ -1,0 +1,106 @@
+//! Change authorization (IEC 62304 §8.2.1 "approve before implementing", §8.2.4 "trace each
+//! change to its authorization").
+//!
+//! A commit is authorized by any of: a configured trailer (`Reviewed-by:`, `Approved-by:` by
+//! default) — the convention of kernel-style and Gerrit review; a good signature, when
+//! `accept-signed-commits` is on; or being brought in by an authorized merge, when
+//! `authorized-merges-cover-their-commits` is on (the merge of a reviewed change request).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use reprove_source::{CommitInfo, ObjectId, Repository, SignatureStatus, rfc3339_utc};
+
+use crate::config::Changes;
+use crate::model::ChangeEntry;
+
+fn own_evidence(c: &CommitInfo, policy: &Changes) -> Vec<String> {
+    let mut ev = Vec::new();
+    for key in &policy.trailers {
+        if c.trailer_values(key).next().is_some() {
+            ev.push(format!("trailer:{key}"));
+        }
+    }
+    if policy.accept_signed_commits && c.signature.status == SignatureStatus::Good {
+        ev.push("signature".to_owned());
+    }
+    ev
+}
+
+fn change_requests(c: &CommitInfo, policy: &Changes) -> Vec<String> {
+    let mut out = BTreeSet::new();
+    for key in &policy.change_request_trailers {
+        for v in c.trailer_values(key) {
+            out.insert(format!("{key}: {v}"));
+        }
+    }
+    // GitHub's and GitLab's merge subjects name the change request.
+    if let Some(rest) = c.subject.strip_prefix("Merge pull request #") {
+        let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if !n.is_empty() {
+            out.insert(format!("pull request #{n}"));
+        }
+    }
+    if let Some(pos) = c.message.find("See merge request ") {
+        let r: String = c.message[pos + 18..]
+            .chars()
+            .take_while(|ch| !ch.is_whitespace())
+            .collect();
+        out.insert(format!("merge request {r}"));
+    }
+    out.into_iter().collect()
+}
+
+/// Builds the trace entries, deciding authorization for each commit.
+pub(crate) fn authorize(
+    repo: &Repository,
+    commits: &[CommitInfo],
+    policy: &Changes,
+) -> Result<Vec<ChangeEntry>, reprove_source::SourceError> {
+    let in_range: BTreeSet<&ObjectId> = commits.iter().map(|c| &c.id).collect();
+    let mut evidence: BTreeMap<ObjectId, Vec<String>> = commits
+        .iter()
+        .map(|c| (c.id.clone(), own_evidence(c, policy)))
+        .collect();
+    if policy.authorized_merges_cover_their_commits {
+        for m in commits.iter().filter(|c| c.is_merge()) {
+            if evidence.get(&m.id).is_none_or(Vec::is_empty) {
+                continue;
+            }
+            // The commits a merge brings in: reachable from its other parents, not its first.
+            let first = &m.parents[0];
+            for other in &m.parents[1..] {
+                for id in repo.rev_list(Some(first), other)? {
+                    if in_range.contains(&id)
+                        && let Some(ev) = evidence.get_mut(&id)
+                    {
+                        let tag = format!("merge:{}", m.id);
+                        if !ev.contains(&tag) {
+                            ev.push(tag);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(commits
+        .iter()
+        .map(|c| {
+            let ev = evidence.remove(&c.id).unwrap_or_default();
+            ChangeEntry {
+                id: c.id.to_string(),
+                parents: c.parents.iter().map(ToString::to_string).collect(),
+                author: c.author.ident.clone(),
+                author_time: rfc3339_utc(c.author.time),
+                committer: c.committer.ident.clone(),
+                commit_time: rfc3339_utc(c.committer.time),
+                subject: c.subject.clone(),
+                merge: c.is_merge(),
+                signature: c.signature.clone(),
+                trailers: c.trailers.clone(),
+                change_requests: change_requests(c, policy),
+                authorized: !ev.is_empty(),
+                evidence: ev,
+            }
+        })
+        .collect())
+}

@@ -1,0 +1,93 @@
+//! Writing results: stdout, or a file written atomically (temp file + rename) that is never
+//! overwritten without `--force`.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use anyhow::{Context as _, Result, bail};
+
+/// Writes `bytes` to `path` atomically. Without `force` an existing file is left untouched and
+/// the call fails.
+pub fn write_file(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
+    if !force && path.exists() {
+        bail!(
+            "`{}` already exists; pass --force to overwrite it",
+            path.display()
+        );
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".reprove-")
+        .tempfile_in(dir)
+        .with_context(|| format!("failed to create a temporary file in `{}`", dir.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .with_context(|| format!("failed to write `{}`", path.display()))?;
+    if force {
+        tmp.persist(path).map_err(|e| e.error).with_context(|| {
+            format!(
+                "failed to move the output into place at `{}`",
+                path.display()
+            )
+        })?;
+    } else {
+        // No-clobber rename: a file that appeared meanwhile is still not overwritten.
+        tmp.persist_noclobber(path)
+            .map_err(|e| e.error)
+            .with_context(|| {
+                format!(
+                    "failed to move the output into place at `{}` (does it exist now?)",
+                    path.display()
+                )
+            })?;
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to stdout.
+pub fn stdout(bytes: &[u8]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .context("failed to write to stdout")
+}
+
+/// A diagnostic line on stderr.
+pub fn note(message: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{message}");
+}
+
+/// Sends data either to a file (`-o`) or to stdout.
+pub fn emit(output: Option<&Path>, bytes: &[u8], force: bool, what: &str) -> Result<()> {
+    match output {
+        Some(p) => {
+            write_file(p, bytes, force)?;
+            note(&format!("wrote {what} to `{}`", p.display()));
+            Ok(())
+        }
+        None => stdout(bytes),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_to_overwrite_without_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.json");
+        write_file(&p, b"one", false).unwrap();
+        let err = write_file(&p, b"two", false).unwrap_err();
+        assert!(err.to_string().contains("--force"));
+        assert_eq!(std::fs::read(&p).unwrap(), b"one");
+        write_file(&p, b"two", true).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        // No temporary files are left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}
