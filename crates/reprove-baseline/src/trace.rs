@@ -67,8 +67,13 @@ pub(crate) fn authorize(
                 continue;
             }
             // The commits a merge brings in: reachable from its other parents, not its first.
+            // In a shallow clone the parents may be absent; the trace is then already marked
+            // incomplete, and the merge covers nothing we can see.
             let first = &m.parents[0];
-            for other in &m.parents[1..] {
+            if !repo.has_object(first) {
+                continue;
+            }
+            for other in m.parents[1..].iter().filter(|p| repo.has_object(p)) {
                 for id in repo.rev_list(Some(first), other)? {
                     if in_range.contains(&id)
                         && let Some(ev) = evidence.get_mut(&id)

@@ -90,7 +90,10 @@ pub enum SoupFormat {
 }
 
 pub fn run(cli: Cli) -> Result<Outcome> {
-    let dir = cli.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    let dir = match cli.dir.clone() {
+        Some(d) => d,
+        None => std::env::current_dir().context("failed to read the current directory")?,
+    };
     match cli.command {
         Command::Baseline {
             tag,

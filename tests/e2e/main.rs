@@ -1,0 +1,9 @@
+//! End-to-end tests: the real `reprove` binary against repositories made by real `git`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+
+mod support;
+
+mod baseline;
+mod init;
+mod signatures;
+mod soup;

@@ -1,0 +1,174 @@
+use serde_json::Value;
+
+use crate::baseline::rich;
+use crate::support::{redact, require_tool};
+
+#[test]
+fn markdown_register_with_overrides() {
+    let f = rich();
+    let md = f.ok(&["soup", "v1.1.0"], 0);
+    insta::assert_snapshot!(redact(&f, &md));
+}
+
+#[test]
+fn json_register_fields() {
+    let f = rich();
+    let v = f.json(&["soup", "v1.1.0", "--format", "json"], 0);
+    let items = v["items"].as_array().unwrap();
+    let find = |name: &str| {
+        items
+            .iter()
+            .find(|i| i["name"] == name)
+            .unwrap_or_else(|| panic!("{name}"))
+            .clone()
+    };
+    // Cargo: registry, checksum, direct vs transitive, overrides applied.
+    let serde = find("serde");
+    assert_eq!(serde["supplier"], "David Tolnay");
+    assert_eq!(serde["supplierOrigin"], "overrides");
+    assert_eq!(serde["safetyClass"], "A");
+    assert_eq!(serde["scope"], "direct");
+    assert_eq!(serde["purl"], "pkg:cargo/serde@1.0.215");
+    assert_eq!(find("serde_derive")["scope"], "transitive");
+    // npm: dev flag and licence.
+    assert_eq!(find("is-number")["scope"], "dev");
+    assert_eq!(find("left-pad")["license"], "WTFPL");
+    // pip: pinned + hashed, via comments, overrides without supplier keep the derived one.
+    let requests = find("requests");
+    assert_eq!(requests["scope"], "direct");
+    assert_eq!(requests["supplier"], "pypi.org");
+    assert_eq!(requests["endOfSupport"], "2027-12-31");
+    assert_eq!(find("urllib3")["scope"], "transitive");
+    // Go: go.mod decides direct/indirect.
+    assert_eq!(find("github.com/google/uuid")["scope"], "direct");
+    assert_eq!(find("golang.org/x/sys")["scope"], "transitive");
+    // Images from Dockerfile (ARG substituted), compose, workflow, reprove.toml.
+    let images: Vec<&str> = items
+        .iter()
+        .filter(|i| i["ecosystem"] == "oci")
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        images,
+        [
+            "127.0.0.1:5000/build/gcc",
+            "docker.io/library/alpine",
+            "docker.io/library/debian",
+            "docker.io/library/node",
+            "docker.io/library/postgres",
+            "docker.io/library/redis",
+            "gcr.io/distroless/static",
+        ]
+    );
+    let codes: Vec<String> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}",
+                f["code"].as_str().unwrap(),
+                f["item"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert!(
+        codes.contains(&"unpinned-version pytest@>=8".to_owned()),
+        "{codes:?}"
+    );
+    assert!(
+        codes.contains(&"unpinned-image debian:bookworm-slim".to_owned()),
+        "{codes:?}"
+    );
+    assert!(
+        codes.contains(&"unpinned-image postgres:16".to_owned()),
+        "{codes:?}"
+    );
+}
+
+#[test]
+fn soup_of_head_reads_committed_files_only() {
+    let f = rich();
+    f.write("Cargo.lock", "garbage that is not committed");
+    let v = f.json(&["soup", "--format", "json"], 0);
+    assert_eq!(v["commit"], f.git(&["rev-parse", "HEAD"]));
+    assert!(
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["name"] == "serde")
+    );
+}
+
+#[test]
+fn csv_register() {
+    let f = rich();
+    let csv = f.ok(&["soup", "v1.1.0", "--format", "csv"], 0);
+    let mut lines = csv.split("\r\n");
+    assert_eq!(
+        lines.next().unwrap(),
+        "name,version,ecosystem,supplier,supplier_origin,scope,license,checksum,purl,source,declared_in,purpose,safety_class,end_of_support,last_anomaly_review"
+    );
+    assert!(csv.contains("serde,1.0.215,cargo,David Tolnay,overrides,direct,,sha256:6513c1ad0b11a9376da888e3e0baa0077f1aed55c17f50e7b2397136129fb88f,pkg:cargo/serde@1.0.215,https://crates.io,Cargo.lock,reading configuration files,A,,2026-10-01"));
+}
+
+#[test]
+fn cyclonedx_validates_against_the_official_schema() {
+    let f = rich();
+    let bom = f.ok(&["soup", "v1.1.0", "--format", "cyclonedx"], 0);
+    let v: Value = serde_json::from_str(&bom).unwrap();
+    assert_eq!(v["specVersion"], "1.5");
+    assert_eq!(v["metadata"]["component"]["name"], "infusion-ctl");
+    assert_eq!(
+        v["metadata"]["component"]["supplier"]["name"],
+        "Acme Medical GmbH"
+    );
+    // Independent validation: cyclonedx-python-lib's strict JSON schema validator.
+    let python = std::env::var("REPROVE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    if !require_tool(&python) {
+        return;
+    }
+    let check = std::process::Command::new(&python)
+        .args(["-c", "import cyclonedx.validation.json"])
+        .output()
+        .unwrap();
+    if !check.status.success() {
+        if std::env::var_os("REPROVE_REQUIRE_TOOLS").is_some() {
+            panic!(
+                "cyclonedx-python-lib[json-validation] is missing from `{python}` (cargo xtask test installs it)"
+            );
+        }
+        eprintln!("skipping: cyclonedx-python-lib not installed");
+        return;
+    }
+    let path = f.path("bom.json");
+    std::fs::write(&path, &bom).unwrap();
+    let script = "import sys\nfrom cyclonedx.schema import SchemaVersion\nfrom cyclonedx.validation.json import JsonStrictValidator\nerr = JsonStrictValidator(SchemaVersion.V1_5).validate_str(open(sys.argv[1]).read())\nprint(err if err else 'valid')\nsys.exit(1 if err else 0)\n";
+    let out = std::process::Command::new(&python)
+        .args(["-c", script, path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "CycloneDX schema validation failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_broken_overrides_file_stops_the_register() {
+    let f = rich();
+    f.write(
+        "soup.toml",
+        "[[item]]\nname = \"serde\"\nsuplier = \"typo\"\n",
+    );
+    f.commit("typo in soup.toml\n\nReviewed-by: R <r@example.com>");
+    f.tag("v1.2.0");
+    let out = f.reprove(&["soup", "v1.2.0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = crate::support::stderr(&out);
+    assert!(err.contains("`soup.toml`: line 3"), "{err}");
+    assert!(err.contains("suplier"), "{err}");
+}

@@ -1,0 +1,154 @@
+//! Fixture repositories made with the real `git`, in isolation from the user's configuration:
+//! fixed identities and dates make commit ids, and so snapshots, reproducible.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub home: PathBuf,
+    clock: std::cell::Cell<i64>,
+}
+
+pub const EPOCH: i64 = 1_700_000_000;
+
+impl Fixture {
+    pub fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(home.join("gnupg")).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(home.join("gnupg"), std::fs::Permissions::from_mode(0o700))
+                .unwrap();
+        }
+        let f = Fixture {
+            dir,
+            home,
+            clock: std::cell::Cell::new(EPOCH),
+        };
+        std::fs::create_dir_all(f.repo()).unwrap();
+        f.git(&["init", "-q", "-b", "main"]);
+        f
+    }
+
+    pub fn repo(&self) -> PathBuf {
+        self.dir.path().join("repo")
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Isolating environment: no user or system git config, our own HOME and GNUPGHOME.
+    pub fn env(&self, cmd: &mut Command) {
+        let t = self.clock.get();
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.home)
+            .env("GNUPGHOME", self.home.join("gnupg"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "Ada Author")
+            .env("GIT_AUTHOR_EMAIL", "ada@example.com")
+            .env("GIT_COMMITTER_NAME", "Carl Committer")
+            .env("GIT_COMMITTER_EMAIL", "carl@example.com")
+            .env("GIT_AUTHOR_DATE", format!("@{t} +0000"))
+            .env("GIT_COMMITTER_DATE", format!("@{t} +0000"))
+            .env("LC_ALL", "C");
+    }
+
+    pub fn git_in(&self, dir: &Path, args: &[&str]) -> String {
+        let mut cmd = Command::new("git");
+        cmd.current_dir(dir).args(args);
+        self.env(&mut cmd);
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        self.git_in(&self.repo(), args)
+    }
+
+    pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) {
+        let p = self.repo().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+
+    /// Stages everything and commits with the next tick of the fixture clock.
+    pub fn commit(&self, message: &str) -> String {
+        self.clock.set(self.clock.get() + 3600);
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    pub fn tag(&self, name: &str) {
+        self.git(&["tag", "-a", name, "-m", &format!("release {name}")]);
+    }
+
+    pub fn lightweight_tag(&self, name: &str) {
+        self.git(&["tag", name]);
+    }
+
+    /// Runs `reprove` in `dir` with the fixture's environment.
+    pub fn reprove_in(&self, dir: &Path, args: &[&str]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_reprove"));
+        cmd.current_dir(dir).args(args);
+        self.env(&mut cmd);
+        cmd.output().unwrap()
+    }
+
+    pub fn reprove(&self, args: &[&str]) -> Output {
+        self.reprove_in(&self.repo(), args)
+    }
+
+    /// Runs reprove, expecting `code`, and returns stdout.
+    pub fn ok(&self, args: &[&str], code: i32) -> String {
+        let out = self.reprove(args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "reprove {args:?}\nstdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn json(&self, args: &[&str], code: i32) -> serde_json::Value {
+        serde_json::from_str(&self.ok(args, code)).unwrap()
+    }
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Replaces temp paths in output so snapshots are stable.
+pub fn redact(f: &Fixture, text: &str) -> String {
+    text.replace(&f.dir.path().display().to_string(), "[TMP]")
+}
+
+/// A tool the test needs. Under `cargo xtask test` (REPROVE_REQUIRE_TOOLS=1) a missing tool
+/// fails the test; a bare `cargo test` skips with a note.
+pub fn require_tool(name: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found {
+        if std::env::var_os("REPROVE_REQUIRE_TOOLS").is_some() {
+            panic!("`{name}` is required by this test (cargo xtask test installs it)");
+        }
+        eprintln!("skipping: `{name}` not installed (run `cargo xtask test` for the full suite)");
+    }
+    found
+}
