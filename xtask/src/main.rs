@@ -1,1 +1,70 @@
-fn main() {}
+//! `cargo xtask`: the project's own automation (rust-analyzer's xtask pattern).
+//!
+//! - `test`  installs and starts what the suite needs, then runs fmt, clippy and every test
+//! - `demo`  builds an example repository and shows reprove's main job on it
+//! - `bench` the benchmarks the issues ask for, each a ratio against a reference tool
+
+mod bench;
+mod demo;
+mod util;
+
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            util::say(&format!("xtask: error: {e:#}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("test") => test(&args[1..]),
+        Some("demo") => demo::run(),
+        Some("bench") => bench::run(&args[1..]),
+        _ => bail!(
+            "usage: cargo xtask <test|demo|bench>\n  test   set up git, gpg and validators, then fmt + clippy + all tests\n  demo   baseline an example repository end to end\n  bench  sha256 and baseline throughput against openssl and git archive"
+        ),
+    }
+}
+
+/// Everything CI checks, in the order that fails fastest.
+fn test(extra: &[String]) -> Result<()> {
+    util::ensure_tools(&[("git", "git"), ("gpg", "gnupg")])?;
+    let python = util::python_venv(
+        &["cyclonedx-python-lib[json-validation]==8.*"],
+        "import cyclonedx.validation.json",
+    )?;
+    util::cargo(&["fmt", "--all", "--", "--check"], &[])?;
+    util::cargo(
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
+    let mut args = vec!["test", "--workspace"];
+    args.extend(extra.iter().map(String::as_str));
+    let py = python.display().to_string();
+    util::cargo(
+        &args,
+        &[
+            ("REPROVE_REQUIRE_TOOLS", "1"),
+            ("REPROVE_TEST_PYTHON", py.as_str()),
+            // Snapshots are compared, never rewritten, by the suite.
+            ("INSTA_UPDATE", "no"),
+        ],
+    )?;
+    util::say("xtask: all checks passed");
+    Ok(())
+}

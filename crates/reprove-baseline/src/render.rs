@@ -50,10 +50,11 @@ fn changes_line(p: &BaselinePredicate) -> String {
     } else {
         ", INCOMPLETE (shallow clone)"
     };
+    let n = c.commits.len();
     format!(
-        "{} commits {since}: {authorized} authorized, {} not{incomplete}",
-        c.commits.len(),
-        c.commits.len() - authorized
+        "{n} commit{} {since}: {authorized} authorized, {} not{incomplete}",
+        if n == 1 { "" } else { "s" },
+        n - authorized
     )
 }
 

@@ -1,0 +1,5 @@
+#!/bin/sh
+# The released binary greets.
+set -eu
+out=$("${1:-dist/hello}")
+[ "$out" = "Hello from a reproducible release." ]

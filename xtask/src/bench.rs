@@ -1,0 +1,296 @@
+//! `cargo xtask bench`: each benchmark is a ratio against a reference tool measured in the
+//! same run, on the same data, best of several runs (page cache warm for both).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+
+use crate::util::{cargo, ensure_tools, git, say, target};
+
+const RUNS: usize = 3;
+
+/// xorshift64*: fast, deterministic filler so generated data is identical on every machine.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn fill(&mut self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(8) {
+            let v = self.next().to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+    }
+}
+
+fn time_best(mut make: impl FnMut() -> Command) -> Result<Duration> {
+    let mut best = Duration::MAX;
+    for _ in 0..RUNS {
+        let mut cmd = make();
+        cmd.stdout(Stdio::null());
+        let start = Instant::now();
+        let status = cmd
+            .status()
+            .with_context(|| format!("failed to run `{}`", crate::util::describe(&cmd)))?;
+        let took = start.elapsed();
+        if !status.success() {
+            bail!("`{}` failed", crate::util::describe(&cmd));
+        }
+        best = best.min(took);
+    }
+    Ok(best)
+}
+
+fn gbps(bytes: u64, d: Duration) -> f64 {
+    bytes as f64 / d.as_secs_f64() / 1e9
+}
+
+pub fn run(args: &[String]) -> Result<()> {
+    ensure_tools(&[
+        ("git", "git"),
+        ("openssl", "openssl"),
+        ("/usr/bin/time", "time"),
+    ])?;
+    cargo(&["build", "--release", "--quiet", "-p", "reprove-cli"], &[])?;
+    cargo(
+        &[
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "reprove-digest",
+            "--example",
+            "sha256sum",
+        ],
+        &[],
+    )?;
+    let which = args.first().map(String::as_str).unwrap_or("all");
+    let dir = target().join("bench");
+    std::fs::create_dir_all(&dir)?;
+    let mut results = Vec::new();
+    if matches!(which, "all" | "sha256") {
+        results.push(sha256(&dir)?);
+    }
+    if matches!(which, "all" | "baseline") {
+        results.push(baseline(&dir)?);
+    }
+    say("\nxtask bench results");
+    for r in &results {
+        say(&format!("  {r}"));
+    }
+    Ok(())
+}
+
+/// Our single-file sha256 throughput against `openssl dgst -sha256`, one core each.
+fn sha256(dir: &Path) -> Result<String> {
+    let file = dir.join("sha256-1GiB.bin");
+    let size: u64 = 1 << 30;
+    if std::fs::metadata(&file).map(|m| m.len()).ok() != Some(size) {
+        say("xtask: generating a 1 GiB file");
+        let mut rng = Rng(0x5EED);
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&file)?);
+        let mut buf = vec![0u8; 1 << 20];
+        for _ in 0..(size >> 20) {
+            rng.fill(&mut buf);
+            out.write_all(&buf)?;
+        }
+        out.flush()?;
+    }
+    let ours_bin = target().join("release").join("examples").join("sha256sum");
+    // Warm the page cache so both read from memory.
+    time_best(|| {
+        let mut c = Command::new("cat");
+        c.arg(&file);
+        c
+    })?;
+    let openssl = time_best(|| {
+        let mut c = Command::new("openssl");
+        c.args(["dgst", "-sha256"]).arg(&file);
+        c
+    })?;
+    let ours = time_best(|| {
+        let mut c = Command::new(&ours_bin);
+        c.arg(&file);
+        c
+    })?;
+    let ratio = openssl.as_secs_f64() / ours.as_secs_f64();
+    Ok(format!(
+        "sha256, 1 GiB, one core: reprove {:.2} GB/s, openssl dgst {:.2} GB/s → throughput ratio {ratio:.3} (target ≥ 0.95) {}",
+        gbps(size, ours),
+        gbps(size, openssl),
+        if ratio >= 0.95 { "PASS" } else { "FAIL" }
+    ))
+}
+
+const FILES: usize = 2000;
+const TOTAL: u64 = 512 << 20;
+
+/// A 512 MiB / 2,000-file repository: many small files and a few large ones, half of them
+/// compressible text, packed as a clone would be.
+fn bench_repo(dir: &Path) -> Result<PathBuf> {
+    let repo = dir.join("repo-512MiB");
+    let marker = repo.join(".git").join("reprove-bench-ready");
+    if marker.exists() {
+        return Ok(repo);
+    }
+    let _ = std::fs::remove_dir_all(&repo);
+    std::fs::create_dir_all(&repo)?;
+    say("xtask: generating the 512 MiB / 2,000-file repository (once; reused afterwards)");
+    let mut rng = Rng(0xBA5E);
+    // 1,900 files of 4–124 KiB, the rest of the bytes spread over 100 large files.
+    let mut sizes: Vec<u64> = (0..1900)
+        .map(|_| 4096 + (rng.next() % (120 * 1024)))
+        .collect();
+    let small: u64 = sizes.iter().sum();
+    let large = (TOTAL - small) / 100;
+    sizes.extend(std::iter::repeat_n(large, FILES - 1900));
+    let adjust = TOTAL - sizes.iter().sum::<u64>();
+    if let Some(last) = sizes.last_mut() {
+        *last += adjust;
+    }
+    let text: Vec<u8> =
+        b"The quick brown fox jumps over the lazy dog; configuration item under control.\n"
+            .iter()
+            .copied()
+            .cycle()
+            .take(1 << 20)
+            .collect();
+    for (i, size) in sizes.iter().enumerate() {
+        let sub = repo.join(format!("d{:02}", i % 40));
+        std::fs::create_dir_all(&sub)?;
+        let mut f =
+            std::io::BufWriter::new(std::fs::File::create(sub.join(format!("f{i:04}.dat")))?);
+        let mut left = *size;
+        let mut buf = vec![0u8; 1 << 20];
+        while left > 0 {
+            let n = left.min(buf.len() as u64) as usize;
+            if i % 2 == 0 {
+                rng.fill(&mut buf[..n]);
+                f.write_all(&buf[..n])?;
+            } else {
+                let stamp = format!("{i}:{left}\n");
+                f.write_all(&text[..n.saturating_sub(stamp.len())])?;
+                f.write_all(&stamp.as_bytes()[..n.min(stamp.len())])?;
+            }
+            left -= n as u64;
+        }
+        f.flush()?;
+    }
+    let home = dir.join("home");
+    std::fs::create_dir_all(&home)?;
+    git(&repo, &home, 1_700_000_000, &["init", "-q", "-b", "main"])?;
+    git(&repo, &home, 1_700_000_000, &["add", "-A"])?;
+    git(
+        &repo,
+        &home,
+        1_700_000_000,
+        &["commit", "-q", "-m", "bench data"],
+    )?;
+    git(
+        &repo,
+        &home,
+        1_700_000_000,
+        &["tag", "-a", "v1.0.0", "-m", "bench"],
+    )?;
+    git(&repo, &home, 1_700_000_000, &["gc", "-q"])?;
+    std::fs::write(&marker, b"")?;
+    Ok(repo)
+}
+
+/// Peak resident memory of the process itself (not its children), from `VmHWM`, polled until
+/// it exits.
+fn own_peak_kib(cmd: &mut Command) -> Result<u64> {
+    let mut child = cmd.stdout(Stdio::null()).spawn()?;
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status_path)
+            && let Some(v) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        {
+            peak = peak.max(v);
+        }
+        if child.try_wait()?.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(peak)
+}
+
+/// Peak resident memory of the command and the children it waited for (`/usr/bin/time`).
+fn max_rss_kib(cmd: &mut Command) -> Result<u64> {
+    let mut t = Command::new("/usr/bin/time");
+    t.args(["-f", "%M"])
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    if let Some(d) = cmd.get_current_dir() {
+        t.current_dir(d);
+    }
+    let out = t.stdout(Stdio::null()).output()?;
+    let text = String::from_utf8_lossy(&out.stderr);
+    text.lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .context("could not read the peak memory from /usr/bin/time")
+}
+
+/// `reprove baseline` against the least work standard tools need to do the same: read every
+/// blob (`git archive`) plus sha256 of every file on all cores (`openssl dgst` via `xargs -P`).
+fn baseline(dir: &Path) -> Result<String> {
+    let repo = bench_repo(dir)?;
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .to_string();
+    let reprove = target().join("release").join("reprove");
+    let archive = time_best(|| {
+        let mut c = Command::new("git");
+        c.current_dir(&repo).args(["archive", "v1.0.0"]);
+        c
+    })?;
+    let hashing = time_best(|| {
+        let mut c = Command::new("sh");
+        c.current_dir(&repo).args([
+            "-c",
+            &format!("find d* -type f -print0 | xargs -0 -P {cores} -n 100 openssl dgst -sha256"),
+        ]);
+        c
+    })?;
+    let ours = time_best(|| {
+        let mut c = Command::new(&reprove);
+        c.current_dir(&repo)
+            .args(["baseline", "v1.0.0", "--format", "json"]);
+        c
+    })?;
+    let mut c = Command::new(&reprove);
+    c.current_dir(&repo)
+        .args(["baseline", "v1.0.0", "--format", "json"]);
+    let rss = max_rss_kib(&mut c)?;
+    let mut c = Command::new(&reprove);
+    c.current_dir(&repo)
+        .args(["baseline", "v1.0.0", "--format", "json"]);
+    let own = own_peak_kib(&mut c)?;
+    let reference = archive + hashing;
+    let ratio = ours.as_secs_f64() / reference.as_secs_f64();
+    Ok(format!(
+        "baseline, 512 MiB / 2,000 files, {cores} cores: reprove {:.2} s (peak RSS: reprove {} MiB, with its git readers {} MiB — git maps the pack) vs git archive {:.2} s + openssl dgst -P{cores} {:.2} s = {:.2} s → time ratio {ratio:.3} (target ≤ 1.0) {}",
+        ours.as_secs_f64(),
+        own.div_ceil(1024),
+        rss.div_ceil(1024),
+        archive.as_secs_f64(),
+        hashing.as_secs_f64(),
+        reference.as_secs_f64(),
+        if ratio <= 1.0 { "PASS" } else { "FAIL" }
+    ))
+}

@@ -1,0 +1,182 @@
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, Result, bail};
+
+pub fn say(msg: &str) {
+    let _ = writeln!(std::io::stderr(), "{msg}");
+}
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+pub fn target() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// Runs a command, echoing it, failing on a non-zero exit.
+pub fn run(cmd: &mut Command) -> Result<()> {
+    say(&format!("$ {}", describe(cmd)));
+    let status = cmd
+        .status()
+        .with_context(|| format!("failed to start `{}`", describe(cmd)))?;
+    if !status.success() {
+        bail!("`{}` failed with {status}", describe(cmd));
+    }
+    Ok(())
+}
+
+pub fn describe(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+pub fn cargo(args: &[&str], env: &[(&str, &str)]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root()).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run(&mut cmd)
+}
+
+pub fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program} >/dev/null 2>&1")])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// Makes sure each `(program, debian package)` is installed, installing with apt when running
+/// as root on Debian; otherwise says exactly what to install.
+pub fn ensure_tools(tools: &[(&str, &str)]) -> Result<()> {
+    let missing: Vec<&str> = tools
+        .iter()
+        .filter(|(p, _)| !have(p))
+        .map(|(_, pkg)| *pkg)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    apt_install(&missing)
+}
+
+/// Installs Debian packages when running as root with apt; otherwise says what to install.
+pub fn apt_install(packages: &[&str]) -> Result<()> {
+    if !(is_root() && have("apt-get")) {
+        bail!(
+            "missing tools; install them with: sudo apt-get install {}",
+            packages.join(" ")
+        );
+    }
+    run(Command::new("apt-get").args(["update", "-q"]))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-q", "--no-install-recommends"])
+        .args(packages)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
+/// A Python virtual environment under `target/` with `packages`, reused while `probe` imports.
+pub fn python_venv(packages: &[&str], probe: &str) -> Result<PathBuf> {
+    let venv = target().join("xtask").join("venv");
+    let python = venv.join("bin").join("python");
+    let works = |p: &Path| {
+        Command::new(p)
+            .args(["-c", probe])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    if python.exists() && works(&python) {
+        return Ok(python);
+    }
+    if !have("python3") {
+        ensure_tools(&[("python3", "python3")])?;
+    }
+    let created = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !created {
+        // Debian's python3 keeps venv in a separate package.
+        apt_install(&["python3-venv"])?;
+        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    }
+    run(Command::new(&python)
+        .args(["-m", "pip", "install", "-q", "--disable-pip-version-check"])
+        .args(packages))?;
+    if !works(&python) {
+        bail!(
+            "`{probe}` still fails in `{}` after installing {}",
+            venv.display(),
+            packages.join(" ")
+        );
+    }
+    Ok(python)
+}
+
+/// The isolating environment for git in generated repositories: fixed identity, no user or
+/// system configuration.
+pub fn git_env(cmd: &mut Command, home: &Path, time: i64) {
+    cmd.env("HOME", home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Ada Author")
+        .env("GIT_AUTHOR_EMAIL", "ada@example.com")
+        .env("GIT_COMMITTER_NAME", "Carl Committer")
+        .env("GIT_COMMITTER_EMAIL", "carl@example.com")
+        .env("GIT_AUTHOR_DATE", format!("@{time} +0000"))
+        .env("GIT_COMMITTER_DATE", format!("@{time} +0000"));
+}
+
+pub fn git(dir: &Path, home: &Path, time: i64, args: &[&str]) -> Result<()> {
+    let mut cmd = Command::new("git");
+    cmd.current_dir(dir)
+        .args(args)
+        .stdout(std::process::Stdio::null());
+    git_env(&mut cmd, home, time);
+    let status = cmd.status().context("failed to run git")?;
+    if !status.success() {
+        bail!("`git {}` failed in `{}`", args.join(" "), dir.display());
+    }
+    Ok(())
+}
+
+pub fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in
+        std::fs::read_dir(from).with_context(|| format!("failed to read `{}`", from.display()))?
+    {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
