@@ -56,7 +56,7 @@ fn test(extra: &[String]) -> Result<()> {
     let mut args = vec!["test", "--workspace"];
     args.extend(extra.iter().map(String::as_str));
     let py = python.display().to_string();
-    util::cargo(
+    let totals = util::cargo_test(
         &args,
         &[
             ("REPROVE_REQUIRE_TOOLS", "1"),
@@ -65,6 +65,14 @@ fn test(extra: &[String]) -> Result<()> {
             ("INSTA_UPDATE", "no"),
         ],
     )?;
+    // One closing line for the whole suite (cargo prints one per test binary).
+    util::out(&format!(
+        "tests: {} passed, {} failed, {} skipped",
+        totals.passed, totals.failed, totals.ignored
+    ));
+    if !totals.ok || totals.failed > 0 || totals.passed == 0 {
+        anyhow::bail!("the test suite did not pass");
+    }
     util::say("xtask: all checks passed");
     Ok(())
 }

@@ -43,6 +43,63 @@ pub fn describe(cmd: &Command) -> String {
     s
 }
 
+/// A line of data on stdout.
+pub fn out(msg: &str) {
+    let _ = writeln!(std::io::stdout(), "{msg}");
+}
+
+/// Counts from cargo's `test result:` lines.
+#[derive(Debug, Default)]
+pub struct Totals {
+    pub passed: u64,
+    pub failed: u64,
+    pub ignored: u64,
+    /// cargo's own exit status (a build failure has no `test result:` line).
+    pub ok: bool,
+}
+
+/// Runs `cargo test …`, passing its output through, and adds up the per-binary results.
+pub fn cargo_test(args: &[&str], env: &[(&str, &str)]) -> Result<Totals> {
+    use std::io::BufRead as _;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root())
+        .args(args)
+        .stdout(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    say(&format!("$ {}", describe(&cmd)));
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("failed to start `{}`", describe(&cmd)))?;
+    let mut totals = Totals::default();
+    if let Some(stdout) = child.stdout.take() {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line?;
+            out(&line);
+            if let Some(rest) = line.strip_prefix("test result: ") {
+                for part in rest.split(';') {
+                    let mut words = part.split_whitespace().rev();
+                    let (Some(what), Some(n)) = (words.next(), words.next()) else {
+                        continue;
+                    };
+                    let n: u64 = n.parse().unwrap_or(0);
+                    match what {
+                        "passed" => totals.passed += n,
+                        "failed" => totals.failed += n,
+                        "ignored" => totals.ignored += n,
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    let status = child.wait()?;
+    totals.ok = status.success();
+    Ok(totals)
+}
+
 pub fn cargo(args: &[&str], env: &[(&str, &str)]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
