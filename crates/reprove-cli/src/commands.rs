@@ -83,6 +83,7 @@ pub enum BaselineFormat {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SoupFormat {
+    #[value(alias = "text")]
     Markdown,
     Csv,
     Json,

@@ -18,3 +18,29 @@ pub enum OciError {
     #[error("invalid image reference `{input}`: {reason}")]
     InvalidReference { input: String, reason: String },
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn references_never_panic_and_round_trip(s in "\\PC{0,80}") {
+            if let Ok(r) = s.parse::<ImageRef>() {
+                // A parsed reference prints in a form that parses to itself.
+                let again: ImageRef = r.to_string().parse().unwrap();
+                prop_assert_eq!(again, r);
+            }
+        }
+
+        #[test]
+        fn scanning_never_panics(s in "(FROM|ARG|image:|  - |services:|\\$\\{|\\\\\n|#|<<EOF|\\[build\\]|image = \"|\\PC){0,60}") {
+            for kind in [FileKind::Dockerfile, FileKind::Yaml, FileKind::ReproveToml] {
+                let _ = scan("f", kind, s.as_bytes());
+            }
+        }
+    }
+}

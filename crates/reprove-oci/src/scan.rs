@@ -87,7 +87,10 @@ fn parse_ref(raw: &str) -> Result<ImageRef, String> {
 }
 
 fn column_of(line: &str, byte_offset: usize) -> usize {
-    line[..byte_offset.min(line.len())].chars().count() + 1
+    // Offsets come from `find`, so they sit on char boundaries; `get` keeps a mistake from
+    // ever becoming a panic.
+    line.get(..byte_offset)
+        .map_or(1, |prefix| prefix.chars().count() + 1)
 }
 
 /// One Dockerfile instruction: its logical text with the physical line it starts on, and the

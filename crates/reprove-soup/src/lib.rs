@@ -152,3 +152,27 @@ pub(crate) fn toml_message(err: &toml::de::Error) -> String {
         .unwrap_or("invalid TOML")
         .to_owned()
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        #[test]
+        fn lockfile_parsers_never_panic(data in proptest::collection::vec(any::<u8>(), 0..400),
+                                         text in "(\\[\\[package\\]\\]\n|name = \"x\"\n|version = \"1\"\n|\\{|\\}|\"packages\":|==| \\\\\n|--hash=sha256:|h1:|/go.mod|\\PC){0,40}") {
+            let kinds = [
+                LockfileKind::CargoLock, LockfileKind::PackageLock, LockfileKind::Requirements,
+                LockfileKind::PoetryLock, LockfileKind::UvLock, LockfileKind::GoSum,
+            ];
+            for kind in kinds {
+                let _ = parse_lockfile("f", kind, &data, &|_| None);
+                let _ = parse_lockfile("f", kind, text.as_bytes(), &|_| Some(text.as_bytes().to_vec()));
+            }
+            let _ = Overrides::parse("soup.toml", &text);
+        }
+    }
+}

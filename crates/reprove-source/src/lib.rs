@@ -69,3 +69,22 @@ fn nearest_hint(nearest: &[String]) -> String {
 }
 
 pub type Result<T, E = SourceError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn text_parsers_never_panic(s in "\\PC{0,120}") {
+            let _ = commit::parse_trailers(&s);
+            let _ = VersionKey::parse(&s);
+            let _ = previous_release_tag(&s, ["v1.0", "v2", s.as_str()]);
+            let _ = s.parse::<Tag>();
+            let _ = s.parse::<ObjectId>();
+            let id: ObjectId = "0123456789abcdef0123456789abcdef01234567".parse().unwrap();
+            let _ = commit::parse_commit(id, s.as_bytes());
+        }
+    }
+}
