@@ -10,6 +10,7 @@ mod cosign;
 pub mod dsse;
 pub mod keys;
 pub mod statement;
+pub mod verify;
 
 pub use keys::{KeyAlgorithm, KeyError, PrivateKey, PublicKey};
 pub use statement::{AttestError, ResourceDescriptor, STATEMENT_V1, Statement, to_canonical_json};

@@ -72,6 +72,86 @@ pub enum Command {
     },
     /// Write a commented reprove.toml for this repository (never overwrites one)
     Init,
+    /// Generate a signing key or print a public key
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Sign an in-toto statement into a Sigstore bundle (or, with --dsse, a DSSE envelope)
+    ///
+    /// The statement file's exact bytes are the signed payload. The password of an encrypted
+    /// key comes from REPROVE_PASSWORD or COSIGN_PASSWORD, or a prompt on the terminal.
+    Sign {
+        /// The in-toto Statement v1 (JSON) to sign.
+        statement: PathBuf,
+        /// Private key (PKCS#8, SEC1, or cosign's encrypted format).
+        #[arg(long, value_name = "KEY")]
+        key: PathBuf,
+        /// Where to write the bundle (atomically).
+        #[arg(short, long, value_name = "BUNDLE")]
+        output: PathBuf,
+        /// Write a bare DSSE envelope (for in-toto/securesystemslib tools) instead of a bundle.
+        #[arg(long)]
+        dsse: bool,
+        /// Overwrite BUNDLE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Verify a Sigstore bundle for a file or digest, offline
+    ///
+    /// Key-signed bundles are checked against --key; keyless ones against the certificate
+    /// identity and OIDC issuer, with Sigstore's production trusted root built in
+    /// (--trusted-root replaces it). Follows the sigstore-conformance CLI protocol.
+    /// Exit 0 verified, 1 rejected, 2 unusable input.
+    #[command(name = "verify-bundle")]
+    VerifyBundle {
+        #[arg(long, value_name = "FILE")]
+        bundle: PathBuf,
+        /// Public key (SPKI PEM) for key-signed bundles.
+        #[arg(long, value_name = "PUB", conflicts_with_all = ["certificate_identity", "certificate_oidc_issuer"], required_unless_present = "certificate_identity")]
+        key: Option<PathBuf>,
+        /// Expected certificate identity (subject alternative name), exact match.
+        #[arg(long, value_name = "ID", requires = "certificate_oidc_issuer")]
+        certificate_identity: Option<String>,
+        /// Expected OIDC issuer, exact match.
+        #[arg(long, value_name = "URL", requires = "certificate_identity")]
+        certificate_oidc_issuer: Option<String>,
+        /// Trusted root JSON to use instead of Sigstore's production root.
+        #[arg(long, value_name = "FILE")]
+        trusted_root: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+        format: TextOrJson,
+        /// The signed file, or `sha256:<64 hex>`.
+        file_or_digest: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Write PREFIX.key (PKCS#8 PEM, mode 0600; cosign-encrypted when REPROVE_PASSWORD or
+    /// COSIGN_PASSWORD is set) and PREFIX.pub (SPKI PEM)
+    Generate {
+        #[arg(long, value_enum, default_value_t = AlgorithmArg::P256)]
+        algorithm: AlgorithmArg,
+        /// Path prefix of the two files.
+        #[arg(long, value_name = "PREFIX")]
+        output: PathBuf,
+        /// Overwrite existing files.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the public key (SPKI PEM) of a private or public key file
+    Public { key: PathBuf },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AlgorithmArg {
+    P256,
+    Ed25519,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TextOrJson {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -119,6 +199,43 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             force,
         } => soup(&dir, tag.as_ref(), format, output.as_deref(), force),
         Command::Init => init(&dir),
+        Command::Key(KeyCommand::Generate {
+            algorithm,
+            output,
+            force,
+        }) => {
+            let alg = match algorithm {
+                AlgorithmArg::P256 => reprove_attest::KeyAlgorithm::P256,
+                AlgorithmArg::Ed25519 => reprove_attest::KeyAlgorithm::Ed25519,
+            };
+            crate::sign::generate(alg, &output, force).map(|()| Outcome::Pass)
+        }
+        Command::Key(KeyCommand::Public { key }) => {
+            crate::sign::public(&key).map(|()| Outcome::Pass)
+        }
+        Command::Sign {
+            statement,
+            key,
+            output,
+            dsse,
+            force,
+        } => crate::sign::sign(&statement, &key, &output, dsse, force).map(|()| Outcome::Pass),
+        Command::VerifyBundle {
+            bundle,
+            key,
+            certificate_identity,
+            certificate_oidc_issuer,
+            trusted_root,
+            format,
+            file_or_digest,
+        } => crate::verify::verify_bundle(
+            &bundle,
+            key.as_deref(),
+            certificate_identity.zip(certificate_oidc_issuer),
+            trusted_root.as_deref(),
+            format,
+            &file_or_digest,
+        ),
     }
 }
 

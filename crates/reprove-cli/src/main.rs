@@ -4,6 +4,8 @@
 mod commands;
 mod init;
 mod output;
+mod sign;
+mod verify;
 
 use std::io::Write as _;
 use std::process::ExitCode;

@@ -9,6 +9,13 @@ use anyhow::{Context as _, Result, bail};
 /// Writes `bytes` to `path` atomically. Without `force` an existing file is left untouched and
 /// the call fails.
 pub fn write_file(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
+    write_file_mode(path, bytes, force, 0o644)
+}
+
+/// Like [`write_file`], with the file mode set before the content is written (a private key is
+/// never readable by others, not even for a moment).
+pub fn write_file_mode(path: &Path, bytes: &[u8], force: bool, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
     if !force && path.exists() {
         bail!(
             "`{}` already exists; pass --force to overwrite it",
@@ -23,6 +30,9 @@ pub fn write_file(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
         .prefix(".reprove-")
         .tempfile_in(dir)
         .with_context(|| format!("failed to create a temporary file in `{}`", dir.display()))?;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("failed to set the mode of `{}`", path.display()))?;
     tmp.write_all(bytes)
         .and_then(|()| tmp.as_file().sync_all())
         .with_context(|| format!("failed to write `{}`", path.display()))?;

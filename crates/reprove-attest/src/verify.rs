@@ -1,0 +1,443 @@
+//! Verifying Sigstore bundles, failing closed.
+//!
+//! Two paths, chosen by what the bundle carries:
+//!
+//! - **Offline key-signed** (a public key, no transparency-log entry, no timestamp — what
+//!   `reprove sign` writes): reprove's own check. The DSSE signature over PAE of the raw
+//!   payload, the in-toto statement, the artifact against its subjects; or, for a message
+//!   signature, the artifact digest and the signature over it. The key is the only trust
+//!   anchor, and the report says so.
+//! - **Everything else** (keyless certificates, or keys with Rekor entries/timestamps):
+//!   sigstore-rust's verifier against a trusted root — Sigstore's production root embedded in
+//!   the binary unless another is given — for the certificate chain at signing time, SCTs,
+//!   inclusion proofs or SETs, RFC 3161 timestamps and the identity policy.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use sha2::Digest as _;
+
+use crate::bundle::{Content, Material, ParsedBundle};
+use crate::dsse::IN_TOTO_PAYLOAD_TYPE;
+use crate::keys::PublicKey;
+
+/// Files up to this size are handed to the keyless verifier whole (it can then check any
+/// digest a statement uses); larger ones by their sha256.
+const WHOLE_FILE_LIMIT: u64 = 256 << 20;
+
+/// What was signed: a file, or a sha256 digest given on the command line.
+#[derive(Debug, Clone)]
+pub enum ArtifactInput {
+    File(PathBuf),
+    Sha256([u8; 32]),
+}
+
+/// Who must have signed.
+#[derive(Debug, Clone)]
+pub enum Signer {
+    Key { key: PublicKey },
+    Identity { identity: String, issuer: String },
+}
+
+/// One check that ran and passed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub detail: String,
+}
+
+/// A successful verification.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Verified {
+    pub checks: Vec<Check>,
+    pub notes: Vec<String>,
+    /// The verified in-toto statement, for DSSE bundles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statement: Option<serde_json::Value>,
+}
+
+/// Why verification did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The inputs cannot be used at all (exit 2).
+    #[error("{message}")]
+    Unusable { message: String },
+    /// The bundle was checked and does not verify (exit 1).
+    #[error("{message}")]
+    Rejected { message: String },
+}
+
+fn rejected(message: impl Into<String>) -> VerifyError {
+    VerifyError::Rejected {
+        message: message.into(),
+    }
+}
+
+fn unusable(message: impl Into<String>) -> VerifyError {
+    VerifyError::Unusable {
+        message: message.into(),
+    }
+}
+
+struct Digests {
+    sha256: [u8; 32],
+    sha512: Option<[u8; 64]>,
+}
+
+fn file_digests(path: &Path, with_sha512: bool) -> Result<Digests, VerifyError> {
+    let mut f = std::fs::File::open(path).map_err(|e| {
+        unusable(format!(
+            "failed to read the artifact `{}`: {e}",
+            path.display()
+        ))
+    })?;
+    let mut s256 = sha2::Sha256::new();
+    let mut s512 = with_sha512.then(sha2::Sha512::new);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| {
+            unusable(format!(
+                "failed to read the artifact `{}`: {e}",
+                path.display()
+            ))
+        })?;
+        if n == 0 {
+            break;
+        }
+        s256.update(&buf[..n]);
+        if let Some(h) = s512.as_mut() {
+            h.update(&buf[..n]);
+        }
+    }
+    Ok(Digests {
+        sha256: s256.finalize().into(),
+        sha512: s512.map(|h| h.finalize().into()),
+    })
+}
+
+/// Verifies `bundle_bytes` for `artifact` by `signer`. `trusted_root_json` replaces the
+/// embedded production trusted root.
+pub fn verify_bundle(
+    bundle_bytes: &[u8],
+    artifact: &ArtifactInput,
+    signer: &Signer,
+    trusted_root_json: Option<&str>,
+) -> Result<Verified, VerifyError> {
+    let parsed =
+        ParsedBundle::parse(bundle_bytes).map_err(|e| rejected(format!("unusable bundle: {e}")))?;
+    let offline_key = matches!(parsed.material, Material::PublicKeyHint(_))
+        && parsed.tlog_entries == 0
+        && parsed.rfc3161_timestamps == 0;
+    match (signer, offline_key) {
+        (Signer::Key { key }, true) => verify_offline_key(&parsed, artifact, key),
+        (Signer::Identity { .. }, true) => Err(rejected(
+            "the bundle is signed with a key, not a certificate; verify it with --key",
+        )),
+        _ => verify_with_sigstore(bundle_bytes, &parsed, artifact, signer, trusted_root_json),
+    }
+}
+
+fn subject_matches(statement: &serde_json::Value, d: &Digests) -> Result<String, VerifyError> {
+    let subjects = statement
+        .get("subject")
+        .and_then(|s| s.as_array())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| rejected("the statement has no subjects"))?;
+    let want256 = hex::encode(d.sha256);
+    let want512 = d.sha512.map(hex::encode);
+    for s in subjects {
+        let digest = s.get("digest");
+        let name = s
+            .get("name")
+            .and_then(|n| n.as_str())
+            .unwrap_or("(unnamed)");
+        if digest
+            .and_then(|g| g.get("sha256"))
+            .and_then(|v| v.as_str())
+            == Some(want256.as_str())
+        {
+            return Ok(format!("subject `{name}` sha256:{want256}"));
+        }
+        if let (Some(w), Some(v)) = (
+            &want512,
+            digest
+                .and_then(|g| g.get("sha512"))
+                .and_then(|v| v.as_str()),
+        ) && v == w
+        {
+            return Ok(format!("subject `{name}` sha512:{w}"));
+        }
+    }
+    Err(rejected(format!(
+        "the artifact (sha256:{want256}) matches none of the statement's {} subjects",
+        subjects.len()
+    )))
+}
+
+fn verify_offline_key(
+    parsed: &ParsedBundle,
+    artifact: &ArtifactInput,
+    key: &PublicKey,
+) -> Result<Verified, VerifyError> {
+    let mut checks = Vec::new();
+    let mut notes = vec!["no transparency-log entry or timestamp: the key is the only trust anchor, and the signing time is not attested".to_owned()];
+    if let Material::PublicKeyHint(h) = &parsed.material
+        && !key.matches_hint(h)
+    {
+        notes.push(format!("the bundle's key hint `{h}` names a different key than the one given; the signature decides"));
+    }
+    match &parsed.content {
+        Content::Dsse(env) => {
+            if env.payload_type != IN_TOTO_PAYLOAD_TYPE {
+                return Err(rejected(format!(
+                    "unsupported DSSE payload type `{}` (expected `{IN_TOTO_PAYLOAD_TYPE}`)",
+                    env.payload_type
+                )));
+            }
+            env.verify(key)
+                .map_err(|e| rejected(format!("DSSE signature: {e}")))?;
+            checks.push(Check {
+                name: "signature",
+                detail: format!("DSSE over PAE, {} key {}", key.algorithm(), key.hint()),
+            });
+            let statement: serde_json::Value = serde_json::from_slice(&env.payload)
+                .map_err(|e| rejected(format!("the signed payload is not JSON: {e}")))?;
+            let t = statement
+                .get("_type")
+                .and_then(|t| t.as_str())
+                .unwrap_or_default();
+            if t != crate::STATEMENT_V1 && t != "https://in-toto.io/Statement/v0.1" {
+                return Err(rejected(format!(
+                    "the payload is not an in-toto statement (`_type` `{t}`)"
+                )));
+            }
+            checks.push(Check {
+                name: "statement",
+                detail: format!(
+                    "in-toto statement, predicate `{}`",
+                    statement
+                        .get("predicateType")
+                        .and_then(|p| p.as_str())
+                        .unwrap_or("?")
+                ),
+            });
+            let digests = match artifact {
+                ArtifactInput::File(p) => {
+                    let needs512 = statement
+                        .get("subject")
+                        .and_then(|s| s.as_array())
+                        .is_some_and(|subs| {
+                            subs.iter()
+                                .any(|s| s.get("digest").is_some_and(|d| d.get("sha256").is_none()))
+                        });
+                    file_digests(p, needs512)?
+                }
+                ArtifactInput::Sha256(d) => Digests {
+                    sha256: *d,
+                    sha512: None,
+                },
+            };
+            checks.push(Check {
+                name: "artifact",
+                detail: subject_matches(&statement, &digests)?,
+            });
+            Ok(Verified {
+                checks,
+                notes,
+                statement: Some(statement),
+            })
+        }
+        Content::MessageSignature {
+            algorithm,
+            digest,
+            signature,
+        } => {
+            if algorithm != "SHA2_256" {
+                return Err(rejected(format!(
+                    "unsupported message digest algorithm `{algorithm}`"
+                )));
+            }
+            let d = match artifact {
+                ArtifactInput::File(p) => file_digests(p, false)?.sha256,
+                ArtifactInput::Sha256(d) => *d,
+            };
+            if let Some(bd) = digest
+                && bd.as_slice() != d.as_slice()
+            {
+                return Err(rejected(format!(
+                    "the bundle's message digest does not match the artifact (sha256:{})",
+                    hex::encode(d)
+                )));
+            }
+            match key.algorithm() {
+                crate::KeyAlgorithm::P256 => key.verify_sha256_prehash(&d, signature),
+                crate::KeyAlgorithm::Ed25519 => match artifact {
+                    ArtifactInput::File(p) => {
+                        let bytes = std::fs::read(p).map_err(|e| unusable(format!("failed to read `{}`: {e}", p.display())))?;
+                        key.verify(&bytes, signature)
+                    }
+                    ArtifactInput::Sha256(_) => {
+                        return Err(unusable("an Ed25519 message signature covers the artifact's bytes; pass the file, not its digest"));
+                    }
+                },
+            }
+            .map_err(|e| rejected(format!("message signature: {e}")))?;
+            checks.push(Check {
+                name: "signature",
+                detail: format!("message signature, {} key {}", key.algorithm(), key.hint()),
+            });
+            checks.push(Check {
+                name: "artifact",
+                detail: format!("sha256:{}", hex::encode(d)),
+            });
+            Ok(Verified {
+                checks,
+                notes,
+                statement: None,
+            })
+        }
+    }
+}
+
+fn verify_with_sigstore(
+    bundle_bytes: &[u8],
+    parsed: &ParsedBundle,
+    artifact: &ArtifactInput,
+    signer: &Signer,
+    trusted_root_json: Option<&str>,
+) -> Result<Verified, VerifyError> {
+    let root_text =
+        trusted_root_json.unwrap_or(sigstore_trust_root::SIGSTORE_PRODUCTION_TRUSTED_ROOT);
+    let root = sigstore_trust_root::TrustedRoot::from_json(root_text)
+        .map_err(|e| unusable(format!("invalid trusted root: {e}")))?;
+    let text =
+        std::str::from_utf8(bundle_bytes).map_err(|_| rejected("the bundle is not UTF-8"))?;
+    let bundle = sigstore_types::Bundle::from_json(text)
+        .map_err(|e| rejected(format!("unusable bundle: {e}")))?;
+    let whole = match artifact {
+        ArtifactInput::File(p) => {
+            let len = std::fs::metadata(p)
+                .map_err(|e| {
+                    unusable(format!(
+                        "failed to read the artifact `{}`: {e}",
+                        p.display()
+                    ))
+                })?
+                .len();
+            if len <= WHOLE_FILE_LIMIT {
+                Some(std::fs::read(p).map_err(|e| {
+                    unusable(format!(
+                        "failed to read the artifact `{}`: {e}",
+                        p.display()
+                    ))
+                })?)
+            } else {
+                None
+            }
+        }
+        ArtifactInput::Sha256(_) => None,
+    };
+    let sha256 = match artifact {
+        ArtifactInput::Sha256(d) => *d,
+        ArtifactInput::File(p) => match &whole {
+            Some(b) => sha2::Sha256::digest(b).into(),
+            None => file_digests(p, false)?.sha256,
+        },
+    };
+    let digest = sigstore_types::Sha256Hash::from_hex(&hex::encode(sha256))
+        .map_err(|e| unusable(format!("bad digest: {e}")))?;
+    let result = match signer {
+        Signer::Key { key } => {
+            let der = sigstore_types::DerPublicKey::from_pem(&key.to_pem())
+                .map_err(|e| unusable(format!("the key cannot be used by the verifier: {e}")))?;
+            let policy = sigstore_verify::PublicKeyVerificationPolicy::new(der);
+            match &whole {
+                Some(b) => sigstore_verify::verify(b.as_slice(), &bundle, &policy, &root),
+                None => sigstore_verify::verify(digest, &bundle, &policy, &root),
+            }
+        }
+        Signer::Identity { identity, issuer } => {
+            let policy =
+                sigstore_verify::VerificationPolicy::new(identity.as_str(), issuer.as_str());
+            match &whole {
+                Some(b) => sigstore_verify::verify(b.as_slice(), &bundle, &policy, &root),
+                None => sigstore_verify::verify(digest, &bundle, &policy, &root),
+            }
+        }
+    }
+    .map_err(|e| rejected(error_chain(&e)))?;
+
+    let mut checks = Vec::new();
+    let signature_detail = match (&parsed.content, signer) {
+        (Content::Dsse(_), _) => "DSSE over PAE".to_owned(),
+        (Content::MessageSignature { .. }, _) => "message signature".to_owned(),
+    };
+    checks.push(Check {
+        name: "signature",
+        detail: signature_detail,
+    });
+    if result.certificate_verified() {
+        checks.push(Check {
+            name: "certificate-chain",
+            detail: "leaf chains to a Fulcio CA of the trusted root, valid at signing time".into(),
+        });
+    }
+    if result.sct_verified() {
+        checks.push(Check {
+            name: "sct",
+            detail: "certificate transparency timestamp from a trusted CT log".into(),
+        });
+    }
+    if result.tlog_verified() {
+        checks.push(Check {
+            name: "transparency-log",
+            detail: format!(
+                "{} Rekor entr{} verified",
+                parsed.tlog_entries,
+                if parsed.tlog_entries == 1 { "y" } else { "ies" }
+            ),
+        });
+    }
+    let stamps = result.verified_timestamps();
+    if !stamps.is_empty() {
+        checks.push(Check {
+            name: "timestamps",
+            detail: format!("{} verified time source(s)", stamps.len()),
+        });
+    }
+    if result.identity_policy_checked()
+        && let Signer::Identity { identity, issuer } = signer
+    {
+        checks.push(Check {
+            name: "identity",
+            detail: format!("SAN `{identity}`, issuer `{issuer}`"),
+        });
+    }
+    checks.push(Check {
+        name: "artifact",
+        detail: format!("sha256:{}", hex::encode(sha256)),
+    });
+    let statement = match &parsed.content {
+        Content::Dsse(env) => serde_json::from_slice(&env.payload).ok(),
+        Content::MessageSignature { .. } => None,
+    };
+    Ok(Verified {
+        checks,
+        notes: Vec::new(),
+        statement,
+    })
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = c.source();
+    }
+    s
+}
