@@ -4,6 +4,9 @@
 mod support;
 
 mod baseline;
+mod conformance;
 mod init;
+mod keys;
 mod signatures;
+mod signing;
 mod soup;

@@ -152,3 +152,69 @@ pub fn require_tool(name: &str) -> bool {
     }
     found
 }
+
+/// `../shared` beside the checkout: interop vectors and the conformance cases.
+pub fn shared() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
+    if p.join("vectors").exists() {
+        return Some(p);
+    }
+    if std::env::var_os("REPROVE_REQUIRE_TOOLS").is_some() {
+        panic!("the shared vectors are missing at `{}`", p.display());
+    }
+    eprintln!("skipping: ../shared is not beside the checkout");
+    None
+}
+
+/// The Python with the independent verifiers (securesystemslib, in-toto-attestation,
+/// cyclonedx), set up by `cargo xtask test`.
+pub fn python_with(module: &str) -> Option<String> {
+    let python = std::env::var("REPROVE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = Command::new(&python)
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if ok {
+        return Some(python);
+    }
+    if std::env::var_os("REPROVE_REQUIRE_TOOLS").is_some() {
+        panic!("`{module}` is missing from `{python}` (cargo xtask test installs it)");
+    }
+    eprintln!("skipping: Python module `{module}` not installed");
+    None
+}
+
+/// `node_modules` with @sigstore/verify, set up by `cargo xtask test`.
+pub fn sigstore_js() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("REPROVE_TEST_NODE_MODULES").map(PathBuf::from)
+        && p.join("@sigstore/verify").exists()
+        && require_tool("node")
+    {
+        return Some(p);
+    }
+    if std::env::var_os("REPROVE_REQUIRE_TOOLS").is_some() {
+        panic!("@sigstore/verify is missing (cargo xtask test installs it)");
+    }
+    eprintln!("skipping: @sigstore/verify not installed");
+    None
+}
+
+/// Runs an independent verifier script from `tests/interop/`, asserting success.
+pub fn interop(program: &str, env: &[(&str, &Path)], args: &[&Path]) -> String {
+    let script_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop");
+    let mut cmd = Command::new(program);
+    let script = args[0];
+    cmd.arg(script_dir.join(script)).args(&args[1..]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{program} {script:?} rejected reprove's output:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

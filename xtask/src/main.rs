@@ -36,11 +36,31 @@ fn run() -> Result<()> {
 
 /// Everything CI checks, in the order that fails fastest.
 fn test(extra: &[String]) -> Result<()> {
-    util::ensure_tools(&[("git", "git"), ("gpg", "gnupg")])?;
+    util::ensure_tools(&[
+        ("git", "git"),
+        ("gpg", "gnupg"),
+        ("openssl", "openssl"),
+        ("node", "nodejs"),
+        ("npm", "npm"),
+    ])?;
+    // Independent verifiers the suite checks reprove's output with.
     let python = util::python_venv(
-        &["cyclonedx-python-lib[json-validation]==8.*"],
-        "import cyclonedx.validation.json",
+        &[
+            "cyclonedx-python-lib[json-validation]==8.*",
+            "securesystemslib[crypto]==1.*",
+            "in-toto-attestation==0.9.*",
+        ],
+        "import cyclonedx.validation.json, securesystemslib.dsse, in_toto_attestation",
     )?;
+    let node_modules = util::node_modules(
+        &[
+            "@sigstore/verify@3",
+            "@sigstore/bundle@4",
+            "@sigstore/core@3",
+        ],
+        "require('@sigstore/verify'); require('@sigstore/bundle')",
+    )?;
+    let node_modules = node_modules.display().to_string();
     util::cargo(&["fmt", "--all", "--", "--check"], &[])?;
     util::cargo(
         &[
@@ -61,6 +81,7 @@ fn test(extra: &[String]) -> Result<()> {
         &[
             ("REPROVE_REQUIRE_TOOLS", "1"),
             ("REPROVE_TEST_PYTHON", py.as_str()),
+            ("REPROVE_TEST_NODE_MODULES", node_modules.as_str()),
             // Snapshots are compared, never rewritten, by the suite.
             ("INSTA_UPDATE", "no"),
         ],

@@ -196,6 +196,36 @@ pub fn python_venv(packages: &[&str], probe: &str) -> Result<PathBuf> {
     Ok(python)
 }
 
+/// npm packages under `target/xtask/node`, reused while `probe` runs; returns `node_modules`.
+pub fn node_modules(packages: &[&str], probe: &str) -> Result<PathBuf> {
+    let dir = target().join("xtask").join("node");
+    let modules = dir.join("node_modules");
+    let works = || {
+        Command::new("node")
+            .args(["-e", probe])
+            .env("NODE_PATH", &modules)
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    if works() {
+        return Ok(modules);
+    }
+    std::fs::create_dir_all(&dir)?;
+    run(Command::new("npm")
+        .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
+        .arg(&dir)
+        .args(packages))?;
+    if !works() {
+        bail!(
+            "`{probe}` still fails after installing {} into `{}`",
+            packages.join(" "),
+            dir.display()
+        );
+    }
+    Ok(modules)
+}
+
 /// The isolating environment for git in generated repositories: fixed identity, no user or
 /// system configuration.
 pub fn git_env(cmd: &mut Command, home: &Path, time: i64) {
