@@ -467,3 +467,71 @@ fn a_signed_baseline_verifies_against_its_artifacts() {
         assert!(out.contains("https://reprove.dev/baseline/v0.1"), "{out}");
     }
 }
+
+#[test]
+fn offline_message_signatures_made_by_openssl() {
+    if !crate::support::require_tool("openssl") {
+        return;
+    }
+    let f = setup();
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let e = base64::engine::general_purpose::STANDARD;
+    for (k, openssl_args) in [
+        (
+            "p",
+            vec![
+                "dgst",
+                "-sha256",
+                "-sign",
+                "p.key",
+                "-out",
+                "p.sig",
+                "artifact.txt",
+            ],
+        ),
+        (
+            "e",
+            vec![
+                "pkeyutl",
+                "-sign",
+                "-rawin",
+                "-inkey",
+                "e.key",
+                "-in",
+                "artifact.txt",
+                "-out",
+                "e.sig",
+            ],
+        ),
+    ] {
+        let st = std::process::Command::new("openssl")
+            .current_dir(f.dir.path())
+            .args(&openssl_args)
+            .status()
+            .unwrap();
+        assert!(st.success(), "openssl {openssl_args:?}");
+        let sig = std::fs::read(f.path(&format!("{k}.sig"))).unwrap();
+        let bundle = serde_json::json!({
+            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "verificationMaterial": { "publicKey": { "hint": "" }, "tlogEntries": [] },
+            "messageSignature": {
+                "messageDigest": { "algorithm": "SHA2_256", "digest": e.encode(sha2::Sha256::digest(ARTIFACT)) },
+                "signature": e.encode(&sig),
+            },
+        });
+        let name = format!("{k}.msg.json");
+        std::fs::write(f.path(&name), serde_json::to_vec(&bundle).unwrap()).unwrap();
+        let key = format!("{k}.pub");
+        let (code, text) = verify(&f, &name, &key, "artifact.txt");
+        assert_eq!(code, 0, "{k}: {text}");
+        assert!(text.contains("message signature"), "{text}");
+        std::fs::write(f.path("other.txt"), b"other").unwrap();
+        let (code, text) = verify(&f, &name, &key, "other.txt");
+        assert_eq!(code, 1, "{text}");
+        assert!(text.contains("does not match the artifact"), "{text}");
+        let (code, text) = verify(&f, &name, &key, &sha256_arg(ARTIFACT));
+        // P-256 verifies a digest; Ed25519 signs the bytes themselves, so a digest cannot do.
+        assert_eq!(code, if k == "p" { 0 } else { 2 }, "{k}: {text}");
+    }
+}

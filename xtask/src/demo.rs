@@ -85,9 +85,38 @@ pub fn run() -> Result<()> {
     let first = reprove(&bin, &repo, &home, &["baseline", "v1.0.0"])?;
     let second = reprove(&bin, &repo, &home, &["baseline", "v1.1.0"])?;
     reprove(&bin, &repo, &home, &["soup", "v1.1.0"])?;
+
+    say("\nxtask: signing the v1.0.0 baseline as a release engineer would");
+    let keys = demo.join("keys");
+    std::fs::create_dir_all(&keys)?;
+    let key = keys.join("release");
+    reprove(
+        &bin,
+        &repo,
+        &home,
+        &["key", "generate", "--output", &key.display().to_string()],
+    )?;
+    // The release artifact: the source archive of the tag (the hermetic rebuild of the binary
+    // arrives with the rebuild issue).
+    let dist = demo.join("dist");
+    std::fs::create_dir_all(&dist)?;
+    let archive = dist.join("hello-1.0.0.tar.gz");
+    git(
+        &repo,
+        &home,
+        T0,
+        &[
+            "archive",
+            "--format=tar.gz",
+            "--prefix=hello-1.0.0/",
+            "-o",
+            &archive.display().to_string(),
+            "v1.0.0",
+        ],
+    )?;
     let evidence = demo.join("evidence").join("v1.0.0");
     std::fs::create_dir_all(&evidence)?;
-    let out = evidence.join("baseline.json");
+    let bundle = evidence.join("baseline.sigstore.json");
     reprove(
         &bin,
         &repo,
@@ -95,10 +124,28 @@ pub fn run() -> Result<()> {
         &[
             "baseline",
             "v1.0.0",
-            "--format",
-            "json",
+            "--artifacts",
+            &dist.display().to_string(),
+            "--sign",
+            "--key",
+            &key.with_extension("key").display().to_string(),
             "-o",
-            &out.display().to_string(),
+            &bundle.display().to_string(),
+        ],
+    )?;
+
+    say("\nxtask: verifying it as an auditor would, offline, with only the public key");
+    let verdict = reprove(
+        &bin,
+        &repo,
+        &home,
+        &[
+            "verify-bundle",
+            "--bundle",
+            &bundle.display().to_string(),
+            "--key",
+            &key.with_extension("pub").display().to_string(),
+            &archive.display().to_string(),
         ],
     )?;
 
@@ -110,9 +157,16 @@ pub fn run() -> Result<()> {
         "  v1.1.0: baseline exit {second} — the README hotfix has no Reviewed-by/Approved-by, and reprove.toml requires one"
     ));
     say(&format!(
-        "  canonical baseline manifest (in-toto Statement v1): {}",
-        out.display()
+        "  signed baseline (Sigstore bundle, in-toto Statement v1): {}",
+        bundle.display()
     ));
-    say("  signing, the hermetic rebuild and `reprove verify` arrive with the next issues");
+    say("  the hermetic rebuild, provenance and `reprove verify` arrive with the next issues");
+    if verdict != 0 {
+        anyhow::bail!("the signed baseline did not verify (exit {verdict})");
+    }
+    say(&format!(
+        "\nverified — evidence folder: {}",
+        evidence.display()
+    ));
     Ok(())
 }

@@ -61,6 +61,11 @@ impl fmt::Display for KeyAlgorithm {
     }
 }
 
+/// `SEQUENCE { INTEGER 0, SEQUENCE { OID 1.3.101.112 }, OCTET STRING { OCTET STRING (32) } }`
+const ED25519_PKCS8_V1_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
 /// A private signing key.
 pub struct PrivateKey(PrivateInner);
 
@@ -166,14 +171,21 @@ impl PrivateKey {
     }
 
     fn pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-        let doc = match &self.0 {
-            PrivateInner::P256(k) => k.to_pkcs8_der(),
-            PrivateInner::Ed25519(k) => k.to_pkcs8_der(),
+        match &self.0 {
+            PrivateInner::P256(k) => {
+                let doc = k.to_pkcs8_der().map_err(|e| KeyError::Encode {
+                    reason: e.to_string(),
+                })?;
+                Ok(Zeroizing::new(doc.as_bytes().to_vec()))
+            }
+            // RFC 8410 §7 version 1 (seed only). The v2 form with the public key attached,
+            // which ed25519-dalek writes, is refused by OpenSSL 3.0.
+            PrivateInner::Ed25519(k) => {
+                let mut der = Zeroizing::new(ED25519_PKCS8_V1_PREFIX.to_vec());
+                der.extend_from_slice(k.as_bytes());
+                Ok(der)
+            }
         }
-        .map_err(|e| KeyError::Encode {
-            reason: e.to_string(),
-        })?;
-        Ok(Zeroizing::new(doc.as_bytes().to_vec()))
     }
 
     /// Unencrypted PKCS#8 PEM.
@@ -453,6 +465,16 @@ mod tests {
             assert_eq!(pubk.verify(b"hellO", &sig), Err(SignatureError::Mismatch));
             assert!(!format!("{k:?}").contains(&pem[40..60]));
         }
+    }
+
+    #[test]
+    fn ed25519_private_keys_are_pkcs8_v1() {
+        let k = PrivateKey::generate(KeyAlgorithm::Ed25519).unwrap();
+        let der = k.pkcs8_der().unwrap();
+        assert_eq!(der.len(), 48);
+        assert_eq!(&der[..16], &ED25519_PKCS8_V1_PREFIX);
+        let back = PrivateKey::from_pkcs8_der(&der).unwrap();
+        assert_eq!(back.public_key(), k.public_key());
     }
 
     #[test]

@@ -56,6 +56,12 @@ pub enum Command {
         /// Overwrite FILE if it exists.
         #[arg(long)]
         force: bool,
+        /// Sign the manifest: the output is a Sigstore bundle (DSSE over the canonical bytes).
+        #[arg(long, requires = "key")]
+        sign: bool,
+        /// Private key for --sign.
+        #[arg(long, value_name = "KEY", requires = "sign")]
+        key: Option<PathBuf>,
     },
     /// Print the SOUP register (IEC 62304 §8.1.2) of a tag, or of HEAD
     Soup {
@@ -183,14 +189,19 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             format,
             output,
             force,
+            sign: _,
+            key,
         } => baseline(
             &dir,
             &tag,
-            previous,
-            artifacts.as_deref(),
-            format,
-            output.as_deref(),
-            force,
+            BaselineArgs {
+                previous,
+                artifacts: artifacts.as_deref(),
+                format,
+                output: output.as_deref(),
+                force,
+                key: key.as_deref(),
+            },
         ),
         Command::Soup {
             tag,
@@ -258,15 +269,24 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
     Some(pb)
 }
 
-fn baseline(
-    dir: &Path,
-    tag: &Tag,
+struct BaselineArgs<'a> {
     previous: Option<Tag>,
-    artifacts: Option<&Path>,
+    artifacts: Option<&'a Path>,
     format: Option<BaselineFormat>,
-    output: Option<&Path>,
+    output: Option<&'a Path>,
     force: bool,
-) -> Result<Outcome> {
+    key: Option<&'a Path>,
+}
+
+fn baseline(dir: &Path, tag: &Tag, args: BaselineArgs<'_>) -> Result<Outcome> {
+    let BaselineArgs {
+        previous,
+        artifacts,
+        format,
+        output,
+        force,
+        key,
+    } = args;
     let repo = open_repo(dir)?;
     if !force
         && let Some(o) = output
@@ -277,6 +297,16 @@ fn baseline(
             o.display()
         );
     }
+    if key.is_some() && format.is_some_and(|f| f != BaselineFormat::Json) {
+        bail!(
+            "--sign writes a Sigstore bundle; it cannot be combined with --format text or markdown"
+        );
+    }
+    // Load the key first: a wrong password must not cost a full baseline.
+    let signing_key = match key {
+        Some(k) => Some(crate::sign::read_private_key(k)?),
+        None => None,
+    };
     let pb = progress_bar();
     let progress = |p: Progress| {
         if let Some(pb) = &pb {
@@ -300,21 +330,36 @@ fn baseline(
         pb.finish_and_clear();
     }
     let baseline = result?;
-    let format = format.unwrap_or(if output.is_some() {
+    let format = format.unwrap_or(if output.is_some() || signing_key.is_some() {
         BaselineFormat::Json
     } else {
         BaselineFormat::Text
     });
-    let bytes = match format {
-        BaselineFormat::Json => {
+    let bytes = match (format, &signing_key) {
+        (_, Some(k)) => {
+            let envelope = reprove_attest::dsse::Envelope::sign(
+                reprove_attest::dsse::IN_TOTO_PAYLOAD_TYPE,
+                baseline.canonical_json()?,
+                k,
+            );
+            let mut b = serde_json::to_vec_pretty(&reprove_attest::bundle::key_signed_bundle(
+                &envelope,
+                &k.public_key(),
+            ))?;
+            b.push(b'\n');
+            b
+        }
+        (BaselineFormat::Json, None) => {
             let mut b = baseline.canonical_json()?;
             if output.is_none() {
                 b.push(b'\n');
             }
             b
         }
-        BaselineFormat::Text => reprove_baseline::to_text(baseline.predicate()).into_bytes(),
-        BaselineFormat::Markdown => {
+        (BaselineFormat::Text, None) => {
+            reprove_baseline::to_text(baseline.predicate()).into_bytes()
+        }
+        (BaselineFormat::Markdown, None) => {
             reprove_baseline::to_markdown(baseline.predicate()).into_bytes()
         }
     };

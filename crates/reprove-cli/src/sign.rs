@@ -20,10 +20,16 @@ pub fn env_password() -> Option<Zeroizing<String>> {
         .map(Zeroizing::new)
 }
 
-/// Password for reading an encrypted key: environment, else a prompt on the terminal.
+/// Password for reading an encrypted key: the environment — where a variable set to the
+/// empty string means the empty password, as with cosign — else a prompt on the terminal.
 fn password_for_reading() -> Result<Zeroizing<String>, KeyError> {
-    if let Some(p) = env_password() {
-        return Ok(p);
+    let set: Vec<Zeroizing<String>> = ["REPROVE_PASSWORD", "COSIGN_PASSWORD"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .map(Zeroizing::new)
+        .collect();
+    if let Some(p) = set.iter().find(|p| !p.is_empty()).or(set.first()) {
+        return Ok(p.clone());
     }
     if !std::io::stdin().is_terminal() && !std::io::stderr().is_terminal() {
         return Err(KeyError::PasswordRequired);
