@@ -245,3 +245,36 @@ fn keys_from_other_tools_are_read() {
         stderr(&out)
     );
 }
+
+/// With no password in the environment, an encrypted key asks on the terminal (a real pty,
+/// from util-linux `script`) and the typed password is not echoed.
+#[test]
+fn password_prompt_on_a_terminal() {
+    if !require_tool("script") {
+        return;
+    }
+    let f = Fixture::new();
+    let out = with_env(
+        &f,
+        &["key", "generate", "--output", "enc"],
+        &[("REPROVE_PASSWORD", "s3cret-pw")],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    for (typed, code) in [("s3cret-pw", 0), ("bad-guess", 2)] {
+        let cmd = format!("{} key public enc.key", env!("CARGO_BIN_EXE_reprove"));
+        let mut sh = std::process::Command::new("sh");
+        sh.current_dir(f.dir.path()).args([
+            "-c",
+            &format!("(sleep 1; printf '%s\\n' '{typed}') | script -qec '{cmd}' /dev/null"),
+        ]);
+        f.env(&mut sh);
+        let out = sh.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(code), "{text}");
+        assert!(text.contains("password for the private key:"), "{text}");
+        assert!(!text.contains(typed), "the password is not echoed: {text}");
+        if code == 0 {
+            assert!(text.contains("-----BEGIN PUBLIC KEY-----"));
+        }
+    }
+}
