@@ -5,6 +5,7 @@ mod support;
 
 mod baseline;
 mod conformance;
+mod images;
 mod init;
 mod keys;
 mod signatures;

@@ -15,6 +15,8 @@ pub enum Outcome {
     Pass = 0,
     /// The check ran and failed (a policy failed).
     Fail = 1,
+    /// Part of the check could not run (a registry was unreachable); results were printed.
+    CouldNotCheck = 2,
 }
 
 /// Rebuild a tagged release, prove it matches, and sign the evidence.
@@ -81,6 +83,9 @@ pub enum Command {
     /// Generate a signing key or print a public key
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Find container image references, check their pins, pin them
+    #[command(subcommand)]
+    Images(ImagesCommand),
     /// Sign an in-toto statement into a Sigstore bundle (or, with --dsse, a DSSE envelope)
     ///
     /// The statement file's exact bytes are the signed payload. The password of an encrypted
@@ -128,6 +133,52 @@ pub enum Command {
         /// The signed file, or `sha256:<64 hex>`.
         file_or_digest: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImagesCommand {
+    /// Check every image reference's pin against its registry
+    ///
+    /// Verdicts: ok, unpinned-image, tag-moved, digest-missing, index-republished,
+    /// digest-mismatch, unparsable-image, registry-unreachable. Exit 0 when every pin holds,
+    /// 1 when one is broken or missing, 2 when a registry could not be asked.
+    Check {
+        /// Files or folders to scan (default: the repository's tracked files).
+        paths: Vec<PathBuf>,
+        /// Check the images recorded in a baseline (manifest or signed bundle) instead.
+        #[arg(long, value_name = "B", conflicts_with = "paths")]
+        baseline: Option<PathBuf>,
+        /// Public key to check the baseline bundle's signature with.
+        #[arg(long, value_name = "PUB", requires = "baseline")]
+        key: Option<PathBuf>,
+        /// Registry host (with port) to reach over plain HTTP; loopback registries always are.
+        #[arg(long = "insecure-registry", value_name = "HOST")]
+        insecure_registry: Vec<String>,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long, value_enum, default_value_t = ImagesFormat::Text)]
+        format: ImagesFormat,
+    },
+    /// Rewrite unpinned references to `name:tag@sha256:…` in place (multi-arch: the index)
+    Pin {
+        /// Files or folders to rewrite (default: the repository's tracked files).
+        paths: Vec<PathBuf>,
+        /// Print the diff instead of writing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long = "insecure-registry", value_name = "HOST")]
+        insecure_registry: Vec<String>,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImagesFormat {
+    Text,
+    Json,
+    Sarif,
 }
 
 #[derive(Debug, Subcommand)]
@@ -221,6 +272,30 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             };
             crate::sign::generate(alg, &output, force).map(|()| Outcome::Pass)
         }
+        Command::Images(ImagesCommand::Check {
+            paths,
+            baseline,
+            key,
+            insecure_registry,
+            concurrency,
+            format,
+        }) => crate::images::check(
+            &dir,
+            crate::images::CheckArgs {
+                paths: &paths,
+                baseline: baseline.as_deref(),
+                key: key.as_deref(),
+                insecure: &insecure_registry,
+                concurrency,
+                format,
+            },
+        ),
+        Command::Images(ImagesCommand::Pin {
+            paths,
+            dry_run,
+            insecure_registry,
+            concurrency,
+        }) => crate::images::pin(&dir, &paths, &insecure_registry, concurrency, dry_run),
         Command::Key(KeyCommand::Public { key }) => {
             crate::sign::public(&key).map(|()| Outcome::Pass)
         }

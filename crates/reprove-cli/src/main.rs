@@ -2,6 +2,7 @@
 //! progress on stderr. Exit codes: 0 the check holds, 1 it ran and failed, 2 it could not run.
 
 mod commands;
+mod images;
 mod init;
 mod output;
 mod sign;

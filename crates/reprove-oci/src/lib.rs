@@ -6,7 +6,9 @@
 //! YAML (compose, Kubernetes, GitHub Actions, GitLab CI) and `reprove.toml`, each with file,
 //! line and column.
 
+pub mod check;
 mod reference;
+pub mod registry;
 mod scan;
 
 pub use reference::ImageRef;
@@ -44,3 +46,6 @@ mod proptests {
         }
     }
 }
+
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -1,0 +1,543 @@
+//! `reprove images check` and `reprove images pin`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use reprove_oci::check::{
+    Verdict, VerdictCode, check_reference, concurrently, default_platform, resolve_tag,
+};
+use reprove_oci::registry::{ClientOptions, RegistryClient};
+use reprove_oci::{ImageMention, ImageRef, file_kind, scan};
+
+use crate::commands::{ImagesFormat, Outcome};
+use crate::output::{note, stdout};
+
+/// A file to scan: how it is shown, and where it is read from.
+struct Source {
+    display: String,
+    path: PathBuf,
+}
+
+fn walk(dir: &Path, display: &str, out: &mut Vec<Source>) -> Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("failed to read the directory `{}`", dir.display()))?
+        .filter_map(|e| e.ok())
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name == ".git" {
+            continue;
+        }
+        let ft = e.file_type()?;
+        let shown = if display.is_empty() || display == "." {
+            name.clone()
+        } else {
+            format!("{}/{name}", display.trim_end_matches('/'))
+        };
+        if ft.is_dir() {
+            walk(&e.path(), &shown, out)?;
+        } else if ft.is_file() && file_kind(&shown).is_some() {
+            out.push(Source {
+                display: shown,
+                path: e.path(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The files named on the command line (read whether tracked or not), or the repository's
+/// tracked files.
+fn sources(dir: &Path, paths: &[PathBuf]) -> Result<Vec<Source>> {
+    let mut out = Vec::new();
+    if paths.is_empty() {
+        let repo = reprove_source::Repository::discover(dir).context(
+            "no paths given and not in a git repository; name the files or folders to check",
+        )?;
+        for p in repo.tracked_files()? {
+            let Ok(rel) = String::from_utf8(p) else {
+                continue;
+            };
+            if file_kind(&rel).is_some() {
+                let path = repo.root().join(&rel);
+                if path.is_file() {
+                    out.push(Source { display: rel, path });
+                }
+            }
+        }
+        return Ok(out);
+    }
+    for p in paths {
+        let full = if p.is_absolute() {
+            p.clone()
+        } else {
+            dir.join(p)
+        };
+        let meta = std::fs::metadata(&full)
+            .with_context(|| format!("failed to read `{}`", p.display()))?;
+        if meta.is_dir() {
+            walk(&full, &p.display().to_string(), &mut out)?;
+        } else {
+            out.push(Source {
+                display: p.display().to_string(),
+                path: full,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn read_mentions(sources: &[Source]) -> Result<Vec<ImageMention>> {
+    let mut mentions = Vec::new();
+    for s in sources {
+        // A path named explicitly is scanned by its kind; unknown names are read as YAML.
+        let kind = file_kind(&s.display).unwrap_or(reprove_oci::FileKind::Yaml);
+        let meta = std::fs::metadata(&s.path)?;
+        if meta.len() > 16 << 20 {
+            bail!("`{}` is larger than 16 MiB; not an image file", s.display);
+        }
+        let bytes =
+            std::fs::read(&s.path).with_context(|| format!("failed to read `{}`", s.display))?;
+        mentions.extend(scan(&s.display, kind, &bytes));
+    }
+    Ok(mentions)
+}
+
+/// Image references recorded in a baseline (a manifest or a signed bundle of one).
+fn baseline_mentions(path: &Path, key: Option<&Path>) -> Result<Vec<ImageMention>> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("failed to read the baseline `{}`", path.display()))?;
+    let doc: serde_json::Value = serde_json::from_slice(&bytes)
+        .with_context(|| format!("`{}` is not JSON", path.display()))?;
+    let statement: serde_json::Value = if doc.get("dsseEnvelope").is_some() {
+        let parsed = reprove_attest::bundle::ParsedBundle::parse(&bytes)
+            .map_err(|e| anyhow::anyhow!("`{}`: {e}", path.display()))?;
+        let reprove_attest::bundle::Content::Dsse(env) = parsed.content else {
+            bail!("`{}` does not hold a DSSE envelope", path.display());
+        };
+        match key {
+            Some(k) => {
+                let public = crate::sign::read_public_key(k)?;
+                env.verify(&public).map_err(|e| {
+                    anyhow::anyhow!(
+                        "the baseline `{}` is not signed by `{}`: {e}",
+                        path.display(),
+                        k.display()
+                    )
+                })?;
+            }
+            None => note(&format!(
+                "note: the signature of `{}` was not checked (pass --key to check it)",
+                path.display()
+            )),
+        }
+        serde_json::from_slice(&env.payload)?
+    } else {
+        doc
+    };
+    let images = statement
+        .pointer("/predicate/images")
+        .and_then(|i| i.as_array())
+        .with_context(|| {
+            format!(
+                "`{}` is not a reprove baseline (no `predicate.images`)",
+                path.display()
+            )
+        })?;
+    Ok(images
+        .iter()
+        .filter_map(|i| {
+            let reference = i.get("reference")?.as_str()?.to_owned();
+            Some(ImageMention {
+                file: i.get("file")?.as_str()?.to_owned(),
+                line: i.get("line")?.as_u64()? as usize,
+                column: i.get("column")?.as_u64()? as usize,
+                reference: reference.parse::<ImageRef>().map_err(|e| e.to_string()),
+                raw: reference,
+                context: reprove_oci::MentionContext::YamlImage,
+                platform: i
+                    .get("platform")
+                    .and_then(|p| p.as_str())
+                    .map(str::to_owned),
+            })
+        })
+        .collect())
+}
+
+fn client(insecure: &[String]) -> Result<RegistryClient> {
+    Ok(RegistryClient::new(ClientOptions {
+        insecure_registries: insecure.to_vec(),
+        ..Default::default()
+    })?)
+}
+
+fn platform_of(m: &ImageMention) -> String {
+    m.platform
+        .clone()
+        .filter(|p| !p.contains('$'))
+        .unwrap_or_else(default_platform)
+}
+
+#[derive(serde::Serialize)]
+struct Row<'a> {
+    file: &'a str,
+    line: usize,
+    column: usize,
+    reference: &'a str,
+    code: &'static str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current: Option<&'a str>,
+}
+
+pub struct CheckArgs<'a> {
+    pub paths: &'a [PathBuf],
+    pub baseline: Option<&'a Path>,
+    pub key: Option<&'a Path>,
+    pub insecure: &'a [String],
+    pub concurrency: usize,
+    pub format: ImagesFormat,
+}
+
+pub fn check(dir: &Path, args: CheckArgs<'_>) -> Result<Outcome> {
+    let mentions = match args.baseline {
+        Some(b) => baseline_mentions(b, args.key)?,
+        None => read_mentions(&sources(dir, args.paths)?)?,
+    };
+    let client = client(args.insecure)?;
+    // One registry round trip per distinct (reference, platform).
+    let mut unique: Vec<(ImageRef, String)> = mentions
+        .iter()
+        .filter_map(|m| {
+            m.reference
+                .as_ref()
+                .ok()
+                .map(|r| (r.clone(), platform_of(m)))
+        })
+        .collect();
+    unique.sort();
+    unique.dedup();
+    let verdicts = concurrently(&unique, args.concurrency, |(r, p)| {
+        check_reference(&client, r, p)
+    });
+    let by_ref: BTreeMap<&(ImageRef, String), &Verdict> =
+        unique.iter().zip(verdicts.iter()).collect();
+    let rows: Vec<(Row<'_>, VerdictCode)> = mentions
+        .iter()
+        .map(|m| {
+            let (code, message, current) = match &m.reference {
+                Ok(r) => {
+                    let key = (r.clone(), platform_of(m));
+                    let v = by_ref.get(&key).copied();
+                    match v {
+                        Some(v) => (v.code, v.message.as_str(), v.current.as_deref()),
+                        None => (VerdictCode::RegistryUnreachable, "not checked", None),
+                    }
+                }
+                Err(e) => (VerdictCode::UnparsableImage, e.as_str(), None),
+            };
+            (
+                Row {
+                    file: &m.file,
+                    line: m.line,
+                    column: m.column,
+                    reference: &m.raw,
+                    code: code.as_str(),
+                    message,
+                    current,
+                },
+                code,
+            )
+        })
+        .collect();
+    let worst = rows
+        .iter()
+        .map(|(_, c)| {
+            if *c == VerdictCode::UnparsableImage {
+                2
+            } else {
+                c.severity()
+            }
+        })
+        .max()
+        .unwrap_or(0);
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for (r, _) in &rows {
+        *counts.entry(r.code).or_default() += 1;
+    }
+    let summary = counts
+        .iter()
+        .map(|(c, n)| format!("{n} {c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let out = match args.format {
+        ImagesFormat::Text => {
+            let mut s = String::new();
+            let wl = rows
+                .iter()
+                .map(|(r, _)| format!("{}:{}:{}", r.file, r.line, r.column).len())
+                .max()
+                .unwrap_or(0);
+            let wc = rows.iter().map(|(r, _)| r.code.len()).max().unwrap_or(0);
+            for (r, _) in &rows {
+                let loc = format!("{}:{}:{}", r.file, r.line, r.column);
+                s.push_str(&format!("{loc:wl$}  {:wc$}  {}\n", r.code, r.message));
+            }
+            s.push_str(&format!(
+                "{} reference{}: {}\n",
+                rows.len(),
+                if rows.len() == 1 { "" } else { "s" },
+                if summary.is_empty() {
+                    "none found".into()
+                } else {
+                    summary
+                }
+            ));
+            s.into_bytes()
+        }
+        ImagesFormat::Json => {
+            let list: Vec<&Row<'_>> = rows.iter().map(|(r, _)| r).collect();
+            let mut b = serde_json::to_vec_pretty(
+                &serde_json::json!({ "references": list, "summary": counts }),
+            )?;
+            b.push(b'\n');
+            b
+        }
+        ImagesFormat::Sarif => {
+            let mut b = serde_json::to_vec_pretty(&sarif(&rows))?;
+            b.push(b'\n');
+            b
+        }
+    };
+    stdout(&out)?;
+    Ok(match worst {
+        0 => Outcome::Pass,
+        1 => Outcome::Fail,
+        _ => Outcome::CouldNotCheck,
+    })
+}
+
+const RULES: [(&str, &str); 7] = [
+    ("unpinned-image", "Image reference is not pinned by digest"),
+    (
+        "tag-moved",
+        "The tag resolves to another digest than the pin",
+    ),
+    (
+        "digest-missing",
+        "The registry no longer has the pinned manifest",
+    ),
+    (
+        "index-republished",
+        "A multi-arch index was republished; the platform manifest is unchanged",
+    ),
+    (
+        "digest-mismatch",
+        "The registry served bytes that do not match the pinned digest",
+    ),
+    ("unparsable-image", "The image reference cannot be parsed"),
+    ("registry-unreachable", "The registry could not be asked"),
+];
+
+/// SARIF 2.1.0 (<https://docs.oasis-open.org/sarif/sarif/v2.1.0/sarif-v2.1.0.html>) for GitHub
+/// code scanning: one rule per verdict code, one result per reference that is not `ok`.
+fn sarif(rows: &[(Row<'_>, VerdictCode)]) -> serde_json::Value {
+    let results: Vec<serde_json::Value> = rows
+        .iter()
+        .filter(|(_, c)| *c != VerdictCode::Ok)
+        .map(|(r, c)| {
+            serde_json::json!({
+                "ruleId": r.code,
+                "level": match c { VerdictCode::IndexRepublished => "warning", VerdictCode::RegistryUnreachable => "note", _ => "error" },
+                "message": { "text": format!("{}: {}", r.reference, r.message) },
+                "locations": [{ "physicalLocation": {
+                    "artifactLocation": { "uri": r.file },
+                    "region": { "startLine": r.line, "startColumn": r.column },
+                }}],
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "version": "2.1.0",
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "reprove",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://github.com/reprove/reprove",
+                "rules": RULES.iter().map(|(id, text)| serde_json::json!({ "id": id, "shortDescription": { "text": text } })).collect::<Vec<_>>(),
+            }},
+            "results": results,
+        }],
+    })
+}
+
+/// Byte offset of a 1-based character column.
+fn byte_offset(line: &str, column: usize) -> Option<usize> {
+    if column == 0 {
+        return None;
+    }
+    line.char_indices()
+        .map(|(i, _)| i)
+        .chain(std::iter::once(line.len()))
+        .nth(column - 1)
+}
+
+pub fn pin(
+    dir: &Path,
+    paths: &[PathBuf],
+    insecure: &[String],
+    concurrency: usize,
+    dry_run: bool,
+) -> Result<Outcome> {
+    let srcs = sources(dir, paths)?;
+    let mentions = read_mentions(&srcs)?;
+    let client = client(insecure)?;
+    let mut todo: Vec<ImageRef> = mentions
+        .iter()
+        .filter_map(|m| {
+            m.reference
+                .as_ref()
+                .ok()
+                .filter(|r| !r.is_pinned())
+                .cloned()
+        })
+        .collect();
+    todo.sort();
+    todo.dedup();
+    let resolved = concurrently(&todo, concurrency, |r| resolve_tag(&client, r));
+    let digests: BTreeMap<
+        &ImageRef,
+        &Result<Option<reprove_digest::Digest>, reprove_oci::registry::RegistryError>,
+    > = todo.iter().zip(resolved.iter()).collect();
+    let mut worst = 0u8;
+    let mut changed_files = 0;
+    let mut pinned = 0;
+    for src in &srcs {
+        let mine: Vec<&ImageMention> = mentions.iter().filter(|m| m.file == src.display).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let text = std::fs::read_to_string(&src.path)
+            .with_context(|| format!("failed to read `{}`", src.display))?;
+        let mut lines: Vec<String> = text.split('\n').map(str::to_owned).collect();
+        let mut edits = 0;
+        // Right to left within a line, so earlier columns stay valid.
+        let mut ordered = mine.clone();
+        ordered.sort_by_key(|m| std::cmp::Reverse((m.line, m.column)));
+        for m in ordered {
+            let Ok(r) = &m.reference else {
+                note(&format!(
+                    "{}:{}:{}: skipped `{}`: {}",
+                    m.file,
+                    m.line,
+                    m.column,
+                    m.raw,
+                    m.reference.as_ref().err().map(String::as_str).unwrap_or("")
+                ));
+                continue;
+            };
+            if r.is_pinned() {
+                continue;
+            }
+            let digest = match digests.get(r) {
+                Some(Ok(Some(d))) => d.clone(),
+                Some(Ok(None)) => {
+                    note(&format!(
+                        "{}:{}:{}: `{}` does not exist in `{}`; not pinned",
+                        m.file,
+                        m.line,
+                        m.column,
+                        m.raw,
+                        r.registry()
+                    ));
+                    worst = worst.max(1);
+                    continue;
+                }
+                Some(Err(e)) => {
+                    note(&format!("{}:{}:{}: {e}", m.file, m.line, m.column));
+                    worst = 2;
+                    continue;
+                }
+                None => continue,
+            };
+            let Some(line) = lines.get_mut(m.line - 1) else {
+                continue;
+            };
+            let Some(at) = byte_offset(line, m.column).filter(|&at| line[at..].starts_with(&m.raw))
+            else {
+                note(&format!(
+                    "{}:{}:{}: `{}` comes from a variable (ARG); pin its default value instead",
+                    m.file, m.line, m.column, m.raw
+                ));
+                worst = worst.max(1);
+                continue;
+            };
+            let with_tag = if r.tag().is_some() {
+                m.raw.clone()
+            } else {
+                format!("{}:latest", m.raw)
+            };
+            let replacement = format!("{with_tag}@{digest}");
+            line.replace_range(at..at + m.raw.len(), &replacement);
+            edits += 1;
+        }
+        if edits == 0 {
+            continue;
+        }
+        pinned += edits;
+        changed_files += 1;
+        let new_text = lines.join("\n");
+        if dry_run {
+            stdout(unified_diff(&src.display, &text, &new_text).as_bytes())?;
+        } else {
+            let perms = std::fs::metadata(&src.path)?.permissions();
+            crate::output::write_file(&src.path, new_text.as_bytes(), true)?;
+            std::fs::set_permissions(&src.path, perms)?;
+        }
+    }
+    note(&format!(
+        "{} {pinned} reference{} in {changed_files} file{}",
+        if dry_run { "would pin" } else { "pinned" },
+        if pinned == 1 { "" } else { "s" },
+        if changed_files == 1 { "" } else { "s" }
+    ));
+    Ok(match worst {
+        0 => Outcome::Pass,
+        1 => Outcome::Fail,
+        _ => Outcome::CouldNotCheck,
+    })
+}
+
+/// A minimal unified diff: one hunk per changed line.
+fn unified_diff(name: &str, old: &str, new: &str) -> String {
+    let mut out = format!("--- a/{name}\n+++ b/{name}\n");
+    for (i, (a, b)) in old.split('\n').zip(new.split('\n')).enumerate() {
+        if a != b {
+            out.push_str(&format!("@@ -{n},1 +{n},1 @@\n-{a}\n+{b}\n", n = i + 1));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_to_bytes() {
+        assert_eq!(byte_offset("FROM x", 6), Some(5));
+        assert_eq!(byte_offset("é: x", 4), Some(4));
+        assert_eq!(byte_offset("ab", 3), Some(2));
+        assert_eq!(byte_offset("ab", 9), None);
+        assert_eq!(byte_offset("ab", 0), None);
+    }
+
+    #[test]
+    fn diff_shows_changed_lines_only() {
+        let d = unified_diff("f", "a\nb\nc", "a\nB\nc");
+        assert_eq!(d, "--- a/f\n+++ b/f\n@@ -2,1 +2,1 @@\n-b\n+B\n");
+    }
+}

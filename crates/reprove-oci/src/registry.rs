@@ -1,0 +1,665 @@
+//! A registry client for the OCI distribution API
+//! (<https://github.com/opencontainers/distribution-spec/blob/main/spec.md>), reading manifests
+//! only, and trusting nothing it has not hashed.
+//!
+//! - Every request sends both OCI and Docker manifest media types in `Accept` (CNCF
+//!   Distribution returns 404 for a manifest whose type was not accepted).
+//! - A manifest fetched by digest must hash to that digest; one fetched by tag is identified by
+//!   the hash of its bytes, and a `Docker-Content-Digest` header that disagrees is an error.
+//! - Manifests are capped at 4 MiB (the distribution spec's recommended limit).
+//! - Plain HTTP only for loopback registries and hosts named as insecure.
+//! - Redirects are followed only within the same host, and credentials never leave it.
+//! - Anonymous, bearer-token (RFC 6750 via the registry's token service) and basic auth, with
+//!   credentials from `~/.docker/config.json` or `REGISTRY_AUTH_FILE`. Secrets are never
+//!   included in errors.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use base64::Engine as _;
+use reprove_digest::{Digest, sha256_bytes};
+
+use crate::ImageRef;
+
+pub const MAX_MANIFEST_BYTES: u64 = 4 << 20;
+
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+
+const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
+
+/// Why a registry could not answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryError {
+    #[error("registry `{registry}` is unreachable: {reason}")]
+    Unreachable { registry: String, reason: String },
+    #[error(
+        "registry `{registry}` refused access to `{repository}` (HTTP {status}); check the credentials in ~/.docker/config.json or REGISTRY_AUTH_FILE"
+    )]
+    Unauthorized {
+        registry: String,
+        repository: String,
+        status: u16,
+    },
+    #[error("registry `{registry}` is rate-limiting requests (HTTP 429); retry later")]
+    RateLimited { registry: String },
+    #[error("registry `{registry}` answered HTTP {status} for `{what}`{}", detail.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Http {
+        registry: String,
+        what: String,
+        status: u16,
+        detail: Option<String>,
+    },
+    #[error("the manifest `{what}` from `{registry}` is larger than {} MiB; refused", MAX_MANIFEST_BYTES >> 20)]
+    TooLarge { registry: String, what: String },
+    #[error(
+        "registry `{registry}` served bytes for `{what}` that hash to `{actual}`, not `{expected}`"
+    )]
+    DigestMismatch {
+        registry: String,
+        what: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("registry `{registry}` redirected `{what}` to another host (`{location}`); refused")]
+    ForeignRedirect {
+        registry: String,
+        what: String,
+        location: String,
+    },
+    #[error("invalid credentials file `{path}`: {reason}")]
+    AuthFile { path: String, reason: String },
+}
+
+/// A manifest as served, with the digest of its exact bytes.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub digest: Digest,
+    pub media_type: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Manifest {
+    pub fn is_index(&self) -> bool {
+        self.media_type == OCI_INDEX || self.media_type == DOCKER_LIST
+    }
+
+    /// For an index: the digest of the manifest for `platform` (`os/arch[/variant]`).
+    pub fn platform_digest(&self, platform: &str) -> Option<Digest> {
+        let v: serde_json::Value = serde_json::from_slice(&self.bytes).ok()?;
+        let mut parts = platform.split('/');
+        let (os, arch, variant) = (parts.next()?, parts.next()?, parts.next());
+        v.get("manifests")?.as_array()?.iter().find_map(|m| {
+            let p = m.get("platform")?;
+            let matches = p.get("os")?.as_str()? == os
+                && p.get("architecture")?.as_str()? == arch
+                && variant
+                    .is_none_or(|want| p.get("variant").and_then(|x| x.as_str()) == Some(want));
+            if matches {
+                m.get("digest")?.as_str()?.parse().ok()
+            } else {
+                None
+            }
+        })
+    }
+
+    /// For an index: every manifest digest it lists.
+    pub fn child_digests(&self) -> Vec<Digest> {
+        let v: serde_json::Value = match serde_json::from_slice(&self.bytes) {
+            Ok(v) => v,
+            Err(_) => return Vec::new(),
+        };
+        v.get("manifests")
+            .and_then(|m| m.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|m| m.get("digest")?.as_str()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Client configuration.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Hosts (with port) reached over plain HTTP besides loopback ones.
+    pub insecure_registries: Vec<String>,
+    pub timeout: Duration,
+    /// Credentials file; default `REGISTRY_AUTH_FILE`, else `~/.docker/config.json`.
+    pub auth_file: Option<PathBuf>,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            insecure_registries: Vec::new(),
+            timeout: Duration::from_secs(30),
+            auth_file: None,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Credentials {
+    user: String,
+    secret: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credentials({}, [redacted])", self.user)
+    }
+}
+
+/// A registry client shared across threads; connections are pooled per host.
+#[derive(Debug)]
+pub struct RegistryClient {
+    agent: ureq::Agent,
+    options: ClientOptions,
+    credentials: HashMap<String, Credentials>,
+    /// Bearer tokens by `registry/repository`.
+    tokens: Mutex<HashMap<String, String>>,
+}
+
+/// Whether a registry host is on the loopback interface (plain HTTP allowed).
+pub fn is_loopback(registry: &str) -> bool {
+    let host = if let Some(rest) = registry.strip_prefix('[') {
+        rest.split(']').next().unwrap_or_default()
+    } else {
+        registry.rsplit_once(':').map_or(registry, |(h, _)| h)
+    };
+    host == "localhost"
+        || host == "::1"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn parse_auth_file(path: &str, text: &str) -> Result<HashMap<String, Credentials>, RegistryError> {
+    let bad = |reason: String| RegistryError::AuthFile {
+        path: path.to_owned(),
+        reason,
+    };
+    let v: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| bad(format!("not JSON ({e})")))?;
+    let mut out = HashMap::new();
+    if let Some(auths) = v.get("auths").and_then(|a| a.as_object()) {
+        for (host, entry) in auths {
+            let Some(b64) = entry
+                .get("auth")
+                .and_then(|a| a.as_str())
+                .filter(|s| !s.is_empty())
+            else {
+                continue;
+            };
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|_| bad(format!("the `auth` of `{host}` is not base64")))?;
+            let text = String::from_utf8(decoded)
+                .map_err(|_| bad(format!("the `auth` of `{host}` is not UTF-8")))?;
+            let Some((user, secret)) = text.split_once(':') else {
+                return Err(bad(format!(
+                    "the `auth` of `{host}` is not `user:password`"
+                )));
+            };
+            // Keys may be URLs (`https://index.docker.io/v1/`); keep the host.
+            let key = host
+                .trim_start_matches("https://")
+                .trim_start_matches("http://")
+                .split('/')
+                .next()
+                .unwrap_or(host);
+            let key = if key == "index.docker.io" {
+                "docker.io"
+            } else {
+                key
+            };
+            out.insert(
+                key.to_owned(),
+                Credentials {
+                    user: user.to_owned(),
+                    secret: secret.to_owned(),
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Parses `WWW-Authenticate: Bearer realm="…",service="…",scope="…"`.
+fn parse_challenge(header: &str) -> Option<(String, HashMap<String, String>)> {
+    let (scheme, rest) = header.trim().split_once(' ').unwrap_or((header.trim(), ""));
+    let mut params = HashMap::new();
+    let mut s = rest;
+    while !s.is_empty() {
+        let s2 = s.trim_start_matches([',', ' ']);
+        let Some((k, after)) = s2.split_once('=') else {
+            break;
+        };
+        let (v, tail) = if let Some(q) = after.strip_prefix('"') {
+            let end = q.find('"')?;
+            (&q[..end], &q[end + 1..])
+        } else {
+            let end = after.find(',').unwrap_or(after.len());
+            (&after[..end], &after[end..])
+        };
+        params.insert(k.trim().to_ascii_lowercase(), v.to_owned());
+        s = tail;
+    }
+    Some((scheme.to_ascii_lowercase(), params))
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+enum Auth {
+    None,
+    Basic(String),
+    Bearer(String),
+}
+
+impl RegistryClient {
+    pub fn new(options: ClientOptions) -> Result<Self, RegistryError> {
+        let path = options
+            .auth_file
+            .clone()
+            .or_else(|| std::env::var_os("REGISTRY_AUTH_FILE").map(PathBuf::from))
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker/config.json"))
+            });
+        let credentials = match path {
+            Some(p) => match std::fs::read_to_string(&p) {
+                Ok(text) => parse_auth_file(&p.display().to_string(), &text)?,
+                Err(_) => HashMap::new(),
+            },
+            None => HashMap::new(),
+        };
+        let config = ureq::Agent::config_builder()
+            .timeout_global(Some(options.timeout))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .max_idle_connections_per_host(64)
+            .max_idle_connections(256)
+            .user_agent(concat!("reprove/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Ok(RegistryClient {
+            agent: config.into(),
+            options,
+            credentials,
+            tokens: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn scheme(&self, registry: &str) -> &'static str {
+        if is_loopback(registry)
+            || self
+                .options
+                .insecure_registries
+                .iter()
+                .any(|h| h == registry)
+        {
+            "http"
+        } else {
+            "https"
+        }
+    }
+
+    fn api_host(registry: &str) -> &str {
+        if registry == "docker.io" {
+            "registry-1.docker.io"
+        } else {
+            registry
+        }
+    }
+
+    fn unreachable(registry: &str, e: &ureq::Error) -> RegistryError {
+        let reason = match e {
+            ureq::Error::Timeout(_) => "timed out".to_owned(),
+            other => other.to_string(),
+        };
+        RegistryError::Unreachable {
+            registry: registry.to_owned(),
+            reason,
+        }
+    }
+
+    /// Fetches a manifest by tag or digest. `Ok(None)` when the registry says it does not
+    /// exist (404, `MANIFEST_UNKNOWN` or `NAME_UNKNOWN`).
+    pub fn get_manifest(
+        &self,
+        image: &ImageRef,
+        reference: &str,
+    ) -> Result<Option<Manifest>, RegistryError> {
+        let registry = image.registry();
+        let host = Self::api_host(registry);
+        let url = format!(
+            "{}://{host}/v2/{}/manifests/{reference}",
+            self.scheme(registry),
+            image.repository()
+        );
+        let what = format!("{}:{reference}", image.name());
+        let key = image.name();
+        let mut auth = match self.tokens.lock().ok().and_then(|t| t.get(&key).cloned()) {
+            Some(t) => Auth::Bearer(t),
+            None => Auth::None,
+        };
+        let mut url = url;
+        let mut hops = 0;
+        let mut authed = false;
+        loop {
+            let mut req = self.agent.get(&url).header("Accept", ACCEPT);
+            match &auth {
+                Auth::None => {}
+                Auth::Basic(b) => req = req.header("Authorization", &format!("Basic {b}")),
+                Auth::Bearer(t) => req = req.header("Authorization", &format!("Bearer {t}")),
+            }
+            let resp = req.call().map_err(|e| Self::unreachable(registry, &e))?;
+            let status = resp.status().as_u16();
+            match status {
+                200 => {
+                    let media_type = resp
+                        .headers()
+                        .get("content-type")
+                        .and_then(|v| v.to_str().ok())
+                        .map(|s| s.split(';').next().unwrap_or(s).trim().to_owned())
+                        .unwrap_or_default();
+                    let header_digest = resp
+                        .headers()
+                        .get("docker-content-digest")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                    let bytes = resp
+                        .into_body()
+                        .into_with_config()
+                        .limit(MAX_MANIFEST_BYTES)
+                        .read_to_vec()
+                        .map_err(|e| match e {
+                            ureq::Error::BodyExceedsLimit(_) => RegistryError::TooLarge {
+                                registry: registry.to_owned(),
+                                what: what.clone(),
+                            },
+                            other => Self::unreachable(registry, &other),
+                        })?;
+                    let digest = sha256_bytes(&bytes);
+                    // By digest: the bytes must hash to it.
+                    if let Ok(want) = reference.parse::<Digest>()
+                        && want != digest
+                    {
+                        return Err(RegistryError::DigestMismatch {
+                            registry: registry.to_owned(),
+                            what,
+                            expected: want.to_string(),
+                            actual: digest.to_string(),
+                        });
+                    }
+                    if let Some(h) = header_digest
+                        && h.starts_with("sha256:")
+                        && h != digest.to_string()
+                    {
+                        return Err(RegistryError::DigestMismatch {
+                            registry: registry.to_owned(),
+                            what,
+                            expected: h,
+                            actual: digest.to_string(),
+                        });
+                    }
+                    let media_type = if media_type.is_empty() || media_type == "application/json" {
+                        serde_json::from_slice::<serde_json::Value>(&bytes)
+                            .ok()
+                            .and_then(|v| {
+                                v.get("mediaType")
+                                    .and_then(|m| m.as_str())
+                                    .map(str::to_owned)
+                            })
+                            .unwrap_or(media_type)
+                    } else {
+                        media_type
+                    };
+                    return Ok(Some(Manifest {
+                        digest,
+                        media_type,
+                        bytes,
+                    }));
+                }
+                404 => return Ok(None),
+                401 if !authed => {
+                    authed = true;
+                    let challenge = resp
+                        .headers()
+                        .get("www-authenticate")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    auth = self.authenticate(image, &challenge)?;
+                    if matches!(auth, Auth::None) {
+                        return Err(RegistryError::Unauthorized {
+                            registry: registry.to_owned(),
+                            repository: image.repository().to_owned(),
+                            status,
+                        });
+                    }
+                }
+                401 | 403 => {
+                    return Err(RegistryError::Unauthorized {
+                        registry: registry.to_owned(),
+                        repository: image.repository().to_owned(),
+                        status,
+                    });
+                }
+                429 => {
+                    return Err(RegistryError::RateLimited {
+                        registry: registry.to_owned(),
+                    });
+                }
+                301 | 302 | 303 | 307 | 308 => {
+                    let location = resp
+                        .headers()
+                        .get("location")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    let next = if location.starts_with('/') {
+                        format!("{}://{host}{location}", self.scheme(registry))
+                    } else {
+                        location.clone()
+                    };
+                    let same_host = next
+                        .split_once("://")
+                        .map(|(_, rest)| rest.split('/').next().unwrap_or_default() == host)
+                        .unwrap_or(false);
+                    hops += 1;
+                    if !same_host || hops > 5 {
+                        return Err(RegistryError::ForeignRedirect {
+                            registry: registry.to_owned(),
+                            what,
+                            location,
+                        });
+                    }
+                    url = next;
+                }
+                _ => {
+                    let detail = resp
+                        .into_body()
+                        .into_with_config()
+                        .limit(64 * 1024)
+                        .read_to_string()
+                        .ok()
+                        .and_then(|b| error_detail(&b));
+                    return Err(RegistryError::Http {
+                        registry: registry.to_owned(),
+                        what,
+                        status,
+                        detail,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Answers a 401 challenge: basic credentials, or a bearer token from the token service.
+    fn authenticate(&self, image: &ImageRef, challenge: &str) -> Result<Auth, RegistryError> {
+        let registry = image.registry();
+        let creds = self.credentials.get(registry);
+        let basic = creds.map(|c| {
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", c.user, c.secret))
+        });
+        let Some((scheme, params)) = parse_challenge(challenge) else {
+            return Ok(basic.map_or(Auth::None, Auth::Basic));
+        };
+        if scheme == "basic" {
+            return Ok(basic.map_or(Auth::None, Auth::Basic));
+        }
+        let Some(realm) = params.get("realm") else {
+            return Ok(Auth::None);
+        };
+        let mut url = format!(
+            "{realm}?scope={}",
+            percent_encode(&format!("repository:{}:pull", image.repository()))
+        );
+        if let Some(service) = params.get("service") {
+            url.push_str(&format!("&service={}", percent_encode(service)));
+        }
+        let realm_is_https = realm.starts_with("https://");
+        let realm_host_loopback = realm
+            .split_once("://")
+            .map(|(_, r)| is_loopback(r.split('/').next().unwrap_or_default()))
+            .unwrap_or(false);
+        if !realm_is_https && !realm_host_loopback {
+            return Err(RegistryError::Http {
+                registry: registry.to_owned(),
+                what: "token service".into(),
+                status: 401,
+                detail: Some(format!("refusing a non-HTTPS token realm `{realm}`")),
+            });
+        }
+        let mut req = self.agent.get(&url);
+        if let Some(b) = &basic {
+            req = req.header("Authorization", &format!("Basic {b}"));
+        }
+        let resp = req.call().map_err(|e| Self::unreachable(registry, &e))?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            return Err(RegistryError::Unauthorized {
+                registry: registry.to_owned(),
+                repository: image.repository().to_owned(),
+                status,
+            });
+        }
+        let body = resp
+            .into_body()
+            .into_with_config()
+            .limit(1 << 20)
+            .read_to_string()
+            .map_err(|e| Self::unreachable(registry, &e))?;
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        let token = v
+            .get("token")
+            .or_else(|| v.get("access_token"))
+            .and_then(|t| t.as_str())
+            .map(str::to_owned);
+        match token {
+            Some(t) => {
+                if let Ok(mut cache) = self.tokens.lock() {
+                    cache.insert(image.name(), t.clone());
+                }
+                Ok(Auth::Bearer(t))
+            }
+            None => Ok(Auth::None),
+        }
+    }
+}
+
+/// The first `errors[].code: message` of a distribution-spec error body.
+fn error_detail(body: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    let e = v.get("errors")?.as_array()?.first()?;
+    Some(
+        format!(
+            "{} {}",
+            e.get("code")?.as_str()?,
+            e.get("message").and_then(|m| m.as_str()).unwrap_or("")
+        )
+        .trim()
+        .to_owned(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        for h in [
+            "127.0.0.1:5000",
+            "127.1.2.3",
+            "localhost:5000",
+            "[::1]:5000",
+            "localhost",
+        ] {
+            assert!(is_loopback(h), "{h}");
+        }
+        for h in [
+            "10.0.0.1:5000",
+            "ghcr.io",
+            "docker.io",
+            "localhost.example.com",
+        ] {
+            assert!(!is_loopback(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn challenges() {
+        let (s, p) = parse_challenge(r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/alpine:pull""#).unwrap();
+        assert_eq!(s, "bearer");
+        assert_eq!(p["realm"], "https://auth.docker.io/token");
+        assert_eq!(p["service"], "registry.docker.io");
+        let (s, p) = parse_challenge(r#"Basic realm="Registry Realm""#).unwrap();
+        assert_eq!(s, "basic");
+        assert_eq!(p["realm"], "Registry Realm");
+    }
+
+    #[test]
+    fn auth_files_never_leak_secrets_in_debug() {
+        let text = r#"{"auths":{"https://index.docker.io/v1/":{"auth":"dXNlcjpzM2NyZXQ="},"ghcr.io":{"auth":""}}}"#;
+        let creds = parse_auth_file("config.json", text).unwrap();
+        let c = &creds["docker.io"];
+        assert_eq!(c.user, "user");
+        assert!(!format!("{c:?}").contains("s3cret"));
+        assert!(parse_auth_file("x", r#"{"auths":{"h":{"auth":"!!"}}}"#).is_err());
+    }
+
+    #[test]
+    fn index_platforms() {
+        let d1 = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+        let d2 = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+        let bytes = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{{"digest":"{d1}","platform":{{"os":"linux","architecture":"amd64"}}}},{{"digest":"{d2}","platform":{{"os":"linux","architecture":"arm64","variant":"v8"}}}}]}}"#
+        );
+        let m = Manifest {
+            digest: sha256_bytes(bytes.as_bytes()),
+            media_type: OCI_INDEX.into(),
+            bytes: bytes.into_bytes(),
+        };
+        assert!(m.is_index());
+        assert_eq!(m.platform_digest("linux/amd64").unwrap().to_string(), d1);
+        assert_eq!(m.platform_digest("linux/arm64/v8").unwrap().to_string(), d2);
+        assert!(m.platform_digest("windows/amd64").is_none());
+        assert_eq!(m.child_digests().len(), 2);
+    }
+}

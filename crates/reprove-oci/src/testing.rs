@@ -1,0 +1,235 @@
+//! Test support (feature `testing`): a real CNCF Distribution registry (Debian's
+//! `docker-registry`) on a free loopback port, and a pusher for small deterministic OCI images
+//! and indexes. Used by the end-to-end tests and the benchmarks; never by reprove itself.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write as _;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reprove_digest::{Digest, sha256_bytes};
+
+use crate::registry::{OCI_INDEX, OCI_MANIFEST};
+
+/// A registry process that lives as long as this value.
+#[derive(Debug)]
+pub struct TestRegistry {
+    pub host: String,
+    child: Child,
+    _dir: tempfile::TempDir,
+    agent: ureq::Agent,
+}
+
+impl Drop for TestRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// A minimal ustar archive holding one file.
+pub fn tar_one_file(name: &str, content: &[u8]) -> Vec<u8> {
+    let mut h = [0u8; 512];
+    h[..name.len()].copy_from_slice(name.as_bytes());
+    h[100..107].copy_from_slice(b"0000644");
+    h[108..115].copy_from_slice(b"0000000");
+    h[116..123].copy_from_slice(b"0000000");
+    h[124..135].copy_from_slice(format!("{:011o}", content.len()).as_bytes());
+    h[136..147].copy_from_slice(b"00000000000");
+    h[156] = b'0';
+    h[257..263].copy_from_slice(b"ustar\0");
+    h[263..265].copy_from_slice(b"00");
+    h[148..156].copy_from_slice(b"        ");
+    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+    h[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+    let mut out = h.to_vec();
+    out.extend_from_slice(content);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+    out.extend_from_slice(&[0u8; 1024]);
+    out
+}
+
+impl TestRegistry {
+    /// Starts `docker-registry` with deletes enabled on 127.0.0.1 and waits until it answers.
+    pub fn start() -> TestRegistry {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  cache:\n    blobdescriptor: inmemory\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let bin = ["/usr/bin/docker-registry", "docker-registry", "registry"]
+            .into_iter()
+            .find(|b| Command::new(b).arg("--version").output().is_ok())
+            .expect("docker-registry is not installed (apt-get install docker-registry; cargo xtask test does it)");
+        let child = Command::new(bin)
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        let host = format!("127.0.0.1:{port}");
+        let reg = TestRegistry {
+            host: host.clone(),
+            child,
+            _dir: dir,
+            agent,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(r) = reg.agent.get(&format!("http://{host}/v2/")).call()
+                && r.status().as_u16() == 200
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "docker-registry did not start on {host}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        reg
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.host)
+    }
+
+    /// Uploads a blob (monolithic POST + PUT) and returns its digest.
+    pub fn push_blob(&self, repo: &str, data: &[u8]) -> Digest {
+        let digest = sha256_bytes(data);
+        let r = self
+            .agent
+            .post(&self.url(&format!("/v2/{repo}/blobs/uploads/")))
+            .send_empty()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 202, "start upload");
+        let location = r
+            .headers()
+            .get("location")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let location = if location.starts_with('/') {
+            self.url(&location)
+        } else {
+            location
+        };
+        let sep = if location.contains('?') { '&' } else { '?' };
+        let r = self
+            .agent
+            .put(&format!("{location}{sep}digest={digest}"))
+            .header("Content-Type", "application/octet-stream")
+            .send(data)
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201, "finish upload");
+        digest
+    }
+
+    /// Puts a manifest under `reference` (a tag or its digest) and returns its digest.
+    pub fn put_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Digest {
+        let r = self
+            .agent
+            .put(&self.url(&format!("/v2/{repo}/manifests/{reference}")))
+            .header("Content-Type", media_type)
+            .send(bytes)
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201, "put manifest {repo}:{reference}");
+        sha256_bytes(bytes)
+    }
+
+    /// Pushes a one-layer image whose content is derived from `seed` for `platform`
+    /// (`os/arch`); tags it when `tag` is given. Returns (manifest digest, manifest size).
+    pub fn push_image(
+        &self,
+        repo: &str,
+        tag: Option<&str>,
+        seed: &str,
+        platform: &str,
+    ) -> (Digest, usize) {
+        let (os, arch) = platform.split_once('/').unwrap_or(("linux", platform));
+        let layer = tar_one_file("seed.txt", seed.as_bytes());
+        let layer_digest = self.push_blob(repo, &layer);
+        let config = format!(
+            r#"{{"architecture":"{arch}","os":"{os}","created":"1970-01-01T00:00:00Z","config":{{}},"rootfs":{{"type":"layers","diff_ids":["{layer_digest}"]}}}}"#
+        );
+        let config_digest = self.push_blob(repo, config.as_bytes());
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer_digest}","size":{}}}]}}"#,
+            config.len(),
+            layer.len()
+        );
+        let digest = sha256_bytes(manifest.as_bytes());
+        let reference = tag.map_or_else(|| digest.to_string(), str::to_owned);
+        self.put_manifest(repo, &reference, OCI_MANIFEST, manifest.as_bytes());
+        (digest, manifest.len())
+    }
+
+    /// Pushes an index over already-pushed manifests `(digest, size, platform)`; `note` goes
+    /// into an annotation so the same platforms can be republished under a new index digest.
+    pub fn push_index(
+        &self,
+        repo: &str,
+        tag: &str,
+        entries: &[(Digest, usize, &str)],
+        note: &str,
+    ) -> Digest {
+        let manifests: Vec<String> = entries
+            .iter()
+            .map(|(d, size, p)| {
+                let (os, arch) = p.split_once('/').unwrap_or(("linux", p));
+                format!(r#"{{"mediaType":"{OCI_MANIFEST}","digest":"{d}","size":{size},"platform":{{"architecture":"{arch}","os":"{os}"}}}}"#)
+            })
+            .collect();
+        let index = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{}],"annotations":{{"org.example.note":"{note}"}}}}"#,
+            manifests.join(",")
+        );
+        self.put_manifest(repo, tag, OCI_INDEX, index.as_bytes())
+    }
+
+    /// Deletes a manifest by digest (`storage.delete.enabled`).
+    pub fn delete_manifest(&self, repo: &str, digest: &Digest) {
+        let r = self
+            .agent
+            .delete(&self.url(&format!("/v2/{repo}/manifests/{digest}")))
+            .call()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 202, "delete {repo}@{digest}");
+    }
+}
+
+/// Writes `text` to `path`, for test fixtures.
+pub fn write(path: &std::path::Path, text: &str) {
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p).unwrap();
+    }
+    std::fs::File::create(path)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+}

@@ -1,0 +1,443 @@
+//! `reprove images check|pin` against a real CNCF Distribution registry on loopback
+//! (Debian's `docker-registry`), with images the test builds and pushes itself.
+
+use std::io::{Read as _, Write as _};
+
+use reprove_oci::testing::TestRegistry;
+use serde_json::Value;
+
+use crate::support::{Fixture, require_tool, stderr};
+
+fn registry() -> Option<TestRegistry> {
+    require_tool("docker-registry").then(TestRegistry::start)
+}
+
+fn run(f: &Fixture, args: &[&str]) -> (i32, String, String) {
+    let out = f.reprove_in(f.dir.path(), args);
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr(&out),
+    )
+}
+
+fn verdicts(json: &str) -> Vec<(String, u64, String)> {
+    let v: Value = serde_json::from_str(json).unwrap();
+    v["references"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["file"].as_str().unwrap().to_owned(),
+                r["line"].as_u64().unwrap(),
+                r["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_verdict_against_a_real_registry() {
+    let Some(reg) = registry() else { return };
+    let h = &reg.host;
+    let (ok, _) = reg.push_image("app/ok", Some("1.0"), "ok", "linux/amd64");
+    let (moved_old, _) = reg.push_image("app/moved", Some("1.0"), "old", "linux/amd64");
+    reg.push_image("app/moved", Some("1.0"), "new", "linux/amd64");
+    let (gone, _) = reg.push_image("app/gone", Some("1.0"), "gone", "linux/amd64");
+    reg.delete_manifest("app/gone", &gone);
+    let (amd, amd_size) = reg.push_image("app/multi", None, "amd", "linux/amd64");
+    let (arm, arm_size) = reg.push_image("app/multi", None, "arm", "linux/arm64");
+    let entries = [
+        (amd.clone(), amd_size, "linux/amd64"),
+        (arm.clone(), arm_size, "linux/arm64"),
+    ];
+    let first_index = reg.push_index("app/multi", "2.0", &entries, "first");
+    let second_index = reg.push_index("app/multi", "2.0", &entries, "republished");
+    assert_ne!(first_index, second_index);
+    // An index whose amd64 manifest really changed.
+    let (amd2, amd2_size) = reg.push_image("app/multi2", None, "amd-v1", "linux/amd64");
+    let old_multi2 = reg.push_index(
+        "app/multi2",
+        "3.0",
+        &[(amd2, amd2_size, "linux/amd64")],
+        "v1",
+    );
+    let (amd3, amd3_size) = reg.push_image("app/multi2", None, "amd-v2", "linux/amd64");
+    reg.push_index(
+        "app/multi2",
+        "3.0",
+        &[(amd3, amd3_size, "linux/amd64")],
+        "v2",
+    );
+
+    let f = Fixture::new();
+    let dockerfile = format!(
+        "# build stage\nFROM {h}/app/ok:1.0@{ok} AS build\nFROM --platform=linux/amd64 {h}/app/multi:2.0@{first_index}\nFROM build\n"
+    );
+    std::fs::write(f.path("Dockerfile"), dockerfile).unwrap();
+    let compose = format!(
+        "services:\n  moved:\n    image: {h}/app/moved:1.0@{moved_old}\n  gone:\n    image: \"{h}/app/gone:1.0@{gone}\"\n  latest:\n    image: {h}/app/ok:1.0\n  changed:\n    image: {h}/app/multi2:3.0@{old_multi2}\n  bydigest:\n    image: {h}/app/ok@{ok}\n"
+    );
+    std::fs::write(f.path("compose.yml"), compose).unwrap();
+
+    let (code, out, err) = run(
+        &f,
+        &[
+            "images",
+            "check",
+            "Dockerfile",
+            "compose.yml",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert_eq!(
+        verdicts(&out),
+        [
+            ("Dockerfile".into(), 2, "ok".into()),
+            ("Dockerfile".into(), 3, "index-republished".into()),
+            ("compose.yml".into(), 3, "tag-moved".into()),
+            ("compose.yml".into(), 5, "digest-missing".into()),
+            ("compose.yml".into(), 7, "unpinned-image".into()),
+            ("compose.yml".into(), 9, "tag-moved".into()),
+            ("compose.yml".into(), 11, "ok".into()),
+        ]
+    );
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["references"][1]["current"], second_index.to_string());
+    assert!(
+        v["references"][1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unchanged")
+    );
+
+    // Text for people, with file:line:column.
+    let (code, text, _) = run(&f, &["images", "check", "Dockerfile", "compose.yml"]);
+    assert_eq!(code, 1);
+    assert!(text.contains("compose.yml:5:13   digest-missing"), "{text}");
+    assert!(text.contains("7 references: 1 digest-missing, 1 index-republished, 2 ok, 2 tag-moved, 1 unpinned-image"), "{text}");
+
+    // SARIF 2.1.0 for code scanning: broken pins only.
+    let (_, sarif, _) = run(
+        &f,
+        &[
+            "images",
+            "check",
+            "Dockerfile",
+            "compose.yml",
+            "--format",
+            "sarif",
+        ],
+    );
+    let s: Value = serde_json::from_str(&sarif).unwrap();
+    assert_eq!(s["version"], "2.1.0");
+    let results = s["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 5);
+    assert_eq!(results[0]["ruleId"], "index-republished");
+    assert_eq!(
+        results[0]["locations"][0]["physicalLocation"]["region"]["startLine"],
+        3
+    );
+    let rules: Vec<&str> = s["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    for r in results {
+        assert!(rules.contains(&r["ruleId"].as_str().unwrap()));
+    }
+
+    // Only good pins: exit 0.
+    std::fs::write(f.path("good.yml"), format!("image: {h}/app/ok:1.0@{ok}\n")).unwrap();
+    let (code, out, err) = run(&f, &["images", "check", "good.yml"]);
+    assert_eq!(code, 0, "{out}{err}");
+}
+
+#[test]
+fn pin_rewrites_in_place_idempotently_keeping_formatting() {
+    let Some(reg) = registry() else { return };
+    let h = &reg.host;
+    let (ok, _) = reg.push_image("app/ok", Some("1.0"), "ok", "linux/amd64");
+    reg.push_image("app/ok", Some("latest"), "ok", "linux/amd64");
+    let (amd, s1) = reg.push_image("app/multi", None, "amd", "linux/amd64");
+    let (arm, s2) = reg.push_image("app/multi", None, "arm", "linux/arm64");
+    let index = reg.push_index(
+        "app/multi",
+        "2.0",
+        &[(amd, s1, "linux/amd64"), (arm, s2, "linux/arm64")],
+        "x",
+    );
+    let f = Fixture::new();
+    let dockerfile = format!(
+        "ARG BASE={h}/app/ok\nFROM {h}/app/ok:1.0   # the base\nFROM ${{BASE}}:1.0\nFROM {h}/app/multi:2.0 AS multi\n"
+    );
+    std::fs::write(f.path("Dockerfile"), &dockerfile).unwrap();
+    let compose = format!("services:\n  web:\n    image: \"{h}/app/ok\"   # comment kept\n");
+    std::fs::write(f.path("compose.yml"), &compose).unwrap();
+
+    // --dry-run shows the diff and writes nothing.
+    let (code, diff, err) = run(
+        &f,
+        &["images", "pin", "--dry-run", "Dockerfile", "compose.yml"],
+    );
+    assert!(
+        code == 1,
+        "the ARG reference cannot be pinned in place: {err}"
+    );
+    assert!(
+        diff.contains(&format!("+FROM {h}/app/ok:1.0@{ok}   # the base")),
+        "{diff}"
+    );
+    assert!(err.contains("comes from a variable (ARG)"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(f.path("Dockerfile")).unwrap(),
+        dockerfile
+    );
+
+    let (_, _, err) = run(&f, &["images", "pin", "Dockerfile", "compose.yml"]);
+    assert!(err.contains("pinned 3 references in 2 files"), "{err}");
+    let pinned = std::fs::read_to_string(f.path("Dockerfile")).unwrap();
+    assert_eq!(
+        pinned,
+        format!(
+            "ARG BASE={h}/app/ok\nFROM {h}/app/ok:1.0@{ok}   # the base\nFROM ${{BASE}}:1.0\nFROM {h}/app/multi:2.0@{index} AS multi\n"
+        ),
+        "multi-arch references are pinned to the index"
+    );
+    assert_eq!(
+        std::fs::read_to_string(f.path("compose.yml")).unwrap(),
+        format!("services:\n  web:\n    image: \"{h}/app/ok:latest@{ok}\"   # comment kept\n")
+    );
+    // Idempotent.
+    let (_, _, err) = run(&f, &["images", "pin", "Dockerfile", "compose.yml"]);
+    assert!(err.contains("pinned 0 references in 0 files"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(f.path("Dockerfile")).unwrap(),
+        pinned
+    );
+    // And the pins now check out.
+    let (code, out, _) = run(&f, &["images", "check", "compose.yml"]);
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn baseline_images_and_repository_scan() {
+    let Some(reg) = registry() else { return };
+    let h = &reg.host;
+    let (old, _) = reg.push_image("base", Some("1"), "one", "linux/amd64");
+    let f = Fixture::new();
+    f.write("Dockerfile", format!("FROM {h}/base:1@{old}\n"));
+    f.commit("pin base");
+    f.tag("v1");
+    f.write("untracked/notes.yml", "image: never-scanned:1\n");
+    // Default: the repository's tracked files.
+    let out = f.reprove(&["images", "check", "--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out)
+    );
+    assert_eq!(verdicts(&String::from_utf8_lossy(&out.stdout)).len(), 1);
+    // The signed baseline remembers the pin; the tag then moves.
+    assert_eq!(
+        f.reprove_in(f.dir.path(), &["key", "generate", "--output", "k"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let bundle = f.path("baseline.sigstore.json");
+    let out = f.reprove(&[
+        "baseline",
+        "v1",
+        "--sign",
+        "--key",
+        f.path("k.key").to_str().unwrap(),
+        "-o",
+        bundle.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    reg.push_image("base", Some("1"), "two", "linux/amd64");
+    let b = bundle.to_str().unwrap();
+    let (code, out, err) = run(
+        &f,
+        &[
+            "images",
+            "check",
+            "--baseline",
+            b,
+            "--key",
+            f.path("k.pub").to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert_eq!(
+        verdicts(&out),
+        [("Dockerfile".into(), 1, "tag-moved".into())]
+    );
+    // Without a key it says the signature was not checked.
+    let (_, _, err) = run(&f, &["images", "check", "--baseline", b]);
+    assert!(err.contains("was not checked"), "{err}");
+    // With the wrong key it refuses.
+    assert_eq!(
+        f.reprove_in(f.dir.path(), &["key", "generate", "--output", "other"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let (code, _, err) = run(
+        &f,
+        &[
+            "images",
+            "check",
+            "--baseline",
+            b,
+            "--key",
+            f.path("other.pub").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("is not signed by"), "{err}");
+}
+
+/// A registry that misbehaves in one chosen way, for what a real registry will not do.
+fn misbehaving(respond: impl Fn(&str) -> Vec<u8> + Send + 'static) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(64) {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 8192];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let _ = s.write_all(&respond(&req));
+        }
+    });
+    host
+}
+
+fn http(status: &str, headers: &str, body: &[u8]) -> Vec<u8> {
+    let mut r = format!(
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n",
+        body.len()
+    )
+    .into_bytes();
+    r.extend_from_slice(body);
+    r
+}
+
+#[test]
+fn registries_that_lie_fail_or_refuse_loudly() {
+    let f = Fixture::new();
+    let d = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    let check = |host: &str| {
+        std::fs::write(f.path("x.yml"), format!("image: {host}/app:1@{d}\n")).unwrap();
+        let (code, out, err) = run(&f, &["images", "check", "x.yml", "--format", "json"]);
+        let v: Value = serde_json::from_str(&out).unwrap_or_default();
+        (
+            code,
+            v["references"][0]["code"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            v["references"][0]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+                + &err,
+        )
+    };
+    // Bytes that do not hash to the digest asked for.
+    let host = misbehaving(|_| {
+        http(
+            "200 OK",
+            "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n",
+            b"{\"schemaVersion\":2}",
+        )
+    });
+    let (code, verdict, msg) = check(&host);
+    assert_eq!((code, verdict.as_str()), (1, "digest-mismatch"), "{msg}");
+    // An oversized manifest.
+    let host = misbehaving(|_| {
+        http(
+            "200 OK",
+            "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n",
+            &vec![b' '; 5 << 20],
+        )
+    });
+    let (code, verdict, msg) = check(&host);
+    assert_eq!((code, verdict.as_str()), (2, "registry-unreachable"));
+    assert!(msg.contains("larger than 4 MiB"), "{msg}");
+    // A redirect to another host.
+    let host = misbehaving(|_| {
+        http(
+            "307 Temporary Redirect",
+            "Location: http://203.0.113.7/steal\r\n",
+            b"",
+        )
+    });
+    let (code, _, msg) = check(&host);
+    assert_eq!(code, 2);
+    assert!(
+        msg.contains("redirected") && msg.contains("refused"),
+        "{msg}"
+    );
+    // Authentication required, no credentials.
+    let host = misbehaving(|_| {
+        http(
+            "401 Unauthorized",
+            "WWW-Authenticate: Basic realm=\"r\"\r\n",
+            b"",
+        )
+    });
+    let (code, _, msg) = check(&host);
+    assert_eq!(code, 2);
+    assert!(msg.contains("refused access"), "{msg}");
+    // Rate limiting and server errors.
+    let host = misbehaving(|_| http("429 Too Many Requests", "", b""));
+    assert!(check(&host).2.contains("rate-limiting"));
+    let host = misbehaving(|_| {
+        http(
+            "503 Service Unavailable",
+            "",
+            b"{\"errors\":[{\"code\":\"UNAVAILABLE\",\"message\":\"down\"}]}",
+        )
+    });
+    let (code, _, msg) = check(&host);
+    assert_eq!(code, 2);
+    assert!(
+        msg.contains("HTTP 503") && msg.contains("UNAVAILABLE down"),
+        "{msg}"
+    );
+    // Nobody listening.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let (code, verdict, msg) = check(&dead);
+    assert_eq!(
+        (code, verdict.as_str()),
+        (2, "registry-unreachable"),
+        "{msg}"
+    );
+    // Malformed references: file and line, exit 2.
+    std::fs::write(
+        f.path("bad.yml"),
+        "image: Not/Valid:Ref\nimage: ok:1@sha256:abc\n",
+    )
+    .unwrap();
+    let (code, out, _) = run(&f, &["images", "check", "bad.yml"]);
+    assert_eq!(code, 2);
+    assert!(
+        out.contains("bad.yml:1:8") && out.contains("bad.yml:2:8"),
+        "{out}"
+    );
+}
