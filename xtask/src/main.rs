@@ -42,6 +42,9 @@ fn test(extra: &[String]) -> Result<()> {
         ("openssl", "openssl"),
         ("node", "nodejs"),
         ("npm", "npm"),
+        // CNCF Distribution: the tests start their own on loopback ports.
+        ("/usr/bin/docker-registry", "docker-registry"),
+        ("script", "bsdutils"),
     ])?;
     // Independent verifiers the suite checks reprove's output with.
     let python = util::python_venv(

@@ -103,6 +103,21 @@ pub fn check_reference(client: &RegistryClient, image: &ImageRef, platform: &str
             format!("`{image}` is not pinned by digest"),
         );
     };
+    // The common case costs one request: the tag's manifest hashes to the pin, which proves
+    // both that the pinned manifest exists with those bytes and that the tag still names it.
+    let current = match image.tag() {
+        Some(tag) => match client.get_manifest(image, tag) {
+            Ok(Some(m)) if m.digest == *pin => {
+                return Verdict::new(
+                    VerdictCode::Ok,
+                    format!("`{tag}` still resolves to `{pin}`"),
+                );
+            }
+            Ok(other) => other,
+            Err(e) => return from_error(e),
+        },
+        None => None,
+    };
     let pinned = match client.get_manifest(image, &pin.to_string()) {
         Ok(Some(m)) => m,
         Ok(None) => {
@@ -119,22 +134,13 @@ pub fn check_reference(client: &RegistryClient, image: &ImageRef, platform: &str
             format!("`{pin}` exists and its bytes hash to the pin"),
         );
     };
-    let current = match client.get_manifest(image, tag) {
-        Ok(Some(m)) => m,
-        Ok(None) => {
-            return Verdict::new(
-                VerdictCode::TagMoved,
-                format!("the tag `{tag}` no longer exists in `{}`", image.name()),
-            );
-        }
-        Err(e) => return from_error(e),
+    let Some(current) = current else {
+        return Verdict::new(
+            VerdictCode::TagMoved,
+            format!("the tag `{tag}` no longer exists in `{}`", image.name()),
+        );
     };
-    let mut v = if current.digest == *pin {
-        Verdict::new(
-            VerdictCode::Ok,
-            format!("`{tag}` still resolves to `{pin}`"),
-        )
-    } else if pinned.is_index() && current.is_index() {
+    let mut v = if pinned.is_index() && current.is_index() {
         match (
             pinned.platform_digest(platform),
             current.platform_digest(platform),
