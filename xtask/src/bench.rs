@@ -321,18 +321,6 @@ fn images(dir: &Path) -> Result<String> {
         c.args(["images", "check"]).arg(&list);
         c
     })?;
-    for conc in ["4", "8", "32", "64"] {
-        let t = time_best(|| {
-            let mut c = Command::new(&reprove);
-            c.args(["images", "check", "--concurrency", conc])
-                .arg(&list);
-            c
-        })?;
-        say(&format!(
-            "xtask: --concurrency {conc}: {:.3} s",
-            t.as_secs_f64()
-        ));
-    }
     let skopeo = {
         let start = Instant::now();
         for r in &refs {
