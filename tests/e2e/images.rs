@@ -441,3 +441,118 @@ fn registries_that_lie_fail_or_refuse_loudly() {
         "{out}"
     );
 }
+
+#[test]
+fn basic_auth_with_a_real_registry_and_credentials_never_printed() {
+    if !require_tool("docker-registry") {
+        return;
+    }
+    let reg = TestRegistry::start_with_basic_auth("ci-bot", "hunter2-secret");
+    let h = &reg.host;
+    let (d, _) = reg.push_image("private/app", Some("1"), "p", "linux/amd64");
+    let f = Fixture::new();
+    std::fs::write(f.path("x.yml"), format!("image: {h}/private/app:1@{d}\n")).unwrap();
+    use base64::Engine as _;
+    let auth = |user: &str, pass: &str| {
+        let b = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+        format!(r#"{{"auths":{{"{h}":{{"auth":"{b}"}}}}}}"#)
+    };
+    let run_with = |file: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_reprove"));
+        cmd.current_dir(f.dir.path())
+            .args(["images", "check", "x.yml"]);
+        f.env(&mut cmd);
+        if let Some(name) = file {
+            cmd.env("REGISTRY_AUTH_FILE", f.path(name));
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout).into_owned() + &stderr(&out),
+        )
+    };
+    std::fs::write(f.path("good.json"), auth("ci-bot", "hunter2-secret")).unwrap();
+    std::fs::write(f.path("bad.json"), auth("ci-bot", "wrong-secret")).unwrap();
+    let (code, text) = run_with(Some("good.json"));
+    assert_eq!(code, 0, "{text}");
+    let (code, text) = run_with(None);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("refused access"), "{text}");
+    let (code, text) = run_with(Some("bad.json"));
+    assert_eq!(code, 2, "{text}");
+    for secret in ["hunter2-secret", "wrong-secret"] {
+        assert!(!text.contains(secret));
+    }
+}
+
+#[test]
+fn bearer_tokens_from_the_token_service() {
+    // CNCF Distribution's token auth needs a signing token server; this stand-in speaks the
+    // same protocol (401 + `WWW-Authenticate: Bearer realm=…` → token → retry).
+    let manifest = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","size":0},"layers":[]}"#;
+    use sha2::Digest as _;
+    let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(manifest)));
+    let scopes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = scopes.clone();
+    let host_cell = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let host_for_server = host_cell.clone();
+    let host = misbehaving(move |req| {
+        let first = req.lines().next().unwrap_or_default().to_owned();
+        if first.starts_with("GET /token") {
+            seen.lock().unwrap().push(first);
+            return http(
+                "200 OK",
+                "Content-Type: application/json\r\n",
+                br#"{"token":"t0k3n-value"}"#,
+            );
+        }
+        if req.contains("Authorization: Bearer t0k3n-value")
+            || req.contains("authorization: Bearer t0k3n-value")
+        {
+            return http(
+                "200 OK",
+                "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n",
+                manifest,
+            );
+        }
+        let realm = format!("http://{}/token", host_for_server.lock().unwrap());
+        http(
+            "401 Unauthorized",
+            &format!("WWW-Authenticate: Bearer realm=\"{realm}\",service=\"fake-registry\"\r\n"),
+            b"",
+        )
+    });
+    *host_cell.lock().unwrap() = host.clone();
+    let f = Fixture::new();
+    std::fs::write(
+        f.path("x.yml"),
+        format!("image: {host}/team/app@{digest}\n"),
+    )
+    .unwrap();
+    let (code, out, err) = run(&f, &["images", "check", "x.yml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let scopes = scopes.lock().unwrap();
+    assert_eq!(scopes.len(), 1, "the token is fetched once and reused");
+    assert!(
+        scopes[0].contains("scope=repository%3Ateam%2Fapp%3Apull")
+            && scopes[0].contains("service=fake-registry"),
+        "{scopes:?}"
+    );
+}
+
+#[test]
+fn a_registry_that_never_answers_times_out() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().take(8) {
+            held.push(s); // accept, never answer
+        }
+    });
+    let f = Fixture::new();
+    std::fs::write(f.path("x.yml"), format!("image: {host}/app:1@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n")).unwrap();
+    let (code, out, _) = run(&f, &["images", "check", "x.yml", "--timeout", "1"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("timed out"), "{out}");
+}

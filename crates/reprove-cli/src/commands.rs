@@ -157,6 +157,9 @@ pub enum ImagesCommand {
         /// Requests in flight at once.
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
+        /// Seconds before a registry request is abandoned (registry-unreachable).
+        #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+        timeout: u64,
         #[arg(long, value_enum, default_value_t = ImagesFormat::Text)]
         format: ImagesFormat,
     },
@@ -171,6 +174,9 @@ pub enum ImagesCommand {
         insecure_registry: Vec<String>,
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
+        /// Seconds before a registry request is abandoned.
+        #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+        timeout: u64,
     },
 }
 
@@ -278,6 +284,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             key,
             insecure_registry,
             concurrency,
+            timeout,
             format,
         }) => crate::images::check(
             &dir,
@@ -287,6 +294,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 key: key.as_deref(),
                 insecure: &insecure_registry,
                 concurrency,
+                timeout: std::time::Duration::from_secs(timeout),
                 format,
             },
         ),
@@ -295,7 +303,15 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             dry_run,
             insecure_registry,
             concurrency,
-        }) => crate::images::pin(&dir, &paths, &insecure_registry, concurrency, dry_run),
+            timeout,
+        }) => crate::images::pin(
+            &dir,
+            &paths,
+            &insecure_registry,
+            concurrency,
+            std::time::Duration::from_secs(timeout),
+            dry_run,
+        ),
         Command::Key(KeyCommand::Public { key }) => {
             crate::sign::public(&key).map(|()| Outcome::Pass)
         }

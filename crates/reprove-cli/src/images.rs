@@ -166,9 +166,10 @@ fn baseline_mentions(path: &Path, key: Option<&Path>) -> Result<Vec<ImageMention
         .collect())
 }
 
-fn client(insecure: &[String]) -> Result<RegistryClient> {
+fn client(insecure: &[String], timeout: std::time::Duration) -> Result<RegistryClient> {
     Ok(RegistryClient::new(ClientOptions {
         insecure_registries: insecure.to_vec(),
+        timeout,
         ..Default::default()
     })?)
 }
@@ -198,6 +199,7 @@ pub struct CheckArgs<'a> {
     pub key: Option<&'a Path>,
     pub insecure: &'a [String],
     pub concurrency: usize,
+    pub timeout: std::time::Duration,
     pub format: ImagesFormat,
 }
 
@@ -206,7 +208,7 @@ pub fn check(dir: &Path, args: CheckArgs<'_>) -> Result<Outcome> {
         Some(b) => baseline_mentions(b, args.key)?,
         None => read_mentions(&sources(dir, args.paths)?)?,
     };
-    let client = client(args.insecure)?;
+    let client = client(args.insecure, args.timeout)?;
     // One registry round trip per distinct (reference, platform).
     let mut unique: Vec<(ImageRef, String)> = mentions
         .iter()
@@ -390,11 +392,12 @@ pub fn pin(
     paths: &[PathBuf],
     insecure: &[String],
     concurrency: usize,
+    timeout: std::time::Duration,
     dry_run: bool,
 ) -> Result<Outcome> {
     let srcs = sources(dir, paths)?;
     let mentions = read_mentions(&srcs)?;
-    let client = client(insecure)?;
+    let client = client(insecure, timeout)?;
     let mut todo: Vec<ImageRef> = mentions
         .iter()
         .filter_map(|m| {

@@ -19,6 +19,8 @@ pub struct TestRegistry {
     child: Child,
     _dir: tempfile::TempDir,
     agent: ureq::Agent,
+    /// `Authorization` for registries started with basic auth.
+    basic: Option<String>,
 }
 
 impl Drop for TestRegistry {
@@ -58,17 +60,38 @@ pub fn tar_one_file(name: &str, content: &[u8]) -> Vec<u8> {
 impl TestRegistry {
     /// Starts `docker-registry` with deletes enabled on 127.0.0.1 and waits until it answers.
     pub fn start() -> TestRegistry {
+        Self::start_with(None)
+    }
+
+    /// Like [`TestRegistry::start`], requiring HTTP basic auth (htpasswd) for `user`/`password`.
+    pub fn start_with_basic_auth(user: &str, password: &str) -> TestRegistry {
+        Self::start_with(Some((user, password)))
+    }
+
+    fn start_with(basic: Option<(&str, &str)>) -> TestRegistry {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  cache:\n    blobdescriptor: inmemory\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
+        let mut yaml = format!(
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  cache:\n    blobdescriptor: inmemory\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        );
+        let mut basic_header = None;
+        if let Some((user, password)) = basic {
+            let htpasswd = dir.path().join("htpasswd");
+            let hash = bcrypt::hash(password, 5).unwrap();
+            std::fs::write(&htpasswd, format!("{user}:{hash}\n")).unwrap();
+            yaml.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: reprove-test\n    path: {}\n",
+                htpasswd.display()
+            ));
+            use base64::Engine as _;
+            basic_header = Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+            ));
+        }
+        std::fs::write(&config, yaml).unwrap();
         let bin = ["/usr/bin/docker-registry", "docker-registry", "registry"]
             .into_iter()
             .find(|b| Command::new(b).arg("--version").output().is_ok())
@@ -91,10 +114,13 @@ impl TestRegistry {
             child,
             _dir: dir,
             agent,
+            basic: basic_header,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Ok(r) = reg.agent.get(&format!("http://{host}/v2/")).call()
+            if let Ok(r) = reg
+                .with_auth(reg.agent.get(&format!("http://{host}/v2/")))
+                .call()
                 && r.status().as_u16() == 200
             {
                 break;
@@ -108,6 +134,13 @@ impl TestRegistry {
         reg
     }
 
+    fn with_auth<B>(&self, req: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        match &self.basic {
+            Some(b) => req.header("Authorization", b),
+            None => req,
+        }
+    }
+
     fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.host)
     }
@@ -116,8 +149,10 @@ impl TestRegistry {
     pub fn push_blob(&self, repo: &str, data: &[u8]) -> Digest {
         let digest = sha256_bytes(data);
         let r = self
-            .agent
-            .post(&self.url(&format!("/v2/{repo}/blobs/uploads/")))
+            .with_auth(
+                self.agent
+                    .post(&self.url(&format!("/v2/{repo}/blobs/uploads/"))),
+            )
             .send_empty()
             .unwrap();
         assert_eq!(r.status().as_u16(), 202, "start upload");
@@ -135,8 +170,7 @@ impl TestRegistry {
         };
         let sep = if location.contains('?') { '&' } else { '?' };
         let r = self
-            .agent
-            .put(&format!("{location}{sep}digest={digest}"))
+            .with_auth(self.agent.put(&format!("{location}{sep}digest={digest}")))
             .header("Content-Type", "application/octet-stream")
             .send(data)
             .unwrap();
@@ -153,8 +187,10 @@ impl TestRegistry {
         bytes: &[u8],
     ) -> Digest {
         let r = self
-            .agent
-            .put(&self.url(&format!("/v2/{repo}/manifests/{reference}")))
+            .with_auth(
+                self.agent
+                    .put(&self.url(&format!("/v2/{repo}/manifests/{reference}"))),
+            )
             .header("Content-Type", media_type)
             .send(bytes)
             .unwrap();
@@ -215,8 +251,10 @@ impl TestRegistry {
     /// Deletes a manifest by digest (`storage.delete.enabled`).
     pub fn delete_manifest(&self, repo: &str, digest: &Digest) {
         let r = self
-            .agent
-            .delete(&self.url(&format!("/v2/{repo}/manifests/{digest}")))
+            .with_auth(
+                self.agent
+                    .delete(&self.url(&format!("/v2/{repo}/manifests/{digest}"))),
+            )
             .call()
             .unwrap();
         assert_eq!(r.status().as_u16(), 202, "delete {repo}@{digest}");
