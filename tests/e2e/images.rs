@@ -192,7 +192,7 @@ fn pin_rewrites_in_place_idempotently_keeping_formatting() {
         diff.contains(&format!("+FROM {h}/app/ok:1.0@{ok}   # the base")),
         "{diff}"
     );
-    assert!(err.contains("comes from a variable (ARG)"), "{err}");
+    assert!(err.contains("not written literally here"), "{err}");
     assert_eq!(
         std::fs::read_to_string(f.path("Dockerfile")).unwrap(),
         dockerfile
@@ -555,4 +555,132 @@ fn a_registry_that_never_answers_times_out() {
     let (code, out, _) = run(&f, &["images", "check", "x.yml", "--timeout", "1"]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("timed out"), "{out}");
+}
+
+#[test]
+fn pin_never_corrupts_files() {
+    let Some(reg) = registry() else { return };
+    let h = &reg.host;
+    let (ok, _) = reg.push_image("app/ok", Some("1.0"), "ok", "linux/amd64");
+    let f = Fixture::new();
+    let d = f.path("w");
+    std::fs::create_dir_all(&d).unwrap();
+    // Named twice (folder and file): pinned once, not `@sha256:…@sha256:…`.
+    std::fs::write(
+        d.join("Dockerfile"),
+        format!("ARG SLIM\nFROM {h}/app/ok:1.0\nFROM {h}/app/ok:1.0${{SLIM:+-slim}}\n"),
+    )
+    .unwrap();
+    // A secret-bearing compose file keeps its mode; a Latin-1 file and a symlink are left alone.
+    std::fs::write(
+        d.join("compose.yml"),
+        format!("services:\n  a:\n    image: {h}/app/ok:1.0\r\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        d.join("compose.yml"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("latin1.yml"),
+        [
+            format!("# caf\u{e9}\nimage: {h}/app/ok:1.0\n").as_bytes(),
+            b"# \xe9\n",
+        ]
+        .concat(),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("compose.yml", d.join("link.yml")).unwrap();
+    let (code, _, err) = run(
+        &f,
+        &["images", "pin", "w", "w/Dockerfile", "./w/Dockerfile"],
+    );
+    assert_eq!(
+        code, 1,
+        "the variable-suffixed and non-UTF-8 references are reported: {err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("Dockerfile")).unwrap(),
+        format!("ARG SLIM\nFROM {h}/app/ok:1.0@{ok}\nFROM {h}/app/ok:1.0${{SLIM:+-slim}}\n")
+    );
+    assert!(err.contains("not written literally here"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(d.join("compose.yml")).unwrap(),
+        format!("services:\n  a:\n    image: {h}/app/ok:1.0@{ok}\r\n"),
+        "CRLF kept"
+    );
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(d.join("compose.yml"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    assert!(
+        err.contains("latin1.yml: not UTF-8; not rewritten"),
+        "{err}"
+    );
+    assert!(
+        std::fs::read(d.join("latin1.yml"))
+            .unwrap()
+            .ends_with(b"# \xe9\n")
+    );
+    assert!(
+        std::fs::symlink_metadata(d.join("link.yml"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}
+
+#[test]
+fn sha512_pins_and_signed_baseline_rules() {
+    let Some(reg) = registry() else { return };
+    let h = &reg.host;
+    reg.push_image("app/ok", Some("1.0"), "ok", "linux/amd64");
+    // A sha512 pin is checked with sha512.
+    let client = reprove_oci::registry::RegistryClient::new(Default::default()).unwrap();
+    let r: reprove_oci::ImageRef = format!("{h}/app/ok:1.0").parse().unwrap();
+    let m = client.get_manifest(&r, "1.0").unwrap().unwrap();
+    let d512 = reprove_digest::digest_bytes(reprove_digest::Algorithm::Sha512, &m.bytes);
+    let f = Fixture::new();
+    std::fs::write(f.path("x.yml"), format!("image: {h}/app/ok:1.0@{d512}\n")).unwrap();
+    let (code, out, err) = run(&f, &["images", "check", "x.yml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    // By digest alone, CNCF Distribution 2.8 only knows sha256 names: it answers 404, and the
+    // verdict says so rather than blaming the bytes.
+    std::fs::write(f.path("y.yml"), format!("image: {h}/app/ok@{d512}\n")).unwrap();
+    let (_, out, _) = run(&f, &["images", "check", "y.yml"]);
+    assert!(
+        out.contains("digest-missing") && !out.contains("served bytes"),
+        "{out}"
+    );
+    // --key demands a signed baseline: a plain manifest is refused, not trusted.
+    std::fs::write(
+        f.path("forged.json"),
+        r#"{"predicateType":"https://reprove.dev/baseline/v0.1","predicate":{"images":[]}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        f.reprove_in(f.dir.path(), &["key", "generate", "--output", "k"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let (code, _, err) = run(
+        &f,
+        &[
+            "images",
+            "check",
+            "--baseline",
+            "forged.json",
+            "--key",
+            "k.pub",
+        ],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("is not signed"), "{err}");
 }

@@ -13,8 +13,11 @@ use crate::keys::{KeyError, random_bytes};
 const LOG_N: u8 = 15;
 const R: u32 = 8;
 const P: u32 = 1;
-/// Refuse work factors that would take minutes or gigabytes (N = 2^20 is already ~1 GiB).
+/// Refuse work factors that would take minutes or gigabytes: scrypt needs 128·r·N bytes.
+/// cosign writes N = 2^15, r = 8 (32 MiB); older cosign N = 2^16 (64 MiB).
+const MAX_SCRYPT_MEMORY: u64 = 256 << 20;
 const MAX_LOG_N: u8 = 20;
+const MAX_P: u32 = 4;
 
 #[derive(Serialize, Deserialize)]
 struct Encrypted {
@@ -134,7 +137,14 @@ pub(crate) fn decrypt(body: &[u8], password: &[u8]) -> Result<Zeroizing<Vec<u8>>
         return Err(bad("scrypt N is not a power of two"));
     }
     let log_n = n.trailing_zeros() as u8;
-    if log_n > MAX_LOG_N || doc.kdf.params.r > 32 || doc.kdf.params.p > 16 {
+    let memory = 128u64
+        .saturating_mul(u64::from(doc.kdf.params.r))
+        .saturating_mul(n);
+    if log_n > MAX_LOG_N
+        || doc.kdf.params.r == 0
+        || memory > MAX_SCRYPT_MEMORY
+        || doc.kdf.params.p > MAX_P
+    {
         return Err(bad("scrypt work factor too large"));
     }
     if doc.cipher.nonce.len() != 24 {
@@ -179,13 +189,22 @@ mod tests {
 
     #[test]
     fn refuses_huge_work_factors() {
-        let body = br#"{"kdf":{"name":"scrypt","params":{"N":1073741824,"r":8,"p":1},"salt":"AA=="},"cipher":{"name":"nacl/secretbox","nonce":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"},"ciphertext":"AA=="}"#;
-        assert!(
-            decrypt(body, b"x")
-                .unwrap_err()
-                .to_string()
-                .contains("work factor")
-        );
+        for params in [
+            r#""N":1073741824,"r":8,"p":1"#,
+            r#""N":1048576,"r":32,"p":1"#,
+            r#""N":32768,"r":8,"p":16"#,
+        ] {
+            let body = format!(
+                r#"{{"kdf":{{"name":"scrypt","params":{{{params}}},"salt":"AA=="}},"cipher":{{"name":"nacl/secretbox","nonce":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}},"ciphertext":"AA=="}}"#
+            );
+            assert!(
+                decrypt(body.as_bytes(), b"x")
+                    .unwrap_err()
+                    .to_string()
+                    .contains("work factor"),
+                "{params}"
+            );
+        }
     }
 
     #[test]

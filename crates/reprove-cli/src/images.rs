@@ -49,8 +49,15 @@ fn walk(dir: &Path, display: &str, out: &mut Vec<Source>) -> Result<()> {
 }
 
 /// The files named on the command line (read whether tracked or not), or the repository's
-/// tracked files.
+/// tracked files; each file once, however many ways it was named.
 fn sources(dir: &Path, paths: &[PathBuf]) -> Result<Vec<Source>> {
+    let mut all = collect_sources(dir, paths)?;
+    let mut seen = std::collections::BTreeSet::new();
+    all.retain(|s| seen.insert(std::fs::canonicalize(&s.path).unwrap_or_else(|_| s.path.clone())));
+    Ok(all)
+}
+
+fn collect_sources(dir: &Path, paths: &[PathBuf]) -> Result<Vec<Source>> {
     let mut out = Vec::new();
     if paths.is_empty() {
         let repo = reprove_source::Repository::discover(dir).context(
@@ -105,38 +112,77 @@ fn read_mentions(sources: &[Source]) -> Result<Vec<ImageMention>> {
     Ok(mentions)
 }
 
-/// Image references recorded in a baseline (a manifest or a signed bundle of one).
+/// Image references recorded in a baseline: a manifest, a Sigstore bundle of one, or a bare
+/// DSSE envelope. With `key`, only a signed document that verifies is accepted.
 fn baseline_mentions(path: &Path, key: Option<&Path>) -> Result<Vec<ImageMention>> {
+    use reprove_attest::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE};
     let bytes = std::fs::read(path)
         .with_context(|| format!("failed to read the baseline `{}`", path.display()))?;
     let doc: serde_json::Value = serde_json::from_slice(&bytes)
         .with_context(|| format!("`{}` is not JSON", path.display()))?;
-    let statement: serde_json::Value = if doc.get("dsseEnvelope").is_some() {
+    let envelope = if doc.get("dsseEnvelope").is_some() {
         let parsed = reprove_attest::bundle::ParsedBundle::parse(&bytes)
             .map_err(|e| anyhow::anyhow!("`{}`: {e}", path.display()))?;
         let reprove_attest::bundle::Content::Dsse(env) = parsed.content else {
             bail!("`{}` does not hold a DSSE envelope", path.display());
         };
-        match key {
-            Some(k) => {
-                let public = crate::sign::read_public_key(k)?;
-                env.verify(&public).map_err(|e| {
-                    anyhow::anyhow!(
-                        "the baseline `{}` is not signed by `{}`: {e}",
-                        path.display(),
-                        k.display()
-                    )
-                })?;
+        Some(env)
+    } else if doc.get("payload").is_some() && doc.get("signatures").is_some() {
+        Some(
+            Envelope::from_json_value(&doc)
+                .map_err(|e| anyhow::anyhow!("`{}`: {e}", path.display()))?,
+        )
+    } else {
+        None
+    };
+    let statement: serde_json::Value = match (envelope, key) {
+        (Some(env), Some(k)) => {
+            let public = crate::sign::read_public_key(k)?;
+            if env.payload_type != IN_TOTO_PAYLOAD_TYPE {
+                bail!(
+                    "the baseline `{}` has payload type `{}`, not an in-toto statement",
+                    path.display(),
+                    env.payload_type
+                );
             }
-            None => note(&format!(
+            env.verify(&public).map_err(|e| {
+                anyhow::anyhow!(
+                    "the baseline `{}` is not signed by `{}`: {e}",
+                    path.display(),
+                    k.display()
+                )
+            })?;
+            serde_json::from_slice(&env.payload)?
+        }
+        (Some(env), None) => {
+            note(&format!(
                 "note: the signature of `{}` was not checked (pass --key to check it)",
                 path.display()
-            )),
+            ));
+            serde_json::from_slice(&env.payload)?
         }
-        serde_json::from_slice(&env.payload)?
-    } else {
-        doc
+        (None, Some(k)) => bail!(
+            "`{}` is not signed, so it cannot be checked against `{}`; pass the signed baseline (`*.sigstore.json`)",
+            path.display(),
+            k.display()
+        ),
+        (None, None) => {
+            note(&format!(
+                "note: `{}` is an unsigned baseline; its content was not authenticated",
+                path.display()
+            ));
+            doc
+        }
     };
+    if statement.get("predicateType").and_then(|t| t.as_str())
+        != Some(reprove_baseline::BASELINE_PREDICATE_TYPE)
+    {
+        bail!(
+            "`{}` is not a reprove baseline (predicate type `{}`)",
+            path.display(),
+            reprove_baseline::BASELINE_PREDICATE_TYPE
+        );
+    }
     let images = statement
         .pointer("/predicate/images")
         .and_then(|i| i.as_array())
@@ -387,6 +433,24 @@ fn byte_offset(line: &str, column: usize) -> Option<usize> {
         .nth(column - 1)
 }
 
+/// Where a reference sits in a line, if it is exactly there and stands alone: followed by the
+/// end of the line, whitespace, a quote or a comment — not by `@` (already pinned) or by more
+/// reference text (a variable suffix such as `${SLIM:+-slim}`).
+fn locate(line: &str, column: usize, raw: &str) -> Option<usize> {
+    let at = byte_offset(line, column)?;
+    let rest = line.get(at..)?;
+    let after = rest.strip_prefix(raw)?;
+    let ok = after.is_empty() || after.starts_with([' ', '\t', '\r', '"', '\'', '#']);
+    ok.then_some(at)
+}
+
+struct Edit {
+    src_index: usize,
+    old: String,
+    new: String,
+    pinned: usize,
+}
+
 pub fn pin(
     dir: &Path,
     paths: &[PathBuf],
@@ -396,10 +460,49 @@ pub fn pin(
     dry_run: bool,
 ) -> Result<Outcome> {
     let srcs = sources(dir, paths)?;
-    let mentions = read_mentions(&srcs)?;
+    // Read every file first; decide everything before writing anything.
+    let mut texts: Vec<Option<String>> = Vec::with_capacity(srcs.len());
+    let mut worst = 0u8;
+    for s in &srcs {
+        let meta = std::fs::symlink_metadata(&s.path)
+            .with_context(|| format!("failed to read `{}`", s.display))?;
+        if meta.file_type().is_symlink() {
+            note(&format!(
+                "{}: a symbolic link; not rewritten (pin the file it points to)",
+                s.display
+            ));
+            texts.push(None);
+            continue;
+        }
+        if meta.permissions().readonly() {
+            note(&format!("{}: read-only; not rewritten", s.display));
+            texts.push(None);
+            continue;
+        }
+        let bytes =
+            std::fs::read(&s.path).with_context(|| format!("failed to read `{}`", s.display))?;
+        match String::from_utf8(bytes) {
+            Ok(t) => texts.push(Some(t)),
+            Err(_) => {
+                note(&format!("{}: not UTF-8; not rewritten", s.display));
+                worst = worst.max(1);
+                texts.push(None);
+            }
+        }
+    }
+    let mut mentions_by_file: Vec<Vec<ImageMention>> = Vec::with_capacity(srcs.len());
+    for (s, t) in srcs.iter().zip(&texts) {
+        let kind = file_kind(&s.display).unwrap_or(reprove_oci::FileKind::Yaml);
+        mentions_by_file.push(
+            t.as_ref()
+                .map(|t| scan(&s.display, kind, t.as_bytes()))
+                .unwrap_or_default(),
+        );
+    }
     let client = client(insecure, timeout)?;
-    let mut todo: Vec<ImageRef> = mentions
+    let mut todo: Vec<ImageRef> = mentions_by_file
         .iter()
+        .flatten()
         .filter_map(|m| {
             m.reference
                 .as_ref()
@@ -415,44 +518,30 @@ pub fn pin(
         &ImageRef,
         &Result<Option<reprove_digest::Digest>, reprove_oci::registry::RegistryError>,
     > = todo.iter().zip(resolved.iter()).collect();
-    let mut worst = 0u8;
-    let mut changed_files = 0;
-    let mut pinned = 0;
-    for src in &srcs {
-        let mine: Vec<&ImageMention> = mentions.iter().filter(|m| m.file == src.display).collect();
-        if mine.is_empty() {
-            continue;
-        }
-        let text = std::fs::read_to_string(&src.path)
-            .with_context(|| format!("failed to read `{}`", src.display))?;
+
+    let mut edits = Vec::new();
+    for (idx, (text, mentions)) in texts.iter().zip(&mentions_by_file).enumerate() {
+        let Some(text) = text else { continue };
         let mut lines: Vec<String> = text.split('\n').map(str::to_owned).collect();
-        let mut edits = 0;
+        let mut ordered: Vec<&ImageMention> = mentions.iter().collect();
         // Right to left within a line, so earlier columns stay valid.
-        let mut ordered = mine.clone();
         ordered.sort_by_key(|m| std::cmp::Reverse((m.line, m.column)));
+        let mut count = 0;
         for m in ordered {
-            let Ok(r) = &m.reference else {
-                note(&format!(
-                    "{}:{}:{}: skipped `{}`: {}",
-                    m.file,
-                    m.line,
-                    m.column,
-                    m.raw,
-                    m.reference.as_ref().err().map(String::as_str).unwrap_or("")
-                ));
-                continue;
+            let here = format!("{}:{}:{}", m.file, m.line, m.column);
+            let r = match &m.reference {
+                Ok(r) if r.is_pinned() => continue,
+                Ok(r) => r,
+                Err(e) => {
+                    note(&format!("{here}: skipped `{}`: {e}", m.raw));
+                    continue;
+                }
             };
-            if r.is_pinned() {
-                continue;
-            }
             let digest = match digests.get(r) {
                 Some(Ok(Some(d))) => d.clone(),
                 Some(Ok(None)) => {
                     note(&format!(
-                        "{}:{}:{}: `{}` does not exist in `{}`; not pinned",
-                        m.file,
-                        m.line,
-                        m.column,
+                        "{here}: `{}` does not exist in `{}`; not pinned",
                         m.raw,
                         r.registry()
                     ));
@@ -460,20 +549,19 @@ pub fn pin(
                     continue;
                 }
                 Some(Err(e)) => {
-                    note(&format!("{}:{}:{}: {e}", m.file, m.line, m.column));
+                    note(&format!("{here}: {e}"));
                     worst = 2;
                     continue;
                 }
                 None => continue,
             };
-            let Some(line) = lines.get_mut(m.line - 1) else {
+            let Some(line) = m.line.checked_sub(1).and_then(|i| lines.get_mut(i)) else {
                 continue;
             };
-            let Some(at) = byte_offset(line, m.column).filter(|&at| line[at..].starts_with(&m.raw))
-            else {
+            let Some(at) = locate(line, m.column, &m.raw) else {
                 note(&format!(
-                    "{}:{}:{}: `{}` comes from a variable (ARG); pin its default value instead",
-                    m.file, m.line, m.column, m.raw
+                    "{here}: `{}` is not written literally here (built from a variable or ARG); pin it where it is defined",
+                    m.raw
                 ));
                 worst = worst.max(1);
                 continue;
@@ -483,29 +571,35 @@ pub fn pin(
             } else {
                 format!("{}:latest", m.raw)
             };
-            let replacement = format!("{with_tag}@{digest}");
-            line.replace_range(at..at + m.raw.len(), &replacement);
-            edits += 1;
+            line.replace_range(at..at + m.raw.len(), &format!("{with_tag}@{digest}"));
+            count += 1;
         }
-        if edits == 0 {
-            continue;
+        if count > 0 {
+            edits.push(Edit {
+                src_index: idx,
+                old: text.clone(),
+                new: lines.join("\n"),
+                pinned: count,
+            });
         }
-        pinned += edits;
-        changed_files += 1;
-        let new_text = lines.join("\n");
+    }
+    let pinned: usize = edits.iter().map(|e| e.pinned).sum();
+    for e in &edits {
+        let src = &srcs[e.src_index];
         if dry_run {
-            stdout(unified_diff(&src.display, &text, &new_text).as_bytes())?;
+            stdout(unified_diff(&src.display, &e.old, &e.new).as_bytes())?;
         } else {
-            let perms = std::fs::metadata(&src.path)?.permissions();
-            crate::output::write_file(&src.path, new_text.as_bytes(), true)?;
-            std::fs::set_permissions(&src.path, perms)?;
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&src.path)?.permissions().mode() & 0o7777;
+            crate::output::write_file_mode(&src.path, e.new.as_bytes(), true, mode)?;
         }
     }
     note(&format!(
-        "{} {pinned} reference{} in {changed_files} file{}",
+        "{} {pinned} reference{} in {} file{}",
         if dry_run { "would pin" } else { "pinned" },
         if pinned == 1 { "" } else { "s" },
-        if changed_files == 1 { "" } else { "s" }
+        edits.len(),
+        if edits.len() == 1 { "" } else { "s" }
     ));
     Ok(match worst {
         0 => Outcome::Pass,
@@ -536,6 +630,23 @@ mod tests {
         assert_eq!(byte_offset("ab", 3), Some(2));
         assert_eq!(byte_offset("ab", 9), None);
         assert_eq!(byte_offset("ab", 0), None);
+    }
+
+    #[test]
+    fn references_are_located_only_when_they_stand_alone() {
+        assert_eq!(locate("FROM alpine:3.19 AS b", 6, "alpine:3.19"), Some(5));
+        assert_eq!(locate("  image: \"x:1\" # c", 11, "x:1"), Some(10));
+        assert_eq!(locate("image: x:1\r", 8, "x:1"), Some(7));
+        assert_eq!(
+            locate("FROM python:3.12${SLIM:+-slim}", 6, "python:3.12"),
+            None
+        );
+        assert_eq!(
+            locate("FROM a:1@sha256:abc", 6, "a:1"),
+            None,
+            "already pinned"
+        );
+        assert_eq!(locate("FROM b:1", 6, "a:1"), None);
     }
 
     #[test]

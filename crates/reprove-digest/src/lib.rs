@@ -211,6 +211,17 @@ pub fn sha256_bytes(data: &[u8]) -> Digest {
     h.finish()
 }
 
+/// The digest of an in-memory byte string with `algorithm`.
+pub fn digest_bytes(algorithm: Algorithm, data: &[u8]) -> Digest {
+    match algorithm {
+        Algorithm::Sha256 => sha256_bytes(data),
+        Algorithm::Sha512 => Digest {
+            algorithm: Algorithm::Sha512,
+            bytes: sha2::Sha512::digest(data).to_vec(),
+        },
+    }
+}
+
 /// Streams `reader` through sha256 and returns the digest and the number of bytes read.
 pub fn sha256_reader(mut reader: impl Read) -> Result<(Digest, u64), DigestError> {
     let mut hasher = Sha256Hasher::new();
@@ -289,6 +300,13 @@ mod tests {
             sha256_bytes(b"abc").hex(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn sha512_known_vector() {
+        let d = digest_bytes(Algorithm::Sha512, b"abc");
+        assert!(d.to_string().starts_with("sha512:ddaf35a193617aba"));
+        assert_eq!(d.to_string().parse::<Digest>().unwrap(), d);
     }
 
     #[test]

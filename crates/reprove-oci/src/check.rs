@@ -107,7 +107,7 @@ pub fn check_reference(client: &RegistryClient, image: &ImageRef, platform: &str
     // both that the pinned manifest exists with those bytes and that the tag still names it.
     let current = match image.tag() {
         Some(tag) => match client.get_manifest(image, tag) {
-            Ok(Some(m)) if m.digest == *pin => {
+            Ok(Some(m)) if reprove_digest::digest_bytes(pin.algorithm(), &m.bytes) == *pin => {
                 return Verdict::new(
                     VerdictCode::Ok,
                     format!("`{tag}` still resolves to `{pin}`"),
@@ -218,7 +218,7 @@ pub fn concurrently<T: Sync, R: Send>(
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
     });
     results.sort_by_key(|(i, _)| *i);

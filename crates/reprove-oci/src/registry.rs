@@ -19,7 +19,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use base64::Engine as _;
-use reprove_digest::{Digest, sha256_bytes};
+use reprove_digest::{Digest, digest_bytes, sha256_bytes};
 
 use crate::ImageRef;
 
@@ -395,16 +395,17 @@ impl RegistryClient {
                             other => Self::unreachable(registry, &other),
                         })?;
                     let digest = sha256_bytes(&bytes);
-                    // By digest: the bytes must hash to it.
-                    if let Ok(want) = reference.parse::<Digest>()
-                        && want != digest
-                    {
-                        return Err(RegistryError::DigestMismatch {
-                            registry: registry.to_owned(),
-                            what,
-                            expected: want.to_string(),
-                            actual: digest.to_string(),
-                        });
+                    // By digest: the bytes must hash to it, with the pin's own algorithm.
+                    if let Ok(want) = reference.parse::<Digest>() {
+                        let got = digest_bytes(want.algorithm(), &bytes);
+                        if got != want {
+                            return Err(RegistryError::DigestMismatch {
+                                registry: registry.to_owned(),
+                                what,
+                                expected: want.to_string(),
+                                actual: got.to_string(),
+                            });
+                        }
                     }
                     if let Some(h) = header_digest
                         && h.starts_with("sha256:")
@@ -477,12 +478,13 @@ impl RegistryClient {
                     } else {
                         location.clone()
                     };
-                    let same_host = next
-                        .split_once("://")
-                        .map(|(_, rest)| rest.split('/').next().unwrap_or_default() == host)
-                        .unwrap_or(false);
+                    // Same scheme and same authority only: never downgrade to plain HTTP, never
+                    // carry credentials to another host.
+                    let same_place = split_url(&next).is_some_and(|(scheme, authority)| {
+                        scheme == self.scheme(registry) && authority == host
+                    });
                     hops += 1;
-                    if !same_host || hops > 5 {
+                    if !same_place || hops > 5 {
                         return Err(RegistryError::ForeignRedirect {
                             registry: registry.to_owned(),
                             what,
@@ -533,17 +535,20 @@ impl RegistryClient {
         if let Some(service) = params.get("service") {
             url.push_str(&format!("&service={}", percent_encode(service)));
         }
-        let realm_is_https = realm.starts_with("https://");
-        let realm_host_loopback = realm
-            .split_once("://")
-            .map(|(_, r)| is_loopback(r.split('/').next().unwrap_or_default()))
-            .unwrap_or(false);
-        if !realm_is_https && !realm_host_loopback {
+        // Credentials go to the token service only over HTTPS, or to a loopback one.
+        let acceptable = match split_url(realm) {
+            Some(("https", _)) => true,
+            Some(("http", authority)) => is_loopback(authority),
+            _ => false,
+        };
+        if !acceptable {
             return Err(RegistryError::Http {
                 registry: registry.to_owned(),
                 what: "token service".into(),
                 status: 401,
-                detail: Some(format!("refusing a non-HTTPS token realm `{realm}`")),
+                detail: Some(format!(
+                    "refusing the token realm `{realm}` (not HTTPS, or not a plain host)"
+                )),
             });
         }
         let mut req = self.agent.get(&url);
@@ -581,6 +586,17 @@ impl RegistryClient {
             None => Ok(Auth::None),
         }
     }
+}
+
+/// Splits `scheme://authority/...` into scheme and authority; `None` for anything with
+/// userinfo (`user@host`) or without a scheme, which a registry has no reason to send.
+fn split_url(url: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    Some((scheme, authority))
 }
 
 /// The first `errors[].code: message` of a distribution-spec error body.
@@ -621,6 +637,16 @@ mod tests {
         ] {
             assert!(!is_loopback(h), "{h}");
         }
+    }
+
+    #[test]
+    fn urls_with_userinfo_are_not_hosts() {
+        assert_eq!(
+            split_url("https://ghcr.io/token?x=1"),
+            Some(("https", "ghcr.io"))
+        );
+        assert_eq!(split_url("http://localhost:1@evil.com/token"), None);
+        assert_eq!(split_url("/relative"), None);
     }
 
     #[test]

@@ -71,6 +71,11 @@ pub struct ImageMention {
 
 /// Finds the image references in one file's content.
 pub fn scan(file: &str, kind: FileKind, content: &[u8]) -> Vec<ImageMention> {
+    // BuildKit and YAML parsers ignore a UTF-8 byte-order mark; so must we, or the first line's
+    // reference would go unseen.
+    let content = content
+        .strip_prefix("\u{feff}".as_bytes())
+        .unwrap_or(content);
     let text = String::from_utf8_lossy(content);
     match kind {
         FileKind::Dockerfile => scan_dockerfile(file, &text),
@@ -217,7 +222,8 @@ fn substitute(s: &str, args: &HashMap<String, String>) -> String {
             .unwrap_or(after.len());
         let name = &after[..len];
         match args.get(name) {
-            Some(v) if !name.is_empty() => out.push_str(v),
+            // An ARG without a default is set at build time: leave it for the reference check.
+            Some(v) if !name.is_empty() && !v.is_empty() => out.push_str(v),
             _ => out.push_str(&rest[i..i + 1 + len]),
         }
         rest = &after[len..];
@@ -354,14 +360,11 @@ fn scan_yaml(file: &str, text: &str) -> Vec<ImageMention> {
         let parent = path.last().map(|(_, k)| k.as_str());
         let mut found = |value: &str, value_offset: usize, context| {
             if let Some((raw, lead)) = yaml_scalar(value) {
-                let raw = raw.strip_prefix("docker://").unwrap_or(raw);
-                let offset = value_offset
-                    + lead
-                    + if context == MentionContext::ActionsUses {
-                        9
-                    } else {
-                        0
-                    };
+                let (raw, skip) = match raw.strip_prefix("docker://") {
+                    Some(r) => (r, "docker://".len()),
+                    None => (raw, 0),
+                };
+                let offset = value_offset + lead + skip;
                 out.push(ImageMention {
                     file: file.to_owned(),
                     line: i + 1,
@@ -532,6 +535,28 @@ mod tests {
         );
         let m = scan("reprove.toml", FileKind::ReproveToml, text.as_bytes());
         assert_eq!(refs(&m), vec![(6, 10, format!("127.0.0.1:5000/gcc@{D}"))]);
+    }
+
+    #[test]
+    fn byte_order_mark_is_ignored() {
+        let m = scan(
+            "Dockerfile",
+            FileKind::Dockerfile,
+            "\u{feff}FROM alpine:3.19\n".as_bytes(),
+        );
+        assert_eq!(refs(&m), vec![(1, 6, "alpine:3.19".to_owned())]);
+        let m = scan(
+            "ci.yml",
+            FileKind::Yaml,
+            "\u{feff}image: ruby:3\n".as_bytes(),
+        );
+        assert_eq!(refs(&m), vec![(1, 8, "ruby:3".to_owned())]);
+    }
+
+    #[test]
+    fn docker_scheme_column_points_at_the_reference() {
+        let m = scan("k.yml", FileKind::Yaml, b"image: docker://alpine:3\n");
+        assert_eq!(refs(&m), vec![(1, 17, "alpine:3".to_owned())]);
     }
 
     #[test]

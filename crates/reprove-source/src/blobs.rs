@@ -126,6 +126,14 @@ impl Repository {
             input.push('\n');
         }
         let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+        // Drain stderr as it comes, so a chatty git can never block on a full pipe.
+        let stderr_reader = child.stderr.take().map(|mut e| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                let _ = e.read_to_string(&mut text);
+                text
+            })
+        });
         let stdout = child.stdout.take().ok_or_else(|| SourceError::Unexpected {
             args: args.join(" "),
             detail: "no stdout".into(),
@@ -198,19 +206,25 @@ impl Repository {
         drop(reader);
         let _ = writer.join();
         let status = child.wait().map_err(io_err)?;
-        if result.is_err() || !status.success() {
-            let mut stderr = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                let _ = e.read_to_string(&mut stderr);
-            }
-            if !stderr.trim().is_empty() {
-                return Err(SourceError::GitFailed {
-                    args: args.join(" "),
-                    stderr: stderr.trim().to_owned(),
-                });
-            }
+        let stderr = stderr_reader
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
+        // git's own words explain a failure best; a non-zero exit is a failure even when every
+        // record parsed.
+        if (result.is_err() || !status.success()) && !stderr.trim().is_empty() {
+            return Err(SourceError::GitFailed {
+                args: args.join(" "),
+                stderr: stderr.trim().to_owned(),
+            });
         }
-        result.map(|()| out)
+        result?;
+        if !status.success() {
+            return Err(SourceError::GitFailed {
+                args: args.join(" "),
+                stderr: format!("exited with {status}"),
+            });
+        }
+        Ok(out)
     }
 }
 
