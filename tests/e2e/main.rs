@@ -8,6 +8,7 @@ mod conformance;
 mod images;
 mod init;
 mod keys;
+mod rebuild;
 mod signatures;
 mod signing;
 mod soup;

@@ -45,7 +45,11 @@ fn test(extra: &[String]) -> Result<()> {
         // CNCF Distribution: the tests start their own on loopback ports.
         ("/usr/bin/docker-registry", "docker-registry"),
         ("script", "bsdutils"),
+        // The container engine and the busybox the rebuild tests' base image is made of.
+        ("dockerd", "docker.io"),
+        ("/bin/busybox", "busybox-static"),
     ])?;
+    let dockerd = util::Dockerd::start()?;
     // Independent verifiers the suite checks reprove's output with.
     let python = util::python_venv(
         &[
@@ -85,10 +89,12 @@ fn test(extra: &[String]) -> Result<()> {
             ("REPROVE_REQUIRE_TOOLS", "1"),
             ("REPROVE_TEST_PYTHON", py.as_str()),
             ("REPROVE_TEST_NODE_MODULES", node_modules.as_str()),
+            ("REPROVE_TEST_DOCKER_HOST", dockerd.host.as_str()),
             // Snapshots are compared, never rewritten, by the suite.
             ("INSTA_UPDATE", "no"),
         ],
     )?;
+    drop(dockerd);
     // One closing line for the whole suite (cargo prints one per test binary).
     util::out(&format!(
         "tests: {} passed, {} failed, {} skipped",

@@ -267,3 +267,76 @@ pub fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+/// A Docker engine of our own, started without touching the host's network (no bridge, no
+/// iptables) and with its own data root and socket; stopped when dropped.
+#[derive(Debug)]
+pub struct Dockerd {
+    child: std::process::Child,
+    dir: PathBuf,
+    /// `unix://…` for DOCKER_HOST.
+    pub host: String,
+}
+
+impl Dockerd {
+    pub fn start() -> Result<Dockerd> {
+        // A short path: unix socket paths are limited to 108 bytes.
+        let dir = std::env::temp_dir().join(format!("reprove-dockerd-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let host = format!("unix://{}/sock", dir.display());
+        let log = std::fs::File::create(dir.join("log"))?;
+        let child = Command::new("dockerd")
+            .args(["--bridge=none", "--iptables=false", "--ip6tables=false"])
+            .arg("--data-root")
+            .arg(dir.join("root"))
+            .arg("--exec-root")
+            .arg(dir.join("exec"))
+            .arg("--pidfile")
+            .arg(dir.join("pid"))
+            .args(["-H", &host])
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("failed to start dockerd")?;
+        let engine = Dockerd { child, dir, host };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let ok = Command::new("docker")
+                .args(["-H", &engine.host, "info"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            if ok {
+                say(&format!("xtask: dockerd ready at {}", engine.host));
+                return Ok(engine);
+            }
+            if std::time::Instant::now() > deadline {
+                let log = std::fs::read_to_string(engine.dir.join("log")).unwrap_or_default();
+                bail!("dockerd did not start within 60 s:\n{log}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        // SIGTERM lets dockerd stop containers and unmount its layers.
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -83,6 +83,31 @@ pub enum Command {
     /// Generate a signing key or print a public key
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Rebuild a tag in its pinned image with no network and compare with the published artifacts
+    ///
+    /// Exit 0 when every artifact matches (or, without --artifacts, the build succeeded),
+    /// 1 on any difference, 2 when the rebuild could not run.
+    Rebuild {
+        /// The release tag.
+        tag: Tag,
+        /// Published artifacts: a flat directory, or a SHA256SUMS file.
+        #[arg(long, value_name = "DIR|SHA256SUMS")]
+        artifacts: Option<PathBuf>,
+        /// Container engine (default: docker or podman, whichever is on PATH).
+        #[arg(long, value_enum)]
+        engine: Option<EngineArg>,
+        /// Build a second time varying build path, time zone, locale, umask, hostname and user.
+        #[arg(long)]
+        variations: bool,
+        /// Keep the build log, rebuilt artifacts, explanations and report in DIR.
+        #[arg(long, value_name = "DIR")]
+        keep: Option<PathBuf>,
+        /// Replace DIR if it exists.
+        #[arg(long)]
+        force: bool,
+        #[arg(long, value_enum, default_value_t = RebuildFormat::Text)]
+        format: RebuildFormat,
+    },
     /// Find container image references, check their pins, pin them
     #[command(subcommand)]
     Images(ImagesCommand),
@@ -181,6 +206,19 @@ pub enum ImagesCommand {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineArg {
+    Docker,
+    Podman,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RebuildFormat {
+    Text,
+    Json,
+    Junit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ImagesFormat {
     Text,
     Json,
@@ -267,6 +305,26 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             force,
         } => soup(&dir, tag.as_ref(), format, output.as_deref(), force),
         Command::Init => init(&dir),
+        Command::Rebuild {
+            tag,
+            artifacts,
+            engine,
+            variations,
+            keep,
+            force,
+            format,
+        } => crate::rebuild::run(
+            &dir,
+            &tag,
+            crate::rebuild::Args {
+                artifacts,
+                engine,
+                variations,
+                keep,
+                force,
+                format,
+            },
+        ),
         Command::Key(KeyCommand::Generate {
             algorithm,
             output,

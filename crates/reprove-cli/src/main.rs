@@ -5,6 +5,7 @@ mod commands;
 mod images;
 mod init;
 mod output;
+mod rebuild;
 mod sign;
 mod verify;
 

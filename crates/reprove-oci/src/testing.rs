@@ -225,6 +225,22 @@ impl TestRegistry {
         (digest, manifest.len())
     }
 
+    /// Pushes an image whose single uncompressed layer is `layer` (a tar), with `PATH=/bin`.
+    /// Returns the manifest digest.
+    pub fn push_rootfs(&self, repo: &str, tag: &str, layer: &[u8]) -> Digest {
+        let layer_digest = self.push_blob(repo, layer);
+        let config = format!(
+            r#"{{"architecture":"amd64","os":"linux","created":"1970-01-01T00:00:00Z","config":{{"Env":["PATH=/bin"]}},"rootfs":{{"type":"layers","diff_ids":["{layer_digest}"]}}}}"#
+        );
+        let config_digest = self.push_blob(repo, config.as_bytes());
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer_digest}","size":{}}}]}}"#,
+            config.len(),
+            layer.len()
+        );
+        self.put_manifest(repo, tag, OCI_MANIFEST, manifest.as_bytes())
+    }
+
     /// Pushes an index over already-pushed manifests `(digest, size, platform)`; `note` goes
     /// into an annotation so the same platforms can be republished under a new index digest.
     pub fn push_index(
@@ -270,4 +286,60 @@ pub fn write(path: &std::path::Path, text: &str) {
         .unwrap()
         .write_all(text.as_bytes())
         .unwrap();
+}
+
+/// A deterministic root filesystem layer: Debian's static busybox as `/bin/busybox` with a
+/// symlink per applet, and empty `/tmp`, `/var/tmp`, `/build`. Same bytes on every run.
+pub fn busybox_layer() -> Vec<u8> {
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("busybox-static is not installed (cargo xtask test installs it)");
+    let binary = std::fs::read(busybox).unwrap();
+    let list = Command::new(busybox).arg("--list").output().unwrap();
+    let mut applets: Vec<String> = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .map(str::to_owned)
+        .filter(|a| a != "busybox")
+        .collect();
+    applets.sort();
+    let mut b = tar::Builder::new(Vec::new());
+    let dir = |b: &mut tar::Builder<Vec<u8>>, path: &str, mode: u32| {
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_path(path).unwrap();
+        h.set_mode(mode);
+        h.set_size(0);
+        h.set_mtime(0);
+        h.set_cksum();
+        b.append(&h, std::io::empty()).unwrap();
+    };
+    for (d, mode) in [
+        ("bin/", 0o755),
+        ("build/", 0o755),
+        ("tmp/", 0o1777),
+        ("var/", 0o755),
+        ("var/tmp/", 0o1777),
+    ] {
+        dir(&mut b, d, mode);
+    }
+    let mut h = tar::Header::new_ustar();
+    h.set_path("bin/busybox").unwrap();
+    h.set_mode(0o755);
+    h.set_size(binary.len() as u64);
+    h.set_mtime(0);
+    h.set_cksum();
+    b.append(&h, binary.as_slice()).unwrap();
+    for a in applets {
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_path(format!("bin/{a}")).unwrap();
+        h.set_link_name("busybox").unwrap();
+        h.set_mode(0o777);
+        h.set_size(0);
+        h.set_mtime(0);
+        h.set_cksum();
+        b.append(&h, std::io::empty()).unwrap();
+    }
+    b.into_inner().unwrap()
 }

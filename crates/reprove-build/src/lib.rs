@@ -1,0 +1,89 @@
+//! Hermetic rebuilds (design: "Hermetic rebuild").
+//!
+//! The tree at the tag's commit is exported into a fresh directory; the recipe's image is
+//! pulled by digest only and checked; the recipe runs with no network, a read-only root,
+//! writable `/tmp` and build tree, a fixed build path, hostname and umask, and an environment of
+//! the recipe's `env` plus `SOURCE_DATE_EPOCH` (the commit time), `TZ=UTC`, `LANG=C.UTF-8`,
+//! `HOME`. Artifacts are hashed and compared with the published ones by name; `--variations`
+//! builds again under different conditions; mismatches are explained.
+
+mod compare;
+mod engine;
+mod explain;
+mod export;
+mod rebuild;
+mod recipe;
+
+pub use compare::{ArtifactDigest, Comparison, Verdict, collect, compare, published};
+pub use engine::{Engine, EngineKind, RunEnd, RunSpec};
+pub use explain::{Explanation, explain, summarize};
+pub use export::export_tree;
+pub use rebuild::{
+    BUILD_PATH, Conditions, Options, RebuildReport, VariationFinding, VariationReport, rebuild,
+};
+pub use recipe::{DEFAULT_TIMEOUT, Recipe};
+
+use std::path::PathBuf;
+
+/// Why a rebuild could not run (exit 2). A difference in the artifacts is a result, not this.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("invalid build recipe at `{tag}`: {message}")]
+    Recipe { tag: String, message: String },
+    #[error("image `{image}` is not pinned by digest")]
+    Unpinned { image: String },
+    #[error("no container engine found: install {wanted} (e.g. apt-get install docker.io)")]
+    EngineMissing { wanted: String },
+    #[error("the {engine} engine is not running or not reachable: {detail}")]
+    EngineNotRunning {
+        engine: &'static str,
+        detail: String,
+    },
+    #[error("{engine} failed to {action}: {detail}")]
+    Engine {
+        engine: &'static str,
+        action: &'static str,
+        detail: String,
+    },
+    #[error("the engine's image `{image}` does not carry the pinned digest (it has: {found})")]
+    ImageDigestMismatch { image: String, found: String },
+    #[error("failed to export the source at `{commit}`: {detail}")]
+    Export { commit: String, detail: String },
+    #[error("the build failed with exit code {code}; see `{}`", log.display())]
+    BuildFailed { code: i32, log: PathBuf },
+    #[error("the build did not finish within {seconds} s and was stopped; see `{}`", log.display())]
+    TimedOut { seconds: u64, log: PathBuf },
+    #[error("the build produced no file matching {patterns}; see `{}`", log.display())]
+    NoArtifacts { patterns: String, log: PathBuf },
+    #[error(
+        "two artifacts are named `{name}` (`{first}` and `{second}`); release assets are flat, so names must be unique"
+    )]
+    DuplicateArtifact {
+        name: String,
+        first: String,
+        second: String,
+    },
+    #[error("invalid artifact pattern `{pattern}`: {detail}")]
+    RecipeGlob { pattern: String, detail: String },
+    #[error("`{}` line {line} is not `<sha256>  <name>`", path.display())]
+    Sums { path: PathBuf, line: usize },
+    #[error("failed to {action}")]
+    Git {
+        action: &'static str,
+        #[source]
+        source: reprove_source::SourceError,
+    },
+    #[error("failed to read or write `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to hash an artifact")]
+    Hash {
+        #[source]
+        source: reprove_digest::DigestError,
+    },
+    #[error("failed to write the rebuild report: {detail}")]
+    Report { detail: String },
+}

@@ -1,0 +1,461 @@
+//! The rebuild of a tag, and its report.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use reprove_source::{Repository, Tag, TreeEntryKind, rfc3339_utc};
+
+use crate::BuildError;
+use crate::compare::{ArtifactDigest, Comparison, Verdict, collect, compare, published};
+use crate::engine::{Engine, EngineKind, RunEnd, RunSpec};
+use crate::explain::{Explanation, explain};
+use crate::recipe::Recipe;
+
+/// The fixed build path, hostname and umask of the reference build.
+pub const BUILD_PATH: &str = "/build/src";
+pub const HOSTNAME: &str = "reprove";
+pub const UMASK: &str = "022";
+
+/// What to rebuild and against what.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub engine: Option<EngineKind>,
+    /// Published artifacts: a flat directory or a `SHA256SUMS` file.
+    pub published: Option<PathBuf>,
+    /// Build a second time under varied conditions.
+    pub variations: bool,
+    /// Keep the build log, rebuilt artifacts and reports here (created; must not exist).
+    pub keep: Option<PathBuf>,
+}
+
+/// Conditions of one build.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Conditions {
+    pub build_path: String,
+    pub hostname: String,
+    pub umask: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    pub environment: BTreeMap<String, String>,
+}
+
+/// An artifact that came out differently under the varied conditions.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VariationFinding {
+    pub artifact: String,
+    pub reference: Option<String>,
+    pub varied: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VariationReport {
+    pub conditions: Conditions,
+    /// Which conditions differ from the reference build.
+    pub varied: Vec<&'static str>,
+    pub changed: Vec<VariationFinding>,
+}
+
+/// Everything that went into a rebuild and what came out: the input of SLSA provenance.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RebuildReport {
+    pub tag: String,
+    pub commit: String,
+    pub tree: String,
+    pub source_date_epoch: i64,
+    /// sha256 of `git archive --format=tar <commit>`.
+    pub source_archive_sha256: String,
+    pub recipe: Recipe,
+    pub image: String,
+    pub image_id: String,
+    pub engine: EngineKind,
+    pub engine_version: String,
+    pub network: &'static str,
+    pub conditions: Conditions,
+    pub started_on: String,
+    pub finished_on: String,
+    pub artifacts: BTreeMap<String, ArtifactDigest>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub comparison: Vec<Comparison>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variations: Option<VariationReport>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub explanations: Vec<Explanation>,
+    /// `reproducible`, `not-reproducible`, or `built` (nothing to compare with).
+    pub verdict: &'static str,
+}
+
+impl RebuildReport {
+    /// Whether every check passed (exit 0).
+    pub fn holds(&self) -> bool {
+        self.verdict != "not-reproducible"
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn read_config(
+    repo: &Repository,
+    commit: &reprove_source::ObjectId,
+    tag: &Tag,
+) -> Result<String, BuildError> {
+    let entries = repo
+        .tree_entries(commit)
+        .map_err(|source| BuildError::Git {
+            action: "list the tree at the tag",
+            source,
+        })?;
+    let Some(e) = entries
+        .iter()
+        .find(|e| e.path == b"reprove.toml" && e.kind != TreeEntryKind::Submodule)
+    else {
+        return Err(BuildError::Recipe {
+            tag: tag.to_string(),
+            message: "no `reprove.toml` at the tag".into(),
+        });
+    };
+    let req = [reprove_source::BlobRequest {
+        oid: e.oid.clone(),
+        size: e.size.unwrap_or(0),
+        keep: true,
+    }];
+    let blobs = repo
+        .read_blobs(&req, 1 << 20, &|_| {})
+        .map_err(|source| BuildError::Git {
+            action: "read `reprove.toml`",
+            source,
+        })?;
+    let bytes = blobs
+        .get(&e.oid)
+        .and_then(|b| b.content.clone())
+        .unwrap_or_default();
+    String::from_utf8(bytes).map_err(|_| BuildError::Recipe {
+        tag: tag.to_string(),
+        message: "`reprove.toml` is not UTF-8".into(),
+    })
+}
+
+fn base_env(recipe: &Recipe, epoch: i64, lang: &str, tz: &str) -> BTreeMap<String, String> {
+    let mut env: BTreeMap<String, String> = recipe.env.clone();
+    env.insert("SOURCE_DATE_EPOCH".into(), epoch.to_string());
+    env.insert("TZ".into(), tz.into());
+    env.insert("LANG".into(), lang.into());
+    env.insert("LC_ALL".into(), lang.into());
+    env.insert("HOME".into(), "/tmp".into());
+    env
+}
+
+/// Makes the build tree writable for any user (the varied build runs as another uid).
+fn open_up(dir: &Path) -> Result<(), BuildError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let io = |e| BuildError::Io {
+        path: dir.to_owned(),
+        source: e,
+    };
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        if entry.file_type().map_err(io)?.is_dir() {
+            open_up(&entry.path())?;
+        }
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).map_err(io)
+}
+
+struct Build {
+    artifacts: BTreeMap<String, ArtifactDigest>,
+    tree: tempfile::TempDir,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn one_build(
+    engine: &Engine,
+    repo: &Repository,
+    commit: &reprove_source::ObjectId,
+    recipe: &Recipe,
+    image: &str,
+    conditions: &Conditions,
+    log: &Path,
+    open: bool,
+) -> Result<(Build, String), BuildError> {
+    let tree = tempfile::Builder::new()
+        .prefix("reprove-build-")
+        .tempdir()
+        .map_err(|e| BuildError::Io {
+            path: std::env::temp_dir(),
+            source: e,
+        })?;
+    let archive = crate::export::export_tree(repo, commit, tree.path())?;
+    if open {
+        open_up(tree.path())?;
+    }
+    let spec = RunSpec {
+        image: image.to_owned(),
+        command: recipe.command.clone(),
+        env: conditions.environment.clone(),
+        source: tree.path().to_owned(),
+        build_path: conditions.build_path.clone(),
+        workdir: recipe.workdir.clone(),
+        user: conditions.user.clone(),
+        hostname: conditions.hostname.clone(),
+        umask: conditions.umask.clone(),
+        timeout: Duration::from_secs(recipe.timeout),
+        name: format!("reprove-{}-{}", std::process::id(), now()),
+    };
+    match engine.run(&spec, log)? {
+        RunEnd::Exited(0) => {}
+        RunEnd::Exited(code) => {
+            return Err(BuildError::BuildFailed {
+                code,
+                log: log.to_owned(),
+            });
+        }
+        RunEnd::TimedOut => {
+            return Err(BuildError::TimedOut {
+                seconds: recipe.timeout,
+                log: log.to_owned(),
+            });
+        }
+    }
+    let artifacts = collect(tree.path(), &recipe.artifacts)?;
+    if artifacts.is_empty() && !recipe.artifacts.is_empty() {
+        return Err(BuildError::NoArtifacts {
+            patterns: recipe.artifacts.join(", "),
+            log: log.to_owned(),
+        });
+    }
+    Ok((Build { artifacts, tree }, archive.hex()))
+}
+
+fn copy_artifacts(
+    artifacts: &BTreeMap<String, ArtifactDigest>,
+    dir: &Path,
+) -> Result<(), BuildError> {
+    std::fs::create_dir_all(dir).map_err(|e| BuildError::Io {
+        path: dir.to_owned(),
+        source: e,
+    })?;
+    for (name, a) in artifacts {
+        if let Some(p) = &a.path {
+            std::fs::copy(p, dir.join(name)).map_err(|e| BuildError::Io {
+                path: p.clone(),
+                source: e,
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Rebuilds `tag` and compares. `progress` receives one-line status messages.
+pub fn rebuild(
+    repo: &Repository,
+    tag: &Tag,
+    opts: &Options,
+    progress: &dyn Fn(&str),
+) -> Result<RebuildReport, BuildError> {
+    let info = repo.resolve_tag(tag).map_err(|source| BuildError::Git {
+        action: "resolve the tag",
+        source,
+    })?;
+    let recipe = Recipe::from_config(&read_config(repo, &info.commit, tag)?, tag.as_str())?;
+    let engine = Engine::detect(opts.engine)?;
+    let engine_version = engine.server_version()?;
+    progress(&format!("pulling {} by digest", recipe.image));
+    let image_id = engine.pull_verified(&recipe.image)?;
+    let image = format!(
+        "{}@{}",
+        recipe.image.name(),
+        recipe
+            .image
+            .digest()
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    );
+    // Everything goes to a staging folder that becomes `keep` only when the rebuild finished.
+    let staging = tempfile::Builder::new()
+        .prefix("reprove-rebuild-")
+        .tempdir()
+        .map_err(|e| BuildError::Io {
+            path: std::env::temp_dir(),
+            source: e,
+        })?;
+    let epoch = info.commit_info.committer.time;
+    let conditions = Conditions {
+        build_path: BUILD_PATH.into(),
+        hostname: HOSTNAME.into(),
+        umask: UMASK.into(),
+        user: recipe.user.clone(),
+        environment: base_env(&recipe, epoch, "C.UTF-8", "UTC"),
+    };
+    let started = now();
+    progress(&format!(
+        "building `{}` in {image}",
+        recipe.command.join(" ")
+    ));
+    let log = staging.path().join("build.log");
+    let (build, archive) = one_build(
+        &engine,
+        repo,
+        &info.commit,
+        &recipe,
+        &image,
+        &conditions,
+        &log,
+        false,
+    )?;
+
+    let variations = if opts.variations {
+        // Everything reprotest varies that a container can: path, time zone, locale, umask,
+        // hostname and user.
+        let varied_conditions = Conditions {
+            build_path: "/var/tmp/reprove/variant/tree".into(),
+            hostname: "variant-host".into(),
+            umask: "002".into(),
+            user: Some("1234:1234".into()),
+            environment: base_env(&recipe, epoch, "fr_FR.UTF-8", "XYZ-14"),
+        };
+        progress("building again under varied conditions");
+        let vlog = staging.path().join("build-variant.log");
+        let (vbuild, _) = one_build(
+            &engine,
+            repo,
+            &info.commit,
+            &recipe,
+            &image,
+            &varied_conditions,
+            &vlog,
+            true,
+        )?;
+        let changed: Vec<VariationFinding> = build
+            .artifacts
+            .keys()
+            .chain(vbuild.artifacts.keys())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .filter(|n| {
+                build.artifacts.get(*n).map(|a| &a.sha256)
+                    != vbuild.artifacts.get(*n).map(|a| &a.sha256)
+            })
+            .map(|n| VariationFinding {
+                artifact: n.clone(),
+                reference: build.artifacts.get(n).map(|a| a.sha256.clone()),
+                varied: vbuild.artifacts.get(n).map(|a| a.sha256.clone()),
+            })
+            .collect();
+        let mut explanations = Vec::new();
+        for c in &changed {
+            if let (Some(a), Some(b)) = (
+                build.artifacts.get(&c.artifact),
+                vbuild.artifacts.get(&c.artifact),
+            ) && let (Some(pa), Some(pb)) = (&a.path, &b.path)
+            {
+                explanations.push(explain(&c.artifact, pa, pb, staging.path()));
+            }
+        }
+        Some((
+            VariationReport {
+                conditions: varied_conditions,
+                varied: vec![
+                    "build path",
+                    "time zone",
+                    "locale",
+                    "umask",
+                    "hostname",
+                    "user",
+                ],
+                changed,
+            },
+            explanations,
+            vbuild,
+        ))
+    } else {
+        None
+    };
+
+    let mut explanations = Vec::new();
+    let comparison = match &opts.published {
+        Some(p) => {
+            let published = published(p)?;
+            let cmp = compare(&published, &build.artifacts);
+            for c in cmp.iter().filter(|c| c.verdict == Verdict::Mismatch) {
+                if let (Some(pa), Some(ra)) = (
+                    c.published.as_ref().and_then(|x| x.path.as_ref()),
+                    c.rebuilt.as_ref().and_then(|x| x.path.as_ref()),
+                ) {
+                    explanations.push(explain(&c.name, pa, ra, staging.path()));
+                }
+            }
+            cmp
+        }
+        None => Vec::new(),
+    };
+    let variation_failed = variations
+        .as_ref()
+        .is_some_and(|(v, _, _)| !v.changed.is_empty());
+    let compare_failed = comparison.iter().any(|c| c.verdict != Verdict::Match);
+    let verdict = if compare_failed || variation_failed {
+        "not-reproducible"
+    } else if opts.published.is_some() || opts.variations {
+        "reproducible"
+    } else {
+        "built"
+    };
+    let (variations, vexpl) = match variations {
+        Some((v, e, vbuild)) => {
+            if let Some(keep) = &opts.keep {
+                let _ = keep; // copied below with the staging folder
+                copy_artifacts(&vbuild.artifacts, &staging.path().join("artifacts-variant"))?;
+            }
+            (Some(v), e)
+        }
+        None => (None, Vec::new()),
+    };
+    explanations.extend(vexpl);
+    let report = RebuildReport {
+        tag: tag.to_string(),
+        commit: info.commit.to_string(),
+        tree: info.tree.to_string(),
+        source_date_epoch: epoch,
+        source_archive_sha256: archive,
+        recipe,
+        image,
+        image_id,
+        engine: engine.kind,
+        engine_version,
+        network: "none",
+        conditions,
+        started_on: rfc3339_utc(started),
+        finished_on: rfc3339_utc(now()),
+        artifacts: build.artifacts.clone(),
+        comparison,
+        variations,
+        explanations,
+        verdict,
+    };
+    if let Some(keep) = &opts.keep {
+        copy_artifacts(&build.artifacts, &staging.path().join("artifacts"))?;
+        let json = serde_json::to_vec_pretty(&report).map_err(|e| BuildError::Report {
+            detail: e.to_string(),
+        })?;
+        std::fs::write(staging.path().join("rebuild-report.json"), json).map_err(|e| {
+            BuildError::Io {
+                path: staging.path().to_owned(),
+                source: e,
+            }
+        })?;
+        let staged = staging.keep();
+        std::fs::rename(&staged, keep).map_err(|e| BuildError::Io {
+            path: keep.clone(),
+            source: e,
+        })?;
+    }
+    drop(build.tree);
+    Ok(report)
+}

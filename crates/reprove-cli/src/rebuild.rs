@@ -1,0 +1,190 @@
+//! `reprove rebuild`.
+
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use reprove_build::{EngineKind, Options, RebuildReport, Verdict};
+use reprove_source::{Repository, Tag};
+
+use crate::commands::{EngineArg, Outcome, RebuildFormat};
+use crate::output::{note, stdout};
+
+pub struct Args {
+    pub artifacts: Option<PathBuf>,
+    pub engine: Option<EngineArg>,
+    pub variations: bool,
+    pub keep: Option<PathBuf>,
+    pub force: bool,
+    pub format: RebuildFormat,
+}
+
+fn short(hex: &str) -> &str {
+    hex.get(..16).unwrap_or(hex)
+}
+
+fn text(r: &RebuildReport) -> String {
+    let mut s = format!(
+        "rebuilt `{}` (commit {}) in {} with {} {}, no network\n",
+        r.tag,
+        r.commit,
+        r.image,
+        match r.engine {
+            EngineKind::Docker => "docker",
+            EngineKind::Podman => "podman",
+        },
+        r.engine_version
+    );
+    if r.comparison.is_empty() {
+        for (name, a) in &r.artifacts {
+            s.push_str(&format!("  built     {name}  sha256:{}\n", a.sha256));
+        }
+    }
+    for c in &r.comparison {
+        let line = match c.verdict {
+            Verdict::Match => format!(
+                "  match     {}  sha256:{}",
+                c.name,
+                c.rebuilt.as_ref().map(|a| a.sha256.as_str()).unwrap_or("")
+            ),
+            Verdict::Mismatch => format!(
+                "  MISMATCH  {}  published sha256:{}… ({} B), rebuilt sha256:{}… ({} B)",
+                c.name,
+                c.published.as_ref().map(|a| short(&a.sha256)).unwrap_or(""),
+                c.published
+                    .as_ref()
+                    .and_then(|a| a.size)
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "?".into()),
+                c.rebuilt.as_ref().map(|a| short(&a.sha256)).unwrap_or(""),
+                c.rebuilt
+                    .as_ref()
+                    .and_then(|a| a.size)
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "?".into()),
+            ),
+            Verdict::Missing => format!("  MISSING   {}  published but not rebuilt", c.name),
+            Verdict::Extra => format!("  EXTRA     {}  rebuilt but not published", c.name),
+        };
+        s.push_str(&line);
+        s.push('\n');
+    }
+    if let Some(v) = &r.variations {
+        s.push_str(&format!(
+            "variations ({}): {}\n",
+            v.varied.join(", "),
+            if v.changed.is_empty() {
+                "every artifact identical".to_owned()
+            } else {
+                format!("{} artifact(s) changed", v.changed.len())
+            }
+        ));
+        for c in &v.changed {
+            s.push_str(&format!("  CHANGED   {}\n", c.artifact));
+        }
+    }
+    for e in &r.explanations {
+        s.push_str(&format!("why `{}` differs ({}):\n", e.artifact, e.tool));
+        for l in &e.summary {
+            s.push_str(&format!("    {l}\n"));
+        }
+    }
+    s.push_str(&format!("verdict: {}\n", r.verdict));
+    s
+}
+
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// JUnit XML: one test case per artifact (and per varied artifact).
+fn junit(r: &RebuildReport) -> String {
+    let mut cases = Vec::new();
+    for c in &r.comparison {
+        let failure = match c.verdict {
+            Verdict::Match => None,
+            other => Some(format!("{other:?}").to_lowercase()),
+        };
+        cases.push((format!("artifact {}", c.name), failure));
+    }
+    if r.comparison.is_empty() {
+        for name in r.artifacts.keys() {
+            cases.push((format!("build {name}"), None));
+        }
+    }
+    if let Some(v) = &r.variations {
+        for name in r.artifacts.keys() {
+            let changed = v.changed.iter().any(|c| &c.artifact == name);
+            cases.push((
+                format!("variations {name}"),
+                changed.then(|| "changed under varied conditions".to_owned()),
+            ));
+        }
+    }
+    let failures = cases.iter().filter(|(_, f)| f.is_some()).count();
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite name=\"reprove rebuild {}\" tests=\"{}\" failures=\"{failures}\">\n",
+        xml(&r.tag),
+        cases.len()
+    );
+    for (name, failure) in &cases {
+        match failure {
+            None => out.push_str(&format!("    <testcase classname=\"reprove.rebuild\" name=\"{}\"/>\n", xml(name))),
+            Some(f) => out.push_str(&format!(
+                "    <testcase classname=\"reprove.rebuild\" name=\"{}\">\n      <failure message=\"{}\"/>\n    </testcase>\n",
+                xml(name),
+                xml(f)
+            )),
+        }
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+pub fn run(dir: &Path, tag: &Tag, args: Args) -> Result<Outcome> {
+    let repo = Repository::discover(dir)?;
+    if let Some(k) = &args.keep
+        && k.exists()
+    {
+        if !args.force {
+            bail!(
+                "`{}` already exists; pass --force to replace it",
+                k.display()
+            );
+        }
+        std::fs::remove_dir_all(k)?;
+    }
+    let opts = Options {
+        engine: args.engine.map(|e| match e {
+            EngineArg::Docker => EngineKind::Docker,
+            EngineArg::Podman => EngineKind::Podman,
+        }),
+        published: args.artifacts,
+        variations: args.variations,
+        keep: args.keep,
+    };
+    let show = std::io::stderr().is_terminal();
+    let report = reprove_build::rebuild(&repo, tag, &opts, &|msg| {
+        if show {
+            note(msg);
+        }
+    })?;
+    let out = match args.format {
+        RebuildFormat::Text => text(&report).into_bytes(),
+        RebuildFormat::Json => {
+            let mut b = serde_json::to_vec_pretty(&report)?;
+            b.push(b'\n');
+            b
+        }
+        RebuildFormat::Junit => junit(&report).into_bytes(),
+    };
+    stdout(&out)?;
+    Ok(if report.holds() {
+        Outcome::Pass
+    } else {
+        Outcome::Fail
+    })
+}

@@ -1,0 +1,282 @@
+//! `reprove rebuild` in a real container engine (Debian's docker.io, started by
+//! `cargo xtask test`), with a busybox image the test builds and pushes to a real loopback
+//! registry.
+
+use reprove_oci::testing::{TestRegistry, busybox_layer};
+use serde_json::Value;
+
+use crate::support::{Fixture, require_tool, stderr};
+
+/// The engine `cargo xtask test` started; `None` (skip) outside it.
+fn engine() -> Option<String> {
+    match std::env::var("REPROVE_TEST_DOCKER_HOST") {
+        Ok(h) => Some(h),
+        Err(_) => {
+            assert!(
+                std::env::var_os("REPROVE_REQUIRE_TOOLS").is_none(),
+                "REPROVE_TEST_DOCKER_HOST is not set; cargo xtask test starts dockerd"
+            );
+            eprintln!("skipping: no container engine (run cargo xtask test)");
+            None
+        }
+    }
+}
+
+struct Setup {
+    f: Fixture,
+    _reg: TestRegistry,
+    docker_host: String,
+    image: String,
+}
+
+fn setup(build_sh: &str) -> Option<Setup> {
+    let docker_host = engine()?;
+    if !require_tool("docker-registry") {
+        return None;
+    }
+    let reg = TestRegistry::start();
+    let digest = reg.push_rootfs("reprove/busybox", "1", &busybox_layer());
+    let image = format!("{}/reprove/busybox:1@{digest}", reg.host);
+    let f = Fixture::new();
+    f.write("reprove.toml", format!("[project]\nname = \"tiny\"\n\n[build]\nimage = \"{image}\"\ncommand = [\"sh\", \"build.sh\"]\nartifacts = [\"dist/*\"]\nenv = {{ GREETING = \"hello\" }}\n"));
+    f.write("src/greeting.txt", "hello, reproducible world\n");
+    f.write("build.sh", build_sh);
+    f.commit("release\n\nReviewed-by: R <r@example.com>");
+    f.tag("v1.0.0");
+    Some(Setup {
+        f,
+        _reg: reg,
+        docker_host,
+        image,
+    })
+}
+
+impl Setup {
+    fn rebuild(&self, args: &[&str]) -> (i32, String, String) {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_reprove"));
+        cmd.current_dir(self.f.repo()).arg("rebuild").args(args);
+        self.f.env(&mut cmd);
+        cmd.env("DOCKER_HOST", &self.docker_host);
+        let out = cmd.output().unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr(&out),
+        )
+    }
+
+    fn path(&self, p: &str) -> String {
+        self.f.path(p).display().to_string()
+    }
+}
+
+const DETERMINISTIC: &str = "set -eu\nmkdir -p dist\ncat src/greeting.txt > dist/greeting.txt\necho \"$GREETING at $SOURCE_DATE_EPOCH\" > dist/stamp.txt\ntar -cf dist/src.tar src/greeting.txt\n";
+
+#[test]
+fn a_reproducible_release_matches_bit_for_bit() {
+    let Some(s) = setup(DETERMINISTIC) else {
+        return;
+    };
+    let (code, out, err) = s.rebuild(&["v1.0.0", "--keep", &s.path("first")]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("built     greeting.txt"), "{out}");
+    // The kept artifacts play the published release; a second rebuild must match them.
+    let (code, out, err) = s.rebuild(&[
+        "v1.0.0",
+        "--artifacts",
+        &s.path("first/artifacts"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["verdict"], "reproducible");
+    assert_eq!(r["network"], "none");
+    assert_eq!(r["image"], s.image.replacen(":1@", "@", 1));
+    assert_eq!(r["commit"], s.f.git(&["rev-parse", "v1.0.0^{commit}"]));
+    let epoch = s.f.git(&["log", "-1", "--format=%ct", "v1.0.0"]);
+    assert_eq!(r["conditions"]["environment"]["SOURCE_DATE_EPOCH"], epoch);
+    assert_eq!(r["conditions"]["environment"]["TZ"], "UTC");
+    assert_eq!(r["conditions"]["buildPath"], "/build/src");
+    // The source archive digest is git archive's bytes.
+    let archive = std::process::Command::new("git")
+        .current_dir(s.f.repo())
+        .args(["archive", "--format=tar", "v1.0.0^{commit}"])
+        .output()
+        .unwrap()
+        .stdout;
+    use sha2::Digest as _;
+    assert_eq!(
+        r["sourceArchiveSha256"],
+        hex::encode(sha2::Sha256::digest(&archive))
+    );
+    let verdicts: Vec<&str> = r["comparison"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(verdicts, ["match", "match", "match"]);
+    // The kept stamp proves the environment: the recipe's env and the commit time.
+    assert_eq!(
+        std::fs::read_to_string(s.f.path("first/artifacts/stamp.txt")).unwrap(),
+        format!("hello at {epoch}\n")
+    );
+    // A SHA256SUMS file works as the published set too.
+    let sums: String = ["greeting.txt", "src.tar", "stamp.txt"]
+        .iter()
+        .map(|n| {
+            format!(
+                "{}  dist/{n}\n",
+                hex::encode(sha2::Sha256::digest(
+                    std::fs::read(s.f.path(&format!("first/artifacts/{n}"))).unwrap()
+                ))
+            )
+        })
+        .collect();
+    std::fs::write(s.f.path("SHA256SUMS"), sums).unwrap();
+    let (code, out, _) = s.rebuild(&["v1.0.0", "--artifacts", &s.path("SHA256SUMS")]);
+    assert_eq!(code, 0, "{out}");
+    // JUnit for CI.
+    let (_, junit, _) = s.rebuild(&[
+        "v1.0.0",
+        "--artifacts",
+        &s.path("first/artifacts"),
+        "--format",
+        "junit",
+    ]);
+    assert!(junit.contains("tests=\"3\" failures=\"0\""), "{junit}");
+}
+
+#[test]
+fn a_tampered_artifact_is_named_and_explained() {
+    let Some(s) = setup(DETERMINISTIC) else {
+        return;
+    };
+    let (code, _, err) = s.rebuild(&["v1.0.0", "--keep", &s.path("k")]);
+    assert_eq!(code, 0, "{err}");
+    std::fs::write(
+        s.f.path("k/artifacts/greeting.txt"),
+        "hello, reproducible w0rld\n",
+    )
+    .unwrap();
+    std::fs::write(
+        s.f.path("k/artifacts/notes.txt"),
+        "published, never built\n",
+    )
+    .unwrap();
+    std::fs::remove_file(s.f.path("k/artifacts/stamp.txt")).unwrap();
+    let (code, out, err) = s.rebuild(&["v1.0.0", "--artifacts", &s.path("k/artifacts")]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("MISMATCH  greeting.txt"), "{out}");
+    assert!(out.contains("MISSING   notes.txt"), "{out}");
+    assert!(out.contains("EXTRA     stamp.txt"), "{out}");
+    assert!(out.contains("first difference at byte 21"), "{out}");
+    assert!(out.contains("verdict: not-reproducible"), "{out}");
+}
+
+#[test]
+fn nondeterminism_is_caught_and_named() {
+    let build = "set -eu\nmkdir -p dist\ncat src/greeting.txt > dist/greeting.txt\ncat /proc/sys/kernel/random/uuid > dist/build-id.txt\n";
+    let Some(s) = setup(build) else { return };
+    let (code, _, err) = s.rebuild(&["v1.0.0", "--keep", &s.path("k")]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = s.rebuild(&[
+        "v1.0.0",
+        "--artifacts",
+        &s.path("k/artifacts"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    let bad: Vec<&str> = r["comparison"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["verdict"] != "match")
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(bad, ["build-id.txt"]);
+}
+
+#[test]
+fn environment_sensitive_builds_are_caught_only_by_variations() {
+    let build = "set -eu\nmkdir -p dist\necho \"$TZ $(hostname) $(pwd) $(umask) $(id -u)\" > dist/env.txt\ncat src/greeting.txt > dist/greeting.txt\n";
+    let Some(s) = setup(build) else { return };
+    let (code, _, err) = s.rebuild(&["v1.0.0", "--keep", &s.path("k")]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        std::fs::read_to_string(s.f.path("k/artifacts/env.txt")).unwrap(),
+        "UTC reprove /build/src 0022 0\n"
+    );
+    let (code, out, err) = s.rebuild(&["v1.0.0", "--artifacts", &s.path("k/artifacts")]);
+    assert_eq!(code, 0, "fixed conditions reproduce it: {out}{err}");
+    let (code, out, err) = s.rebuild(&[
+        "v1.0.0",
+        "--artifacts",
+        &s.path("k/artifacts"),
+        "--variations",
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("CHANGED   env.txt"), "{out}");
+    assert!(!out.contains("CHANGED   greeting.txt"), "{out}");
+    assert!(
+        out.contains("build path, time zone, locale, umask, hostname, user"),
+        "{out}"
+    );
+}
+
+#[test]
+fn refusals_and_failures_exit_2_and_leave_nothing_behind() {
+    let Some(s) = setup("set -eu\nmkdir -p dist\necho ok > dist/ok.txt\n") else {
+        return;
+    };
+    // No engine reachable.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_reprove"));
+    cmd.current_dir(s.f.repo()).args(["rebuild", "v1.0.0"]);
+    s.f.env(&mut cmd);
+    cmd.env("DOCKER_HOST", "unix:///nonexistent/reprove.sock");
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("not running or not reachable"),
+        "{}",
+        stderr(&out)
+    );
+    // An unpinned image is refused before anything runs.
+    s.f.write(
+        "reprove.toml",
+        "[build]\nimage = \"busybox:1\"\ncommand = [\"true\"]\n",
+    );
+    s.f.commit("unpin\n\nReviewed-by: R <r@example.com>");
+    s.f.tag("v1.0.1");
+    let (code, _, err) = s.rebuild(&["v1.0.1"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("is not pinned by digest"), "{err}");
+    // The build has no network: reaching the registry (reachable from the host) fails.
+    let host = s.image.split('/').next().unwrap().to_owned();
+    s.f.write("reprove.toml", format!("[build]\nimage = \"{}\"\ncommand = [\"sh\", \"-c\", \"wget -q -T 3 -O /tmp/x http://{host}/v2/ && mkdir -p dist && echo leaked > dist/x\"]\nartifacts = [\"dist/*\"]\n", s.image));
+    s.f.commit("try the network\n\nReviewed-by: R <r@example.com>");
+    s.f.tag("v1.0.2");
+    let (code, out, err) = s.rebuild(&["v1.0.2", "--keep", &s.path("never")]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("the build failed with exit code"), "{err}");
+    assert!(
+        !s.f.path("never").exists(),
+        "a failed rebuild leaves no output folder"
+    );
+    // Unknown recipe keys are errors with a suggestion.
+    s.f.write(
+        "reprove.toml",
+        format!(
+            "[build]\nimage = \"{}\"\ncommand = [\"true\"]\nartefacts = []\n",
+            s.image
+        ),
+    );
+    s.f.commit("typo\n\nReviewed-by: R <r@example.com>");
+    s.f.tag("v1.0.3");
+    let (code, _, err) = s.rebuild(&["v1.0.3"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("did you mean `artifacts`?"), "{err}");
+}
