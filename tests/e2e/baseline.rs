@@ -6,7 +6,7 @@ use sha2::Digest as _;
 
 use crate::support::{Fixture, redact, stderr};
 
-fn copy_dir(from: &Path, to: &Path) {
+pub fn copy_dir(from: &Path, to: &Path) {
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
         let target = to.join(entry.file_name());

@@ -280,3 +280,60 @@ fn refusals_and_failures_exit_2_and_leave_nothing_behind() {
     assert_eq!(code, 2);
     assert!(err.contains("did you mean `artifacts`?"), "{err}");
 }
+
+/// examples/hello — a C program built with gcc and GNU tar in a Debian image made by
+/// mmdebstrap — rebuilds bit for bit.
+#[test]
+fn the_c_example_rebuilds_bit_for_bit_with_gcc() {
+    let Some(docker_host) = engine() else { return };
+    let Some(rootfs) = std::env::var_os("REPROVE_TEST_GCC_ROOTFS") else {
+        assert!(
+            std::env::var_os("REPROVE_REQUIRE_TOOLS").is_none(),
+            "REPROVE_TEST_GCC_ROOTFS is not set; cargo xtask test builds it"
+        );
+        eprintln!("skipping: no Debian gcc rootfs");
+        return;
+    };
+    let reg = TestRegistry::start();
+    let layer = std::fs::read(&rootfs).unwrap();
+    let digest = reg.push_rootfs("reprove/build-gcc", "bookworm", &layer);
+    drop(layer);
+    let image = format!("{}/reprove/build-gcc:bookworm@{digest}", reg.host);
+    let f = Fixture::new();
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello");
+    crate::baseline::copy_dir(&example, &f.repo());
+    let toml = std::fs::read_to_string(f.repo().join("reprove.toml")).unwrap();
+    let toml: String = toml
+        .lines()
+        .map(|l| {
+            if l.starts_with("image = ") {
+                format!("image = \"{image}\"")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    f.write("reprove.toml", toml);
+    f.commit("hello 1.0\n\nApproved-by: Q <q@example.com>");
+    f.tag("v1.0.0");
+    let s = Setup {
+        f,
+        _reg: reg,
+        docker_host,
+        image,
+    };
+    let (code, out, err) = s.rebuild(&["v1.0.0", "--keep", &s.path("published")]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("built     hello.tar.gz"), "{out}");
+    let (code, out, err) = s.rebuild(&[
+        "v1.0.0",
+        "--artifacts",
+        &s.path("published/artifacts"),
+        "--variations",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("match     hello  "), "{out}");
+    assert!(out.contains("match     hello.tar.gz"), "{out}");
+    assert!(out.contains("every artifact identical"), "{out}");
+}

@@ -85,6 +85,10 @@ pub fn run(args: &[String]) -> Result<()> {
     if matches!(which, "all" | "images") {
         results.push(images(&dir)?);
     }
+    if matches!(which, "all" | "rebuild") {
+        results.push(export(&dir)?);
+        results.push(rebuild(&dir)?);
+    }
     say("\nxtask bench results");
     for r in &results {
         say(&format!("  {r}"));
@@ -343,5 +347,115 @@ fn images(dir: &Path) -> Result<String> {
         ours.as_secs_f64(),
         skopeo.as_secs_f64(),
         if ratio <= 0.1 { "PASS" } else { "FAIL" }
+    ))
+}
+
+/// Source export (git archive stream, checked unpack, digest) against `git archive | tar -x`
+/// of the same 512 MiB tag.
+fn export(dir: &Path) -> Result<String> {
+    let repo = bench_repo(dir)?;
+    let ours_bin = target().join("release").join("examples").join("export");
+    let out = dir.join("export-out");
+    let fresh = |d: &Path| {
+        let _ = std::fs::remove_dir_all(d);
+        let _ = std::fs::create_dir_all(d);
+    };
+    let ours = time_best(|| {
+        fresh(&out);
+        let mut c = Command::new(&ours_bin);
+        c.arg(&repo).arg("v1.0.0").arg(&out);
+        c
+    })?;
+    let reference = time_best(|| {
+        fresh(&out);
+        let mut c = Command::new("sh");
+        c.args([
+            "-c",
+            &format!(
+                "git -C '{}' archive v1.0.0 | tar -x -C '{}'",
+                repo.display(),
+                out.display()
+            ),
+        ]);
+        c
+    })?;
+    let _ = std::fs::remove_dir_all(&out);
+    let ratio = ours.as_secs_f64() / reference.as_secs_f64();
+    Ok(format!(
+        "source export, 512 MiB / 2,000 files: reprove {:.2} s vs git archive | tar -x {:.2} s → time ratio {ratio:.3}",
+        ours.as_secs_f64(),
+        reference.as_secs_f64()
+    ))
+}
+
+/// `reprove rebuild` of a 10-second build against a bare `docker run` of the same image and
+/// command, image already pulled, on an engine of our own.
+fn rebuild(dir: &Path) -> Result<String> {
+    let engine = crate::util::Dockerd::start()?;
+    let reg = reprove_oci::testing::TestRegistry::start();
+    let digest = reg.push_rootfs("bench/busybox", "1", &reprove_oci::testing::busybox_layer());
+    let image = format!("{}/bench/busybox@{digest}", reg.host);
+    let repo = dir.join("rebuild-repo");
+    let _ = std::fs::remove_dir_all(&repo);
+    std::fs::create_dir_all(&repo)?;
+    let script = "sleep 10; mkdir -p dist; echo done > dist/out.txt";
+    std::fs::write(
+        repo.join("reprove.toml"),
+        format!(
+            "[build]\nimage = \"{image}\"\ncommand = [\"sh\", \"-c\", \"{script}\"]\nartifacts = [\"dist/*\"]\n"
+        ),
+    )?;
+    let home = dir.join("home");
+    std::fs::create_dir_all(&home)?;
+    git(&repo, &home, 1_700_000_000, &["init", "-q", "-b", "main"])?;
+    git(&repo, &home, 1_700_000_000, &["add", "-A"])?;
+    git(
+        &repo,
+        &home,
+        1_700_000_000,
+        &["commit", "-q", "-m", "bench"],
+    )?;
+    git(&repo, &home, 1_700_000_000, &["tag", "v1"])?;
+    let docker = |args: &[&str]| {
+        let mut c = Command::new("docker");
+        c.args(["-H", &engine.host]).args(args);
+        c
+    };
+    crate::util::run(&mut docker(&["pull", "--quiet", &image]))?;
+    let reprove = target().join("release").join("reprove");
+    let once = |mut c: Command| -> Result<Duration> {
+        c.stdout(Stdio::null());
+        let start = Instant::now();
+        let st = c.status()?;
+        if !st.success() {
+            bail!("`{}` failed", crate::util::describe(&c));
+        }
+        Ok(start.elapsed())
+    };
+    let mut ours = Duration::MAX;
+    let mut bare = Duration::MAX;
+    for _ in 0..2 {
+        let mut c = Command::new(&reprove);
+        c.current_dir(&repo)
+            .args(["rebuild", "v1"])
+            .env("DOCKER_HOST", &engine.host);
+        ours = ours.min(once(c)?);
+        bare = bare.min(once(docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            &image,
+            "sh",
+            "-c",
+            script,
+        ]))?);
+    }
+    let ratio = ours.as_secs_f64() / bare.as_secs_f64();
+    Ok(format!(
+        "rebuild of a 10-second build: reprove {:.2} s vs bare docker run {:.2} s → time ratio {ratio:.3} (target ≤ 1.1) {}",
+        ours.as_secs_f64(),
+        bare.as_secs_f64(),
+        if ratio <= 1.1 { "PASS" } else { "FAIL" }
     ))
 }

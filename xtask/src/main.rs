@@ -48,7 +48,10 @@ fn test(extra: &[String]) -> Result<()> {
         // The container engine and the busybox the rebuild tests' base image is made of.
         ("dockerd", "docker.io"),
         ("/bin/busybox", "busybox-static"),
+        ("mmdebstrap", "mmdebstrap"),
     ])?;
+    let gcc_rootfs = util::debian_gcc_rootfs()?;
+    let gcc_rootfs = gcc_rootfs.display().to_string();
     let dockerd = util::Dockerd::start()?;
     // Independent verifiers the suite checks reprove's output with.
     let python = util::python_venv(
@@ -90,6 +93,7 @@ fn test(extra: &[String]) -> Result<()> {
             ("REPROVE_TEST_PYTHON", py.as_str()),
             ("REPROVE_TEST_NODE_MODULES", node_modules.as_str()),
             ("REPROVE_TEST_DOCKER_HOST", dockerd.host.as_str()),
+            ("REPROVE_TEST_GCC_ROOTFS", gcc_rootfs.as_str()),
             // Snapshots are compared, never rewritten, by the suite.
             ("INSTA_UPDATE", "no"),
         ],

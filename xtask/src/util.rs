@@ -340,3 +340,27 @@ impl Drop for Dockerd {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A Debian bookworm root filesystem with gcc, libc6-dev and make, as one tar, made by
+/// mmdebstrap with a fixed SOURCE_DATE_EPOCH (~20 s here; reused while it exists). Its digest
+/// follows the Debian mirror, so tests compare two rebuilds, never a hard-coded digest.
+pub fn debian_gcc_rootfs() -> Result<PathBuf> {
+    let dir = target().join("xtask").join("rootfs");
+    let tar = dir.join("bookworm-gcc.tar");
+    if tar.exists() {
+        return Ok(tar);
+    }
+    std::fs::create_dir_all(&dir)?;
+    let partial = dir.join("bookworm-gcc.tar.partial");
+    run(Command::new("mmdebstrap")
+        .args([
+            "--quiet",
+            "--variant=minbase",
+            "--include=gcc,libc6-dev,make",
+            "bookworm",
+        ])
+        .arg(&partial)
+        .env("SOURCE_DATE_EPOCH", "1700000000"))?;
+    std::fs::rename(&partial, &tar)?;
+    Ok(tar)
+}

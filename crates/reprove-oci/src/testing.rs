@@ -225,12 +225,12 @@ impl TestRegistry {
         (digest, manifest.len())
     }
 
-    /// Pushes an image whose single uncompressed layer is `layer` (a tar), with `PATH=/bin`.
+    /// Pushes an image whose single uncompressed layer is `layer` (a tar), with the usual `PATH`.
     /// Returns the manifest digest.
     pub fn push_rootfs(&self, repo: &str, tag: &str, layer: &[u8]) -> Digest {
         let layer_digest = self.push_blob(repo, layer);
         let config = format!(
-            r#"{{"architecture":"amd64","os":"linux","created":"1970-01-01T00:00:00Z","config":{{"Env":["PATH=/bin"]}},"rootfs":{{"type":"layers","diff_ids":["{layer_digest}"]}}}}"#
+            r#"{{"architecture":"amd64","os":"linux","created":"1970-01-01T00:00:00Z","config":{{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]}},"rootfs":{{"type":"layers","diff_ids":["{layer_digest}"]}}}}"#
         );
         let config_digest = self.push_blob(repo, config.as_bytes());
         let manifest = format!(
