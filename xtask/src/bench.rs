@@ -58,6 +58,10 @@ pub fn run(args: &[String]) -> Result<()> {
         ("git", "git"),
         ("openssl", "openssl"),
         ("/usr/bin/time", "time"),
+        ("/usr/bin/docker-registry", "docker-registry"),
+        ("skopeo", "skopeo"),
+        ("dockerd", "docker.io"),
+        ("/bin/busybox", "busybox-static"),
     ])?;
     cargo(&["build", "--release", "--quiet", "-p", "reprove-cli"], &[])?;
     cargo(
@@ -69,6 +73,18 @@ pub fn run(args: &[String]) -> Result<()> {
             "reprove-digest",
             "--example",
             "sha256sum",
+        ],
+        &[],
+    )?;
+    cargo(
+        &[
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "reprove-build",
+            "--example",
+            "export",
         ],
         &[],
     )?;
