@@ -351,10 +351,12 @@ pub fn debian_gcc_rootfs() -> Result<PathBuf> {
         return Ok(tar);
     }
     std::fs::create_dir_all(&dir)?;
-    let partial = dir.join("bookworm-gcc.tar.partial");
+    // mmdebstrap picks the output format from the extension: keep `.tar` last.
+    let partial = dir.join("bookworm-gcc.partial.tar");
     run(Command::new("mmdebstrap")
         .args([
             "--quiet",
+            "--format=tar",
             "--variant=minbase",
             "--include=gcc,libc6-dev,make",
             "bookworm",
