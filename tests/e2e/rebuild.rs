@@ -27,6 +27,7 @@ struct Setup {
     _reg: TestRegistry,
     docker_host: String,
     image: String,
+    diffoscope: String,
 }
 
 fn setup(build_sh: &str) -> Option<Setup> {
@@ -48,6 +49,7 @@ fn setup(build_sh: &str) -> Option<Setup> {
         _reg: reg,
         docker_host,
         image,
+        diffoscope: String::new(),
     })
 }
 
@@ -57,6 +59,8 @@ impl Setup {
         cmd.current_dir(self.f.repo()).arg("rebuild").args(args);
         self.f.env(&mut cmd);
         cmd.env("DOCKER_HOST", &self.docker_host);
+        // reprove's own explanations unless a test asks for diffoscope.
+        cmd.env("REPROVE_DIFFOSCOPE", &self.diffoscope);
         let out = cmd.output().unwrap();
         (
             out.status.code().unwrap(),
@@ -322,6 +326,7 @@ fn the_c_example_rebuilds_bit_for_bit_with_gcc() {
         _reg: reg,
         docker_host,
         image,
+        diffoscope: String::new(),
     };
     let (code, out, err) = s.rebuild(&["v1.0.0", "--keep", &s.path("published")]);
     assert_eq!(code, 0, "{out}{err}");
@@ -336,4 +341,57 @@ fn the_c_example_rebuilds_bit_for_bit_with_gcc() {
     assert!(out.contains("match     hello  "), "{out}");
     assert!(out.contains("match     hello.tar.gz"), "{out}");
     assert!(out.contains("every artifact identical"), "{out}");
+}
+
+#[test]
+fn a_build_past_its_timeout_is_stopped() {
+    let Some(s) = setup("set -eu\nmkdir -p dist\necho ok > dist/ok.txt\n") else {
+        return;
+    };
+    s.f.write("reprove.toml", format!("[build]\nimage = \"{}\"\ncommand = [\"sleep\", \"120\"]\nartifacts = [\"dist/*\"]\ntimeout = 2\n", s.image));
+    s.f.commit("slow\n\nReviewed-by: R <r@example.com>");
+    s.f.tag("v2.0.0");
+    let (code, out, err) = s.rebuild(&["v2.0.0"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("did not finish within 2 s and was stopped"),
+        "{err}"
+    );
+}
+
+#[test]
+fn diffoscope_explains_when_installed_and_its_reports_are_kept() {
+    if !require_tool("diffoscope") {
+        return;
+    }
+    let Some(mut s) = setup(DETERMINISTIC) else {
+        return;
+    };
+    let (code, _, err) = s.rebuild(&["v1.0.0", "--keep", &s.path("k")]);
+    assert_eq!(code, 0, "{err}");
+    std::fs::write(
+        s.f.path("k/artifacts/greeting.txt"),
+        "hello, tampered world\n",
+    )
+    .unwrap();
+    let which = std::process::Command::new("sh")
+        .args(["-c", "command -v diffoscope"])
+        .output()
+        .unwrap();
+    s.diffoscope = String::from_utf8_lossy(&which.stdout).trim().to_owned();
+    let (code, out, err) = s.rebuild(&[
+        "v1.0.0",
+        "--artifacts",
+        &s.path("k/artifacts"),
+        "--keep",
+        &s.path("k2"),
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("why `greeting.txt` differs (diffoscope)"),
+        "{out}"
+    );
+    assert!(out.contains("-hello, tampered world"), "{out}");
+    assert!(s.f.path("k2/greeting.txt.diffoscope.html").exists());
+    assert!(s.f.path("k2/greeting.txt.diffoscope.txt").exists());
 }

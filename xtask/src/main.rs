@@ -49,6 +49,8 @@ fn test(extra: &[String]) -> Result<()> {
         ("dockerd", "docker.io"),
         ("/bin/busybox", "busybox-static"),
         ("mmdebstrap", "mmdebstrap"),
+        // So the suite checks the diffoscope path of mismatch explanations too.
+        ("diffoscope", "diffoscope-minimal"),
     ])?;
     let gcc_rootfs = util::debian_gcc_rootfs()?;
     let gcc_rootfs = gcc_rootfs.display().to_string();

@@ -190,6 +190,20 @@ pub fn summarize(published: &[u8], rebuilt: &[u8]) -> Vec<String> {
     out
 }
 
+/// The diffoscope to use: `REPROVE_DIFFOSCOPE` names one (empty: never use it), else the
+/// first on `PATH`.
+fn diffoscope() -> Option<PathBuf> {
+    match std::env::var_os("REPROVE_DIFFOSCOPE") {
+        Some(p) if p.is_empty() => None,
+        Some(p) => Some(PathBuf::from(p)),
+        None => std::env::var_os("PATH").and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("diffoscope"))
+                .find(|p| p.is_file())
+        }),
+    }
+}
+
 /// Explains a mismatch between two files, keeping diffoscope's reports in `reports_dir`.
 pub fn explain(
     artifact: &str,
@@ -197,11 +211,7 @@ pub fn explain(
     rebuilt: &Path,
     reports_dir: &Path,
 ) -> Explanation {
-    if let Some(diffoscope) = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join("diffoscope"))
-            .find(|p| p.is_file())
-    }) {
+    if let Some(diffoscope) = diffoscope() {
         let text = reports_dir.join(format!("{artifact}.diffoscope.txt"));
         let html = reports_dir.join(format!("{artifact}.diffoscope.html"));
         let ran = Command::new(diffoscope)
