@@ -395,3 +395,42 @@ fn diffoscope_explains_when_installed_and_its_reports_are_kept() {
     assert!(s.f.path("k2/greeting.txt.diffoscope.html").exists());
     assert!(s.f.path("k2/greeting.txt.diffoscope.txt").exists());
 }
+
+/// The same rebuild with podman (runc, and the ulimits this kernel allows, from the
+/// containers.conf `cargo xtask test` writes): docker and podman take the same flags.
+#[test]
+fn podman_rebuilds_the_same_bits() {
+    let Some(conf) = std::env::var_os("REPROVE_TEST_CONTAINERS_CONF") else {
+        assert!(
+            std::env::var_os("REPROVE_REQUIRE_TOOLS").is_none(),
+            "REPROVE_TEST_CONTAINERS_CONF is not set; cargo xtask test writes it"
+        );
+        eprintln!("skipping: podman is not set up");
+        return;
+    };
+    let Some(s) = setup(DETERMINISTIC) else {
+        return;
+    };
+    let (code, out, err) = s.rebuild(&["v1.0.0", "--keep", &s.path("docker")]);
+    assert_eq!(code, 0, "{out}{err}");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_reprove"));
+    cmd.current_dir(s.f.repo()).args([
+        "rebuild",
+        "v1.0.0",
+        "--engine",
+        "podman",
+        "--artifacts",
+        &s.path("docker/artifacts"),
+        "--format",
+        "json",
+    ]);
+    s.f.env(&mut cmd);
+    cmd.env("CONTAINERS_CONF", conf)
+        .env("REPROVE_DIFFOSCOPE", "");
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    let r: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(r["engine"], "podman");
+    assert_eq!(r["verdict"], "reproducible");
+}

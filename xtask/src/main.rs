@@ -51,7 +51,17 @@ fn test(extra: &[String]) -> Result<()> {
         ("mmdebstrap", "mmdebstrap"),
         // So the suite checks the diffoscope path of mismatch explanations too.
         ("diffoscope", "diffoscope-minimal"),
+        // podman works here only with runc and the ulimits this kernel allows.
+        ("podman", "podman"),
+        ("runc", "runc"),
     ])?;
+    let containers_conf = util::target().join("xtask").join("containers.conf");
+    std::fs::create_dir_all(util::target().join("xtask"))?;
+    std::fs::write(
+        &containers_conf,
+        "[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]\n[engine]\nruntime = \"runc\"\n",
+    )?;
+    let containers_conf = containers_conf.display().to_string();
     let gcc_rootfs = util::debian_gcc_rootfs()?;
     let gcc_rootfs = gcc_rootfs.display().to_string();
     let dockerd = util::Dockerd::start()?;
@@ -96,6 +106,7 @@ fn test(extra: &[String]) -> Result<()> {
             ("REPROVE_TEST_NODE_MODULES", node_modules.as_str()),
             ("REPROVE_TEST_DOCKER_HOST", dockerd.host.as_str()),
             ("REPROVE_TEST_GCC_ROOTFS", gcc_rootfs.as_str()),
+            ("REPROVE_TEST_CONTAINERS_CONF", containers_conf.as_str()),
             // Snapshots are compared, never rewritten, by the suite.
             ("INSTA_UPDATE", "no"),
         ],
