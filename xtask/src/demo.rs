@@ -160,7 +160,9 @@ pub fn run() -> Result<()> {
         "  signed baseline (Sigstore bundle, in-toto Statement v1): {}",
         bundle.display()
     ));
-    say("  the hermetic rebuild, provenance and `reprove verify` arrive with the next issues");
+    say(
+        "  `reprove rebuild` works (see README); provenance, `reprove release` and `reprove verify` arrive with the next issue",
+    );
     if verdict != 0 {
         anyhow::bail!("the signed baseline did not verify (exit {verdict})");
     }
