@@ -100,24 +100,11 @@ fn read_small(
     entries: &[TreeEntry],
     path: &str,
 ) -> Result<Option<Vec<u8>>, BaselineError> {
-    let Some(e) = entries
-        .iter()
-        .find(|e| e.path == path.as_bytes() && e.kind != TreeEntryKind::Submodule)
-    else {
-        return Ok(None);
-    };
-    let req = [BlobRequest {
-        oid: e.oid.clone(),
-        size: e.size.unwrap_or(0),
-        keep: true,
-    }];
-    let mut map = repo
-        .read_blobs(&req, PARSE_LIMIT, &|_| {})
+    repo.read_tree_file(entries, path.as_bytes(), PARSE_LIMIT)
         .map_err(|source| BaselineError::Git {
             action: "read `reprove.toml`",
             source,
-        })?;
-    Ok(map.remove(&e.oid).and_then(|b| b.content))
+        })
 }
 
 /// Reads `reprove.toml` from the tag's tree.

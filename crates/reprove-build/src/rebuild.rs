@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use reprove_source::{Repository, Tag, TreeEntryKind, rfc3339_utc};
+use reprove_source::{Repository, Tag, rfc3339_utc};
 
 use crate::BuildError;
 use crate::compare::{ArtifactDigest, Comparison, Verdict, collect, compare, published};
@@ -107,36 +107,19 @@ fn read_config(
     commit: &reprove_source::ObjectId,
     tag: &Tag,
 ) -> Result<String, BuildError> {
+    let git = |action: &'static str| move |source| BuildError::Git { action, source };
     let entries = repo
         .tree_entries(commit)
-        .map_err(|source| BuildError::Git {
-            action: "list the tree at the tag",
-            source,
-        })?;
-    let Some(e) = entries
-        .iter()
-        .find(|e| e.path == b"reprove.toml" && e.kind != TreeEntryKind::Submodule)
+        .map_err(git("list the tree at the tag"))?;
+    let Some(bytes) = repo
+        .read_tree_file(&entries, b"reprove.toml", 1 << 20)
+        .map_err(git("read `reprove.toml`"))?
     else {
         return Err(BuildError::Recipe {
             tag: tag.to_string(),
-            message: "no `reprove.toml` at the tag".into(),
+            message: "no `reprove.toml` (of at most 1 MiB) at the tag".into(),
         });
     };
-    let req = [reprove_source::BlobRequest {
-        oid: e.oid.clone(),
-        size: e.size.unwrap_or(0),
-        keep: true,
-    }];
-    let blobs = repo
-        .read_blobs(&req, 1 << 20, &|_| {})
-        .map_err(|source| BuildError::Git {
-            action: "read `reprove.toml`",
-            source,
-        })?;
-    let bytes = blobs
-        .get(&e.oid)
-        .and_then(|b| b.content.clone())
-        .unwrap_or_default();
     String::from_utf8(bytes).map_err(|_| BuildError::Recipe {
         tag: tag.to_string(),
         message: "`reprove.toml` is not UTF-8".into(),
@@ -409,8 +392,7 @@ pub fn rebuild(
     };
     let (variations, vexpl) = match variations {
         Some((v, e, vbuild)) => {
-            if let Some(keep) = &opts.keep {
-                let _ = keep; // copied below with the staging folder
+            if opts.keep.is_some() {
                 copy_artifacts(&vbuild.artifacts, &staging.path().join("artifacts-variant"))?;
             }
             (Some(v), e)

@@ -19,6 +19,17 @@ pub enum Outcome {
     CouldNotCheck = 2,
 }
 
+impl Outcome {
+    /// 0 holds, 1 failed, anything higher could not check.
+    pub fn from_severity(worst: u8) -> Outcome {
+        match worst {
+            0 => Outcome::Pass,
+            1 => Outcome::Fail,
+            _ => Outcome::CouldNotCheck,
+        }
+    }
+}
+
 /// Rebuild a tagged release, prove it matches, and sign the evidence.
 ///
 /// Exit status: 0 the check holds, 1 the check ran and failed, 2 it could not run.

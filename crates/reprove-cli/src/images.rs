@@ -360,11 +360,7 @@ pub fn check(dir: &Path, args: CheckArgs<'_>) -> Result<Outcome> {
         }
     };
     stdout(&out)?;
-    Ok(match worst {
-        0 => Outcome::Pass,
-        1 => Outcome::Fail,
-        _ => Outcome::CouldNotCheck,
-    })
+    Ok(Outcome::from_severity(worst))
 }
 
 const RULES: [(&str, &str); 7] = [
@@ -601,11 +597,7 @@ pub fn pin(
         edits.len(),
         if edits.len() == 1 { "" } else { "s" }
     ));
-    Ok(match worst {
-        0 => Outcome::Pass,
-        1 => Outcome::Fail,
-        _ => Outcome::CouldNotCheck,
-    })
+    Ok(Outcome::from_severity(worst))
 }
 
 /// A minimal unified diff: one hunk per changed line.

@@ -107,6 +107,29 @@ impl Repository {
         Ok(map)
     }
 
+    /// The content of the file at `path` in a listed tree (`None` when there is no such file,
+    /// or it is a submodule, or it is larger than `limit`).
+    pub fn read_tree_file(
+        &self,
+        entries: &[crate::TreeEntry],
+        path: &[u8],
+        limit: u64,
+    ) -> Result<Option<Vec<u8>>> {
+        let Some(e) = entries
+            .iter()
+            .find(|e| e.path == path && e.kind != crate::TreeEntryKind::Submodule)
+        else {
+            return Ok(None);
+        };
+        let req = [BlobRequest {
+            oid: e.oid.clone(),
+            size: e.size.unwrap_or(0),
+            keep: true,
+        }];
+        let mut map = self.read_blobs(&req, limit, &|_| {})?;
+        Ok(map.remove(&e.oid).and_then(|b| b.content))
+    }
+
     fn read_shard(
         &self,
         shard: &[(ObjectId, bool)],
