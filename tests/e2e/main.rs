@@ -9,6 +9,7 @@ mod images;
 mod init;
 mod keys;
 mod rebuild;
+mod release;
 mod signatures;
 mod signing;
 mod soup;

@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::support::{Fixture, require_tool, stderr};
 
 /// The engine `cargo xtask test` started; `None` (skip) outside it.
-fn engine() -> Option<String> {
+pub(crate) fn engine() -> Option<String> {
     match std::env::var("REPROVE_TEST_DOCKER_HOST") {
         Ok(h) => Some(h),
         Err(_) => {

@@ -4,11 +4,14 @@
 //! - [`keys`]: P-256 and Ed25519 keys in PEM (PKCS#8, SEC1, SPKI) and cosign's encrypted format.
 //! - [`dsse`]: DSSE envelopes, signed over PAE.
 //! - [`bundle`]: Sigstore bundles — writing key-signed v0.3 bundles, reading every version.
+//! - [`slsa`]: SLSA provenance v1 and verification summary v1 predicates.
+//! - [`verify`]: verifying bundles, offline with a key or keyless against a trusted root.
 
 pub mod bundle;
 mod cosign;
 pub mod dsse;
 pub mod keys;
+pub mod slsa;
 pub mod statement;
 pub mod verify;
 

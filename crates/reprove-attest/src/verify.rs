@@ -137,6 +137,42 @@ pub fn verify_bundle(
     }
 }
 
+/// Verifies a DSSE bundle that carries an in-toto statement, without an artifact at hand:
+/// the signature (and, for keyless bundles, the certificate chain, transparency log and
+/// identity) is checked, and the verified statement is returned for the caller to match
+/// its subjects against whatever it has. The keyless verifier is given the first sha256
+/// subject the signed payload names, which it checks against the signed statement.
+pub fn verify_statement(
+    bundle_bytes: &[u8],
+    signer: &Signer,
+    trusted_root_json: Option<&str>,
+) -> Result<Verified, VerifyError> {
+    let parsed =
+        ParsedBundle::parse(bundle_bytes).map_err(|e| rejected(format!("unusable bundle: {e}")))?;
+    let Content::Dsse(env) = &parsed.content else {
+        return Err(rejected(
+            "the bundle signs a message, not an in-toto statement",
+        ));
+    };
+    let statement: serde_json::Value = serde_json::from_slice(&env.payload)
+        .map_err(|e| rejected(format!("the signed payload is not JSON: {e}")))?;
+    let first = statement
+        .get("subject")
+        .and_then(|s| s.as_array())
+        .into_iter()
+        .flatten()
+        .find_map(|s| s.get("digest")?.get("sha256")?.as_str())
+        .and_then(|h| hex::decode(h).ok())
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| rejected("the statement has no sha256 subject"))?;
+    verify_bundle(
+        bundle_bytes,
+        &ArtifactInput::Sha256(first),
+        signer,
+        trusted_root_json,
+    )
+}
+
 fn subject_matches(statement: &serde_json::Value, d: &Digests) -> Result<String, VerifyError> {
     let subjects = statement
         .get("subject")

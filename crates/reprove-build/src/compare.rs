@@ -9,7 +9,7 @@ use reprove_digest::Digest;
 use crate::BuildError;
 
 /// One artifact's digest and size, and where its bytes are (when they are on disk).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ArtifactDigest {
     pub sha256: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -19,7 +19,9 @@ pub struct ArtifactDigest {
 }
 
 /// The verdict for one name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     Match,
@@ -30,7 +32,7 @@ pub enum Verdict {
     Extra,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Comparison {
     pub name: String,
     pub verdict: Verdict,

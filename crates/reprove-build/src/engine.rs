@@ -12,7 +12,7 @@ use reprove_oci::ImageRef;
 use crate::BuildError;
 
 /// Which CLI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EngineKind {
     Docker,

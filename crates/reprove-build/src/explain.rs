@@ -12,13 +12,14 @@ use reprove_digest::sha256_bytes;
 /// Inputs bigger than this are compared by offset only.
 const ANALYSE_LIMIT: u64 = 512 << 20;
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Explanation {
     pub artifact: String,
     /// `diffoscope` or `reprove`.
-    pub tool: &'static str,
+    pub tool: String,
     pub summary: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// Report files, by file name inside the folder the explanation was written to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reports: Vec<PathBuf>,
 }
 
@@ -236,9 +237,12 @@ pub fn explain(
                 .collect();
             return Explanation {
                 artifact: artifact.to_owned(),
-                tool: "diffoscope",
+                tool: "diffoscope".into(),
                 summary: head,
-                reports: vec![text, html],
+                reports: [text, html]
+                    .iter()
+                    .filter_map(|p| p.file_name().map(PathBuf::from))
+                    .collect(),
             };
         }
     }
@@ -251,7 +255,7 @@ pub fn explain(
     };
     Explanation {
         artifact: artifact.to_owned(),
-        tool: "reprove",
+        tool: "reprove".into(),
         summary: summarize(&read(published), &read(rebuilt)),
         reports: Vec::new(),
     }

@@ -19,7 +19,8 @@ pub use engine::{Engine, EngineKind, RunEnd, RunSpec};
 pub use explain::{Explanation, explain, summarize};
 pub use export::export_tree;
 pub use rebuild::{
-    BUILD_PATH, Conditions, Options, RebuildReport, VariationFinding, VariationReport, rebuild,
+    BUILD_PATH, Conditions, Options, RebuildReport, RebuildVerdict, VariationFinding,
+    VariationReport, rebuild,
 };
 pub use recipe::{DEFAULT_TIMEOUT, Recipe};
 

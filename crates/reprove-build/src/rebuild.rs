@@ -30,7 +30,7 @@ pub struct Options {
 }
 
 /// Conditions of one build.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Conditions {
     pub build_path: String,
@@ -42,24 +42,47 @@ pub struct Conditions {
 }
 
 /// An artifact that came out differently under the varied conditions.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct VariationFinding {
     pub artifact: String,
     pub reference: Option<String>,
     pub varied: Option<String>,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VariationReport {
     pub conditions: Conditions,
     /// Which conditions differ from the reference build.
-    pub varied: Vec<&'static str>,
+    pub varied: Vec<String>,
     pub changed: Vec<VariationFinding>,
 }
 
+/// The overall verdict of a rebuild.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RebuildVerdict {
+    /// Every artifact matched the published set (and the varied build, when asked).
+    Reproducible,
+    /// Some artifact differs, is missing or is extra.
+    NotReproducible,
+    /// Built, with nothing to compare with.
+    Built,
+}
+
+impl RebuildVerdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RebuildVerdict::Reproducible => "reproducible",
+            RebuildVerdict::NotReproducible => "not-reproducible",
+            RebuildVerdict::Built => "built",
+        }
+    }
+}
+
 /// Everything that went into a rebuild and what came out: the input of SLSA provenance.
-#[derive(Debug, Clone, serde::Serialize)]
+/// Written as `rebuild-report.json` and read back by `reprove attest`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RebuildReport {
     pub tag: String,
@@ -73,25 +96,25 @@ pub struct RebuildReport {
     pub image_id: String,
     pub engine: EngineKind,
     pub engine_version: String,
-    pub network: &'static str,
+    /// Always `none`: the build container has no network.
+    pub network: String,
     pub conditions: Conditions,
     pub started_on: String,
     pub finished_on: String,
     pub artifacts: BTreeMap<String, ArtifactDigest>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub comparison: Vec<Comparison>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variations: Option<VariationReport>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub explanations: Vec<Explanation>,
-    /// `reproducible`, `not-reproducible`, or `built` (nothing to compare with).
-    pub verdict: &'static str,
+    pub verdict: RebuildVerdict,
 }
 
 impl RebuildReport {
     /// Whether every check passed (exit 0).
     pub fn holds(&self) -> bool {
-        self.verdict != "not-reproducible"
+        self.verdict != RebuildVerdict::NotReproducible
     }
 }
 
@@ -154,7 +177,8 @@ fn open_up(dir: &Path) -> Result<(), BuildError> {
 
 struct Build {
     artifacts: BTreeMap<String, ArtifactDigest>,
-    tree: tempfile::TempDir,
+    /// Holds the artifacts' files until they are copied or compared.
+    _tree: tempfile::TempDir,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -214,7 +238,13 @@ fn one_build(
             log: log.to_owned(),
         });
     }
-    Ok((Build { artifacts, tree }, archive.hex()))
+    Ok((
+        Build {
+            artifacts,
+            _tree: tree,
+        },
+        archive.hex(),
+    ))
 }
 
 fn copy_artifacts(
@@ -262,167 +292,192 @@ pub fn rebuild(
             .unwrap_or_default()
     );
     // Everything goes to a staging folder that becomes `keep` only when the rebuild finished.
+    // Beside `keep` when there is one, so the final rename never crosses file systems.
+    let staging_parent = opts
+        .keep
+        .as_deref()
+        .and_then(Path::parent)
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| {
+            if opts.keep.is_some() {
+                PathBuf::from(".")
+            } else {
+                std::env::temp_dir()
+            }
+        });
     let staging = tempfile::Builder::new()
-        .prefix("reprove-rebuild-")
-        .tempdir()
+        .prefix(".reprove-rebuild-")
+        .tempdir_in(&staging_parent)
         .map_err(|e| BuildError::Io {
-            path: std::env::temp_dir(),
+            path: staging_parent.clone(),
             source: e,
         })?;
-    let epoch = info.commit_info.committer.time;
-    let conditions = Conditions {
-        build_path: BUILD_PATH.into(),
-        hostname: HOSTNAME.into(),
-        umask: UMASK.into(),
-        user: recipe.user.clone(),
-        environment: base_env(&recipe, epoch, "C.UTF-8", "UTC"),
-    };
-    let started = now();
-    progress(&format!(
-        "building `{}` in {image}",
-        recipe.command.join(" ")
-    ));
-    let log = staging.path().join("build.log");
-    let (build, archive) = one_build(
-        &engine,
-        repo,
-        &info.commit,
-        &recipe,
-        &image,
-        &conditions,
-        &log,
-        false,
-    )?;
-
-    let variations = if opts.variations {
-        // Everything reprotest varies that a container can: path, time zone, locale, umask,
-        // hostname and user.
-        let varied_conditions = Conditions {
-            build_path: "/var/tmp/reprove/variant/tree".into(),
-            hostname: "variant-host".into(),
-            umask: "002".into(),
-            user: Some("1234:1234".into()),
-            environment: base_env(&recipe, epoch, "fr_FR.UTF-8", "XYZ-14"),
+    let staged = (|| -> Result<RebuildReport, BuildError> {
+        let epoch = info.commit_info.committer.time;
+        let conditions = Conditions {
+            build_path: BUILD_PATH.into(),
+            hostname: HOSTNAME.into(),
+            umask: UMASK.into(),
+            user: recipe.user.clone(),
+            environment: base_env(&recipe, epoch, "C.UTF-8", "UTC"),
         };
-        progress("building again under varied conditions");
-        let vlog = staging.path().join("build-variant.log");
-        let (vbuild, _) = one_build(
+        let started = now();
+        progress(&format!(
+            "building `{}` in {image}",
+            recipe.command.join(" ")
+        ));
+        let log = staging.path().join("build.log");
+        let (build, archive) = one_build(
             &engine,
             repo,
             &info.commit,
             &recipe,
             &image,
-            &varied_conditions,
-            &vlog,
-            true,
+            &conditions,
+            &log,
+            false,
         )?;
-        let changed: Vec<VariationFinding> = build
-            .artifacts
-            .keys()
-            .chain(vbuild.artifacts.keys())
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .filter(|n| {
-                build.artifacts.get(*n).map(|a| &a.sha256)
-                    != vbuild.artifacts.get(*n).map(|a| &a.sha256)
-            })
-            .map(|n| VariationFinding {
-                artifact: n.clone(),
-                reference: build.artifacts.get(n).map(|a| a.sha256.clone()),
-                varied: vbuild.artifacts.get(n).map(|a| a.sha256.clone()),
-            })
-            .collect();
-        let mut explanations = Vec::new();
-        for c in &changed {
-            if let (Some(a), Some(b)) = (
-                build.artifacts.get(&c.artifact),
-                vbuild.artifacts.get(&c.artifact),
-            ) && let (Some(pa), Some(pb)) = (&a.path, &b.path)
-            {
-                explanations.push(explain(&c.artifact, pa, pb, staging.path()));
-            }
-        }
-        Some((
-            VariationReport {
-                conditions: varied_conditions,
-                varied: vec![
-                    "build path",
-                    "time zone",
-                    "locale",
-                    "umask",
-                    "hostname",
-                    "user",
-                ],
-                changed,
-            },
-            explanations,
-            vbuild,
-        ))
-    } else {
-        None
-    };
 
-    let mut explanations = Vec::new();
-    let comparison = match &opts.published {
-        Some(p) => {
-            let published = published(p)?;
-            let cmp = compare(&published, &build.artifacts);
-            for c in cmp.iter().filter(|c| c.verdict == Verdict::Mismatch) {
-                if let (Some(pa), Some(ra)) = (
-                    c.published.as_ref().and_then(|x| x.path.as_ref()),
-                    c.rebuilt.as_ref().and_then(|x| x.path.as_ref()),
-                ) {
-                    explanations.push(explain(&c.name, pa, ra, staging.path()));
+        let variations = if opts.variations {
+            // Everything reprotest varies that a container can: path, time zone, locale, umask,
+            // hostname and user.
+            let varied_conditions = Conditions {
+                build_path: "/var/tmp/reprove/variant/tree".into(),
+                hostname: "variant-host".into(),
+                umask: "002".into(),
+                user: Some("1234:1234".into()),
+                environment: base_env(&recipe, epoch, "fr_FR.UTF-8", "XYZ-14"),
+            };
+            progress("building again under varied conditions");
+            let vlog = staging.path().join("build-variant.log");
+            let (vbuild, _) = one_build(
+                &engine,
+                repo,
+                &info.commit,
+                &recipe,
+                &image,
+                &varied_conditions,
+                &vlog,
+                true,
+            )?;
+            let changed: Vec<VariationFinding> = build
+                .artifacts
+                .keys()
+                .chain(vbuild.artifacts.keys())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .filter(|n| {
+                    build.artifacts.get(*n).map(|a| &a.sha256)
+                        != vbuild.artifacts.get(*n).map(|a| &a.sha256)
+                })
+                .map(|n| VariationFinding {
+                    artifact: n.clone(),
+                    reference: build.artifacts.get(n).map(|a| a.sha256.clone()),
+                    varied: vbuild.artifacts.get(n).map(|a| a.sha256.clone()),
+                })
+                .collect();
+            let mut explanations = Vec::new();
+            for c in &changed {
+                if let (Some(a), Some(b)) = (
+                    build.artifacts.get(&c.artifact),
+                    vbuild.artifacts.get(&c.artifact),
+                ) && let (Some(pa), Some(pb)) = (&a.path, &b.path)
+                {
+                    explanations.push(explain(&c.artifact, pa, pb, staging.path()));
                 }
             }
-            cmp
-        }
-        None => Vec::new(),
-    };
-    let variation_failed = variations
-        .as_ref()
-        .is_some_and(|(v, _, _)| !v.changed.is_empty());
-    let compare_failed = comparison.iter().any(|c| c.verdict != Verdict::Match);
-    let verdict = if compare_failed || variation_failed {
-        "not-reproducible"
-    } else if opts.published.is_some() || opts.variations {
-        "reproducible"
-    } else {
-        "built"
-    };
-    let (variations, vexpl) = match variations {
-        Some((v, e, vbuild)) => {
-            if opts.keep.is_some() {
-                copy_artifacts(&vbuild.artifacts, &staging.path().join("artifacts-variant"))?;
+            Some((
+                VariationReport {
+                    conditions: varied_conditions,
+                    varied: [
+                        "build path",
+                        "time zone",
+                        "locale",
+                        "umask",
+                        "hostname",
+                        "user",
+                    ]
+                    .map(String::from)
+                    .to_vec(),
+                    changed,
+                },
+                explanations,
+                vbuild,
+            ))
+        } else {
+            None
+        };
+
+        let mut explanations = Vec::new();
+        let comparison = match &opts.published {
+            Some(p) => {
+                let published = published(p)?;
+                let cmp = compare(&published, &build.artifacts);
+                for c in cmp.iter().filter(|c| c.verdict == Verdict::Mismatch) {
+                    if let (Some(pa), Some(ra)) = (
+                        c.published.as_ref().and_then(|x| x.path.as_ref()),
+                        c.rebuilt.as_ref().and_then(|x| x.path.as_ref()),
+                    ) {
+                        explanations.push(explain(&c.name, pa, ra, staging.path()));
+                    }
+                }
+                cmp
             }
-            (Some(v), e)
+            None => Vec::new(),
+        };
+        let variation_failed = variations
+            .as_ref()
+            .is_some_and(|(v, _, _)| !v.changed.is_empty());
+        let compare_failed = comparison.iter().any(|c| c.verdict != Verdict::Match);
+        let verdict = if compare_failed || variation_failed {
+            RebuildVerdict::NotReproducible
+        } else if opts.published.is_some() || opts.variations {
+            RebuildVerdict::Reproducible
+        } else {
+            RebuildVerdict::Built
+        };
+        let (variations, vexpl) = match variations {
+            Some((v, e, vbuild)) => {
+                if opts.keep.is_some() {
+                    copy_artifacts(&vbuild.artifacts, &staging.path().join("artifacts-variant"))?;
+                }
+                (Some(v), e)
+            }
+            None => (None, Vec::new()),
+        };
+        explanations.extend(vexpl);
+        let report = RebuildReport {
+            tag: tag.to_string(),
+            commit: info.commit.to_string(),
+            tree: info.tree.to_string(),
+            source_date_epoch: epoch,
+            source_archive_sha256: archive,
+            recipe,
+            image,
+            image_id,
+            engine: engine.kind,
+            engine_version,
+            network: "none".into(),
+            conditions,
+            started_on: rfc3339_utc(started),
+            finished_on: rfc3339_utc(now()),
+            artifacts: build.artifacts.clone(),
+            comparison,
+            variations,
+            explanations,
+            verdict,
+        };
+        if opts.keep.is_some() {
+            copy_artifacts(&report.artifacts, &staging.path().join("artifacts"))?;
         }
-        None => (None, Vec::new()),
-    };
-    explanations.extend(vexpl);
-    let report = RebuildReport {
-        tag: tag.to_string(),
-        commit: info.commit.to_string(),
-        tree: info.tree.to_string(),
-        source_date_epoch: epoch,
-        source_archive_sha256: archive,
-        recipe,
-        image,
-        image_id,
-        engine: engine.kind,
-        engine_version,
-        network: "none",
-        conditions,
-        started_on: rfc3339_utc(started),
-        finished_on: rfc3339_utc(now()),
-        artifacts: build.artifacts.clone(),
-        comparison,
-        variations,
-        explanations,
-        verdict,
+        Ok(report)
+    })();
+    let report = match staged {
+        Ok(r) => r,
+        Err(e) => return Err(keep_failure(staging, opts.keep.as_deref(), e)),
     };
     if let Some(keep) = &opts.keep {
-        copy_artifacts(&build.artifacts, &staging.path().join("artifacts"))?;
         let json = serde_json::to_vec_pretty(&report).map_err(|e| BuildError::Report {
             detail: e.to_string(),
         })?;
@@ -438,6 +493,29 @@ pub fn rebuild(
             source: e,
         })?;
     }
-    drop(build.tree);
     Ok(report)
+}
+
+/// A failed build keeps its log: the staging folder becomes `keep` (or stays in the temporary
+/// directory) and the error names the log where it now is. Other errors drop the folder.
+fn keep_failure(staging: tempfile::TempDir, keep: Option<&Path>, err: BuildError) -> BuildError {
+    let (BuildError::BuildFailed { log, .. }
+    | BuildError::TimedOut { log, .. }
+    | BuildError::NoArtifacts { log, .. }) = &err
+    else {
+        return err;
+    };
+    let name = log.file_name().map(PathBuf::from).unwrap_or_default();
+    let dir = staging.keep();
+    let dir = match keep {
+        Some(k) if std::fs::rename(&dir, k).is_ok() => k.to_owned(),
+        _ => dir,
+    };
+    let log = dir.join(name);
+    match err {
+        BuildError::BuildFailed { code, .. } => BuildError::BuildFailed { code, log },
+        BuildError::TimedOut { seconds, .. } => BuildError::TimedOut { seconds, log },
+        BuildError::NoArtifacts { patterns, .. } => BuildError::NoArtifacts { patterns, log },
+        other => other,
+    }
 }

@@ -33,7 +33,7 @@ struct Raw {
 }
 
 /// A validated rebuild recipe.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Recipe {
     pub image: ImageRef,
     pub command: Vec<String>,

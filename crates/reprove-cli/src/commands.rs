@@ -119,6 +119,109 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = RebuildFormat::Text)]
         format: RebuildFormat,
     },
+    /// Write the SLSA provenance v1 of a rebuild report and sign it
+    ///
+    /// The subjects are the rebuilt artifacts; the recipe, the pinned environment, the commit,
+    /// the build image and the lockfiles are recorded by digest. Refuses (exit 1) a report that
+    /// did not reproduce, or whose tag has moved since.
+    Attest {
+        /// The release tag.
+        tag: Tag,
+        /// The report of `reprove rebuild --format json`.
+        #[arg(long, value_name = "FILE")]
+        rebuild_report: PathBuf,
+        /// Private key to sign with.
+        #[arg(long, value_name = "KEY")]
+        key: PathBuf,
+        /// Other files the rebuild produced (build log, diffoscope output), recorded by digest.
+        #[arg(long, value_name = "FILE")]
+        byproduct: Vec<PathBuf>,
+        /// Write the bundle to FILE (atomically) instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Overwrite FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Release a tag: baseline, rebuild, compare, provenance, sign, evidence folder
+    ///
+    /// Writes the evidence folder (default `evidence/<tag>/`) all at once: it appears only when
+    /// everything was written. Exit 0 released; 1 the rebuild differs, the build fails or the
+    /// change policy fails (the folder records why, with no provenance); 2 it could not run
+    /// (nothing is written).
+    Release {
+        /// The release tag.
+        tag: Tag,
+        /// The published artifacts (a flat folder).
+        #[arg(long, value_name = "DIR")]
+        artifacts: PathBuf,
+        /// Private key to sign the baseline and the provenance with.
+        #[arg(long, value_name = "KEY")]
+        key: PathBuf,
+        /// The evidence folder to create (default: evidence/<tag> in the repository).
+        #[arg(long, value_name = "DIR")]
+        evidence: Option<PathBuf>,
+        /// Replace an existing evidence folder.
+        #[arg(long)]
+        force: bool,
+        /// Base of the change trace (default: the previous release tag by version order).
+        #[arg(long, value_name = "TAG")]
+        previous: Option<Tag>,
+        #[arg(long, value_enum)]
+        engine: Option<EngineArg>,
+    },
+    /// Verify a release's evidence, offline: signatures, artifacts, agreement, tag, policy
+    ///
+    /// Checks every bundle's signature, each artifact's sha256 against the provenance, that
+    /// baseline and provenance agree, that the tag still points at the signed commit, and the
+    /// change policy; --check-images asks the registries, --rebuild rebuilds. Exit 0 verified,
+    /// 1 a check failed, 2 a check could not run.
+    Verify {
+        /// The release tag.
+        tag: Tag,
+        /// The release's evidence folder (default: evidence/<tag> in the repository).
+        #[arg(long, value_name = "DIR")]
+        evidence: Option<PathBuf>,
+        /// The published artifacts (a flat folder, or a SHA256SUMS file).
+        #[arg(long, value_name = "DIR")]
+        artifacts: Option<PathBuf>,
+        /// Public key of a trusted signer; repeat for several rebuilders.
+        #[arg(long = "key", value_name = "PUB")]
+        keys: Vec<PathBuf>,
+        /// Keyless: expected certificate identity (exact).
+        #[arg(long, value_name = "ID", requires = "certificate_oidc_issuer")]
+        certificate_identity: Option<String>,
+        /// Keyless: expected OIDC issuer (exact).
+        #[arg(long, value_name = "URL", requires = "certificate_identity")]
+        certificate_oidc_issuer: Option<String>,
+        /// Trusted root JSON for keyless bundles (default: Sigstore's production root, built in).
+        #[arg(long, value_name = "FILE")]
+        trusted_root: Option<PathBuf>,
+        /// Independent signers whose provenance must agree (k-of-n).
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        require: usize,
+        /// Also check every image pin against its registry (needs the network).
+        #[arg(long)]
+        check_images: bool,
+        #[arg(long = "insecure-registry", value_name = "HOST")]
+        insecure_registry: Vec<String>,
+        /// Also rebuild the tag and compare with the attested digests (needs an engine).
+        #[arg(long)]
+        rebuild: bool,
+        #[arg(long, value_enum)]
+        engine: Option<EngineArg>,
+        #[arg(long, value_enum, default_value_t = RebuildFormat::Text)]
+        format: RebuildFormat,
+        /// Sign the SLSA verification summary with this key.
+        #[arg(long, value_name = "KEY")]
+        vsa_key: Option<PathBuf>,
+        /// Write the signed verification summary (bundle) to FILE.
+        #[arg(long, value_name = "FILE")]
+        vsa_output: Option<PathBuf>,
+        /// Overwrite the --vsa-output file.
+        #[arg(long)]
+        force: bool,
+    },
     /// Find container image references, check their pins, pin them
     #[command(subcommand)]
     Images(ImagesCommand),
@@ -334,6 +437,81 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 keep,
                 force,
                 format,
+            },
+        ),
+        Command::Attest {
+            tag,
+            rebuild_report,
+            key,
+            byproduct,
+            output,
+            force,
+        } => crate::release::attest(
+            &dir,
+            &tag,
+            crate::release::AttestArgs {
+                rebuild_report,
+                key,
+                output,
+                force,
+                byproducts: byproduct,
+            },
+        ),
+        Command::Release {
+            tag,
+            artifacts,
+            key,
+            evidence,
+            force,
+            previous,
+            engine,
+        } => crate::release::release(
+            &dir,
+            &tag,
+            crate::release::ReleaseArgs {
+                artifacts,
+                key,
+                evidence,
+                force,
+                engine,
+                previous,
+            },
+        ),
+        Command::Verify {
+            tag,
+            evidence,
+            artifacts,
+            keys,
+            certificate_identity,
+            certificate_oidc_issuer,
+            trusted_root,
+            require,
+            check_images,
+            insecure_registry,
+            rebuild,
+            engine,
+            format,
+            vsa_key,
+            vsa_output,
+            force,
+        } => crate::release::verify(
+            &dir,
+            &tag,
+            crate::release::VerifyArgs {
+                evidence,
+                artifacts,
+                keys,
+                identity: certificate_identity.zip(certificate_oidc_issuer),
+                trusted_root,
+                require,
+                check_images,
+                insecure_registry,
+                rebuild,
+                engine,
+                format,
+                vsa_key,
+                vsa_output,
+                force,
             },
         ),
         Command::Key(KeyCommand::Generate {

@@ -6,6 +6,7 @@ mod images;
 mod init;
 mod output;
 mod rebuild;
+mod release;
 mod sign;
 mod verify;
 

@@ -89,7 +89,7 @@ fn text(r: &RebuildReport) -> String {
             s.push_str(&format!("    {l}\n"));
         }
     }
-    s.push_str(&format!("verdict: {}\n", r.verdict));
+    s.push_str(&format!("verdict: {}\n", r.verdict.as_str()));
     s
 }
 

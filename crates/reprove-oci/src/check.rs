@@ -65,7 +65,7 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    fn new(code: VerdictCode, message: String) -> Self {
+    pub fn new(code: VerdictCode, message: String) -> Self {
         Verdict {
             code,
             message,

@@ -177,6 +177,19 @@ impl Repository {
             })
     }
 
+    /// The URL of the `origin` remote, without any user name or password it carries
+    /// (`https://user:token@host/x` → `https://host/x`); `None` when there is no origin.
+    pub fn origin_url(&self) -> Option<String> {
+        let out = self
+            .output(&["config", "--get", "remote.origin.url"], None)
+            .ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        let url = String::from_utf8(out.stdout).ok()?.trim().to_owned();
+        (!url.is_empty()).then(|| strip_userinfo(&url))
+    }
+
     /// Every tag, sorted by name.
     pub fn tags(&self) -> Result<Vec<TagRef>> {
         let out = self.run(&[
@@ -500,4 +513,37 @@ fn parse_tagger(raw: &[u8]) -> (Option<String>, Option<i64>) {
         }
     }
     (None, None)
+}
+
+/// Drops `user[:password]@` from a URL with a scheme; scp-like `git@host:path` is kept (its
+/// user is a fixed account name, not a secret).
+fn strip_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn origin_urls_lose_their_credentials() {
+        assert_eq!(
+            super::strip_userinfo("https://ci:s3cret@example.com/a/b.git"),
+            "https://example.com/a/b.git"
+        );
+        assert_eq!(
+            super::strip_userinfo("https://example.com/a@b"),
+            "https://example.com/a@b"
+        );
+        assert_eq!(
+            super::strip_userinfo("git@example.com:a/b.git"),
+            "git@example.com:a/b.git"
+        );
+        assert_eq!(super::strip_userinfo("/srv/git/x"), "/srv/git/x");
+    }
 }

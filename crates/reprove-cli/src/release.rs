@@ -1,0 +1,478 @@
+//! `reprove attest`, `reprove release` and `reprove verify`.
+
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use reprove_attest::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE};
+use reprove_attest::verify::Signer;
+use reprove_build::{EngineKind, RebuildReport};
+use reprove_release::evidence::{self, ReleaseOutcome};
+use reprove_release::verify::{CheckStatus, VerifyReport, VerifyVerdict};
+use reprove_source::{Repository, Tag, rfc3339_utc};
+
+use crate::commands::{EngineArg, Outcome, RebuildFormat};
+use crate::output::{emit, note, stdout};
+
+fn engine(e: Option<EngineArg>) -> Option<EngineKind> {
+    e.map(|e| match e {
+        EngineArg::Docker => EngineKind::Docker,
+        EngineArg::Podman => EngineKind::Podman,
+    })
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn bundle_bytes(statement: Vec<u8>, key: &reprove_attest::PrivateKey) -> Result<Vec<u8>> {
+    let envelope = Envelope::sign(IN_TOTO_PAYLOAD_TYPE, statement, key);
+    let mut b = serde_json::to_vec_pretty(&reprove_attest::bundle::key_signed_bundle(
+        &envelope,
+        &key.public_key(),
+    ))?;
+    b.push(b'\n');
+    Ok(b)
+}
+
+pub struct AttestArgs {
+    pub rebuild_report: PathBuf,
+    pub key: PathBuf,
+    pub output: Option<PathBuf>,
+    pub force: bool,
+    pub byproducts: Vec<PathBuf>,
+}
+
+/// `reprove attest`: SLSA provenance for a rebuild report, signed.
+pub fn attest(dir: &Path, tag: &Tag, args: AttestArgs) -> Result<Outcome> {
+    let repo = Repository::discover(dir)?;
+    if !args.force
+        && let Some(o) = &args.output
+        && o.exists()
+    {
+        bail!(
+            "`{}` already exists; pass --force to overwrite it",
+            o.display()
+        );
+    }
+    let key = crate::sign::read_private_key(&args.key)?;
+    let bytes = std::fs::read(&args.rebuild_report).with_context(|| {
+        format!(
+            "failed to read the rebuild report `{}`",
+            args.rebuild_report.display()
+        )
+    })?;
+    let report: RebuildReport = serde_json::from_slice(&bytes).with_context(|| {
+        format!(
+            "`{}` is not a reprove rebuild report (reprove rebuild --format json)",
+            args.rebuild_report.display()
+        )
+    })?;
+    if report.tag != tag.as_str() {
+        bail!("the rebuild report is for `{}`, not `{tag}`", report.tag);
+    }
+    // The tag must still name the commit that was rebuilt.
+    let info = repo
+        .resolve_tag(tag)
+        .with_context(|| format!("failed to resolve tag `{tag}`"))?;
+    if info.commit.as_str() != report.commit {
+        note(&format!(
+            "tag-moved: `{tag}` now points at {} but the report rebuilt {}",
+            info.commit, report.commit
+        ));
+        return Ok(Outcome::Fail);
+    }
+    if !report.holds() {
+        note(&format!(
+            "`{tag}` was not reproducible in this report; provenance is written only for a reproducible rebuild"
+        ));
+        return Ok(Outcome::Fail);
+    }
+    let name = |p: &Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let mut byproducts = vec![reprove_attest::ResourceDescriptor::named(
+        name(&args.rebuild_report),
+        "sha256",
+        &reprove_digest::sha256_bytes(&bytes).hex(),
+    )];
+    for p in &args.byproducts {
+        let (d, _) = reprove_digest::sha256_file(p)
+            .with_context(|| format!("failed to hash `{}`", p.display()))?;
+        byproducts.push(reprove_attest::ResourceDescriptor::named(
+            name(p),
+            "sha256",
+            &d.hex(),
+        ));
+    }
+    let inputs = reprove_release::provenance::Inputs {
+        repository: repo.origin_url(),
+        lockfiles: reprove_release::provenance::lockfile_digests(&repo, &info.commit)?,
+        byproducts,
+        invocation_id: reprove_release::provenance::invocation_id(),
+    };
+    let st = reprove_release::provenance::statement(&report, &inputs)?;
+    let out = bundle_bytes(st.to_canonical_json()?, &key)?;
+    emit(
+        args.output.as_deref(),
+        &out,
+        args.force,
+        &format!("the provenance of `{tag}`"),
+    )?;
+    if let Some(o) = &args.output {
+        note(&format!(
+            "signed SLSA provenance for {} artifact(s) of `{tag}` → `{}`",
+            report.artifacts.len(),
+            o.display()
+        ));
+    }
+    Ok(Outcome::Pass)
+}
+
+pub struct ReleaseArgs {
+    pub artifacts: PathBuf,
+    pub key: PathBuf,
+    pub evidence: Option<PathBuf>,
+    pub force: bool,
+    pub engine: Option<EngineArg>,
+    pub previous: Option<Tag>,
+}
+
+/// What each evidence file proves, for the closing summary.
+pub fn describe(file: &str) -> &'static str {
+    match file {
+        evidence::BASELINE => {
+            "signed configuration baseline: every file, SOUP item, image and change (IEC 62304 §8.1)"
+        }
+        evidence::PROVENANCE => {
+            "signed SLSA provenance: what was rebuilt, from which commit, in which image (§5.8)"
+        }
+        evidence::REBUILD_REPORT => "the rebuild and its artifact-by-artifact comparison",
+        evidence::BUILD_LOG => "the build's output",
+        evidence::SOUP_MARKDOWN | evidence::SOUP_CSV => "the SOUP register (§8.1.2)",
+        evidence::SOUP_CYCLONEDX => "the SOUP register as a CycloneDX 1.5 SBOM",
+        evidence::INDEX => "every file above with its sha256",
+        f if f.starts_with("explanations/") => "why an artifact differs",
+        f if f.starts_with("rebuilt/") => {
+            "an artifact as rebuilt (it differs from the published one)"
+        }
+        _ => "",
+    }
+}
+
+/// `reprove release`.
+pub fn release(dir: &Path, tag: &Tag, args: ReleaseArgs) -> Result<Outcome> {
+    let repo = Repository::discover(dir)?;
+    repo.resolve_tag(tag)
+        .with_context(|| format!("failed to resolve tag `{tag}`"))?;
+    let evidence_dir = args
+        .evidence
+        .clone()
+        .unwrap_or_else(|| evidence::default_dir(repo.root(), tag.as_str()));
+    if evidence_dir.exists() && !args.force {
+        bail!(
+            "the evidence folder `{}` already exists; pass --force to replace it",
+            evidence_dir.display()
+        );
+    }
+    // The password is asked before any work.
+    let key = crate::sign::read_private_key(&args.key)?;
+    let show = std::io::stderr().is_terminal() || std::env::var_os("REPROVE_PROGRESS").is_some();
+    let opts = reprove_release::pipeline::Options {
+        artifacts: args.artifacts,
+        evidence: evidence_dir.clone(),
+        force: args.force,
+        engine: engine(args.engine),
+        previous: args.previous,
+    };
+    let released = reprove_release::pipeline::release(&repo, tag, &opts, &key, &|_, m| {
+        if show {
+            note(m);
+        }
+    })?;
+    let index = &released.index;
+    let mut s = String::new();
+    match index.outcome {
+        ReleaseOutcome::Released => s.push_str(&format!(
+            "released `{tag}` (commit {}): reproducible, policy met, baseline and provenance signed\n",
+            index.commit
+        )),
+        ReleaseOutcome::Failed => {
+            s.push_str(&format!(
+                "release of `{tag}` FAILED (commit {}); no provenance was signed\n",
+                index.commit
+            ));
+            for f in &index.failures {
+                s.push_str(&format!("  - {f}\n"));
+            }
+        }
+    }
+    s.push_str(&format!("evidence: {}\n", released.evidence.display()));
+    for f in &index.files {
+        let what = describe(&f.path);
+        s.push_str(&format!(
+            "  {:<26} {}\n",
+            f.path,
+            if what.is_empty() { "" } else { what }
+        ));
+    }
+    s.push_str(&format!(
+        "  {:<26} {}\n",
+        evidence::INDEX,
+        describe(evidence::INDEX)
+    ));
+    stdout(s.as_bytes())?;
+    Ok(match index.outcome {
+        ReleaseOutcome::Released => Outcome::Pass,
+        ReleaseOutcome::Failed => Outcome::Fail,
+    })
+}
+
+pub struct VerifyArgs {
+    pub evidence: Option<PathBuf>,
+    pub artifacts: Option<PathBuf>,
+    pub keys: Vec<PathBuf>,
+    pub identity: Option<(String, String)>,
+    pub trusted_root: Option<PathBuf>,
+    pub require: usize,
+    pub check_images: bool,
+    pub insecure_registry: Vec<String>,
+    pub rebuild: bool,
+    pub engine: Option<EngineArg>,
+    pub format: RebuildFormat,
+    pub vsa_key: Option<PathBuf>,
+    pub vsa_output: Option<PathBuf>,
+    pub force: bool,
+}
+
+fn status_word(s: CheckStatus) -> &'static str {
+    match s {
+        CheckStatus::Pass => "pass",
+        CheckStatus::Fail => "FAIL",
+        CheckStatus::Skipped => "skipped",
+        CheckStatus::Error => "ERROR",
+    }
+}
+
+fn verdict_word(v: VerifyVerdict) -> &'static str {
+    match v {
+        VerifyVerdict::Verified => "verified",
+        VerifyVerdict::Failed => "FAILED",
+        VerifyVerdict::CouldNotCheck => "could not check",
+    }
+}
+
+fn text(r: &VerifyReport) -> String {
+    let mut s = format!(
+        "verifying `{}` with the evidence in `{}`\n",
+        r.tag, r.evidence
+    );
+    let w = r.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
+    for c in &r.checks {
+        s.push_str(&format!(
+            "  {:<7}  {:w$}  {}\n",
+            status_word(c.status),
+            c.id,
+            c.detail
+        ));
+        for f in &c.findings {
+            s.push_str(&format!("           {:w$}  - {f}\n", ""));
+        }
+    }
+    s.push_str(&format!("verdict: {}\n", verdict_word(r.verdict)));
+    s
+}
+
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn junit(r: &VerifyReport) -> String {
+    let failures = r
+        .checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Fail)
+        .count();
+    let errors = r
+        .checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Error)
+        .count();
+    let skipped = r
+        .checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Skipped)
+        .count();
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite name=\"reprove verify {}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\">\n",
+        xml(&r.tag),
+        r.checks.len()
+    );
+    for c in &r.checks {
+        let open = format!(
+            "    <testcase classname=\"reprove.verify\" name=\"{}\"",
+            xml(c.id)
+        );
+        let message = if c.findings.is_empty() {
+            c.detail.clone()
+        } else {
+            c.findings.join("\n")
+        };
+        match c.status {
+            CheckStatus::Pass => out.push_str(&format!("{open}/>\n")),
+            CheckStatus::Skipped => out.push_str(&format!(
+                "{open}>\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+                xml(&c.detail)
+            )),
+            CheckStatus::Fail => out.push_str(&format!(
+                "{open}>\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
+                xml(&c.detail),
+                xml(&message)
+            )),
+            CheckStatus::Error => out.push_str(&format!(
+                "{open}>\n      <error message=\"{}\">{}</error>\n    </testcase>\n",
+                xml(&c.detail),
+                xml(&message)
+            )),
+        }
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+/// `reprove verify`.
+pub fn verify(dir: &Path, tag: &Tag, args: VerifyArgs) -> Result<Outcome> {
+    let repo = Repository::discover(dir).ok();
+    let evidence_dir = match (&args.evidence, &repo) {
+        (Some(e), _) => e.clone(),
+        (None, Some(r)) => evidence::default_dir(r.root(), tag.as_str()),
+        (None, None) => bail!("give --evidence DIR (not inside a repository)"),
+    };
+    let mut signers = Vec::new();
+    for k in &args.keys {
+        signers.push(Signer::Key {
+            key: crate::sign::read_public_key(k)?,
+        });
+    }
+    if let Some((identity, issuer)) = args.identity.clone() {
+        signers.push(Signer::Identity { identity, issuer });
+    }
+    if signers.is_empty() {
+        bail!(
+            "give --key PUB (repeatable), or --certificate-identity with --certificate-oidc-issuer"
+        );
+    }
+    if args.require == 0 {
+        bail!("--require must be at least 1");
+    }
+    if args.require > signers.len() {
+        bail!(
+            "--require {} needs at least that many signers (--key), {} given",
+            args.require,
+            signers.len()
+        );
+    }
+    let trusted_root = match &args.trusted_root {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .with_context(|| format!("failed to read the trusted root `{}`", p.display()))?,
+        ),
+        None => None,
+    };
+    if args.vsa_output.is_some() && args.vsa_key.is_none() {
+        bail!("--vsa-output writes the signed summary; give --vsa-key too");
+    }
+    if let Some(o) = &args.vsa_output
+        && o.exists()
+        && !args.force
+    {
+        bail!(
+            "`{}` already exists; pass --force to overwrite it",
+            o.display()
+        );
+    }
+    let vsa_key = match &args.vsa_key {
+        Some(k) => Some(crate::sign::read_private_key(k)?),
+        None => None,
+    };
+    let images = if args.check_images {
+        Some(reprove_release::verify::ImageCheck {
+            client: reprove_oci::registry::RegistryClient::new(
+                reprove_oci::registry::ClientOptions {
+                    insecure_registries: args.insecure_registry.clone(),
+                    ..Default::default()
+                },
+            )?,
+            platform: reprove_oci::check::default_platform(),
+        })
+    } else {
+        None
+    };
+    let opts = reprove_release::verify::Options {
+        tag: tag.clone(),
+        evidence: evidence_dir,
+        artifacts: args.artifacts.clone(),
+        signers,
+        require: args.require,
+        trusted_root,
+        repo: repo.as_ref(),
+        images,
+        rebuild: args.rebuild.then(|| reprove_release::verify::RebuildCheck {
+            engine: engine(args.engine),
+        }),
+    };
+    let show = std::io::stderr().is_terminal();
+    let report = reprove_release::verify::verify(&opts, &|m| {
+        if show {
+            note(m);
+        }
+    });
+    let summary = reprove_release::verify::summary(&report, args.require, rfc3339_utc(now()));
+    let signed_summary = match &vsa_key {
+        Some(k) => Some(bundle_bytes(summary.to_canonical_json()?, k)?),
+        None => None,
+    };
+    if let (Some(o), Some(b)) = (&args.vsa_output, &signed_summary) {
+        crate::output::write_file(o, b, args.force)?;
+        note(&format!(
+            "wrote the signed verification summary to `{}`",
+            o.display()
+        ));
+    }
+    let out = match args.format {
+        RebuildFormat::Text => text(&report).into_bytes(),
+        RebuildFormat::Junit => junit(&report).into_bytes(),
+        RebuildFormat::Json => {
+            let mut v = serde_json::to_value(&report)?;
+            if let serde_json::Value::Object(m) = &mut v {
+                m.insert(
+                    "verificationSummary".into(),
+                    serde_json::to_value(&summary)?,
+                );
+                if let Some(b) = &signed_summary {
+                    m.insert(
+                        "verificationSummaryBundle".into(),
+                        serde_json::from_slice(b)?,
+                    );
+                }
+            }
+            let mut b = serde_json::to_vec_pretty(&v)?;
+            b.push(b'\n');
+            b
+        }
+    };
+    stdout(&out)?;
+    Ok(match report.verdict {
+        VerifyVerdict::Verified => Outcome::Pass,
+        VerifyVerdict::Failed => Outcome::Fail,
+        VerifyVerdict::CouldNotCheck => Outcome::CouldNotCheck,
+    })
+}

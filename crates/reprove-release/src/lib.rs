@@ -1,0 +1,73 @@
+//! Releases: the pipeline that turns a tag into signed evidence, the evidence folder, SLSA
+//! provenance from a rebuild, and the auditor's verification of it all.
+//!
+//! - [`pipeline`]: `reprove release` — baseline → rebuild → compare → provenance → sign.
+//! - [`evidence`]: the folder's layout, `index.json`, and its all-or-nothing creation.
+//! - [`provenance`]: SLSA provenance v1 from a [`reprove_build::RebuildReport`].
+//! - [`verify`]: `reprove verify` — every check with a stable id, k-of-n rebuilders, the VSA.
+
+pub mod evidence;
+pub mod pipeline;
+pub mod provenance;
+pub mod verify;
+
+use std::path::PathBuf;
+
+/// Why a release could not be made or evidence could not be read (exit 2). A release that
+/// ran and failed its checks is a result ([`evidence::ReleaseOutcome::Failed`]), not this.
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseError {
+    #[error("the evidence folder `{}` already exists; pass --force to replace it", path.display())]
+    EvidenceExists { path: PathBuf },
+    #[error("`{}` is not a plain file or folder; evidence holds only regular files", path.display())]
+    EvidenceNotPlain { path: PathBuf },
+    #[error("the published artifacts `{}` are not a folder", path.display())]
+    ArtifactsNotDir { path: PathBuf },
+    #[error("failed to assemble the baseline")]
+    Baseline {
+        #[source]
+        source: reprove_baseline::BaselineError,
+    },
+    #[error("failed to rebuild")]
+    Rebuild {
+        #[source]
+        source: reprove_build::BuildError,
+    },
+    #[error("`{tag}` moved during the release: the baseline read {expected}, the rebuild {found}")]
+    TagMoved {
+        tag: String,
+        expected: String,
+        found: String,
+    },
+    #[error(
+        "the rebuild of `{tag}` did not reproduce the published artifacts; provenance is written only for a reproducible rebuild"
+    )]
+    NotReproducible { tag: String },
+    #[error("the rebuild of `{tag}` produced no artifacts to attest")]
+    NoArtifacts { tag: String },
+    #[error("the provenance is not a valid in-toto statement")]
+    Statement {
+        #[source]
+        source: reprove_attest::AttestError,
+    },
+    #[error("failed to {action}")]
+    Git {
+        action: &'static str,
+        #[source]
+        source: reprove_source::SourceError,
+    },
+    #[error("failed to read or write `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to hash `{}`", path.display())]
+    Hash {
+        path: PathBuf,
+        #[source]
+        source: reprove_digest::DigestError,
+    },
+    #[error("`{}` is malformed: {reason}", path.display())]
+    Malformed { path: PathBuf, reason: String },
+}

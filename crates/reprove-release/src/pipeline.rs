@@ -1,0 +1,299 @@
+//! `reprove release`: baseline → rebuild → compare → provenance → sign both → evidence folder.
+//!
+//! Everything is written into a staging folder that becomes the evidence folder only at the
+//! end. A release that fails a check (rebuild differs, build fails, change policy not met)
+//! still gets its folder — baseline, rebuild report, build log, explanations, rebuilt
+//! artifacts, no provenance — so the failure is on record; one that cannot run (no engine,
+//! unreadable input) leaves nothing.
+
+use std::path::{Path, PathBuf};
+
+use reprove_attest::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE};
+use reprove_attest::{PrivateKey, ResourceDescriptor};
+use reprove_build::{BuildError, EngineKind, RebuildReport, RebuildVerdict, Verdict};
+use reprove_source::{Repository, Tag, rfc3339_utc};
+
+use crate::ReleaseError;
+use crate::evidence::{self, Index, ReleaseOutcome, Staging};
+use crate::provenance;
+
+/// Stages of the pipeline, for progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Baseline,
+    Rebuild,
+    Provenance,
+    Writing,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The published artifacts: a flat directory.
+    pub artifacts: PathBuf,
+    /// The evidence folder to create.
+    pub evidence: PathBuf,
+    /// Replace an existing evidence folder.
+    pub force: bool,
+    pub engine: Option<EngineKind>,
+    /// Base of the change trace.
+    pub previous: Option<Tag>,
+}
+
+/// What a release produced.
+#[derive(Debug)]
+pub struct Released {
+    pub evidence: PathBuf,
+    pub index: Index,
+    /// Absent when the build itself failed.
+    pub report: Option<RebuildReport>,
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn sign(statement_bytes: Vec<u8>, key: &PrivateKey) -> Result<Vec<u8>, ReleaseError> {
+    let envelope = Envelope::sign(IN_TOTO_PAYLOAD_TYPE, statement_bytes, key);
+    let mut b = serde_json::to_vec_pretty(&reprove_attest::bundle::key_signed_bundle(
+        &envelope,
+        &key.public_key(),
+    ))
+    .map_err(|e| ReleaseError::Malformed {
+        path: PathBuf::from("bundle"),
+        reason: e.to_string(),
+    })?;
+    b.push(b'\n');
+    Ok(b)
+}
+
+fn move_into(from: &Path, to: &Path) -> Result<(), ReleaseError> {
+    if let Some(p) = to.parent() {
+        std::fs::create_dir_all(p).map_err(|source| ReleaseError::Io {
+            path: p.to_owned(),
+            source,
+        })?;
+    }
+    std::fs::rename(from, to).map_err(|source| ReleaseError::Io {
+        path: from.to_owned(),
+        source,
+    })
+}
+
+/// Moves what `rebuild --keep` left in `work` into the evidence layout.
+fn adopt_rebuild(staging: &Staging, work: &Path, keep_rebuilt: bool) -> Result<(), ReleaseError> {
+    let read = std::fs::read_dir(work).map_err(|source| ReleaseError::Io {
+        path: work.to_owned(),
+        source,
+    })?;
+    for entry in read.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let from = entry.path();
+        let to = match name.as_str() {
+            "build.log" => staging.path().join(evidence::BUILD_LOG),
+            "build-variant.log" => staging.path().join("build-variant.log"),
+            "rebuild-report.json" => staging.path().join(evidence::REBUILD_REPORT),
+            "artifacts" if keep_rebuilt => staging.path().join(evidence::REBUILT),
+            "artifacts" | "artifacts-variant" => continue,
+            _ => staging.path().join(evidence::EXPLANATIONS).join(&name),
+        };
+        move_into(&from, &to)?;
+    }
+    let _ = std::fs::remove_dir_all(work);
+    Ok(())
+}
+
+fn digest_of(staging: &Staging, rel: &str) -> Result<Option<ResourceDescriptor>, ReleaseError> {
+    let p = staging.path().join(rel);
+    if !p.exists() {
+        return Ok(None);
+    }
+    let (d, _) = reprove_digest::sha256_file(&p).map_err(|source| ReleaseError::Hash {
+        path: p.clone(),
+        source,
+    })?;
+    Ok(Some(ResourceDescriptor::named(rel, "sha256", &d.hex())))
+}
+
+pub(crate) fn rebuild_failures(report: &RebuildReport) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in &report.comparison {
+        match c.verdict {
+            Verdict::Match => {}
+            Verdict::Mismatch => out.push(format!(
+                "rebuild: `{}` differs (published sha256:{}, rebuilt sha256:{})",
+                c.name,
+                c.published
+                    .as_ref()
+                    .map(|a| a.sha256.as_str())
+                    .unwrap_or("?"),
+                c.rebuilt.as_ref().map(|a| a.sha256.as_str()).unwrap_or("?")
+            )),
+            Verdict::Missing => out.push(format!(
+                "rebuild: `{}` is published but the rebuild did not produce it",
+                c.name
+            )),
+            Verdict::Extra => out.push(format!(
+                "rebuild: `{}` was rebuilt but is not among the published artifacts",
+                c.name
+            )),
+        }
+    }
+    out
+}
+
+/// Runs the whole pipeline for `tag`.
+pub fn release(
+    repo: &Repository,
+    tag: &Tag,
+    opts: &Options,
+    key: &PrivateKey,
+    progress: &dyn Fn(Stage, &str),
+) -> Result<Released, ReleaseError> {
+    if !opts.artifacts.is_dir() {
+        return Err(ReleaseError::ArtifactsNotDir {
+            path: opts.artifacts.clone(),
+        });
+    }
+    let staging = Staging::create(&opts.evidence, opts.force)?;
+    let mut failures = Vec::new();
+
+    progress(
+        Stage::Baseline,
+        &format!("assembling the baseline of `{tag}`"),
+    );
+    let baseline = reprove_baseline::assemble(
+        repo,
+        tag,
+        &reprove_baseline::Options {
+            previous: opts.previous.clone(),
+            artifacts: Some(&opts.artifacts),
+            progress: &|_| {},
+        },
+    )
+    .map_err(|source| ReleaseError::Baseline { source })?;
+    let canonical = baseline
+        .canonical_json()
+        .map_err(|source| ReleaseError::Baseline { source })?;
+    staging.write(evidence::BASELINE, &sign(canonical, key)?)?;
+    let p = baseline.predicate();
+    let meta = reprove_soup::BomMetadata {
+        name: p.project.name.clone(),
+        version: Some(tag.to_string()),
+        supplier: p.project.supplier.clone(),
+        commit: Some(p.release.commit.clone()),
+    };
+    staging.write(
+        evidence::SOUP_MARKDOWN,
+        reprove_soup::to_markdown(&p.soup).as_bytes(),
+    )?;
+    staging.write(evidence::SOUP_CSV, reprove_soup::to_csv(&p.soup).as_bytes())?;
+    let mut cdx =
+        serde_json::to_vec_pretty(&reprove_soup::to_cyclonedx(&meta, &p.soup)).map_err(|e| {
+            ReleaseError::Malformed {
+                path: PathBuf::from(evidence::SOUP_CYCLONEDX),
+                reason: e.to_string(),
+            }
+        })?;
+    cdx.push(b'\n');
+    staging.write(evidence::SOUP_CYCLONEDX, &cdx)?;
+    let policy: Vec<_> = baseline.policy_failures().collect();
+    for f in &policy {
+        failures.push(format!("change policy: {} {}", f.code.as_str(), f.message));
+    }
+
+    progress(
+        Stage::Rebuild,
+        &format!("rebuilding `{tag}` in its pinned image, no network"),
+    );
+    let work = staging.path().join(".rebuild");
+    let rebuilt = reprove_build::rebuild(
+        repo,
+        tag,
+        &reprove_build::Options {
+            engine: opts.engine,
+            published: Some(opts.artifacts.clone()),
+            variations: false,
+            keep: Some(work.clone()),
+        },
+        &|m| progress(Stage::Rebuild, m),
+    );
+    let report = match rebuilt {
+        Ok(r) => Some(r),
+        // The recipe ran and failed: that is the release failing, on record with its log.
+        Err(
+            e @ (BuildError::BuildFailed { .. }
+            | BuildError::TimedOut { .. }
+            | BuildError::NoArtifacts { .. }),
+        ) => {
+            failures.push(format!("rebuild: {e}"));
+            None
+        }
+        Err(source) => return Err(ReleaseError::Rebuild { source }),
+    };
+    if work.exists() {
+        let keep_rebuilt = report.as_ref().is_some_and(|r| !r.holds());
+        adopt_rebuild(&staging, &work, keep_rebuilt)?;
+    }
+    if let Some(r) = &report {
+        failures.extend(rebuild_failures(r));
+        if r.commit != p.release.commit {
+            return Err(ReleaseError::TagMoved {
+                tag: tag.to_string(),
+                expected: p.release.commit.clone(),
+                found: r.commit.clone(),
+            });
+        }
+    }
+
+    let outcome = match (&report, failures.is_empty()) {
+        (Some(r), true) if r.verdict == RebuildVerdict::Reproducible => {
+            progress(Stage::Provenance, "writing and signing the SLSA provenance");
+            let mut byproducts = Vec::new();
+            for rel in [evidence::REBUILD_REPORT, evidence::BUILD_LOG] {
+                byproducts.extend(digest_of(&staging, rel)?);
+            }
+            let inputs = provenance::Inputs {
+                repository: repo.origin_url(),
+                lockfiles: provenance::lockfile_digests(repo, &baseline_commit(p)?)?,
+                byproducts,
+                invocation_id: provenance::invocation_id(),
+            };
+            let st = provenance::statement(r, &inputs)?;
+            let bytes = st
+                .to_canonical_json()
+                .map_err(|source| ReleaseError::Statement { source })?;
+            staging.write(evidence::PROVENANCE, &sign(bytes, key)?)?;
+            ReleaseOutcome::Released
+        }
+        _ => ReleaseOutcome::Failed,
+    };
+
+    progress(Stage::Writing, "writing the evidence folder");
+    let index = staging.finish(
+        tag.as_str(),
+        &p.release.commit,
+        outcome,
+        failures,
+        rfc3339_utc(now()),
+    )?;
+    Ok(Released {
+        evidence: opts.evidence.clone(),
+        index,
+        report,
+    })
+}
+
+fn baseline_commit(
+    p: &reprove_baseline::BaselinePredicate,
+) -> Result<reprove_source::ObjectId, ReleaseError> {
+    p.release
+        .commit
+        .parse()
+        .map_err(|_| ReleaseError::Malformed {
+            path: PathBuf::from(evidence::BASELINE),
+            reason: format!("commit `{}` is not an object id", p.release.commit),
+        })
+}

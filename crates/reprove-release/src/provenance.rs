@@ -1,0 +1,255 @@
+//! SLSA provenance v1 for a rebuild (<https://slsa.dev/spec/v1.0/provenance>).
+//!
+//! The rebuild report has everything that went in: the tag and commit, the recipe (external
+//! parameters, which a user controls through `reprove.toml`), the environment reprove fixes
+//! (internal parameters), the build image by digest and the engine. Lockfiles are added as
+//! resolved dependencies by digest, read from the tag's tree — the same bytes the baseline
+//! records.
+
+use std::collections::BTreeMap;
+
+use reprove_attest::ResourceDescriptor;
+use reprove_attest::Statement;
+use reprove_attest::slsa::{
+    BuildDefinition, BuildMetadata, Builder, PROVENANCE_V1, Provenance, RunDetails,
+};
+use reprove_build::{RebuildReport, RebuildVerdict};
+use reprove_source::{BlobRequest, ObjectId, Repository, TreeEntryKind};
+use serde_json::{Map, Value, json};
+
+use crate::ReleaseError;
+
+/// `buildType` of a reprove container rebuild: the parameters below are its schema.
+pub const BUILD_TYPE: &str = "https://reprove.dev/container-build/v1";
+/// `builder.id`: reprove running a recipe in a local container engine.
+pub const BUILDER_ID: &str = "https://reprove.dev/rebuilder/v1";
+
+/// What the provenance refers to besides the report.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    /// The repository's origin URL (credentials removed), when it has one.
+    pub repository: Option<String>,
+    /// Lockfiles at the tag: path → sha256.
+    pub lockfiles: Vec<(String, String)>,
+    /// Files the build produced besides the artifacts (report, log, explanations), by digest.
+    pub byproducts: Vec<ResourceDescriptor>,
+    /// `metadata.invocationId`.
+    pub invocation_id: String,
+}
+
+/// A fresh invocation id: `urn:uuid:` and a random (version 4) UUID.
+pub fn invocation_id() -> String {
+    let mut b = [0u8; 16];
+    // Without the OS's randomness the id is still unique enough for a label; it carries no
+    // security weight (the signature does).
+    if getrandom::fill(&mut b).is_err() {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        b = (t ^ u128::from(std::process::id())).to_le_bytes();
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!(
+        "urn:uuid:{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// The lockfiles in the tree at `commit`, with their sha256, sorted by path.
+pub fn lockfile_digests(
+    repo: &Repository,
+    commit: &ObjectId,
+) -> Result<Vec<(String, String)>, ReleaseError> {
+    let git = |action: &'static str| move |source| ReleaseError::Git { action, source };
+    let entries = repo
+        .tree_entries(commit)
+        .map_err(git("list the tree at the tag"))?;
+    let wanted: Vec<_> = entries
+        .iter()
+        .filter(|e| matches!(e.kind, TreeEntryKind::File | TreeEntryKind::Executable))
+        .filter_map(|e| {
+            let p = std::str::from_utf8(&e.path).ok()?;
+            reprove_soup::lockfile_kind(p).map(|_| (p.to_owned(), e))
+        })
+        .collect();
+    let requests: Vec<BlobRequest> = wanted
+        .iter()
+        .map(|(_, e)| BlobRequest {
+            oid: e.oid.clone(),
+            size: e.size.unwrap_or(0),
+            keep: false,
+        })
+        .collect();
+    let blobs = repo
+        .read_blobs(&requests, 0, &|_| {})
+        .map_err(git("read the lockfiles"))?;
+    let mut out = Vec::new();
+    for (path, e) in wanted {
+        let b = blobs.get(&e.oid).ok_or_else(|| ReleaseError::Git {
+            action: "read the lockfiles",
+            source: reprove_source::SourceError::GitFailed {
+                args: "cat-file --batch".into(),
+                stderr: format!("no content for `{path}`"),
+            },
+        })?;
+        out.push((path, b.sha256.hex()));
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn to_map(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// The source as a resource URI: `git+<repository>@refs/tags/<tag>` (SLSA's convention).
+pub fn source_uri(repository: Option<&str>, tag: &str) -> Option<String> {
+    repository.map(|r| {
+        if r.starts_with("git+") {
+            format!("{r}@refs/tags/{tag}")
+        } else {
+            format!("git+{r}@refs/tags/{tag}")
+        }
+    })
+}
+
+/// Builds the provenance statement of a rebuild. Refuses a rebuild that did not reproduce the
+/// published artifacts: provenance states what was built, and a release must not carry
+/// provenance for bytes other than the ones it ships.
+pub fn statement(
+    report: &RebuildReport,
+    inputs: &Inputs,
+) -> Result<Statement<Provenance>, ReleaseError> {
+    if report.verdict == RebuildVerdict::NotReproducible {
+        return Err(ReleaseError::NotReproducible {
+            tag: report.tag.clone(),
+        });
+    }
+    if report.artifacts.is_empty() {
+        return Err(ReleaseError::NoArtifacts {
+            tag: report.tag.clone(),
+        });
+    }
+    let subject: Vec<ResourceDescriptor> = report
+        .artifacts
+        .iter()
+        .map(|(name, a)| ResourceDescriptor::named(name.clone(), "sha256", &a.sha256))
+        .collect();
+    let r = &report.recipe;
+    let external = json!({
+        "source": {
+            "repository": inputs.repository,
+            "tag": report.tag,
+        },
+        "recipe": {
+            "image": r.image.to_string(),
+            "command": r.command,
+            "artifacts": r.artifacts,
+            "env": r.env,
+            "workdir": r.workdir,
+            "timeout": r.timeout,
+            "user": r.user,
+        },
+    });
+    let c = &report.conditions;
+    let internal = json!({
+        "sourceDateEpoch": report.source_date_epoch,
+        "environment": c.environment,
+        "buildPath": c.build_path,
+        "hostname": c.hostname,
+        "umask": c.umask,
+        "network": report.network,
+        "readOnlyRootFilesystem": true,
+        "engine": {
+            "name": report.engine,
+            "version": report.engine_version,
+        },
+        "imageId": report.image_id,
+    });
+    let mut deps = Vec::new();
+    let mut source = ResourceDescriptor::named("source", "gitCommit", &report.commit);
+    source.uri = source_uri(inputs.repository.as_deref(), &report.tag);
+    deps.push(source);
+    deps.push(ResourceDescriptor::named(
+        "source.tar",
+        "sha256",
+        &report.source_archive_sha256,
+    ));
+    if let Some(d) = r.image.digest() {
+        let mut image = ResourceDescriptor::named("build-image", d.algorithm().as_str(), &d.hex());
+        image.uri = Some(r.image.purl());
+        deps.push(image);
+    }
+    for (path, sha) in &inputs.lockfiles {
+        deps.push(ResourceDescriptor::named(path.clone(), "sha256", sha));
+    }
+    let mut version = BTreeMap::new();
+    version.insert("reprove".to_owned(), env!("CARGO_PKG_VERSION").to_owned());
+    version.insert(
+        report.engine.program().to_owned(),
+        report.engine_version.clone(),
+    );
+    let predicate = Provenance {
+        build_definition: BuildDefinition {
+            build_type: BUILD_TYPE.to_owned(),
+            external_parameters: to_map(external),
+            internal_parameters: to_map(internal),
+            resolved_dependencies: deps,
+        },
+        run_details: RunDetails {
+            builder: Builder {
+                id: BUILDER_ID.to_owned(),
+                version,
+                builder_dependencies: Vec::new(),
+            },
+            metadata: Some(BuildMetadata {
+                invocation_id: Some(inputs.invocation_id.clone()),
+                started_on: Some(report.started_on.clone()),
+                finished_on: Some(report.finished_on.clone()),
+            }),
+            byproducts: inputs.byproducts.clone(),
+        },
+    };
+    let st = Statement::new(subject, PROVENANCE_V1, predicate);
+    st.validate()
+        .map_err(|source| ReleaseError::Statement { source })?;
+    Ok(st)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invocation_ids_are_v4_uuids() {
+        let a = invocation_id();
+        let b = invocation_id();
+        assert_ne!(a, b);
+        let u = a.strip_prefix("urn:uuid:").unwrap();
+        let parts: Vec<&str> = u.split('-').collect();
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12]
+        );
+        assert!(parts[2].starts_with('4'));
+    }
+
+    #[test]
+    fn source_uris_follow_slsa() {
+        assert_eq!(
+            source_uri(Some("https://example.com/x.git"), "v1").as_deref(),
+            Some("git+https://example.com/x.git@refs/tags/v1")
+        );
+        assert_eq!(source_uri(None, "v1"), None);
+    }
+}

@@ -1,0 +1,932 @@
+//! `reprove verify`: the auditor's check of a release's evidence, offline by default.
+//!
+//! Every check has a stable id and ends `pass`, `fail`, `skipped` (with the reason) or
+//! `error` (could not run). Nothing in the evidence folder is trusted before its signature
+//! is checked: statements are read from the verified DSSE payloads, never from a file beside
+//! them. The verdict fails closed: any `fail` is a failed verification, any `error` means it
+//! could not be completed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use reprove_attest::ResourceDescriptor;
+use reprove_attest::slsa::{
+    PROVENANCE_V1, VSA_V1, VerificationResult, VerificationSummary, Verifier,
+};
+use reprove_attest::verify::{Signer, verify_statement};
+use reprove_attest::{Statement, statement::STATEMENT_V1};
+use reprove_build::EngineKind;
+use reprove_oci::ImageRef;
+use reprove_oci::registry::RegistryClient;
+use reprove_source::{Repository, Tag};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::evidence;
+use crate::provenance::BUILD_TYPE;
+
+/// Policy URI of the VSA: the set of checks below.
+pub const POLICY_URI: &str = "https://reprove.dev/verify-policy/v1";
+/// `verifier.id` of the VSA.
+pub const VERIFIER_ID: &str = "https://reprove.dev/verifier/v1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckStatus {
+    Pass,
+    Skipped,
+    /// Could not run (exit 2 unless something failed).
+    Error,
+    Fail,
+}
+
+/// One check and what it found.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    /// Stable id: `evidence-index`, `baseline-signature`, `provenance-signature`,
+    /// `artifact-digests`, `baseline-provenance-agree`, `tag-commit`, `change-policy`,
+    /// `image-pins`, `rebuild`.
+    pub id: &'static str,
+    pub status: CheckStatus,
+    pub detail: String,
+    /// Each problem found, prefixed with its finding code (`digest-mismatch: …`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<String>,
+}
+
+impl CheckResult {
+    fn new(id: &'static str, status: CheckStatus, detail: impl Into<String>) -> Self {
+        CheckResult {
+            id,
+            status,
+            detail: detail.into(),
+            findings: Vec::new(),
+        }
+    }
+
+    fn from_findings(id: &'static str, findings: Vec<String>, ok: impl Into<String>) -> Self {
+        if findings.is_empty() {
+            CheckResult::new(id, CheckStatus::Pass, ok)
+        } else {
+            CheckResult {
+                id,
+                status: CheckStatus::Fail,
+                detail: format!("{} problem(s)", findings.len()),
+                findings,
+            }
+        }
+    }
+}
+
+/// The registry check of image pins (`--check-images`).
+#[derive(Debug)]
+pub struct ImageCheck {
+    pub client: RegistryClient,
+    pub platform: String,
+}
+
+/// A fresh rebuild (`--rebuild`).
+#[derive(Debug, Clone)]
+pub struct RebuildCheck {
+    pub engine: Option<EngineKind>,
+}
+
+#[derive(Debug)]
+pub struct Options<'a> {
+    pub tag: Tag,
+    pub evidence: PathBuf,
+    pub artifacts: Option<PathBuf>,
+    /// Who may have signed; the baseline must verify with one of them.
+    pub signers: Vec<Signer>,
+    /// How many independent provenance signers must agree (k-of-n).
+    pub require: usize,
+    pub trusted_root: Option<String>,
+    /// The repository, when there is one (tag check, rebuild).
+    pub repo: Option<&'a Repository>,
+    pub images: Option<ImageCheck>,
+    pub rebuild: Option<RebuildCheck>,
+}
+
+/// A bundle file that was read and verified.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InputAttestation {
+    pub file: String,
+    pub sha256: String,
+    /// Which given signer verified it (`key <hint>` or the identity).
+    pub signer: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VerifyVerdict {
+    Verified,
+    Failed,
+    CouldNotCheck,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyReport {
+    pub tag: String,
+    pub evidence: String,
+    pub verdict: VerifyVerdict,
+    pub checks: Vec<CheckResult>,
+    /// The release's artifacts as the verified provenance names them.
+    pub subjects: Vec<ResourceDescriptor>,
+    pub input_attestations: Vec<InputAttestation>,
+    /// `git+…@refs/tags/<tag>` from the provenance, when it names a repository.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_uri: Option<String>,
+}
+
+impl VerifyReport {
+    fn decide(&mut self) {
+        let worst = self
+            .checks
+            .iter()
+            .map(|c| c.status)
+            .max()
+            .unwrap_or(CheckStatus::Pass);
+        self.verdict = match worst {
+            CheckStatus::Fail => VerifyVerdict::Failed,
+            CheckStatus::Error => VerifyVerdict::CouldNotCheck,
+            _ => VerifyVerdict::Verified,
+        };
+    }
+}
+
+fn signer_label(s: &Signer) -> String {
+    match s {
+        Signer::Key { key } => format!("key {}", key.hint()),
+        Signer::Identity { identity, issuer } => format!("{identity} ({issuer})"),
+    }
+}
+
+fn sha256_of(bytes: &[u8]) -> String {
+    reprove_digest::sha256_bytes(bytes).hex()
+}
+
+/// Verifies one bundle file against every signer; the first that verifies wins.
+fn verify_file(
+    path: &Path,
+    signers: &[Signer],
+    root: Option<&str>,
+) -> Result<(Value, InputAttestation), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let mut reasons = Vec::new();
+    for s in signers {
+        match verify_statement(&bytes, s, root) {
+            Ok(v) => {
+                let st = v.statement.unwrap_or(Value::Null);
+                if st.get("_type").and_then(Value::as_str) != Some(STATEMENT_V1) {
+                    return Err("the signed payload is not an in-toto Statement v1".into());
+                }
+                return Ok((
+                    st,
+                    InputAttestation {
+                        file: path
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                        sha256: sha256_of(&bytes),
+                        signer: signer_label(s),
+                    },
+                ));
+            }
+            Err(e) => reasons.push(format!("{}: {e}", signer_label(s))),
+        }
+    }
+    Err(reasons.join("; "))
+}
+
+fn sha256_subjects(st: &Value) -> BTreeMap<String, String> {
+    st.get("subject")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|s| {
+            Some((
+                s.get("name")?.as_str()?.to_owned(),
+                s.get("digest")?.get("sha256")?.as_str()?.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+fn str_at<'v>(v: &'v Value, path: &[&str]) -> Option<&'v str> {
+    path.iter().try_fold(v, |cur, p| cur.get(p))?.as_str()
+}
+
+fn provenance_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                n == evidence::PROVENANCE
+                    || (n.starts_with("provenance-") && n.ends_with(".sigstore.json"))
+            })
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn check_index(dir: &Path) -> CheckResult {
+    const ID: &str = "evidence-index";
+    let index = match evidence::read_index(dir) {
+        Ok(i) => i,
+        Err(e) => {
+            return CheckResult {
+                id: ID,
+                status: CheckStatus::Fail,
+                detail: "no usable index.json".into(),
+                findings: vec![format!("index-missing: {e}")],
+            };
+        }
+    };
+    let found = match evidence::list_files(dir) {
+        Ok(f) => f,
+        Err(e) => return CheckResult::new(ID, CheckStatus::Error, e.to_string()),
+    };
+    let listed: BTreeMap<&str, &evidence::IndexEntry> =
+        index.files.iter().map(|f| (f.path.as_str(), f)).collect();
+    let present: BTreeMap<&str, &evidence::IndexEntry> =
+        found.iter().map(|f| (f.path.as_str(), f)).collect();
+    let mut findings = Vec::new();
+    for (p, want) in &listed {
+        match present.get(p) {
+            None => findings.push(format!("evidence-missing: `{p}` is listed but absent")),
+            Some(have) if have.sha256 != want.sha256 => findings.push(format!(
+                "digest-mismatch: `{p}` has sha256:{} but the index lists sha256:{}",
+                have.sha256, want.sha256
+            )),
+            Some(_) => {}
+        }
+    }
+    for p in present.keys() {
+        // Further rebuilders' provenance may be added after the release.
+        let added_provenance = p.starts_with("provenance-") && p.ends_with(".sigstore.json");
+        if !listed.contains_key(p) && !added_provenance {
+            findings.push(format!("evidence-unlisted: `{p}` is not in the index"));
+        }
+    }
+    CheckResult::from_findings(
+        ID,
+        findings,
+        format!(
+            "{} file(s) match index.json (release outcome: {})",
+            listed.len(),
+            match index.outcome {
+                evidence::ReleaseOutcome::Released => "released",
+                evidence::ReleaseOutcome::Failed => "failed",
+            }
+        ),
+    )
+}
+
+/// Runs every check.
+pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
+    let root = opts.trusted_root.as_deref();
+    let mut report = VerifyReport {
+        tag: opts.tag.to_string(),
+        evidence: opts.evidence.display().to_string(),
+        verdict: VerifyVerdict::CouldNotCheck,
+        checks: Vec::new(),
+        subjects: Vec::new(),
+        input_attestations: Vec::new(),
+        source_uri: None,
+    };
+    if !opts.evidence.is_dir() {
+        report.checks.push(CheckResult::new(
+            "evidence-index",
+            CheckStatus::Error,
+            format!("`{}` is not a folder", opts.evidence.display()),
+        ));
+        report.decide();
+        return report;
+    }
+    progress("checking the evidence folder against its index");
+    report.checks.push(check_index(&opts.evidence));
+
+    // Baseline.
+    progress("verifying the baseline signature");
+    let baseline = match verify_file(&opts.evidence.join(evidence::BASELINE), &opts.signers, root) {
+        Ok((st, input)) => {
+            let ok = st.get("predicateType").and_then(Value::as_str)
+                == Some(reprove_baseline::BASELINE_PREDICATE_TYPE);
+            if ok {
+                report.checks.push(CheckResult::new(
+                    "baseline-signature",
+                    CheckStatus::Pass,
+                    format!("`{}` signed by {}", input.file, input.signer),
+                ));
+                report.input_attestations.push(input);
+                Some(st)
+            } else {
+                report.checks.push(CheckResult {
+                    id: "baseline-signature",
+                    status: CheckStatus::Fail,
+                    detail: "wrong predicate type".into(),
+                    findings: vec![format!(
+                        "wrong-predicate: `{}` is not a reprove baseline",
+                        evidence::BASELINE
+                    )],
+                });
+                None
+            }
+        }
+        Err(reason) => {
+            report.checks.push(CheckResult {
+                id: "baseline-signature",
+                status: CheckStatus::Fail,
+                detail: format!("`{}` does not verify", evidence::BASELINE),
+                findings: vec![format!("bad-signature: `{}`: {reason}", evidence::BASELINE)],
+            });
+            None
+        }
+    };
+
+    // Provenance, k-of-n.
+    progress("verifying the provenance signatures");
+    let files = provenance_files(&opts.evidence);
+    let mut provenances: Vec<(Value, InputAttestation)> = Vec::new();
+    let mut prov_findings = Vec::new();
+    for f in &files {
+        match verify_file(f, &opts.signers, root) {
+            Ok((st, input)) => {
+                let t = st.get("predicateType").and_then(Value::as_str);
+                let bt = str_at(&st, &["predicate", "buildDefinition", "buildType"]);
+                if t != Some(PROVENANCE_V1) || bt != Some(BUILD_TYPE) {
+                    prov_findings.push(format!(
+                        "wrong-predicate: `{}` is not reprove's SLSA provenance v1",
+                        input.file
+                    ));
+                    continue;
+                }
+                provenances.push((st, input));
+            }
+            Err(reason) => {
+                let name = f
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                prov_findings.push(format!("bad-signature: `{name}`: {reason}"));
+            }
+        }
+    }
+    let primary = provenances
+        .iter()
+        .find(|(_, i)| i.file == evidence::PROVENANCE)
+        .or(provenances.first())
+        .cloned();
+    if files.is_empty() {
+        let why = evidence::read_index(&opts.evidence)
+            .ok()
+            .filter(|i| i.outcome == evidence::ReleaseOutcome::Failed)
+            .map(|i| format!(" — the release failed: {}", i.failures.join("; ")))
+            .unwrap_or_default();
+        prov_findings.push(format!(
+            "provenance-missing: no provenance in the folder{why}"
+        ));
+    }
+    let mut agreeing: BTreeSet<String> = BTreeSet::new();
+    if let Some((pst, _)) = &primary {
+        let want = sha256_subjects(pst);
+        let commit = dependency_digest(pst, "source", "gitCommit");
+        for (st, input) in &provenances {
+            if sha256_subjects(st) == want && dependency_digest(st, "source", "gitCommit") == commit
+            {
+                agreeing.insert(input.signer.clone());
+            } else {
+                prov_findings.push(format!(
+                    "rebuilders-disagree: `{}` ({}) attests other artifacts or another commit",
+                    input.file, input.signer
+                ));
+            }
+        }
+    }
+    if agreeing.len() < opts.require {
+        prov_findings.push(format!(
+            "not-enough-rebuilders: {} independent signer(s) agree, {} required",
+            agreeing.len(),
+            opts.require
+        ));
+    }
+    report.checks.push(CheckResult::from_findings(
+        "provenance-signature",
+        prov_findings,
+        format!(
+            "{} provenance bundle(s) verified; {} independent signer(s) agree ({} required): {}",
+            provenances.len(),
+            agreeing.len(),
+            opts.require,
+            agreeing.iter().cloned().collect::<Vec<_>>().join(", ")
+        ),
+    ));
+    for (_, i) in &provenances {
+        report.input_attestations.push(i.clone());
+    }
+    let provenance = primary.map(|(st, _)| st);
+    if let Some(p) = &provenance {
+        report.subjects = sha256_subjects(p)
+            .into_iter()
+            .map(|(n, h)| ResourceDescriptor::named(n, "sha256", &h))
+            .collect();
+        report.source_uri = dependency(p, "source")
+            .and_then(|d| d.get("uri"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+    }
+
+    // Artifacts against the provenance subjects.
+    progress("hashing the artifacts");
+    report.checks.push(match (&opts.artifacts, &provenance) {
+        (None, _) => CheckResult::new(
+            "artifact-digests",
+            CheckStatus::Skipped,
+            "no --artifacts given",
+        ),
+        (Some(_), None) => CheckResult::new(
+            "artifact-digests",
+            CheckStatus::Fail,
+            "no verified provenance to check the artifacts against",
+        ),
+        (Some(dir), Some(p)) => check_artifacts(dir, &sha256_subjects(p)),
+    });
+
+    // Baseline and provenance describe the same release.
+    report.checks.push(match (&baseline, &provenance) {
+        (Some(b), Some(p)) => check_agreement(b, p),
+        _ => CheckResult::new(
+            "baseline-provenance-agree",
+            CheckStatus::Fail,
+            "needs both a verified baseline and a verified provenance",
+        ),
+    });
+
+    // The tag still names the commit.
+    report.checks.push(match (&baseline, opts.repo) {
+        (_, None) => CheckResult::new(
+            "tag-commit",
+            CheckStatus::Skipped,
+            "no git repository here (run inside a clone, or with -C DIR, to check the tag)",
+        ),
+        (None, Some(_)) => CheckResult::new(
+            "tag-commit",
+            CheckStatus::Fail,
+            "no verified baseline to compare the tag with",
+        ),
+        (Some(b), Some(repo)) => check_tag(repo, &opts.tag, b),
+    });
+
+    // The change policy recorded in the signed baseline.
+    report.checks.push(match &baseline {
+        Some(b) => check_policy(b),
+        None => CheckResult::new(
+            "change-policy",
+            CheckStatus::Fail,
+            "no verified baseline to read the policy from",
+        ),
+    });
+
+    report.checks.push(match (&opts.images, &baseline) {
+        (None, _) => CheckResult::new(
+            "image-pins",
+            CheckStatus::Skipped,
+            "offline; --check-images asks the registries",
+        ),
+        (Some(_), None) => CheckResult::new(
+            "image-pins",
+            CheckStatus::Fail,
+            "no verified baseline to read the images from",
+        ),
+        (Some(ic), Some(b)) => {
+            progress("checking image pins against their registries");
+            check_images(ic, b)
+        }
+    });
+
+    report
+        .checks
+        .push(match (&opts.rebuild, opts.repo, &provenance) {
+            (None, _, _) => CheckResult::new(
+                "rebuild",
+                CheckStatus::Skipped,
+                "--rebuild rebuilds the tag and compares",
+            ),
+            (Some(_), None, _) => CheckResult::new(
+                "rebuild",
+                CheckStatus::Error,
+                "--rebuild needs the repository (run inside a clone, or with -C DIR)",
+            ),
+            (Some(_), Some(_), None) => CheckResult::new(
+                "rebuild",
+                CheckStatus::Fail,
+                "no verified provenance to compare the rebuild with",
+            ),
+            (Some(rc), Some(repo), Some(p)) => {
+                progress("rebuilding the tag");
+                check_rebuild(rc, repo, &opts.tag, &sha256_subjects(p), progress)
+            }
+        });
+    report.decide();
+    report
+}
+
+fn dependency<'v>(st: &'v Value, name: &str) -> Option<&'v Value> {
+    st.get("predicate")?
+        .get("buildDefinition")?
+        .get("resolvedDependencies")?
+        .as_array()?
+        .iter()
+        .find(|d| d.get("name").and_then(Value::as_str) == Some(name))
+}
+
+fn dependency_digest(st: &Value, name: &str, alg: &str) -> Option<String> {
+    dependency(st, name)?
+        .get("digest")?
+        .get(alg)?
+        .as_str()
+        .map(str::to_owned)
+}
+
+fn check_artifacts(dir: &Path, subjects: &BTreeMap<String, String>) -> CheckResult {
+    const ID: &str = "artifact-digests";
+    let published = match reprove_build::published(dir) {
+        Ok(p) => p,
+        Err(e) => return CheckResult::new(ID, CheckStatus::Error, e.to_string()),
+    };
+    let mut findings = Vec::new();
+    for (name, want) in subjects {
+        match published.get(name) {
+            None => findings.push(format!(
+                "missing-artifact: `{name}` is attested but not in `{}`",
+                dir.display()
+            )),
+            Some(a) if &a.sha256 != want => findings.push(format!(
+                "digest-mismatch: `{name}` has sha256:{} but the provenance attests sha256:{want}",
+                a.sha256
+            )),
+            Some(_) => {}
+        }
+    }
+    for name in published.keys() {
+        if !subjects.contains_key(name) {
+            findings.push(format!(
+                "unattested-artifact: `{name}` is in `{}` but no provenance subject names it",
+                dir.display()
+            ));
+        }
+    }
+    CheckResult::from_findings(
+        ID,
+        findings,
+        format!(
+            "{} artifact(s) match the provenance subjects",
+            subjects.len()
+        ),
+    )
+}
+
+fn check_agreement(b: &Value, p: &Value) -> CheckResult {
+    const ID: &str = "baseline-provenance-agree";
+    let mut findings = Vec::new();
+    let bcommit = str_at(b, &["predicate", "release", "commit"]);
+    let pcommit = dependency_digest(p, "source", "gitCommit");
+    if bcommit.is_none() || bcommit != pcommit.as_deref() {
+        findings.push(format!(
+            "commit-mismatch: the baseline records commit {} but the provenance {}",
+            bcommit.unwrap_or("(none)"),
+            pcommit.as_deref().unwrap_or("(none)")
+        ));
+    }
+    let recipe = |v: &Value, path: &[&str]| -> Option<Value> {
+        path.iter().try_fold(v, |cur, k| cur.get(k)).cloned()
+    };
+    let bimage = str_at(b, &["predicate", "build", "image"]);
+    let pimage = str_at(
+        p,
+        &[
+            "predicate",
+            "buildDefinition",
+            "externalParameters",
+            "recipe",
+            "image",
+        ],
+    );
+    let norm = |s: Option<&str>| -> Option<String> {
+        s.and_then(|s| s.parse::<ImageRef>().ok()).map(|r| {
+            format!(
+                "{}@{}",
+                r.name(),
+                r.digest().map(ToString::to_string).unwrap_or_default()
+            )
+        })
+    };
+    if norm(bimage).is_none() || norm(bimage) != norm(pimage) {
+        findings.push(format!(
+            "image-mismatch: the baseline's recipe uses `{}` but the provenance `{}`",
+            bimage.unwrap_or("(none)"),
+            pimage.unwrap_or("(none)")
+        ));
+    }
+    for key in ["command", "artifacts", "env"] {
+        let bv = recipe(b, &["predicate", "build", key]).unwrap_or(match key {
+            "env" => Value::Object(Default::default()),
+            _ => Value::Array(Vec::new()),
+        });
+        let pv = recipe(
+            p,
+            &[
+                "predicate",
+                "buildDefinition",
+                "externalParameters",
+                "recipe",
+                key,
+            ],
+        )
+        .unwrap_or(Value::Null);
+        if bv != pv {
+            findings.push(format!(
+                "recipe-mismatch: `{key}` is {bv} in the baseline but {pv} in the provenance"
+            ));
+        }
+    }
+    let bsubjects = sha256_subjects(b);
+    let psubjects = sha256_subjects(p);
+    if bsubjects != psubjects {
+        let names: BTreeSet<&String> = bsubjects.keys().chain(psubjects.keys()).collect();
+        for n in names {
+            if bsubjects.get(n) != psubjects.get(n) {
+                findings.push(format!(
+                    "subject-mismatch: `{n}` is sha256:{} in the baseline but sha256:{} in the provenance",
+                    bsubjects.get(n).map(String::as_str).unwrap_or("(absent)"),
+                    psubjects.get(n).map(String::as_str).unwrap_or("(absent)")
+                ));
+            }
+        }
+    }
+    CheckResult::from_findings(
+        ID,
+        findings,
+        format!(
+            "same commit {}, image, recipe and artifacts",
+            bcommit.unwrap_or("?")
+        ),
+    )
+}
+
+fn check_tag(repo: &Repository, tag: &Tag, b: &Value) -> CheckResult {
+    const ID: &str = "tag-commit";
+    let want = str_at(b, &["predicate", "release", "commit"]).unwrap_or_default();
+    let btag = str_at(b, &["predicate", "release", "tag"]).unwrap_or_default();
+    let mut findings = Vec::new();
+    if btag != tag.as_str() {
+        findings.push(format!(
+            "wrong-release: the baseline is for `{btag}`, not `{tag}`"
+        ));
+    }
+    match repo.resolve_tag(tag) {
+        Ok(info) if info.commit.as_str() == want => {}
+        Ok(info) => findings.push(format!(
+            "tag-moved: `{tag}` now points at {} but the signed baseline records {want}",
+            info.commit
+        )),
+        Err(e) => findings.push(format!("tag-missing: `{tag}`: {e}")),
+    }
+    CheckResult::from_findings(ID, findings, format!("`{tag}` still points at {want}"))
+}
+
+fn check_policy(b: &Value) -> CheckResult {
+    const ID: &str = "change-policy";
+    let findings: Vec<String> = b
+        .get("predicate")
+        .and_then(|p| p.get("findings"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|f| f.get("policy").and_then(Value::as_bool) == Some(true))
+        .map(|f| {
+            format!(
+                "{}: {}",
+                f.get("code").and_then(Value::as_str).unwrap_or("policy"),
+                f.get("message").and_then(Value::as_str).unwrap_or_default()
+            )
+        })
+        .collect();
+    let result = str_at(b, &["predicate", "policy", "result"]).unwrap_or("?");
+    if findings.is_empty() && result != "pass" {
+        return CheckResult {
+            id: ID,
+            status: CheckStatus::Fail,
+            detail: format!("policy result `{result}`"),
+            findings: vec![format!(
+                "policy-failed: the baseline's policy result is `{result}`"
+            )],
+        };
+    }
+    let commits = b
+        .get("predicate")
+        .and_then(|p| p.get("changes"))
+        .and_then(|c| c.get("commits"))
+        .and_then(Value::as_array)
+        .map(Vec::len)
+        .unwrap_or(0);
+    CheckResult::from_findings(
+        ID,
+        findings,
+        format!("every policy in reprove.toml holds ({commits} commit(s) traced)"),
+    )
+}
+
+fn check_images(ic: &ImageCheck, b: &Value) -> CheckResult {
+    const ID: &str = "image-pins";
+    let mut refs: BTreeSet<String> = b
+        .get("predicate")
+        .and_then(|p| p.get("images"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i.get("reference")?.as_str().map(str::to_owned))
+        .collect();
+    if let Some(img) = str_at(b, &["predicate", "build", "image"]) {
+        refs.insert(img.to_owned());
+    }
+    let parsed: Vec<(String, Result<ImageRef, String>)> = refs
+        .into_iter()
+        .map(|r| {
+            let p = r.parse::<ImageRef>().map_err(|e| e.to_string());
+            (r, p)
+        })
+        .collect();
+    let verdicts = reprove_oci::check::concurrently(&parsed, 8, |(raw, r)| match r {
+        Ok(r) => reprove_oci::check::check_reference(&ic.client, r, &ic.platform),
+        Err(e) => reprove_oci::check::Verdict::new(
+            reprove_oci::check::VerdictCode::UnparsableImage,
+            format!("`{raw}`: {e}"),
+        ),
+    });
+    let mut findings = Vec::new();
+    let mut unreachable = Vec::new();
+    for ((raw, _), v) in parsed.iter().zip(&verdicts) {
+        match v.code.severity() {
+            0 => {}
+            1 => findings.push(format!("{}: `{raw}`: {}", v.code.as_str(), v.message)),
+            _ => unreachable.push(format!("{}: `{raw}`: {}", v.code.as_str(), v.message)),
+        }
+    }
+    if findings.is_empty() && !unreachable.is_empty() {
+        return CheckResult {
+            id: ID,
+            status: CheckStatus::Error,
+            detail: "a registry could not be asked".into(),
+            findings: unreachable,
+        };
+    }
+    findings.extend(unreachable);
+    CheckResult::from_findings(
+        ID,
+        findings,
+        format!(
+            "{} pinned image(s) still resolve to their digests",
+            parsed.len()
+        ),
+    )
+}
+
+fn check_rebuild(
+    rc: &RebuildCheck,
+    repo: &Repository,
+    tag: &Tag,
+    subjects: &BTreeMap<String, String>,
+    progress: &dyn Fn(&str),
+) -> CheckResult {
+    const ID: &str = "rebuild";
+    // The attested digests play the published set: a SHA256SUMS file of the subjects.
+    let sums = match tempfile::Builder::new()
+        .prefix("reprove-verify-")
+        .suffix(".SHA256SUMS")
+        .tempfile()
+    {
+        Ok(f) => f,
+        Err(e) => return CheckResult::new(ID, CheckStatus::Error, e.to_string()),
+    };
+    let text: String = subjects
+        .iter()
+        .map(|(n, h)| format!("{h}  {n}\n"))
+        .collect();
+    if let Err(e) = std::fs::write(sums.path(), text) {
+        return CheckResult::new(ID, CheckStatus::Error, e.to_string());
+    }
+    let opts = reprove_build::Options {
+        engine: rc.engine,
+        published: Some(sums.path().to_owned()),
+        variations: false,
+        keep: None,
+    };
+    match reprove_build::rebuild(repo, tag, &opts, progress) {
+        Ok(r) => {
+            let findings = crate::pipeline::rebuild_failures(&r);
+            CheckResult::from_findings(
+                ID,
+                findings,
+                format!(
+                    "rebuilt in {} with {} {}: every artifact matches the provenance",
+                    r.image,
+                    r.engine.program(),
+                    r.engine_version
+                ),
+            )
+        }
+        Err(
+            e @ (reprove_build::BuildError::BuildFailed { .. }
+            | reprove_build::BuildError::TimedOut { .. }
+            | reprove_build::BuildError::NoArtifacts { .. }),
+        ) => CheckResult {
+            id: ID,
+            status: CheckStatus::Fail,
+            detail: "the rebuild failed".into(),
+            findings: vec![format!("build-failed: {e}")],
+        },
+        Err(e) => CheckResult::new(ID, CheckStatus::Error, error_chain(&e)),
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// The policy the checks embody, as a digestible description: which checks ran, with what
+/// requirements.
+fn policy_descriptor(report: &VerifyReport, require: usize) -> ResourceDescriptor {
+    let ran: Vec<&str> = report
+        .checks
+        .iter()
+        .filter(|c| c.status != CheckStatus::Skipped)
+        .map(|c| c.id)
+        .collect();
+    let text = serde_json::json!({ "checks": ran, "require": require }).to_string();
+    let mut d = ResourceDescriptor::named("reprove verify", "sha256", &sha256_of(text.as_bytes()));
+    d.name = None;
+    d.uri = Some(POLICY_URI.to_owned());
+    d
+}
+
+/// The SLSA verification summary of a report (<https://slsa.dev/spec/v1.0/verification_summary>).
+pub fn summary(
+    report: &VerifyReport,
+    require: usize,
+    time_verified: String,
+) -> Statement<VerificationSummary> {
+    let passed = report.verdict == VerifyVerdict::Verified;
+    let resource_uri = report
+        .source_uri
+        .clone()
+        .unwrap_or_else(|| format!("urn:reprove:release:{}", report.tag));
+    let inputs = report
+        .input_attestations
+        .iter()
+        .map(|i| {
+            let mut d = ResourceDescriptor::named(i.file.clone(), "sha256", &i.sha256);
+            d.uri = Some(i.file.clone());
+            d.name = None;
+            d
+        })
+        .collect();
+    let predicate = VerificationSummary {
+        verifier: Verifier {
+            id: VERIFIER_ID.to_owned(),
+            version: BTreeMap::from([("reprove".to_owned(), env!("CARGO_PKG_VERSION").to_owned())]),
+        },
+        time_verified,
+        resource_uri,
+        policy: policy_descriptor(report, require),
+        input_attestations: inputs,
+        verification_result: if passed {
+            VerificationResult::Passed
+        } else {
+            VerificationResult::Failed
+        },
+        // Provenance signed by a key on a machine that is not a hosted build platform is
+        // SLSA Build L1; the independent rebuild is stated in the checks, not as a level.
+        verified_levels: vec![if passed {
+            "SLSA_BUILD_LEVEL_1".to_owned()
+        } else {
+            "FAILED".to_owned()
+        }],
+        dependency_levels: BTreeMap::new(),
+        slsa_version: "1.0".to_owned(),
+    };
+    Statement::new(report.subjects.clone(), VSA_V1, predicate)
+}
