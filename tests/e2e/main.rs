@@ -4,6 +4,7 @@
 mod support;
 
 mod baseline;
+mod ci_templates;
 mod conformance;
 mod images;
 mod init;

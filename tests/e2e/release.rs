@@ -412,6 +412,13 @@ fn tampering_fails_with_the_culprit_named() {
         "{out}"
     );
     assert!(out.contains("verdict: FAILED"), "{out}");
+    // The whole report, as an auditor sees it (commit ids follow the registry's random port).
+    insta::with_settings!({filters => vec![
+        (r"\b[0-9a-f]{40}\b", "[COMMIT]"),
+        (r"key [A-Za-z0-9+/]{43}=", "key [KEY]"),
+    ]}, {
+        insta::assert_snapshot!(crate::support::redact(&r.f, &out));
+    });
 
     // The wrong key.
     let (c, out, _) = verify(&dist, &r.p("other.pub"), &ev);

@@ -1,7 +1,7 @@
 //! `cargo xtask`: the project's own automation (rust-analyzer's xtask pattern).
 //!
 //! - `test`  installs and starts what the suite needs, then runs fmt, clippy and every test
-//! - `demo`  builds an example repository and shows reprove's main job on it
+//! - `demo`  builds a base image and an example repository, releases it, verifies it
 //! - `bench` the benchmarks the issues ask for, each a ratio against a reference tool
 
 mod bench;
@@ -29,7 +29,7 @@ fn run() -> Result<()> {
         Some("demo") => demo::run(),
         Some("bench") => bench::run(&args[1..]),
         _ => bail!(
-            "usage: cargo xtask <test|demo|bench>\n  test   set up git, gpg and validators, then fmt + clippy + all tests\n  demo   baseline an example repository end to end\n  bench  sha256 and baseline throughput against openssl and git archive"
+            "usage: cargo xtask <test|demo|bench>\n  test   set up git, gpg and validators, then fmt + clippy + all tests\n  demo   release an example repository end to end and verify it as an auditor\n  bench  sha256 and baseline throughput against openssl and git archive"
         ),
     }
 }
@@ -71,8 +71,10 @@ fn test(extra: &[String]) -> Result<()> {
             "cyclonedx-python-lib[json-validation]==8.*",
             "securesystemslib[crypto]==1.*",
             "in-toto-attestation==0.9.*",
+            // reads the CI templates in examples/ci the way the CI systems do
+            "pyyaml==6.*",
         ],
-        "import cyclonedx.validation.json, securesystemslib.dsse, in_toto_attestation",
+        "import cyclonedx.validation.json, securesystemslib.dsse, in_toto_attestation, yaml",
     )?;
     let node_modules = util::node_modules(
         &[
