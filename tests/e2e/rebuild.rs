@@ -266,10 +266,29 @@ fn refusals_and_failures_exit_2_and_leave_nothing_behind() {
     let (code, out, err) = s.rebuild(&["v1.0.2", "--keep", &s.path("never")]);
     assert_eq!(code, 2, "{out}{err}");
     assert!(err.contains("the build failed with exit code"), "{err}");
+    // The failed build keeps only its log, where the error says (it was once deleted with the
+    // staging folder while the message still pointed at it).
+    let log = s.f.path("never/build.log");
     assert!(
-        !s.f.path("never").exists(),
-        "a failed rebuild leaves no output folder"
+        err.contains(&log.display().to_string()),
+        "the error names the kept log: {err}"
     );
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !text.trim().is_empty(),
+        "the log holds what the build printed"
+    );
+    assert!(!s.f.path("never/rebuild-report.json").exists());
+    assert!(!s.f.path("never/artifacts").exists());
+    // Without --keep the log stays in a temporary folder, named by the error.
+    let (code, _, err) = s.rebuild(&["v1.0.2"]);
+    assert_eq!(code, 2);
+    let named = err
+        .split('`')
+        .find(|p| p.ends_with("build.log"))
+        .expect("the error names the log");
+    assert!(std::path::Path::new(named).exists(), "{err}");
+    let _ = std::fs::remove_dir_all(std::path::Path::new(named).parent().unwrap());
     // Unknown recipe keys are errors with a suggestion.
     s.f.write(
         "reprove.toml",
