@@ -11,17 +11,17 @@ use serde_json::Value;
 use crate::rebuild::engine;
 use crate::support::{Fixture, interop, python_with, require_tool, sigstore_js};
 
-const BUILD: &str = "set -eu\nmkdir -p dist\ncat src/greeting.txt > dist/greeting.txt\necho \"built at $SOURCE_DATE_EPOCH\" > dist/stamp.txt\n";
+pub(crate) const BUILD: &str = "set -eu\nmkdir -p dist\ncat src/greeting.txt > dist/greeting.txt\necho \"built at $SOURCE_DATE_EPOCH\" > dist/stamp.txt\n";
 
-struct Release {
-    f: Fixture,
+pub(crate) struct Release {
+    pub(crate) f: Fixture,
     reg: TestRegistry,
     docker_host: String,
 }
 
 impl Release {
     /// A repository with `v1.0.0` (reviewed) whose recipe runs `build`, and a key pair `k`.
-    fn new(build: &str, policy: bool) -> Option<Release> {
+    pub(crate) fn new(build: &str, policy: bool) -> Option<Release> {
         let docker_host = engine()?;
         if !require_tool("docker-registry") {
             return None;
@@ -38,6 +38,8 @@ impl Release {
         );
         f.write("src/greeting.txt", "hello, reproducible world\n");
         f.write("build.sh", build);
+        // Evidence is published with the release, not committed with the next one.
+        f.write(".gitignore", "/evidence/\n");
         f.commit("release\n\nReviewed-by: R <r@example.com>");
         f.tag("v1.0.0");
         let r = Release {
@@ -52,7 +54,7 @@ impl Release {
         Some(r)
     }
 
-    fn p(&self, rel: &str) -> String {
+    pub(crate) fn p(&self, rel: &str) -> String {
         self.f.path(rel).display().to_string()
     }
 
@@ -70,25 +72,25 @@ impl Release {
         )
     }
 
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
+    pub(crate) fn run(&self, args: &[&str]) -> (i32, String, String) {
         self.run_in(&self.f.repo(), args)
     }
 
-    fn expect(&self, args: &[&str], code: i32) -> String {
+    pub(crate) fn expect(&self, args: &[&str], code: i32) -> String {
         let (c, out, err) = self.run(args);
         assert_eq!(c, code, "reprove {args:?}\nstdout:\n{out}\nstderr:\n{err}");
         out
     }
 
     /// The "published" artifacts: what a first rebuild produced, copied to `name`.
-    fn publish(&self, tag: &str, name: &str) -> String {
+    pub(crate) fn publish(&self, tag: &str, name: &str) -> String {
         let keep = self.p(&format!("{name}.kept"));
         self.expect(&["rebuild", tag, "--keep", &keep], 0);
         std::fs::rename(format!("{keep}/artifacts"), self.p(name)).unwrap();
         self.p(name)
     }
 
-    fn evidence(&self, tag: &str) -> PathBuf {
+    pub(crate) fn evidence(&self, tag: &str) -> PathBuf {
         self.f.repo().join("evidence").join(tag)
     }
 }

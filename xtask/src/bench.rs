@@ -108,6 +108,9 @@ pub fn run(args: &[String]) -> Result<()> {
     if matches!(which, "all" | "verify") {
         results.push(verify(&dir)?);
     }
+    if matches!(which, "all" | "status") {
+        results.push(status(&dir)?);
+    }
     say("\nxtask bench results");
     for r in &results {
         say(&format!("  {r}"));
@@ -598,5 +601,207 @@ fn verify(dir: &Path) -> Result<String> {
         ours.as_secs_f64(),
         reference.as_secs_f64(),
         if ratio <= 1.2 { "PASS" } else { "FAIL" }
+    ))
+}
+
+/// `reprove status --key` over a repository with 300 release tags, each with a real signed
+/// evidence folder (made with reprove's own library: baseline, a rebuild report, provenance,
+/// index), against the same checks with standard tools: `sha256sum` of every evidence file
+/// and `openssl dgst -verify` of both signatures, tag by tag.
+fn status(dir: &Path) -> Result<String> {
+    use base64::Engine as _;
+    const TAGS: usize = 300;
+    let work = dir.join("status");
+    let _ = std::fs::remove_dir_all(&work);
+    let repo_dir = work.join("repo");
+    std::fs::create_dir_all(repo_dir.join("src"))?;
+    let home = work.join("home");
+    std::fs::create_dir_all(&home)?;
+    let image = "127.0.0.1:5000/bench/busybox@sha256:0000000000000000000000000000000000000000000000000000000000000000";
+    std::fs::write(
+        repo_dir.join("reprove.toml"),
+        format!(
+            "[project]\nname = \"bench\"\n\n[build]\nimage = \"{image}\"\ncommand = [\"make\"]\nartifacts = [\"dist/*\"]\n"
+        ),
+    )?;
+    git(
+        &repo_dir,
+        &home,
+        1_700_000_000,
+        &["init", "-q", "-b", "main"],
+    )?;
+    say(&format!(
+        "xtask: making {TAGS} releases with signed evidence"
+    ));
+    let key = reprove_attest::PrivateKey::generate(reprove_attest::KeyAlgorithm::P256)?;
+    std::fs::write(work.join("k.pub"), key.public_key().to_pem())?;
+    let repo = reprove_source::Repository::discover(&repo_dir)?;
+    let sign = |bytes: Vec<u8>| -> Result<Vec<u8>> {
+        let env = reprove_attest::dsse::Envelope::sign(
+            reprove_attest::dsse::IN_TOTO_PAYLOAD_TYPE,
+            bytes,
+            &key,
+        );
+        Ok(serde_json::to_vec_pretty(
+            &reprove_attest::bundle::key_signed_bundle(&env, &key.public_key()),
+        )?)
+    };
+    let dist = work.join("dist");
+    std::fs::create_dir_all(&dist)?;
+    for i in 0..TAGS {
+        let t = 1_700_000_000 + i as i64 * 60;
+        std::fs::write(repo_dir.join("src/version.txt"), format!("{i}\n"))?;
+        git(&repo_dir, &home, t, &["add", "-A"])?;
+        git(
+            &repo_dir,
+            &home,
+            t,
+            &[
+                "commit",
+                "-q",
+                "-m",
+                &format!("release {i}\n\nReviewed-by: R <r@example.com>"),
+            ],
+        )?;
+        let name = format!("v1.0.{i}");
+        git(&repo_dir, &home, t, &["tag", &name])?;
+        let tag: reprove_source::Tag = name.parse()?;
+        std::fs::write(dist.join("app.txt"), format!("app {i}\n"))?;
+        let baseline = reprove_baseline::assemble(
+            &repo,
+            &tag,
+            &reprove_baseline::Options {
+                previous: None,
+                artifacts: Some(&dist),
+                progress: &|_| {},
+            },
+        )?;
+        let staging = reprove_release::evidence::Staging::create(
+            &repo_dir.join("evidence").join(&name),
+            false,
+        )?;
+        staging.write(
+            reprove_release::evidence::BASELINE,
+            &sign(baseline.canonical_json()?)?,
+        )?;
+        let info = repo.resolve_tag(&tag)?;
+        let (d, size) = reprove_digest::sha256_file(&dist.join("app.txt"))?;
+        let report = reprove_build::RebuildReport {
+            tag: name.clone(),
+            commit: info.commit.to_string(),
+            tree: info.tree.to_string(),
+            source_date_epoch: t,
+            source_archive_sha256: "0".repeat(64),
+            recipe: reprove_build::Recipe {
+                image: image.parse()?,
+                command: vec!["make".into()],
+                artifacts: vec!["dist/*".into()],
+                env: Default::default(),
+                workdir: None,
+                timeout: reprove_build::DEFAULT_TIMEOUT,
+                user: None,
+            },
+            image: image.into(),
+            image_id: "sha256:0".into(),
+            engine: reprove_build::EngineKind::Docker,
+            engine_version: "bench".into(),
+            network: "none".into(),
+            conditions: reprove_build::Conditions {
+                build_path: reprove_build::BUILD_PATH.into(),
+                hostname: "reprove".into(),
+                umask: "022".into(),
+                user: None,
+                environment: Default::default(),
+            },
+            started_on: reprove_source::rfc3339_utc(t),
+            finished_on: reprove_source::rfc3339_utc(t),
+            artifacts: [(
+                "app.txt".to_owned(),
+                reprove_build::ArtifactDigest {
+                    sha256: d.hex(),
+                    size: Some(size),
+                    path: None,
+                },
+            )]
+            .into(),
+            comparison: Vec::new(),
+            variations: None,
+            explanations: Vec::new(),
+            verdict: reprove_build::RebuildVerdict::Reproducible,
+        };
+        staging.write(
+            reprove_release::evidence::REBUILD_REPORT,
+            &serde_json::to_vec_pretty(&report)?,
+        )?;
+        let st = reprove_release::provenance::statement(
+            &report,
+            &reprove_release::provenance::Inputs {
+                invocation_id: reprove_release::provenance::invocation_id(),
+                ..Default::default()
+            },
+        )?;
+        staging.write(
+            reprove_release::evidence::PROVENANCE,
+            &sign(st.to_canonical_json()?)?,
+        )?;
+        staging.finish(
+            &name,
+            &info.commit.to_string(),
+            reprove_release::evidence::ReleaseOutcome::Released,
+            Vec::new(),
+            reprove_source::rfc3339_utc(t),
+        )?;
+    }
+
+    // The reference's inputs: each bundle's PAE and DER signature as files for openssl.
+    let mut script = String::from("set -e\n");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let pubkey = work.join("k.pub");
+    for i in 0..TAGS {
+        let ev = repo_dir.join("evidence").join(format!("v1.0.{i}"));
+        script.push_str(&format!("sha256sum {}/* >/dev/null\n", ev.display()));
+        for name in ["baseline", "provenance"] {
+            let text = std::fs::read_to_string(ev.join(format!("{name}.sigstore.json")))?;
+            let bundle: serde_json::Value = serde_json::from_str(&text)?;
+            let env = &bundle["dsseEnvelope"];
+            let payload = b64.decode(env["payload"].as_str().unwrap_or_default())?;
+            let sig = b64.decode(env["signatures"][0]["sig"].as_str().unwrap_or_default())?;
+            let ty = env["payloadType"].as_str().unwrap_or_default();
+            let mut pae = format!("DSSEv1 {} {ty} {} ", ty.len(), payload.len()).into_bytes();
+            pae.extend_from_slice(&payload);
+            let pae_path = work.join(format!("{i}-{name}.pae"));
+            let sig_path = work.join(format!("{i}-{name}.sig"));
+            std::fs::write(&pae_path, pae)?;
+            std::fs::write(&sig_path, sig)?;
+            script.push_str(&format!(
+                "openssl dgst -sha256 -verify {} -signature {} {} >/dev/null\n",
+                pubkey.display(),
+                sig_path.display(),
+                pae_path.display()
+            ));
+        }
+    }
+    let script_path = work.join("reference.sh");
+    std::fs::write(&script_path, script)?;
+    let reprove = target().join("release").join("reprove");
+    let ours = time_best(|| {
+        let mut c = Command::new(&reprove);
+        c.current_dir(&repo_dir)
+            .args(["status", "--key"])
+            .arg(&pubkey)
+            .env("HOME", &home);
+        c
+    })?;
+    let reference = time_best(|| {
+        let mut c = Command::new("sh");
+        c.arg(&script_path);
+        c
+    })?;
+    let ratio = ours.as_secs_f64() / reference.as_secs_f64();
+    Ok(format!(
+        "status of {TAGS} releases, every signature and evidence file re-verified: reprove {:.2} s vs sha256sum + openssl per tag {:.2} s → time ratio {ratio:.2} (target ≤ 0.5) {}",
+        ours.as_secs_f64(),
+        reference.as_secs_f64(),
+        if ratio <= 0.5 { "PASS" } else { "FAIL" }
     ))
 }

@@ -293,6 +293,24 @@ pub fn run() -> Result<()> {
         ],
     )?;
 
+    say("\nxtask: configuration status accounting across every release, re-verified");
+    let status = demo.reprove(&repo, &["status", "--key", &public])?;
+    say("\nxtask: the audit record of v1.0.0, to file");
+    let audit = dir.join("audit").join("v1.0.0.html");
+    let report = demo.reprove(
+        &repo,
+        &[
+            "report",
+            "v1.0.0",
+            "--key",
+            &public,
+            "--artifacts",
+            &a1,
+            "-o",
+            &audit.display().to_string(),
+        ],
+    )?;
+
     say("\nxtask: what happened");
     say(&format!(
         "  v1.0.0: release exit {first} — rebuilt bit for bit in {image}, every change reviewed, baseline and provenance signed"
@@ -309,6 +327,13 @@ pub fn run() -> Result<()> {
     if verdict != 0 {
         bail!("the v1.0.0 evidence did not verify (exit {verdict})");
     }
+    if status != 0 || report != 0 {
+        bail!("status (exit {status}) or report (exit {report}) failed");
+    }
+    say(&format!(
+        "  audit record: {} (open it in a browser; prints to PDF), with SOUP-List.md and Configuration-Management.md beside it",
+        audit.display()
+    ));
     say(&format!(
         "\nverified — evidence folder: {}",
         evidence.display()

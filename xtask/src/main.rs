@@ -54,6 +54,8 @@ fn test(extra: &[String]) -> Result<()> {
         // podman works here only with runc and the ulimits this kernel allows.
         ("podman", "podman"),
         ("runc", "runc"),
+        // renders the HTML audit report in the suite, as an auditor's browser would
+        ("chromium", "chromium"),
     ])?;
     let containers_conf = util::target().join("xtask").join("containers.conf");
     std::fs::create_dir_all(util::target().join("xtask"))?;

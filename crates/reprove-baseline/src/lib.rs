@@ -5,9 +5,11 @@
 mod assemble;
 mod classes;
 mod config;
+pub mod diff;
 mod model;
 mod render;
 mod trace;
+pub mod view;
 
 pub use assemble::{
     Baseline, Options, PARSE_LIMIT, Progress, SoupRegister, artifact_subjects, assemble,
@@ -17,6 +19,8 @@ pub use classes::{Classifier, ItemClass};
 pub use config::{Changes, Classes, Config, Project};
 pub use model::*;
 pub use render::{to_markdown, to_text};
+pub use trace::trace_between;
+pub use view::BaselineView;
 
 use std::path::PathBuf;
 

@@ -109,3 +109,18 @@ pub(crate) fn authorize(
         })
         .collect())
 }
+
+/// The change trace of `base..tip` under `policy`: each commit with its authorization, as a
+/// baseline would record it (used by `diff` when the releases are not adjacent).
+pub fn trace_between(
+    repo: &Repository,
+    base: &ObjectId,
+    tip: &ObjectId,
+    policy: &Changes,
+) -> Result<Vec<ChangeEntry>, crate::BaselineError> {
+    let git = |action: &'static str| move |source| crate::BaselineError::Git { action, source };
+    let commits = repo
+        .commits_between(Some(base), tip)
+        .map_err(git("list the commits between the releases"))?;
+    authorize(repo, &commits, policy).map_err(git("trace merges between the releases"))
+}

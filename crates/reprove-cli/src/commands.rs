@@ -222,6 +222,84 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Every release tag with the state its evidence proves (IEC 62304 §8.3)
+    ///
+    /// untracked, baselined, rebuilt, reproducible / not-reproducible, attested, verified —
+    /// re-verified from each `evidence/<tag>/`, not trusted; `invalid` when evidence fails a
+    /// check (bad signature, files not matching the index, a moved tag). Without --key the
+    /// signatures are not checked and the state stops at attested. Exit 1 when any release's
+    /// evidence is invalid.
+    Status {
+        /// Where the evidence folders are (default: evidence/ in the repository).
+        #[arg(long, value_name = "DIR")]
+        evidence_root: Option<PathBuf>,
+        /// Public key of a trusted signer (repeatable).
+        #[arg(long = "key", value_name = "PUB")]
+        keys: Vec<PathBuf>,
+        #[arg(long, value_name = "ID", requires = "certificate_oidc_issuer")]
+        certificate_identity: Option<String>,
+        #[arg(long, value_name = "URL", requires = "certificate_identity")]
+        certificate_oidc_issuer: Option<String>,
+        #[arg(long, value_name = "FILE")]
+        trusted_root: Option<PathBuf>,
+        /// Also check every release's image pins against the registries (drift).
+        #[arg(long)]
+        check_images: bool,
+        #[arg(long = "insecure-registry", value_name = "HOST")]
+        insecure_registry: Vec<String>,
+        #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+        format: TextOrJson,
+    },
+    /// What changed between two releases, with each change's authorization
+    ///
+    /// OLD and NEW are baseline files (manifest or signed bundle) or tags. Configuration
+    /// items added, removed and modified (with both digests and the commits that touched
+    /// them), SOUP added, removed, upgraded or downgraded, images changed, and every commit
+    /// between them with its authorization. Exit 1 when an unauthorized change breaks the
+    /// policy.
+    Diff {
+        old: String,
+        new: String,
+        /// Verify baseline bundles with this key (repeatable); without it they are read
+        /// unverified, and a note says so.
+        #[arg(long = "key", value_name = "PUB")]
+        keys: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = crate::audit::DiffFormat::Text)]
+        format: crate::audit::DiffFormat,
+    },
+    /// The audit report of a release: a self-contained HTML (or Markdown) configuration
+    /// management record, plus SOUP-List.md and Configuration-Management.md beside it
+    ///
+    /// Verifies the evidence first (offline) and reports clause by clause: IEC 62304 §8.1–8.3,
+    /// 5.8.4, 5.8.5, 5.8.8 and ISO 13485 §4.2.4, 4.2.5. Exit 0 when the evidence verifies, 1
+    /// when a check fails, 2 when one could not run; the documents are written in every case.
+    Report {
+        /// The release tag.
+        tag: Tag,
+        /// The release's evidence folder (default: evidence/<tag> in the repository).
+        #[arg(long, value_name = "DIR")]
+        evidence: Option<PathBuf>,
+        /// The published artifacts, to check against the provenance.
+        #[arg(long, value_name = "DIR")]
+        artifacts: Option<PathBuf>,
+        #[arg(long = "key", value_name = "PUB")]
+        keys: Vec<PathBuf>,
+        #[arg(long, value_name = "ID", requires = "certificate_oidc_issuer")]
+        certificate_identity: Option<String>,
+        #[arg(long, value_name = "URL", requires = "certificate_identity")]
+        certificate_oidc_issuer: Option<String>,
+        #[arg(long, value_name = "FILE")]
+        trusted_root: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = crate::audit::ReportFormat::Html)]
+        format: crate::audit::ReportFormat,
+        /// The report file (default: reprove-report-<tag>.html or .md here); the two documents
+        /// go in the same folder.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Overwrite existing files.
+        #[arg(long)]
+        force: bool,
+    },
     /// Find container image references, check their pins, pin them
     #[command(subcommand)]
     Images(ImagesCommand),
@@ -511,6 +589,66 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 format,
                 vsa_key,
                 vsa_output,
+                force,
+            },
+        ),
+        Command::Status {
+            evidence_root,
+            keys,
+            certificate_identity,
+            certificate_oidc_issuer,
+            trusted_root,
+            check_images,
+            insecure_registry,
+            format,
+        } => crate::audit::status(
+            &dir,
+            crate::audit::StatusArgs {
+                evidence_root,
+                keys,
+                identity: certificate_identity.zip(certificate_oidc_issuer),
+                trusted_root,
+                check_images,
+                insecure_registry,
+                format,
+            },
+        ),
+        Command::Diff {
+            old,
+            new,
+            keys,
+            format,
+        } => crate::audit::diff(
+            &dir,
+            crate::audit::DiffArgs {
+                old,
+                new,
+                keys,
+                format,
+            },
+        ),
+        Command::Report {
+            tag,
+            evidence,
+            artifacts,
+            keys,
+            certificate_identity,
+            certificate_oidc_issuer,
+            trusted_root,
+            format,
+            output,
+            force,
+        } => crate::audit::report(
+            &dir,
+            &tag,
+            crate::audit::ReportArgs {
+                evidence,
+                artifacts,
+                keys,
+                identity: certificate_identity.zip(certificate_oidc_issuer),
+                trusted_root,
+                format,
+                output,
                 force,
             },
         ),

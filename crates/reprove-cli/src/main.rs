@@ -1,6 +1,7 @@
 //! `reprove`: the command line. The only crate that prints: data on stdout, diagnostics and
 //! progress on stderr. Exit codes: 0 the check holds, 1 it ran and failed, 2 it could not run.
 
+mod audit;
 mod commands;
 mod images;
 mod init;

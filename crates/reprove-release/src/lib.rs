@@ -5,10 +5,12 @@
 //! - [`evidence`]: the folder's layout, `index.json`, and its all-or-nothing creation.
 //! - [`provenance`]: SLSA provenance v1 from a [`reprove_build::RebuildReport`].
 //! - [`verify`]: `reprove verify` — every check with a stable id, k-of-n rebuilders, the VSA.
+//! - [`status`]: `reprove status` — every release tag with the state its evidence proves.
 
 pub mod evidence;
 pub mod pipeline;
 pub mod provenance;
+pub mod status;
 pub mod verify;
 
 use std::path::PathBuf;

@@ -55,7 +55,7 @@ pub struct CheckResult {
 }
 
 impl CheckResult {
-    fn new(id: &'static str, status: CheckStatus, detail: impl Into<String>) -> Self {
+    pub fn new(id: &'static str, status: CheckStatus, detail: impl Into<String>) -> Self {
         CheckResult {
             id,
             status,
@@ -64,7 +64,7 @@ impl CheckResult {
         }
     }
 
-    fn from_findings(id: &'static str, findings: Vec<String>, ok: impl Into<String>) -> Self {
+    pub fn from_findings(id: &'static str, findings: Vec<String>, ok: impl Into<String>) -> Self {
         if findings.is_empty() {
             CheckResult::new(id, CheckStatus::Pass, ok)
         } else {
@@ -138,9 +138,26 @@ pub struct VerifyReport {
     /// `git+…@refs/tags/<tag>` from the provenance, when it names a repository.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_uri: Option<String>,
+    /// The verified baseline statement, for reports built on this verification.
+    #[serde(skip)]
+    pub baseline: Option<Value>,
+    /// The verified provenance statement (the primary one).
+    #[serde(skip)]
+    pub provenance: Option<Value>,
 }
 
 impl VerifyReport {
+    /// Adds a check run outside [`verify`] and decides the verdict again.
+    pub fn push_check(&mut self, check: CheckResult) {
+        self.checks.push(check);
+        self.decide();
+    }
+
+    /// The check with this id.
+    pub fn check(&self, id: &str) -> Option<&CheckResult> {
+        self.checks.iter().find(|c| c.id == id)
+    }
+
     fn decide(&mut self) {
         let worst = self
             .checks
@@ -235,6 +252,27 @@ fn provenance_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Reads a bundle's statement WITHOUT checking its signature — for reports made without a
+/// key, which say so.
+pub fn read_unverified(path: &Path) -> Option<Value> {
+    let bytes = std::fs::read(path).ok()?;
+    let parsed = reprove_attest::bundle::ParsedBundle::parse(&bytes).ok()?;
+    match parsed.content {
+        reprove_attest::bundle::Content::Dsse(env) => serde_json::from_slice(&env.payload).ok(),
+        reprove_attest::bundle::Content::MessageSignature { .. } => None,
+    }
+}
+
+/// The `evidence-index` check on its own.
+pub fn check_index_pub(dir: &Path) -> CheckResult {
+    check_index(dir)
+}
+
+/// The `image-pins` check of a baseline statement on its own.
+pub fn image_check_pub(ic: &ImageCheck, baseline: &Value) -> CheckResult {
+    check_images(ic, baseline)
+}
+
 fn check_index(dir: &Path) -> CheckResult {
     const ID: &str = "evidence-index";
     let index = match evidence::read_index(dir) {
@@ -299,6 +337,8 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
         subjects: Vec::new(),
         input_attestations: Vec::new(),
         source_uri: None,
+        baseline: None,
+        provenance: None,
     };
     if !opts.evidence.is_dir() {
         report.checks.push(CheckResult::new(
@@ -533,6 +573,8 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
                 check_rebuild(rc, repo, &opts.tag, &sha256_subjects(p), progress)
             }
         });
+    report.baseline = baseline;
+    report.provenance = provenance;
     report.decide();
     report
 }
@@ -681,20 +723,28 @@ fn check_agreement(b: &Value, p: &Value) -> CheckResult {
 }
 
 fn check_tag(repo: &Repository, tag: &Tag, b: &Value) -> CheckResult {
+    let now = repo
+        .resolve_tag(tag)
+        .map(|info| info.commit.to_string())
+        .map_err(|e| e.to_string());
+    tag_check(tag.as_str(), now, b)
+}
+
+/// The `tag-commit` check: `now` is what the tag resolves to in the repository.
+pub fn tag_check(tag: &str, now: Result<String, String>, b: &Value) -> CheckResult {
     const ID: &str = "tag-commit";
     let want = str_at(b, &["predicate", "release", "commit"]).unwrap_or_default();
     let btag = str_at(b, &["predicate", "release", "tag"]).unwrap_or_default();
     let mut findings = Vec::new();
-    if btag != tag.as_str() {
+    if btag != tag {
         findings.push(format!(
             "wrong-release: the baseline is for `{btag}`, not `{tag}`"
         ));
     }
-    match repo.resolve_tag(tag) {
-        Ok(info) if info.commit.as_str() == want => {}
-        Ok(info) => findings.push(format!(
-            "tag-moved: `{tag}` now points at {} but the signed baseline records {want}",
-            info.commit
+    match now {
+        Ok(commit) if commit == want => {}
+        Ok(commit) => findings.push(format!(
+            "tag-moved: `{tag}` now points at {commit} but the signed baseline records {want}"
         )),
         Err(e) => findings.push(format!("tag-missing: `{tag}`: {e}")),
     }

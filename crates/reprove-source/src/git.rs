@@ -177,6 +177,45 @@ impl Repository {
             })
     }
 
+    /// For every path changed by a non-merge commit in `base..tip`, the commits that changed
+    /// it (relative to their first parent), newest first. Paths that are not UTF-8 are
+    /// rendered lossily, as the baseline's `path` is.
+    pub fn paths_touched(
+        &self,
+        base: Option<&ObjectId>,
+        tip: &ObjectId,
+    ) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
+        let range = match base {
+            Some(b) => format!("{b}..{tip}"),
+            None => tip.to_string(),
+        };
+        let out = self.run(&[
+            "log",
+            "--format=%x01%H",
+            "--name-only",
+            "-z",
+            "--no-renames",
+            &range,
+            "--",
+        ])?;
+        let mut map: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for record in out.split(|b| *b == 1).filter(|r| !r.is_empty()) {
+            let mut fields = record.split(|b| *b == 0);
+            let Some(id) = fields.next() else { continue };
+            let id = String::from_utf8_lossy(id).trim().to_owned();
+            for path in fields {
+                let path = path.strip_prefix(b"\n").unwrap_or(path);
+                if path.is_empty() {
+                    continue;
+                }
+                map.entry(String::from_utf8_lossy(path).into_owned())
+                    .or_default()
+                    .push(id.clone());
+            }
+        }
+        Ok(map)
+    }
+
     /// The URL of the `origin` remote, without any user name or password it carries
     /// (`https://user:token@host/x` → `https://host/x`); `None` when there is no origin.
     pub fn origin_url(&self) -> Option<String> {

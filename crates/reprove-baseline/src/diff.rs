@@ -1,0 +1,540 @@
+//! What changed between two baselines (IEC 62304 §8.1.3, §8.2.4): configuration items,
+//! SOUP and images, and the commits that made the changes with their authorization.
+//! Pure: two [`BaselineView`]s in, a [`BaselineDiff`] out. Which commit touched which path is
+//! the caller's to add (it needs the repository).
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::view::{BaselineView, ChangeView, ItemView, SoupView};
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseRef {
+    pub tag: String,
+    pub commit: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ItemChangeKind {
+    Added,
+    Removed,
+    Modified,
+    /// Same content, other mode (e.g. became executable).
+    ModeChanged,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemChange {
+    pub path: String,
+    pub change: ItemChangeKind,
+    pub class: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new: Option<String>,
+    /// The commits in the range that touched the path (filled in when a repository is at hand).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub commits: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SoupChangeKind {
+    Added,
+    Removed,
+    Upgraded,
+    Downgraded,
+    /// Same version, other checksum or source: worth a look.
+    Changed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SoupChange {
+    pub ecosystem: String,
+    pub name: String,
+    pub change: SoupChangeKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub supplier: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageChange {
+    pub file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new: Option<String>,
+}
+
+/// One commit between the releases.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommitChange {
+    pub id: String,
+    pub subject: String,
+    pub author: String,
+    pub commit_time: String,
+    pub authorized: bool,
+    pub evidence: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub change_requests: Vec<String>,
+}
+
+impl From<&ChangeView> for CommitChange {
+    fn from(c: &ChangeView) -> Self {
+        CommitChange {
+            id: c.id.clone(),
+            subject: c.subject.clone(),
+            author: c.author.clone(),
+            commit_time: c.commit_time.clone(),
+            authorized: c.authorized,
+            evidence: c.evidence.clone(),
+            change_requests: c.change_requests.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BaselineDiff {
+    pub old: ReleaseRef,
+    pub new: ReleaseRef,
+    pub items: Vec<ItemChange>,
+    pub soup: Vec<SoupChange>,
+    pub images: Vec<ImageChange>,
+    /// The commits from `old` to `new` with their authorization; `None` when neither a
+    /// repository nor the new baseline's own trace covers exactly that range.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commits: Option<Vec<CommitChange>>,
+    /// Whether the change policy requires authorization (from the new baseline).
+    pub require_authorization: bool,
+    /// `unauthorized-change: …` for each unauthorized commit, and any gap in the record.
+    pub findings: Vec<String>,
+}
+
+impl BaselineDiff {
+    /// Whether an unauthorized change breaks the policy (exit 1).
+    pub fn policy_fails(&self) -> bool {
+        self.require_authorization
+            && self
+                .commits
+                .as_ref()
+                .is_some_and(|c| c.iter().any(|c| !c.authorized))
+    }
+
+    /// Attaches the commits that touched each changed path.
+    pub fn attach_commits(&mut self, touched: &BTreeMap<String, Vec<String>>) {
+        for item in &mut self.items {
+            if let Some(c) = touched.get(&item.path) {
+                item.commits = c.clone();
+            }
+        }
+    }
+
+    /// Uses a trace computed from the repository for exactly `old..new`.
+    pub fn set_commits(&mut self, commits: Vec<CommitChange>) {
+        self.commits = Some(commits);
+        self.refresh_findings();
+    }
+
+    fn refresh_findings(&mut self) {
+        self.findings
+            .retain(|f| !f.starts_with("unauthorized-change"));
+        if let Some(commits) = &self.commits {
+            for c in commits.iter().filter(|c| !c.authorized) {
+                self.findings.push(format!(
+                    "unauthorized-change: commit `{}` \"{}\" has no authorization",
+                    c.id.get(..12).unwrap_or(&c.id),
+                    c.subject
+                ));
+            }
+        }
+    }
+}
+
+/// Compares versions component-wise, numerically where both parts are numbers.
+pub fn compare_versions(a: &str, b: &str) -> Ordering {
+    fn parts(s: &str) -> Vec<(bool, String)> {
+        let mut out: Vec<(bool, String)> = Vec::new();
+        for c in s.trim_start_matches(['v', '=']).chars() {
+            let digit = c.is_ascii_digit();
+            if !c.is_ascii_alphanumeric() {
+                out.push((false, String::new()));
+                continue;
+            }
+            match out.last_mut() {
+                Some((d, cur)) if *d == digit && !cur.is_empty() => cur.push(c),
+                _ => out.push((digit, c.to_string())),
+            }
+        }
+        out.retain(|(_, s)| !s.is_empty());
+        out
+    }
+    let (pa, pb) = (parts(a), parts(b));
+    for (x, y) in pa.iter().zip(&pb) {
+        let o = match (x, y) {
+            ((true, x), (true, y)) => {
+                let (x, y) = (x.trim_start_matches('0'), y.trim_start_matches('0'));
+                x.len().cmp(&y.len()).then_with(|| x.cmp(y))
+            }
+            ((true, _), (false, _)) => Ordering::Greater,
+            ((false, _), (true, _)) => Ordering::Less,
+            ((false, x), (false, y)) => x.cmp(y),
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    // `1.0.0-rc.1` before `1.0.0` (a pre-release, SemVer §11); `1.0.0.1` after it.
+    match (pa.get(pb.len()), pb.get(pa.len())) {
+        (Some((false, _)), _) => Ordering::Less,
+        (_, Some((false, _))) => Ordering::Greater,
+        _ => pa.len().cmp(&pb.len()),
+    }
+}
+
+fn items(v: &BaselineView) -> BTreeMap<&str, &ItemView> {
+    v.predicate
+        .configuration_items
+        .iter()
+        .map(|i| (i.path.as_str(), i))
+        .collect()
+}
+
+fn soup(v: &BaselineView) -> BTreeMap<(&str, &str), Vec<&SoupView>> {
+    let mut m: BTreeMap<(&str, &str), Vec<&SoupView>> = BTreeMap::new();
+    for s in &v.predicate.soup {
+        m.entry((s.ecosystem.as_str(), s.name.as_str()))
+            .or_default()
+            .push(s);
+    }
+    m
+}
+
+/// The differences from `old` to `new`.
+pub fn diff(old: &BaselineView, new: &BaselineView) -> BaselineDiff {
+    let (oi, ni) = (items(old), items(new));
+    let mut item_changes = Vec::new();
+    let paths: BTreeSet<&str> = oi.keys().chain(ni.keys()).copied().collect();
+    for p in paths {
+        let change = match (oi.get(p), ni.get(p)) {
+            (None, Some(n)) => Some((ItemChangeKind::Added, None, Some(n.content_id()), &n.class)),
+            (Some(o), None) => Some((
+                ItemChangeKind::Removed,
+                Some(o.content_id()),
+                None,
+                &o.class,
+            )),
+            (Some(o), Some(n)) if o.content_id() != n.content_id() || o.kind != n.kind => Some((
+                ItemChangeKind::Modified,
+                Some(o.content_id()),
+                Some(n.content_id()),
+                &n.class,
+            )),
+            (Some(o), Some(n)) if o.mode != n.mode => Some((
+                ItemChangeKind::ModeChanged,
+                Some(o.mode.clone()),
+                Some(n.mode.clone()),
+                &n.class,
+            )),
+            _ => None,
+        };
+        if let Some((change, old, new, class)) = change {
+            item_changes.push(ItemChange {
+                path: p.to_owned(),
+                change,
+                class: class.clone(),
+                old,
+                new,
+                commits: Vec::new(),
+            });
+        }
+    }
+
+    let (os, ns) = (soup(old), soup(new));
+    let mut soup_changes = Vec::new();
+    let keys: BTreeSet<(&str, &str)> = os.keys().chain(ns.keys()).copied().collect();
+    for k in keys {
+        let ov: BTreeSet<&str> = os
+            .get(&k)
+            .into_iter()
+            .flatten()
+            .map(|s| s.version.as_str())
+            .collect();
+        let nv: BTreeSet<&str> = ns
+            .get(&k)
+            .into_iter()
+            .flatten()
+            .map(|s| s.version.as_str())
+            .collect();
+        let supplier = ns
+            .get(&k)
+            .or(os.get(&k))
+            .and_then(|v| v.first())
+            .and_then(|s| s.supplier.clone());
+        let push = |change, old: Option<&str>, new: Option<&str>, out: &mut Vec<SoupChange>| {
+            out.push(SoupChange {
+                ecosystem: k.0.to_owned(),
+                name: k.1.to_owned(),
+                change,
+                old_version: old.map(str::to_owned),
+                new_version: new.map(str::to_owned),
+                supplier: supplier.clone(),
+            });
+        };
+        match (ov.is_empty(), nv.is_empty()) {
+            (true, false) => {
+                for v in &nv {
+                    push(SoupChangeKind::Added, None, Some(v), &mut soup_changes);
+                }
+            }
+            (false, true) => {
+                for v in &ov {
+                    push(SoupChangeKind::Removed, Some(v), None, &mut soup_changes);
+                }
+            }
+            _ if ov == nv => {
+                // Same versions: flag a changed checksum or source.
+                let fp = |m: &BTreeMap<(&str, &str), Vec<&SoupView>>| -> BTreeSet<String> {
+                    m.get(&k)
+                        .into_iter()
+                        .flatten()
+                        .map(|s| {
+                            format!(
+                                "{}|{}|{}",
+                                s.version,
+                                s.checksum
+                                    .as_ref()
+                                    .map(ToString::to_string)
+                                    .unwrap_or_default(),
+                                s.source.clone().unwrap_or_default()
+                            )
+                        })
+                        .collect()
+                };
+                if fp(&os) != fp(&ns) {
+                    let v = nv.iter().next().copied();
+                    push(SoupChangeKind::Changed, v, v, &mut soup_changes);
+                }
+            }
+            _ => {
+                // Versions that left and came: pair the highest of each.
+                let gone: Vec<&str> = ov.difference(&nv).copied().collect();
+                let came: Vec<&str> = nv.difference(&ov).copied().collect();
+                fn hi<'s>(v: &[&'s str]) -> Option<&'s str> {
+                    v.iter().copied().max_by(|a, b| compare_versions(a, b))
+                }
+                match (hi(&gone), hi(&came)) {
+                    (Some(o), Some(n)) => {
+                        let kind = if compare_versions(n, o) == Ordering::Less {
+                            SoupChangeKind::Downgraded
+                        } else {
+                            SoupChangeKind::Upgraded
+                        };
+                        push(kind, Some(o), Some(n), &mut soup_changes);
+                    }
+                    (None, Some(n)) => {
+                        push(SoupChangeKind::Added, None, Some(n), &mut soup_changes)
+                    }
+                    (Some(o), None) => {
+                        push(SoupChangeKind::Removed, Some(o), None, &mut soup_changes)
+                    }
+                    (None, None) => {}
+                }
+            }
+        }
+    }
+
+    let refs = |v: &BaselineView| -> BTreeMap<String, BTreeSet<String>> {
+        let mut m: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for i in &v.predicate.images {
+            m.entry(i.file.clone())
+                .or_default()
+                .insert(i.reference.clone());
+        }
+        m
+    };
+    let (oimg, nimg) = (refs(old), refs(new));
+    let mut image_changes = Vec::new();
+    let files: BTreeSet<&String> = oimg.keys().chain(nimg.keys()).collect();
+    for f in files {
+        let empty = BTreeSet::new();
+        let o = oimg.get(f).unwrap_or(&empty);
+        let n = nimg.get(f).unwrap_or(&empty);
+        let gone: Vec<&String> = o.difference(n).collect();
+        let came: Vec<&String> = n.difference(o).collect();
+        let len = gone.len().max(came.len());
+        for i in 0..len {
+            image_changes.push(ImageChange {
+                file: f.clone(),
+                old: gone.get(i).map(|s| (*s).clone()),
+                new: came.get(i).map(|s| (*s).clone()),
+            });
+        }
+    }
+
+    let require_authorization = new
+        .predicate
+        .policy
+        .get("require-authorization")
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false);
+    let mut findings = Vec::new();
+    let trace = &new.predicate.changes;
+    let covers = trace
+        .base
+        .as_ref()
+        .is_some_and(|b| b.commit == old.predicate.release.commit);
+    let commits = if covers {
+        Some(trace.commits.iter().map(CommitChange::from).collect())
+    } else {
+        findings.push(format!(
+            "trace-gap: the baseline of `{}` traces changes since {}, not since `{}`; run inside the repository to trace the whole range",
+            new.predicate.release.tag,
+            trace
+                .base
+                .as_ref()
+                .map(|b| format!("`{}`", b.tag))
+                .unwrap_or_else(|| "the first commit".into()),
+            old.predicate.release.tag
+        ));
+        None
+    };
+    if !trace.complete && covers {
+        findings.push(
+            "incomplete-history: the new baseline's trace was cut short by a shallow clone".into(),
+        );
+    }
+    let mut d = BaselineDiff {
+        old: ReleaseRef {
+            tag: old.predicate.release.tag.clone(),
+            commit: old.predicate.release.commit.clone(),
+        },
+        new: ReleaseRef {
+            tag: new.predicate.release.tag.clone(),
+            commit: new.predicate.release.commit.clone(),
+        },
+        items: item_changes,
+        soup: soup_changes,
+        images: image_changes,
+        commits,
+        require_authorization,
+        findings,
+    };
+    d.refresh_findings();
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_numerically() {
+        assert_eq!(compare_versions("1.10.0", "1.9.3"), Ordering::Greater);
+        assert_eq!(compare_versions("v2.0", "2.0"), Ordering::Equal);
+        assert_eq!(compare_versions("1.0.0-rc.1", "1.0.0"), Ordering::Less);
+        assert_eq!(compare_versions("1.0.0.1", "1.0.0"), Ordering::Greater);
+        assert_eq!(compare_versions("0.9", "0.10"), Ordering::Less);
+    }
+
+    fn view(
+        tag: &str,
+        commit: &str,
+        base: Option<&str>,
+        items: &[(&str, &str)],
+        soup: &[(&str, &str)],
+    ) -> BaselineView {
+        let v = serde_json::json!({
+            "predicateType": crate::BASELINE_PREDICATE_TYPE,
+            "subject": [],
+            "predicate": {
+                "release": {"tag": tag, "commit": commit},
+                "policy": {"require-authorization": true, "result": "pass"},
+                "configurationItems": items.iter().map(|(p, h)| serde_json::json!({"path": p, "mode": "100644", "kind": "file", "class": "source", "sha256": h})).collect::<Vec<_>>(),
+                "soup": soup.iter().map(|(n, v)| serde_json::json!({"name": n, "version": v, "ecosystem": "cargo"})).collect::<Vec<_>>(),
+                "images": [],
+                "changes": {
+                    "base": base.map(|b| serde_json::json!({"tag": "v1", "commit": b})),
+                    "complete": true,
+                    "commits": [
+                        {"id": "c2", "subject": "reviewed", "authorized": true, "evidence": ["trailer:Reviewed-by"]},
+                        {"id": "c3", "subject": "sneaky", "authorized": false}
+                    ]
+                },
+                "findings": []
+            }
+        });
+        BaselineView::from_value(&v).unwrap()
+    }
+
+    #[test]
+    fn items_soup_and_commits() {
+        let old = view(
+            "v1",
+            "c1",
+            None,
+            &[("a", "1"), ("b", "2"), ("gone", "3")],
+            &[("serde", "1.0.1"), ("old", "1")],
+        );
+        let new = view(
+            "v2",
+            "c3",
+            Some("c1"),
+            &[("a", "1"), ("b", "9"), ("new", "4")],
+            &[("serde", "1.0.200"), ("fresh", "0.1")],
+        );
+        let d = diff(&old, &new);
+        let items: Vec<(&str, ItemChangeKind)> = d
+            .items
+            .iter()
+            .map(|i| (i.path.as_str(), i.change))
+            .collect();
+        assert_eq!(
+            items,
+            [
+                ("b", ItemChangeKind::Modified),
+                ("gone", ItemChangeKind::Removed),
+                ("new", ItemChangeKind::Added)
+            ]
+        );
+        let soup: Vec<(&str, SoupChangeKind)> =
+            d.soup.iter().map(|s| (s.name.as_str(), s.change)).collect();
+        assert_eq!(
+            soup,
+            [
+                ("fresh", SoupChangeKind::Added),
+                ("old", SoupChangeKind::Removed),
+                ("serde", SoupChangeKind::Upgraded)
+            ]
+        );
+        assert_eq!(d.commits.as_ref().unwrap().len(), 2);
+        assert!(d.policy_fails());
+        assert!(
+            d.findings[0].starts_with("unauthorized-change: commit `c3`"),
+            "{:?}",
+            d.findings
+        );
+        // A downgrade is named as one.
+        let back = diff(&new, &old);
+        assert!(
+            back.soup
+                .iter()
+                .any(|s| s.name == "serde" && s.change == SoupChangeKind::Downgraded)
+        );
+        // The old baseline's trace does not cover new..old: a gap, said.
+        assert!(back.commits.is_none());
+        assert!(back.findings.iter().any(|f| f.starts_with("trace-gap")));
+    }
+}

@@ -1,0 +1,255 @@
+//! Reading a baseline back: the parts of a signed baseline statement that `diff`, `status`
+//! and the audit report use, parsed once into types. The writer's types ([`crate::model`])
+//! stay write-only so the manifest's bytes never depend on a round trip; this view ignores
+//! fields it does not know, so older and newer baselines both read.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// A baseline statement as read from a verified payload or a manifest file.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BaselineView {
+    #[serde(default)]
+    pub subject: Vec<SubjectView>,
+    pub predicate: PredicateView,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SubjectView {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub digest: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PredicateView {
+    #[serde(default)]
+    pub project: ProjectView,
+    pub release: ReleaseView,
+    #[serde(default)]
+    pub build: Option<serde_json::Map<String, Value>>,
+    #[serde(default)]
+    pub policy: Value,
+    #[serde(default)]
+    pub configuration_items: Vec<ItemView>,
+    #[serde(default)]
+    pub soup: Vec<SoupView>,
+    #[serde(default)]
+    pub images: Vec<ImageView>,
+    #[serde(default)]
+    pub changes: ChangesView,
+    #[serde(default)]
+    pub findings: Vec<FindingView>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ProjectView {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub supplier: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseView {
+    pub tag: String,
+    #[serde(default)]
+    pub tag_object: Option<String>,
+    pub commit: String,
+    #[serde(default)]
+    pub tree: String,
+    #[serde(default)]
+    pub commit_time: String,
+    #[serde(default)]
+    pub source_date_epoch: i64,
+    #[serde(default)]
+    pub tag_time: Option<String>,
+    #[serde(default)]
+    pub tagger: Option<String>,
+    #[serde(default)]
+    pub tag_signature: SignatureView,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SignatureView {
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub format: Option<String>,
+    #[serde(default)]
+    pub key: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemView {
+    pub path: String,
+    #[serde(default)]
+    pub mode: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub class: String,
+    #[serde(default)]
+    pub size: Option<u64>,
+    #[serde(default)]
+    pub git_blob: Option<String>,
+    #[serde(default)]
+    pub sha256: Option<String>,
+    #[serde(default)]
+    pub target: Option<String>,
+    #[serde(default)]
+    pub submodule_commit: Option<String>,
+}
+
+impl ItemView {
+    /// What identifies the content: sha256, else the blob/submodule commit/symlink target.
+    pub fn content_id(&self) -> String {
+        self.sha256
+            .clone()
+            .or_else(|| self.submodule_commit.clone())
+            .or_else(|| self.target.as_ref().map(|t| format!("-> {t}")))
+            .or_else(|| self.git_blob.clone())
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SoupView {
+    pub name: String,
+    pub version: String,
+    pub ecosystem: String,
+    #[serde(default)]
+    pub supplier: Option<String>,
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub checksum: Option<ChecksumView>,
+    #[serde(default)]
+    pub purl: String,
+    #[serde(default)]
+    pub scope: String,
+    #[serde(default)]
+    pub license: Option<String>,
+    #[serde(default)]
+    pub manifest: String,
+    #[serde(default)]
+    pub purpose: Option<String>,
+    #[serde(default)]
+    pub safety_class: Option<String>,
+    #[serde(default)]
+    pub end_of_support: Option<String>,
+    #[serde(default)]
+    pub last_anomaly_review: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ChecksumView {
+    pub algorithm: String,
+    pub value: String,
+}
+
+impl std::fmt::Display for ChecksumView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.algorithm, self.value)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ImageView {
+    pub file: String,
+    #[serde(default)]
+    pub line: usize,
+    pub reference: String,
+    #[serde(default)]
+    pub pinned: bool,
+    #[serde(default)]
+    pub digest: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ChangesView {
+    #[serde(default)]
+    pub base: Option<BaseView>,
+    #[serde(default = "yes")]
+    pub complete: bool,
+    #[serde(default)]
+    pub commits: Vec<ChangeView>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BaseView {
+    pub tag: String,
+    pub commit: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeView {
+    pub id: String,
+    #[serde(default)]
+    pub author: String,
+    #[serde(default)]
+    pub commit_time: String,
+    #[serde(default)]
+    pub subject: String,
+    #[serde(default)]
+    pub merge: bool,
+    #[serde(default)]
+    pub authorized: bool,
+    #[serde(default)]
+    pub evidence: Vec<String>,
+    #[serde(default)]
+    pub change_requests: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FindingView {
+    pub code: String,
+    #[serde(default)]
+    pub file: Option<String>,
+    #[serde(default)]
+    pub item: Option<String>,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub policy: bool,
+}
+
+impl BaselineView {
+    /// Reads a baseline statement (the JSON value of a verified payload or a manifest).
+    pub fn from_value(v: &Value) -> Result<BaselineView, String> {
+        let t = v.get("predicateType").and_then(Value::as_str);
+        if t != Some(crate::BASELINE_PREDICATE_TYPE) {
+            return Err(format!(
+                "not a reprove baseline (predicate type `{}`)",
+                t.unwrap_or("none")
+            ));
+        }
+        BaselineView::deserialize(v).map_err(|e| e.to_string())
+    }
+
+    /// The release artifacts among the subjects: name → sha256.
+    pub fn artifacts(&self) -> BTreeMap<String, String> {
+        self.subject
+            .iter()
+            .filter_map(|s| Some((s.name.clone()?, s.digest.get("sha256")?.clone())))
+            .collect()
+    }
+
+    /// Whether every policy `reprove.toml` switched on held.
+    pub fn policy_passed(&self) -> bool {
+        self.predicate.policy.get("result").and_then(Value::as_str) == Some("pass")
+            && !self.predicate.findings.iter().any(|f| f.policy)
+    }
+}

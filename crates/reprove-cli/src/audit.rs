@@ -1,0 +1,599 @@
+//! `reprove status`, `reprove diff` and `reprove report`: configuration status accounting and
+//! the audit pack.
+
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use reprove_attest::verify::Signer;
+use reprove_baseline::BaselineView;
+use reprove_baseline::diff::{BaselineDiff, CommitChange, ItemChangeKind, SoupChangeKind};
+use reprove_release::evidence;
+use reprove_release::status::{ReleaseState, ReleaseStatus, Signatures};
+use reprove_release::verify::VerifyVerdict;
+use reprove_source::{Repository, Tag, rfc3339_utc};
+
+use crate::commands::{Outcome, TextOrJson};
+use crate::output::{note, stdout};
+
+/// Who may have signed, from `--key`s and an identity.
+pub fn signers(keys: &[PathBuf], identity: Option<(String, String)>) -> Result<Vec<Signer>> {
+    let mut out = Vec::new();
+    for k in keys {
+        out.push(Signer::Key {
+            key: crate::sign::read_public_key(k)?,
+        });
+    }
+    if let Some((identity, issuer)) = identity {
+        out.push(Signer::Identity { identity, issuer });
+    }
+    Ok(out)
+}
+
+fn read_root(p: Option<&Path>) -> Result<Option<String>> {
+    p.map(|p| {
+        std::fs::read_to_string(p)
+            .with_context(|| format!("failed to read the trusted root `{}`", p.display()))
+    })
+    .transpose()
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+pub struct StatusArgs {
+    pub evidence_root: Option<PathBuf>,
+    pub keys: Vec<PathBuf>,
+    pub identity: Option<(String, String)>,
+    pub trusted_root: Option<PathBuf>,
+    pub check_images: bool,
+    pub insecure_registry: Vec<String>,
+    pub format: TextOrJson,
+}
+
+fn findings_text(s: &ReleaseStatus) -> String {
+    if s.findings.is_empty() {
+        return "—".into();
+    }
+    s.findings
+        .iter()
+        .map(|(code, n)| format!("{n} {code}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `reprove status`.
+pub fn status(dir: &Path, args: StatusArgs) -> Result<Outcome> {
+    let repo = Repository::discover(dir)?;
+    let root = args
+        .evidence_root
+        .clone()
+        .unwrap_or_else(|| repo.root().join("evidence"));
+    let signers = signers(&args.keys, args.identity.clone())?;
+    let images = if args.check_images {
+        Some(reprove_release::verify::ImageCheck {
+            client: reprove_oci::registry::RegistryClient::new(
+                reprove_oci::registry::ClientOptions {
+                    insecure_registries: args.insecure_registry.clone(),
+                    ..Default::default()
+                },
+            )?,
+            platform: reprove_oci::check::default_platform(),
+        })
+    } else {
+        None
+    };
+    let checked = !signers.is_empty();
+    let opts = reprove_release::status::Options {
+        evidence_root: root.clone(),
+        signers,
+        trusted_root: read_root(args.trusted_root.as_deref())?,
+        images,
+    };
+    let list = reprove_release::status::status(&repo, &opts)?;
+    let invalid = list.iter().any(|s| s.state == ReleaseState::Invalid);
+    let out = match args.format {
+        TextOrJson::Json => {
+            let mut counts = std::collections::BTreeMap::new();
+            for s in &list {
+                *counts.entry(s.state.as_str()).or_insert(0usize) += 1;
+            }
+            let mut b = serde_json::to_vec_pretty(&serde_json::json!({
+                "evidenceRoot": root.display().to_string(),
+                "signaturesChecked": checked,
+                "summary": counts,
+                "releases": list,
+            }))?;
+            b.push(b'\n');
+            b
+        }
+        TextOrJson::Text => {
+            let tw = list.iter().map(|s| s.tag.len()).max().unwrap_or(3).max(3);
+            let mut s = format!(
+                "{:tw$}  {:16}  {:11}  {}\n",
+                "TAG", "STATE", "SIGNATURES", "OPEN FINDINGS"
+            );
+            for r in &list {
+                s.push_str(&format!(
+                    "{:tw$}  {:16}  {:11}  {}\n",
+                    r.tag,
+                    r.state.as_str(),
+                    match r.signatures {
+                        Signatures::Verified => "verified",
+                        Signatures::Failed => "FAILED",
+                        Signatures::NotChecked => "not checked",
+                        Signatures::None => "—",
+                    },
+                    findings_text(r)
+                ));
+                for p in &r.problems {
+                    s.push_str(&format!("{:tw$}    ! {p}\n", ""));
+                }
+            }
+            if !checked {
+                s.push_str(
+                    "signatures were not checked: give --key (or an identity) to verify them\n",
+                );
+            }
+            s.push_str(&format!(
+                "{} release tag(s), evidence under `{}`\n",
+                list.len(),
+                root.display()
+            ));
+            s.into_bytes()
+        }
+    };
+    stdout(&out)?;
+    Ok(if invalid {
+        Outcome::Fail
+    } else {
+        Outcome::Pass
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiffFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+/// A baseline named on the command line: a file (manifest or bundle) or a tag.
+fn load_baseline(
+    repo: Option<&Repository>,
+    arg: &str,
+    signers: &[Signer],
+    root: Option<&str>,
+) -> Result<BaselineView> {
+    let path = Path::new(arg);
+    let value: serde_json::Value = if path.is_file() {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("failed to read `{}`", path.display()))?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes)
+            .with_context(|| format!("`{}` is not JSON", path.display()))?;
+        if v.get("dsseEnvelope").is_some() {
+            if signers.is_empty() {
+                note(&format!(
+                    "`{arg}`: signature not checked (give --key to verify it)"
+                ));
+                reprove_release::verify::read_unverified(path)
+                    .with_context(|| format!("`{arg}` is not a DSSE bundle"))?
+            } else {
+                let mut last = String::new();
+                let mut found = None;
+                for s in signers {
+                    match reprove_attest::verify::verify_statement(&bytes, s, root) {
+                        Ok(v) => {
+                            found = v.statement;
+                            break;
+                        }
+                        Err(e) => last = e.to_string(),
+                    }
+                }
+                match found {
+                    Some(v) => v,
+                    None => bail!("`{arg}` does not verify: {last}"),
+                }
+            }
+        } else {
+            v
+        }
+    } else {
+        let Some(repo) = repo else {
+            bail!("`{arg}` is neither a file nor (outside a repository) a tag");
+        };
+        let tag: Tag = arg
+            .parse()
+            .with_context(|| format!("`{arg}` is neither a file nor a tag"))?;
+        let b = reprove_baseline::assemble(
+            repo,
+            &tag,
+            &reprove_baseline::Options {
+                previous: None,
+                artifacts: None,
+                progress: &|_| {},
+            },
+        )?;
+        serde_json::to_value(&b.statement)?
+    };
+    BaselineView::from_value(&value).map_err(|e| anyhow::anyhow!("`{arg}`: {e}"))
+}
+
+fn item_kind(k: ItemChangeKind) -> &'static str {
+    match k {
+        ItemChangeKind::Added => "added",
+        ItemChangeKind::Removed => "removed",
+        ItemChangeKind::Modified => "modified",
+        ItemChangeKind::ModeChanged => "mode",
+    }
+}
+
+fn soup_kind(k: SoupChangeKind) -> &'static str {
+    match k {
+        SoupChangeKind::Added => "added",
+        SoupChangeKind::Removed => "removed",
+        SoupChangeKind::Upgraded => "upgraded",
+        SoupChangeKind::Downgraded => "DOWNGRADED",
+        SoupChangeKind::Changed => "changed",
+    }
+}
+
+fn short(s: &str) -> &str {
+    s.get(..12).unwrap_or(s)
+}
+
+fn diff_text(d: &BaselineDiff, md: bool) -> String {
+    let mut s = String::new();
+    let h = |s: &mut String, t: &str| {
+        if md {
+            s.push_str(&format!("\n## {t}\n\n"));
+        } else {
+            s.push_str(&format!("{t}:\n"));
+        }
+    };
+    if md {
+        s.push_str(&format!(
+            "# Changes from `{}` to `{}`\n\n`{}` ({}) → `{}` ({})\n",
+            d.old.tag,
+            d.new.tag,
+            d.old.tag,
+            short(&d.old.commit),
+            d.new.tag,
+            short(&d.new.commit)
+        ));
+    } else {
+        s.push_str(&format!(
+            "{} ({}) → {} ({})\n",
+            d.old.tag,
+            short(&d.old.commit),
+            d.new.tag,
+            short(&d.new.commit)
+        ));
+    }
+    h(
+        &mut s,
+        &format!("configuration items ({} changed)", d.items.len()),
+    );
+    if md && !d.items.is_empty() {
+        s.push_str("| change | path | class | old | new | commits |\n|---|---|---|---|---|---|\n");
+    }
+    for i in &d.items {
+        let commits = i
+            .commits
+            .iter()
+            .map(|c| short(c))
+            .collect::<Vec<_>>()
+            .join(" ");
+        if md {
+            s.push_str(&format!(
+                "| {} | `{}` | {} | {} | {} | {} |\n",
+                item_kind(i.change),
+                i.path.replace('|', "\\|"),
+                i.class,
+                i.old.as_deref().map(short).unwrap_or("—"),
+                i.new.as_deref().map(short).unwrap_or("—"),
+                commits
+            ));
+        } else {
+            s.push_str(&format!(
+                "  {:9} {}  {} → {}{}\n",
+                item_kind(i.change),
+                i.path,
+                i.old.as_deref().map(short).unwrap_or("-"),
+                i.new.as_deref().map(short).unwrap_or("-"),
+                if commits.is_empty() {
+                    String::new()
+                } else {
+                    format!("  by {commits}")
+                }
+            ));
+        }
+    }
+    h(&mut s, &format!("SOUP ({} changed)", d.soup.len()));
+    for c in &d.soup {
+        s.push_str(&format!(
+            "{}{:10} {}/{} {} → {}\n",
+            if md { "- " } else { "  " },
+            soup_kind(c.change),
+            c.ecosystem,
+            c.name,
+            c.old_version.as_deref().unwrap_or("-"),
+            c.new_version.as_deref().unwrap_or("-")
+        ));
+    }
+    h(&mut s, &format!("images ({} changed)", d.images.len()));
+    for c in &d.images {
+        s.push_str(&format!(
+            "{}{}: {} → {}\n",
+            if md { "- " } else { "  " },
+            c.file,
+            c.old.as_deref().unwrap_or("-"),
+            c.new.as_deref().unwrap_or("-")
+        ));
+    }
+    match &d.commits {
+        Some(commits) => {
+            h(&mut s, &format!("commits ({})", commits.len()));
+            for c in commits {
+                s.push_str(&format!(
+                    "{}{} {} {}{}\n",
+                    if md { "- " } else { "  " },
+                    short(&c.id),
+                    if c.authorized {
+                        "authorized  "
+                    } else {
+                        "UNAUTHORIZED"
+                    },
+                    c.subject,
+                    if c.evidence.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", c.evidence.join(", "))
+                    }
+                ));
+            }
+        }
+        None => h(&mut s, "commits: not traced"),
+    }
+    if !d.findings.is_empty() {
+        h(&mut s, "findings");
+        for f in &d.findings {
+            s.push_str(&format!("{}{f}\n", if md { "- " } else { "  " }));
+        }
+    }
+    s
+}
+
+pub struct DiffArgs {
+    pub old: String,
+    pub new: String,
+    pub keys: Vec<PathBuf>,
+    pub format: DiffFormat,
+}
+
+/// `reprove diff`.
+pub fn diff(dir: &Path, args: DiffArgs) -> Result<Outcome> {
+    let repo = Repository::discover(dir).ok();
+    let signers = signers(&args.keys, None)?;
+    let old = load_baseline(repo.as_ref(), &args.old, &signers, None)?;
+    let new = load_baseline(repo.as_ref(), &args.new, &signers, None)?;
+    let mut d = reprove_baseline::diff::diff(&old, &new);
+    if let Some(repo) = &repo
+        && let (Ok(o), Ok(n)) = (
+            old.predicate
+                .release
+                .commit
+                .parse::<reprove_source::ObjectId>(),
+            new.predicate
+                .release
+                .commit
+                .parse::<reprove_source::ObjectId>(),
+        )
+        && repo.has_object(&o)
+        && repo.has_object(&n)
+    {
+        let touched = repo.paths_touched(Some(&o), &n)?;
+        d.attach_commits(&touched);
+        if d.commits.is_none() {
+            let policy: reprove_baseline::Changes =
+                serde_json::from_value(policy_only(&new.predicate.policy)).unwrap_or_default();
+            let entries = reprove_baseline::trace_between(repo, &o, &n, &policy)?;
+            let commits = entries
+                .iter()
+                .map(|e| CommitChange {
+                    id: e.id.clone(),
+                    subject: e.subject.clone(),
+                    author: e.author.clone(),
+                    commit_time: e.commit_time.clone(),
+                    authorized: e.authorized,
+                    evidence: e.evidence.clone(),
+                    change_requests: e.change_requests.clone(),
+                })
+                .collect();
+            d.findings.retain(|f| !f.starts_with("trace-gap"));
+            d.set_commits(commits);
+        }
+    }
+    let out = match args.format {
+        DiffFormat::Json => {
+            let mut b = serde_json::to_vec_pretty(&d)?;
+            b.push(b'\n');
+            b
+        }
+        DiffFormat::Text => diff_text(&d, false).into_bytes(),
+        DiffFormat::Markdown => diff_text(&d, true).into_bytes(),
+    };
+    stdout(&out)?;
+    Ok(if d.policy_fails() {
+        Outcome::Fail
+    } else {
+        Outcome::Pass
+    })
+}
+
+/// The `[changes]` keys of a baseline's `policy` (which also carries `result`).
+fn policy_only(p: &serde_json::Value) -> serde_json::Value {
+    let mut m = p.as_object().cloned().unwrap_or_default();
+    m.remove("result");
+    serde_json::Value::Object(m)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Html,
+    Markdown,
+}
+
+pub struct ReportArgs {
+    pub evidence: Option<PathBuf>,
+    pub artifacts: Option<PathBuf>,
+    pub keys: Vec<PathBuf>,
+    pub identity: Option<(String, String)>,
+    pub trusted_root: Option<PathBuf>,
+    pub format: ReportFormat,
+    pub output: Option<PathBuf>,
+    pub force: bool,
+}
+
+/// `reprove report`.
+pub fn report(dir: &Path, tag: &Tag, args: ReportArgs) -> Result<Outcome> {
+    let repo = Repository::discover(dir).ok();
+    let evidence_dir = match (&args.evidence, &repo) {
+        (Some(e), _) => e.clone(),
+        (None, Some(r)) => evidence::default_dir(r.root(), tag.as_str()),
+        (None, None) => bail!("give --evidence DIR (not inside a repository)"),
+    };
+    if !evidence_dir.is_dir() {
+        bail!(
+            "no evidence for `{tag}` at `{}` (run `reprove release {tag}` first, or pass --evidence)",
+            evidence_dir.display()
+        );
+    }
+    let ext = match args.format {
+        ReportFormat::Html => "html",
+        ReportFormat::Markdown => "md",
+    };
+    let output = args.output.clone().unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "reprove-report-{}.{ext}",
+            tag.as_str().replace('/', "-")
+        ))
+    });
+    let folder = output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let soup_path = folder.join("SOUP-List.md");
+    let cm_path = folder.join("Configuration-Management.md");
+    if !args.force {
+        for p in [&output, &soup_path, &cm_path] {
+            if p.exists() {
+                bail!(
+                    "`{}` already exists; pass --force to overwrite it",
+                    p.display()
+                );
+            }
+        }
+    }
+    let signers = signers(&args.keys, args.identity.clone())?;
+    let checked = !signers.is_empty();
+    let opts = reprove_release::verify::Options {
+        tag: tag.clone(),
+        evidence: evidence_dir.clone(),
+        artifacts: args.artifacts.clone(),
+        signers: signers.clone(),
+        require: 1,
+        trusted_root: read_root(args.trusted_root.as_deref())?,
+        repo: repo.as_ref(),
+        images: None,
+        rebuild: None,
+    };
+    let show = std::io::stderr().is_terminal();
+    let verified = reprove_release::verify::verify(&opts, &|m| {
+        if show {
+            note(m);
+        }
+    });
+    // Without keys the statements are read as the files claim, and the report says so.
+    let baseline_value = if checked {
+        verified.baseline.clone()
+    } else {
+        reprove_release::verify::read_unverified(&evidence_dir.join(evidence::BASELINE))
+    };
+    let provenance_value = if checked {
+        verified.provenance.clone()
+    } else {
+        reprove_release::verify::read_unverified(&evidence_dir.join(evidence::PROVENANCE))
+    };
+    let baseline = baseline_value
+        .as_ref()
+        .and_then(|v| BaselineView::from_value(v).ok());
+    let rebuild: Option<serde_json::Value> =
+        std::fs::read(evidence_dir.join(evidence::REBUILD_REPORT))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+    let index = evidence::read_index(&evidence_dir).ok();
+    let generated = rfc3339_utc(now());
+    let evidence_s = evidence_dir.display().to_string();
+    let input = reprove_report::AuditInput {
+        tag: tag.as_str(),
+        evidence: &evidence_s,
+        baseline: baseline.as_ref(),
+        provenance: provenance_value.as_ref(),
+        rebuild: rebuild.as_ref(),
+        index: index.as_ref(),
+        verify: &verified,
+        signatures_checked: checked,
+        generated_on: &generated,
+        reprove_version: env!("CARGO_PKG_VERSION"),
+    };
+    let main = match args.format {
+        ReportFormat::Html => reprove_report::to_html(&input),
+        ReportFormat::Markdown => reprove_report::to_markdown(&input),
+    };
+    if !folder.as_os_str().is_empty() {
+        std::fs::create_dir_all(&folder)
+            .with_context(|| format!("failed to create `{}`", folder.display()))?;
+    }
+    crate::output::write_file(&output, main.as_bytes(), args.force)?;
+    crate::output::write_file(
+        &soup_path,
+        reprove_report::soup_list(&input).as_bytes(),
+        args.force,
+    )?;
+    crate::output::write_file(
+        &cm_path,
+        reprove_report::configuration_management(&input).as_bytes(),
+        args.force,
+    )?;
+    let gaps = reprove_report::clauses(&input)
+        .iter()
+        .filter(|c| c.status != reprove_report::ClauseStatus::Met)
+        .count();
+    stdout(
+        format!(
+            "wrote `{}`, `{}` and `{}`\nverification: {}; {} of the clauses show a gap or were not checked{}\n",
+            output.display(),
+            soup_path.display(),
+            cm_path.display(),
+            match verified.verdict {
+                VerifyVerdict::Verified => "verified",
+                VerifyVerdict::Failed => "FAILED",
+                VerifyVerdict::CouldNotCheck => "could not check",
+            },
+            gaps,
+            if checked { "" } else { " (signatures not checked: give --key)" }
+        )
+        .as_bytes(),
+    )?;
+    Ok(match verified.verdict {
+        VerifyVerdict::Verified => Outcome::Pass,
+        VerifyVerdict::Failed => Outcome::Fail,
+        VerifyVerdict::CouldNotCheck => Outcome::CouldNotCheck,
+    })
+}

@@ -1,0 +1,297 @@
+//! `reprove status`: configuration status accounting (IEC 62304 §8.3) — every release tag
+//! with the state its evidence proves, re-verified rather than trusted.
+//!
+//! The state is the furthest step the evidence supports: `untracked` (no evidence folder),
+//! `baselined`, `rebuilt`, `reproducible` or `not-reproducible`, `attested`, `verified` (every
+//! offline check of `reprove verify` passes with the given keys). Evidence that fails a check
+//! it should pass (bad signature, files that do not match the index, a moved tag) is
+//! `invalid`. Without keys signatures are not checked, the state stops at `attested`, and the
+//! output says so.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use reprove_attest::verify::Signer;
+use reprove_baseline::BaselineView;
+use reprove_source::{Repository, Tag, VersionKey};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::ReleaseError;
+use crate::evidence;
+use crate::verify::{self, CheckStatus};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReleaseState {
+    Untracked,
+    Invalid,
+    Baselined,
+    Rebuilt,
+    NotReproducible,
+    Reproducible,
+    Attested,
+    Verified,
+}
+
+impl ReleaseState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReleaseState::Untracked => "untracked",
+            ReleaseState::Invalid => "invalid",
+            ReleaseState::Baselined => "baselined",
+            ReleaseState::Rebuilt => "rebuilt",
+            ReleaseState::NotReproducible => "not-reproducible",
+            ReleaseState::Reproducible => "reproducible",
+            ReleaseState::Attested => "attested",
+            ReleaseState::Verified => "verified",
+        }
+    }
+}
+
+/// Whether the signatures were checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Signatures {
+    Verified,
+    Failed,
+    NotChecked,
+    /// No evidence to check.
+    None,
+}
+
+/// One release tag's status.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseStatus {
+    pub tag: String,
+    /// What the tag points at in the repository.
+    pub commit: String,
+    pub state: ReleaseState,
+    pub signatures: Signatures,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
+    /// Open findings by code (`unauthorized-change`, `unpinned-image`, `missing-supplier`,
+    /// `image-drift`, …) with their counts.
+    pub findings: BTreeMap<String, usize>,
+    /// Checks that failed or could not run, with what they found.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Options {
+    pub evidence_root: PathBuf,
+    pub signers: Vec<Signer>,
+    pub trusted_root: Option<String>,
+    pub images: Option<verify::ImageCheck>,
+}
+
+fn baseline_findings(b: Option<&Value>, out: &mut BTreeMap<String, usize>) {
+    let Some(view) = b.and_then(|v| BaselineView::from_value(v).ok()) else {
+        return;
+    };
+    for f in &view.predicate.findings {
+        if matches!(
+            f.code.as_str(),
+            "unauthorized-change" | "unpinned-image" | "missing-supplier" | "incomplete-history"
+        ) {
+            *out.entry(f.code.clone()).or_default() += 1;
+        }
+    }
+}
+
+fn rebuild_verdict(dir: &Path) -> Option<String> {
+    let bytes = std::fs::read(dir.join(evidence::REBUILD_REPORT)).ok()?;
+    let v: Value = serde_json::from_slice(&bytes).ok()?;
+    v.get("verdict")?.as_str().map(str::to_owned)
+}
+
+fn one(tag: &str, commit: &str, opts: &Options) -> ReleaseStatus {
+    let dir = opts.evidence_root.join(tag);
+    let mut st = ReleaseStatus {
+        tag: tag.to_owned(),
+        commit: commit.to_owned(),
+        state: ReleaseState::Untracked,
+        signatures: Signatures::None,
+        evidence: None,
+        findings: BTreeMap::new(),
+        problems: Vec::new(),
+    };
+    if !dir.is_dir() {
+        return st;
+    }
+    st.evidence = Some(dir.display().to_string());
+    let has = |f: &str| dir.join(f).is_file();
+    let verdict = rebuild_verdict(&dir);
+    // The furthest step the files claim.
+    let mut claimed = ReleaseState::Invalid;
+    if has(evidence::BASELINE) {
+        claimed = ReleaseState::Baselined;
+    }
+    if claimed == ReleaseState::Baselined && verdict.is_some() {
+        claimed = match verdict.as_deref() {
+            Some("reproducible") => ReleaseState::Reproducible,
+            Some("not-reproducible") => ReleaseState::NotReproducible,
+            _ => ReleaseState::Rebuilt,
+        };
+    }
+    if claimed >= ReleaseState::Baselined
+        && claimed != ReleaseState::NotReproducible
+        && has(evidence::PROVENANCE)
+    {
+        claimed = ReleaseState::Attested;
+    }
+    if claimed == ReleaseState::Invalid {
+        st.problems.push(format!(
+            "no `{}` in the evidence folder",
+            evidence::BASELINE
+        ));
+    }
+
+    if opts.signers.is_empty() {
+        // Integrity of the folder is still checked; the signatures are not.
+        st.signatures = Signatures::NotChecked;
+        let index = verify::check_index_pub(&dir);
+        if index.status != CheckStatus::Pass {
+            st.problems.extend(index.findings.iter().cloned());
+            st.state = ReleaseState::Invalid;
+        } else {
+            st.state = claimed;
+        }
+        let b = verify::read_unverified(&dir.join(evidence::BASELINE));
+        if let Some(b) = &b {
+            let t = verify::tag_check(tag, Ok(commit.to_owned()), b);
+            if t.status != CheckStatus::Pass {
+                st.problems.extend(t.findings);
+                st.state = ReleaseState::Invalid;
+            }
+        }
+        baseline_findings(b.as_ref(), &mut st.findings);
+        return st;
+    }
+
+    let tag_parsed: Result<Tag, _> = tag.parse();
+    let Ok(tag_parsed) = tag_parsed else {
+        st.problems.push(format!("`{tag}` is not a valid tag name"));
+        st.state = ReleaseState::Invalid;
+        return st;
+    };
+    let vopts = verify::Options {
+        tag: tag_parsed,
+        evidence: dir.clone(),
+        artifacts: None,
+        signers: opts.signers.clone(),
+        require: 1,
+        trusted_root: opts.trusted_root.clone(),
+        repo: None,
+        images: None,
+        rebuild: None,
+    };
+    let mut report = verify::verify(&vopts, &|_| {});
+    if let Some(b) = report.baseline.clone() {
+        report.push_check(verify::tag_check(tag, Ok(commit.to_owned()), &b));
+    }
+    if let (Some(ic), Some(b)) = (&opts.images, &report.baseline) {
+        let c = verify::image_check_pub(ic, b);
+        if c.status == CheckStatus::Fail {
+            *st.findings.entry("image-drift".into()).or_default() += c.findings.len();
+        }
+        if c.status == CheckStatus::Error {
+            st.problems.extend(c.findings.iter().cloned());
+        }
+    }
+    baseline_findings(report.baseline.as_ref(), &mut st.findings);
+    let sig_ok = report
+        .check("baseline-signature")
+        .is_some_and(|c| c.status == CheckStatus::Pass);
+    st.signatures = if sig_ok {
+        Signatures::Verified
+    } else {
+        Signatures::Failed
+    };
+    // What breaks trust in the folder, as opposed to what the release itself failed (a
+    // failed release has no provenance; a policy failure is an open finding).
+    let no_provenance = report.provenance.is_none();
+    let mut broken = false;
+    for c in &report.checks {
+        if !matches!(c.status, CheckStatus::Fail | CheckStatus::Error) {
+            continue;
+        }
+        let benign = match c.id {
+            "change-policy" => true,
+            "provenance-signature" => {
+                no_provenance
+                    && c.findings.iter().all(|f| {
+                        f.starts_with("provenance-missing")
+                            || f.starts_with("not-enough-rebuilders")
+                    })
+            }
+            "baseline-provenance-agree" | "artifact-digests" => no_provenance,
+            _ => false,
+        };
+        if benign {
+            continue;
+        }
+        broken = true;
+        if c.findings.is_empty() {
+            st.problems.push(format!("{}: {}", c.id, c.detail));
+        }
+        for f in &c.findings {
+            st.problems.push(format!("{}: {f}", c.id));
+        }
+    }
+    st.state = if broken {
+        ReleaseState::Invalid
+    } else if claimed == ReleaseState::Attested && report.verdict == verify::VerifyVerdict::Verified
+    {
+        ReleaseState::Verified
+    } else {
+        claimed
+    };
+    st
+}
+
+/// The status of every version tag (tags with a digit), newest first per prefix.
+pub fn status(repo: &Repository, opts: &Options) -> Result<Vec<ReleaseStatus>, ReleaseError> {
+    let tags = repo.tags().map_err(|source| ReleaseError::Git {
+        action: "list the tags",
+        source,
+    })?;
+    let mut tags: Vec<(VersionKey, String, String)> = tags
+        .into_iter()
+        .filter_map(|t| {
+            let key = VersionKey::parse(&t.name)?;
+            let commit = t.commit.as_ref()?.to_string();
+            Some((key, t.name, commit))
+        })
+        .collect();
+    tags.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    // Each tag is independent: spread them over the cores.
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<ReleaseStatus>>> = Mutex::new(vec![None; tags.len()]);
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .min(tags.len().max(1));
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((_, name, commit)) = tags.get(i) else {
+                        break;
+                    };
+                    let r = one(name, commit, opts);
+                    if let Ok(mut v) = results.lock() {
+                        v[i] = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    let results = results.into_inner().unwrap_or_default();
+    Ok(results.into_iter().flatten().collect())
+}

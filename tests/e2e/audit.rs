@@ -1,0 +1,300 @@
+//! `reprove status`, `reprove diff` and `reprove report` over real releases: three tags, one
+//! released, one that failed its change policy, one never released; real signatures; the
+//! HTML report rendered by a real headless Chromium.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::release::{BUILD, Release};
+use crate::support::require_tool;
+
+/// v1.0.0 released, v1.1.0 failed (an unreviewed change), v1.2.0 untracked.
+fn three_releases() -> Option<(Release, String)> {
+    let r = Release::new(BUILD, true)?;
+    let dist = r.publish("v1.0.0", "dist");
+    r.expect(
+        &[
+            "release",
+            "v1.0.0",
+            "--artifacts",
+            &dist,
+            "--key",
+            &r.p("k.key"),
+        ],
+        0,
+    );
+    r.f.write("src/greeting.txt", "hello, unreviewed world\n");
+    r.f.write("Cargo.lock", "version = 3\n\n[[package]]\nname = \"serde\"\nversion = \"1.0.200\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"ddc6f9cc94d67c0e21aaf7eda3a010fd3af78ebf6e096aa6e2e13c79749cce4f\"\n");
+    r.f.commit("sneaky change");
+    r.f.tag("v1.1.0");
+    let dist2 = r.publish("v1.1.0", "dist2");
+    r.expect(
+        &[
+            "release",
+            "v1.1.0",
+            "--artifacts",
+            &dist2,
+            "--key",
+            &r.p("k.key"),
+        ],
+        1,
+    );
+    r.f.write("src/greeting.txt", "hello, later world\n");
+    r.f.commit("later\n\nReviewed-by: R <r@example.com>");
+    r.f.tag("v1.2.0");
+    Some((r, dist))
+}
+
+fn filters() -> Vec<(&'static str, &'static str)> {
+    vec![
+        (r"\b[0-9a-f]{64}\b", "[SHA256]"),
+        (r"\b[0-9a-f]{40}\b", "[COMMIT]"),
+        (r"\b[0-9a-f]{12}\b", "[SHORT]"),
+        (r"key [A-Za-z0-9+/]{43}=", "key [KEY]"),
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[TIME]"),
+        (r"sha256:[0-9a-f]{16}…", "sha256:[SHA256]…"),
+        (r"reprove \d+\.\d+\.\d+", "reprove [VERSION]"),
+        (r"127\.0\.0\.1:\d+", "[REGISTRY]"),
+        (r"with (docker|podman) \S+,", "with $1 [VERSION],"),
+    ]
+}
+
+#[test]
+fn status_accounts_for_every_release_and_re_verifies() {
+    let Some((r, _)) = three_releases() else {
+        return;
+    };
+    let out = r.expect(&["status", "--key", &r.p("k.pub")], 0);
+    insta::with_settings!({filters => filters()}, {
+        insta::assert_snapshot!("status_with_key", crate::support::redact(&r.f, &out));
+    });
+    let v: Value =
+        serde_json::from_str(&r.expect(&["status", "--key", &r.p("k.pub"), "--format", "json"], 0))
+            .unwrap();
+    let states: Vec<(&str, &str)> = v["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["tag"].as_str().unwrap(), s["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("v1.2.0", "untracked"),
+            ("v1.1.0", "reproducible"),
+            ("v1.0.0", "verified")
+        ]
+    );
+    assert_eq!(v["releases"][1]["findings"]["unauthorized-change"], 1);
+
+    // Without a key nothing is called verified, and the output says why.
+    let out = r.expect(&["status"], 0);
+    assert!(out.contains("v1.0.0  attested"), "{out}");
+    assert!(out.contains("signatures were not checked"), "{out}");
+
+    // Evidence is re-verified, not trusted: a tampered file makes it invalid (exit 1)…
+    let ev = r.evidence("v1.0.0");
+    let soup = ev.join("soup.md");
+    let mut text = std::fs::read_to_string(&soup).unwrap();
+    text.push_str("\n| evil | 6.6.6 |\n");
+    std::fs::write(&soup, text).unwrap();
+    let (c, out, _) = r.run(&["status", "--key", &r.p("k.pub")]);
+    assert_eq!(c, 1, "{out}");
+    assert!(out.contains("v1.0.0  invalid"), "{out}");
+    assert!(out.contains("digest-mismatch: `soup.md`"), "{out}");
+    // …and so does the wrong key.
+    let (c, out, _) = r.run(&["status", "--key", &r.p("other.pub")]);
+    assert_eq!(c, 1, "{out}");
+    assert!(out.contains("bad-signature"), "{out}");
+}
+
+#[test]
+fn diff_names_changes_commits_and_authorization() {
+    let Some((r, _)) = three_releases() else {
+        return;
+    };
+    let (c, out, err) = r.run(&["diff", "v1.0.0", "v1.1.0"]);
+    assert_eq!(c, 1, "an unauthorized change breaks the policy: {out}{err}");
+    insta::with_settings!({filters => filters()}, {
+        insta::assert_snapshot!("diff_tags", out.clone());
+    });
+    assert!(out.contains("modified  src/greeting.txt"), "{out}");
+    assert!(out.contains("added     Cargo.lock"), "{out}");
+    assert!(out.contains("added      cargo/serde - → 1.0.200"), "{out}");
+    assert!(out.contains("UNAUTHORIZED sneaky change"), "{out}");
+
+    // The signed baselines in the evidence give the same answer, verified.
+    let b1 = r
+        .evidence("v1.0.0")
+        .join("baseline.sigstore.json")
+        .display()
+        .to_string();
+    let b2 = r
+        .evidence("v1.1.0")
+        .join("baseline.sigstore.json")
+        .display()
+        .to_string();
+    let (c, json, _) = r.run(&["diff", &b1, &b2, "--key", &r.p("k.pub"), "--format", "json"]);
+    assert_eq!(c, 1);
+    let d: Value = serde_json::from_str(&json).unwrap();
+    let item = d["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["path"] == "src/greeting.txt")
+        .unwrap();
+    assert_eq!(item["change"], "modified");
+    assert_eq!(item["commits"].as_array().unwrap().len(), 1);
+    assert!(
+        d["findings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("unauthorized-change")
+    );
+    // A bundle signed by another key is refused.
+    let (c, _, err) = r.run(&["diff", &b1, &b2, "--key", &r.p("other.pub")]);
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("does not verify"), "{err}");
+
+    // Releases that are not adjacent: the range is traced from the repository.
+    let (c, md, _) = r.run(&["diff", "v1.0.0", "v1.2.0", "--format", "markdown"]);
+    assert_eq!(c, 1);
+    assert!(
+        md.starts_with("# Changes from `v1.0.0` to `v1.2.0`"),
+        "{md}"
+    );
+    assert!(md.contains("UNAUTHORIZED sneaky change"), "{md}");
+    assert!(md.contains("authorized   later"), "{md}");
+    assert!(!md.contains("trace-gap"), "{md}");
+}
+
+#[test]
+fn report_is_a_self_contained_record_a_browser_renders() {
+    let Some((r, dist)) = three_releases() else {
+        return;
+    };
+    let out_dir = r.f.path("audit");
+    let html = out_dir.join("v1.0.0.html");
+    let o = r.expect(
+        &[
+            "report",
+            "v1.0.0",
+            "--key",
+            &r.p("k.pub"),
+            "--artifacts",
+            &dist,
+            "-o",
+            &html.display().to_string(),
+        ],
+        0,
+    );
+    assert!(o.contains("verification: verified"), "{o}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    for needle in [
+        "id=\"clauses\"",
+        "id=\"soup\"",
+        "id=\"changes\"",
+        "8.2.4",
+        "4.2.5",
+        "5.8.8",
+    ] {
+        assert!(page.contains(needle), "{needle} missing");
+    }
+    // Self-contained: nothing to fetch, nothing to run.
+    for banned in ["<script", "src=", "href=", "@import", "url("] {
+        assert!(!page.contains(banned), "the report contains `{banned}`");
+    }
+    assert!(out_dir.join("SOUP-List.md").is_file());
+    let cm = std::fs::read_to_string(out_dir.join("Configuration-Management.md")).unwrap();
+    assert!(
+        cm.contains("reprove verify v1.0.0 --evidence evidence/v1.0.0"),
+        "{cm}"
+    );
+    // Never overwritten without --force.
+    let (c, _, err) = r.run(&[
+        "report",
+        "v1.0.0",
+        "--key",
+        &r.p("k.pub"),
+        "-o",
+        &html.display().to_string(),
+    ]);
+    assert_eq!(c, 2);
+    assert!(err.contains("already exists"), "{err}");
+
+    // The Markdown variant, as a snapshot; the failed release shows its gaps.
+    let md = r.f.path("md/v1.1.0.md");
+    r.expect(
+        &[
+            "report",
+            "v1.1.0",
+            "--key",
+            &r.p("k.pub"),
+            "--format",
+            "markdown",
+            "-o",
+            &md.display().to_string(),
+        ],
+        1,
+    );
+    let text = std::fs::read_to_string(&md).unwrap();
+    insta::with_settings!({filters => filters()}, {
+        insta::assert_snapshot!("report_failed_release_md", crate::support::redact(&r.f, &text));
+    });
+    let soup_list = std::fs::read_to_string(r.f.path("md/SOUP-List.md")).unwrap();
+    assert!(
+        soup_list.contains("| serde | 1.0.200 | cargo |"),
+        "{soup_list}"
+    );
+
+    // A real browser renders it: the clause and SOUP tables are in its DOM.
+    if !require_tool("chromium") {
+        return;
+    }
+    let profile = tempfile::tempdir().unwrap();
+    let chromium = |extra: &[&str]| {
+        Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--no-first-run",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(extra)
+            .arg(format!("file://{}", html.display()))
+            .output()
+            .unwrap()
+    };
+    let dom = chromium(&["--dump-dom"]);
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    for table in ["clauses", "soup", "changes", "artifacts", "checks"] {
+        assert!(
+            dom.contains(&format!("<table id=\"{table}\">")),
+            "table {table} not in the DOM"
+        );
+    }
+    assert!(dom.matches("<tr>").count() > 20, "the tables have rows");
+    let shot = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/report-screenshot.png");
+    let out = chromium(&[
+        &format!("--screenshot={}", shot.display()),
+        "--window-size=1280,2000",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        std::fs::metadata(&shot).unwrap().len() > 10_000,
+        "a screenshot with content"
+    );
+}
