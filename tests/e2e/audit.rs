@@ -203,7 +203,9 @@ fn report_is_a_self_contained_record_a_browser_renders() {
         assert!(page.contains(needle), "{needle} missing");
     }
     // Self-contained: nothing to fetch, nothing to run.
-    for banned in ["<script", "src=", "href=", "@import", "url("] {
+    for banned in [
+        "<script", "<link", "<img", "<iframe", "<object", " src=\"", " href=\"", "@import", "url(",
+    ] {
         assert!(!page.contains(banned), "the report contains `{banned}`");
     }
     assert!(out_dir.join("SOUP-List.md").is_file());
@@ -212,6 +214,14 @@ fn report_is_a_self_contained_record_a_browser_renders() {
         cm.contains("reprove verify v1.0.0 --evidence evidence/v1.0.0"),
         "{cm}"
     );
+    // Without a key nothing is called verified: exit 2, and the record says so.
+    let unkeyed = r.f.path("unkeyed/v1.0.0.html");
+    let (c, o, _) = r.run(&["report", "v1.0.0", "-o", &unkeyed.display().to_string()]);
+    assert_eq!(c, 2, "{o}");
+    assert!(o.contains("signatures not checked"), "{o}");
+    let page = std::fs::read_to_string(&unkeyed).unwrap();
+    assert!(page.contains("Signatures were NOT checked"));
+    assert!(page.contains("s-not-checked"));
     // Never overwritten without --force.
     let (c, _, err) = r.run(&[
         "report",

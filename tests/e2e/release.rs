@@ -145,6 +145,7 @@ fn release_then_verify_offline_and_by_independent_verifiers() {
         "soup.csv",
         "soup.cdx.json",
         "index.json",
+        "index.sigstore.json",
     ] {
         assert!(ev.join(f).is_file(), "{f} missing from the evidence: {out}");
         assert!(out.contains(f), "{out}");
@@ -217,6 +218,7 @@ fn release_then_verify_offline_and_by_independent_verifiers() {
         "provenance-signature",
         "artifact-digests",
         "baseline-provenance-agree",
+        "release-tag",
         "tag-commit",
         "change-policy",
     ] {
@@ -255,12 +257,13 @@ fn release_then_verify_offline_and_by_independent_verifiers() {
         "https://slsa.dev/verification_summary/v1"
     );
     assert_eq!(s["predicate"]["verificationResult"], "PASSED");
+    // The signed index, the baseline and the provenance.
     assert_eq!(
         s["predicate"]["inputAttestations"]
             .as_array()
             .unwrap()
             .len(),
-        2
+        3
     );
     // The signed summary verifies for an artifact it names.
     r.expect(
@@ -309,6 +312,38 @@ fn release_then_verify_offline_and_by_independent_verifiers() {
     );
     assert_eq!(c, 0, "{out}{err}");
     assert!(out.contains("skipped  tag-commit"), "{out}");
+    // Regression: outside a clone, another release's genuine evidence must not pass as this
+    // one (a rollback to an old release).
+    let (c, out, _) = r.run_in(
+        away.path(),
+        &[
+            "verify",
+            "v9.9.9",
+            "--evidence",
+            &ev.display().to_string(),
+            "--artifacts",
+            &dist,
+            "--key",
+            &r.p("k.pub"),
+        ],
+    );
+    assert_eq!(c, 1, "{out}");
+    assert!(
+        out.contains("wrong-release: the baseline is for `v1.0.0`, not `v9.9.9`"),
+        "{out}"
+    );
+    // --artifacts is the folder of files, whose bytes are hashed: a list of digests is not.
+    std::fs::write(r.p("SUMS"), "00  greeting.txt\n").unwrap();
+    let (c, out, _) = r.run(&[
+        "verify",
+        "v1.0.0",
+        "--artifacts",
+        &r.p("SUMS"),
+        "--key",
+        &r.p("k.pub"),
+    ]);
+    assert_eq!(c, 2, "{out}");
+    assert!(out.contains("is not a folder"), "{out}");
 
     // Evidence is never overwritten without --force, and survives the refusal intact.
     let before = std::fs::read(ev.join("index.json")).unwrap();
@@ -493,6 +528,39 @@ fn tampering_fails_with_the_culprit_named() {
         "{out}"
     );
 
+    // Rewriting index.json to match a modified file does not help: the index is signed.
+    let rewritten = r.p("rewritten");
+    Command::new("cp")
+        .args(["-a", &ev, &rewritten])
+        .status()
+        .unwrap();
+    let report_path = format!("{rewritten}/rebuild-report.json");
+    let text = std::fs::read_to_string(&report_path).unwrap();
+    std::fs::write(
+        &report_path,
+        text.replace("\"reproducible\"", "\"reproducible\" "),
+    )
+    .unwrap();
+    let index_path = format!("{rewritten}/index.json");
+    let mut index: Value = json(&std::fs::read_to_string(&index_path).unwrap());
+    {
+        use sha2::Digest as _;
+        let new = hex::encode(sha2::Sha256::digest(std::fs::read(&report_path).unwrap()));
+        for f in index["files"].as_array_mut().unwrap() {
+            if f["path"] == "rebuild-report.json" {
+                f["sha256"] = new.clone().into();
+            }
+        }
+    }
+    std::fs::write(&index_path, serde_json::to_vec_pretty(&index).unwrap()).unwrap();
+    let (c, out, _) = verify(&dist, &r.p("k.pub"), &rewritten);
+    assert_eq!(c, 1, "{out}");
+    assert!(
+        out.contains("digest-mismatch: `rebuild-report.json`"),
+        "{out}"
+    );
+    assert!(out.contains("digest-mismatch: `index.json`"), "{out}");
+
     // A moved tag.
     r.f.git(&[
         "tag",
@@ -656,6 +724,36 @@ fn k_of_n_rebuilders_and_attest() {
         out.contains("2 independent signer(s) agree (2 required)"),
         "{out}"
     );
+    // An auditor who has only the release engineer's key: the second rebuilder's provenance
+    // is not counted, and does not fail the release.
+    let (c, out, _) = r.run(&[
+        "verify",
+        "v1.0.0",
+        "--artifacts",
+        &dist,
+        "--key",
+        &r.p("k.pub"),
+    ]);
+    assert_eq!(c, 0, "{out}");
+    assert!(
+        out.contains(
+            "not counted (signed by none of the given keys): provenance-second.sigstore.json"
+        ),
+        "{out}"
+    );
+    // A rebuild compared with nothing is no basis for provenance.
+    let built = r.expect(&["rebuild", "v1.0.0", "--format", "json"], 0);
+    std::fs::write(r.p("built.json"), &built).unwrap();
+    let (c, _, err) = r.run(&[
+        "attest",
+        "v1.0.0",
+        "--rebuild-report",
+        &r.p("built.json"),
+        "--key",
+        &r.p("k.key"),
+    ]);
+    assert_eq!(c, 1, "{err}");
+    assert!(err.contains("is `built`, not reproducible"), "{err}");
 
     // attest refuses a report that did not reproduce, and a report for another tag.
     let mut bad: Value = json(&report);

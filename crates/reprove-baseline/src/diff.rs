@@ -304,53 +304,54 @@ pub fn diff(old: &BaselineView, new: &BaselineView) -> BaselineDiff {
                     push(SoupChangeKind::Removed, Some(v), None, &mut soup_changes);
                 }
             }
-            _ if ov == nv => {
-                // Same versions: flag a changed checksum or source.
-                let fp = |m: &BTreeMap<(&str, &str), Vec<&SoupView>>| -> BTreeSet<String> {
-                    m.get(&k)
-                        .into_iter()
-                        .flatten()
-                        .map(|s| {
-                            format!(
-                                "{}|{}|{}",
-                                s.version,
-                                s.checksum
-                                    .as_ref()
-                                    .map(ToString::to_string)
-                                    .unwrap_or_default(),
-                                s.source.clone().unwrap_or_default()
-                            )
-                        })
-                        .collect()
-                };
-                if fp(&os) != fp(&ns) {
-                    let v = nv.iter().next().copied();
-                    push(SoupChangeKind::Changed, v, v, &mut soup_changes);
-                }
-            }
             _ => {
-                // Versions that left and came: pair the highest of each.
-                let gone: Vec<&str> = ov.difference(&nv).copied().collect();
-                let came: Vec<&str> = nv.difference(&ov).copied().collect();
-                fn hi<'s>(v: &[&'s str]) -> Option<&'s str> {
-                    v.iter().copied().max_by(|a, b| compare_versions(a, b))
+                // Versions kept: flag a changed checksum or source.
+                let fp =
+                    |m: &BTreeMap<(&str, &str), Vec<&SoupView>>, v: &str| -> BTreeSet<String> {
+                        m.get(&k)
+                            .into_iter()
+                            .flatten()
+                            .filter(|s| s.version == v)
+                            .map(|s| {
+                                format!(
+                                    "{}|{}",
+                                    s.checksum
+                                        .as_ref()
+                                        .map(ToString::to_string)
+                                        .unwrap_or_default(),
+                                    s.source.clone().unwrap_or_default()
+                                )
+                            })
+                            .collect()
+                    };
+                for v in ov.intersection(&nv) {
+                    if fp(&os, v) != fp(&ns, v) {
+                        push(SoupChangeKind::Changed, Some(v), Some(v), &mut soup_changes);
+                    }
                 }
-                match (hi(&gone), hi(&came)) {
-                    (Some(o), Some(n)) => {
-                        let kind = if compare_versions(n, o) == Ordering::Less {
-                            SoupChangeKind::Downgraded
-                        } else {
-                            SoupChangeKind::Upgraded
-                        };
-                        push(kind, Some(o), Some(n), &mut soup_changes);
-                    }
-                    (None, Some(n)) => {
-                        push(SoupChangeKind::Added, None, Some(n), &mut soup_changes)
-                    }
-                    (Some(o), None) => {
-                        push(SoupChangeKind::Removed, Some(o), None, &mut soup_changes)
-                    }
-                    (None, None) => {}
+                // Versions that left and came, paired in version order (1.5→1.4 and 2.0→2.1
+                // from {1.5, 2.0} → {1.4, 2.1}); the unpaired rest were added or removed.
+                let mut gone: Vec<&str> = ov.difference(&nv).copied().collect();
+                let mut came: Vec<&str> = nv.difference(&ov).copied().collect();
+                gone.sort_by(|a, b| compare_versions(a, b));
+                came.sort_by(|a, b| compare_versions(a, b));
+                let paired = gone.len().min(came.len());
+                // Pair the highest ones: extra old versions are removals of the oldest.
+                let (g_extra, g_pair) = gone.split_at(gone.len() - paired);
+                let (c_extra, c_pair) = came.split_at(came.len() - paired);
+                for (o, n) in g_pair.iter().zip(c_pair) {
+                    let kind = if compare_versions(n, o) == Ordering::Less {
+                        SoupChangeKind::Downgraded
+                    } else {
+                        SoupChangeKind::Upgraded
+                    };
+                    push(kind, Some(o), Some(n), &mut soup_changes);
+                }
+                for o in g_extra {
+                    push(SoupChangeKind::Removed, Some(o), None, &mut soup_changes);
+                }
+                for n in c_extra {
+                    push(SoupChangeKind::Added, None, Some(n), &mut soup_changes);
                 }
             }
         }
@@ -536,5 +537,53 @@ mod tests {
         // The old baseline's trace does not cover new..old: a gap, said.
         assert!(back.commits.is_none());
         assert!(back.findings.iter().any(|f| f.starts_with("trace-gap")));
+    }
+
+    #[test]
+    fn several_versions_of_one_package_are_all_accounted_for() {
+        let old = view(
+            "v1",
+            "c1",
+            None,
+            &[],
+            &[("dup", "1.5.0"), ("dup", "2.0.0"), ("keep", "1.0.0")],
+        );
+        let new = view(
+            "v2",
+            "c3",
+            Some("c1"),
+            &[],
+            &[("dup", "1.4.0"), ("dup", "2.1.0"), ("keep", "1.0.0")],
+        );
+        let d = diff(&old, &new);
+        let got: Vec<(&str, Option<&str>, Option<&str>, SoupChangeKind)> = d
+            .soup
+            .iter()
+            .map(|s| {
+                (
+                    s.name.as_str(),
+                    s.old_version.as_deref(),
+                    s.new_version.as_deref(),
+                    s.change,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "dup",
+                    Some("1.5.0"),
+                    Some("1.4.0"),
+                    SoupChangeKind::Downgraded
+                ),
+                (
+                    "dup",
+                    Some("2.0.0"),
+                    Some("2.1.0"),
+                    SoupChangeKind::Upgraded
+                ),
+            ]
+        );
     }
 }

@@ -292,6 +292,17 @@ pub fn rebuild(
             .unwrap_or_default()
     );
     // Everything goes to a staging folder that becomes `keep` only when the rebuild finished.
+    if let Some(k) = &opts.keep
+        && k.exists()
+    {
+        return Err(BuildError::Io {
+            path: k.clone(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "the folder to keep the rebuild in already exists",
+            ),
+        });
+    }
     // Beside `keep` when there is one, so the final rename never crosses file systems.
     let staging_parent = opts
         .keep
@@ -488,10 +499,13 @@ pub fn rebuild(
             }
         })?;
         let staged = staging.keep();
-        std::fs::rename(&staged, keep).map_err(|e| BuildError::Io {
-            path: keep.clone(),
-            source: e,
-        })?;
+        if let Err(e) = std::fs::rename(&staged, keep) {
+            let _ = std::fs::remove_dir_all(&staged);
+            return Err(BuildError::Io {
+                path: keep.clone(),
+                source: e,
+            });
+        }
     }
     Ok(report)
 }

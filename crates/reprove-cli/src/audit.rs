@@ -199,6 +199,10 @@ fn load_baseline(
                     None => bail!("`{arg}` does not verify: {last}"),
                 }
             }
+        } else if !signers.is_empty() {
+            bail!(
+                "`{arg}` is an unsigned manifest; with --key only signed baseline bundles are accepted"
+            );
         } else {
             v
         }
@@ -400,7 +404,12 @@ pub fn diff(dir: &Path, args: DiffArgs) -> Result<Outcome> {
         d.attach_commits(&touched);
         if d.commits.is_none() {
             let policy: reprove_baseline::Changes =
-                serde_json::from_value(policy_only(&new.predicate.policy)).unwrap_or_default();
+                serde_json::from_value(policy_only(&new.predicate.policy)).with_context(|| {
+                    format!(
+                        "the change policy recorded in the baseline of `{}` cannot be read",
+                        new.predicate.release.tag
+                    )
+                })?;
             let entries = reprove_baseline::trace_between(repo, &o, &n, &policy)?;
             let commits = entries
                 .iter()
@@ -430,6 +439,12 @@ pub fn diff(dir: &Path, args: DiffArgs) -> Result<Outcome> {
     stdout(&out)?;
     Ok(if d.policy_fails() {
         Outcome::Fail
+    } else if d.commits.is_none() && d.require_authorization {
+        // The policy asks for authorization and the commits were not traced: not a pass.
+        note(
+            "the commits between the releases were not traced (run inside the repository); the change policy could not be checked",
+        );
+        Outcome::CouldNotCheck
     } else {
         Outcome::Pass
     })
@@ -519,17 +534,9 @@ pub fn report(dir: &Path, tag: &Tag, args: ReportArgs) -> Result<Outcome> {
             note(m);
         }
     });
-    // Without keys the statements are read as the files claim, and the report says so.
-    let baseline_value = if checked {
-        verified.baseline.clone()
-    } else {
-        reprove_release::verify::read_unverified(&evidence_dir.join(evidence::BASELINE))
-    };
-    let provenance_value = if checked {
-        verified.provenance.clone()
-    } else {
-        reprove_release::verify::read_unverified(&evidence_dir.join(evidence::PROVENANCE))
-    };
+    // Without keys verify reads the statements as the files claim, and the report says so.
+    let baseline_value = verified.baseline.clone();
+    let provenance_value = verified.provenance.clone();
     let baseline = baseline_value
         .as_ref()
         .and_then(|v| BaselineView::from_value(v).ok());

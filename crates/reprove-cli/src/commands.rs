@@ -182,7 +182,7 @@ pub enum Command {
         /// The release's evidence folder (default: evidence/<tag> in the repository).
         #[arg(long, value_name = "DIR")]
         evidence: Option<PathBuf>,
-        /// The published artifacts (a flat folder, or a SHA256SUMS file).
+        /// The published artifacts: the folder of downloaded files, whose bytes are hashed.
         #[arg(long, value_name = "DIR")]
         artifacts: Option<PathBuf>,
         /// Public key of a trusted signer; repeat for several rebuilders.

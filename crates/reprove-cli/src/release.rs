@@ -85,9 +85,10 @@ pub fn attest(dir: &Path, tag: &Tag, args: AttestArgs) -> Result<Outcome> {
         ));
         return Ok(Outcome::Fail);
     }
-    if !report.holds() {
+    if report.verdict != reprove_build::RebuildVerdict::Reproducible {
         note(&format!(
-            "`{tag}` was not reproducible in this report; provenance is written only for a reproducible rebuild"
+            "the report's verdict for `{tag}` is `{}`, not reproducible: provenance is written only for a rebuild shown to match the published artifacts (reprove rebuild --artifacts)",
+            report.verdict.as_str()
         ));
         return Ok(Outcome::Fail);
     }
@@ -157,6 +158,7 @@ pub fn describe(file: &str) -> &'static str {
         evidence::SOUP_MARKDOWN | evidence::SOUP_CSV => "the SOUP register (§8.1.2)",
         evidence::SOUP_CYCLONEDX => "the SOUP register as a CycloneDX 1.5 SBOM",
         evidence::INDEX => "every file above with its sha256",
+        evidence::SIGNED_INDEX => "index.json and every file above, signed: the folder as a whole",
         f if f.starts_with("explanations/") => "why an artifact differs",
         f if f.starts_with("rebuilt/") => {
             "an artifact as rebuilt (it differs from the published one)"
@@ -221,11 +223,9 @@ pub fn release(dir: &Path, tag: &Tag, args: ReleaseArgs) -> Result<Outcome> {
             if what.is_empty() { "" } else { what }
         ));
     }
-    s.push_str(&format!(
-        "  {:<26} {}\n",
-        evidence::INDEX,
-        describe(evidence::INDEX)
-    ));
+    for f in [evidence::INDEX, evidence::SIGNED_INDEX] {
+        s.push_str(&format!("  {:<26} {}\n", f, describe(f)));
+    }
     stdout(s.as_bytes())?;
     Ok(match index.outcome {
         ReleaseOutcome::Released => Outcome::Pass,
@@ -289,6 +289,17 @@ fn text(r: &VerifyReport) -> String {
 }
 
 fn xml(s: &str) -> String {
+    // XML 1.0 cannot carry most control characters; names from an evidence folder might.
+    let s: String = s
+        .chars()
+        .map(|c| {
+            if c.is_control() && !matches!(c, '\t' | '\n' | '\r') {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect();
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

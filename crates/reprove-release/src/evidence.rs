@@ -1,10 +1,11 @@
 //! The evidence folder of one release (design: "Evidence layout").
 //!
 //! A release's folder is assembled in a hidden staging folder beside it
-//! (`.<name>.partial-<pid>`) and renamed into place only when everything was written, so a
-//! reader never sees half a folder: a run killed midway leaves at most a staging folder,
-//! which the next run removes once its process is gone. `index.json` lists every other file
-//! with its sha256 and size; it is what `verify` and `status` check the folder against.
+//! (`.<name>.partial-<pid>-<random>`) and renamed into place only when everything was written,
+//! so a reader never sees half a folder: a run killed midway leaves at most a staging folder,
+//! which the next run removes once that run's lock is free. `index.json` lists every other
+//! file with its sha256 and size, and `index.sigstore.json` signs all of them (index
+//! included): `verify` and `status` check the folder against the signed index.
 
 use std::path::{Path, PathBuf};
 
@@ -30,6 +31,8 @@ pub const EXPLANATIONS: &str = "explanations";
 pub const REBUILT: &str = "rebuilt";
 /// Every other file with its sha256.
 pub const INDEX: &str = "index.json";
+/// The index, signed: every file (including `index.json`) as a subject.
+pub const SIGNED_INDEX: &str = "index.sigstore.json";
 
 /// Whether the release passed every check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,7 +111,7 @@ pub fn list_files(dir: &Path) -> Result<Vec<IndexEntry>, ReleaseError> {
             .map(|c| c.as_os_str().to_string_lossy())
             .collect::<Vec<_>>()
             .join("/");
-        if rel == INDEX {
+        if rel == INDEX || rel == SIGNED_INDEX {
             continue;
         }
         let (d, size) = reprove_digest::sha256_file(&p).map_err(|source| ReleaseError::Hash {
@@ -135,66 +138,97 @@ pub fn read_index(dir: &Path) -> Result<Index, ReleaseError> {
     })
 }
 
+/// `predicateType` of the signed index: a Statement whose subjects are every file of the
+/// folder (including `index.json`) and whose predicate is the release's outcome.
+pub const INDEX_PREDICATE_TYPE: &str = "https://reprove.dev/evidence-index/v0.1";
+
 /// A release folder being assembled.
+///
+/// While it is being written, the staging folder `.<name>.partial-<pid>-<random>` has a lock
+/// file beside it (`….lock`) that the run holds locked. A later run removes a staging folder
+/// only when it can take that lock — the owner is gone, even if it was killed with SIGKILL or
+/// lives in another PID namespace — and never one whose lock it cannot take.
 #[derive(Debug)]
 pub struct Staging {
     dir: PathBuf,
     target: PathBuf,
+    force: bool,
+    lock: Option<(std::fs::File, PathBuf)>,
     done: bool,
 }
 
 fn staging_prefix(target: &Path) -> String {
-    format!(
-        ".{}.partial-",
-        target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    )
+    format!(".{}.partial-", leaf(target))
 }
 
-/// Whether a process with this id is still running (Linux `/proc`; elsewhere assume it is).
-fn alive(pid: u32) -> bool {
-    if !Path::new("/proc/self").exists() {
-        return true;
+fn replaced_prefix(target: &Path) -> String {
+    format!(".{}.replaced-", leaf(target))
+}
+
+fn leaf(target: &Path) -> String {
+    target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn lock_path(dir: &Path) -> PathBuf {
+    let mut s = dir.as_os_str().to_owned();
+    s.push(".lock");
+    PathBuf::from(s)
+}
+
+/// Whether the run that owns `dir` is gone: its lock file can be locked (or, for a folder
+/// without one, nobody can own it any more).
+fn abandoned(dir: &Path) -> bool {
+    let lock = lock_path(dir);
+    match std::fs::OpenOptions::new().write(true).open(&lock) {
+        Ok(f) => f.try_lock().is_ok(),
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
     }
-    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+fn random_suffix() -> String {
+    let mut b = [0u8; 6];
+    if getrandom::fill(&mut b).is_err() {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        b[..4].copy_from_slice(&t.to_le_bytes());
+    }
+    hex::encode(b)
 }
 
 impl Staging {
     /// Starts a folder that will become `target`. Refuses an existing `target` unless `force`.
     pub fn create(target: &Path, force: bool) -> Result<Staging, ReleaseError> {
-        if target.exists() && !force {
-            return Err(ReleaseError::EvidenceExists {
-                path: target.to_owned(),
-            });
-        }
         let parent = target
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent).map_err(io(parent))?;
-        let prefix = staging_prefix(target);
-        // Leftovers of runs that were killed: their process is gone.
-        if let Ok(rd) = std::fs::read_dir(parent) {
-            for e in rd.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if let Some(pid) = name.strip_prefix(&prefix)
-                    && let Ok(pid) = pid.parse::<u32>()
-                    && !alive(pid)
-                {
-                    let _ = std::fs::remove_dir_all(e.path());
-                }
-            }
+        recover(parent, target);
+        if target.exists() && !force {
+            return Err(ReleaseError::EvidenceExists {
+                path: target.to_owned(),
+            });
         }
-        let dir = parent.join(format!("{prefix}{}", std::process::id()));
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
-        }
+        let dir = parent.join(format!(
+            "{}{}-{}",
+            staging_prefix(target),
+            std::process::id(),
+            random_suffix()
+        ));
+        let lock = lock_path(&dir);
+        let file = std::fs::File::create(&lock).map_err(io(&lock))?;
+        file.lock().map_err(io(&lock))?;
         std::fs::create_dir(&dir).map_err(io(&dir))?;
         Ok(Staging {
             dir,
             target: target.to_owned(),
+            force,
+            lock: Some((file, lock)),
             done: false,
         })
     }
@@ -212,8 +246,11 @@ impl Staging {
         std::fs::write(&path, bytes).map_err(io(&path))
     }
 
-    /// Writes `index.json` over everything staged and renames the folder into place. An
-    /// existing folder (allowed by `force`) is replaced only after the new one is complete.
+    /// Writes `index.json` over everything staged, signs the index (`index.sigstore.json`,
+    /// whose subjects are every file including `index.json`), and renames the folder into
+    /// place. Without `force` an existing target is never replaced, even one that appeared
+    /// while this run was working; with it, the old folder is moved aside and removed only
+    /// after the new one is in place (and put back if that fails).
     pub fn finish(
         mut self,
         tag: &str,
@@ -221,6 +258,7 @@ impl Staging {
         outcome: ReleaseOutcome,
         failures: Vec<String>,
         created_on: String,
+        key: &reprove_attest::PrivateKey,
     ) -> Result<Index, ReleaseError> {
         let index = Index {
             tag: tag.to_owned(),
@@ -231,29 +269,127 @@ impl Staging {
             reprove_version: env!("CARGO_PKG_VERSION").to_owned(),
             files: list_files(&self.dir)?,
         };
-        let mut bytes = serde_json::to_vec_pretty(&index).map_err(|e| ReleaseError::Malformed {
-            path: self.dir.join(INDEX),
-            reason: e.to_string(),
-        })?;
+        let malformed = |path: PathBuf| {
+            move |e: serde_json::Error| ReleaseError::Malformed {
+                path,
+                reason: e.to_string(),
+            }
+        };
+        let mut bytes =
+            serde_json::to_vec_pretty(&index).map_err(malformed(self.dir.join(INDEX)))?;
         bytes.push(b'\n');
         self.write(INDEX, &bytes)?;
+        // list_files leaves both indexes out; the signed one covers index.json too.
+        let mut files = list_files(&self.dir)?;
+        files.push(IndexEntry {
+            path: INDEX.to_owned(),
+            sha256: reprove_digest::sha256_bytes(&bytes).hex(),
+            size: bytes.len() as u64,
+        });
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        let signed = index_statement(&index, &files)?;
+        self.write(SIGNED_INDEX, &crate::pipeline::sign_statement(signed, key)?)?;
         if self.target.exists() {
-            let old = self.dir.with_extension("replaced");
+            if !self.force {
+                return Err(ReleaseError::EvidenceExists {
+                    path: self.target.clone(),
+                });
+            }
+            let parent = self.dir.parent().unwrap_or(Path::new("."));
+            let old = parent.join(format!(
+                "{}{}-{}",
+                replaced_prefix(&self.target),
+                std::process::id(),
+                random_suffix()
+            ));
             std::fs::rename(&self.target, &old).map_err(io(&self.target))?;
-            std::fs::rename(&self.dir, &self.target).map_err(io(&self.target))?;
+            if let Err(e) = std::fs::rename(&self.dir, &self.target) {
+                let _ = std::fs::rename(&old, &self.target);
+                return Err(ReleaseError::Io {
+                    path: self.target.clone(),
+                    source: e,
+                });
+            }
             let _ = std::fs::remove_dir_all(&old);
         } else {
-            std::fs::rename(&self.dir, &self.target).map_err(io(&self.target))?;
+            // A non-empty folder that appeared meanwhile makes this rename fail: nothing is
+            // replaced without --force.
+            std::fs::rename(&self.dir, &self.target).map_err(|e| {
+                if self.target.exists() {
+                    ReleaseError::EvidenceExists {
+                        path: self.target.clone(),
+                    }
+                } else {
+                    ReleaseError::Io {
+                        path: self.target.clone(),
+                        source: e,
+                    }
+                }
+            })?;
         }
         self.done = true;
+        if let Some((_, lock)) = self.lock.take() {
+            let _ = std::fs::remove_file(lock);
+        }
         Ok(index)
     }
+}
+
+/// Cleans up after runs that died: staging folders whose owner is gone are removed; a folder
+/// moved aside by a `--force` run that died before the new one was in place is put back.
+fn recover(parent: &Path, target: &Path) {
+    let (sp, rp) = (staging_prefix(target), replaced_prefix(target));
+    let Ok(rd) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let path = e.path();
+        if name.ends_with(".lock") {
+            continue;
+        }
+        if name.starts_with(&sp) && abandoned(&path) {
+            let _ = std::fs::remove_dir_all(&path);
+            let _ = std::fs::remove_file(lock_path(&path));
+        } else if name.starts_with(&rp) {
+            if target.exists() {
+                let _ = std::fs::remove_dir_all(&path);
+            } else {
+                let _ = std::fs::rename(&path, target);
+            }
+        }
+    }
+}
+
+/// The signed index's statement: every file as a subject, the outcome as the predicate.
+pub fn index_statement(index: &Index, files: &[IndexEntry]) -> Result<Vec<u8>, ReleaseError> {
+    let subject = files
+        .iter()
+        .filter(|f| f.path != SIGNED_INDEX)
+        .map(|f| reprove_attest::ResourceDescriptor::named(f.path.clone(), "sha256", &f.sha256))
+        .collect();
+    let predicate = serde_json::json!({
+        "tag": index.tag,
+        "commit": index.commit,
+        "outcome": index.outcome,
+        "failures": index.failures,
+        "createdOn": index.created_on,
+        "reproveVersion": index.reprove_version,
+    });
+    let st = reprove_attest::Statement::new(subject, INDEX_PREDICATE_TYPE, predicate);
+    st.validate()
+        .map_err(|source| ReleaseError::Statement { source })?;
+    st.to_canonical_json()
+        .map_err(|source| ReleaseError::Statement { source })
 }
 
 impl Drop for Staging {
     fn drop(&mut self) {
         if !self.done {
             let _ = std::fs::remove_dir_all(&self.dir);
+        }
+        if let Some((_, lock)) = self.lock.take() {
+            let _ = std::fs::remove_file(lock);
         }
     }
 }
@@ -262,22 +398,53 @@ impl Drop for Staging {
 mod tests {
     use super::*;
 
+    fn key() -> reprove_attest::PrivateKey {
+        reprove_attest::PrivateKey::generate(reprove_attest::KeyAlgorithm::P256).unwrap()
+    }
+
     #[test]
-    fn a_folder_appears_only_when_finished() {
+    fn a_folder_appears_only_when_finished_and_its_index_is_signed() {
         let root = tempfile::tempdir().unwrap();
         let target = root.path().join("evidence/v1.0.0");
         let s = Staging::create(&target, false).unwrap();
         s.write("a.txt", b"a").unwrap();
         s.write("sub/b.txt", b"b").unwrap();
         assert!(!target.exists());
+        let k = key();
         let index = s
-            .finish("v1.0.0", "c0", ReleaseOutcome::Released, vec![], "t".into())
+            .finish(
+                "v1.0.0",
+                "c0",
+                ReleaseOutcome::Released,
+                vec![],
+                "t".into(),
+                &k,
+            )
             .unwrap();
         assert!(target.join("a.txt").exists());
         let paths: Vec<&str> = index.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["a.txt", "sub/b.txt"]);
         assert_eq!(read_index(&target).unwrap(), index);
-        // Only the final folder is left beside it.
+        // The signed index names every file, index.json included.
+        let bundle = std::fs::read(target.join(SIGNED_INDEX)).unwrap();
+        let v = reprove_attest::verify::verify_statement(
+            &bundle,
+            &reprove_attest::verify::Signer::Key {
+                key: k.public_key(),
+            },
+            None,
+        )
+        .unwrap();
+        let st = v.statement.unwrap();
+        let names: Vec<&str> = st["subject"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["a.txt", "index.json", "sub/b.txt"]);
+        assert_eq!(st["predicate"]["outcome"], "released");
+        // Only the final folder is left beside it: no staging folder, no lock file.
         let names: Vec<_> = std::fs::read_dir(root.path().join("evidence"))
             .unwrap()
             .map(|e| e.unwrap().file_name())
@@ -286,7 +453,7 @@ mod tests {
     }
 
     #[test]
-    fn existing_evidence_needs_force_and_survives_a_failed_run() {
+    fn existing_evidence_needs_force_even_when_it_appears_midway() {
         let root = tempfile::tempdir().unwrap();
         let target = root.path().join("v1");
         std::fs::create_dir(&target).unwrap();
@@ -299,6 +466,7 @@ mod tests {
             // dropped without finish: a failed run
         }
         assert!(target.join("keep").exists());
+        let k = key();
         let s = Staging::create(&target, true).unwrap();
         s.write("new", b"y").unwrap();
         s.finish(
@@ -307,22 +475,56 @@ mod tests {
             ReleaseOutcome::Failed,
             vec!["x".into()],
             "t".into(),
+            &k,
         )
         .unwrap();
         assert!(!target.join("keep").exists());
         assert!(target.join("new").exists());
+        // Regression: a second run without --force that started before the first finished
+        // must not replace the first's folder.
+        let other = root.path().join("v2");
+        let slow = Staging::create(&other, false).unwrap();
+        let fast = Staging::create(&other, false).unwrap();
+        fast.finish("v2", "c", ReleaseOutcome::Released, vec![], "t".into(), &k)
+            .unwrap();
+        let before = std::fs::read(other.join(INDEX)).unwrap();
+        slow.write("late", b"z").unwrap();
+        let err = slow
+            .finish("v2", "c", ReleaseOutcome::Released, vec![], "t".into(), &k)
+            .unwrap_err();
+        assert!(matches!(err, ReleaseError::EvidenceExists { .. }), "{err}");
+        assert_eq!(std::fs::read(other.join(INDEX)).unwrap(), before);
     }
 
     #[test]
-    fn leftovers_of_dead_runs_are_removed() {
+    fn leftovers_of_dead_runs_are_removed_and_live_ones_kept() {
         let root = tempfile::tempdir().unwrap();
         let target = root.path().join("v1");
-        // No process has pid 4294967; a live pid (ours) must be left alone.
-        let dead = root.path().join(".v1.partial-4294967");
+        // A dead run: its lock file is not held by anyone.
+        let dead = root.path().join(".v1.partial-4294967-aa");
         std::fs::create_dir(&dead).unwrap();
-        let s = Staging::create(&target, false).unwrap();
+        std::fs::write(lock_path(&dead), b"").unwrap();
+        // A live run (this test holds its lock), even with a pid that looks dead.
+        let live = Staging::create(&target, false).unwrap();
         assert!(!dead.exists());
-        assert!(s.path().exists());
+        assert!(!lock_path(&dead).exists());
+        let _second = Staging::create(&target, false).unwrap();
+        assert!(
+            live.path().exists(),
+            "a live run's staging folder is never removed"
+        );
+    }
+
+    #[test]
+    fn a_force_run_killed_between_its_renames_is_undone() {
+        let root = tempfile::tempdir().unwrap();
+        let target = root.path().join("v1");
+        let aside = root.path().join(".v1.replaced-4294967-aa");
+        std::fs::create_dir(&aside).unwrap();
+        std::fs::write(aside.join("old"), b"x").unwrap();
+        let _s = Staging::create(&target, true).unwrap();
+        assert!(target.join("old").exists(), "the old evidence is put back");
+        assert!(!aside.exists());
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub enum ReleaseError {
         found: String,
     },
     #[error(
-        "the rebuild of `{tag}` did not reproduce the published artifacts; provenance is written only for a reproducible rebuild"
+        "the rebuild of `{tag}` was not shown to reproduce the published artifacts (rebuild with --artifacts); provenance is written only for a reproducible rebuild"
     )]
     NotReproducible { tag: String },
     #[error("the rebuild of `{tag}` produced no artifacts to attest")]

@@ -55,7 +55,8 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
-fn sign(statement_bytes: Vec<u8>, key: &PrivateKey) -> Result<Vec<u8>, ReleaseError> {
+/// A key-signed Sigstore bundle (DSSE) of a statement's bytes.
+pub fn sign_statement(statement_bytes: Vec<u8>, key: &PrivateKey) -> Result<Vec<u8>, ReleaseError> {
     let envelope = Envelope::sign(IN_TOTO_PAYLOAD_TYPE, statement_bytes, key);
     let mut b = serde_json::to_vec_pretty(&reprove_attest::bundle::key_signed_bundle(
         &envelope,
@@ -177,7 +178,7 @@ pub fn release(
     let canonical = baseline
         .canonical_json()
         .map_err(|source| ReleaseError::Baseline { source })?;
-    staging.write(evidence::BASELINE, &sign(canonical, key)?)?;
+    staging.write(evidence::BASELINE, &sign_statement(canonical, key)?)?;
     let p = baseline.predicate();
     let meta = reprove_soup::BomMetadata {
         name: p.project.name.clone(),
@@ -237,6 +238,17 @@ pub fn release(
         let keep_rebuilt = report.as_ref().is_some_and(|r| !r.holds());
         adopt_rebuild(&staging, &work, keep_rebuilt)?;
     }
+    // A rebuild staging folder that could not be renamed is not evidence.
+    if let Ok(rd) = std::fs::read_dir(staging.path()) {
+        for e in rd.flatten() {
+            if e.file_name()
+                .to_string_lossy()
+                .starts_with(".reprove-rebuild-")
+            {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
     if let Some(r) = &report {
         failures.extend(rebuild_failures(r));
         if r.commit != p.release.commit {
@@ -265,7 +277,7 @@ pub fn release(
             let bytes = st
                 .to_canonical_json()
                 .map_err(|source| ReleaseError::Statement { source })?;
-            staging.write(evidence::PROVENANCE, &sign(bytes, key)?)?;
+            staging.write(evidence::PROVENANCE, &sign_statement(bytes, key)?)?;
             ReleaseOutcome::Released
         }
         _ => ReleaseOutcome::Failed,
@@ -278,6 +290,7 @@ pub fn release(
         outcome,
         failures,
         rfc3339_utc(now()),
+        key,
     )?;
     Ok(Released {
         evidence: opts.evidence.clone(),

@@ -130,7 +130,8 @@ pub fn statement(
     report: &RebuildReport,
     inputs: &Inputs,
 ) -> Result<Statement<Provenance>, ReleaseError> {
-    if report.verdict == RebuildVerdict::NotReproducible {
+    // A rebuild compared with nothing (`built`) proves nothing about the released bytes.
+    if report.verdict != RebuildVerdict::Reproducible {
         return Err(ReleaseError::NotReproducible {
             tag: report.tag.clone(),
         });

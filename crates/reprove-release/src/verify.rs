@@ -144,6 +144,8 @@ pub struct VerifyReport {
     /// The verified provenance statement (the primary one).
     #[serde(skip)]
     pub provenance: Option<Value>,
+    /// False when no key or identity was given: nothing is then called verified.
+    pub signatures_checked: bool,
 }
 
 impl VerifyReport {
@@ -168,6 +170,8 @@ impl VerifyReport {
         self.verdict = match worst {
             CheckStatus::Fail => VerifyVerdict::Failed,
             CheckStatus::Error => VerifyVerdict::CouldNotCheck,
+            // Nothing is verified without a key: at best it could not be checked.
+            _ if !self.signatures_checked => VerifyVerdict::CouldNotCheck,
             _ => VerifyVerdict::Verified,
         };
     }
@@ -263,44 +267,156 @@ pub fn read_unverified(path: &Path) -> Option<Value> {
     }
 }
 
-/// The `evidence-index` check on its own.
-pub fn check_index_pub(dir: &Path) -> CheckResult {
-    check_index(dir)
-}
-
 /// The `image-pins` check of a baseline statement on its own.
 pub fn image_check_pub(ic: &ImageCheck, baseline: &Value) -> CheckResult {
     check_images(ic, baseline)
 }
 
-fn check_index(dir: &Path) -> CheckResult {
+/// Control characters in a name from the folder would let it rewrite the terminal or break
+/// XML: show them escaped.
+pub fn printable(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+/// The index the folder is checked against: the signed one when there are signers (and then
+/// only it), `index.json` as the files claim otherwise.
+struct IndexView {
+    files: BTreeMap<String, String>,
+    tag: String,
+    outcome: String,
+    failures: Vec<String>,
+    signed_by: Option<String>,
+}
+
+fn read_signed_index(
+    dir: &Path,
+    signers: &[Signer],
+    root: Option<&str>,
+) -> Result<(IndexView, InputAttestation), String> {
+    let path = dir.join(evidence::SIGNED_INDEX);
+    if !path.is_file() {
+        return Err(format!(
+            "index-missing: no `{}`: the folder's files are not signed",
+            evidence::SIGNED_INDEX
+        ));
+    }
+    let (st, input) = verify_file(&path, signers, root)
+        .map_err(|r| format!("bad-signature: `{}`: {r}", evidence::SIGNED_INDEX))?;
+    if st.get("predicateType").and_then(Value::as_str) != Some(evidence::INDEX_PREDICATE_TYPE) {
+        return Err(format!(
+            "wrong-predicate: `{}` is not a reprove evidence index",
+            evidence::SIGNED_INDEX
+        ));
+    }
+    let p = st.get("predicate").cloned().unwrap_or(Value::Null);
+    Ok((
+        IndexView {
+            files: sha256_subjects(&st),
+            tag: p
+                .get("tag")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            outcome: p
+                .get("outcome")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            failures: p
+                .get("failures")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f.as_str().map(str::to_owned))
+                .collect(),
+            signed_by: Some(input.signer.clone()),
+        },
+        input,
+    ))
+}
+
+fn unsigned_index(dir: &Path) -> Result<IndexView, String> {
+    let index = evidence::read_index(dir).map_err(|e| format!("index-missing: {e}"))?;
+    let mut files: BTreeMap<String, String> = index
+        .files
+        .iter()
+        .map(|f| (f.path.clone(), f.sha256.clone()))
+        .collect();
+    // index.json lists the others, not itself.
+    if let Ok((d, _)) = reprove_digest::sha256_file(&dir.join(evidence::INDEX)) {
+        files.insert(evidence::INDEX.to_owned(), d.hex());
+    }
+    Ok(IndexView {
+        files,
+        tag: index.tag,
+        outcome: match index.outcome {
+            evidence::ReleaseOutcome::Released => "released".into(),
+            evidence::ReleaseOutcome::Failed => "failed".into(),
+        },
+        failures: index.failures,
+        signed_by: None,
+    })
+}
+
+type IndexCheck = (CheckResult, Option<IndexView>, Option<InputAttestation>);
+
+fn check_index(dir: &Path, signers: &[Signer], root: Option<&str>) -> IndexCheck {
     const ID: &str = "evidence-index";
-    let index = match evidence::read_index(dir) {
-        Ok(i) => i,
-        Err(e) => {
-            return CheckResult {
+    let fail = |f: String, detail: &str| -> IndexCheck {
+        (
+            CheckResult {
                 id: ID,
                 status: CheckStatus::Fail,
-                detail: "no usable index.json".into(),
-                findings: vec![format!("index-missing: {e}")],
-            };
+                detail: detail.into(),
+                findings: vec![f],
+            },
+            None,
+            None,
+        )
+    };
+    let (index, input) = if signers.is_empty() {
+        match unsigned_index(dir) {
+            Ok(i) => (i, None),
+            Err(f) => return fail(f, "no usable index"),
+        }
+    } else {
+        match read_signed_index(dir, signers, root) {
+            Ok((i, input)) => (i, Some(input)),
+            Err(f) => return fail(f, "no verified index"),
         }
     };
     let found = match evidence::list_files(dir) {
         Ok(f) => f,
-        Err(e) => return CheckResult::new(ID, CheckStatus::Error, e.to_string()),
+        Err(e) => {
+            return (
+                CheckResult::new(ID, CheckStatus::Error, e.to_string()),
+                None,
+                None,
+            );
+        }
     };
-    let listed: BTreeMap<&str, &evidence::IndexEntry> =
-        index.files.iter().map(|f| (f.path.as_str(), f)).collect();
-    let present: BTreeMap<&str, &evidence::IndexEntry> =
-        found.iter().map(|f| (f.path.as_str(), f)).collect();
+    let mut present: BTreeMap<String, String> = found
+        .iter()
+        .map(|f| (f.path.clone(), f.sha256.clone()))
+        .collect();
+    if let Ok((d, _)) = reprove_digest::sha256_file(&dir.join(evidence::INDEX)) {
+        present.insert(evidence::INDEX.to_owned(), d.hex());
+    }
     let mut findings = Vec::new();
-    for (p, want) in &listed {
+    for (p, want) in &index.files {
+        let shown = printable(p);
         match present.get(p) {
-            None => findings.push(format!("evidence-missing: `{p}` is listed but absent")),
-            Some(have) if have.sha256 != want.sha256 => findings.push(format!(
-                "digest-mismatch: `{p}` has sha256:{} but the index lists sha256:{}",
-                have.sha256, want.sha256
+            None => findings.push(format!("evidence-missing: `{shown}` is listed but absent")),
+            Some(have) if have != want => findings.push(format!(
+                "digest-mismatch: `{shown}` has sha256:{have} but the index lists sha256:{want}"
             )),
             Some(_) => {}
         }
@@ -308,21 +424,26 @@ fn check_index(dir: &Path) -> CheckResult {
     for p in present.keys() {
         // Further rebuilders' provenance may be added after the release.
         let added_provenance = p.starts_with("provenance-") && p.ends_with(".sigstore.json");
-        if !listed.contains_key(p) && !added_provenance {
-            findings.push(format!("evidence-unlisted: `{p}` is not in the index"));
+        if !index.files.contains_key(p) && !added_provenance {
+            findings.push(format!(
+                "evidence-unlisted: `{}` is not in the index",
+                printable(p)
+            ));
         }
     }
-    CheckResult::from_findings(
-        ID,
-        findings,
-        format!(
-            "{} file(s) match index.json (release outcome: {})",
-            listed.len(),
-            match index.outcome {
-                evidence::ReleaseOutcome::Released => "released",
-                evidence::ReleaseOutcome::Failed => "failed",
-            }
-        ),
+    let detail = format!(
+        "{} file(s) match the {} (release outcome: {})",
+        index.files.len(),
+        match &index.signed_by {
+            Some(s) => format!("signed index ({s})"),
+            None => "UNSIGNED index.json (no key given)".to_owned(),
+        },
+        index.outcome
+    );
+    (
+        CheckResult::from_findings(ID, findings, detail),
+        Some(index),
+        input,
     )
 }
 
@@ -339,6 +460,7 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
         source_uri: None,
         baseline: None,
         provenance: None,
+        signatures_checked: !opts.signers.is_empty(),
     };
     if !opts.evidence.is_dir() {
         report.checks.push(CheckResult::new(
@@ -350,20 +472,51 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
         return report;
     }
     progress("checking the evidence folder against its index");
-    report.checks.push(check_index(&opts.evidence));
+    let unkeyed = opts.signers.is_empty();
+    let (index_check, index, index_input) = check_index(&opts.evidence, &opts.signers, root);
+    report.checks.push(index_check);
+    if let Some(i) = index_input {
+        report.input_attestations.push(i);
+    }
 
     // Baseline.
     progress("verifying the baseline signature");
-    let baseline = match verify_file(&opts.evidence.join(evidence::BASELINE), &opts.signers, root) {
+    let baseline_path = opts.evidence.join(evidence::BASELINE);
+    let baseline_result = if unkeyed {
+        match read_unverified(&baseline_path) {
+            Some(st) => Ok((
+                st,
+                InputAttestation {
+                    file: evidence::BASELINE.to_owned(),
+                    sha256: std::fs::read(&baseline_path)
+                        .map(|b| sha256_of(&b))
+                        .unwrap_or_default(),
+                    signer: "NOT CHECKED".to_owned(),
+                },
+            )),
+            None => Err("missing or not a DSSE bundle".to_owned()),
+        }
+    } else {
+        verify_file(&baseline_path, &opts.signers, root)
+    };
+    let baseline = match baseline_result {
         Ok((st, input)) => {
             let ok = st.get("predicateType").and_then(Value::as_str)
                 == Some(reprove_baseline::BASELINE_PREDICATE_TYPE);
             if ok {
-                report.checks.push(CheckResult::new(
-                    "baseline-signature",
-                    CheckStatus::Pass,
-                    format!("`{}` signed by {}", input.file, input.signer),
-                ));
+                report.checks.push(if unkeyed {
+                    CheckResult::new(
+                        "baseline-signature",
+                        CheckStatus::Skipped,
+                        "NOT CHECKED: no key or identity given",
+                    )
+                } else {
+                    CheckResult::new(
+                        "baseline-signature",
+                        CheckStatus::Pass,
+                        format!("`{}` signed by {}", input.file, input.signer),
+                    )
+                });
                 report.input_attestations.push(input);
                 Some(st)
             } else {
@@ -395,8 +548,29 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
     let files = provenance_files(&opts.evidence);
     let mut provenances: Vec<(Value, InputAttestation)> = Vec::new();
     let mut prov_findings = Vec::new();
+    let mut not_counted = Vec::new();
     for f in &files {
-        match verify_file(f, &opts.signers, root) {
+        let name = f
+            .file_name()
+            .map(|n| printable(&n.to_string_lossy()))
+            .unwrap_or_default();
+        let result = if unkeyed {
+            read_unverified(f)
+                .map(|st| {
+                    (
+                        st,
+                        InputAttestation {
+                            file: name.clone(),
+                            sha256: std::fs::read(f).map(|b| sha256_of(&b)).unwrap_or_default(),
+                            signer: "NOT CHECKED".to_owned(),
+                        },
+                    )
+                })
+                .ok_or_else(|| "not a DSSE bundle".to_owned())
+        } else {
+            verify_file(f, &opts.signers, root)
+        };
+        match result {
             Ok((st, input)) => {
                 let t = st.get("predicateType").and_then(Value::as_str);
                 let bt = str_at(&st, &["predicate", "buildDefinition", "buildType"]);
@@ -409,13 +583,12 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
                 }
                 provenances.push((st, input));
             }
-            Err(reason) => {
-                let name = f
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
+            // The release's own provenance must verify; another rebuilder's, signed by a key
+            // not given here, is simply not counted.
+            Err(reason) if name == evidence::PROVENANCE => {
                 prov_findings.push(format!("bad-signature: `{name}`: {reason}"));
             }
+            Err(_) => not_counted.push(name),
         }
     }
     let primary = provenances
@@ -423,10 +596,10 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
         .find(|(_, i)| i.file == evidence::PROVENANCE)
         .or(provenances.first())
         .cloned();
-    if files.is_empty() {
-        let why = evidence::read_index(&opts.evidence)
-            .ok()
-            .filter(|i| i.outcome == evidence::ReleaseOutcome::Failed)
+    if !opts.evidence.join(evidence::PROVENANCE).is_file() {
+        let why = index
+            .as_ref()
+            .filter(|i| i.outcome == "failed")
             .map(|i| format!(" — the release failed: {}", i.failures.join("; ")))
             .unwrap_or_default();
         prov_findings.push(format!(
@@ -456,17 +629,30 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
             opts.require
         ));
     }
-    report.checks.push(CheckResult::from_findings(
+    let mut prov_check = CheckResult::from_findings(
         "provenance-signature",
         prov_findings,
         format!(
-            "{} provenance bundle(s) verified; {} independent signer(s) agree ({} required): {}",
+            "{} provenance bundle(s) verified; {} independent signer(s) agree ({} required): {}{}",
             provenances.len(),
             agreeing.len(),
             opts.require,
-            agreeing.iter().cloned().collect::<Vec<_>>().join(", ")
+            agreeing.iter().cloned().collect::<Vec<_>>().join(", "),
+            if not_counted.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; not counted (signed by none of the given keys): {}",
+                    not_counted.join(", ")
+                )
+            }
         ),
-    ));
+    );
+    if unkeyed && prov_check.status == CheckStatus::Pass {
+        prov_check.status = CheckStatus::Skipped;
+        prov_check.detail = "NOT CHECKED: no key or identity given".into();
+    }
+    report.checks.push(prov_check);
     for (_, i) in &provenances {
         report.input_attestations.push(i.clone());
     }
@@ -495,6 +681,14 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
             CheckStatus::Fail,
             "no verified provenance to check the artifacts against",
         ),
+        (Some(dir), _) if !dir.is_dir() => CheckResult::new(
+            "artifact-digests",
+            CheckStatus::Error,
+            format!(
+                "`{}` is not a folder: --artifacts names the folder of downloaded files, whose bytes are hashed",
+                dir.display()
+            ),
+        ),
         (Some(dir), Some(p)) => check_artifacts(dir, &sha256_subjects(p)),
     });
 
@@ -507,6 +701,15 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
             "needs both a verified baseline and a verified provenance",
         ),
     });
+
+    // Every statement is about the tag asked for (a folder of another release, with valid
+    // signatures, must not pass as this one).
+    report.checks.push(check_release_tag(
+        opts.tag.as_str(),
+        baseline.as_ref(),
+        provenance.as_ref(),
+        index.as_ref().map(|i| i.tag.as_str()),
+    ));
 
     // The tag still names the commit.
     report.checks.push(match (&baseline, opts.repo) {
@@ -577,6 +780,57 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
     report.provenance = provenance;
     report.decide();
     report
+}
+
+fn check_release_tag(
+    tag: &str,
+    baseline: Option<&Value>,
+    provenance: Option<&Value>,
+    index_tag: Option<&str>,
+) -> CheckResult {
+    const ID: &str = "release-tag";
+    let mut findings = Vec::new();
+    let mut seen = Vec::new();
+    for (what, found) in [
+        (
+            "baseline",
+            baseline.and_then(|b| str_at(b, &["predicate", "release", "tag"])),
+        ),
+        (
+            "provenance",
+            provenance.and_then(|p| {
+                str_at(
+                    p,
+                    &[
+                        "predicate",
+                        "buildDefinition",
+                        "externalParameters",
+                        "source",
+                        "tag",
+                    ],
+                )
+            }),
+        ),
+        ("index", index_tag),
+    ] {
+        if let Some(t) = found {
+            seen.push(what);
+            if t != tag {
+                findings.push(format!(
+                    "wrong-release: the {what} is for `{}`, not `{tag}`",
+                    printable(t)
+                ));
+            }
+        }
+    }
+    if seen.is_empty() {
+        return CheckResult::new(ID, CheckStatus::Fail, "no statement names a release");
+    }
+    CheckResult::from_findings(
+        ID,
+        findings,
+        format!("the {} name `{tag}`", seen.join(", ")),
+    )
 }
 
 fn dependency<'v>(st: &'v Value, name: &str) -> Option<&'v Value> {
@@ -676,10 +930,12 @@ fn check_agreement(b: &Value, p: &Value) -> CheckResult {
             pimage.unwrap_or("(none)")
         ));
     }
-    for key in ["command", "artifacts", "env"] {
+    for key in ["command", "artifacts", "env", "workdir", "user", "timeout"] {
         let bv = recipe(b, &["predicate", "build", key]).unwrap_or(match key {
             "env" => Value::Object(Default::default()),
-            _ => Value::Array(Vec::new()),
+            "artifacts" => Value::Array(Vec::new()),
+            "timeout" => Value::from(reprove_build::DEFAULT_TIMEOUT),
+            _ => Value::Null,
         });
         let pv = recipe(
             p,

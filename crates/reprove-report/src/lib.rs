@@ -243,10 +243,22 @@ pub fn clauses(a: &AuditInput<'_>) -> Vec<Clause> {
         evidence: v(baseline.clone()),
         shows: "every commit between the releases is in the trace; the tag names the signed commit"
             .to_owned(),
-        status: unchecked_or(
-            base_ok && complete && a.check("tag-commit") != Some(CheckStatus::Fail),
-        ),
-        gap: (!complete).then(|| "incomplete history".to_owned()),
+        status: match a.check("tag-commit") {
+            Some(CheckStatus::Pass) => unchecked_or(base_ok && complete),
+            Some(CheckStatus::Fail) => ClauseStatus::Gap,
+            _ => ClauseStatus::NotChecked,
+        },
+        gap: if !complete {
+            Some("incomplete history".to_owned())
+        } else {
+            match a.check("tag-commit") {
+                Some(CheckStatus::Pass) => None,
+                Some(CheckStatus::Fail) => {
+                    Some("the tag no longer names the signed commit".to_owned())
+                }
+                _ => Some("the tag was not checked (no repository)".to_owned()),
+            }
+        },
     });
     let reproducible = a
         .rebuild
@@ -355,9 +367,14 @@ pub fn clauses(a: &AuditInput<'_>) -> Vec<Clause> {
         evidence: [baseline.clone(), provenance.clone()].into_iter().flatten().collect(),
         shows: "the baseline and provenance are signed (DSSE, Sigstore bundle) and identified by digest"
             .to_owned(),
-        status: unchecked_or(verified("baseline-signature")),
-        gap: (a.signatures_checked && !verified("baseline-signature"))
-            .then(|| "a signature does not verify".to_owned()),
+        status: unchecked_or(
+            verified("baseline-signature")
+                && (provenance.is_none() || verified("provenance-signature")),
+        ),
+        gap: (a.signatures_checked
+            && !(verified("baseline-signature")
+                && (provenance.is_none() || verified("provenance-signature"))))
+        .then(|| "a signature does not verify".to_owned()),
     });
     rows.push(Clause {
         standard: "ISO 13485",
@@ -395,11 +412,37 @@ fn html_escape(s: &str) -> String {
     out
 }
 
+/// Markdown text from untrusted values: every character that could start markup (links,
+/// images, emphasis, code, HTML, table cells) is escaped, and a newline cannot end the block.
+fn md_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\n' | '\r' => out.push(' '),
+            // `[` and `]` are enough to stop links and images; `(`, `)` and `!` stay readable.
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn md_cell(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace('\n', " ")
-        .replace('<', "&lt;")
+    md_text(s)
+}
+
+/// A value inside a shell code block: nothing that could close the fence or start a line.
+fn fence_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| if c == '`' || c.is_control() { '?' } else { c })
+        .collect()
 }
 
 /// A rendered table: header and rows of plain text.
@@ -459,13 +502,12 @@ fn evidence_cell(files: &[FileRef]) -> String {
     }
     files
         .iter()
-        .map(|f| {
-            if f.sha256.len() == 64 {
-                format!("{} (sha256:{}…)", f.name, &f.sha256[..16])
-            } else {
-                f.name.clone()
-            }
-        })
+        .map(
+            |f| match f.sha256.get(..16).filter(|_| f.sha256.len() == 64) {
+                Some(head) => format!("{} (sha256:{head}…)", f.name),
+                None => f.name.clone(),
+            },
+        )
         .collect::<Vec<_>>()
         .join("; ")
 }
@@ -849,11 +891,11 @@ pub fn to_html(a: &AuditInput<'_>) -> String {
 
 /// The same report as Markdown.
 pub fn to_markdown(a: &AuditInput<'_>) -> String {
-    let mut out = format!("# {}\n", title(a));
+    let mut out = format!("# {}\n", md_text(&title(a)));
     for s in sections(a) {
-        let _ = write!(out, "\n## {}\n\n", s.title);
+        let _ = write!(out, "\n## {}\n\n", md_text(&s.title));
         for p in &s.intro {
-            let _ = writeln!(out, "{p}\n");
+            let _ = writeln!(out, "{}\n", md_text(p));
         }
         if let Some(t) = &s.table {
             t.markdown(&mut out);
@@ -866,14 +908,18 @@ pub fn to_markdown(a: &AuditInput<'_>) -> String {
 pub fn soup_list(a: &AuditInput<'_>) -> String {
     let mut out = format!(
         "# SOUP list: {} {}\n\nSoftware of unknown provenance (IEC 62304 §3.29, §8.1.2) in release `{}` (commit {}), generated by reprove {} on {} from the signed baseline.\n\n",
-        a.baseline
-            .and_then(|b| b.predicate.project.name.clone())
-            .unwrap_or_else(|| "release".into()),
-        a.tag,
-        a.tag,
-        a.baseline
-            .map(|b| b.predicate.release.commit.as_str())
-            .unwrap_or("?"),
+        md_text(
+            &a.baseline
+                .and_then(|b| b.predicate.project.name.clone())
+                .unwrap_or_else(|| "release".into())
+        ),
+        md_text(a.tag),
+        fence_safe(a.tag),
+        md_text(
+            a.baseline
+                .map(|b| b.predicate.release.commit.as_str())
+                .unwrap_or("?")
+        ),
         a.reprove_version,
         a.generated_on
     );
@@ -898,7 +944,7 @@ pub fn soup_list(a: &AuditInput<'_>) -> String {
             if !gaps.is_empty() {
                 out.push_str("\n## Open points\n\n");
                 for f in gaps {
-                    let _ = writeln!(out, "- `{}` {}", f.code, f.message);
+                    let _ = writeln!(out, "- `{}` {}", fence_safe(&f.code), md_text(&f.message));
                 }
             }
             out.push_str("\nHuman-maintained fields (purpose, safety class, end of support, anomaly review) come from the `[soup] overrides` file named in `reprove.toml`.\n");
@@ -912,9 +958,10 @@ pub fn soup_list(a: &AuditInput<'_>) -> String {
 /// approved and traced, and how any release is reproduced — with the exact commands.
 pub fn configuration_management(a: &AuditInput<'_>) -> String {
     let b = a.baseline;
-    let name = b
-        .and_then(|b| b.predicate.project.name.clone())
-        .unwrap_or_else(|| "the product".into());
+    let name = md_text(
+        &b.and_then(|b| b.predicate.project.name.clone())
+            .unwrap_or_else(|| "the product".into()),
+    );
     let policy = b.map(|b| &b.predicate.policy);
     let trailers = policy
         .and_then(|p| p.get("trailers"))
@@ -922,7 +969,7 @@ pub fn configuration_management(a: &AuditInput<'_>) -> String {
         .map(|t| {
             t.iter()
                 .filter_map(Value::as_str)
-                .map(|t| format!("`{t}:`"))
+                .map(|t| format!("`{}:`", fence_safe(t)))
                 .collect::<Vec<_>>()
                 .join(" or ")
         })
@@ -937,7 +984,8 @@ pub fn configuration_management(a: &AuditInput<'_>) -> String {
         .and_then(|b| b.predicate.build.as_ref())
         .and_then(|m| m.get("image"))
         .and_then(Value::as_str)
-        .unwrap_or("(the `[build] image` of reprove.toml)");
+        .map(fence_safe)
+        .unwrap_or_else(|| "(the [build] image of reprove.toml)".into());
     let command = b
         .and_then(|b| b.predicate.build.as_ref())
         .and_then(|m| m.get("command"))
@@ -948,8 +996,10 @@ pub fn configuration_management(a: &AuditInput<'_>) -> String {
                 .collect::<Vec<_>>()
                 .join(" ")
         })
-        .unwrap_or_else(|| "(the `[build] command`)".into());
-    let t = a.tag;
+        .map(|c| fence_safe(&c))
+        .unwrap_or_else(|| "(the [build] command)".into());
+    // The tag appears in code spans and shell blocks: git allows backticks in tag names.
+    let t = fence_safe(a.tag);
     format!(
         r#"# Configuration management: {name}
 
@@ -1038,4 +1088,111 @@ The audit record of a release is `reprove report`'s output together with the evi
             "no (recorded, not enforced; set `[changes] require-authorization = true`)"
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reprove_release::verify::CheckResult;
+
+    fn baseline(subject: &str, supplier: &str) -> BaselineView {
+        BaselineView::from_value(&serde_json::json!({
+            "predicateType": reprove_baseline::BASELINE_PREDICATE_TYPE,
+            "subject": [{"name": "app", "digest": {"sha256": "ab"}}],
+            "predicate": {
+                "project": {"name": "x<y", "supplier": supplier},
+                "release": {"tag": "v1", "commit": "c0ffee", "tree": "7ree"},
+                "policy": {"require-authorization": true, "result": "pass", "trailers": ["Reviewed-by"]},
+                "configurationItems": [],
+                "soup": [{"name": "left|pad", "version": "1.0.0", "ecosystem": "npm", "supplier": supplier}],
+                "images": [],
+                "changes": {"complete": true, "commits": [{"id": "c0ffee", "subject": subject, "authorized": true}]},
+                "findings": []
+            }
+        }))
+        .unwrap()
+    }
+
+    fn verify_report(status: CheckStatus) -> VerifyReport {
+        VerifyReport {
+            tag: "v1".into(),
+            evidence: "e".into(),
+            verdict: VerifyVerdict::Verified,
+            checks: vec![
+                CheckResult::new("baseline-signature", status, "ok"),
+                CheckResult::new("image-pins", CheckStatus::Skipped, "offline"),
+            ],
+            subjects: Vec::new(),
+            input_attestations: Vec::new(),
+            source_uri: None,
+            baseline: None,
+            provenance: None,
+            signatures_checked: true,
+        }
+    }
+
+    #[test]
+    fn hostile_text_is_escaped_everywhere() {
+        let evil = "<script>alert(1)</script><img src=x onerror=alert(2)> | \"q\" 'a' & done ![t](http://evil.example/p.png) `x`";
+        let b = baseline(evil, evil);
+        let v = verify_report(CheckStatus::Pass);
+        let a = AuditInput {
+            tag: "v1",
+            evidence: "<evidence>",
+            baseline: Some(&b),
+            provenance: None,
+            rebuild: None,
+            index: None,
+            verify: &v,
+            signatures_checked: true,
+            generated_on: "2026-01-01T00:00:00Z",
+            reprove_version: "0",
+        };
+        let html = to_html(&a);
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains("<img"), "{html}");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(html.contains("x&lt;y"));
+        // In Markdown a `|` cannot break out of its cell, nor `<` start a tag.
+        let md = to_markdown(&a);
+        assert!(md.contains("left\\|pad"), "{md}");
+        assert!(!md.contains("<script"), "{md}");
+        // Escaped brackets cannot open a link or an image.
+        assert!(
+            !md.contains("![t]"),
+            "no link or image can be injected: {md}"
+        );
+        assert!(md.contains("!\\[t\\](http"), "{md}");
+        let cm = configuration_management(&a);
+        assert!(!cm.contains("![t]"), "{cm}");
+        assert!(!cm.contains("<script"), "{cm}");
+        let soup = soup_list(&a);
+        assert!(soup.contains("left\\|pad"), "{soup}");
+    }
+
+    #[test]
+    fn unchecked_signatures_are_never_called_met() {
+        let b = baseline("fine", "Acme");
+        let v = verify_report(CheckStatus::Skipped);
+        let a = AuditInput {
+            tag: "v1",
+            evidence: "e",
+            baseline: Some(&b),
+            provenance: None,
+            rebuild: None,
+            index: None,
+            verify: &v,
+            signatures_checked: false,
+            generated_on: "t",
+            reprove_version: "0",
+        };
+        let rows = clauses(&a);
+        assert_eq!(rows.len(), 13);
+        let c811 = rows.iter().find(|c| c.clause == "8.1.1").unwrap();
+        assert_eq!(c811.status, ClauseStatus::NotChecked);
+        assert!(to_html(&a).contains("Signatures were NOT checked"));
+        assert!(
+            to_markdown(&a).contains("| signatures | no --key or certificate identity was given |")
+        );
+    }
 }
