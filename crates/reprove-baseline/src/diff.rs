@@ -119,6 +119,8 @@ pub struct BaselineDiff {
     pub commits: Option<Vec<CommitChange>>,
     /// Whether the change policy requires authorization (from the new baseline).
     pub require_authorization: bool,
+    /// False when the commits are missing or a shallow clone cut the trace short.
+    pub complete: bool,
     /// `unauthorized-change: …` for each unauthorized commit, and any gap in the record.
     pub findings: Vec<String>,
 }
@@ -145,6 +147,7 @@ impl BaselineDiff {
     /// Uses a trace computed from the repository for exactly `old..new`.
     pub fn set_commits(&mut self, commits: Vec<CommitChange>) {
         self.commits = Some(commits);
+        self.complete = true;
         self.refresh_findings();
     }
 
@@ -429,6 +432,7 @@ pub fn diff(old: &BaselineView, new: &BaselineView) -> BaselineDiff {
         items: item_changes,
         soup: soup_changes,
         images: image_changes,
+        complete: commits.is_some() && (trace.complete || !covers),
         commits,
         require_authorization,
         findings,

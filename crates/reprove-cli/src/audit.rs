@@ -251,6 +251,16 @@ fn short(s: &str) -> &str {
 }
 
 fn diff_text(d: &BaselineDiff, md: bool) -> String {
+    // Everything below comes from the repository (paths, subjects, package names): in Markdown
+    // it is escaped so it cannot inject markup, links or images.
+    let e = |t: &str| -> String {
+        if md {
+            reprove_report::md_text(t)
+        } else {
+            reprove_release::verify::printable(t)
+        }
+    };
+    let bullet = if md { "- " } else { "  " };
     let mut s = String::new();
     let h = |s: &mut String, t: &str| {
         if md {
@@ -261,20 +271,20 @@ fn diff_text(d: &BaselineDiff, md: bool) -> String {
     };
     if md {
         s.push_str(&format!(
-            "# Changes from `{}` to `{}`\n\n`{}` ({}) → `{}` ({})\n",
-            d.old.tag,
-            d.new.tag,
-            d.old.tag,
+            "# Changes from {} to {}\n\n{} ({}) → {} ({})\n",
+            e(&d.old.tag),
+            e(&d.new.tag),
+            e(&d.old.tag),
             short(&d.old.commit),
-            d.new.tag,
+            e(&d.new.tag),
             short(&d.new.commit)
         ));
     } else {
         s.push_str(&format!(
             "{} ({}) → {} ({})\n",
-            d.old.tag,
+            e(&d.old.tag),
             short(&d.old.commit),
-            d.new.tag,
+            e(&d.new.tag),
             short(&d.new.commit)
         ));
     }
@@ -292,23 +302,25 @@ fn diff_text(d: &BaselineDiff, md: bool) -> String {
             .map(|c| short(c))
             .collect::<Vec<_>>()
             .join(" ");
+        let old = i.old.as_deref().map(short).unwrap_or("-");
+        let new = i.new.as_deref().map(short).unwrap_or("-");
         if md {
             s.push_str(&format!(
-                "| {} | `{}` | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} | {} | {} |\n",
                 item_kind(i.change),
-                i.path.replace('|', "\\|"),
-                i.class,
-                i.old.as_deref().map(short).unwrap_or("—"),
-                i.new.as_deref().map(short).unwrap_or("—"),
-                commits
+                e(&i.path),
+                e(&i.class),
+                e(old),
+                e(new),
+                e(&commits)
             ));
         } else {
             s.push_str(&format!(
                 "  {:9} {}  {} → {}{}\n",
                 item_kind(i.change),
-                i.path,
-                i.old.as_deref().map(short).unwrap_or("-"),
-                i.new.as_deref().map(short).unwrap_or("-"),
+                e(&i.path),
+                e(old),
+                e(new),
                 if commits.is_empty() {
                     String::new()
                 } else {
@@ -320,23 +332,21 @@ fn diff_text(d: &BaselineDiff, md: bool) -> String {
     h(&mut s, &format!("SOUP ({} changed)", d.soup.len()));
     for c in &d.soup {
         s.push_str(&format!(
-            "{}{:10} {}/{} {} → {}\n",
-            if md { "- " } else { "  " },
+            "{bullet}{:10} {}/{} {} → {}\n",
             soup_kind(c.change),
-            c.ecosystem,
-            c.name,
-            c.old_version.as_deref().unwrap_or("-"),
-            c.new_version.as_deref().unwrap_or("-")
+            e(&c.ecosystem),
+            e(&c.name),
+            e(c.old_version.as_deref().unwrap_or("-")),
+            e(c.new_version.as_deref().unwrap_or("-"))
         ));
     }
     h(&mut s, &format!("images ({} changed)", d.images.len()));
     for c in &d.images {
         s.push_str(&format!(
-            "{}{}: {} → {}\n",
-            if md { "- " } else { "  " },
-            c.file,
-            c.old.as_deref().unwrap_or("-"),
-            c.new.as_deref().unwrap_or("-")
+            "{bullet}{}: {} → {}\n",
+            e(&c.file),
+            e(c.old.as_deref().unwrap_or("-")),
+            e(c.new.as_deref().unwrap_or("-"))
         ));
     }
     match &d.commits {
@@ -344,19 +354,18 @@ fn diff_text(d: &BaselineDiff, md: bool) -> String {
             h(&mut s, &format!("commits ({})", commits.len()));
             for c in commits {
                 s.push_str(&format!(
-                    "{}{} {} {}{}\n",
-                    if md { "- " } else { "  " },
+                    "{bullet}{} {} {}{}\n",
                     short(&c.id),
                     if c.authorized {
                         "authorized  "
                     } else {
                         "UNAUTHORIZED"
                     },
-                    c.subject,
+                    e(&c.subject),
                     if c.evidence.is_empty() {
                         String::new()
                     } else {
-                        format!(" ({})", c.evidence.join(", "))
+                        format!(" ({})", e(&c.evidence.join(", ")))
                     }
                 ));
             }
@@ -366,7 +375,7 @@ fn diff_text(d: &BaselineDiff, md: bool) -> String {
     if !d.findings.is_empty() {
         h(&mut s, "findings");
         for f in &d.findings {
-            s.push_str(&format!("{}{f}\n", if md { "- " } else { "  " }));
+            s.push_str(&format!("{bullet}{}\n", e(f)));
         }
     }
     s
@@ -439,10 +448,10 @@ pub fn diff(dir: &Path, args: DiffArgs) -> Result<Outcome> {
     stdout(&out)?;
     Ok(if d.policy_fails() {
         Outcome::Fail
-    } else if d.commits.is_none() && d.require_authorization {
-        // The policy asks for authorization and the commits were not traced: not a pass.
+    } else if !d.complete && d.require_authorization {
+        // The policy asks for authorization and the commits were not all traced: not a pass.
         note(
-            "the commits between the releases were not traced (run inside the repository); the change policy could not be checked",
+            "the commits between the releases were not all traced (run inside a full clone); the change policy could not be checked",
         );
         Outcome::CouldNotCheck
     } else {

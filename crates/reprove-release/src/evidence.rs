@@ -161,10 +161,6 @@ fn staging_prefix(target: &Path) -> String {
     format!(".{}.partial-", leaf(target))
 }
 
-fn replaced_prefix(target: &Path) -> String {
-    format!(".{}.replaced-", leaf(target))
-}
-
 fn leaf(target: &Path) -> String {
     target
         .file_name()
@@ -222,8 +218,15 @@ impl Staging {
         ));
         let lock = lock_path(&dir);
         let file = std::fs::File::create(&lock).map_err(io(&lock))?;
-        file.lock().map_err(io(&lock))?;
-        std::fs::create_dir(&dir).map_err(io(&dir))?;
+        // File systems without locks (some network mounts) cannot host a release safely:
+        // refuse rather than risk another run removing this one's folder.
+        if let Err(e) = file.lock().and_then(|()| std::fs::create_dir(&dir)) {
+            let _ = std::fs::remove_file(&lock);
+            return Err(ReleaseError::Io {
+                path: dir.clone(),
+                source: e,
+            });
+        }
         Ok(Staging {
             dir,
             target: target.to_owned(),
@@ -289,43 +292,40 @@ impl Staging {
         files.sort_by(|a, b| a.path.cmp(&b.path));
         let signed = index_statement(&index, &files)?;
         self.write(SIGNED_INDEX, &crate::pipeline::sign_statement(signed, key)?)?;
-        if self.target.exists() {
-            if !self.force {
-                return Err(ReleaseError::EvidenceExists {
-                    path: self.target.clone(),
-                });
-            }
-            let parent = self.dir.parent().unwrap_or(Path::new("."));
-            let old = parent.join(format!(
-                "{}{}-{}",
-                replaced_prefix(&self.target),
-                std::process::id(),
-                random_suffix()
-            ));
-            std::fs::rename(&self.target, &old).map_err(io(&self.target))?;
-            if let Err(e) = std::fs::rename(&self.dir, &self.target) {
-                let _ = std::fs::rename(&old, &self.target);
+        // rename(2) replaces only an empty folder: a folder with evidence in it, even one
+        // that appeared while this run worked, makes it fail and is never replaced here.
+        let placed = if self.target.exists() {
+            None
+        } else {
+            Some(std::fs::rename(&self.dir, &self.target))
+        };
+        match placed {
+            Some(Ok(())) => {}
+            Some(Err(e)) if !self.target.exists() => {
                 return Err(ReleaseError::Io {
                     path: self.target.clone(),
                     source: e,
                 });
             }
-            let _ = std::fs::remove_dir_all(&old);
-        } else {
-            // A non-empty folder that appeared meanwhile makes this rename fail: nothing is
-            // replaced without --force.
-            std::fs::rename(&self.dir, &self.target).map_err(|e| {
-                if self.target.exists() {
-                    ReleaseError::EvidenceExists {
-                        path: self.target.clone(),
-                    }
-                } else {
-                    ReleaseError::Io {
+            _ if !self.force => {
+                return Err(ReleaseError::EvidenceExists {
+                    path: self.target.clone(),
+                });
+            }
+            _ => {
+                // The old folder is moved aside under this run's (locked) staging name, so no
+                // other run touches it until this one is gone.
+                let old = replaced_path(&self.dir);
+                std::fs::rename(&self.target, &old).map_err(io(&self.target))?;
+                if let Err(e) = std::fs::rename(&self.dir, &self.target) {
+                    let _ = std::fs::rename(&old, &self.target);
+                    return Err(ReleaseError::Io {
                         path: self.target.clone(),
                         source: e,
-                    }
+                    });
                 }
-            })?;
+                let _ = std::fs::remove_dir_all(&old);
+            }
         }
         self.done = true;
         if let Some((_, lock)) = self.lock.take() {
@@ -338,27 +338,43 @@ impl Staging {
 /// Cleans up after runs that died: staging folders whose owner is gone are removed; a folder
 /// moved aside by a `--force` run that died before the new one was in place is put back.
 fn recover(parent: &Path, target: &Path) {
-    let (sp, rp) = (staging_prefix(target), replaced_prefix(target));
+    let sp = staging_prefix(target);
     let Ok(rd) = std::fs::read_dir(parent) else {
         return;
     };
-    for e in rd.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let path = e.path();
-        if name.ends_with(".lock") {
-            continue;
-        }
-        if name.starts_with(&sp) && abandoned(&path) {
-            let _ = std::fs::remove_dir_all(&path);
-            let _ = std::fs::remove_file(lock_path(&path));
-        } else if name.starts_with(&rp) {
+    let mut names: Vec<String> = rd
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&sp) && !n.ends_with(".lock"))
+        .collect();
+    // Moved-aside folders first: put back while their run's lock still tells us it is gone.
+    names.sort_by_key(|n| !n.ends_with(REPLACED_SUFFIX));
+    for name in names {
+        let path = parent.join(&name);
+        if let Some(staging) = name.strip_suffix(REPLACED_SUFFIX) {
+            let staging = parent.join(staging);
+            if !abandoned(&staging) {
+                continue;
+            }
             if target.exists() {
                 let _ = std::fs::remove_dir_all(&path);
             } else {
                 let _ = std::fs::rename(&path, target);
             }
+        } else if abandoned(&path) {
+            let _ = std::fs::remove_dir_all(&path);
+            let _ = std::fs::remove_file(lock_path(&path));
         }
     }
+}
+
+/// Where a `--force` run moves the old folder: named after its own staging folder.
+const REPLACED_SUFFIX: &str = ".replaced";
+
+fn replaced_path(staging: &Path) -> PathBuf {
+    let mut s = staging.as_os_str().to_owned();
+    s.push(REPLACED_SUFFIX);
+    PathBuf::from(s)
 }
 
 /// The signed index's statement: every file as a subject, the outcome as the predicate.
@@ -519,12 +535,28 @@ mod tests {
     fn a_force_run_killed_between_its_renames_is_undone() {
         let root = tempfile::tempdir().unwrap();
         let target = root.path().join("v1");
-        let aside = root.path().join(".v1.replaced-4294967-aa");
+        let aside = root.path().join(".v1.partial-4294967-aa.replaced");
         std::fs::create_dir(&aside).unwrap();
         std::fs::write(aside.join("old"), b"x").unwrap();
         let _s = Staging::create(&target, true).unwrap();
         assert!(target.join("old").exists(), "the old evidence is put back");
         assert!(!aside.exists());
+    }
+
+    #[test]
+    fn a_live_force_runs_moved_aside_folder_is_left_alone() {
+        let root = tempfile::tempdir().unwrap();
+        let target = root.path().join("v1");
+        let live = Staging::create(&target, true).unwrap();
+        // As if `live` were between its two renames: the old folder moved aside, no target.
+        let aside = replaced_path(live.path());
+        std::fs::create_dir(&aside).unwrap();
+        let _other = Staging::create(&target, true).unwrap();
+        assert!(
+            aside.exists(),
+            "another run must not act on a live run's folder"
+        );
+        assert!(!target.exists());
     }
 
     #[test]

@@ -194,7 +194,8 @@ fn one(tag: &str, commit: &str, opts: &Options) -> ReleaseStatus {
     };
     // What breaks trust in the folder, as opposed to what the release itself failed (a
     // failed release has no provenance; a policy failure is an open finding).
-    let no_provenance = report.provenance.is_none();
+    // The release's own provenance, not another rebuilder's, decides whether it was attested.
+    let no_provenance = !has(evidence::PROVENANCE);
     let mut broken = false;
     for c in &report.checks {
         if !matches!(c.status, CheckStatus::Fail | CheckStatus::Error) {

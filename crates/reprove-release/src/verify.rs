@@ -303,8 +303,10 @@ fn read_signed_index(
 ) -> Result<(IndexView, InputAttestation), String> {
     let path = dir.join(evidence::SIGNED_INDEX);
     if !path.is_file() {
+        // Folders written before the index was signed land here too: fail closed, and say how
+        // to get a signed one.
         return Err(format!(
-            "index-missing: no `{}`: the folder's files are not signed",
+            "index-unsigned: no `{}`, so the folder's files are not signed as a whole (a folder made by an earlier reprove: re-release with --force)",
             evidence::SIGNED_INDEX
         ));
     }
@@ -554,6 +556,12 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
             .file_name()
             .map(|n| printable(&n.to_string_lossy()))
             .unwrap_or_default();
+        // Without keys only the release's own provenance is read: the others are outside the
+        // index, and anyone could have dropped them in.
+        if unkeyed && name != evidence::PROVENANCE {
+            not_counted.push(name);
+            continue;
+        }
         let result = if unkeyed {
             read_unverified(f)
                 .map(|st| {
@@ -611,12 +619,15 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
         let want = sha256_subjects(pst);
         let commit = dependency_digest(pst, "source", "gitCommit");
         for (st, input) in &provenances {
-            if sha256_subjects(st) == want && dependency_digest(st, "source", "gitCommit") == commit
+            // Every counted rebuilder attests the same artifacts, commit, and the tag asked about.
+            if sha256_subjects(st) == want
+                && dependency_digest(st, "source", "gitCommit") == commit
+                && provenance_tag(st) == Some(opts.tag.as_str())
             {
                 agreeing.insert(input.signer.clone());
             } else {
                 prov_findings.push(format!(
-                    "rebuilders-disagree: `{}` ({}) attests other artifacts or another commit",
+                    "rebuilders-disagree: `{}` ({}) attests other artifacts, another commit or another tag",
                     input.file, input.signer
                 ));
             }
@@ -782,6 +793,19 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
     report
 }
 
+fn provenance_tag(p: &Value) -> Option<&str> {
+    str_at(
+        p,
+        &[
+            "predicate",
+            "buildDefinition",
+            "externalParameters",
+            "source",
+            "tag",
+        ],
+    )
+}
+
 fn check_release_tag(
     tag: &str,
     baseline: Option<&Value>,
@@ -796,31 +820,27 @@ fn check_release_tag(
             "baseline",
             baseline.and_then(|b| str_at(b, &["predicate", "release", "tag"])),
         ),
-        (
-            "provenance",
-            provenance.and_then(|p| {
-                str_at(
-                    p,
-                    &[
-                        "predicate",
-                        "buildDefinition",
-                        "externalParameters",
-                        "source",
-                        "tag",
-                    ],
-                )
-            }),
-        ),
+        ("provenance", provenance.and_then(provenance_tag)),
         ("index", index_tag),
     ] {
-        if let Some(t) = found {
-            seen.push(what);
-            if t != tag {
-                findings.push(format!(
-                    "wrong-release: the {what} is for `{}`, not `{tag}`",
-                    printable(t)
-                ));
+        let present = match what {
+            "baseline" => baseline.is_some(),
+            "provenance" => provenance.is_some(),
+            _ => index_tag.is_some(),
+        };
+        match found {
+            Some(t) => {
+                seen.push(what);
+                if t != tag {
+                    findings.push(format!(
+                        "wrong-release: the {what} is for `{}`, not `{tag}`",
+                        printable(t)
+                    ));
+                }
             }
+            // A statement that names no release cannot vouch for this one.
+            None if present => findings.push(format!("wrong-release: the {what} names no release")),
+            None => {}
         }
     }
     if seen.is_empty() {
