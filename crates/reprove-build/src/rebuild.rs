@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use reprove_source::{Repository, Tag, rfc3339_utc};
+use reprove_source::{Repository, Tag, rfc3339_utc, unix_now};
 
 use crate::BuildError;
 use crate::compare::{ArtifactDigest, Comparison, Verdict, collect, compare, published};
@@ -118,13 +118,6 @@ impl RebuildReport {
     }
 }
 
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 fn read_config(
     repo: &Repository,
     commit: &reprove_source::ObjectId,
@@ -214,7 +207,7 @@ fn one_build(
         hostname: conditions.hostname.clone(),
         umask: conditions.umask.clone(),
         timeout: Duration::from_secs(recipe.timeout),
-        name: format!("reprove-{}-{}", std::process::id(), now()),
+        name: format!("reprove-{}-{}", std::process::id(), unix_now()),
     };
     match engine.run(&spec, log)? {
         RunEnd::Exited(0) => {}
@@ -333,7 +326,7 @@ pub fn rebuild(
             user: recipe.user.clone(),
             environment: base_env(&recipe, epoch, "C.UTF-8", "UTC"),
         };
-        let started = now();
+        let started = unix_now();
         progress(&format!(
             "building `{}` in {image}",
             recipe.command.join(" ")
@@ -472,7 +465,7 @@ pub fn rebuild(
             network: "none".into(),
             conditions,
             started_on: rfc3339_utc(started),
-            finished_on: rfc3339_utc(now()),
+            finished_on: rfc3339_utc(unix_now()),
             artifacts: build.artifacts.clone(),
             comparison,
             variations,

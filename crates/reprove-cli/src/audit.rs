@@ -11,10 +11,21 @@ use reprove_baseline::diff::{BaselineDiff, CommitChange, ItemChangeKind, SoupCha
 use reprove_release::evidence;
 use reprove_release::status::{ReleaseState, ReleaseStatus, Signatures};
 use reprove_release::verify::VerifyVerdict;
-use reprove_source::{Repository, Tag, rfc3339_utc};
+use reprove_source::{Repository, Tag, rfc3339_utc, unix_now};
 
 use crate::commands::{Outcome, TextOrJson};
 use crate::output::{note, stdout};
+
+/// The registry check of image pins for --check-images.
+pub fn image_check(insecure: &[String]) -> Result<reprove_release::verify::ImageCheck> {
+    Ok(reprove_release::verify::ImageCheck {
+        client: reprove_oci::registry::RegistryClient::new(reprove_oci::registry::ClientOptions {
+            insecure_registries: insecure.to_vec(),
+            ..Default::default()
+        })?,
+        platform: reprove_oci::check::default_platform(),
+    })
+}
 
 /// Who may have signed, from `--key`s and an identity.
 pub fn signers(keys: &[PathBuf], identity: Option<(String, String)>) -> Result<Vec<Signer>> {
@@ -30,19 +41,13 @@ pub fn signers(keys: &[PathBuf], identity: Option<(String, String)>) -> Result<V
     Ok(out)
 }
 
-fn read_root(p: Option<&Path>) -> Result<Option<String>> {
+/// A trusted root JSON given with --trusted-root.
+pub fn read_root(p: Option<&Path>) -> Result<Option<String>> {
     p.map(|p| {
         std::fs::read_to_string(p)
             .with_context(|| format!("failed to read the trusted root `{}`", p.display()))
     })
     .transpose()
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 pub struct StatusArgs {
@@ -74,19 +79,10 @@ pub fn status(dir: &Path, args: StatusArgs) -> Result<Outcome> {
         .clone()
         .unwrap_or_else(|| repo.root().join("evidence"));
     let signers = signers(&args.keys, args.identity.clone())?;
-    let images = if args.check_images {
-        Some(reprove_release::verify::ImageCheck {
-            client: reprove_oci::registry::RegistryClient::new(
-                reprove_oci::registry::ClientOptions {
-                    insecure_registries: args.insecure_registry.clone(),
-                    ..Default::default()
-                },
-            )?,
-            platform: reprove_oci::check::default_platform(),
-        })
-    } else {
-        None
-    };
+    let images = args
+        .check_images
+        .then(|| image_check(&args.insecure_registry))
+        .transpose()?;
     let checked = !signers.is_empty();
     let opts = reprove_release::status::Options {
         evidence_root: root.clone(),
@@ -554,7 +550,7 @@ pub fn report(dir: &Path, tag: &Tag, args: ReportArgs) -> Result<Outcome> {
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
     let index = evidence::read_index(&evidence_dir).ok();
-    let generated = rfc3339_utc(now());
+    let generated = rfc3339_utc(unix_now());
     let evidence_s = evidence_dir.display().to_string();
     let input = reprove_report::AuditInput {
         tag: tag.as_str(),

@@ -403,6 +403,15 @@ pub enum EngineArg {
     Podman,
 }
 
+impl From<EngineArg> for reprove_build::EngineKind {
+    fn from(e: EngineArg) -> Self {
+        match e {
+            EngineArg::Docker => reprove_build::EngineKind::Docker,
+            EngineArg::Podman => reprove_build::EngineKind::Podman,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RebuildFormat {
     Text,
@@ -812,19 +821,7 @@ fn baseline(dir: &Path, tag: &Tag, args: BaselineArgs<'_>) -> Result<Outcome> {
         BaselineFormat::Text
     });
     let bytes = match (format, &signing_key) {
-        (_, Some(k)) => {
-            let envelope = reprove_attest::dsse::Envelope::sign(
-                reprove_attest::dsse::IN_TOTO_PAYLOAD_TYPE,
-                baseline.canonical_json()?,
-                k,
-            );
-            let mut b = serde_json::to_vec_pretty(&reprove_attest::bundle::key_signed_bundle(
-                &envelope,
-                &k.public_key(),
-            ))?;
-            b.push(b'\n');
-            b
-        }
+        (_, Some(k)) => reprove_release::pipeline::sign_statement(baseline.canonical_json()?, k)?,
         (BaselineFormat::Json, None) => {
             let mut b = baseline.canonical_json()?;
             if output.is_none() {

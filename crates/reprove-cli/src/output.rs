@@ -58,6 +58,23 @@ pub fn write_file_mode(path: &Path, bytes: &[u8], force: bool, mode: u32) -> Res
 }
 
 /// Writes `bytes` to stdout.
+/// Text for an XML attribute or element (JUnit output). XML 1.0 cannot carry most control
+/// characters, and names from a published folder or an evidence folder might contain them.
+pub fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c if c.is_control() && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 pub fn stdout(bytes: &[u8]) -> Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(bytes)

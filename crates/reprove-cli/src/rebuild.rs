@@ -8,7 +8,7 @@ use reprove_build::{EngineKind, Options, RebuildReport, Verdict};
 use reprove_source::{Repository, Tag};
 
 use crate::commands::{EngineArg, Outcome, RebuildFormat};
-use crate::output::{note, stdout};
+use crate::output::{note, stdout, xml_escape};
 
 pub struct Args {
     pub artifacts: Option<PathBuf>,
@@ -93,13 +93,6 @@ fn text(r: &RebuildReport) -> String {
     s
 }
 
-fn xml(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// JUnit XML: one test case per artifact (and per varied artifact).
 fn junit(r: &RebuildReport) -> String {
     let mut cases = Vec::new();
@@ -127,16 +120,16 @@ fn junit(r: &RebuildReport) -> String {
     let failures = cases.iter().filter(|(_, f)| f.is_some()).count();
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite name=\"reprove rebuild {}\" tests=\"{}\" failures=\"{failures}\">\n",
-        xml(&r.tag),
+        xml_escape(&r.tag),
         cases.len()
     );
     for (name, failure) in &cases {
         match failure {
-            None => out.push_str(&format!("    <testcase classname=\"reprove.rebuild\" name=\"{}\"/>\n", xml(name))),
+            None => out.push_str(&format!("    <testcase classname=\"reprove.rebuild\" name=\"{}\"/>\n", xml_escape(name))),
             Some(f) => out.push_str(&format!(
                 "    <testcase classname=\"reprove.rebuild\" name=\"{}\">\n      <failure message=\"{}\"/>\n    </testcase>\n",
-                xml(name),
-                xml(f)
+                xml_escape(name),
+                xml_escape(f)
             )),
         }
     }
@@ -158,10 +151,7 @@ pub fn run(dir: &Path, tag: &Tag, args: Args) -> Result<Outcome> {
         std::fs::remove_dir_all(k)?;
     }
     let opts = Options {
-        engine: args.engine.map(|e| match e {
-            EngineArg::Docker => EngineKind::Docker,
-            EngineArg::Podman => EngineKind::Podman,
-        }),
+        engine: args.engine.map(EngineKind::from),
         published: args.artifacts,
         variations: args.variations,
         keep: args.keep,

@@ -4,39 +4,15 @@ use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
-use reprove_attest::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE};
-use reprove_attest::verify::Signer;
 use reprove_build::{EngineKind, RebuildReport};
 use reprove_release::evidence::{self, ReleaseOutcome};
+use reprove_release::pipeline::sign_statement;
 use reprove_release::verify::{CheckStatus, VerifyReport, VerifyVerdict};
-use reprove_source::{Repository, Tag, rfc3339_utc};
+use reprove_source::{Repository, Tag, rfc3339_utc, unix_now};
 
+use crate::audit::{image_check, read_root, signers};
 use crate::commands::{EngineArg, Outcome, RebuildFormat};
-use crate::output::{emit, note, stdout};
-
-fn engine(e: Option<EngineArg>) -> Option<EngineKind> {
-    e.map(|e| match e {
-        EngineArg::Docker => EngineKind::Docker,
-        EngineArg::Podman => EngineKind::Podman,
-    })
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-fn bundle_bytes(statement: Vec<u8>, key: &reprove_attest::PrivateKey) -> Result<Vec<u8>> {
-    let envelope = Envelope::sign(IN_TOTO_PAYLOAD_TYPE, statement, key);
-    let mut b = serde_json::to_vec_pretty(&reprove_attest::bundle::key_signed_bundle(
-        &envelope,
-        &key.public_key(),
-    ))?;
-    b.push(b'\n');
-    Ok(b)
-}
+use crate::output::{emit, note, stdout, xml_escape};
 
 pub struct AttestArgs {
     pub rebuild_report: PathBuf,
@@ -118,7 +94,7 @@ pub fn attest(dir: &Path, tag: &Tag, args: AttestArgs) -> Result<Outcome> {
         invocation_id: reprove_release::provenance::invocation_id(),
     };
     let st = reprove_release::provenance::statement(&report, &inputs)?;
-    let out = bundle_bytes(st.to_canonical_json()?, &key)?;
+    let out = sign_statement(st.to_canonical_json()?, &key)?;
     emit(
         args.output.as_deref(),
         &out,
@@ -189,7 +165,7 @@ pub fn release(dir: &Path, tag: &Tag, args: ReleaseArgs) -> Result<Outcome> {
         artifacts: args.artifacts,
         evidence: evidence_dir.clone(),
         force: args.force,
-        engine: engine(args.engine),
+        engine: args.engine.map(EngineKind::from),
         previous: args.previous,
     };
     let released = reprove_release::pipeline::release(&repo, tag, &opts, &key, &|_, m| {
@@ -288,24 +264,6 @@ fn text(r: &VerifyReport) -> String {
     s
 }
 
-fn xml(s: &str) -> String {
-    // XML 1.0 cannot carry most control characters; names from an evidence folder might.
-    let s: String = s
-        .chars()
-        .map(|c| {
-            if c.is_control() && !matches!(c, '\t' | '\n' | '\r') {
-                '\u{fffd}'
-            } else {
-                c
-            }
-        })
-        .collect();
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 fn junit(r: &VerifyReport) -> String {
     let failures = r
         .checks
@@ -324,13 +282,13 @@ fn junit(r: &VerifyReport) -> String {
         .count();
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite name=\"reprove verify {}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\">\n",
-        xml(&r.tag),
+        xml_escape(&r.tag),
         r.checks.len()
     );
     for c in &r.checks {
         let open = format!(
             "    <testcase classname=\"reprove.verify\" name=\"{}\"",
-            xml(c.id)
+            xml_escape(c.id)
         );
         let message = if c.findings.is_empty() {
             c.detail.clone()
@@ -341,17 +299,17 @@ fn junit(r: &VerifyReport) -> String {
             CheckStatus::Pass => out.push_str(&format!("{open}/>\n")),
             CheckStatus::Skipped => out.push_str(&format!(
                 "{open}>\n      <skipped message=\"{}\"/>\n    </testcase>\n",
-                xml(&c.detail)
+                xml_escape(&c.detail)
             )),
             CheckStatus::Fail => out.push_str(&format!(
                 "{open}>\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
-                xml(&c.detail),
-                xml(&message)
+                xml_escape(&c.detail),
+                xml_escape(&message)
             )),
             CheckStatus::Error => out.push_str(&format!(
                 "{open}>\n      <error message=\"{}\">{}</error>\n    </testcase>\n",
-                xml(&c.detail),
-                xml(&message)
+                xml_escape(&c.detail),
+                xml_escape(&message)
             )),
         }
     }
@@ -367,15 +325,7 @@ pub fn verify(dir: &Path, tag: &Tag, args: VerifyArgs) -> Result<Outcome> {
         (None, Some(r)) => evidence::default_dir(r.root(), tag.as_str()),
         (None, None) => bail!("give --evidence DIR (not inside a repository)"),
     };
-    let mut signers = Vec::new();
-    for k in &args.keys {
-        signers.push(Signer::Key {
-            key: crate::sign::read_public_key(k)?,
-        });
-    }
-    if let Some((identity, issuer)) = args.identity.clone() {
-        signers.push(Signer::Identity { identity, issuer });
-    }
+    let signers = signers(&args.keys, args.identity.clone())?;
     if signers.is_empty() {
         bail!(
             "give --key PUB (repeatable), or --certificate-identity with --certificate-oidc-issuer"
@@ -391,13 +341,7 @@ pub fn verify(dir: &Path, tag: &Tag, args: VerifyArgs) -> Result<Outcome> {
             signers.len()
         );
     }
-    let trusted_root = match &args.trusted_root {
-        Some(p) => Some(
-            std::fs::read_to_string(p)
-                .with_context(|| format!("failed to read the trusted root `{}`", p.display()))?,
-        ),
-        None => None,
-    };
+    let trusted_root = read_root(args.trusted_root.as_deref())?;
     if args.vsa_output.is_some() && args.vsa_key.is_none() {
         bail!("--vsa-output writes the signed summary; give --vsa-key too");
     }
@@ -414,19 +358,10 @@ pub fn verify(dir: &Path, tag: &Tag, args: VerifyArgs) -> Result<Outcome> {
         Some(k) => Some(crate::sign::read_private_key(k)?),
         None => None,
     };
-    let images = if args.check_images {
-        Some(reprove_release::verify::ImageCheck {
-            client: reprove_oci::registry::RegistryClient::new(
-                reprove_oci::registry::ClientOptions {
-                    insecure_registries: args.insecure_registry.clone(),
-                    ..Default::default()
-                },
-            )?,
-            platform: reprove_oci::check::default_platform(),
-        })
-    } else {
-        None
-    };
+    let images = args
+        .check_images
+        .then(|| image_check(&args.insecure_registry))
+        .transpose()?;
     let opts = reprove_release::verify::Options {
         tag: tag.clone(),
         evidence: evidence_dir,
@@ -437,7 +372,7 @@ pub fn verify(dir: &Path, tag: &Tag, args: VerifyArgs) -> Result<Outcome> {
         repo: repo.as_ref(),
         images,
         rebuild: args.rebuild.then(|| reprove_release::verify::RebuildCheck {
-            engine: engine(args.engine),
+            engine: args.engine.map(EngineKind::from),
         }),
     };
     let show = std::io::stderr().is_terminal();
@@ -446,9 +381,9 @@ pub fn verify(dir: &Path, tag: &Tag, args: VerifyArgs) -> Result<Outcome> {
             note(m);
         }
     });
-    let summary = reprove_release::verify::summary(&report, args.require, rfc3339_utc(now()));
+    let summary = reprove_release::verify::summary(&report, args.require, rfc3339_utc(unix_now()));
     let signed_summary = match &vsa_key {
-        Some(k) => Some(bundle_bytes(summary.to_canonical_json()?, k)?),
+        Some(k) => Some(sign_statement(summary.to_canonical_json()?, k)?),
         None => None,
     };
     if let (Some(o), Some(b)) = (&args.vsa_output, &signed_summary) {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use reprove_attest::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE};
 use reprove_attest::{PrivateKey, ResourceDescriptor};
 use reprove_build::{BuildError, EngineKind, RebuildReport, RebuildVerdict, Verdict};
-use reprove_source::{Repository, Tag, rfc3339_utc};
+use reprove_source::{Repository, Tag, rfc3339_utc, unix_now};
 
 use crate::ReleaseError;
 use crate::evidence::{self, Index, ReleaseOutcome, Staging};
@@ -46,13 +46,6 @@ pub struct Released {
     pub index: Index,
     /// Absent when the build itself failed.
     pub report: Option<RebuildReport>,
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 /// A key-signed Sigstore bundle (DSSE) of a statement's bytes.
@@ -289,7 +282,7 @@ pub fn release(
         &p.release.commit,
         outcome,
         failures,
-        rfc3339_utc(now()),
+        rfc3339_utc(unix_now()),
         key,
     )?;
     Ok(Released {

@@ -20,7 +20,7 @@ pub use commit::{CommitInfo, Person, Trailer};
 pub use git::{Repository, TagInfo, TagRef, TreeEntry, TreeEntryKind};
 pub use ids::{ObjectId, Tag};
 pub use signature::{SignatureFormat, SignatureInfo, SignatureStatus};
-pub use time::rfc3339_utc;
+pub use time::{rfc3339_utc, unix_now};
 pub use version::{VersionKey, previous_release_tag};
 
 use std::path::PathBuf;
