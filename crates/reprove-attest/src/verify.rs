@@ -464,7 +464,8 @@ fn verify_with_sigstore(
     })
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error and its sources on one line, each cause once.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {

@@ -432,7 +432,8 @@ pub fn diff(old: &BaselineView, new: &BaselineView) -> BaselineDiff {
         items: item_changes,
         soup: soup_changes,
         images: image_changes,
-        complete: commits.is_some() && (trace.complete || !covers),
+        // Commits come from the trace only when it covers the range.
+        complete: commits.is_some() && trace.complete,
         commits,
         require_authorization,
         findings,

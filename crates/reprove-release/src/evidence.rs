@@ -185,15 +185,7 @@ fn abandoned(dir: &Path) -> bool {
 }
 
 fn random_suffix() -> String {
-    let mut b = [0u8; 6];
-    if getrandom::fill(&mut b).is_err() {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        b[..4].copy_from_slice(&t.to_le_bytes());
-    }
-    hex::encode(b)
+    hex::encode(crate::provenance::label_bytes::<6>())
 }
 
 impl Staging {

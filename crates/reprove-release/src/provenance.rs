@@ -37,18 +37,27 @@ pub struct Inputs {
     pub invocation_id: String,
 }
 
-/// A fresh invocation id: `urn:uuid:` and a random (version 4) UUID.
-pub fn invocation_id() -> String {
-    let mut b = [0u8; 16];
-    // Without the OS's randomness the id is still unique enough for a label; it carries no
-    // security weight (the signature does).
+/// Random bytes for labels (invocation ids, staging folder names). Without the OS's
+/// randomness they fall back to the clock and pid: still unique enough for a label, which
+/// carries no security weight (the signatures do).
+pub(crate) fn label_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
     if getrandom::fill(&mut b).is_err() {
         let t = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or(0);
-        b = (t ^ u128::from(std::process::id())).to_le_bytes();
+        let fallback = (t ^ u128::from(std::process::id())).to_le_bytes();
+        for (dst, src) in b.iter_mut().zip(fallback.iter().cycle()) {
+            *dst = *src;
+        }
     }
+    b
+}
+
+/// A fresh invocation id: `urn:uuid:` and a random (version 4) UUID.
+pub fn invocation_id() -> String {
+    let mut b: [u8; 16] = label_bytes();
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);

@@ -195,30 +195,44 @@ fn verify_file(
     root: Option<&str>,
 ) -> Result<(Value, InputAttestation), String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let found = |st: Value, signer: String| {
+        if st.get("_type").and_then(Value::as_str) != Some(STATEMENT_V1) {
+            return Err("the signed payload is not an in-toto Statement v1".to_owned());
+        }
+        Ok((
+            st,
+            InputAttestation {
+                file: path
+                    .file_name()
+                    .map(|n| printable(&n.to_string_lossy()))
+                    .unwrap_or_default(),
+                sha256: sha256_of(&bytes),
+                signer,
+            },
+        ))
+    };
+    // No key or identity given: the statement as the file claims it, marked as such.
+    if signers.is_empty() {
+        let st = statement_of(&bytes).ok_or("not a DSSE bundle")?;
+        return found(st, "NOT CHECKED".to_owned());
+    }
     let mut reasons = Vec::new();
     for s in signers {
         match verify_statement(&bytes, s, root) {
-            Ok(v) => {
-                let st = v.statement.unwrap_or(Value::Null);
-                if st.get("_type").and_then(Value::as_str) != Some(STATEMENT_V1) {
-                    return Err("the signed payload is not an in-toto Statement v1".into());
-                }
-                return Ok((
-                    st,
-                    InputAttestation {
-                        file: path
-                            .file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .unwrap_or_default(),
-                        sha256: sha256_of(&bytes),
-                        signer: signer_label(s),
-                    },
-                ));
-            }
+            Ok(v) => return found(v.statement.unwrap_or(Value::Null), signer_label(s)),
             Err(e) => reasons.push(format!("{}: {e}", signer_label(s))),
         }
     }
     Err(reasons.join("; "))
+}
+
+/// The statement in a DSSE bundle's payload, unverified.
+fn statement_of(bundle: &[u8]) -> Option<Value> {
+    let parsed = reprove_attest::bundle::ParsedBundle::parse(bundle).ok()?;
+    match parsed.content {
+        reprove_attest::bundle::Content::Dsse(env) => serde_json::from_slice(&env.payload).ok(),
+        reprove_attest::bundle::Content::MessageSignature { .. } => None,
+    }
 }
 
 fn sha256_subjects(st: &Value) -> BTreeMap<String, String> {
@@ -259,12 +273,7 @@ fn provenance_files(dir: &Path) -> Vec<PathBuf> {
 /// Reads a bundle's statement WITHOUT checking its signature — for reports made without a
 /// key, which say so.
 pub fn read_unverified(path: &Path) -> Option<Value> {
-    let bytes = std::fs::read(path).ok()?;
-    let parsed = reprove_attest::bundle::ParsedBundle::parse(&bytes).ok()?;
-    match parsed.content {
-        reprove_attest::bundle::Content::Dsse(env) => serde_json::from_slice(&env.payload).ok(),
-        reprove_attest::bundle::Content::MessageSignature { .. } => None,
-    }
+    statement_of(&std::fs::read(path).ok()?)
 }
 
 /// The `image-pins` check of a baseline statement on its own.
@@ -484,23 +493,7 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
     // Baseline.
     progress("verifying the baseline signature");
     let baseline_path = opts.evidence.join(evidence::BASELINE);
-    let baseline_result = if unkeyed {
-        match read_unverified(&baseline_path) {
-            Some(st) => Ok((
-                st,
-                InputAttestation {
-                    file: evidence::BASELINE.to_owned(),
-                    sha256: std::fs::read(&baseline_path)
-                        .map(|b| sha256_of(&b))
-                        .unwrap_or_default(),
-                    signer: "NOT CHECKED".to_owned(),
-                },
-            )),
-            None => Err("missing or not a DSSE bundle".to_owned()),
-        }
-    } else {
-        verify_file(&baseline_path, &opts.signers, root)
-    };
+    let baseline_result = verify_file(&baseline_path, &opts.signers, root);
     let baseline = match baseline_result {
         Ok((st, input)) => {
             let ok = st.get("predicateType").and_then(Value::as_str)
@@ -562,22 +555,7 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
             not_counted.push(name);
             continue;
         }
-        let result = if unkeyed {
-            read_unverified(f)
-                .map(|st| {
-                    (
-                        st,
-                        InputAttestation {
-                            file: name.clone(),
-                            sha256: std::fs::read(f).map(|b| sha256_of(&b)).unwrap_or_default(),
-                            signer: "NOT CHECKED".to_owned(),
-                        },
-                    )
-                })
-                .ok_or_else(|| "not a DSSE bundle".to_owned())
-        } else {
-            verify_file(f, &opts.signers, root)
-        };
+        let result = verify_file(f, &opts.signers, root);
         match result {
             Ok((st, input)) => {
                 let t = st.get("predicateType").and_then(Value::as_str);
@@ -815,19 +793,19 @@ fn check_release_tag(
     const ID: &str = "release-tag";
     let mut findings = Vec::new();
     let mut seen = Vec::new();
-    for (what, found) in [
+    for (what, present, found) in [
         (
             "baseline",
+            baseline.is_some(),
             baseline.and_then(|b| str_at(b, &["predicate", "release", "tag"])),
         ),
-        ("provenance", provenance.and_then(provenance_tag)),
-        ("index", index_tag),
+        (
+            "provenance",
+            provenance.is_some(),
+            provenance.and_then(provenance_tag),
+        ),
+        ("index", index_tag.is_some(), index_tag),
     ] {
-        let present = match what {
-            "baseline" => baseline.is_some(),
-            "provenance" => provenance.is_some(),
-            _ => index_tag.is_some(),
-        };
         match found {
             Some(t) => {
                 seen.push(what);
@@ -1178,19 +1156,12 @@ fn check_rebuild(
             detail: "the rebuild failed".into(),
             findings: vec![format!("build-failed: {e}")],
         },
-        Err(e) => CheckResult::new(ID, CheckStatus::Error, error_chain(&e)),
+        Err(e) => CheckResult::new(
+            ID,
+            CheckStatus::Error,
+            reprove_attest::verify::error_chain(&e),
+        ),
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 /// The policy the checks embody, as a digestible description: which checks ran, with what
