@@ -486,7 +486,6 @@ fn rebuild(dir: &Path) -> Result<String> {
 /// checks cost with openssl: the sha256 of every artifact and evidence file, and the three
 /// ECDSA signatures (baseline, provenance, index) over their DSSE PAE.
 fn verify(dir: &Path) -> Result<String> {
-    use base64::Engine as _;
     let engine = crate::util::Dockerd::start()?;
     let reg = reprove_oci::testing::TestRegistry::start();
     let digest = reg.push_rootfs("bench/busybox", "1", &reprove_oci::testing::busybox_layer());
@@ -543,38 +542,20 @@ fn verify(dir: &Path) -> Result<String> {
     ])?;
     let evidence = repo.join("evidence").join("v1");
 
-    // The reference's inputs: each bundle's PAE and DER signature as files for openssl.
-    let mut verify_args = Vec::new();
-    for name in ["baseline", "provenance", "index"] {
-        let text = std::fs::read_to_string(evidence.join(format!("{name}.sigstore.json")))?;
-        let bundle: serde_json::Value = serde_json::from_str(&text)?;
-        let env = &bundle["dsseEnvelope"];
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let payload = b64.decode(env["payload"].as_str().unwrap_or_default())?;
-        let sig = b64.decode(env["signatures"][0]["sig"].as_str().unwrap_or_default())?;
-        let ty = env["payloadType"].as_str().unwrap_or_default();
-        let mut pae = format!("DSSEv1 {} {ty} {} ", ty.len(), payload.len()).into_bytes();
-        pae.extend_from_slice(&payload);
-        let pae_path = work.join(format!("{name}.pae"));
-        let sig_path = work.join(format!("{name}.sig"));
-        std::fs::write(&pae_path, pae)?;
-        std::fs::write(&sig_path, sig)?;
-        verify_args.push((pae_path, sig_path));
-    }
     let pubkey = format!("{key_s}.pub");
+    let mut verifies = Vec::new();
+    for name in ["baseline", "provenance", "index"] {
+        verifies.push(openssl_verify(
+            &evidence.join(format!("{name}.sigstore.json")),
+            &work.join(name),
+            Path::new(&pubkey),
+        )?);
+    }
     let reference_script = format!(
         "openssl dgst -sha256 {artifacts}/* {evidence}/* >/dev/null && {verifies}",
         artifacts = artifacts_s,
         evidence = evidence.display(),
-        verifies = verify_args
-            .iter()
-            .map(|(pae, sig)| format!(
-                "openssl dgst -sha256 -verify {pubkey} -signature {} {} >/dev/null",
-                sig.display(),
-                pae.display()
-            ))
-            .collect::<Vec<_>>()
-            .join(" && ")
+        verifies = verifies.join(" && ")
     );
     let ours = time_best(|| {
         let mut c = Command::new(&reprove);
@@ -609,7 +590,6 @@ fn verify(dir: &Path) -> Result<String> {
 /// signed index), against the same checks with standard tools: `sha256sum` of every evidence
 /// file and `openssl dgst -verify` of its three signatures, tag by tag.
 fn status(dir: &Path) -> Result<String> {
-    use base64::Engine as _;
     const TAGS: usize = 300;
     let work = dir.join("status");
     let _ = std::fs::remove_dir_all(&work);
@@ -636,16 +616,7 @@ fn status(dir: &Path) -> Result<String> {
     let key = reprove_attest::PrivateKey::generate(reprove_attest::KeyAlgorithm::P256)?;
     std::fs::write(work.join("k.pub"), key.public_key().to_pem())?;
     let repo = reprove_source::Repository::discover(&repo_dir)?;
-    let sign = |bytes: Vec<u8>| -> Result<Vec<u8>> {
-        let env = reprove_attest::dsse::Envelope::sign(
-            reprove_attest::dsse::IN_TOTO_PAYLOAD_TYPE,
-            bytes,
-            &key,
-        );
-        Ok(serde_json::to_vec_pretty(
-            &reprove_attest::bundle::key_signed_bundle(&env, &key.public_key()),
-        )?)
-    };
+    let sign = |bytes: Vec<u8>| reprove_release::pipeline::sign_statement(bytes, &key);
     let dist = work.join("dist");
     std::fs::create_dir_all(&dist)?;
     for i in 0..TAGS {
@@ -754,32 +725,18 @@ fn status(dir: &Path) -> Result<String> {
         )?;
     }
 
-    // The reference's inputs: each bundle's PAE and DER signature as files for openssl.
     let mut script = String::from("set -e\n");
-    let b64 = base64::engine::general_purpose::STANDARD;
     let pubkey = work.join("k.pub");
     for i in 0..TAGS {
         let ev = repo_dir.join("evidence").join(format!("v1.0.{i}"));
         script.push_str(&format!("sha256sum {}/* >/dev/null\n", ev.display()));
         for name in ["baseline", "provenance", "index"] {
-            let text = std::fs::read_to_string(ev.join(format!("{name}.sigstore.json")))?;
-            let bundle: serde_json::Value = serde_json::from_str(&text)?;
-            let env = &bundle["dsseEnvelope"];
-            let payload = b64.decode(env["payload"].as_str().unwrap_or_default())?;
-            let sig = b64.decode(env["signatures"][0]["sig"].as_str().unwrap_or_default())?;
-            let ty = env["payloadType"].as_str().unwrap_or_default();
-            let mut pae = format!("DSSEv1 {} {ty} {} ", ty.len(), payload.len()).into_bytes();
-            pae.extend_from_slice(&payload);
-            let pae_path = work.join(format!("{i}-{name}.pae"));
-            let sig_path = work.join(format!("{i}-{name}.sig"));
-            std::fs::write(&pae_path, pae)?;
-            std::fs::write(&sig_path, sig)?;
-            script.push_str(&format!(
-                "openssl dgst -sha256 -verify {} -signature {} {} >/dev/null\n",
-                pubkey.display(),
-                sig_path.display(),
-                pae_path.display()
-            ));
+            script.push_str(&openssl_verify(
+                &ev.join(format!("{name}.sigstore.json")),
+                &work.join(format!("{i}-{name}")),
+                &pubkey,
+            )?);
+            script.push('\n');
         }
     }
     let script_path = work.join("reference.sh");
@@ -804,5 +761,26 @@ fn status(dir: &Path) -> Result<String> {
         ours.as_secs_f64(),
         reference.as_secs_f64(),
         if ratio <= 0.5 { "PASS" } else { "FAIL" }
+    ))
+}
+
+/// The reference's half of a signature check: writes a bundle's DSSE PAE and DER signature
+/// next to `prefix` and returns the `openssl dgst -verify` command that checks them.
+fn openssl_verify(bundle: &Path, prefix: &Path, pubkey: &Path) -> Result<String> {
+    let bundle: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(bundle)?)?;
+    let env = reprove_attest::dsse::Envelope::from_json_value(&bundle["dsseEnvelope"])?;
+    let sig = env
+        .signatures
+        .first()
+        .context("a bundle without a signature")?;
+    let pae_path = prefix.with_extension("pae");
+    let sig_path = prefix.with_extension("sig");
+    std::fs::write(&pae_path, env.pae())?;
+    std::fs::write(&sig_path, &sig.sig)?;
+    Ok(format!(
+        "openssl dgst -sha256 -verify {} -signature {} {} >/dev/null",
+        pubkey.display(),
+        sig_path.display(),
+        pae_path.display()
     ))
 }
