@@ -30,7 +30,9 @@ struct Setup {
     diffoscope: String,
 }
 
-fn setup(build_sh: &str) -> Option<Setup> {
+/// The engine, a loopback registry, and a busybox image pushed to it, pinned by digest:
+/// `None` (skip) outside `cargo xtask test`.
+pub(crate) fn busybox_on_loopback() -> Option<(String, TestRegistry, String)> {
     let docker_host = engine()?;
     if !require_tool("docker-registry") {
         return None;
@@ -38,6 +40,11 @@ fn setup(build_sh: &str) -> Option<Setup> {
     let reg = TestRegistry::start();
     let digest = reg.push_rootfs("reprove/busybox", "1", &busybox_layer());
     let image = format!("{}/reprove/busybox:1@{digest}", reg.host);
+    Some((docker_host, reg, image))
+}
+
+fn setup(build_sh: &str) -> Option<Setup> {
+    let (docker_host, reg, image) = busybox_on_loopback()?;
     let f = Fixture::new();
     f.write("reprove.toml", format!("[project]\nname = \"tiny\"\n\n[build]\nimage = \"{image}\"\ncommand = [\"sh\", \"build.sh\"]\nartifacts = [\"dist/*\"]\nenv = {{ GREETING = \"hello\" }}\n"));
     f.write("src/greeting.txt", "hello, reproducible world\n");

@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use reprove_oci::testing::{TestRegistry, busybox_layer};
+use reprove_oci::testing::TestRegistry;
 use serde_json::Value;
 
-use crate::rebuild::engine;
-use crate::support::{Fixture, interop, python_with, require_tool, sigstore_js};
+use crate::rebuild::busybox_on_loopback;
+use crate::support::{Fixture, interop, python_with, sigstore_js};
 
 pub(crate) const BUILD: &str = "set -eu\nmkdir -p dist\ncat src/greeting.txt > dist/greeting.txt\necho \"built at $SOURCE_DATE_EPOCH\" > dist/stamp.txt\n";
 
@@ -22,13 +22,7 @@ pub(crate) struct Release {
 impl Release {
     /// A repository with `v1.0.0` (reviewed) whose recipe runs `build`, and a key pair `k`.
     pub(crate) fn new(build: &str, policy: bool) -> Option<Release> {
-        let docker_host = engine()?;
-        if !require_tool("docker-registry") {
-            return None;
-        }
-        let reg = TestRegistry::start();
-        let digest = reg.push_rootfs("reprove/busybox", "1", &busybox_layer());
-        let image = format!("{}/reprove/busybox:1@{digest}", reg.host);
+        let (docker_host, reg, image) = busybox_on_loopback()?;
         let f = Fixture::new();
         f.write(
             "reprove.toml",
