@@ -616,7 +616,6 @@ fn status(dir: &Path) -> Result<String> {
     let key = reprove_attest::PrivateKey::generate(reprove_attest::KeyAlgorithm::P256)?;
     std::fs::write(work.join("k.pub"), key.public_key().to_pem())?;
     let repo = reprove_source::Repository::discover(&repo_dir)?;
-    let sign = |bytes: Vec<u8>| reprove_release::pipeline::sign_statement(bytes, &key);
     let dist = work.join("dist");
     std::fs::create_dir_all(&dist)?;
     for i in 0..TAGS {
@@ -638,90 +637,13 @@ fn status(dir: &Path) -> Result<String> {
         git(&repo_dir, &home, t, &["tag", &name])?;
         let tag: reprove_source::Tag = name.parse()?;
         std::fs::write(dist.join("app.txt"), format!("app {i}\n"))?;
-        let baseline = reprove_baseline::assemble(
+        reprove_release::testing::synthetic_release(
             &repo,
             &tag,
-            &reprove_baseline::Options {
-                previous: None,
-                artifacts: Some(&dist),
-                progress: &|_| {},
-            },
-        )?;
-        let staging = reprove_release::evidence::Staging::create(
-            &repo_dir.join("evidence").join(&name),
-            false,
-        )?;
-        staging.write(
-            reprove_release::evidence::BASELINE,
-            &sign(baseline.canonical_json()?)?,
-        )?;
-        let info = repo.resolve_tag(&tag)?;
-        let (d, size) = reprove_digest::sha256_file(&dist.join("app.txt"))?;
-        let report = reprove_build::RebuildReport {
-            tag: name.clone(),
-            commit: info.commit.to_string(),
-            tree: info.tree.to_string(),
-            source_date_epoch: t,
-            source_archive_sha256: "0".repeat(64),
-            recipe: reprove_build::Recipe {
-                image: image.parse()?,
-                command: vec!["make".into()],
-                artifacts: vec!["dist/*".into()],
-                env: Default::default(),
-                workdir: None,
-                timeout: reprove_build::DEFAULT_TIMEOUT,
-                user: None,
-            },
-            image: image.into(),
-            image_id: "sha256:0".into(),
-            engine: reprove_build::EngineKind::Docker,
-            engine_version: "bench".into(),
-            network: "none".into(),
-            conditions: reprove_build::Conditions {
-                build_path: reprove_build::BUILD_PATH.into(),
-                hostname: "reprove".into(),
-                umask: "022".into(),
-                user: None,
-                environment: Default::default(),
-            },
-            started_on: reprove_source::rfc3339_utc(t),
-            finished_on: reprove_source::rfc3339_utc(t),
-            artifacts: [(
-                "app.txt".to_owned(),
-                reprove_build::ArtifactDigest {
-                    sha256: d.hex(),
-                    size: Some(size),
-                    path: None,
-                },
-            )]
-            .into(),
-            comparison: Vec::new(),
-            variations: None,
-            explanations: Vec::new(),
-            verdict: reprove_build::RebuildVerdict::Reproducible,
-        };
-        staging.write(
-            reprove_release::evidence::REBUILD_REPORT,
-            &serde_json::to_vec_pretty(&report)?,
-        )?;
-        let st = reprove_release::provenance::statement(
-            &report,
-            &reprove_release::provenance::Inputs {
-                invocation_id: reprove_release::provenance::invocation_id(),
-                ..Default::default()
-            },
-        )?;
-        staging.write(
-            reprove_release::evidence::PROVENANCE,
-            &sign(st.to_canonical_json()?)?,
-        )?;
-        staging.finish(
-            &name,
-            &info.commit.to_string(),
-            reprove_release::evidence::ReleaseOutcome::Released,
-            Vec::new(),
-            reprove_source::rfc3339_utc(t),
+            &dist,
             &key,
+            &repo_dir.join("evidence").join(&name),
+            true,
         )?;
     }
 

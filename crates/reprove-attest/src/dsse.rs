@@ -47,8 +47,9 @@ pub struct Envelope {
     pub signatures: Vec<EnvelopeSignature>,
 }
 
+/// Unknown members are refused: an envelope has exactly these (envelope.md).
 #[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Wire {
     payload: String,
     payload_type: String,
@@ -56,6 +57,7 @@ struct Wire {
 }
 
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct WireSig {
     #[serde(default)]
     keyid: String,
@@ -97,6 +99,14 @@ impl Envelope {
             "payloadType": self.payload_type,
             "signatures": self.signatures.iter().map(|s| serde_json::json!({"keyid": s.keyid, "sig": e.encode(&s.sig)})).collect::<Vec<_>>(),
         })
+    }
+
+    /// Reads an envelope document strictly: no duplicate keys, no unknown members.
+    pub fn parse(bytes: &[u8]) -> Result<Self, DsseError> {
+        let v = crate::json::parse(bytes).map_err(|e| DsseError::Malformed {
+            reason: e.to_string(),
+        })?;
+        Self::from_json_value(&v)
     }
 
     pub fn from_json_value(v: &serde_json::Value) -> Result<Self, DsseError> {

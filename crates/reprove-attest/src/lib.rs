@@ -6,11 +6,15 @@
 //! - [`bundle`]: Sigstore bundles — writing key-signed v0.3 bundles, reading every version.
 //! - [`slsa`]: SLSA provenance v1 and verification summary v1 predicates.
 //! - [`verify`]: verifying bundles, offline with a key or keyless against a trusted root.
+//! - [`signed`]: the one reader of signed statements from files, for every command.
+//! - [`json`]: strict JSON (no duplicate keys) for everything signed.
 
 pub mod bundle;
 mod cosign;
 pub mod dsse;
+pub mod json;
 pub mod keys;
+pub mod signed;
 pub mod slsa;
 pub mod statement;
 pub mod verify;

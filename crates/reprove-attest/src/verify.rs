@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::Digest as _;
 
-use crate::bundle::{Content, Material, ParsedBundle};
+use crate::bundle::{BundleError, Content, Material, ParsedBundle};
 use crate::dsse::IN_TOTO_PAYLOAD_TYPE;
 use crate::keys::PublicKey;
 
@@ -51,9 +51,18 @@ pub struct Check {
 pub struct Verified {
     pub checks: Vec<Check>,
     pub notes: Vec<String>,
-    /// The verified in-toto statement, for DSSE bundles.
+    /// The verified in-toto statement, for DSSE bundles: decoded from exactly the payload
+    /// bytes whose signature was checked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub statement: Option<serde_json::Value>,
+}
+
+/// The statement of a DSSE bundle whose signature verified.
+#[derive(Debug, Clone)]
+pub struct VerifiedStatement {
+    /// Decoded (strictly: no duplicate keys) from the verified payload bytes.
+    pub statement: serde_json::Value,
+    pub verified: Verified,
 }
 
 /// Why verification did not succeed.
@@ -65,6 +74,25 @@ pub enum VerifyError {
     /// The bundle was checked and does not verify (exit 1).
     #[error("{message}")]
     Rejected { message: String },
+    /// The bundle is not one a verifier can read unambiguously (two contents, a duplicate
+    /// key, an unknown member…): rejected before any signature is looked at. Not JSON at all
+    /// is unusable input instead ([`VerifyError::is_unusable`]).
+    #[error("unusable bundle: {source}")]
+    BadBundle {
+        #[source]
+        source: BundleError,
+    },
+}
+
+impl VerifyError {
+    /// Exit 2 rather than 1: the input could not be used at all.
+    pub fn is_unusable(&self) -> bool {
+        match self {
+            VerifyError::Unusable { .. } => true,
+            VerifyError::BadBundle { source } => source.is_not_json(),
+            VerifyError::Rejected { .. } => false,
+        }
+    }
 }
 
 fn rejected(message: impl Into<String>) -> VerifyError {
@@ -124,17 +152,33 @@ pub fn verify_bundle(
     trusted_root_json: Option<&str>,
 ) -> Result<Verified, VerifyError> {
     let parsed =
-        ParsedBundle::parse(bundle_bytes).map_err(|e| rejected(format!("unusable bundle: {e}")))?;
+        ParsedBundle::parse(bundle_bytes).map_err(|source| VerifyError::BadBundle { source })?;
+    verify_parsed(bundle_bytes, &parsed, artifact, signer, trusted_root_json)
+}
+
+fn verify_parsed(
+    bundle_bytes: &[u8],
+    parsed: &ParsedBundle,
+    artifact: &ArtifactInput,
+    signer: &Signer,
+    trusted_root_json: Option<&str>,
+) -> Result<Verified, VerifyError> {
     let offline_key = matches!(parsed.material, Material::PublicKeyHint(_))
         && parsed.tlog_entries == 0
         && parsed.rfc3161_timestamps == 0;
     match (signer, offline_key) {
-        (Signer::Key { key }, true) => verify_offline_key(&parsed, artifact, key),
+        (Signer::Key { key }, true) => verify_offline_key(parsed, artifact, key),
         (Signer::Identity { .. }, true) => Err(rejected(
             "the bundle is signed with a key, not a certificate; verify it with --key",
         )),
-        _ => verify_with_sigstore(bundle_bytes, &parsed, artifact, signer, trusted_root_json),
+        _ => verify_with_sigstore(bundle_bytes, parsed, artifact, signer, trusted_root_json),
     }
+}
+
+/// The in-toto statement in a payload, read strictly (no duplicate keys: one reading only).
+pub fn decode_statement(payload: &[u8]) -> Result<serde_json::Value, VerifyError> {
+    crate::json::parse(payload)
+        .map_err(|e| rejected(format!("the signed payload is not a JSON statement: {e}")))
 }
 
 /// Verifies a DSSE bundle that carries an in-toto statement, without an artifact at hand:
@@ -142,21 +186,28 @@ pub fn verify_bundle(
 /// identity) is checked, and the verified statement is returned for the caller to match
 /// its subjects against whatever it has. The keyless verifier is given the first sha256
 /// subject the signed payload names, which it checks against the signed statement.
+///
+/// A message-signature bundle never yields a statement: it is rejected here.
 pub fn verify_statement(
     bundle_bytes: &[u8],
     signer: &Signer,
     trusted_root_json: Option<&str>,
-) -> Result<Verified, VerifyError> {
+) -> Result<VerifiedStatement, VerifyError> {
     let parsed =
-        ParsedBundle::parse(bundle_bytes).map_err(|e| rejected(format!("unusable bundle: {e}")))?;
+        ParsedBundle::parse(bundle_bytes).map_err(|source| VerifyError::BadBundle { source })?;
     let Content::Dsse(env) = &parsed.content else {
         return Err(rejected(
             "the bundle signs a message, not an in-toto statement",
         ));
     };
-    let statement: serde_json::Value = serde_json::from_slice(&env.payload)
-        .map_err(|e| rejected(format!("the signed payload is not JSON: {e}")))?;
-    let first = statement
+    if env.payload_type != IN_TOTO_PAYLOAD_TYPE {
+        return Err(rejected(format!(
+            "unsupported DSSE payload type `{}` (expected `{IN_TOTO_PAYLOAD_TYPE}`)",
+            env.payload_type
+        )));
+    }
+    let claimed = decode_statement(&env.payload)?;
+    let first = claimed
         .get("subject")
         .and_then(|s| s.as_array())
         .into_iter()
@@ -165,12 +216,23 @@ pub fn verify_statement(
         .and_then(|h| hex::decode(h).ok())
         .and_then(|b| <[u8; 32]>::try_from(b).ok())
         .ok_or_else(|| rejected("the statement has no sha256 subject"))?;
-    verify_bundle(
+    let verified = verify_parsed(
         bundle_bytes,
+        &parsed,
         &ArtifactInput::Sha256(first),
         signer,
         trusted_root_json,
-    )
+    )?;
+    // Both paths decode the statement from the payload bytes they verified; it is never taken
+    // from anything that was not.
+    let statement = verified
+        .statement
+        .clone()
+        .ok_or_else(|| rejected("the verified bundle carries no statement"))?;
+    Ok(VerifiedStatement {
+        statement,
+        verified,
+    })
 }
 
 fn subject_matches(statement: &serde_json::Value, d: &Digests) -> Result<String, VerifyError> {
@@ -236,8 +298,7 @@ fn verify_offline_key(
                 name: "signature",
                 detail: format!("DSSE over PAE, {} key {}", key.algorithm(), key.hint()),
             });
-            let statement: serde_json::Value = serde_json::from_slice(&env.payload)
-                .map_err(|e| rejected(format!("the signed payload is not JSON: {e}")))?;
+            let statement = decode_statement(&env.payload)?;
             let t = statement
                 .get("_type")
                 .and_then(|t| t.as_str())
@@ -350,6 +411,22 @@ fn verify_with_sigstore(
         std::str::from_utf8(bundle_bytes).map_err(|_| rejected("the bundle is not UTF-8"))?;
     let bundle = sigstore_types::Bundle::from_json(text)
         .map_err(|e| rejected(format!("unusable bundle: {e}")))?;
+    // The verifier must be looking at the content reprove will act on. The strict parse has
+    // already refused anything two readers could read differently; this says so again on the
+    // exact bytes sigstore-verify checks.
+    let verified_payload: Option<&[u8]> = match &bundle.content {
+        sigstore_types::SignatureContent::DsseEnvelope(e) => Some(e.payload.as_bytes()),
+        _ => None,
+    };
+    match (&parsed.content, verified_payload) {
+        (Content::Dsse(env), Some(p)) if env.payload == p => {}
+        (Content::MessageSignature { .. }, None) => {}
+        _ => {
+            return Err(rejected(
+                "the verifier and reprove read different content from the bundle",
+            ));
+        }
+    }
     let whole = match artifact {
         ArtifactInput::File(p) => {
             let len = std::fs::metadata(p)
@@ -453,9 +530,10 @@ fn verify_with_sigstore(
         name: "artifact",
         detail: format!("sha256:{}", hex::encode(sha256)),
     });
-    let statement = match &parsed.content {
-        Content::Dsse(env) => serde_json::from_slice(&env.payload).ok(),
-        Content::MessageSignature { .. } => None,
+    // Decoded from the payload sigstore-verify checked (equal to reprove's own reading).
+    let statement = match verified_payload {
+        Some(p) => Some(decode_statement(p)?),
+        None => None,
     };
     Ok(Verified {
         checks,

@@ -1,7 +1,6 @@
 //! Assembling the baseline of a tag from the committed tree — never the working tree.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
 
 use base64::Engine as _;
 use reprove_attest::{ResourceDescriptor, Statement};
@@ -37,8 +36,9 @@ pub enum Progress {
 pub struct Options<'a> {
     /// The change-trace base; default: the previous release tag by version order.
     pub previous: Option<Tag>,
-    /// Release artifacts to add as subjects (a flat directory).
-    pub artifacts: Option<&'a Path>,
+    /// Release artifacts to add as subjects: file name → sha256 hex (a folder hashed once by
+    /// the caller, [`reprove_digest::release_folder`]).
+    pub artifacts: Option<&'a std::collections::BTreeMap<String, String>>,
     pub progress: &'a (dyn Fn(Progress) + Sync),
 }
 
@@ -279,8 +279,12 @@ pub fn assemble(
             info.tree.as_str(),
         ),
     ];
-    if let Some(dir) = opts.artifacts {
-        subject.extend(artifact_subjects(dir)?);
+    if let Some(artifacts) = opts.artifacts {
+        subject.extend(
+            artifacts
+                .iter()
+                .map(|(name, hex)| ResourceDescriptor::named(name.clone(), "sha256", hex)),
+        );
     }
     let predicate = BaselinePredicate {
         project: config.project.clone(),
@@ -327,40 +331,6 @@ fn subject_name(config: &Config, tag: &Tag, suffix: &str) -> String {
         Some(n) => format!("{n}@{tag}{suffix}"),
         None => format!("{tag}{suffix}"),
     }
-}
-
-/// The release artifacts in a flat directory, as `sha256` subjects named by file name.
-pub fn artifact_subjects(dir: &Path) -> Result<Vec<ResourceDescriptor>, BaselineError> {
-    let io = |source| BaselineError::Artifacts {
-        path: dir.to_owned(),
-        source,
-    };
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let entry = entry.map_err(io)?;
-        let ft = entry.file_type().map_err(io)?;
-        let path = entry.path();
-        if ft.is_symlink() || ft.is_dir() {
-            return Err(BaselineError::ArtifactNotFile { path });
-        }
-        if ft.is_file() {
-            files.push(path);
-        }
-    }
-    files.sort();
-    let hashes = reprove_digest::sha256_files(&files);
-    files
-        .iter()
-        .zip(hashes)
-        .map(|(p, h)| {
-            let (d, _) = h.map_err(|source| BaselineError::Hash { source })?;
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            Ok(ResourceDescriptor::named(name, "sha256", &d.hex()))
-        })
-        .collect()
 }
 
 fn soup_finding(f: SoupFinding) -> Finding {

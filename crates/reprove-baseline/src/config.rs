@@ -27,6 +27,11 @@ pub struct Project {
     pub name: Option<String>,
     /// The manufacturer of the released software.
     pub supplier: Option<String>,
+    /// The canonical source repository (`https://github.com/org/repo`). Recorded in the
+    /// baseline and the provenance so an auditor can require it (`verify --source-uri`); a
+    /// clone's own remote says nothing about which product it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
 }
 
 fn default_trailers() -> Vec<String> {

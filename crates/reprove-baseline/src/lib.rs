@@ -12,8 +12,7 @@ mod trace;
 pub mod view;
 
 pub use assemble::{
-    Baseline, Options, PARSE_LIMIT, Progress, SoupRegister, artifact_subjects, assemble,
-    load_config, soup_register,
+    Baseline, Options, PARSE_LIMIT, Progress, SoupRegister, assemble, load_config, soup_register,
 };
 pub use classes::{Classifier, ItemClass};
 pub use config::{Changes, Classes, Config, Project};
@@ -21,8 +20,6 @@ pub use model::*;
 pub use render::{to_markdown, to_text};
 pub use trace::trace_between;
 pub use view::BaselineView;
-
-use std::path::PathBuf;
 
 /// Errors that stop a baseline from being assembled.
 #[derive(Debug, thiserror::Error)]
@@ -56,21 +53,6 @@ pub enum BaselineError {
     },
     #[error("git did not return the content of `{path}` (blob `{oid}`)")]
     MissingBlob { path: String, oid: String },
-    #[error("failed to read the artifacts directory `{path}`")]
-    Artifacts {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error(
-        "`{path}` is not a regular file; release artifacts are flat files (symlinks and folders are refused)"
-    )]
-    ArtifactNotFile { path: PathBuf },
-    #[error("failed to hash an artifact")]
-    Hash {
-        #[source]
-        source: reprove_digest::DigestError,
-    },
     #[error("the assembled baseline is not a valid in-toto statement")]
     Statement {
         #[source]

@@ -2,6 +2,8 @@
 
 use std::fmt::Write as _;
 
+use reprove_escape::{markdown as md, terminal as t};
+
 use crate::model::{BaselinePredicate, Finding};
 
 fn human_bytes(n: u64) -> String {
@@ -19,11 +21,12 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
-fn location(f: &Finding) -> String {
+/// `file:line:col: ` with the file name escaped by `esc` for the channel.
+fn location(f: &Finding, esc: fn(&str) -> String) -> String {
     match (&f.file, f.line, f.column) {
-        (Some(file), Some(l), Some(c)) => format!("{file}:{l}:{c}: "),
-        (Some(file), Some(l), None) => format!("{file}:{l}: "),
-        (Some(file), None, _) => format!("{file}: "),
+        (Some(file), Some(l), Some(c)) => format!("{}:{l}:{c}: ", esc(file)),
+        (Some(file), Some(l), None) => format!("{}:{l}: ", esc(file)),
+        (Some(file), None, _) => format!("{}: ", esc(file)),
         _ => String::new(),
     }
 }
@@ -38,11 +41,11 @@ fn by_class(p: &BaselinePredicate) -> String {
         .join(", ")
 }
 
-fn changes_line(p: &BaselinePredicate) -> String {
+fn changes_line(p: &BaselinePredicate, esc: fn(&str) -> String) -> String {
     let c = &p.changes;
     let authorized = c.commits.iter().filter(|e| e.authorized).count();
     let since = match &c.base {
-        Some(b) => format!("since `{}`", b.tag),
+        Some(b) => format!("since `{}`", esc(&b.tag)),
         None => "(all history: no previous release tag)".to_owned(),
     };
     let incomplete = if c.complete {
@@ -63,11 +66,11 @@ pub fn to_text(p: &BaselinePredicate) -> String {
     let mut out = String::new();
     let r = &p.release;
     let who = match (&p.project.name, &p.project.supplier) {
-        (Some(n), Some(s)) => format!(" — {n}, supplied by {s}"),
-        (Some(n), None) => format!(" — {n}"),
+        (Some(n), Some(s)) => format!(" — {}, supplied by {}", t(n), t(s)),
+        (Some(n), None) => format!(" — {}", t(n)),
         _ => String::new(),
     };
-    let _ = writeln!(out, "baseline of `{}`{who}", r.tag);
+    let _ = writeln!(out, "baseline of `{}`{who}", t(&r.tag));
     let _ = writeln!(out, "  commit    {}  {}", r.commit, r.commit_time);
     let _ = writeln!(out, "  tree      {}", r.tree);
     let kind = match &r.tag_object {
@@ -111,7 +114,7 @@ pub fn to_text(p: &BaselinePredicate) -> String {
         "  images    {} references, {unpinned} unpinned",
         p.images.len()
     );
-    let _ = writeln!(out, "  changes   {}", changes_line(p));
+    let _ = writeln!(out, "  changes   {}", changes_line(p, t));
     if p.findings.is_empty() {
         let _ = writeln!(out, "\nno findings");
     } else {
@@ -128,8 +131,8 @@ pub fn to_text(p: &BaselinePredicate) -> String {
                 out,
                 "  {:width$}  {}{}{mark}",
                 f.code.as_str(),
-                location(f),
-                f.message
+                location(f, t),
+                t(&f.message)
             );
         }
     }
@@ -141,15 +144,11 @@ pub fn to_text(p: &BaselinePredicate) -> String {
     out
 }
 
-fn md(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
-
 /// A Markdown document: identity, items by class, SOUP, images, change trace, findings.
 pub fn to_markdown(p: &BaselinePredicate) -> String {
     let r = &p.release;
     let mut out = String::new();
-    let _ = writeln!(out, "# Configuration baseline: `{}`\n", r.tag);
+    let _ = writeln!(out, "# Configuration baseline: {}\n", md(&r.tag));
     let _ = writeln!(out, "| | |\n|---|---|");
     if let Some(n) = &p.project.name {
         let _ = writeln!(out, "| Project | {} |", md(n));
@@ -157,7 +156,7 @@ pub fn to_markdown(p: &BaselinePredicate) -> String {
     if let Some(s) = &p.project.supplier {
         let _ = writeln!(out, "| Supplier | {} |", md(s));
     }
-    let _ = writeln!(out, "| Tag | `{}` |", r.tag);
+    let _ = writeln!(out, "| Tag | {} |", md(&r.tag));
     if let Some(o) = &r.tag_object {
         let _ = writeln!(out, "| Tag object | `{o}` |");
     }
@@ -192,13 +191,13 @@ pub fn to_markdown(p: &BaselinePredicate) -> String {
             })
             .unwrap_or_default();
         let note = match (&i.target, &i.lfs) {
-            (Some(t), _) => format!(" → `{}`", md(t)),
+            (Some(target), _) => format!(" → {}", md(target)),
             (_, Some(_)) => " (LFS pointer)".to_owned(),
             _ => String::new(),
         };
         let _ = writeln!(
             out,
-            "| `{}`{note} | {} | {} | {} | {digest} |",
+            "| {}{note} | {} | {} | {} | {digest} |",
             md(&i.path),
             i.class.as_str(),
             i.mode,
@@ -217,7 +216,7 @@ pub fn to_markdown(p: &BaselinePredicate) -> String {
         for i in &p.images {
             let _ = writeln!(
                 out,
-                "| `{}:{}:{}` | `{}` | {} |",
+                "| {}:{}:{} | {} | {} |",
                 md(&i.file),
                 i.line,
                 i.column,
@@ -226,7 +225,7 @@ pub fn to_markdown(p: &BaselinePredicate) -> String {
             );
         }
     }
-    let _ = writeln!(out, "\n## Changes\n\n{}\n", changes_line(p));
+    let _ = writeln!(out, "\n## Changes\n\n{}\n", changes_line(p, md));
     if !p.changes.commits.is_empty() {
         let _ = writeln!(
             out,
@@ -241,7 +240,7 @@ pub fn to_markdown(p: &BaselinePredicate) -> String {
             let _ = writeln!(
                 out,
                 "| `{}` | {} | {} | {} | {} |",
-                &c.id[..12],
+                md(c.id.get(..12).unwrap_or(&c.id)),
                 c.commit_time,
                 md(&c.author),
                 md(&c.subject),
@@ -255,7 +254,7 @@ pub fn to_markdown(p: &BaselinePredicate) -> String {
             out,
             "- `{}` {}{}{}",
             f.code.as_str(),
-            location(f),
+            location(f, md),
             md(&f.message),
             if f.policy { " **(fails policy)**" } else { "" }
         );

@@ -52,28 +52,99 @@ fn digest_file(path: &Path) -> Result<ArtifactDigest, BuildError> {
     })
 }
 
-/// The published set: a flat directory of files, or a `SHA256SUMS` file.
-pub fn published(path: &Path) -> Result<BTreeMap<String, ArtifactDigest>, BuildError> {
-    let io = |e| BuildError::Io {
-        path: path.to_owned(),
-        source: e,
-    };
-    let meta = std::fs::metadata(path).map_err(io)?;
-    let mut out = BTreeMap::new();
-    if meta.is_dir() {
-        for entry in std::fs::read_dir(path).map_err(io)? {
-            let entry = entry.map_err(io)?;
-            let ft = entry.file_type().map_err(io)?;
-            if ft.is_file() {
-                out.insert(
-                    entry.file_name().to_string_lossy().into_owned(),
-                    digest_file(&entry.path())?,
-                );
-            }
+/// What the rebuilt artifacts are compared with.
+#[derive(Debug, Clone)]
+pub enum Published {
+    /// A flat folder of the published files (regular files only, at least one).
+    Dir(PathBuf),
+    /// A `SHA256SUMS` file (`<hex>  <name>` lines).
+    Sums(PathBuf),
+    /// Digests already known: the subjects of a verified provenance, or a folder hashed once
+    /// by the caller. Entries may carry the file's path (for explanations).
+    Known(BTreeMap<String, ArtifactDigest>),
+}
+
+impl Published {
+    /// `--artifacts DIR|SHA256SUMS`: a folder or a sums file, decided by what the path is.
+    pub fn from_path(path: &Path) -> Published {
+        if path.is_dir() {
+            Published::Dir(path.to_owned())
+        } else {
+            Published::Sums(path.to_owned())
         }
-        return Ok(out);
     }
-    let text = std::fs::read_to_string(path).map_err(io)?;
+
+    /// Digests by name, as `sha256` hex.
+    pub fn digests(map: &BTreeMap<String, String>) -> Published {
+        Published::Known(
+            map.iter()
+                .map(|(n, h)| {
+                    (
+                        n.clone(),
+                        ArtifactDigest {
+                            sha256: h.clone(),
+                            size: None,
+                            path: None,
+                        },
+                    )
+                })
+                .collect(),
+        )
+    }
+}
+
+/// A folder of release files, hashed: every entry must be a regular file, and there must be
+/// one. (`verify` lists odd entries as findings instead: [`reprove_digest::hash_flat_folder`].)
+pub fn published_folder(dir: &Path) -> Result<BTreeMap<String, ArtifactDigest>, BuildError> {
+    let folder = reprove_digest::release_folder(dir).map_err(|source| BuildError::Published {
+        path: dir.to_owned(),
+        source,
+    })?;
+    Ok(folder
+        .files
+        .into_iter()
+        .map(|(name, f)| {
+            (
+                name,
+                ArtifactDigest {
+                    sha256: f.sha256.hex(),
+                    size: Some(f.size),
+                    path: Some(f.path),
+                },
+            )
+        })
+        .collect())
+}
+
+/// The published set, by name. An empty set is an error: a comparison with nothing proves
+/// nothing.
+pub fn published(p: &Published) -> Result<BTreeMap<String, ArtifactDigest>, BuildError> {
+    let out = match p {
+        Published::Dir(dir) => return published_folder(dir),
+        Published::Known(m) => m.clone(),
+        Published::Sums(path) => sums(path)?,
+    };
+    if out.is_empty() {
+        return Err(BuildError::Published {
+            path: match p {
+                Published::Sums(path) | Published::Dir(path) => path.clone(),
+                Published::Known(_) => PathBuf::from("(attested digests)"),
+            },
+            source: reprove_digest::DigestError::EmptyFolder {
+                path: PathBuf::from("the list of published artifacts"),
+            },
+        });
+    }
+    Ok(out)
+}
+
+fn sums(path: &Path) -> Result<BTreeMap<String, ArtifactDigest>, BuildError> {
+    let mut out = BTreeMap::new();
+    let text =
+        reprove_digest::read_regular_text(path, 16 << 20).map_err(|e| BuildError::Published {
+            path: path.to_owned(),
+            source: reprove_digest::DigestError::File(e),
+        })?;
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -88,6 +159,9 @@ pub fn published(path: &Path) -> Result<BTreeMap<String, ArtifactDigest>, BuildE
             .parse()
             .map_err(|_| bad())?;
         let name = name.rsplit('/').next().unwrap_or(name);
+        if name.is_empty() {
+            return Err(bad());
+        }
         out.insert(
             name.to_owned(),
             ArtifactDigest {
@@ -230,11 +304,35 @@ mod tests {
         let p = dir.path().join("SHA256SUMS");
         let h = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
         std::fs::write(&p, format!("{h}  dist/app\n{h} *app.tar.gz\n")).unwrap();
-        let m = published(&p).unwrap();
+        let m = published(&Published::Sums(p.clone())).unwrap();
         assert_eq!(m.len(), 2);
         assert!(m.contains_key("app"));
         std::fs::write(&p, "nothex  app\n").unwrap();
-        assert!(published(&p).unwrap_err().to_string().contains("line 1"));
+        assert!(
+            published(&Published::Sums(p.clone()))
+                .unwrap_err()
+                .to_string()
+                .contains("line 1")
+        );
+        std::fs::write(&p, "").unwrap();
+        assert!(published(&Published::Sums(p.clone())).is_err());
+    }
+
+    #[test]
+    fn a_published_folder_holds_regular_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(published(&Published::Dir(dir.path().to_owned())).is_err());
+        std::fs::write(dir.path().join("app"), b"1").unwrap();
+        assert_eq!(
+            published(&Published::Dir(dir.path().to_owned()))
+                .unwrap()
+                .len(),
+            1
+        );
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("z")).unwrap();
+        let err = published(&Published::Dir(dir.path().to_owned())).unwrap_err();
+        let chain = format!("{err}: {}", std::error::Error::source(&err).unwrap());
+        assert!(chain.contains("symlink"), "{chain}");
     }
 
     #[test]

@@ -14,13 +14,15 @@ mod export;
 mod rebuild;
 mod recipe;
 
-pub use compare::{ArtifactDigest, Comparison, Verdict, collect, compare, published};
+pub use compare::{
+    ArtifactDigest, Comparison, Published, Verdict, collect, compare, published, published_folder,
+};
 pub use engine::{Engine, EngineKind, RunEnd, RunSpec};
 pub use explain::{Explanation, explain, summarize};
 pub use export::export_tree;
 pub use rebuild::{
-    BUILD_PATH, Conditions, Options, RebuildReport, RebuildVerdict, VariationFinding,
-    VariationReport, rebuild,
+    BUILD_PATH, Conditions, HOSTNAME, Options, RebuildReport, RebuildVerdict, UMASK,
+    VariationFinding, VariationReport, rebuild, reference_environment,
 };
 pub use recipe::{DEFAULT_TIMEOUT, Recipe};
 
@@ -66,6 +68,12 @@ pub enum BuildError {
     },
     #[error("invalid artifact pattern `{pattern}`: {detail}")]
     RecipeGlob { pattern: String, detail: String },
+    #[error("failed to read the published artifacts `{}`", path.display())]
+    Published {
+        path: PathBuf,
+        #[source]
+        source: reprove_digest::DigestError,
+    },
     #[error("`{}` line {line} is not `<sha256>  <name>`", path.display())]
     Sums { path: PathBuf, line: usize },
     #[error("failed to {action}")]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use reprove_source::{Repository, Tag, rfc3339_utc, unix_now};
 
 use crate::BuildError;
-use crate::compare::{ArtifactDigest, Comparison, Verdict, collect, compare, published};
+use crate::compare::{ArtifactDigest, Comparison, Published, Verdict, collect, compare, published};
 use crate::engine::{Engine, EngineKind, RunEnd, RunSpec};
 use crate::explain::{Explanation, explain};
 use crate::recipe::Recipe;
@@ -21,8 +21,8 @@ pub const UMASK: &str = "022";
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     pub engine: Option<EngineKind>,
-    /// Published artifacts: a flat directory or a `SHA256SUMS` file.
-    pub published: Option<PathBuf>,
+    /// What the rebuilt artifacts are compared with.
+    pub published: Option<Published>,
     /// Build a second time under varied conditions.
     pub variations: bool,
     /// Keep the build log, rebuilt artifacts and reports here (created; must not exist).
@@ -142,8 +142,26 @@ fn read_config(
     })
 }
 
+/// The environment of the reference build: the recipe's `env`, then what reprove fixes. A
+/// verifier derives it from the signed baseline to check what a provenance records.
+pub fn reference_environment(
+    recipe_env: &BTreeMap<String, String>,
+    epoch: i64,
+) -> BTreeMap<String, String> {
+    env_with(recipe_env, epoch, "C.UTF-8", "UTC")
+}
+
 fn base_env(recipe: &Recipe, epoch: i64, lang: &str, tz: &str) -> BTreeMap<String, String> {
-    let mut env: BTreeMap<String, String> = recipe.env.clone();
+    env_with(&recipe.env, epoch, lang, tz)
+}
+
+fn env_with(
+    recipe_env: &BTreeMap<String, String>,
+    epoch: i64,
+    lang: &str,
+    tz: &str,
+) -> BTreeMap<String, String> {
+    let mut env: BTreeMap<String, String> = recipe_env.clone();
     env.insert("SOURCE_DATE_EPOCH".into(), epoch.to_string());
     env.insert("TZ".into(), tz.into());
     env.insert("LANG".into(), lang.into());
@@ -271,6 +289,9 @@ pub fn rebuild(
         source,
     })?;
     let recipe = Recipe::from_config(&read_config(repo, &info.commit, tag)?, tag.as_str())?;
+    // The published set is read before anything is built: an empty or odd folder is refused
+    // (exit 2) with nothing written.
+    let published_set = opts.published.as_ref().map(published).transpose()?;
     let engine = Engine::detect(opts.engine)?;
     let engine_version = engine.server_version()?;
     progress(&format!("pulling {} by digest", recipe.image));
@@ -414,10 +435,9 @@ pub fn rebuild(
         };
 
         let mut explanations = Vec::new();
-        let comparison = match &opts.published {
-            Some(p) => {
-                let published = published(p)?;
-                let cmp = compare(&published, &build.artifacts);
+        let comparison = match &published_set {
+            Some(published) => {
+                let cmp = compare(published, &build.artifacts);
                 for c in cmp.iter().filter(|c| c.verdict == Verdict::Mismatch) {
                     if let (Some(pa), Some(ra)) = (
                         c.published.as_ref().and_then(|x| x.path.as_ref()),

@@ -10,7 +10,6 @@ use reprove_baseline::BaselineView;
 use reprove_baseline::diff::{BaselineDiff, CommitChange, ItemChangeKind, SoupChangeKind};
 use reprove_release::evidence;
 use reprove_release::status::{ReleaseState, ReleaseStatus, Signatures};
-use reprove_release::verify::VerifyVerdict;
 use reprove_source::{Repository, Tag, rfc3339_utc, unix_now};
 
 use crate::commands::{Outcome, TextOrJson};
@@ -41,10 +40,10 @@ pub fn signers(keys: &[PathBuf], identity: Option<(String, String)>) -> Result<V
     Ok(out)
 }
 
-/// A trusted root JSON given with --trusted-root.
+/// A trusted root JSON given with --trusted-root (a regular file of at most 16 MiB).
 pub fn read_root(p: Option<&Path>) -> Result<Option<String>> {
     p.map(|p| {
-        std::fs::read_to_string(p)
+        reprove_digest::read_regular_text(p, 16 << 20)
             .with_context(|| format!("failed to read the trusted root `{}`", p.display()))
     })
     .transpose()
@@ -66,7 +65,7 @@ fn findings_text(s: &ReleaseStatus) -> String {
     }
     s.findings
         .iter()
-        .map(|(code, n)| format!("{n} {code}"))
+        .map(|(code, n)| format!("{n} {}", reprove_escape::terminal(code)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -91,7 +90,11 @@ pub fn status(dir: &Path, args: StatusArgs) -> Result<Outcome> {
         images,
     };
     let list = reprove_release::status::status(&repo, &opts)?;
-    let invalid = list.iter().any(|s| s.state == ReleaseState::Invalid);
+    // Evidence that fails a check, and releases that failed their own checks, are both
+    // something a dashboard must not show green.
+    let invalid = list
+        .iter()
+        .any(|s| matches!(s.state, ReleaseState::Invalid | ReleaseState::Failed));
     let out = match args.format {
         TextOrJson::Json => {
             let mut counts = std::collections::BTreeMap::new();
@@ -108,15 +111,24 @@ pub fn status(dir: &Path, args: StatusArgs) -> Result<Outcome> {
             b
         }
         TextOrJson::Text => {
-            let tw = list.iter().map(|s| s.tag.len()).max().unwrap_or(3).max(3);
+            let tags: Vec<String> = list
+                .iter()
+                .map(|s| reprove_escape::terminal(&s.tag))
+                .collect();
+            let tw = tags
+                .iter()
+                .map(|t| t.chars().count())
+                .max()
+                .unwrap_or(3)
+                .max(3);
             let mut s = format!(
                 "{:tw$}  {:16}  {:11}  {}\n",
                 "TAG", "STATE", "SIGNATURES", "OPEN FINDINGS"
             );
-            for r in &list {
+            for (r, tag) in list.iter().zip(&tags) {
                 s.push_str(&format!(
                     "{:tw$}  {:16}  {:11}  {}\n",
-                    r.tag,
+                    tag,
                     r.state.as_str(),
                     match r.signatures {
                         Signatures::Verified => "verified",
@@ -127,7 +139,11 @@ pub fn status(dir: &Path, args: StatusArgs) -> Result<Outcome> {
                     findings_text(r)
                 ));
                 for p in &r.problems {
-                    s.push_str(&format!("{:tw$}    ! {p}\n", ""));
+                    s.push_str(&format!(
+                        "{:tw$}    ! {}\n",
+                        "",
+                        reprove_escape::terminal(p)
+                    ));
                 }
             }
             if !checked {
@@ -138,9 +154,9 @@ pub fn status(dir: &Path, args: StatusArgs) -> Result<Outcome> {
             s.push_str(&format!(
                 "{} release tag(s), evidence under `{}`\n",
                 list.len(),
-                root.display()
+                reprove_escape::terminal(&root.display().to_string())
             ));
-            s.into_bytes()
+            reprove_escape::terminal_block(&s).into_bytes()
         }
     };
     stdout(&out)?;
@@ -158,6 +174,36 @@ pub enum DiffFormat {
     Markdown,
 }
 
+/// A statement file named on the command line, read through the one reader of signed
+/// statements: with signers only a signed bundle or envelope that verifies is accepted;
+/// without, it is read as the file claims, and a note says so.
+pub fn read_statement_arg(
+    path: &Path,
+    signers: &[Signer],
+    root: Option<&str>,
+) -> Result<serde_json::Value> {
+    let st =
+        reprove_attest::signed::read_statement_file(path, signers, root).with_context(|| {
+            if signers.is_empty() {
+                format!("`{}` cannot be read as a statement", path.display())
+            } else {
+                format!("`{}` does not verify", path.display())
+            }
+        })?;
+    match st.form {
+        _ if st.verified_by.is_some() => {}
+        reprove_attest::signed::Form::Manifest => note(&format!(
+            "note: `{}` is an unsigned statement; its content was not authenticated",
+            path.display()
+        )),
+        _ => note(&format!(
+            "note: the signature of `{}` was not checked (give --key to verify it)",
+            path.display()
+        )),
+    }
+    Ok(st.statement)
+}
+
 /// A baseline named on the command line: a file (manifest or bundle) or a tag.
 fn load_baseline(
     repo: Option<&Repository>,
@@ -166,42 +212,8 @@ fn load_baseline(
     root: Option<&str>,
 ) -> Result<BaselineView> {
     let path = Path::new(arg);
-    let value: serde_json::Value = if path.is_file() {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("failed to read `{}`", path.display()))?;
-        let v: serde_json::Value = serde_json::from_slice(&bytes)
-            .with_context(|| format!("`{}` is not JSON", path.display()))?;
-        if v.get("dsseEnvelope").is_some() {
-            if signers.is_empty() {
-                note(&format!(
-                    "`{arg}`: signature not checked (give --key to verify it)"
-                ));
-                reprove_release::verify::read_unverified(path)
-                    .with_context(|| format!("`{arg}` is not a DSSE bundle"))?
-            } else {
-                let mut last = String::new();
-                let mut found = None;
-                for s in signers {
-                    match reprove_attest::verify::verify_statement(&bytes, s, root) {
-                        Ok(v) => {
-                            found = v.statement;
-                            break;
-                        }
-                        Err(e) => last = e.to_string(),
-                    }
-                }
-                match found {
-                    Some(v) => v,
-                    None => bail!("`{arg}` does not verify: {last}"),
-                }
-            }
-        } else if !signers.is_empty() {
-            bail!(
-                "`{arg}` is an unsigned manifest; with --key only signed baseline bundles are accepted"
-            );
-        } else {
-            v
-        }
+    let value: serde_json::Value = if path.exists() {
+        read_statement_arg(path, signers, root)?
     } else {
         let Some(repo) = repo else {
             bail!("`{arg}` is neither a file nor (outside a repository) a tag");
@@ -251,9 +263,9 @@ fn diff_text(d: &BaselineDiff, md: bool) -> String {
     // it is escaped so it cannot inject markup, links or images.
     let e = |t: &str| -> String {
         if md {
-            reprove_report::md_text(t)
+            reprove_escape::markdown(t)
         } else {
-            reprove_release::verify::printable(t)
+            reprove_escape::terminal(t)
         }
     };
     let bullet = if md { "- " } else { "  " };
@@ -438,7 +450,7 @@ pub fn diff(dir: &Path, args: DiffArgs) -> Result<Outcome> {
             b.push(b'\n');
             b
         }
-        DiffFormat::Text => diff_text(&d, false).into_bytes(),
+        DiffFormat::Text => reprove_escape::terminal_block(&diff_text(&d, false)).into_bytes(),
         DiffFormat::Markdown => diff_text(&d, true).into_bytes(),
     };
     stdout(&out)?;
@@ -471,6 +483,8 @@ pub enum ReportFormat {
 pub struct ReportArgs {
     pub evidence: Option<PathBuf>,
     pub artifacts: Option<PathBuf>,
+    pub project: Option<String>,
+    pub source_uri: Option<String>,
     pub keys: Vec<PathBuf>,
     pub identity: Option<(String, String)>,
     pub trusted_root: Option<PathBuf>,
@@ -525,10 +539,15 @@ pub fn report(dir: &Path, tag: &Tag, args: ReportArgs) -> Result<Outcome> {
     let opts = reprove_release::verify::Options {
         tag: tag.clone(),
         evidence: evidence_dir.clone(),
-        artifacts: args.artifacts.clone(),
+        artifacts: match &args.artifacts {
+            Some(dir) => reprove_release::verify::Artifacts::Folder(dir.clone()),
+            None => reprove_release::verify::Artifacts::NotChecked,
+        },
         signers: signers.clone(),
         require: 1,
         trusted_root: read_root(args.trusted_root.as_deref())?,
+        project: args.project.clone(),
+        source_uri: args.source_uri.clone(),
         repo: repo.as_ref(),
         images: None,
         rebuild: None,
@@ -546,9 +565,9 @@ pub fn report(dir: &Path, tag: &Tag, args: ReportArgs) -> Result<Outcome> {
         .as_ref()
         .and_then(|v| BaselineView::from_value(v).ok());
     let rebuild: Option<serde_json::Value> =
-        std::fs::read(evidence_dir.join(evidence::REBUILD_REPORT))
+        evidence::read_small(&evidence_dir.join(evidence::REBUILD_REPORT))
             .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok());
+            .and_then(|b| reprove_attest::json::parse(&b).ok());
     let index = evidence::read_index(&evidence_dir).ok();
     let generated = rfc3339_utc(unix_now());
     let evidence_s = evidence_dir.display().to_string();
@@ -587,25 +606,18 @@ pub fn report(dir: &Path, tag: &Tag, args: ReportArgs) -> Result<Outcome> {
         .iter()
         .filter(|c| c.status != reprove_report::ClauseStatus::Met)
         .count();
-    stdout(
-        format!(
-            "wrote `{}`, `{}` and `{}`\nverification: {}; {} of the clauses show a gap or were not checked{}\n",
-            output.display(),
-            soup_path.display(),
-            cm_path.display(),
-            match verified.verdict {
-                VerifyVerdict::Verified => "verified",
-                VerifyVerdict::Failed => "FAILED",
-                VerifyVerdict::CouldNotCheck => "could not check",
-            },
-            gaps,
-            if checked { "" } else { " (signatures not checked: give --key)" }
-        )
-        .as_bytes(),
-    )?;
-    Ok(match verified.verdict {
-        VerifyVerdict::Verified => Outcome::Pass,
-        VerifyVerdict::Failed => Outcome::Fail,
-        VerifyVerdict::CouldNotCheck => Outcome::CouldNotCheck,
-    })
+    crate::output::stdout_text(&format!(
+        "wrote `{}`, `{}` and `{}`\nverification: {}; {} of the clauses show a gap or were not checked{}\n",
+        output.display(),
+        soup_path.display(),
+        cm_path.display(),
+        verified.verdict.as_str(),
+        gaps,
+        if checked {
+            ""
+        } else {
+            " (signatures not checked: give --key)"
+        }
+    ))?;
+    Ok(crate::release::outcome(verified.verdict))
 }

@@ -183,8 +183,27 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         evidence: Option<PathBuf>,
         /// The published artifacts: the folder of downloaded files, whose bytes are hashed.
-        #[arg(long, value_name = "DIR")]
+        /// Every entry counts: a file no subject names, a subfolder or a symlink fails.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["artifact", "no_artifacts"])]
         artifacts: Option<PathBuf>,
+        /// One published file to check against the subject of its name (repeatable); the
+        /// release's other artifacts are then not required.
+        #[arg(
+            long = "artifact",
+            value_name = "FILE",
+            conflicts_with = "no_artifacts"
+        )]
+        artifact: Vec<PathBuf>,
+        /// Check the evidence only, no published file; the verdict and the summary say so.
+        #[arg(long)]
+        no_artifacts: bool,
+        /// The product: the signed baseline and provenance must name this `[project] name`.
+        #[arg(long, value_name = "NAME")]
+        project: Option<String>,
+        /// The source repository the provenance must name (any form: github.com/org/repo,
+        /// https://…, git@…).
+        #[arg(long, value_name = "URI")]
+        source_uri: Option<String>,
         /// Public key of a trusted signer; repeat for several rebuilders.
         #[arg(long = "key", value_name = "PUB")]
         keys: Vec<PathBuf>,
@@ -279,9 +298,16 @@ pub enum Command {
         /// The release's evidence folder (default: evidence/<tag> in the repository).
         #[arg(long, value_name = "DIR")]
         evidence: Option<PathBuf>,
-        /// The published artifacts, to check against the provenance.
+        /// The published artifacts, to check against the provenance (without it the record
+        /// says no artifact was checked).
         #[arg(long, value_name = "DIR")]
         artifacts: Option<PathBuf>,
+        /// The product the signed statements must name (`[project] name`).
+        #[arg(long, value_name = "NAME")]
+        project: Option<String>,
+        /// The source repository the provenance must name.
+        #[arg(long, value_name = "URI")]
+        source_uri: Option<String>,
         #[arg(long = "key", value_name = "PUB")]
         keys: Vec<PathBuf>,
         #[arg(long, value_name = "ID", requires = "certificate_oidc_issuer")]
@@ -568,6 +594,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             tag,
             evidence,
             artifacts,
+            artifact,
+            no_artifacts,
+            project,
+            source_uri,
             keys,
             certificate_identity,
             certificate_oidc_issuer,
@@ -587,6 +617,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             crate::release::VerifyArgs {
                 evidence,
                 artifacts,
+                artifact,
+                no_artifacts,
+                project,
+                source_uri,
                 keys,
                 identity: certificate_identity.zip(certificate_oidc_issuer),
                 trusted_root,
@@ -640,6 +674,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             tag,
             evidence,
             artifacts,
+            project,
+            source_uri,
             keys,
             certificate_identity,
             certificate_oidc_issuer,
@@ -653,6 +689,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             crate::audit::ReportArgs {
                 evidence,
                 artifacts,
+                project,
+                source_uri,
                 keys,
                 identity: certificate_identity.zip(certificate_oidc_issuer),
                 trusted_root,
@@ -805,9 +843,17 @@ fn baseline(dir: &Path, tag: &Tag, args: BaselineArgs<'_>) -> Result<Outcome> {
             }
         }
     };
+    // The artifacts folder, hashed once: regular files only, at least one.
+    let artifact_digests = artifacts
+        .map(|dir| {
+            reprove_digest::release_folder(dir)
+                .map(|f| f.digests())
+                .with_context(|| format!("cannot use `{}` as the release artifacts", dir.display()))
+        })
+        .transpose()?;
     let opts = Options {
         previous,
-        artifacts,
+        artifacts: artifact_digests.as_ref(),
         progress: &progress,
     };
     let result = reprove_baseline::assemble(&repo, tag, &opts);

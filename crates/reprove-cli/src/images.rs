@@ -11,6 +11,8 @@ use reprove_oci::registry::{ClientOptions, RegistryClient};
 use reprove_oci::{ImageMention, ImageRef, file_kind, scan};
 
 use crate::commands::{ImagesFormat, Outcome};
+use reprove_escape::terminal;
+
 use crate::output::{note, stdout};
 
 /// A file to scan: how it is shown, and where it is read from.
@@ -113,67 +115,16 @@ fn read_mentions(sources: &[Source]) -> Result<Vec<ImageMention>> {
 }
 
 /// Image references recorded in a baseline: a manifest, a Sigstore bundle of one, or a bare
-/// DSSE envelope. With `key`, only a signed document that verifies is accepted.
+/// DSSE envelope, read through the one reader of signed statements. With `key`, only a signed
+/// document that verifies is accepted.
 fn baseline_mentions(path: &Path, key: Option<&Path>) -> Result<Vec<ImageMention>> {
-    use reprove_attest::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE};
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("failed to read the baseline `{}`", path.display()))?;
-    let doc: serde_json::Value = serde_json::from_slice(&bytes)
-        .with_context(|| format!("`{}` is not JSON", path.display()))?;
-    let envelope = if doc.get("dsseEnvelope").is_some() {
-        let parsed = reprove_attest::bundle::ParsedBundle::parse(&bytes)
-            .map_err(|e| anyhow::anyhow!("`{}`: {e}", path.display()))?;
-        let reprove_attest::bundle::Content::Dsse(env) = parsed.content else {
-            bail!("`{}` does not hold a DSSE envelope", path.display());
-        };
-        Some(env)
-    } else if doc.get("payload").is_some() && doc.get("signatures").is_some() {
-        Some(
-            Envelope::from_json_value(&doc)
-                .map_err(|e| anyhow::anyhow!("`{}`: {e}", path.display()))?,
-        )
-    } else {
-        None
+    let signers = match key {
+        Some(k) => vec![reprove_attest::verify::Signer::Key {
+            key: crate::sign::read_public_key(k)?,
+        }],
+        None => Vec::new(),
     };
-    let statement: serde_json::Value = match (envelope, key) {
-        (Some(env), Some(k)) => {
-            let public = crate::sign::read_public_key(k)?;
-            if env.payload_type != IN_TOTO_PAYLOAD_TYPE {
-                bail!(
-                    "the baseline `{}` has payload type `{}`, not an in-toto statement",
-                    path.display(),
-                    env.payload_type
-                );
-            }
-            env.verify(&public).map_err(|e| {
-                anyhow::anyhow!(
-                    "the baseline `{}` is not signed by `{}`: {e}",
-                    path.display(),
-                    k.display()
-                )
-            })?;
-            serde_json::from_slice(&env.payload)?
-        }
-        (Some(env), None) => {
-            note(&format!(
-                "note: the signature of `{}` was not checked (pass --key to check it)",
-                path.display()
-            ));
-            serde_json::from_slice(&env.payload)?
-        }
-        (None, Some(k)) => bail!(
-            "`{}` is not signed, so it cannot be checked against `{}`; pass the signed baseline (`*.sigstore.json`)",
-            path.display(),
-            k.display()
-        ),
-        (None, None) => {
-            note(&format!(
-                "note: `{}` is an unsigned baseline; its content was not authenticated",
-                path.display()
-            ));
-            doc
-        }
-    };
+    let statement = crate::audit::read_statement_arg(path, &signers, None)?;
     if statement.get("predicateType").and_then(|t| t.as_str())
         != Some(reprove_baseline::BASELINE_PREDICATE_TYPE)
     {
@@ -323,15 +274,19 @@ pub fn check(dir: &Path, args: CheckArgs<'_>) -> Result<Outcome> {
     let out = match args.format {
         ImagesFormat::Text => {
             let mut s = String::new();
-            let wl = rows
+            // File names come from the repository, messages partly from registries.
+            let locs: Vec<String> = rows
                 .iter()
-                .map(|(r, _)| format!("{}:{}:{}", r.file, r.line, r.column).len())
-                .max()
-                .unwrap_or(0);
+                .map(|(r, _)| format!("{}:{}:{}", terminal(r.file), r.line, r.column))
+                .collect();
+            let wl = locs.iter().map(|l| l.chars().count()).max().unwrap_or(0);
             let wc = rows.iter().map(|(r, _)| r.code.len()).max().unwrap_or(0);
-            for (r, _) in &rows {
-                let loc = format!("{}:{}:{}", r.file, r.line, r.column);
-                s.push_str(&format!("{loc:wl$}  {:wc$}  {}\n", r.code, r.message));
+            for ((r, _), loc) in rows.iter().zip(&locs) {
+                s.push_str(&format!(
+                    "{loc:wl$}  {:wc$}  {}\n",
+                    r.code,
+                    terminal(r.message)
+                ));
             }
             s.push_str(&format!(
                 "{} reference{}: {}\n",
@@ -343,7 +298,7 @@ pub fn check(dir: &Path, args: CheckArgs<'_>) -> Result<Outcome> {
                     summary
                 }
             ));
-            s.into_bytes()
+            reprove_escape::terminal_block(&s).into_bytes()
         }
         ImagesFormat::Json => {
             let list: Vec<&Row<'_>> = rows.iter().map(|(r, _)| r).collect();
@@ -395,7 +350,7 @@ fn sarif(rows: &[(Row<'_>, VerdictCode)]) -> serde_json::Value {
             serde_json::json!({
                 "ruleId": r.code,
                 "level": match c { VerdictCode::IndexRepublished => "warning", VerdictCode::RegistryUnreachable => "note", _ => "error" },
-                "message": { "text": format!("{}: {}", r.reference, r.message) },
+                "message": { "text": reprove_escape::sarif(&format!("{}: {}", r.reference, r.message)) },
                 "locations": [{ "physicalLocation": {
                     "artifactLocation": { "uri": r.file },
                     "region": { "startLine": r.line, "startColumn": r.column },

@@ -22,7 +22,12 @@ fn main() -> ExitCode {
         Ok(outcome) => ExitCode::from(outcome as u8),
         Err(err) => {
             let mut stderr = std::io::stderr().lock();
-            let _ = writeln!(stderr, "error: {err:#}");
+            // Error messages name paths, tags and references from outside.
+            let _ = writeln!(
+                stderr,
+                "error: {}",
+                reprove_escape::terminal_block(&format!("{err:#}"))
+            );
             ExitCode::from(2)
         }
     }

@@ -57,24 +57,7 @@ pub fn write_file_mode(path: &Path, bytes: &[u8], force: bool, mode: u32) -> Res
     Ok(())
 }
 
-/// Writes `bytes` to stdout.
-/// Text for an XML attribute or element (JUnit output). XML 1.0 cannot carry most control
-/// characters, and names from a published folder or an evidence folder might contain them.
-pub fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c if c.is_control() && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
+/// Writes `bytes` (JSON, XML, a file's content) to stdout as they are.
 pub fn stdout(bytes: &[u8]) -> Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(bytes)
@@ -82,10 +65,17 @@ pub fn stdout(bytes: &[u8]) -> Result<()> {
         .context("failed to write to stdout")
 }
 
-/// A diagnostic line on stderr.
+/// Text for people on stdout. Every value from outside was escaped where it was put in
+/// ([`reprove_escape::terminal`]); this second pass makes sure no control character of any
+/// origin reaches the terminal.
+pub fn stdout_text(text: &str) -> Result<()> {
+    stdout(reprove_escape::terminal_block(text).as_bytes())
+}
+
+/// A diagnostic line on stderr (escaped as [`stdout_text`]).
 pub fn note(message: &str) {
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{message}");
+    let _ = writeln!(err, "{}", reprove_escape::terminal_block(message));
 }
 
 /// Sends data either to a file (`-o`) or to stdout.

@@ -8,7 +8,9 @@ use reprove_build::{EngineKind, Options, RebuildReport, Verdict};
 use reprove_source::{Repository, Tag};
 
 use crate::commands::{EngineArg, Outcome, RebuildFormat};
-use crate::output::{note, stdout, xml_escape};
+use reprove_escape::{terminal, xml};
+
+use crate::output::{note, stdout, stdout_text};
 
 pub struct Args {
     pub artifacts: Option<PathBuf>,
@@ -26,30 +28,35 @@ fn short(hex: &str) -> &str {
 fn text(r: &RebuildReport) -> String {
     let mut s = format!(
         "rebuilt `{}` (commit {}) in {} with {} {}, no network\n",
-        r.tag,
-        r.commit,
-        r.image,
+        terminal(&r.tag),
+        terminal(&r.commit),
+        terminal(&r.image),
         match r.engine {
             EngineKind::Docker => "docker",
             EngineKind::Podman => "podman",
         },
-        r.engine_version
+        terminal(&r.engine_version)
     );
     if r.comparison.is_empty() {
         for (name, a) in &r.artifacts {
-            s.push_str(&format!("  built     {name}  sha256:{}\n", a.sha256));
+            s.push_str(&format!(
+                "  built     {}  sha256:{}\n",
+                terminal(name),
+                a.sha256
+            ));
         }
     }
     for c in &r.comparison {
+        let name = terminal(&c.name);
         let line = match c.verdict {
             Verdict::Match => format!(
                 "  match     {}  sha256:{}",
-                c.name,
+                name,
                 c.rebuilt.as_ref().map(|a| a.sha256.as_str()).unwrap_or("")
             ),
             Verdict::Mismatch => format!(
                 "  MISMATCH  {}  published sha256:{}… ({} B), rebuilt sha256:{}… ({} B)",
-                c.name,
+                name,
                 c.published.as_ref().map(|a| short(&a.sha256)).unwrap_or(""),
                 c.published
                     .as_ref()
@@ -63,8 +70,8 @@ fn text(r: &RebuildReport) -> String {
                     .map(|n| n.to_string())
                     .unwrap_or_else(|| "?".into()),
             ),
-            Verdict::Missing => format!("  MISSING   {}  published but not rebuilt", c.name),
-            Verdict::Extra => format!("  EXTRA     {}  rebuilt but not published", c.name),
+            Verdict::Missing => format!("  MISSING   {name}  published but not rebuilt"),
+            Verdict::Extra => format!("  EXTRA     {name}  rebuilt but not published"),
         };
         s.push_str(&line);
         s.push('\n');
@@ -80,13 +87,17 @@ fn text(r: &RebuildReport) -> String {
             }
         ));
         for c in &v.changed {
-            s.push_str(&format!("  CHANGED   {}\n", c.artifact));
+            s.push_str(&format!("  CHANGED   {}\n", terminal(&c.artifact)));
         }
     }
     for e in &r.explanations {
-        s.push_str(&format!("why `{}` differs ({}):\n", e.artifact, e.tool));
+        s.push_str(&format!(
+            "why `{}` differs ({}):\n",
+            terminal(&e.artifact),
+            terminal(&e.tool)
+        ));
         for l in &e.summary {
-            s.push_str(&format!("    {l}\n"));
+            s.push_str(&format!("    {}\n", terminal(l)));
         }
     }
     s.push_str(&format!("verdict: {}\n", r.verdict.as_str()));
@@ -120,16 +131,16 @@ fn junit(r: &RebuildReport) -> String {
     let failures = cases.iter().filter(|(_, f)| f.is_some()).count();
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite name=\"reprove rebuild {}\" tests=\"{}\" failures=\"{failures}\">\n",
-        xml_escape(&r.tag),
+        xml(&r.tag),
         cases.len()
     );
     for (name, failure) in &cases {
         match failure {
-            None => out.push_str(&format!("    <testcase classname=\"reprove.rebuild\" name=\"{}\"/>\n", xml_escape(name))),
+            None => out.push_str(&format!("    <testcase classname=\"reprove.rebuild\" name=\"{}\"/>\n", xml(name))),
             Some(f) => out.push_str(&format!(
                 "    <testcase classname=\"reprove.rebuild\" name=\"{}\">\n      <failure message=\"{}\"/>\n    </testcase>\n",
-                xml_escape(name),
-                xml_escape(f)
+                xml(name),
+                xml(f)
             )),
         }
     }
@@ -152,7 +163,10 @@ pub fn run(dir: &Path, tag: &Tag, args: Args) -> Result<Outcome> {
     }
     let opts = Options {
         engine: args.engine.map(EngineKind::from),
-        published: args.artifacts,
+        published: args
+            .artifacts
+            .as_deref()
+            .map(reprove_build::Published::from_path),
         variations: args.variations,
         keep: args.keep,
     };
@@ -163,7 +177,14 @@ pub fn run(dir: &Path, tag: &Tag, args: Args) -> Result<Outcome> {
         }
     })?;
     let out = match args.format {
-        RebuildFormat::Text => text(&report).into_bytes(),
+        RebuildFormat::Text => {
+            stdout_text(&text(&report))?;
+            return Ok(if report.holds() {
+                Outcome::Pass
+            } else {
+                Outcome::Fail
+            });
+        }
         RebuildFormat::Json => {
             let mut b = serde_json::to_vec_pretty(&report)?;
             b.push(b'\n');

@@ -12,7 +12,9 @@ use reprove_source::{Repository, Tag, rfc3339_utc, unix_now};
 
 use crate::audit::{image_check, read_root, signers};
 use crate::commands::{EngineArg, Outcome, RebuildFormat};
-use crate::output::{emit, note, stdout, xml_escape};
+use reprove_escape::{terminal, xml};
+
+use crate::output::{emit, note, stdout, stdout_text};
 
 pub struct AttestArgs {
     pub rebuild_report: PathBuf,
@@ -87,8 +89,16 @@ pub fn attest(dir: &Path, tag: &Tag, args: AttestArgs) -> Result<Outcome> {
             &d.hex(),
         ));
     }
+    // The product and its repository, as the tag's own reprove.toml names them.
+    let entries = repo
+        .tree_entries(&info.commit)
+        .with_context(|| format!("failed to list the tree at `{tag}`"))?;
+    let project = reprove_baseline::load_config(&repo, &info, &entries)?
+        .map(|c| c.project)
+        .unwrap_or_default();
     let inputs = reprove_release::provenance::Inputs {
-        repository: repo.origin_url(),
+        project: project.name,
+        repository: reprove_release::provenance::repository(project.repository.as_deref(), &repo),
         lockfiles: reprove_release::provenance::lockfile_digests(&repo, &info.commit)?,
         byproducts,
         invocation_id: reprove_release::provenance::invocation_id(),
@@ -186,23 +196,29 @@ pub fn release(dir: &Path, tag: &Tag, args: ReleaseArgs) -> Result<Outcome> {
                 index.commit
             ));
             for f in &index.failures {
-                s.push_str(&format!("  - {f}\n"));
+                s.push_str(&format!("  - {}\n", terminal(f)));
             }
         }
     }
-    s.push_str(&format!("evidence: {}\n", released.evidence.display()));
+    if released.repository.is_none() {
+        s.push_str("note: no `[project] repository` in reprove.toml and no origin remote: the provenance names no source repository, so `verify --source-uri` cannot match it\n");
+    }
+    s.push_str(&format!(
+        "evidence: {}\n",
+        terminal(&released.evidence.display().to_string())
+    ));
     for f in &index.files {
         let what = describe(&f.path);
         s.push_str(&format!(
             "  {:<26} {}\n",
-            f.path,
+            terminal(&f.path),
             if what.is_empty() { "" } else { what }
         ));
     }
     for f in [evidence::INDEX, evidence::SIGNED_INDEX] {
         s.push_str(&format!("  {:<26} {}\n", f, describe(f)));
     }
-    stdout(s.as_bytes())?;
+    stdout_text(&s)?;
     Ok(match index.outcome {
         ReleaseOutcome::Released => Outcome::Pass,
         ReleaseOutcome::Failed => Outcome::Fail,
@@ -212,6 +228,10 @@ pub fn release(dir: &Path, tag: &Tag, args: ReleaseArgs) -> Result<Outcome> {
 pub struct VerifyArgs {
     pub evidence: Option<PathBuf>,
     pub artifacts: Option<PathBuf>,
+    pub artifact: Vec<PathBuf>,
+    pub no_artifacts: bool,
+    pub project: Option<String>,
+    pub source_uri: Option<String>,
     pub keys: Vec<PathBuf>,
     pub identity: Option<(String, String)>,
     pub trusted_root: Option<PathBuf>,
@@ -235,18 +255,11 @@ fn status_word(s: CheckStatus) -> &'static str {
     }
 }
 
-fn verdict_word(v: VerifyVerdict) -> &'static str {
-    match v {
-        VerifyVerdict::Verified => "verified",
-        VerifyVerdict::Failed => "FAILED",
-        VerifyVerdict::CouldNotCheck => "could not check",
-    }
-}
-
 fn text(r: &VerifyReport) -> String {
     let mut s = format!(
         "verifying `{}` with the evidence in `{}`\n",
-        r.tag, r.evidence
+        terminal(&r.tag),
+        terminal(&r.evidence)
     );
     let w = r.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
     for c in &r.checks {
@@ -260,7 +273,7 @@ fn text(r: &VerifyReport) -> String {
             s.push_str(&format!("           {:w$}  - {f}\n", ""));
         }
     }
-    s.push_str(&format!("verdict: {}\n", verdict_word(r.verdict)));
+    s.push_str(&format!("verdict: {}\n", r.verdict.as_str()));
     s
 }
 
@@ -282,13 +295,13 @@ fn junit(r: &VerifyReport) -> String {
         .count();
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite name=\"reprove verify {}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\">\n",
-        xml_escape(&r.tag),
+        xml(&r.tag),
         r.checks.len()
     );
     for c in &r.checks {
         let open = format!(
             "    <testcase classname=\"reprove.verify\" name=\"{}\"",
-            xml_escape(c.id)
+            xml(c.id)
         );
         let message = if c.findings.is_empty() {
             c.detail.clone()
@@ -299,17 +312,17 @@ fn junit(r: &VerifyReport) -> String {
             CheckStatus::Pass => out.push_str(&format!("{open}/>\n")),
             CheckStatus::Skipped => out.push_str(&format!(
                 "{open}>\n      <skipped message=\"{}\"/>\n    </testcase>\n",
-                xml_escape(&c.detail)
+                xml(&c.detail)
             )),
             CheckStatus::Fail => out.push_str(&format!(
                 "{open}>\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
-                xml_escape(&c.detail),
-                xml_escape(&message)
+                xml(&c.detail),
+                xml(&message)
             )),
             CheckStatus::Error => out.push_str(&format!(
                 "{open}>\n      <error message=\"{}\">{}</error>\n    </testcase>\n",
-                xml_escape(&c.detail),
-                xml_escape(&message)
+                xml(&c.detail),
+                xml(&message)
             )),
         }
     }
@@ -324,6 +337,16 @@ pub fn verify(dir: &Path, tag: &Tag, args: VerifyArgs) -> Result<Outcome> {
         (Some(e), _) => e.clone(),
         (None, Some(r)) => evidence::default_dir(r.root(), tag.as_str()),
         (None, None) => bail!("give --evidence DIR (not inside a repository)"),
+    };
+    // Which published bytes are compared: saying none is a choice the verdict reports, never
+    // a default.
+    let artifacts = match (&args.artifacts, args.artifact.is_empty(), args.no_artifacts) {
+        (Some(dir), _, _) => reprove_release::verify::Artifacts::Folder(dir.clone()),
+        (None, false, _) => reprove_release::verify::Artifacts::Files(args.artifact.clone()),
+        (None, true, true) => reprove_release::verify::Artifacts::NotChecked,
+        (None, true, false) => bail!(
+            "give --artifacts DIR (the downloaded release files), --artifact FILE (repeatable), or --no-artifacts to verify the evidence alone"
+        ),
     };
     let signers = signers(&args.keys, args.identity.clone())?;
     if signers.is_empty() {
@@ -365,10 +388,12 @@ pub fn verify(dir: &Path, tag: &Tag, args: VerifyArgs) -> Result<Outcome> {
     let opts = reprove_release::verify::Options {
         tag: tag.clone(),
         evidence: evidence_dir,
-        artifacts: args.artifacts.clone(),
+        artifacts,
         signers,
         require: args.require,
         trusted_root,
+        project: args.project.clone(),
+        source_uri: args.source_uri.clone(),
         repo: repo.as_ref(),
         images,
         rebuild: args.rebuild.then(|| reprove_release::verify::RebuildCheck {
@@ -393,9 +418,12 @@ pub fn verify(dir: &Path, tag: &Tag, args: VerifyArgs) -> Result<Outcome> {
             o.display()
         ));
     }
+    if args.format == RebuildFormat::Text {
+        stdout_text(&text(&report))?;
+        return Ok(outcome(report.verdict));
+    }
     let out = match args.format {
-        RebuildFormat::Text => text(&report).into_bytes(),
-        RebuildFormat::Junit => junit(&report).into_bytes(),
+        RebuildFormat::Text | RebuildFormat::Junit => junit(&report).into_bytes(),
         RebuildFormat::Json => {
             let mut v = serde_json::to_value(&report)?;
             if let serde_json::Value::Object(m) = &mut v {
@@ -416,9 +444,14 @@ pub fn verify(dir: &Path, tag: &Tag, args: VerifyArgs) -> Result<Outcome> {
         }
     };
     stdout(&out)?;
-    Ok(match report.verdict {
-        VerifyVerdict::Verified => Outcome::Pass,
+    Ok(outcome(report.verdict))
+}
+
+/// The exit status of a verification.
+pub fn outcome(v: VerifyVerdict) -> Outcome {
+    match v {
+        VerifyVerdict::Verified | VerifyVerdict::VerifiedNoArtifactsChecked => Outcome::Pass,
         VerifyVerdict::Failed => Outcome::Fail,
         VerifyVerdict::CouldNotCheck => Outcome::CouldNotCheck,
-    })
+    }
 }

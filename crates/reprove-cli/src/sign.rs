@@ -39,9 +39,12 @@ fn password_for_reading() -> Result<Zeroizing<String>, KeyError> {
         .map_err(|_| KeyError::PasswordRequired)
 }
 
+/// A key file is a few hundred bytes of PEM; anything far larger is not one.
+const KEY_FILE_LIMIT: u64 = 64 << 10;
+
 pub fn read_private_key(path: &Path) -> Result<PrivateKey> {
     let text = Zeroizing::new(
-        std::fs::read_to_string(path)
+        reprove_digest::read_regular_text(path, KEY_FILE_LIMIT)
             .with_context(|| format!("failed to read the private key `{}`", path.display()))?,
     );
     PrivateKey::from_pem(&text, &password_for_reading)
@@ -49,7 +52,7 @@ pub fn read_private_key(path: &Path) -> Result<PrivateKey> {
 }
 
 pub fn read_public_key(path: &Path) -> Result<PublicKey> {
-    let text = std::fs::read_to_string(path)
+    let text = reprove_digest::read_regular_text(path, KEY_FILE_LIMIT)
         .with_context(|| format!("failed to read the public key `{}`", path.display()))?;
     PublicKey::from_pem(&text)
         .with_context(|| format!("failed to load the public key `{}`", path.display()))
@@ -102,7 +105,7 @@ pub fn generate(algorithm: KeyAlgorithm, prefix: &Path, force: bool) -> Result<(
 
 pub fn public(key: &Path) -> Result<()> {
     let text = Zeroizing::new(
-        std::fs::read_to_string(key)
+        reprove_digest::read_regular_text(key, KEY_FILE_LIMIT)
             .with_context(|| format!("failed to read `{}`", key.display()))?,
     );
     let public = if text.contains("-----BEGIN PUBLIC KEY-----") {
@@ -117,8 +120,10 @@ pub fn public(key: &Path) -> Result<()> {
 /// Checks the in-toto Statement v1 rules a verifier will enforce, on a parsed copy; the
 /// signed payload stays the file's exact bytes.
 fn validate_statement(bytes: &[u8], path: &Path) -> Result<()> {
-    let v: serde_json::Value = serde_json::from_slice(bytes)
-        .with_context(|| format!("`{}` is not JSON", path.display()))?;
+    // Strict: a statement with a key twice reads differently in different verifiers, and
+    // must never be signed.
+    let v: serde_json::Value = reprove_attest::json::parse(bytes)
+        .with_context(|| format!("`{}` cannot be signed", path.display()))?;
     let st: reprove_attest::Statement<serde_json::Value> = serde_json::from_value(v)
         .with_context(|| format!("`{}` is not an in-toto statement (needs `_type`, `subject`, `predicateType`, `predicate`)", path.display()))?;
     if st.type_ != reprove_attest::STATEMENT_V1 {
@@ -144,7 +149,7 @@ pub fn sign(statement: &Path, key: &Path, output: &Path, dsse: bool, force: bool
             output.display()
         );
     }
-    let bytes = std::fs::read(statement)
+    let bytes = reprove_digest::read_regular(statement, reprove_attest::signed::MAX_BUNDLE_BYTES)
         .with_context(|| format!("failed to read `{}`", statement.display()))?;
     validate_statement(&bytes, statement)?;
     let key = read_private_key(key)?;

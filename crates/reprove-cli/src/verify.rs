@@ -6,6 +6,8 @@ use anyhow::{Context as _, Result};
 use reprove_attest::verify::{ArtifactInput, Signer, VerifyError, verify_bundle as verify};
 
 use crate::commands::{Outcome, TextOrJson};
+use reprove_escape::terminal;
+
 use crate::output::stdout;
 
 /// `sha256:<64 lowercase hex>` is a digest; anything else is a path (the conformance rule).
@@ -28,8 +30,9 @@ pub fn verify_bundle(
     format: TextOrJson,
     file_or_digest: &str,
 ) -> Result<Outcome> {
-    let bundle_bytes = std::fs::read(bundle)
-        .with_context(|| format!("failed to read the bundle `{}`", bundle.display()))?;
+    let bundle_bytes =
+        reprove_digest::read_regular(bundle, reprove_attest::signed::MAX_BUNDLE_BYTES)
+            .with_context(|| format!("failed to read the bundle `{}`", bundle.display()))?;
     let signer = match (key, identity) {
         (Some(k), _) => Signer::Key {
             key: crate::sign::read_public_key(k)?,
@@ -40,10 +43,7 @@ pub fn verify_bundle(
         }
     };
     let root = match trusted_root {
-        Some(p) => Some(
-            std::fs::read_to_string(p)
-                .with_context(|| format!("failed to read the trusted root `{}`", p.display()))?,
-        ),
+        Some(p) => Some(crate::audit::read_root(Some(p))?.unwrap_or_default()),
         None => None,
     };
     let artifact = artifact_input(file_or_digest);
@@ -55,7 +55,19 @@ pub fn verify_bundle(
             p.display()
         );
     }
-    match verify(&bundle_bytes, &artifact, &signer, root.as_deref()) {
+    let result = match verify(&bundle_bytes, &artifact, &signer, root.as_deref()) {
+        // Not JSON at all: unusable input (exit 2), not a rejection.
+        Err(e) if e.is_unusable() => {
+            return Err(anyhow::anyhow!(reprove_attest::verify::error_chain(&e)));
+        }
+        // A bundle readers could read differently is rejected before any signature is looked
+        // at (finding `bad-bundle`).
+        Err(e @ VerifyError::BadBundle { .. }) => Err(VerifyError::Rejected {
+            message: format!("bad-bundle: {}", reprove_attest::verify::error_chain(&e)),
+        }),
+        other => other,
+    };
+    match result {
         Ok(v) => {
             let out = match format {
                 TextOrJson::Json => {
@@ -72,15 +84,17 @@ pub fn verify_bundle(
                 }
                 TextOrJson::Text => {
                     let mut s = format!(
-                        "verified `{}` against `{file_or_digest}`\n",
-                        bundle.display()
+                        "verified `{}` against `{}`\n",
+                        terminal(&bundle.display().to_string()),
+                        terminal(file_or_digest)
                     );
                     let w = v.checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
                     for c in &v.checks {
-                        s.push_str(&format!("  {:w$}  {}\n", c.name, c.detail));
+                        // Details quote the bundle (subject names, identities).
+                        s.push_str(&format!("  {:w$}  {}\n", c.name, terminal(&c.detail)));
                     }
                     for n in &v.notes {
-                        s.push_str(&format!("note: {n}\n"));
+                        s.push_str(&format!("note: {}\n", terminal(n)));
                     }
                     s.into_bytes()
                 }
@@ -100,13 +114,17 @@ pub fn verify_bundle(
                     b.push(b'\n');
                     b
                 }
-                TextOrJson::Text => {
-                    format!("rejected `{}`: {message}\n", bundle.display()).into_bytes()
-                }
+                TextOrJson::Text => format!(
+                    "rejected `{}`: {}\n",
+                    terminal(&bundle.display().to_string()),
+                    terminal(&message)
+                )
+                .into_bytes(),
             };
             stdout(&out)?;
             Ok(Outcome::Fail)
         }
         Err(VerifyError::Unusable { message }) => Err(anyhow::anyhow!(message)),
+        Err(e @ VerifyError::BadBundle { .. }) => Err(anyhow::anyhow!(e.to_string())),
     }
 }

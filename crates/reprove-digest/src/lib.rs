@@ -7,13 +7,19 @@
 //! one fixed buffer per thread whatever the input size.
 
 use std::fmt;
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use rayon::prelude::*;
 use sha2::Digest as _;
+
+pub mod file;
+
+pub use file::{
+    EntryKind, FileError, FlatFolder, HashedFile, OtherEntry, hash_flat_folder, open_regular,
+    read_regular, read_regular_text, release_folder,
+};
 
 /// Size of the read buffer used when streaming a file or reader through the hasher.
 ///
@@ -37,6 +43,15 @@ pub enum DigestError {
         #[source]
         source: io::Error,
     },
+    /// The file is not a regular file, or could not be opened (the message names it).
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error("`{}` is {what}, not a folder of release files", path.display())]
+    NotAFolder { path: PathBuf, what: &'static str },
+    #[error("`{}` is {what}; a folder of release files holds regular files only (nothing is skipped or followed)", path.display())]
+    NotAReleaseFile { path: PathBuf, what: &'static str },
+    #[error("`{}` holds no files: there is nothing to compare or attest", path.display())]
+    EmptyFolder { path: PathBuf },
 }
 
 /// A digest algorithm reprove understands.
@@ -238,13 +253,14 @@ pub fn sha256_reader(mut reader: impl Read) -> Result<(Digest, u64), DigestError
     Ok((hasher.finish(), len))
 }
 
-/// Streams the file at `path` through sha256.
+/// Streams the regular file at `path` through sha256. A symlink (never followed), FIFO,
+/// device or folder is an error: see [`file`].
 pub fn sha256_file(path: &Path) -> Result<(Digest, u64), DigestError> {
     let read_err = |source| DigestError::Read {
         path: path.to_owned(),
         source,
     };
-    let file = File::open(path).map_err(read_err)?;
+    let (file, _) = open_regular(path).map_err(DigestError::File)?;
     sha256_reader(file).map_err(|e| match e {
         DigestError::Stream { source } => read_err(source),
         other => other,
@@ -339,7 +355,18 @@ mod tests {
     #[test]
     fn missing_file_error_names_the_path() {
         let err = sha256_file(Path::new("/nonexistent/reprove")).unwrap_err();
-        assert!(err.to_string().contains("`/nonexistent/reprove`"));
+        assert!(err.to_string().contains("`/nonexistent/reprove`"), "{err}");
+    }
+
+    #[test]
+    fn symlinks_are_not_hashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = dir.path().join("l");
+        std::os::unix::fs::symlink("/dev/zero", &l).unwrap();
+        assert!(matches!(
+            sha256_file(&l).unwrap_err(),
+            DigestError::File(FileError::NotRegular { .. })
+        ));
     }
 
     #[test]

@@ -44,6 +44,15 @@ pub enum ReleaseOutcome {
     Failed,
 }
 
+impl ReleaseOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReleaseOutcome::Released => "released",
+            ReleaseOutcome::Failed => "failed",
+        }
+    }
+}
+
 /// One file of the folder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexEntry {
@@ -81,20 +90,19 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReleaseError + '_ {
     }
 }
 
-/// Every regular file under `dir` except `index.json`, sorted, with its digest. Symlinks are
-/// refused: evidence is plain files.
+/// Every regular file under `dir` except `index.json`, sorted, with its digest. Anything else
+/// — a symlink, FIFO, socket or device — stops the listing at once: evidence is plain files,
+/// and reading a FIFO would hang, a device never end.
 pub fn list_files(dir: &Path) -> Result<Vec<IndexEntry>, ReleaseError> {
+    use reprove_digest::EntryKind;
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ReleaseError> {
         for entry in std::fs::read_dir(dir).map_err(io(dir))? {
             let entry = entry.map_err(io(dir))?;
             let path = entry.path();
-            let kind = entry.file_type().map_err(io(&path))?;
-            if kind.is_dir() {
-                walk(&path, out)?;
-            } else if kind.is_file() {
-                out.push(path);
-            } else {
-                return Err(ReleaseError::EvidenceNotPlain { path });
+            match EntryKind::of(&entry.file_type().map_err(io(&path))?) {
+                EntryKind::Directory => walk(&path, out)?,
+                EntryKind::Regular => out.push(path),
+                kind => return Err(ReleaseError::EvidenceNotPlain { path, kind }),
             }
         }
         Ok(())
@@ -105,7 +113,10 @@ pub fn list_files(dir: &Path) -> Result<Vec<IndexEntry>, ReleaseError> {
     for p in paths {
         let rel = p
             .strip_prefix(dir)
-            .map_err(|_| ReleaseError::EvidenceNotPlain { path: p.clone() })?;
+            .map_err(|_| ReleaseError::EvidenceNotPlain {
+                path: p.clone(),
+                kind: reprove_digest::EntryKind::Other,
+            })?;
         let rel = rel
             .components()
             .map(|c| c.as_os_str().to_string_lossy())
@@ -128,13 +139,25 @@ pub fn list_files(dir: &Path) -> Result<Vec<IndexEntry>, ReleaseError> {
     Ok(entries)
 }
 
-/// Reads a folder's `index.json`.
+/// Reads a folder's `index.json` (a regular file, at most
+/// [`reprove_attest::signed::MAX_BUNDLE_BYTES`]).
 pub fn read_index(dir: &Path) -> Result<Index, ReleaseError> {
     let path = dir.join(INDEX);
-    let bytes = std::fs::read(&path).map_err(io(&path))?;
-    serde_json::from_slice(&bytes).map_err(|e| ReleaseError::Malformed {
+    let bytes = read_small(&path)?;
+    reprove_attest::json::from_slice(&bytes).map_err(|e| ReleaseError::Malformed {
         path,
         reason: e.to_string(),
+    })
+}
+
+/// Reads a JSON file of the folder (`index.json`, `rebuild-report.json`): a regular file, not
+/// followed, capped in size.
+pub fn read_small(path: &Path) -> Result<Vec<u8>, ReleaseError> {
+    reprove_digest::read_regular(path, reprove_attest::signed::MAX_BUNDLE_BYTES).map_err(|source| {
+        ReleaseError::Evidence {
+            path: path.to_owned(),
+            source,
+        }
     })
 }
 
@@ -232,13 +255,17 @@ impl Staging {
         &self.dir
     }
 
-    /// Writes one file (relative path) into the staging folder.
+    /// Writes one file (relative path) into the staging folder, and flushes it to disk.
     pub fn write(&self, rel: &str, bytes: &[u8]) -> Result<(), ReleaseError> {
+        use std::io::Write as _;
         let path = self.dir.join(rel);
         if let Some(p) = path.parent() {
             std::fs::create_dir_all(p).map_err(io(p))?;
         }
-        std::fs::write(&path, bytes).map_err(io(&path))
+        let mut f = std::fs::File::create(&path).map_err(io(&path))?;
+        f.write_all(bytes)
+            .and_then(|()| f.sync_all())
+            .map_err(io(&path))
     }
 
     /// Writes `index.json` over everything staged, signs the index (`index.sigstore.json`,
@@ -284,6 +311,9 @@ impl Staging {
         files.sort_by(|a, b| a.path.cmp(&b.path));
         let signed = index_statement(&index, &files)?;
         self.write(SIGNED_INDEX, &crate::pipeline::sign_statement(signed, key)?)?;
+        // Everything on disk before the folder appears (files moved in from the rebuild were
+        // not synced where they were written), and the rename itself after.
+        sync_tree(&self.dir)?;
         // rename(2) replaces only an empty folder: a folder with evidence in it, even one
         // that appeared while this run worked, makes it fail and is never replaced here.
         let placed = if self.target.exists() {
@@ -320,11 +350,41 @@ impl Staging {
             }
         }
         self.done = true;
+        sync_dir(
+            self.target
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new(".")),
+        )?;
         if let Some((_, lock)) = self.lock.take() {
             let _ = std::fs::remove_file(lock);
         }
         Ok(index)
     }
+}
+
+/// fsync(2) of a folder: makes the entries in it (a rename into it) durable.
+fn sync_dir(dir: &Path) -> Result<(), ReleaseError> {
+    std::fs::File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(io(dir))
+}
+
+/// fsync(2) of every file and folder under `dir`, `dir` last.
+fn sync_tree(dir: &Path) -> Result<(), ReleaseError> {
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        let path = entry.path();
+        let ft = entry.file_type().map_err(io(&path))?;
+        if ft.is_dir() {
+            sync_tree(&path)?;
+        } else if ft.is_file() {
+            std::fs::File::open(&path)
+                .and_then(|f| f.sync_all())
+                .map_err(io(&path))?;
+        }
+    }
+    sync_dir(dir)
 }
 
 /// Cleans up after runs that died: staging folders whose owner is gone are removed; a folder
@@ -443,7 +503,7 @@ mod tests {
             None,
         )
         .unwrap();
-        let st = v.statement.unwrap();
+        let st = v.statement;
         let names: Vec<&str> = st["subject"]
             .as_array()
             .unwrap()

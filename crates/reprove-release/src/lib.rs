@@ -11,6 +11,8 @@ pub mod evidence;
 pub mod pipeline;
 pub mod provenance;
 pub mod status;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod verify;
 
 use std::path::PathBuf;
@@ -21,10 +23,23 @@ use std::path::PathBuf;
 pub enum ReleaseError {
     #[error("the evidence folder `{}` already exists; pass --force to replace it", path.display())]
     EvidenceExists { path: PathBuf },
-    #[error("`{}` is not a plain file or folder; evidence holds only regular files", path.display())]
-    EvidenceNotPlain { path: PathBuf },
-    #[error("the published artifacts `{}` are not a folder", path.display())]
-    ArtifactsNotDir { path: PathBuf },
+    #[error("`{}` is {}; evidence holds only regular files and folders", path.display(), kind.describe())]
+    EvidenceNotPlain {
+        path: PathBuf,
+        kind: reprove_digest::EntryKind,
+    },
+    #[error("failed to read the evidence file `{}`", path.display())]
+    Evidence {
+        path: PathBuf,
+        #[source]
+        source: reprove_digest::FileError,
+    },
+    #[error("cannot release with the published artifacts `{}`", path.display())]
+    Artifacts {
+        path: PathBuf,
+        #[source]
+        source: reprove_digest::DigestError,
+    },
     #[error("failed to assemble the baseline")]
     Baseline {
         #[source]

@@ -46,6 +46,9 @@ pub struct Released {
     pub index: Index,
     /// Absent when the build itself failed.
     pub report: Option<RebuildReport>,
+    /// The source repository the provenance names (`None`: neither `[project] repository`
+    /// nor an origin remote is known).
+    pub repository: Option<String>,
 }
 
 /// A key-signed Sigstore bundle (DSSE) of a statement's bytes.
@@ -146,11 +149,17 @@ pub fn release(
     key: &PrivateKey,
     progress: &dyn Fn(Stage, &str),
 ) -> Result<Released, ReleaseError> {
-    if !opts.artifacts.is_dir() {
-        return Err(ReleaseError::ArtifactsNotDir {
-            path: opts.artifacts.clone(),
-        });
-    }
+    // The published files, hashed once, before anything is written: an empty folder, or one
+    // holding anything but regular files, cannot be released (exit 2, nothing written).
+    let published =
+        reprove_build::published_folder(&opts.artifacts).map_err(|source| match source {
+            BuildError::Published { path, source } => ReleaseError::Artifacts { path, source },
+            other => ReleaseError::Rebuild { source: other },
+        })?;
+    let digests: std::collections::BTreeMap<String, String> = published
+        .iter()
+        .map(|(n, a)| (n.clone(), a.sha256.clone()))
+        .collect();
     let staging = Staging::create(&opts.evidence, opts.force)?;
     let mut failures = Vec::new();
 
@@ -163,7 +172,7 @@ pub fn release(
         tag,
         &reprove_baseline::Options {
             previous: opts.previous.clone(),
-            artifacts: Some(&opts.artifacts),
+            artifacts: Some(&digests),
             progress: &|_| {},
         },
     )
@@ -208,7 +217,7 @@ pub fn release(
         tag,
         &reprove_build::Options {
             engine: opts.engine,
-            published: Some(opts.artifacts.clone()),
+            published: Some(reprove_build::Published::Known(published)),
             variations: false,
             keep: Some(work.clone()),
         },
@@ -253,6 +262,7 @@ pub fn release(
         }
     }
 
+    let repository = provenance::repository(p.project.repository.as_deref(), repo);
     let outcome = match (&report, failures.is_empty()) {
         (Some(r), true) if r.verdict == RebuildVerdict::Reproducible => {
             progress(Stage::Provenance, "writing and signing the SLSA provenance");
@@ -261,7 +271,8 @@ pub fn release(
                 byproducts.extend(digest_of(&staging, rel)?);
             }
             let inputs = provenance::Inputs {
-                repository: repo.origin_url(),
+                project: p.project.name.clone(),
+                repository: repository.clone(),
                 lockfiles: provenance::lockfile_digests(repo, &baseline_commit(p)?)?,
                 byproducts,
                 invocation_id: provenance::invocation_id(),
@@ -289,6 +300,7 @@ pub fn release(
         evidence: opts.evidence.clone(),
         index,
         report,
+        repository,
     })
 }
 

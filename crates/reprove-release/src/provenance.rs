@@ -27,7 +27,10 @@ pub const BUILDER_ID: &str = "https://reprove.dev/rebuilder/v1";
 /// What the provenance refers to besides the report.
 #[derive(Debug, Clone, Default)]
 pub struct Inputs {
-    /// The repository's origin URL (credentials removed), when it has one.
+    /// `[project] name` at the tag: which product this is.
+    pub project: Option<String>,
+    /// The source repository: `[project] repository` at the tag when set, else the clone's
+    /// origin URL (credentials removed); `None` (recorded as `null`) when neither is known.
     pub repository: Option<String>,
     /// Lockfiles at the tag: path → sha256.
     pub lockfiles: Vec<(String, String)>,
@@ -121,6 +124,12 @@ fn to_map(v: Value) -> Map<String, Value> {
     }
 }
 
+/// The repository a provenance names: `[project] repository` when the project set one, else
+/// the clone's origin.
+pub fn repository(configured: Option<&str>, repo: &Repository) -> Option<String> {
+    configured.map(str::to_owned).or_else(|| repo.origin_url())
+}
+
 /// The source as a resource URI: `git+<repository>@refs/tags/<tag>` (SLSA's convention).
 pub fn source_uri(repository: Option<&str>, tag: &str) -> Option<String> {
     repository.map(|r| {
@@ -156,7 +165,7 @@ pub fn statement(
         .map(|(name, a)| ResourceDescriptor::named(name.clone(), "sha256", &a.sha256))
         .collect();
     let r = &report.recipe;
-    let external = json!({
+    let mut external = json!({
         "source": {
             "repository": inputs.repository,
             "tag": report.tag,
@@ -171,6 +180,9 @@ pub fn statement(
             "user": r.user,
         },
     });
+    if let (Some(name), Value::Object(m)) = (&inputs.project, &mut external) {
+        m.insert("project".into(), json!({ "name": name }));
+    }
     let c = &report.conditions;
     let internal = json!({
         "sourceDateEpoch": report.source_date_epoch,

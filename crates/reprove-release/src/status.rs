@@ -28,6 +28,9 @@ use crate::verify::{self, CheckStatus};
 pub enum ReleaseState {
     Untracked,
     Invalid,
+    /// The release ran and failed a check (rebuild differs, build failed, change policy): its
+    /// signed index says `failed`, and it has no provenance.
+    Failed,
     Baselined,
     Rebuilt,
     NotReproducible,
@@ -41,6 +44,7 @@ impl ReleaseState {
         match self {
             ReleaseState::Untracked => "untracked",
             ReleaseState::Invalid => "invalid",
+            ReleaseState::Failed => "failed",
             ReleaseState::Baselined => "baselined",
             ReleaseState::Rebuilt => "rebuilt",
             ReleaseState::NotReproducible => "not-reproducible",
@@ -104,8 +108,8 @@ fn baseline_findings(b: Option<&Value>, out: &mut BTreeMap<String, usize>) {
 }
 
 fn rebuild_verdict(dir: &Path) -> Option<String> {
-    let bytes = std::fs::read(dir.join(evidence::REBUILD_REPORT)).ok()?;
-    let v: Value = serde_json::from_slice(&bytes).ok()?;
+    let bytes = evidence::read_small(&dir.join(evidence::REBUILD_REPORT)).ok()?;
+    let v: Value = reprove_attest::json::parse(&bytes).ok()?;
     v.get("verdict")?.as_str().map(str::to_owned)
 }
 
@@ -124,7 +128,10 @@ fn one(tag: &str, commit: &str, opts: &Options) -> ReleaseStatus {
         return st;
     }
     st.evidence = Some(dir.display().to_string());
-    let has = |f: &str| dir.join(f).is_file();
+    // What is there, without following anything: a symlink or FIFO is not evidence.
+    let has = |f: &str| {
+        reprove_digest::file::kind_of(&dir.join(f)).ok() == Some(reprove_digest::EntryKind::Regular)
+    };
     let verdict = rebuild_verdict(&dir);
     // The furthest step the files claim.
     let mut claimed = ReleaseState::Invalid;
@@ -160,10 +167,12 @@ fn one(tag: &str, commit: &str, opts: &Options) -> ReleaseStatus {
     let vopts = verify::Options {
         tag: tag_parsed,
         evidence: dir.clone(),
-        artifacts: None,
+        artifacts: verify::Artifacts::NotChecked,
         signers: opts.signers.clone(),
         require: 1,
         trusted_root: opts.trusted_root.clone(),
+        project: None,
+        source_uri: None,
         repo: None,
         images: None,
         rebuild: None,
@@ -226,8 +235,19 @@ fn one(tag: &str, commit: &str, opts: &Options) -> ReleaseStatus {
     }
     st.state = if broken {
         ReleaseState::Invalid
-    } else if claimed == ReleaseState::Attested && report.verdict == verify::VerifyVerdict::Verified
-    {
+    } else if report.outcome.as_deref() == Some("failed") {
+        // The (signed, with a key) index records that the release failed: whatever the rebuild
+        // report says, this release was not released.
+        for f in report
+            .check("provenance-signature")
+            .into_iter()
+            .flat_map(|c| c.findings.iter())
+            .filter(|f| f.starts_with("provenance-missing"))
+        {
+            st.problems.push(f.clone());
+        }
+        ReleaseState::Failed
+    } else if claimed == ReleaseState::Attested && report.verdict.is_verified() {
         ReleaseState::Verified
     } else {
         claimed

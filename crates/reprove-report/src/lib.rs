@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use reprove_baseline::BaselineView;
 use reprove_release::evidence::Index;
-use reprove_release::verify::{CheckStatus, VerifyReport, VerifyVerdict};
+use reprove_release::verify::{CheckStatus, VerifyReport};
 use serde_json::Value;
 
 /// A file of the evidence folder, by name and sha256.
@@ -389,51 +389,21 @@ fn short(s: &str) -> &str {
 }
 
 fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    reprove_escape::html(s)
 }
 
-/// Markdown text from untrusted values: every character that could start markup (links,
-/// images, emphasis, code, HTML, table cells) is escaped, and a newline cannot end the block.
+/// Markdown text from untrusted values ([`reprove_escape::markdown`]).
 pub fn md_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\n' | '\r' => out.push(' '),
-            // `[` and `]` are enough to stop links and images; `(`, `)` and `!` stay readable.
-            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if c.is_control() => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
+    reprove_escape::markdown(s)
 }
 
 fn md_cell(s: &str) -> String {
     md_text(s)
 }
 
-/// A value inside a shell code block: nothing that could close the fence or start a line.
+/// A value inside a shell code block ([`reprove_escape::markdown_code`]).
 pub fn fence_safe(s: &str) -> String {
-    s.chars()
-        .map(|c| if c == '`' || c.is_control() { '?' } else { c })
-        .collect()
+    reprove_escape::markdown_code(s)
 }
 
 /// A rendered table: header and rows of plain text.
@@ -516,11 +486,7 @@ fn opt(s: &Option<String>) -> String {
 fn sections(a: &AuditInput<'_>) -> Vec<Section> {
     let mut out = Vec::new();
     let b = a.baseline;
-    let verdict = match a.verify.verdict {
-        VerifyVerdict::Verified => "verified",
-        VerifyVerdict::Failed => "FAILED",
-        VerifyVerdict::CouldNotCheck => "could not be checked",
-    };
+    let verdict = a.verify.verdict.as_str();
     let mut intro = vec![format!(
         "Verification verdict: {verdict}. Generated {} by reprove {} from `{}`.",
         a.generated_on, a.reprove_version, a.evidence
@@ -742,11 +708,7 @@ fn sections(a: &AuditInput<'_>) -> Vec<Section> {
         title: "Verification".to_owned(),
         intro: vec![format!(
             "`reprove verify` verdict: {verdict_word}.",
-            verdict_word = match a.verify.verdict {
-                VerifyVerdict::Verified => "verified",
-                VerifyVerdict::Failed => "failed",
-                VerifyVerdict::CouldNotCheck => "could not check",
-            }
+            verdict_word = a.verify.verdict.as_str()
         )],
         table: Some(Table {
             id: "checks",
@@ -1084,7 +1046,7 @@ The audit record of a release is `reprove report`'s output together with the evi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reprove_release::verify::CheckResult;
+    use reprove_release::verify::{CheckResult, VerifyVerdict};
 
     fn baseline(subject: &str, supplier: &str) -> BaselineView {
         BaselineView::from_value(&serde_json::json!({
@@ -1114,10 +1076,13 @@ mod tests {
                 CheckResult::new("image-pins", CheckStatus::Skipped, "offline"),
             ],
             subjects: Vec::new(),
+            artifacts_checked: vec!["app".into()],
             input_attestations: Vec::new(),
             source_uri: None,
+            project: None,
             baseline: None,
             provenance: None,
+            outcome: None,
             signatures_checked: true,
         }
     }

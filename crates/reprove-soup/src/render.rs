@@ -17,9 +17,7 @@ pub struct BomMetadata {
 }
 
 fn md_escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace('\n', " ")
+    reprove_escape::markdown(s)
 }
 
 fn opt(s: &Option<String>) -> &str {
@@ -50,7 +48,7 @@ pub fn to_markdown(items: &[SoupItem]) -> String {
         let checksum = i
             .checksum
             .as_ref()
-            .map(|c| format!("`{c}`"))
+            .map(|c| md_escape(&c.to_string()))
             .unwrap_or_else(|| "**none**".into());
         let supplier = match (&i.supplier, i.supplier_origin) {
             (Some(s), Some("derived")) => format!("{} (derived)", md_escape(s)),
@@ -83,11 +81,7 @@ pub fn to_markdown(items: &[SoupItem]) -> String {
 }
 
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
+    reprove_escape::csv(s)
 }
 
 /// RFC 4180 CSV with a header row and CRLF line endings.

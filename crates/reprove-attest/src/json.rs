@@ -1,0 +1,160 @@
+//! Strict JSON for signed material: a document with a key twice in one object is refused.
+//!
+//! RFC 8259 §4 leaves duplicate names to the reader ("the behavior of software that receives
+//! such an object is unpredictable"), and readers disagree: serde_json keeps the last, others
+//! the first. A bundle or statement that two readers see differently is how a verifier is
+//! fooled into checking one thing and acting on another, so signed material must have one
+//! reading only. serde_json's own recursion limit (128 levels) still applies.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed as _, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+/// Why a document was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum StrictJsonError {
+    #[error("not JSON: {0}")]
+    Syntax(#[source] serde_json::Error),
+    #[error("the key `{key}` appears twice in one object")]
+    DuplicateKey { key: String },
+}
+
+/// Parses `bytes` as one JSON value, refusing duplicate keys at any depth.
+pub fn parse(bytes: &[u8]) -> Result<Value, StrictJsonError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let mut duplicate: Option<String> = None;
+    let result = Strict {
+        duplicate: &mut duplicate,
+    }
+    .deserialize(&mut de)
+    .and_then(|v| de.end().map(|()| v));
+    match (result, duplicate) {
+        (_, Some(key)) => Err(StrictJsonError::DuplicateKey { key }),
+        (Ok(v), None) => Ok(v),
+        (Err(e), None) => Err(StrictJsonError::Syntax(e)),
+    }
+}
+
+/// Parses and deserializes into `T` (after the duplicate check).
+pub fn from_slice<T: de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StrictJsonError> {
+    let v = parse(bytes)?;
+    serde_json::from_value(v).map_err(StrictJsonError::Syntax)
+}
+
+struct Strict<'a> {
+    duplicate: &'a mut Option<String>,
+}
+
+impl<'de> de::DeserializeSeed<'de> for Strict<'_> {
+    type Value = Value;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Strict<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(Strict {
+            duplicate: &mut *self.duplicate,
+        })? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                *self.duplicate = Some(key.clone());
+                return Err(de::Error::custom(format!("duplicate key `{key}`")));
+            }
+            let v = map.next_value_seed(Strict {
+                duplicate: &mut *self.duplicate,
+            })?;
+            out.insert(key, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_plain_json_exactly() {
+        let text = br#"{"a":[1,2.5,"x",null,true,{"b":{}}],"c":-3}"#;
+        assert_eq!(
+            parse(text).unwrap(),
+            serde_json::from_slice::<Value>(text).unwrap()
+        );
+    }
+
+    #[test]
+    fn refuses_duplicates_at_any_depth() {
+        for text in [
+            &br#"{"a":1,"a":2}"#[..],
+            br#"{"x":[{"k":1,"k":1}]}"#,
+            br#"{"x":{"y":{"z":{"q":0,"q":0}}}}"#,
+        ] {
+            assert!(
+                matches!(parse(text), Err(StrictJsonError::DuplicateKey { .. })),
+                "{}",
+                String::from_utf8_lossy(text)
+            );
+        }
+        // Escapes that spell the same key are the same key.
+        assert!(matches!(
+            parse(br#"{"a":1,"\u0061":2}"#),
+            Err(StrictJsonError::DuplicateKey { .. })
+        ));
+    }
+
+    #[test]
+    fn syntax_errors_and_trailing_data() {
+        for text in [&b"{"[..], b"", b"{} {}", b"[1,]", b"nul"] {
+            assert!(matches!(parse(text), Err(StrictJsonError::Syntax(_))));
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let deep = "[".repeat(100_000);
+        assert!(parse(deep.as_bytes()).is_err());
+    }
+}

@@ -1,0 +1,256 @@
+//! The one reader of signed statements from files: evidence bundles, baselines named on the
+//! command line, and bare DSSE envelopes.
+//!
+//! Every command that acts on a signed statement (`verify`, `status`, `report`, `diff`,
+//! `images check --baseline`) reads it here, so they all refuse the same things: a file that is
+//! not a regular file or is too large ([`reprove_digest::file`]), a bundle two readers could
+//! read differently ([`crate::bundle::ParsedBundle::parse`]), a message signature standing in
+//! for a statement, a payload that is not an in-toto Statement v1, and a signature that no
+//! given signer made. The statement returned is always decoded from the exact payload bytes
+//! whose signature was checked.
+
+use std::path::Path;
+
+use reprove_digest::FileError;
+use serde_json::Value;
+
+use crate::bundle::{BundleError, Content, ParsedBundle};
+use crate::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE};
+use crate::verify::{Signer, VerifyError, decode_statement, verify_statement};
+
+/// The largest bundle or envelope file read (64 MiB). A baseline of 100,000 files is about
+/// 50 MiB signed; anything larger is refused rather than parsed into gigabytes of memory.
+pub const MAX_BUNDLE_BYTES: u64 = 64 << 20;
+
+/// What kind of document held the statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// A Sigstore bundle around a DSSE envelope.
+    Bundle,
+    /// A bare DSSE envelope (`reprove sign --dsse`).
+    Envelope,
+    /// The statement itself, unsigned (read only when no signer was given).
+    Manifest,
+}
+
+/// A statement read from a file.
+#[derive(Debug, Clone)]
+pub struct SignedStatement {
+    /// The in-toto Statement v1.
+    pub statement: Value,
+    /// sha256 of the file's bytes.
+    pub file_sha256: String,
+    /// Which given signer verified it; `None` when no signer was given and the statement was
+    /// read unverified (the caller must say so).
+    pub verified_by: Option<String>,
+    pub form: Form,
+}
+
+/// Why a file did not yield a statement. Each kind maps to one finding code.
+#[derive(Debug, thiserror::Error)]
+pub enum StatementError {
+    /// Missing, not a regular file, or too large.
+    #[error(transparent)]
+    File(#[from] FileError),
+    /// Not a bundle or envelope a reader can read unambiguously.
+    #[error("{0}")]
+    BadBundle(#[source] BundleError),
+    /// Well-formed, but what it signs is not an in-toto Statement v1.
+    #[error("{reason}")]
+    NotStatement { reason: String },
+    /// No given signer verifies it (each signer's reason, `; `-separated).
+    #[error("{reasons}")]
+    Signature { reasons: String },
+    /// A bare statement where a signer was given: with a key, only signed documents count.
+    #[error(
+        "an unsigned statement; with a key or identity only a signed bundle or envelope is accepted"
+    )]
+    Unsigned,
+}
+
+impl StatementError {
+    /// The stable finding code: `evidence-missing`, `not-regular-file`, `too-large`,
+    /// `bad-bundle`, `wrong-predicate`, `bad-signature`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StatementError::File(e) if e.is_not_found() => "evidence-missing",
+            StatementError::File(FileError::NotRegular { .. }) => "not-regular-file",
+            StatementError::File(FileError::TooLarge { .. }) => "too-large",
+            StatementError::File(_) => "unreadable",
+            StatementError::BadBundle(_) => "bad-bundle",
+            StatementError::NotStatement { .. } => "wrong-predicate",
+            StatementError::Signature { .. } | StatementError::Unsigned => "bad-signature",
+        }
+    }
+}
+
+impl crate::verify::Signer {
+    /// `key <hint>` or `<identity> (<issuer>)`, for reports.
+    pub fn label(&self) -> String {
+        match self {
+            Signer::Key { key } => format!("key {}", key.hint()),
+            Signer::Identity { identity, issuer } => format!("{identity} ({issuer})"),
+        }
+    }
+}
+
+fn require_v1(statement: Value) -> Result<Value, StatementError> {
+    if statement.get("_type").and_then(Value::as_str) != Some(crate::STATEMENT_V1) {
+        return Err(StatementError::NotStatement {
+            reason: "the signed payload is not an in-toto Statement v1".into(),
+        });
+    }
+    Ok(statement)
+}
+
+/// What a document is, by its members: a bundle always has `mediaType`, an envelope
+/// `payloadType`, a statement `_type`. Anything else is read as a bundle (and refused there).
+fn form_of(bytes: &[u8]) -> Result<Form, StatementError> {
+    let v = crate::json::parse(bytes).map_err(|e| {
+        StatementError::BadBundle(match e {
+            crate::json::StrictJsonError::Syntax(e) => BundleError::NotJson {
+                reason: e.to_string(),
+            },
+            crate::json::StrictJsonError::DuplicateKey { key } => BundleError::DuplicateKey { key },
+        })
+    })?;
+    let has = |k: &str| v.as_object().is_some_and(|o| o.contains_key(k));
+    Ok(if has("mediaType") {
+        Form::Bundle
+    } else if has("payloadType") {
+        Form::Envelope
+    } else if has("_type") {
+        Form::Manifest
+    } else {
+        Form::Bundle
+    })
+}
+
+/// Reads the statement in `bytes`: a Sigstore bundle; a bare DSSE envelope (verified with a
+/// key only: it carries no certificate); or, when no signer is given, an unsigned statement.
+/// With no signers the statement is read unverified and `verified_by` is `None`.
+pub fn statement_from_bytes(
+    bytes: &[u8],
+    signers: &[Signer],
+    trusted_root: Option<&str>,
+) -> Result<SignedStatement, StatementError> {
+    let file_sha256 = reprove_digest::sha256_bytes(bytes).hex();
+    match form_of(bytes)? {
+        Form::Envelope => return bare_envelope(bytes, signers, file_sha256),
+        Form::Manifest if signers.is_empty() => {
+            let statement =
+                crate::json::parse(bytes).map_err(|e| StatementError::NotStatement {
+                    reason: e.to_string(),
+                })?;
+            return Ok(SignedStatement {
+                statement: require_v1(statement)?,
+                file_sha256,
+                verified_by: None,
+                form: Form::Manifest,
+            });
+        }
+        Form::Manifest => return Err(StatementError::Unsigned),
+        Form::Bundle => {}
+    }
+    if signers.is_empty() {
+        let parsed = ParsedBundle::parse(bytes).map_err(StatementError::BadBundle)?;
+        let Content::Dsse(env) = parsed.content else {
+            return Err(StatementError::NotStatement {
+                reason: "the bundle signs a message, not an in-toto statement".into(),
+            });
+        };
+        return unverified(&env, file_sha256, Form::Bundle);
+    }
+    let mut reasons = Vec::new();
+    for s in signers {
+        match verify_statement(bytes, s, trusted_root) {
+            Ok(v) => {
+                return Ok(SignedStatement {
+                    statement: require_v1(v.statement)?,
+                    file_sha256,
+                    verified_by: Some(s.label()),
+                    form: Form::Bundle,
+                });
+            }
+            // The bundle itself is unreadable: no signer will do better.
+            Err(VerifyError::BadBundle { source }) => {
+                return Err(StatementError::BadBundle(source));
+            }
+            Err(e) => reasons.push(format!("{}: {e}", s.label())),
+        }
+    }
+    Err(StatementError::Signature {
+        reasons: reasons.join("; "),
+    })
+}
+
+fn unverified(
+    env: &Envelope,
+    file_sha256: String,
+    form: Form,
+) -> Result<SignedStatement, StatementError> {
+    if env.payload_type != IN_TOTO_PAYLOAD_TYPE {
+        return Err(StatementError::NotStatement {
+            reason: format!("payload type `{}` is not in-toto", env.payload_type),
+        });
+    }
+    let statement = decode_statement(&env.payload).map_err(|e| StatementError::NotStatement {
+        reason: e.to_string(),
+    })?;
+    Ok(SignedStatement {
+        statement: require_v1(statement)?,
+        file_sha256,
+        verified_by: None,
+        form,
+    })
+}
+
+fn bare_envelope(
+    bytes: &[u8],
+    signers: &[Signer],
+    file_sha256: String,
+) -> Result<SignedStatement, StatementError> {
+    let env = Envelope::parse(bytes).map_err(|e| {
+        StatementError::BadBundle(BundleError::Malformed {
+            reason: e.to_string(),
+        })
+    })?;
+    if signers.is_empty() {
+        return unverified(&env, file_sha256, Form::Envelope);
+    }
+    if env.payload_type != IN_TOTO_PAYLOAD_TYPE {
+        return Err(StatementError::NotStatement {
+            reason: format!("payload type `{}` is not in-toto", env.payload_type),
+        });
+    }
+    let mut reasons = Vec::new();
+    for s in signers {
+        match s {
+            Signer::Key { key } => match env.verify(key) {
+                Ok(()) => {
+                    let mut st = unverified(&env, file_sha256, Form::Envelope)?;
+                    st.verified_by = Some(s.label());
+                    return Ok(st);
+                }
+                Err(e) => reasons.push(format!("{}: DSSE signature: {e}", s.label())),
+            },
+            Signer::Identity { .. } => reasons.push(format!(
+                "{}: a bare DSSE envelope carries no certificate; verify it with a key",
+                s.label()
+            )),
+        }
+    }
+    Err(StatementError::Signature {
+        reasons: reasons.join("; "),
+    })
+}
+
+/// Reads `path` (a regular file of at most [`MAX_BUNDLE_BYTES`]) and its statement.
+pub fn read_statement_file(
+    path: &Path,
+    signers: &[Signer],
+    trusted_root: Option<&str>,
+) -> Result<SignedStatement, StatementError> {
+    let bytes = reprove_digest::read_regular(path, MAX_BUNDLE_BYTES)?;
+    statement_from_bytes(&bytes, signers, trusted_root)
+}

@@ -1,0 +1,188 @@
+//! `artifact-digests`: the published bytes against the provenance subjects.
+//!
+//! A folder (`--artifacts DIR`) is checked as a whole: every entry counts, and an entry that
+//! is not a regular file — a subfolder, a symlink (never followed), a FIFO, a device — is an
+//! `unattested-artifact`, never skipped. Single files (`--artifact FILE`, as slsa-verifier's
+//! `--artifact-path`) are each matched to the subject of their name; the release's other
+//! subjects are then not required.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use super::{CheckResult, CheckStatus, printable, sha256_subjects};
+
+const ID: &str = "artifact-digests";
+
+/// Which published bytes `verify` compares with the provenance.
+#[derive(Debug, Clone)]
+pub enum Artifacts {
+    /// A folder of downloaded release assets: all of them, and nothing else.
+    Folder(PathBuf),
+    /// These files, each by its file name.
+    Files(Vec<PathBuf>),
+    /// None (`--no-artifacts`, and `status`): the verdict says so.
+    NotChecked,
+}
+
+/// Runs the check; also returns the names of the subjects whose bytes were compared.
+pub(super) fn check(
+    artifacts: &Artifacts,
+    provenance: Option<&Value>,
+) -> (CheckResult, Vec<String>) {
+    let subjects = provenance.map(sha256_subjects);
+    match (artifacts, subjects) {
+        (Artifacts::NotChecked, _) => (
+            CheckResult::new(
+                ID,
+                CheckStatus::Skipped,
+                "NO ARTIFACTS CHECKED (--no-artifacts): the evidence was verified, not the published files",
+            ),
+            Vec::new(),
+        ),
+        (_, None) => (
+            CheckResult::new(
+                ID,
+                CheckStatus::Fail,
+                "no verified provenance to check the artifacts against",
+            ),
+            Vec::new(),
+        ),
+        (Artifacts::Folder(dir), Some(subjects)) => folder(dir, &subjects),
+        (Artifacts::Files(files), Some(subjects)) => single_files(files, &subjects),
+    }
+}
+
+fn folder(
+    dir: &std::path::Path,
+    subjects: &BTreeMap<String, String>,
+) -> (CheckResult, Vec<String>) {
+    let shown_dir = printable(&dir.display().to_string());
+    if !dir.is_dir() {
+        return (
+            CheckResult::new(
+                ID,
+                CheckStatus::Error,
+                format!(
+                    "`{shown_dir}` is not a folder: --artifacts names the folder of downloaded files, whose bytes are hashed (--artifact FILE checks single files)"
+                ),
+            ),
+            Vec::new(),
+        );
+    }
+    let set = match reprove_digest::hash_flat_folder(dir) {
+        Ok(p) => p,
+        Err(e) => {
+            return (
+                CheckResult::new(
+                    ID,
+                    CheckStatus::Error,
+                    printable(&reprove_attest::verify::error_chain(&e)),
+                ),
+                Vec::new(),
+            );
+        }
+    };
+    let mut findings = Vec::new();
+    let mut checked = Vec::new();
+    for (name, want) in subjects {
+        match set.files.get(name) {
+            None => findings.push(format!(
+                "missing-artifact: `{}` is attested but not in `{shown_dir}`",
+                printable(name)
+            )),
+            Some(a) if a.sha256.hex() != *want => findings.push(format!(
+                "digest-mismatch: `{}` has sha256:{} but the provenance attests sha256:{want}",
+                printable(name),
+                a.sha256.hex()
+            )),
+            Some(_) => checked.push(name.clone()),
+        }
+    }
+    for name in set.files.keys() {
+        if !subjects.contains_key(name) {
+            findings.push(format!(
+                "unattested-artifact: `{}` is in `{shown_dir}` but no provenance subject names it",
+                printable(name)
+            ));
+        }
+    }
+    for other in &set.others {
+        findings.push(format!(
+            "unattested-artifact: `{}` in `{shown_dir}` is {}, not a release file (never followed or read)",
+            printable(&other.name),
+            other.what
+        ));
+    }
+    let ok = format!(
+        "{} artifact(s) match the provenance subjects",
+        subjects.len()
+    );
+    if !findings.is_empty() {
+        checked.clear();
+    }
+    (CheckResult::from_findings(ID, findings, ok), checked)
+}
+
+fn single_files(
+    files: &[PathBuf],
+    subjects: &BTreeMap<String, String>,
+) -> (CheckResult, Vec<String>) {
+    let mut findings = Vec::new();
+    let mut checked = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for f in files {
+        let shown = printable(&f.display().to_string());
+        let Some(name) = f.file_name().and_then(|n| n.to_str()) else {
+            findings.push(format!(
+                "unattested-artifact: `{shown}` has no file name a subject can carry"
+            ));
+            continue;
+        };
+        if !seen.insert(name.to_owned()) {
+            return (
+                CheckResult::new(
+                    ID,
+                    CheckStatus::Error,
+                    format!("two --artifact files are named `{}`", printable(name)),
+                ),
+                Vec::new(),
+            );
+        }
+        let have = match reprove_digest::sha256_file(f) {
+            Ok((d, _)) => d.hex(),
+            Err(e) => {
+                return (
+                    CheckResult::new(ID, CheckStatus::Error, printable(&e.to_string())),
+                    Vec::new(),
+                );
+            }
+        };
+        match subjects.get(name) {
+            None => findings.push(format!(
+                "unattested-artifact: `{}` is not named by any provenance subject",
+                printable(name)
+            )),
+            Some(want) if *want != have => findings.push(format!(
+                "digest-mismatch: `{}` has sha256:{have} but the provenance attests sha256:{want}",
+                printable(name)
+            )),
+            Some(_) => checked.push(name.to_owned()),
+        }
+    }
+    let ok = format!(
+        "{} of the {} attested artifact(s) checked, and they match: {}",
+        checked.len(),
+        subjects.len(),
+        checked
+            .iter()
+            .map(|n| printable(n))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if !findings.is_empty() {
+        checked.clear();
+    }
+    (CheckResult::from_findings(ID, findings, ok), checked)
+}

@@ -1,0 +1,414 @@
+//! The checks on what the statements say: `release-tag`, `project-source`, `tag-commit`,
+//! `change-policy`, `image-pins`, and the optional `rebuild`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use reprove_oci::ImageRef;
+use reprove_source::{Repository, Tag};
+use serde_json::Value;
+
+use super::provenance::provenance_tag;
+use super::{CheckResult, CheckStatus, ImageCheck, RebuildCheck, printable, str_at};
+
+pub(super) fn release_tag(
+    tag: &str,
+    baseline: Option<&Value>,
+    provenance: Option<&Value>,
+    index_tag: Option<&str>,
+) -> CheckResult {
+    const ID: &str = "release-tag";
+    let mut findings = Vec::new();
+    let mut seen = Vec::new();
+    for (what, present, found) in [
+        (
+            "baseline",
+            baseline.is_some(),
+            baseline.and_then(|b| str_at(b, &["predicate", "release", "tag"])),
+        ),
+        (
+            "provenance",
+            provenance.is_some(),
+            provenance.and_then(provenance_tag),
+        ),
+        ("index", index_tag.is_some(), index_tag),
+    ] {
+        match found {
+            Some(t) => {
+                seen.push(what);
+                if t != tag {
+                    findings.push(format!(
+                        "wrong-release: the {what} is for `{}`, not `{}`",
+                        printable(t),
+                        printable(tag)
+                    ));
+                }
+            }
+            // A statement that names no release cannot vouch for this one.
+            None if present => findings.push(format!("wrong-release: the {what} names no release")),
+            None => {}
+        }
+    }
+    if seen.is_empty() {
+        return CheckResult::new(ID, CheckStatus::Fail, "no statement names a release");
+    }
+    CheckResult::from_findings(
+        ID,
+        findings,
+        format!("the {} name `{}`", seen.join(", "), printable(tag)),
+    )
+}
+
+/// A repository URL reduced to `host/path` so the forms people write compare equal:
+/// `git+https://github.com/org/repo.git@refs/tags/v1`, `https://github.com/org/repo`,
+/// `git@github.com:org/repo.git` and `github.com/org/repo` are all `github.com/org/repo`.
+pub fn normalize_source(uri: &str) -> String {
+    let mut s = uri.trim();
+    s = s.strip_prefix("git+").unwrap_or(s);
+    // `…@refs/tags/<tag>` names a revision, not the repository.
+    if let Some(i) = s.find("@refs/") {
+        s = &s[..i];
+    }
+    let mut owned = match s.split_once("://") {
+        Some((_, rest)) => rest.to_owned(),
+        // scp-like `user@host:path`
+        None => match s.split_once(':') {
+            Some((host, path)) if !host.contains('/') => format!("{host}/{path}"),
+            _ => s.to_owned(),
+        },
+    };
+    // Credentials and ports are not part of which repository it is.
+    if let Some((userinfo, rest)) = owned.split_once('@')
+        && !userinfo.contains('/')
+    {
+        owned = rest.to_owned();
+    }
+    let mut s = owned.trim_end_matches('/').to_owned();
+    if let Some(stripped) = s.strip_suffix(".git") {
+        s = stripped.to_owned();
+    }
+    s.to_ascii_lowercase()
+}
+
+/// The repository a provenance says it was built from (`externalParameters.source.repository`).
+fn provenance_repository(p: &Value) -> Option<&str> {
+    str_at(
+        p,
+        &[
+            "predicate",
+            "buildDefinition",
+            "externalParameters",
+            "source",
+            "repository",
+        ],
+    )
+}
+
+fn provenance_project(p: &Value) -> Option<&str> {
+    str_at(
+        p,
+        &[
+            "predicate",
+            "buildDefinition",
+            "externalParameters",
+            "project",
+            "name",
+        ],
+    )
+}
+
+/// `project-source`: which product the evidence is about, as the signed statements name it.
+/// It always says; with `--project` / `--source-uri` it fails when they name another one, so
+/// another product's genuine release signed with the same key does not pass.
+pub(super) fn project_source(
+    want_project: Option<&str>,
+    want_source: Option<&str>,
+    baseline: Option<&Value>,
+    provenance: Option<&Value>,
+) -> (CheckResult, Option<String>) {
+    const ID: &str = "project-source";
+    let bproject = baseline.and_then(|b| str_at(b, &["predicate", "project", "name"]));
+    let pproject = provenance.and_then(provenance_project);
+    let brepo = baseline.and_then(|b| str_at(b, &["predicate", "project", "repository"]));
+    let prepo = provenance.and_then(provenance_repository);
+    let mut findings = Vec::new();
+    if let Some(want) = want_project {
+        for (what, have) in [("baseline", bproject), ("provenance", pproject)] {
+            match have {
+                Some(h) if h == want => {}
+                Some(h) => findings.push(format!(
+                    "wrong-project: the {what} is for project `{}`, not `{}`",
+                    printable(h),
+                    printable(want)
+                )),
+                None => findings.push(format!(
+                    "wrong-project: the {what} names no project (`[project] name` in reprove.toml), so it cannot be shown to be `{}`",
+                    printable(want)
+                )),
+            }
+        }
+    }
+    if let Some(want) = want_source {
+        let want_n = normalize_source(want);
+        match prepo {
+            Some(h) if normalize_source(h) == want_n => {}
+            Some(h) => findings.push(format!(
+                "wrong-source: the provenance was built from `{}`, not `{}`",
+                printable(h),
+                printable(want)
+            )),
+            None => findings.push(format!(
+                "wrong-source: the provenance names no source repository, so it cannot be shown to come from `{}`",
+                printable(want)
+            )),
+        }
+        if let Some(h) = brepo
+            && normalize_source(h) != want_n
+        {
+            findings.push(format!(
+                "wrong-source: the baseline's `[project] repository` is `{}`, not `{}`",
+                printable(h),
+                printable(want)
+            ));
+        }
+    }
+    let project = bproject.or(pproject).map(str::to_owned);
+    let named = format!(
+        "project {}, source {}",
+        project
+            .as_deref()
+            .map(|p| format!("`{}`", printable(p)))
+            .unwrap_or_else(|| "not named".into()),
+        prepo
+            .or(brepo)
+            .map(|r| format!("`{}`", printable(r)))
+            .unwrap_or_else(|| "unknown (no repository recorded)".into())
+    );
+    let check = if want_project.is_none() && want_source.is_none() {
+        CheckResult::new(
+            ID,
+            CheckStatus::Skipped,
+            format!("{named} (give --project and --source-uri to require them)"),
+        )
+    } else {
+        CheckResult::from_findings(ID, findings, named)
+    };
+    (check, project)
+}
+
+pub(super) fn tag(repo: &Repository, tag: &Tag, b: &Value) -> CheckResult {
+    let now = repo
+        .resolve_tag(tag)
+        .map(|info| info.commit.to_string())
+        .map_err(|e| e.to_string());
+    tag_check(tag.as_str(), now, b)
+}
+
+/// The `tag-commit` check: `now` is what the tag resolves to in the repository.
+pub fn tag_check(tag: &str, now: Result<String, String>, b: &Value) -> CheckResult {
+    const ID: &str = "tag-commit";
+    let want = str_at(b, &["predicate", "release", "commit"]).unwrap_or_default();
+    let btag = str_at(b, &["predicate", "release", "tag"]).unwrap_or_default();
+    let mut findings = Vec::new();
+    if btag != tag {
+        findings.push(format!(
+            "wrong-release: the baseline is for `{}`, not `{}`",
+            printable(btag),
+            printable(tag)
+        ));
+    }
+    match now {
+        Ok(commit) if commit == want => {}
+        Ok(commit) => findings.push(format!(
+            "tag-moved: `{}` now points at {commit} but the signed baseline records {}",
+            printable(tag),
+            printable(want)
+        )),
+        Err(e) => findings.push(format!(
+            "tag-missing: `{}`: {}",
+            printable(tag),
+            printable(&e)
+        )),
+    }
+    CheckResult::from_findings(
+        ID,
+        findings,
+        format!("`{}` still points at {}", printable(tag), printable(want)),
+    )
+}
+
+pub(super) fn policy(b: &Value) -> CheckResult {
+    const ID: &str = "change-policy";
+    let findings: Vec<String> = b
+        .get("predicate")
+        .and_then(|p| p.get("findings"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|f| f.get("policy").and_then(Value::as_bool) == Some(true))
+        .map(|f| {
+            format!(
+                "{}: {}",
+                printable(f.get("code").and_then(Value::as_str).unwrap_or("policy")),
+                printable(f.get("message").and_then(Value::as_str).unwrap_or_default())
+            )
+        })
+        .collect();
+    let result = str_at(b, &["predicate", "policy", "result"]).unwrap_or("?");
+    if findings.is_empty() && result != "pass" {
+        return CheckResult::failed(
+            ID,
+            format!("policy result `{}`", printable(result)),
+            format!(
+                "policy-failed: the baseline's policy result is `{}`",
+                printable(result)
+            ),
+        );
+    }
+    let commits = b
+        .get("predicate")
+        .and_then(|p| p.get("changes"))
+        .and_then(|c| c.get("commits"))
+        .and_then(Value::as_array)
+        .map(Vec::len)
+        .unwrap_or(0);
+    CheckResult::from_findings(
+        ID,
+        findings,
+        format!("every policy in reprove.toml holds ({commits} commit(s) traced)"),
+    )
+}
+
+/// The `image-pins` check of a baseline statement on its own.
+pub fn image_check_pub(ic: &ImageCheck, baseline: &Value) -> CheckResult {
+    images(ic, baseline)
+}
+
+pub(super) fn images(ic: &ImageCheck, b: &Value) -> CheckResult {
+    const ID: &str = "image-pins";
+    let mut refs: BTreeSet<String> = b
+        .get("predicate")
+        .and_then(|p| p.get("images"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i.get("reference")?.as_str().map(str::to_owned))
+        .collect();
+    if let Some(img) = str_at(b, &["predicate", "build", "image"]) {
+        refs.insert(img.to_owned());
+    }
+    let parsed: Vec<(String, Result<ImageRef, String>)> = refs
+        .into_iter()
+        .map(|r| {
+            let p = r.parse::<ImageRef>().map_err(|e| e.to_string());
+            (r, p)
+        })
+        .collect();
+    let verdicts = reprove_oci::check::concurrently(&parsed, 8, |(raw, r)| match r {
+        Ok(r) => reprove_oci::check::check_reference(&ic.client, r, &ic.platform),
+        Err(e) => reprove_oci::check::Verdict::new(
+            reprove_oci::check::VerdictCode::UnparsableImage,
+            format!("`{raw}`: {e}"),
+        ),
+    });
+    let mut findings = Vec::new();
+    let mut unreachable = Vec::new();
+    for ((raw, _), v) in parsed.iter().zip(&verdicts) {
+        let line = format!(
+            "{}: `{}`: {}",
+            v.code.as_str(),
+            printable(raw),
+            printable(&v.message)
+        );
+        match v.code.severity() {
+            0 => {}
+            1 => findings.push(line),
+            _ => unreachable.push(line),
+        }
+    }
+    if findings.is_empty() && !unreachable.is_empty() {
+        return CheckResult {
+            id: ID,
+            status: CheckStatus::Error,
+            detail: "a registry could not be asked".into(),
+            findings: unreachable,
+        };
+    }
+    findings.extend(unreachable);
+    CheckResult::from_findings(
+        ID,
+        findings,
+        format!(
+            "{} pinned image(s) still resolve to their digests",
+            parsed.len()
+        ),
+    )
+}
+
+pub(super) fn rebuild(
+    rc: &RebuildCheck,
+    repo: &Repository,
+    tag: &Tag,
+    subjects: &BTreeMap<String, String>,
+    progress: &dyn Fn(&str),
+) -> CheckResult {
+    const ID: &str = "rebuild";
+    // The attested digests play the published set.
+    let opts = reprove_build::Options {
+        engine: rc.engine,
+        published: Some(reprove_build::Published::digests(subjects)),
+        variations: false,
+        keep: None,
+    };
+    match reprove_build::rebuild(repo, tag, &opts, progress) {
+        Ok(r) => {
+            let findings = crate::pipeline::rebuild_failures(&r);
+            CheckResult::from_findings(
+                ID,
+                findings,
+                format!(
+                    "rebuilt in {} with {} {}: every artifact matches the provenance",
+                    printable(&r.image),
+                    r.engine.program(),
+                    printable(&r.engine_version)
+                ),
+            )
+        }
+        Err(
+            e @ (reprove_build::BuildError::BuildFailed { .. }
+            | reprove_build::BuildError::TimedOut { .. }
+            | reprove_build::BuildError::NoArtifacts { .. }),
+        ) => CheckResult::failed(
+            ID,
+            "the rebuild failed",
+            format!("build-failed: {}", printable(&e.to_string())),
+        ),
+        Err(e) => CheckResult::new(
+            ID,
+            CheckStatus::Error,
+            printable(&reprove_attest::verify::error_chain(&e)),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_uris_in_every_form_compare_equal() {
+        let want = "github.com/org/repo";
+        for form in [
+            "git+https://github.com/org/repo.git@refs/tags/v1.0.0",
+            "https://github.com/org/repo",
+            "https://github.com/org/repo/",
+            "https://user:token@github.com/org/repo.git",
+            "git@github.com:org/repo.git",
+            "ssh://git@github.com/org/repo",
+            "github.com/Org/Repo",
+        ] {
+            assert_eq!(normalize_source(form), want, "{form}");
+        }
+        assert_ne!(normalize_source("https://github.com/org/repo2"), want);
+        assert_ne!(normalize_source("https://gitlab.com/org/repo"), want);
+    }
+}

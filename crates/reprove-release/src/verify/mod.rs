@@ -1,0 +1,510 @@
+//! `reprove verify`: the auditor's check of a release's evidence, offline by default.
+//!
+//! Every check has a stable id and ends `pass`, `fail`, `skipped` (with the reason) or
+//! `error` (could not run). Nothing in the evidence folder is trusted before its signature
+//! is checked: statements are read through [`reprove_attest::signed`] from the verified DSSE
+//! payloads, never from a file beside them. The verdict fails closed: any `fail` is a failed
+//! verification, any `error` means it could not be completed.
+//!
+//! One module per group of checks:
+//! - [`index`]: `evidence-index` — the folder against its signed index;
+//! - [`provenance`]: `provenance-signature` (k-of-n) and `baseline-provenance-agree`, with the
+//!   one agreement test every counted provenance passes;
+//! - [`artifacts`]: `artifact-digests` — the downloaded files against the provenance subjects;
+//! - [`checks`]: `release-tag`, `project-source`, `tag-commit`, `change-policy`,
+//!   `image-pins`, `rebuild`;
+//! - [`summary`]: the SLSA verification summary (VSA).
+
+mod artifacts;
+mod checks;
+mod index;
+mod provenance;
+mod summary;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use reprove_attest::ResourceDescriptor;
+use reprove_attest::signed::{SignedStatement, StatementError, read_statement_file};
+use reprove_attest::verify::Signer;
+use reprove_build::EngineKind;
+use reprove_oci::registry::RegistryClient;
+use reprove_source::{Repository, Tag};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::evidence;
+
+pub use artifacts::Artifacts;
+pub use checks::{image_check_pub, tag_check};
+pub use summary::{POLICY_URI, VERIFIER_ID, summary};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckStatus {
+    Pass,
+    Skipped,
+    /// Could not run (exit 2 unless something failed).
+    Error,
+    Fail,
+}
+
+/// One check and what it found.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    /// Stable id: `evidence-index`, `baseline-signature`, `provenance-signature`,
+    /// `artifact-digests`, `baseline-provenance-agree`, `release-tag`, `project-source`,
+    /// `tag-commit`, `change-policy`, `image-pins`, `rebuild`.
+    pub id: &'static str,
+    pub status: CheckStatus,
+    pub detail: String,
+    /// Each problem found, prefixed with its finding code (`digest-mismatch: …`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<String>,
+}
+
+impl CheckResult {
+    pub fn new(id: &'static str, status: CheckStatus, detail: impl Into<String>) -> Self {
+        CheckResult {
+            id,
+            status,
+            detail: detail.into(),
+            findings: Vec::new(),
+        }
+    }
+
+    pub fn from_findings(id: &'static str, findings: Vec<String>, ok: impl Into<String>) -> Self {
+        if findings.is_empty() {
+            CheckResult::new(id, CheckStatus::Pass, ok)
+        } else {
+            CheckResult {
+                id,
+                status: CheckStatus::Fail,
+                detail: format!("{} problem(s)", findings.len()),
+                findings,
+            }
+        }
+    }
+
+    fn failed(id: &'static str, detail: impl Into<String>, finding: String) -> Self {
+        CheckResult {
+            id,
+            status: CheckStatus::Fail,
+            detail: detail.into(),
+            findings: vec![finding],
+        }
+    }
+}
+
+/// The registry check of image pins (`--check-images`).
+#[derive(Debug)]
+pub struct ImageCheck {
+    pub client: RegistryClient,
+    pub platform: String,
+}
+
+/// A fresh rebuild (`--rebuild`).
+#[derive(Debug, Clone)]
+pub struct RebuildCheck {
+    pub engine: Option<EngineKind>,
+}
+
+#[derive(Debug)]
+pub struct Options<'a> {
+    pub tag: Tag,
+    pub evidence: PathBuf,
+    /// Which published bytes to check against the provenance subjects.
+    pub artifacts: Artifacts,
+    /// Who may have signed; the baseline must verify with one of them.
+    pub signers: Vec<Signer>,
+    /// How many independent provenance signers must agree (k-of-n).
+    pub require: usize,
+    pub trusted_root: Option<String>,
+    /// The product the auditor is checking: the signed baseline and provenance must name it.
+    pub project: Option<String>,
+    /// The source repository the auditor expects (`github.com/org/repo`, any URL form).
+    pub source_uri: Option<String>,
+    /// The repository, when there is one (tag check, rebuild).
+    pub repo: Option<&'a Repository>,
+    pub images: Option<ImageCheck>,
+    pub rebuild: Option<RebuildCheck>,
+}
+
+/// A bundle file that was read and verified.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InputAttestation {
+    pub file: String,
+    pub sha256: String,
+    /// Which given signer verified it (`key <hint>` or the identity).
+    pub signer: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VerifyVerdict {
+    Verified,
+    /// Every check that ran passed, but the user said `--no-artifacts`: the evidence is
+    /// genuine, and no published byte was compared with it.
+    VerifiedNoArtifactsChecked,
+    Failed,
+    CouldNotCheck,
+}
+
+impl VerifyVerdict {
+    /// The verdict in words, as every output channel prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerifyVerdict::Verified => "verified",
+            VerifyVerdict::VerifiedNoArtifactsChecked => "verified, no artifacts checked",
+            VerifyVerdict::Failed => "FAILED",
+            VerifyVerdict::CouldNotCheck => "could not check",
+        }
+    }
+
+    /// Both forms of "the evidence holds".
+    pub fn is_verified(self) -> bool {
+        matches!(
+            self,
+            VerifyVerdict::Verified | VerifyVerdict::VerifiedNoArtifactsChecked
+        )
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyReport {
+    pub tag: String,
+    pub evidence: String,
+    pub verdict: VerifyVerdict,
+    pub checks: Vec<CheckResult>,
+    /// The release's artifacts as the verified provenance names them.
+    pub subjects: Vec<ResourceDescriptor>,
+    /// Which of them were compared with published bytes (all, some with `--artifact`, none
+    /// with `--no-artifacts`).
+    pub artifacts_checked: Vec<String>,
+    pub input_attestations: Vec<InputAttestation>,
+    /// `git+…@refs/tags/<tag>` from the provenance, when it names a repository.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_uri: Option<String>,
+    /// `[project] name` as the signed baseline records it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// The verified baseline statement, for reports built on this verification.
+    #[serde(skip)]
+    pub baseline: Option<Value>,
+    /// The verified provenance statement (the primary one).
+    #[serde(skip)]
+    pub provenance: Option<Value>,
+    /// The signed index's outcome (`released`, `failed`), when the index was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// False when no key or identity was given: nothing is then called verified.
+    pub signatures_checked: bool,
+}
+
+impl VerifyReport {
+    /// Adds a check run outside [`verify`] and decides the verdict again.
+    pub fn push_check(&mut self, check: CheckResult) {
+        self.checks.push(check);
+        self.decide();
+    }
+
+    /// The check with this id.
+    pub fn check(&self, id: &str) -> Option<&CheckResult> {
+        self.checks.iter().find(|c| c.id == id)
+    }
+
+    fn decide(&mut self) {
+        let worst = self
+            .checks
+            .iter()
+            .map(|c| c.status)
+            .max()
+            .unwrap_or(CheckStatus::Pass);
+        self.verdict = match worst {
+            CheckStatus::Fail => VerifyVerdict::Failed,
+            CheckStatus::Error => VerifyVerdict::CouldNotCheck,
+            // Nothing is verified without a key: at best it could not be checked.
+            _ if !self.signatures_checked => VerifyVerdict::CouldNotCheck,
+            _ if self.artifacts_checked.is_empty() => VerifyVerdict::VerifiedNoArtifactsChecked,
+            _ => VerifyVerdict::Verified,
+        };
+    }
+}
+
+/// Reads one bundle of the folder with the given signers (unverified without any).
+fn read_bundle(
+    path: &Path,
+    signers: &[Signer],
+    root: Option<&str>,
+) -> Result<(Value, InputAttestation), StatementError> {
+    let SignedStatement {
+        statement,
+        file_sha256,
+        verified_by,
+        ..
+    } = read_statement_file(path, signers, root)?;
+    Ok((
+        statement,
+        InputAttestation {
+            file: path
+                .file_name()
+                .map(|n| printable(&n.to_string_lossy()))
+                .unwrap_or_default(),
+            sha256: file_sha256,
+            signer: verified_by.unwrap_or_else(|| "NOT CHECKED".to_owned()),
+        },
+    ))
+}
+
+/// `code: `file`: reason` for a bundle that did not yield a statement.
+fn statement_finding(file: &str, e: &StatementError) -> String {
+    format!(
+        "{}: `{}`: {}",
+        e.code(),
+        printable(file),
+        printable(&e.to_string())
+    )
+}
+
+fn sha256_subjects(st: &Value) -> BTreeMap<String, String> {
+    st.get("subject")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|s| {
+            Some((
+                s.get("name")?.as_str()?.to_owned(),
+                s.get("digest")?.get("sha256")?.as_str()?.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+fn str_at<'v>(v: &'v Value, path: &[&str]) -> Option<&'v str> {
+    path.iter().try_fold(v, |cur, p| cur.get(p))?.as_str()
+}
+
+/// Reads a bundle's statement WITHOUT checking its signature — for reports made without a
+/// key, which say so. Still strict: a confused bundle or a non-regular file yields nothing.
+pub fn read_unverified(path: &Path) -> Option<Value> {
+    read_statement_file(path, &[], None)
+        .ok()
+        .map(|s| s.statement)
+}
+
+/// Control characters in a name from the folder would let it rewrite the terminal or break
+/// XML: show them escaped.
+pub fn printable(s: &str) -> String {
+    reprove_escape::terminal(s)
+}
+
+/// Runs every check.
+pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
+    let root = opts.trusted_root.as_deref();
+    let mut report = VerifyReport {
+        tag: opts.tag.to_string(),
+        evidence: opts.evidence.display().to_string(),
+        verdict: VerifyVerdict::CouldNotCheck,
+        checks: Vec::new(),
+        subjects: Vec::new(),
+        artifacts_checked: Vec::new(),
+        input_attestations: Vec::new(),
+        source_uri: None,
+        project: None,
+        baseline: None,
+        provenance: None,
+        outcome: None,
+        signatures_checked: !opts.signers.is_empty(),
+    };
+    if !opts.evidence.is_dir() {
+        report.checks.push(CheckResult::new(
+            "evidence-index",
+            CheckStatus::Error,
+            format!(
+                "`{}` is not a folder",
+                printable(&opts.evidence.display().to_string())
+            ),
+        ));
+        report.decide();
+        return report;
+    }
+    progress("checking the evidence folder against its index");
+    let unkeyed = opts.signers.is_empty();
+    let (index_check, index, index_input) = index::check(&opts.evidence, &opts.signers, root);
+    report.checks.push(index_check);
+    if let Some(i) = index_input {
+        report.input_attestations.push(i);
+    }
+    report.outcome = index.as_ref().map(|i| i.outcome.clone());
+
+    // Baseline.
+    progress("verifying the baseline signature");
+    let baseline = match read_bundle(&opts.evidence.join(evidence::BASELINE), &opts.signers, root) {
+        Ok((st, input)) => {
+            if st.get("predicateType").and_then(Value::as_str)
+                == Some(reprove_baseline::BASELINE_PREDICATE_TYPE)
+            {
+                report.checks.push(if unkeyed {
+                    CheckResult::new(
+                        "baseline-signature",
+                        CheckStatus::Skipped,
+                        "NOT CHECKED: no key or identity given",
+                    )
+                } else {
+                    CheckResult::new(
+                        "baseline-signature",
+                        CheckStatus::Pass,
+                        format!("`{}` signed by {}", input.file, input.signer),
+                    )
+                });
+                report.input_attestations.push(input);
+                Some(st)
+            } else {
+                report.checks.push(CheckResult::failed(
+                    "baseline-signature",
+                    "wrong predicate type",
+                    format!(
+                        "wrong-predicate: `{}` is not a reprove baseline",
+                        evidence::BASELINE
+                    ),
+                ));
+                None
+            }
+        }
+        Err(e) => {
+            report.checks.push(CheckResult::failed(
+                "baseline-signature",
+                format!("`{}` does not verify", evidence::BASELINE),
+                statement_finding(evidence::BASELINE, &e),
+            ));
+            None
+        }
+    };
+
+    // Provenance, k-of-n, every counted one agreeing with the baseline.
+    progress("verifying the provenance signatures");
+    let counted = provenance::check(opts, baseline.as_ref(), index.as_ref());
+    report.checks.push(counted.check);
+    report.input_attestations.extend(counted.inputs);
+    let provenance = counted.primary;
+    if let Some(p) = &provenance {
+        report.subjects = sha256_subjects(p)
+            .into_iter()
+            .map(|(n, h)| ResourceDescriptor::named(n, "sha256", &h))
+            .collect();
+        report.source_uri = provenance::dependency(p, "source")
+            .and_then(|d| d.get("uri"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+    }
+
+    // Artifacts against the provenance subjects.
+    progress("hashing the artifacts");
+    let (artifact_check, checked) = artifacts::check(&opts.artifacts, provenance.as_ref());
+    report.checks.push(artifact_check);
+    report.artifacts_checked = checked;
+
+    // Baseline and provenance describe the same release, built the same way.
+    report.checks.push(match (&baseline, &provenance) {
+        (Some(b), Some(p)) => provenance::agreement_check(b, p),
+        _ => CheckResult::new(
+            "baseline-provenance-agree",
+            CheckStatus::Fail,
+            "needs both a verified baseline and a verified provenance",
+        ),
+    });
+
+    // Every statement is about the tag asked for (a folder of another release, with valid
+    // signatures, must not pass as this one).
+    report.checks.push(checks::release_tag(
+        opts.tag.as_str(),
+        baseline.as_ref(),
+        provenance.as_ref(),
+        index.as_ref().map(|i| i.tag.as_str()),
+    ));
+
+    // …and about the product the auditor names.
+    let (product_check, project) = checks::project_source(
+        opts.project.as_deref(),
+        opts.source_uri.as_deref(),
+        baseline.as_ref(),
+        provenance.as_ref(),
+    );
+    report.checks.push(product_check);
+    report.project = project;
+
+    // The tag still names the commit.
+    report.checks.push(match (&baseline, opts.repo) {
+        (_, None) => CheckResult::new(
+            "tag-commit",
+            CheckStatus::Skipped,
+            "no git repository here (run inside a clone, or with -C DIR, to check the tag)",
+        ),
+        (None, Some(_)) => CheckResult::new(
+            "tag-commit",
+            CheckStatus::Fail,
+            "no verified baseline to compare the tag with",
+        ),
+        (Some(b), Some(repo)) => checks::tag(repo, &opts.tag, b),
+    });
+
+    // The change policy recorded in the signed baseline.
+    report.checks.push(match &baseline {
+        Some(b) => checks::policy(b),
+        None => CheckResult::new(
+            "change-policy",
+            CheckStatus::Fail,
+            "no verified baseline to read the policy from",
+        ),
+    });
+
+    report.checks.push(match (&opts.images, &baseline) {
+        (None, _) => CheckResult::new(
+            "image-pins",
+            CheckStatus::Skipped,
+            "offline; --check-images asks the registries",
+        ),
+        (Some(_), None) => CheckResult::new(
+            "image-pins",
+            CheckStatus::Fail,
+            "no verified baseline to read the images from",
+        ),
+        (Some(ic), Some(b)) => {
+            progress("checking image pins against their registries");
+            checks::images(ic, b)
+        }
+    });
+
+    report
+        .checks
+        .push(match (&opts.rebuild, opts.repo, &provenance) {
+            (None, _, _) => CheckResult::new(
+                "rebuild",
+                CheckStatus::Skipped,
+                "--rebuild rebuilds the tag and compares",
+            ),
+            (Some(_), None, _) => CheckResult::new(
+                "rebuild",
+                CheckStatus::Error,
+                "--rebuild needs the repository (run inside a clone, or with -C DIR)",
+            ),
+            (Some(_), Some(_), None) => CheckResult::new(
+                "rebuild",
+                CheckStatus::Fail,
+                "no verified provenance to compare the rebuild with",
+            ),
+            (Some(rc), Some(repo), Some(p)) => {
+                progress("rebuilding the tag");
+                checks::rebuild(rc, repo, &opts.tag, &sha256_subjects(p), progress)
+            }
+        });
+    report.baseline = baseline;
+    report.provenance = provenance;
+    report.decide();
+    report
+}
+
+#[cfg(test)]
+mod tests;

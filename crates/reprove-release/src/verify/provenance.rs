@@ -1,0 +1,374 @@
+//! `provenance-signature` (k-of-n rebuilders) and `baseline-provenance-agree`.
+//!
+//! One test — [`agreement`] — decides whether a provenance describes the release the signed
+//! baseline fixes: same commit, same image by digest, same recipe, no network, a read-only
+//! root and the reference environment, same artifacts. The release's own provenance must pass
+//! it (its findings fail `baseline-provenance-agree`); another rebuilder's provenance counts
+//! toward `--require` only when it passes it too. A provenance that is not for this release at
+//! all (another predicate, another tag or commit, a key nobody gave) is listed as not counted
+//! and never fails a genuine release; a trusted rebuilder that attests other bytes for this
+//! very release is `rebuilders-disagree`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use reprove_attest::slsa::PROVENANCE_V1;
+use reprove_oci::ImageRef;
+use serde_json::Value;
+
+use super::index::{IndexView, is_added_provenance};
+use super::{
+    CheckResult, CheckStatus, InputAttestation, Options, printable, read_bundle, sha256_subjects,
+    statement_finding, str_at,
+};
+use crate::evidence;
+use crate::provenance::BUILD_TYPE;
+
+const ID: &str = "provenance-signature";
+
+/// The provenance files of a folder: `provenance.sigstore.json` and top-level
+/// `provenance-*.sigstore.json`, whatever they are (a FIFO or symlink is refused when read).
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n == evidence::PROVENANCE || is_added_provenance(n))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+pub(super) fn dependency<'v>(st: &'v Value, name: &str) -> Option<&'v Value> {
+    st.get("predicate")?
+        .get("buildDefinition")?
+        .get("resolvedDependencies")?
+        .as_array()?
+        .iter()
+        .find(|d| d.get("name").and_then(Value::as_str) == Some(name))
+}
+
+pub(super) fn dependency_digest(st: &Value, name: &str, alg: &str) -> Option<String> {
+    dependency(st, name)?
+        .get("digest")?
+        .get(alg)?
+        .as_str()
+        .map(str::to_owned)
+}
+
+pub(super) fn provenance_tag(p: &Value) -> Option<&str> {
+    str_at(
+        p,
+        &[
+            "predicate",
+            "buildDefinition",
+            "externalParameters",
+            "source",
+            "tag",
+        ],
+    )
+}
+
+/// Why a statement is not reprove's provenance of this tag, if it is not.
+fn not_this_release(st: &Value, tag: &str) -> Option<String> {
+    let t = st.get("predicateType").and_then(Value::as_str);
+    let bt = str_at(st, &["predicate", "buildDefinition", "buildType"]);
+    if t != Some(PROVENANCE_V1) || bt != Some(BUILD_TYPE) {
+        return Some("wrong-predicate: not reprove's SLSA provenance v1".into());
+    }
+    match provenance_tag(st) {
+        Some(t) if t == tag => None,
+        Some(t) => Some(format!(
+            "wrong-release: for `{}`, not `{tag}`",
+            printable(t)
+        )),
+        None => Some("wrong-release: names no release".into()),
+    }
+}
+
+/// What the verification of the provenance files found.
+pub(super) struct Counted {
+    pub check: CheckResult,
+    pub inputs: Vec<InputAttestation>,
+    /// The release's own provenance (`provenance.sigstore.json`), verified.
+    pub primary: Option<Value>,
+}
+
+pub(super) fn check(
+    opts: &Options<'_>,
+    baseline: Option<&Value>,
+    index: Option<&IndexView>,
+) -> Counted {
+    let root = opts.trusted_root.as_deref();
+    let unkeyed = opts.signers.is_empty();
+    let tag = opts.tag.as_str();
+    let mut findings = Vec::new();
+    let mut not_counted: Vec<String> = Vec::new();
+    let mut inputs = Vec::new();
+    let mut primary: Option<(Value, InputAttestation)> = None;
+    let mut others: Vec<(Value, InputAttestation)> = Vec::new();
+
+    let primary_path = opts.evidence.join(evidence::PROVENANCE);
+    match read_bundle(&primary_path, &opts.signers, root) {
+        Ok((st, input)) => match not_this_release(&st, tag) {
+            None => primary = Some((st, input)),
+            Some(why) => findings.push(format!("{why} (`{}`)", evidence::PROVENANCE)),
+        },
+        Err(e) if matches!(&e, reprove_attest::signed::StatementError::File(f) if f.is_not_found()) =>
+        {
+            let why = index
+                .filter(|i| i.outcome == "failed")
+                .map(|i| {
+                    format!(
+                        " — the release failed: {}",
+                        printable(&i.failures.join("; "))
+                    )
+                })
+                .unwrap_or_default();
+            findings.push(format!(
+                "provenance-missing: no provenance in the folder{why}"
+            ));
+        }
+        Err(e) => findings.push(statement_finding(evidence::PROVENANCE, &e)),
+    }
+
+    for f in files(&opts.evidence) {
+        let name = f
+            .file_name()
+            .map(|n| printable(&n.to_string_lossy()))
+            .unwrap_or_default();
+        if name == evidence::PROVENANCE {
+            continue;
+        }
+        // Without keys only the release's own provenance is read: the others are outside the
+        // index, and anyone could have dropped them in.
+        if unkeyed {
+            not_counted.push(format!("{name} (no key given)"));
+            continue;
+        }
+        match read_bundle(&f, &opts.signers, root) {
+            Ok((st, input)) => match not_this_release(&st, tag) {
+                None => others.push((st, input)),
+                Some(why) => not_counted.push(format!("{name} ({why})")),
+            },
+            Err(e) => not_counted.push(format!("{name} ({})", e.code())),
+        }
+    }
+
+    // Who agrees. The release's own provenance counts when it agrees with the baseline; every
+    // other one must agree with the baseline too, and attest exactly the same artifacts.
+    let mut agreeing: BTreeSet<String> = BTreeSet::new();
+    if let Some((pst, input)) = &primary {
+        let primary_agrees = baseline.is_some_and(|b| agreement(b, pst).is_empty());
+        if primary_agrees {
+            agreeing.insert(input.signer.clone());
+        }
+        let want = sha256_subjects(pst);
+        let commit = dependency_digest(pst, "source", "gitCommit");
+        for (st, input) in &others {
+            let same_commit = dependency_digest(st, "source", "gitCommit") == commit;
+            if !same_commit {
+                not_counted.push(format!("{} (wrong-release: another commit)", input.file));
+                continue;
+            }
+            if sha256_subjects(st) != want {
+                // A rebuilder the auditor trusts got other bytes for this very release.
+                findings.push(format!(
+                    "rebuilders-disagree: `{}` ({}) attests other artifacts for the same commit",
+                    input.file, input.signer
+                ));
+                continue;
+            }
+            let problems = match baseline {
+                Some(b) => agreement(b, st),
+                None => vec!["no verified baseline to compare with".to_owned()],
+            };
+            if problems.is_empty() {
+                agreeing.insert(input.signer.clone());
+                inputs.push(input.clone());
+            } else {
+                let codes: BTreeSet<&str> = problems
+                    .iter()
+                    .filter_map(|p| p.split(':').next())
+                    .collect();
+                not_counted.push(format!(
+                    "{} (built otherwise than the baseline says: {})",
+                    input.file,
+                    codes.into_iter().collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+    }
+    if agreeing.len() < opts.require {
+        findings.push(format!(
+            "not-enough-rebuilders: {} independent signer(s) agree, {} required",
+            agreeing.len(),
+            opts.require
+        ));
+    }
+    let detail = format!(
+        "{} independent signer(s) agree ({} required): {}{}",
+        agreeing.len(),
+        opts.require,
+        agreeing.iter().cloned().collect::<Vec<_>>().join(", "),
+        if not_counted.is_empty() {
+            String::new()
+        } else {
+            format!("; not counted: {}", not_counted.join(", "))
+        }
+    );
+    let mut check = CheckResult::from_findings(ID, findings, detail.clone());
+    // Why a rebuilder was not counted matters most when too few were.
+    check.detail = detail;
+    if unkeyed && check.status == CheckStatus::Pass {
+        check.status = CheckStatus::Skipped;
+        check.detail = "NOT CHECKED: no key or identity given".into();
+    }
+    let primary = primary.map(|(st, input)| {
+        inputs.insert(0, input);
+        st
+    });
+    Counted {
+        check,
+        inputs,
+        primary,
+    }
+}
+
+fn norm_image(s: Option<&str>) -> Option<String> {
+    let r = s?.parse::<ImageRef>().ok()?;
+    Some(format!("{}@{}", r.name(), r.digest()?))
+}
+
+/// Everything in which `p` differs from what the baseline `b` fixes, each prefixed with its
+/// finding code. Empty when the provenance describes the release the baseline records.
+pub(super) fn agreement(b: &Value, p: &Value) -> Vec<String> {
+    let mut findings = Vec::new();
+    let bcommit = str_at(b, &["predicate", "release", "commit"]);
+    let pcommit = dependency_digest(p, "source", "gitCommit");
+    if bcommit.is_none() || bcommit != pcommit.as_deref() {
+        findings.push(format!(
+            "commit-mismatch: the baseline records commit {} but the provenance {}",
+            printable(bcommit.unwrap_or("(none)")),
+            printable(pcommit.as_deref().unwrap_or("(none)"))
+        ));
+    }
+    let at = |v: &Value, path: &[&str]| -> Option<Value> {
+        path.iter().try_fold(v, |cur, k| cur.get(k)).cloned()
+    };
+    let recipe_path = |key: &'static str| {
+        [
+            "predicate",
+            "buildDefinition",
+            "externalParameters",
+            "recipe",
+            key,
+        ]
+    };
+    let internal_path =
+        |key: &'static str| ["predicate", "buildDefinition", "internalParameters", key];
+    let bimage = str_at(b, &["predicate", "build", "image"]);
+    let pimage = str_at(p, &recipe_path("image"));
+    if norm_image(bimage).is_none() || norm_image(bimage) != norm_image(pimage) {
+        findings.push(format!(
+            "image-mismatch: the baseline's recipe uses `{}` but the provenance `{}`",
+            printable(bimage.unwrap_or("(none)")),
+            printable(pimage.unwrap_or("(none)"))
+        ));
+    }
+    // The recipe as the baseline fixes it, with the defaults `reprove.toml` leaves implicit.
+    let brecipe = |key: &str| {
+        at(b, &["predicate", "build", key]).unwrap_or(match key {
+            "env" => Value::Object(Default::default()),
+            "artifacts" => Value::Array(Vec::new()),
+            "timeout" => Value::from(reprove_build::DEFAULT_TIMEOUT),
+            _ => Value::Null,
+        })
+    };
+    for key in ["command", "artifacts", "env", "workdir", "user", "timeout"] {
+        let bv = brecipe(key);
+        let pv = at(p, &recipe_path(key)).unwrap_or(Value::Null);
+        if bv != pv {
+            findings.push(format!(
+                "recipe-mismatch: `{key}` is {} in the baseline but {} in the provenance",
+                printable(&bv.to_string()),
+                printable(&pv.to_string())
+            ));
+        }
+    }
+    // How it ran: no network, read-only root, and the reference conditions — the fixed build
+    // path, hostname and umask, and the environment reprove derives from the recipe.
+    let network = at(p, &internal_path("network"));
+    if network.as_ref().and_then(Value::as_str) != Some("none") {
+        findings.push(format!(
+            "network-not-none: the provenance records network {}",
+            printable(&network.unwrap_or(Value::Null).to_string())
+        ));
+    }
+    let epoch = b
+        .get("predicate")
+        .and_then(|p| p.get("release"))
+        .and_then(|r| r.get("sourceDateEpoch"))
+        .and_then(Value::as_i64);
+    let env: Option<BTreeMap<String, String>> = serde_json::from_value(brecipe("env")).ok();
+    let expected = [
+        ("readOnlyRootFilesystem", Some(Value::Bool(true))),
+        ("buildPath", Some(Value::from(reprove_build::BUILD_PATH))),
+        ("hostname", Some(Value::from(reprove_build::HOSTNAME))),
+        ("umask", Some(Value::from(reprove_build::UMASK))),
+        ("sourceDateEpoch", epoch.map(Value::from)),
+        (
+            "environment",
+            env.zip(epoch).and_then(|(env, epoch)| {
+                serde_json::to_value(reprove_build::reference_environment(&env, epoch)).ok()
+            }),
+        ),
+    ];
+    for (key, want) in expected {
+        let have = at(p, &internal_path(key));
+        if want.is_none() || have != want {
+            findings.push(format!(
+                "environment-mismatch: `{key}` is {} in the provenance, not {}",
+                printable(&have.unwrap_or(Value::Null).to_string()),
+                printable(
+                    &want
+                        .map(|w| w.to_string())
+                        .unwrap_or_else(|| "what the baseline fixes".into())
+                )
+            ));
+        }
+    }
+    let bsubjects = sha256_subjects(b);
+    let psubjects = sha256_subjects(p);
+    if bsubjects != psubjects {
+        let names: BTreeSet<&String> = bsubjects.keys().chain(psubjects.keys()).collect();
+        for n in names {
+            if bsubjects.get(n) != psubjects.get(n) {
+                findings.push(format!(
+                    "subject-mismatch: `{}` is sha256:{} in the baseline but sha256:{} in the provenance",
+                    printable(n),
+                    bsubjects.get(n).map(String::as_str).unwrap_or("(absent)"),
+                    psubjects.get(n).map(String::as_str).unwrap_or("(absent)")
+                ));
+            }
+        }
+    }
+    findings
+}
+
+/// `baseline-provenance-agree` for the release's own provenance.
+pub(super) fn agreement_check(b: &Value, p: &Value) -> CheckResult {
+    CheckResult::from_findings(
+        "baseline-provenance-agree",
+        agreement(b, p),
+        format!(
+            "same commit {}, image, recipe, network none, environment and artifacts",
+            printable(str_at(b, &["predicate", "release", "commit"]).unwrap_or("?"))
+        ),
+    )
+}

