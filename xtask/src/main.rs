@@ -3,9 +3,11 @@
 //! - `test`  installs and starts what the suite needs, then runs fmt, clippy and every test
 //! - `demo`  builds a base image and an example repository, releases it, verifies it
 //! - `bench` the benchmarks the issues ask for, each a ratio against a reference tool
+//! - `fuzz`  every fuzz target (cargo-fuzz, nightly), with runs and crashes per target
 
 mod bench;
 mod demo;
+mod fuzz;
 mod util;
 
 use std::process::ExitCode;
@@ -28,8 +30,9 @@ fn run() -> Result<()> {
         Some("test") => test(&args[1..]),
         Some("demo") => demo::run(),
         Some("bench") => bench::run(&args[1..]),
+        Some("fuzz") => fuzz::run_fuzz(&args[1..]),
         _ => bail!(
-            "usage: cargo xtask <test|demo|bench>\n  test   set up git, gpg and validators, then fmt + clippy + all tests\n  demo   release an example repository end to end and verify it as an auditor\n  bench  sha256 and baseline throughput against openssl and git archive"
+            "usage: cargo xtask <test|demo|bench|fuzz>\n  test   set up git, gpg and validators, then fmt + clippy + all tests\n  demo   release an example repository end to end and verify it as an auditor\n  bench  the benchmarks, each against a reference tool\n  fuzz   every fuzz target with cargo-fuzz [--seconds N] [--target NAME] [--seed]"
         ),
     }
 }

@@ -13,7 +13,7 @@ use crate::keys::{KeyError, random_bytes};
 const LOG_N: u8 = 15;
 const R: u32 = 8;
 const P: u32 = 1;
-/// Refuse work factors that would take minutes or gigabytes: scrypt needs 128·r·N bytes.
+/// Refuse work factors that would take minutes or gigabytes: scrypt needs 128·r·(N + p) bytes.
 /// cosign writes N = 2^15, r = 8 (32 MiB); older cosign N = 2^16 (64 MiB).
 const MAX_SCRYPT_MEMORY: u64 = 256 << 20;
 const MAX_LOG_N: u8 = 20;
@@ -137,9 +137,11 @@ pub(crate) fn decrypt(body: &[u8], password: &[u8]) -> Result<Zeroizing<Vec<u8>>
         return Err(bad("scrypt N is not a power of two"));
     }
     let log_n = n.trailing_zeros() as u8;
+    // scrypt holds V (128·r·N bytes) and the p parallel blocks B (128·r·p bytes) at once
+    // (RFC 7914 §6): both count toward the bound.
     let memory = 128u64
         .saturating_mul(u64::from(doc.kdf.params.r))
-        .saturating_mul(n);
+        .saturating_mul(n.saturating_add(u64::from(doc.kdf.params.p)));
     if log_n > MAX_LOG_N
         || doc.kdf.params.r == 0
         || memory > MAX_SCRYPT_MEMORY
@@ -193,6 +195,9 @@ mod tests {
             r#""N":1073741824,"r":8,"p":1"#,
             r#""N":1048576,"r":32,"p":1"#,
             r#""N":32768,"r":8,"p":16"#,
+            // Regression (issue 11): a small N with a huge r passed the bound that counted
+            // 128·r·N only, and took ~900 MB through the p blocks.
+            r#""N":2,"r":1048576,"p":4"#,
         ] {
             let body = format!(
                 r#"{{"kdf":{{"name":"scrypt","params":{{{params}}},"salt":"AA=="}},"cipher":{{"name":"nacl/secretbox","nonce":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}},"ciphertext":"AA=="}}"#

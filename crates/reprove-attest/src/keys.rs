@@ -126,6 +126,7 @@ impl PrivateKey {
 
     /// Reads a PEM private key; `password` is asked only for encrypted keys.
     pub fn from_pem(text: &str, password: PasswordSource<'_>) -> Result<Self, KeyError> {
+        single_block(text, "private key")?;
         let label = pem_label(text).ok_or_else(|| KeyError::InvalidPem {
             what: "private key",
             reason: "no `-----BEGIN …-----` line".into(),
@@ -258,6 +259,7 @@ impl PublicKey {
 
     /// Reads an SPKI `PUBLIC KEY` PEM.
     pub fn from_pem(text: &str) -> Result<Self, KeyError> {
+        single_block(text, "public key")?;
         match pem_label(text).as_deref() {
             Some("PUBLIC KEY") => {}
             Some(l) if l.contains("PRIVATE KEY") => {
@@ -396,6 +398,19 @@ fn parse_ecdsa(signature: &[u8]) -> Result<p256::ecdsa::Signature, SignatureErro
         })
 }
 
+/// A key file holds one key. With several PEM blocks, which one is meant is a guess — and a
+/// file that says one key to one tool and another to the next is refused.
+fn single_block(text: &str, what: &'static str) -> Result<(), KeyError> {
+    let n = text.matches("-----BEGIN ").count();
+    if n > 1 {
+        return Err(KeyError::InvalidPem {
+            what,
+            reason: format!("the file holds {n} PEM blocks; give a file with exactly one key"),
+        });
+    }
+    Ok(())
+}
+
 fn pem_label(text: &str) -> Option<String> {
     let start = text.find("-----BEGIN ")? + "-----BEGIN ".len();
     let end = text[start..].find("-----")?;
@@ -501,6 +516,25 @@ mod tests {
                 k
             );
         }
+    }
+
+    #[test]
+    fn a_file_with_two_keys_is_refused() {
+        // Regression (issue 11): the second key was silently ignored.
+        let a = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
+        let b = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
+        let two_public = format!("{}{}", a.public_key().to_pem(), b.public_key().to_pem());
+        let err = PublicKey::from_pem(&two_public).unwrap_err().to_string();
+        assert!(err.contains("2 PEM blocks"), "{err}");
+        let two_private = format!(
+            "{}{}",
+            a.to_pkcs8_pem().unwrap().as_str(),
+            b.to_pkcs8_pem().unwrap().as_str()
+        );
+        assert!(PrivateKey::from_pem(&two_private, &|| unreachable!()).is_err());
+        // Explanatory text around one block is fine (RFC 7468 §2).
+        let one = format!("a comment\n{}", a.public_key().to_pem());
+        assert!(PublicKey::from_pem(&one).is_ok());
     }
 
     #[test]

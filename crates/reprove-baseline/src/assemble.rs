@@ -159,6 +159,21 @@ pub fn assemble(
             policy: false,
         });
     }
+    // A tree git itself calls invalid is recorded as found, and said so.
+    for p in reprove_source::tree_problems(&entries) {
+        findings.push(Finding {
+            code: FindingCode::InvalidTree,
+            file: Some(p.path.clone()),
+            line: None,
+            column: None,
+            item: None,
+            message: format!(
+                "`{}` {}: git fsck refuses this tree, and no checkout or export can represent it (reprove rebuild refuses it)",
+                p.path, p.reason
+            ),
+            policy: false,
+        });
+    }
     let config = config.unwrap_or_default();
     let classifier = Classifier::new(&config.classes).map_err(|b| BaselineError::Config {
         tag: tag.to_string(),

@@ -123,16 +123,32 @@ pub struct BaselineDiff {
     pub complete: bool,
     /// `unauthorized-change: …` for each unauthorized commit, and any gap in the record.
     pub findings: Vec<String>,
+    /// NEW is older than OLD (an earlier version, or an ancestor commit): the arguments are
+    /// swapped, or NEW rolls OLD back. The change set then lists what was undone, not added.
+    pub rollback: bool,
 }
 
 impl BaselineDiff {
-    /// Whether an unauthorized change breaks the policy (exit 1).
+    /// Whether an unauthorized change breaks the policy, or the diff runs backwards (exit 1).
     pub fn policy_fails(&self) -> bool {
-        self.require_authorization
-            && self
-                .commits
-                .as_ref()
-                .is_some_and(|c| c.iter().any(|c| !c.authorized))
+        self.rollback
+            || self.require_authorization
+                && self
+                    .commits
+                    .as_ref()
+                    .is_some_and(|c| c.iter().any(|c| !c.authorized))
+    }
+
+    /// Records that NEW is older than OLD, and why (`reason`): a clean-looking change set of a
+    /// swapped pair or a rollback must not read as a release's changes.
+    pub fn mark_rollback(&mut self, reason: &str) {
+        if !self.rollback {
+            self.rollback = true;
+            self.findings.push(format!(
+                "rollback: `{}` {reason} `{}`: the arguments are swapped, or `{}` rolls back what `{}` released",
+                self.new.tag, self.old.tag, self.new.tag, self.old.tag
+            ));
+        }
     }
 
     /// Attaches the commits that touched each changed path.
@@ -437,8 +453,16 @@ pub fn diff(old: &BaselineView, new: &BaselineView) -> BaselineDiff {
         commits,
         require_authorization,
         findings,
+        rollback: false,
     };
     d.refresh_findings();
+    if let (Some(o), Some(n)) = (
+        reprove_source::VersionKey::parse(&d.old.tag),
+        reprove_source::VersionKey::parse(&d.new.tag),
+    ) && n < o
+    {
+        d.mark_rollback("is an older version than");
+    }
     d
 }
 

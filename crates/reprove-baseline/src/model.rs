@@ -178,6 +178,9 @@ pub enum FindingCode {
     UnusedOverride,
     LfsPointer,
     NoConfig,
+    /// A tree `git fsck` refuses (duplicate entries, `.git` or `..` components, a path that is
+    /// both a file and a folder): no checkout or export represents it faithfully.
+    InvalidTree,
 }
 
 impl FindingCode {
@@ -195,6 +198,7 @@ impl FindingCode {
             FindingCode::UnusedOverride => "unused-override",
             FindingCode::LfsPointer => "lfs-pointer",
             FindingCode::NoConfig => "no-config",
+            FindingCode::InvalidTree => "invalid-tree",
         }
     }
 }

@@ -15,7 +15,13 @@ fn main() -> ExitCode {
         let repo = reprove_source::Repository::discover(Path::new(repo))?;
         let info = repo.resolve_tag(&tag.parse()?)?;
         std::fs::create_dir_all(dest)?;
-        Ok(reprove_build::export_tree(&repo, &info.commit, Path::new(dest))?.to_string())
+        Ok(reprove_build::export_tree(
+            &repo,
+            &info.commit,
+            info.commit_info.committer.time,
+            Path::new(dest),
+        )?
+        .to_string())
     };
     match run() {
         Ok(d) => {

@@ -53,6 +53,9 @@ pub struct RunSpec {
     pub timeout: Duration,
     /// A unique container name, so a timed-out build can be stopped.
     pub name: String,
+    /// The run that owns the container ([`crate::owner`]): its label, so a later run can tell
+    /// an abandoned container from a live one.
+    pub owner: String,
 }
 
 /// How a run ended.
@@ -118,6 +121,46 @@ impl Engine {
             });
         }
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    /// Removes containers left by runs that are gone, or kept past their deadline (labels of
+    /// [`crate::owner`]). Best effort.
+    pub fn remove_abandoned_containers(&self) {
+        let filter = format!("label={}", crate::owner::OWNER_LABEL);
+        let Ok(names) = self.output(
+            &["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"],
+            "list containers",
+        ) else {
+            return;
+        };
+        let now = reprove_source::unix_now();
+        for name in names.lines().map(str::trim).filter(|n| !n.is_empty()) {
+            let format = format!(
+                "{{{{index .Config.Labels \"{}\"}}}} {{{{index .Config.Labels \"{}\"}}}}",
+                crate::owner::OWNER_LABEL,
+                crate::owner::DEADLINE_LABEL
+            );
+            let Ok(labels) = self.output(
+                &["inspect", "--format", &format, name],
+                "inspect a container",
+            ) else {
+                continue;
+            };
+            let mut parts = labels.split_whitespace();
+            let owner = parts.next().unwrap_or_default();
+            let overdue = parts
+                .next()
+                .and_then(|d| d.parse::<i64>().ok())
+                .is_some_and(|d| d + crate::owner::GRACE.as_secs() as i64 <= now);
+            if overdue || crate::owner::is_gone(owner) {
+                let _ = self
+                    .command()
+                    .args(["rm", "-f", name])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
     }
 
     /// The server's version; fails when the engine is not running.
@@ -191,6 +234,8 @@ impl Engine {
             None => spec.build_path.clone(),
         };
         let mut cmd = self.command();
+        let deadline_unix = reprove_source::unix_now()
+            + i64::try_from(spec.timeout.as_secs()).unwrap_or(i64::MAX / 2);
         cmd.args([
             "run",
             "--rm",
@@ -200,6 +245,10 @@ impl Engine {
             "none",
             "--read-only",
         ]);
+        cmd.arg("--label")
+            .arg(format!("{}={}", crate::owner::OWNER_LABEL, spec.owner));
+        cmd.arg("--label")
+            .arg(format!("{}={deadline_unix}", crate::owner::DEADLINE_LABEL));
         cmd.args(["--tmpfs", "/tmp:rw,exec,mode=1777"]);
         cmd.args(["--hostname", &spec.hostname]);
         cmd.args(["--security-opt", "no-new-privileges"]);
@@ -229,6 +278,12 @@ impl Engine {
             action: "start the build container",
             detail: e.to_string(),
         })?;
+        // Removes the container at its deadline even if this process is killed.
+        let _watchdog = crate::owner::Watchdog::start(
+            &self.program,
+            &spec.name,
+            spec.timeout + crate::owner::GRACE,
+        );
         let deadline = Instant::now() + spec.timeout;
         loop {
             if let Some(status) = child.try_wait().map_err(io)? {

@@ -1,12 +1,22 @@
-//! Exporting the tree at a commit — never the working tree — into a fresh directory, through
-//! `git archive` (which reads only objects) and a checked unpack: no entry may escape the root.
+//! Exporting the tree at a commit — never the working tree — into a fresh directory, byte for
+//! byte as it is committed.
+//!
+//! Not through `git archive`: it applies `export-subst` and `export-ignore` from the tree's
+//! `.gitattributes` *and* from the clone's own `.git/info/attributes`, and `tar.umask` from its
+//! config, so two clones of one tag could hand the build different sources — a branch name in
+//! a `$Format:%D$`, an emptied tree — while the baseline lists the raw blobs. Instead reprove
+//! lists the tree (`ls-tree`), refuses one git itself calls invalid, streams every blob from
+//! the object store (`cat-file --batch`: no filters, no attributes), writes a deterministic tar
+//! of exactly those paths, modes and bytes (mtime = the commit time, owner 0), unpacks it with
+//! every entry checked to stay inside the root, and then compares what is on disk with the
+//! tree. Anything that differs is refused: the build never starts.
 
-use std::io::Read as _;
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::ffi::OsStrExt as _;
+use std::path::{Path, PathBuf};
 
 use reprove_digest::{Digest, Sha256Hasher};
-use reprove_source::{ObjectId, Repository};
+use reprove_source::{ObjectId, Repository, TreeEntry, TreeEntryKind};
 
 use crate::BuildError;
 
@@ -16,7 +26,22 @@ struct Tee<R> {
     hasher: Sha256Hasher,
 }
 
-impl<R: std::io::Read> std::io::Read for Tee<R> {
+/// The read end of the tar pipe; closed early (dropped) when unpacking stops, so the writer
+/// sees a closed pipe instead of blocking on a full one.
+type PipeEnd = Option<std::io::PipeReader>;
+
+impl std::io::Read for Tee<PipeEnd> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let Some(r) = self.inner.as_mut() else {
+            return Ok(0);
+        };
+        let n = r.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl<R: std::io::Read + ?Sized> std::io::Read for Tee<&mut R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
@@ -24,93 +49,484 @@ impl<R: std::io::Read> std::io::Read for Tee<R> {
     }
 }
 
-/// Unpacks the tree at `commit` into `dest` (which must exist and be empty) and returns the
-/// sha256 of the `git archive --format=tar` stream, the deterministic source archive.
+/// A symlink target is a path: anything longer is not one a checkout would create.
+const SYMLINK_TARGET_LIMIT: u64 = 4096;
+
+/// What a path must be once exported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Expected {
+    File {
+        executable: bool,
+        sha256: String,
+    },
+    Symlink {
+        target: Vec<u8>,
+    },
+    /// A submodule: an empty folder, as `git archive` and a checkout without submodules leave.
+    Folder,
+}
+
+fn export_err(commit: &ObjectId, detail: impl Into<String>) -> BuildError {
+    BuildError::Export {
+        commit: commit.to_string(),
+        detail: detail.into(),
+    }
+}
+
+fn header(kind: tar::EntryType, mode: u32, size: u64, mtime: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(mode);
+    h.set_size(size);
+    h.set_mtime(mtime);
+    h.set_uid(0);
+    h.set_gid(0);
+    h
+}
+
+fn os(path: &[u8]) -> &Path {
+    Path::new(std::ffi::OsStr::from_bytes(path))
+}
+
+/// Writes the tar of `entries` to `out`, returning what each path must be.
+fn write_tar(
+    repo: &Repository,
+    entries: &[TreeEntry],
+    mtime: u64,
+    out: impl std::io::Write,
+) -> std::io::Result<BTreeMap<Vec<u8>, Expected>> {
+    let mut builder = tar::Builder::new(out);
+    builder.mode(tar::HeaderMode::Complete);
+    let mut expected = BTreeMap::new();
+    let mut dirs: BTreeSet<Vec<u8>> = BTreeSet::new();
+    // Parent folders first, once each, in path order.
+    let mut add_dirs = |builder: &mut tar::Builder<_>, path: &[u8]| -> std::io::Result<()> {
+        for (i, _) in path.iter().enumerate().filter(|(_, b)| **b == b'/') {
+            let d = &path[..i];
+            if dirs.insert(d.to_vec()) {
+                let mut h = header(tar::EntryType::Directory, 0o755, 0, mtime);
+                builder.append_data(&mut h, os(d), std::io::empty())?;
+            }
+        }
+        Ok(())
+    };
+    let blob_entries: Vec<&TreeEntry> = entries
+        .iter()
+        .filter(|e| e.kind != TreeEntryKind::Submodule)
+        .collect();
+    let oids: Vec<ObjectId> = blob_entries.iter().map(|e| e.oid.clone()).collect();
+    let mut next = 0usize;
+    let mut submodules = entries
+        .iter()
+        .filter(|e| e.kind == TreeEntryKind::Submodule)
+        .peekable();
+    let streamed = repo.stream_blobs(&oids, &mut |_, size, reader| {
+        let e = blob_entries[next];
+        next += 1;
+        // Submodules that sort before this path.
+        while let Some(s) = submodules.next_if(|s| s.path < e.path) {
+            add_dirs(&mut builder, &s.path)?;
+            let mut h = header(tar::EntryType::Directory, 0o755, 0, mtime);
+            builder.append_data(&mut h, os(&s.path), std::io::empty())?;
+            expected.insert(s.path.clone(), Expected::Folder);
+        }
+        add_dirs(&mut builder, &e.path)?;
+        match e.kind {
+            TreeEntryKind::Symlink => {
+                if size > SYMLINK_TARGET_LIMIT {
+                    return Err(std::io::Error::other(format!(
+                        "the symlink `{}` has a {size}-byte target",
+                        String::from_utf8_lossy(&e.path)
+                    )));
+                }
+                let mut target = Vec::with_capacity(size as usize);
+                reader.read_to_end(&mut target)?;
+                let mut h = header(tar::EntryType::Symlink, 0o777, 0, mtime);
+                builder.append_link(&mut h, os(&e.path), os(&target))?;
+                expected.insert(e.path.clone(), Expected::Symlink { target });
+            }
+            _ => {
+                let executable = e.kind == TreeEntryKind::Executable;
+                let mut h = header(
+                    tar::EntryType::Regular,
+                    if executable { 0o755 } else { 0o644 },
+                    size,
+                    mtime,
+                );
+                let mut tee = Tee {
+                    inner: &mut *reader,
+                    hasher: Sha256Hasher::new(),
+                };
+                builder.append_data(&mut h, os(&e.path), &mut tee)?;
+                expected.insert(
+                    e.path.clone(),
+                    Expected::File {
+                        executable,
+                        sha256: tee.hasher.finish().hex(),
+                    },
+                );
+            }
+        }
+        Ok(())
+    });
+    if let Err(e) = streamed {
+        return Err(std::io::Error::other(error_chain(&e)));
+    }
+    for s in submodules {
+        add_dirs(&mut builder, &s.path)?;
+        let mut h = header(tar::EntryType::Directory, 0o755, 0, mtime);
+        builder.append_data(&mut h, os(&s.path), std::io::empty())?;
+        expected.insert(s.path.clone(), Expected::Folder);
+    }
+    builder.finish()?;
+    Ok(expected)
+}
+
+/// An error and its causes on one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// Unpacks `stream` into `dest`, refusing any entry that would land outside it.
+fn unpack(commit: &ObjectId, stream: impl std::io::Read, dest: &Path) -> Result<(), BuildError> {
+    let mut archive = tar::Archive::new(stream);
+    archive.set_preserve_permissions(true);
+    archive.set_overwrite(false);
+    let entries = archive
+        .entries()
+        .map_err(|e| export_err(commit, e.to_string()))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| export_err(commit, e.to_string()))?;
+        let path = entry
+            .path()
+            .map_err(|e| export_err(commit, e.to_string()))?
+            .into_owned();
+        // `unpack_in` refuses `..` and absolute paths and never writes through a symlink
+        // outside `dest`; a refused entry is an error, not a skipped file.
+        let ok = entry
+            .unpack_in(dest)
+            .map_err(|e| export_err(commit, format!("`{}`: {e}", path.display())))?;
+        if !ok {
+            return Err(export_err(
+                commit,
+                format!(
+                    "the archive entry `{}` escapes the build tree",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Compares the unpacked tree with what the commit holds: same paths, kinds, executable bits
+/// and bytes, nothing more.
+fn compare(
+    commit: &ObjectId,
+    dest: &Path,
+    expected: &BTreeMap<Vec<u8>, Expected>,
+) -> Result<(), BuildError> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            let ft = entry.file_type()?;
+            out.push(path.strip_prefix(root).unwrap_or(&path).to_path_buf());
+            if ft.is_dir() {
+                walk(root, &path, out)?;
+            }
+        }
+        Ok(())
+    }
+    let mut found = Vec::new();
+    walk(dest, dest, &mut found).map_err(|e| export_err(commit, e.to_string()))?;
+    let mut problems = Vec::new();
+    let folders: BTreeSet<Vec<u8>> = expected
+        .keys()
+        .flat_map(|p| {
+            p.iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b'/')
+                .map(|(i, _)| p[..i].to_vec())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut files = Vec::new();
+    for rel in &found {
+        let key = rel.as_os_str().as_bytes().to_vec();
+        let full = dest.join(rel);
+        let meta =
+            std::fs::symlink_metadata(&full).map_err(|e| export_err(commit, e.to_string()))?;
+        let shown = rel.display().to_string();
+        match expected.get(&key) {
+            None if meta.is_dir() && folders.contains(&key) => {}
+            None => problems.push(format!("`{shown}` is not in the commit")),
+            Some(Expected::Folder) if meta.is_dir() => {}
+            Some(Expected::Symlink { target }) if meta.file_type().is_symlink() => {
+                let have =
+                    std::fs::read_link(&full).map_err(|e| export_err(commit, e.to_string()))?;
+                if have.as_os_str().as_bytes() != target.as_slice() {
+                    problems.push(format!("the symlink `{shown}` points elsewhere"));
+                }
+            }
+            Some(Expected::File { executable, sha256 }) if meta.is_file() => {
+                use std::os::unix::fs::PermissionsExt as _;
+                if (meta.permissions().mode() & 0o111 != 0) != *executable {
+                    problems.push(format!("`{shown}` has another mode"));
+                }
+                files.push((full, shown, sha256.clone()));
+            }
+            Some(_) => problems.push(format!("`{shown}` is another kind of entry")),
+        }
+    }
+    let paths: Vec<PathBuf> = files.iter().map(|(p, _, _)| p.clone()).collect();
+    for ((_, shown, want), got) in files.iter().zip(reprove_digest::sha256_files(&paths)) {
+        match got {
+            Ok((d, _)) if d.hex() == *want => {}
+            Ok(_) => problems.push(format!("`{shown}` has other bytes")),
+            Err(e) => problems.push(format!("`{shown}`: {e}")),
+        }
+    }
+    let on_disk: BTreeSet<Vec<u8>> = found
+        .iter()
+        .map(|r| r.as_os_str().as_bytes().to_vec())
+        .collect();
+    for p in expected.keys().filter(|p| !on_disk.contains(*p)) {
+        problems.push(format!("`{}` is missing", String::from_utf8_lossy(p)));
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    problems.sort();
+    let n = problems.len();
+    problems.truncate(5);
+    Err(export_err(
+        commit,
+        format!(
+            "the exported tree is not the committed tree ({n} difference(s): {})",
+            problems.join("; ")
+        ),
+    ))
+}
+
+/// Unpacks the tree at `commit` into `dest` (which must exist and be empty), checks it against
+/// the commit, and returns the sha256 of the tar stream the build tree was made from (a
+/// deterministic function of the commit's tree and `mtime`, its commit time).
 pub fn export_tree(
     repo: &Repository,
     commit: &ObjectId,
+    mtime: i64,
     dest: &Path,
 ) -> Result<Digest, BuildError> {
-    let mut child = Command::new("git")
-        .arg("-C")
-        .arg(repo.root())
-        .args(["archive", "--format=tar", commit.as_str()])
-        .env("GIT_NO_REPLACE_OBJECTS", "1")
-        .env("GIT_NO_LAZY_FETCH", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| BuildError::Export {
-            commit: commit.to_string(),
-            detail: e.to_string(),
-        })?;
-    let stdout = child.stdout.take().ok_or_else(|| BuildError::Export {
-        commit: commit.to_string(),
-        detail: "no output".into(),
-    })?;
-    let mut tee = Tee {
-        inner: stdout,
+    let git = |action: &'static str| move |source| BuildError::Git { action, source };
+    let entries = repo
+        .tree_entries(commit)
+        .map_err(git("list the tree to export"))?;
+    if let Some(p) = reprove_source::tree_problems(&entries).first() {
+        return Err(export_err(
+            commit,
+            format!(
+                "the tree is invalid (git fsck would refuse it): `{}` {}",
+                p.path, p.reason
+            ),
+        ));
+    }
+    let mtime = u64::try_from(mtime).unwrap_or(0);
+    let (reader, writer) = std::io::pipe().map_err(|e| export_err(commit, e.to_string()))?;
+    let mut tee: Tee<PipeEnd> = Tee {
+        inner: Some(reader),
         hasher: Sha256Hasher::new(),
     };
-    let unpacked = (|| -> Result<(), BuildError> {
-        let mut archive = tar::Archive::new(&mut tee);
-        archive.set_preserve_permissions(true);
-        archive.set_overwrite(false);
-        let entries = archive.entries().map_err(|e| BuildError::Export {
-            commit: commit.to_string(),
-            detail: e.to_string(),
-        })?;
-        for entry in entries {
-            let mut entry = entry.map_err(|e| BuildError::Export {
-                commit: commit.to_string(),
-                detail: e.to_string(),
-            })?;
-            let path = entry
-                .path()
-                .map_err(|e| BuildError::Export {
-                    commit: commit.to_string(),
-                    detail: e.to_string(),
-                })?
-                .into_owned();
-            // `unpack_in` refuses `..` and absolute paths and never writes through a symlink
-            // outside `dest`; a refused entry is an error, not a skipped file.
-            let ok = entry.unpack_in(dest).map_err(|e| BuildError::Export {
-                commit: commit.to_string(),
-                detail: format!("`{}`: {e}", path.display()),
-            })?;
-            if !ok {
-                return Err(BuildError::Export {
-                    commit: commit.to_string(),
-                    detail: format!(
-                        "the archive entry `{}` escapes the build tree",
-                        path.display()
-                    ),
-                });
-            }
-        }
-        // Drain trailing padding so the digest covers the whole stream.
-        std::io::copy(&mut tee, &mut std::io::sink())
-            .map(|_| ())
-            .map_err(|e| BuildError::Export {
-                commit: commit.to_string(),
-                detail: e.to_string(),
-            })
-    })();
-    let mut stderr = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut stderr);
-    }
-    let status = child.wait().map_err(|e| BuildError::Export {
-        commit: commit.to_string(),
-        detail: e.to_string(),
-    })?;
-    unpacked?;
-    if !status.success() {
-        return Err(BuildError::Export {
-            commit: commit.to_string(),
-            detail: stderr.trim().to_owned(),
+    let (written, unpacked) = std::thread::scope(|s| {
+        let producer = s.spawn(move || write_tar(repo, &entries, mtime, writer));
+        let unpacked = unpack(commit, &mut tee, dest).and_then(|()| {
+            // The trailing blocks, so the digest covers the whole stream.
+            std::io::copy(&mut tee, &mut std::io::sink())
+                .map(|_| ())
+                .map_err(|e| export_err(commit, e.to_string()))
         });
-    }
+        // If unpacking stopped early, close the pipe: the producer then fails instead of
+        // waiting for a reader, and the unpacking error is reported first.
+        if unpacked.is_err() {
+            tee.inner = None;
+        }
+        let written = producer
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the tar writer panicked")));
+        (written, unpacked)
+    });
+    unpacked?;
+    let expected = written.map_err(|e| export_err(commit, e.to_string()))?;
+    compare(commit, dest, &expected)?;
     Ok(tee.hasher.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .current_dir(dir)
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "A")
+            .env("GIT_AUTHOR_EMAIL", "a@example.com")
+            .env("GIT_COMMITTER_NAME", "C")
+            .env("GIT_COMMITTER_EMAIL", "c@example.com")
+            .env("GIT_AUTHOR_DATE", "@1700000000 +0000")
+            .env("GIT_COMMITTER_DATE", "@1700000000 +0000")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// A repository whose tree asks `git archive` to rewrite and drop files.
+    fn repo_with_export_attributes() -> (tempfile::TempDir, Repository, ObjectId) {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        git(r, &["init", "-q", "-b", "main"]);
+        std::fs::write(
+            r.join(".gitattributes"),
+            "version.txt export-subst\nignored.txt export-ignore\n",
+        )
+        .unwrap();
+        std::fs::write(r.join("version.txt"), "refs: $Format:%D$\n").unwrap();
+        std::fs::write(r.join("ignored.txt"), "still here\n").unwrap();
+        std::fs::create_dir_all(r.join("bin")).unwrap();
+        std::fs::write(r.join("bin/run.sh"), "#!/bin/sh\n").unwrap();
+        std::fs::write(
+            r.join(std::ffi::OsStr::from_bytes(b"caf\xe9.txt")),
+            "latin-1 name\n",
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("bin/run.sh", r.join("run")).unwrap();
+        git(r, &["add", "-A"]);
+        git(r, &["update-index", "--chmod=+x", "bin/run.sh"]);
+        // A submodule entry (gitlink) without its repository.
+        git(
+            r,
+            &[
+                "update-index",
+                "--add",
+                "--cacheinfo",
+                "160000,0123456789abcdef0123456789abcdef01234567,vendor/sub",
+            ],
+        );
+        git(r, &["commit", "-q", "-m", "one"]);
+        git(r, &["tag", "v1"]);
+        // The clone's own attributes and branches must change nothing.
+        std::fs::write(r.join(".git/info/attributes"), "* export-ignore\n").unwrap();
+        git(r, &["branch", "evil-branch-name"]);
+        git(r, &["config", "tar.umask", "0777"]);
+        let repo = Repository::discover(r).unwrap();
+        let commit = repo.resolve_tag(&"v1".parse().unwrap()).unwrap().commit;
+        (dir, repo, commit)
+    }
+
+    #[test]
+    fn the_export_is_the_committed_tree_whatever_the_attributes_say() {
+        let (_dir, repo, commit) = repo_with_export_attributes();
+        let out = tempfile::tempdir().unwrap();
+        let d = export_tree(&repo, &commit, 1_700_000_000, out.path()).unwrap();
+        let o = out.path();
+        // export-subst and the branch name did not touch the file; export-ignore removed none.
+        assert_eq!(
+            std::fs::read_to_string(o.join("version.txt")).unwrap(),
+            "refs: $Format:%D$\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(o.join("ignored.txt")).unwrap(),
+            "still here\n"
+        );
+        assert!(o.join(".gitattributes").exists());
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &str| std::fs::metadata(o.join(p)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode("bin/run.sh"), 0o755);
+        assert_eq!(mode("version.txt"), 0o644);
+        assert_eq!(
+            std::fs::read_link(o.join("run")).unwrap(),
+            Path::new("bin/run.sh")
+        );
+        assert!(
+            o.join(std::ffi::OsStr::from_bytes(b"caf\xe9.txt"))
+                .is_file()
+        );
+        assert!(o.join("vendor/sub").is_dir());
+        let mtime = std::fs::metadata(o.join("version.txt"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert_eq!(
+            mtime,
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000)
+        );
+        // The stream is a function of the tree and time alone.
+        let again = tempfile::tempdir().unwrap();
+        assert_eq!(
+            export_tree(&repo, &commit, 1_700_000_000, again.path()).unwrap(),
+            d
+        );
+    }
+
+    #[test]
+    fn a_tree_git_calls_invalid_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        git(r, &["init", "-q", "-b", "main"]);
+        let blob = git(r, &["hash-object", "-w", "--stdin"]);
+        // Two entries named `dup`: only `--literally` writes such a tree.
+        let mut raw = Vec::new();
+        for _ in 0..2 {
+            raw.extend_from_slice(b"100644 dup\0");
+            raw.extend_from_slice(&hex::decode(&blob).unwrap());
+        }
+        let raw_path = r.join("tree.raw");
+        std::fs::write(&raw_path, &raw).unwrap();
+        let tree = git(
+            r,
+            &["hash-object", "-t", "tree", "--literally", "-w", "tree.raw"],
+        );
+        let commit = git(r, &["commit-tree", &tree, "-m", "dup"]);
+        let repo = Repository::discover(r).unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let err = export_tree(&repo, &commit.parse().unwrap(), 0, out.path()).unwrap_err();
+        assert!(err.to_string().contains("appears twice"), "{err}");
+        assert_eq!(
+            std::fs::read_dir(out.path()).unwrap().count(),
+            0,
+            "nothing was written"
+        );
+    }
+
+    #[test]
+    fn anything_planted_in_the_tree_is_caught() {
+        let (_dir, repo, commit) = repo_with_export_attributes();
+        let out = tempfile::tempdir().unwrap();
+        export_tree(&repo, &commit, 0, out.path()).unwrap();
+        let entries = repo.tree_entries(&commit).unwrap();
+        let expected = write_tar(&repo, &entries, 0, std::io::sink()).unwrap();
+        assert!(compare(&commit, out.path(), &expected).is_ok());
+        std::fs::write(out.path().join("planted.sh"), b"curl | sh").unwrap();
+        std::fs::write(out.path().join("version.txt"), b"refs: HEAD -> evil\n").unwrap();
+        let err = compare(&commit, out.path(), &expected)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("planted.sh") && err.contains("version.txt"),
+            "{err}"
+        );
+    }
 }

@@ -11,6 +11,7 @@ mod compare;
 mod engine;
 mod explain;
 mod export;
+pub mod owner;
 mod rebuild;
 mod recipe;
 

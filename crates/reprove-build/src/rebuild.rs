@@ -89,7 +89,8 @@ pub struct RebuildReport {
     pub commit: String,
     pub tree: String,
     pub source_date_epoch: i64,
-    /// sha256 of `git archive --format=tar <commit>`.
+    /// sha256 of the tar stream the build tree was unpacked from: the committed tree exactly
+    /// (paths, modes, bytes; mtime the commit time), whatever the clone's attributes say.
     pub source_archive_sha256: String,
     pub recipe: Recipe,
     pub image: String,
@@ -197,20 +198,23 @@ fn one_build(
     engine: &Engine,
     repo: &Repository,
     commit: &reprove_source::ObjectId,
+    epoch: i64,
     recipe: &Recipe,
     image: &str,
     conditions: &Conditions,
     log: &Path,
     open: bool,
+    owner: &crate::owner::Owner,
 ) -> Result<(Build, String), BuildError> {
+    // Named after the owner: a run killed midway leaves a tree the next run removes.
     let tree = tempfile::Builder::new()
-        .prefix("reprove-build-")
+        .prefix(&format!("{}{}-", crate::owner::TREE_PREFIX, owner.id()))
         .tempdir()
         .map_err(|e| BuildError::Io {
             path: std::env::temp_dir(),
             source: e,
         })?;
-    let archive = crate::export::export_tree(repo, commit, tree.path())?;
+    let archive = crate::export::export_tree(repo, commit, epoch, tree.path())?;
     if open {
         open_up(tree.path())?;
     }
@@ -225,7 +229,8 @@ fn one_build(
         hostname: conditions.hostname.clone(),
         umask: conditions.umask.clone(),
         timeout: Duration::from_secs(recipe.timeout),
-        name: format!("reprove-{}-{}", std::process::id(), unix_now()),
+        name: format!("reprove-{}-{}", owner.id(), unix_now()),
+        owner: owner.id().to_owned(),
     };
     match engine.run(&spec, log)? {
         RunEnd::Exited(0) => {}
@@ -331,8 +336,11 @@ pub fn rebuild(
                 std::env::temp_dir()
             }
         });
+    // What runs killed earlier left (containers, trees, staging folders) goes first.
+    crate::owner::sweep(Some(&engine), &[&std::env::temp_dir(), &staging_parent]);
+    let owner = crate::owner::Owner::acquire()?;
     let staging = tempfile::Builder::new()
-        .prefix(".reprove-rebuild-")
+        .prefix(&format!("{}{}-", crate::owner::STAGING_PREFIX, owner.id()))
         .tempdir_in(&staging_parent)
         .map_err(|e| BuildError::Io {
             path: staging_parent.clone(),
@@ -357,11 +365,13 @@ pub fn rebuild(
             &engine,
             repo,
             &info.commit,
+            epoch,
             &recipe,
             &image,
             &conditions,
             &log,
             false,
+            &owner,
         )?;
 
         let variations = if opts.variations {
@@ -380,11 +390,13 @@ pub fn rebuild(
                 &engine,
                 repo,
                 &info.commit,
+                epoch,
                 &recipe,
                 &image,
                 &varied_conditions,
                 &vlog,
                 true,
+                &owner,
             )?;
             let changed: Vec<VariationFinding> = build
                 .artifacts

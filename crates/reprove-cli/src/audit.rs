@@ -90,6 +90,11 @@ pub fn status(dir: &Path, args: StatusArgs) -> Result<Outcome> {
         images,
     };
     let list = reprove_release::status::status(&repo, &opts)?;
+    if let Some(ic) = &opts.images {
+        for n in ic.client.notes() {
+            note(&format!("note: {n}"));
+        }
+    }
     // Evidence that fails a check, and releases that failed their own checks, are both
     // something a dashboard must not show green.
     let invalid = list
@@ -417,6 +422,11 @@ pub fn diff(dir: &Path, args: DiffArgs) -> Result<Outcome> {
         && repo.has_object(&o)
         && repo.has_object(&n)
     {
+        // NEW an ancestor of OLD: the change set below is empty or runs backwards.
+        if o != n && repo.is_ancestor(&n, &o)? {
+            let undone = repo.rev_list(Some(&n), &o)?.len();
+            d.mark_rollback(&format!("is an ancestor ({undone} commit(s) behind) of"));
+        }
         let touched = repo.paths_touched(Some(&o), &n)?;
         d.attach_commits(&touched);
         if d.commits.is_none() {

@@ -221,6 +221,9 @@ pub fn check(dir: &Path, args: CheckArgs<'_>) -> Result<Outcome> {
     let verdicts = concurrently(&unique, args.concurrency, |(r, p)| {
         check_reference(&client, r, p)
     });
+    for n in client.notes() {
+        note(&format!("note: {n}"));
+    }
     let by_ref: BTreeMap<&(ImageRef, String), &Verdict> =
         unique.iter().zip(verdicts.iter()).collect();
     let rows: Vec<(Row<'_>, VerdictCode)> = mentions

@@ -406,6 +406,11 @@ pub fn verify(dir: &Path, tag: &Tag, args: VerifyArgs) -> Result<Outcome> {
             note(m);
         }
     });
+    if let Some(ic) = &opts.images {
+        for n in ic.client.notes() {
+            note(&format!("note: {n}"));
+        }
+    }
     let summary = reprove_release::verify::summary(&report, args.require, rfc3339_utc(unix_now()));
     let signed_summary = match &vsa_key {
         Some(k) => Some(sign_statement(summary.to_canonical_json()?, k)?),

@@ -132,6 +132,10 @@ pub struct ClientOptions {
     pub timeout: Duration,
     /// Credentials file; default `REGISTRY_AUTH_FILE`, else `~/.docker/config.json`.
     pub auth_file: Option<PathBuf>,
+    /// Token-service hosts a registry's credentials may be sent to besides the registry's own
+    /// host (and Docker Hub's `auth.docker.io`); `REPROVE_TOKEN_HOSTS` (comma-separated) adds
+    /// to it.
+    pub token_hosts: Vec<String>,
 }
 
 impl Default for ClientOptions {
@@ -140,6 +144,7 @@ impl Default for ClientOptions {
             insecure_registries: Vec::new(),
             timeout: Duration::from_secs(30),
             auth_file: None,
+            token_hosts: Vec::new(),
         }
     }
 }
@@ -164,6 +169,8 @@ pub struct RegistryClient {
     credentials: HashMap<String, Credentials>,
     /// Bearer tokens by `registry/repository`.
     tokens: Mutex<HashMap<String, String>>,
+    /// What the caller should tell the user (credentials withheld from a token service).
+    notes: Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// Whether a registry host is on the loopback interface (plain HTTP allowed).
@@ -232,7 +239,7 @@ fn parse_auth_file(path: &str, text: &str) -> Result<HashMap<String, Credentials
 }
 
 /// Parses `WWW-Authenticate: Bearer realm="…",service="…",scope="…"`.
-fn parse_challenge(header: &str) -> Option<(String, HashMap<String, String>)> {
+pub fn parse_challenge(header: &str) -> Option<(String, HashMap<String, String>)> {
     let (scheme, rest) = header.trim().split_once(' ').unwrap_or((header.trim(), ""));
     let mut params = HashMap::new();
     let mut s = rest;
@@ -301,7 +308,44 @@ impl RegistryClient {
             options,
             credentials,
             tokens: Mutex::new(HashMap::new()),
+            notes: Mutex::new(Default::default()),
         })
+    }
+
+    /// Notes for the user gathered while asking registries, once each.
+    pub fn notes(&self) -> Vec<String> {
+        self.notes
+            .lock()
+            .map(|n| n.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether `registry`'s credentials may go to a token service at `authority`: its own
+    /// host, Docker Hub's token service for Docker Hub, or a host the user allowed.
+    fn may_receive_credentials(&self, registry: &str, authority: &str) -> bool {
+        let host = |a: &str| -> String {
+            let h = if let Some(rest) = a.strip_prefix('[') {
+                rest.split(']').next().unwrap_or_default()
+            } else {
+                a.rsplit_once(':').map_or(a, |(h, _)| h)
+            };
+            h.to_ascii_lowercase()
+        };
+        let realm = host(authority);
+        if realm == host(registry) {
+            return true;
+        }
+        let docker_hub = ["docker.io", "registry-1.docker.io", "index.docker.io"];
+        if docker_hub.contains(&host(registry).as_str()) && realm == "auth.docker.io" {
+            return true;
+        }
+        let from_env = std::env::var("REPROVE_TOKEN_HOSTS").unwrap_or_default();
+        self.options
+            .token_hosts
+            .iter()
+            .map(String::as_str)
+            .chain(from_env.split(',').map(str::trim))
+            .any(|h| !h.is_empty() && host(h) == realm)
     }
 
     fn scheme(&self, registry: &str) -> &'static str {
@@ -536,6 +580,7 @@ impl RegistryClient {
             url.push_str(&format!("&service={}", percent_encode(service)));
         }
         // Credentials go to the token service only over HTTPS, or to a loopback one.
+        let authority = split_url(realm).map(|(_, a)| a);
         let acceptable = match split_url(realm) {
             Some(("https", _)) => true,
             Some(("http", authority)) => is_loopback(authority),
@@ -552,8 +597,21 @@ impl RegistryClient {
             });
         }
         let mut req = self.agent.get(&url);
-        if let Some(b) = &basic {
-            req = req.header("Authorization", &format!("Basic {b}"));
+        // A registry names its token service; it does not get to send our credentials for it
+        // to another host. Then an anonymous token is asked for, and the user told.
+        let send = authority.is_some_and(|a| self.may_receive_credentials(registry, a));
+        match &basic {
+            Some(b) if send => req = req.header("Authorization", &format!("Basic {b}")),
+            Some(_) => {
+                if let Ok(mut n) = self.notes.lock() {
+                    n.insert(format!(
+                        "the credentials for `{registry}` were not sent to its token service `{}` (another host); an anonymous token was asked for instead (REPROVE_TOKEN_HOSTS={} allows it)",
+                        authority.unwrap_or(realm),
+                        authority.unwrap_or(realm)
+                    ));
+                }
+            }
+            None => {}
         }
         let resp = req.call().map_err(|e| Self::unreachable(registry, &e))?;
         let status = resp.status().as_u16();
@@ -570,13 +628,7 @@ impl RegistryClient {
             .limit(1 << 20)
             .read_to_string()
             .map_err(|e| Self::unreachable(registry, &e))?;
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-        let token = v
-            .get("token")
-            .or_else(|| v.get("access_token"))
-            .and_then(|t| t.as_str())
-            .map(str::to_owned);
-        match token {
+        match token_from_response(&body) {
             Some(t) => {
                 if let Ok(mut cache) = self.tokens.lock() {
                     cache.insert(image.name(), t.clone());
@@ -586,6 +638,16 @@ impl RegistryClient {
             None => Ok(Auth::None),
         }
     }
+}
+
+/// The bearer token in a token service's answer (`token`, or OAuth2's `access_token`).
+pub fn token_from_response(body: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    v.get("token")
+        .or_else(|| v.get("access_token"))
+        .and_then(|t| t.as_str())
+        .filter(|t| !t.is_empty() && !t.chars().any(|c| c.is_control()))
+        .map(str::to_owned)
 }
 
 /// Splits `scheme://authority/...` into scheme and authority; `None` for anything with
@@ -687,5 +749,116 @@ mod tests {
         assert_eq!(m.platform_digest("linux/arm64/v8").unwrap().to_string(), d2);
         assert!(m.platform_digest("windows/amd64").is_none());
         assert_eq!(m.child_digests().len(), 2);
+    }
+}
+
+#[cfg(test)]
+mod token_realm_tests {
+    use super::*;
+    use std::io::{BufRead as _, BufReader, Write as _};
+    use std::net::TcpListener;
+
+    /// Serves one HTTP request per accepted connection with `answer`, recording each request's
+    /// `Authorization` header.
+    fn serve(
+        answer: impl Fn(&str) -> String + Send + 'static,
+    ) -> (u16, std::sync::Arc<Mutex<Vec<String>>>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let seen2 = seen.clone();
+        std::thread::spawn(move || {
+            for conn in l.incoming().flatten() {
+                let mut r = BufReader::new(conn.try_clone().unwrap());
+                let mut line = String::new();
+                let mut auth = String::from("none");
+                let mut first = String::new();
+                while r.read_line(&mut line).unwrap_or(0) > 0 {
+                    if first.is_empty() {
+                        first = line.clone();
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("authorization:") {
+                        auth = v.trim().to_owned();
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                    line.clear();
+                }
+                seen2.lock().unwrap().push(auth.clone());
+                let _ = (&conn).write_all(answer(&auth).as_bytes());
+            }
+        });
+        (port, seen)
+    }
+
+    fn client_with_creds(
+        registry: &str,
+        token_hosts: Vec<String>,
+    ) -> (tempfile::TempDir, RegistryClient) {
+        let dir = tempfile::tempdir().unwrap();
+        let auth = dir.path().join("config.json");
+        // user:s3cret
+        std::fs::write(
+            &auth,
+            format!(r#"{{"auths":{{"{registry}":{{"auth":"dXNlcjpzM2NyZXQ="}}}}}}"#),
+        )
+        .unwrap();
+        let c = RegistryClient::new(ClientOptions {
+            auth_file: Some(auth),
+            token_hosts,
+            ..Default::default()
+        })
+        .unwrap();
+        (dir, c)
+    }
+
+    fn run(token_hosts: Vec<String>) -> (Vec<String>, Vec<String>) {
+        let (token_port, token_seen) = serve(|_| {
+            let body = r#"{"token":"t0k"}"#;
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+        });
+        let (reg_port, _) = serve(move |auth| {
+            if auth.starts_with("bearer") {
+                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_owned()
+            } else {
+                // The token service on another host name (localhost, not 127.0.0.1).
+                format!(
+                    "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"http://localhost:{token_port}/token\",service=\"x\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                )
+            }
+        });
+        let registry = format!("127.0.0.1:{reg_port}");
+        let (_dir, client) = client_with_creds(&registry, token_hosts);
+        let image: ImageRef = format!("{registry}/app:1").parse().unwrap();
+        let _ = client.get_manifest(&image, "1");
+        let seen = token_seen.lock().unwrap().clone();
+        (seen, client.notes())
+    }
+
+    #[test]
+    fn credentials_go_only_to_the_registrys_own_token_host() {
+        // Regression (issue 11): basic credentials went to whatever realm the registry named.
+        let (seen, notes) = run(Vec::new());
+        assert_eq!(seen, ["none"], "an anonymous token was asked for");
+        assert!(notes.iter().any(|n| n.contains("not sent")), "{notes:?}");
+        // A host the user allows gets them.
+        let (seen, notes) = run(vec!["localhost".into()]);
+        assert!(seen[0].starts_with("basic "), "{seen:?}");
+        assert!(notes.is_empty());
+    }
+
+    #[test]
+    fn docker_hub_and_the_registrys_own_host_are_allowed() {
+        let (_d, c) = client_with_creds("ghcr.io", Vec::new());
+        assert!(c.may_receive_credentials("ghcr.io", "ghcr.io"));
+        assert!(c.may_receive_credentials("ghcr.io:443", "ghcr.io"));
+        assert!(c.may_receive_credentials("docker.io", "auth.docker.io"));
+        assert!(!c.may_receive_credentials("ghcr.io", "auth.docker.io"));
+        assert!(!c.may_receive_credentials("registry.example", "evil.example"));
     }
 }

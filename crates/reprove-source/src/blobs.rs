@@ -251,6 +251,100 @@ impl Repository {
     }
 }
 
+impl Repository {
+    /// Streams the blobs `oids`, in this order, through one `git cat-file --batch`: `each` gets
+    /// the id, the size and a reader of exactly that many bytes (what it leaves unread is
+    /// skipped). For exporting a tree: memory stays one buffer whatever the blob sizes.
+    pub fn stream_blobs(
+        &self,
+        oids: &[ObjectId],
+        each: &mut dyn FnMut(&ObjectId, u64, &mut dyn Read) -> std::io::Result<()>,
+    ) -> Result<()> {
+        let args = ["cat-file", "--batch", "--buffer"];
+        let mut child = self.spawn_batch(&args)?;
+        let io_err = |source| SourceError::Io { source };
+        let mut stdin = child.stdin.take().ok_or_else(|| SourceError::Unexpected {
+            args: args.join(" "),
+            detail: "no stdin".into(),
+        })?;
+        let mut input = String::with_capacity(oids.len() * 65);
+        for oid in oids {
+            input.push_str(oid.as_str());
+            input.push('\n');
+        }
+        let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+        let stderr_reader = child.stderr.take().map(|mut e| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                let _ = e.read_to_string(&mut text);
+                text
+            })
+        });
+        let stdout = child.stdout.take().ok_or_else(|| SourceError::Unexpected {
+            args: args.join(" "),
+            detail: "no stdout".into(),
+        })?;
+        let mut reader = BufReader::with_capacity(reprove_digest::BUFFER_SIZE, stdout);
+        let mut header = Vec::new();
+        let result = (|| -> Result<()> {
+            for oid in oids {
+                header.clear();
+                reader.read_until(b'\n', &mut header).map_err(io_err)?;
+                let text = String::from_utf8_lossy(&header);
+                let mut f = text.trim_end().split(' ');
+                let (Some(_), Some(typ), Some(size)) = (f.next(), f.next(), f.next()) else {
+                    return Err(SourceError::MissingObject {
+                        oid: oid.to_string(),
+                    });
+                };
+                if typ != "blob" {
+                    return Err(SourceError::Unexpected {
+                        args: args.join(" "),
+                        detail: format!("`{oid}` is a {typ}, expected a blob"),
+                    });
+                }
+                let size: u64 = size.parse().map_err(|_| SourceError::Unexpected {
+                    args: args.join(" "),
+                    detail: text.to_string(),
+                })?;
+                let mut limited = (&mut reader).take(size);
+                each(oid, size, &mut limited).map_err(io_err)?;
+                // Whatever the callback left, then the record's closing newline.
+                std::io::copy(&mut limited, &mut std::io::sink()).map_err(io_err)?;
+                if limited.limit() != 0 {
+                    return Err(SourceError::Unexpected {
+                        args: args.join(" "),
+                        detail: format!("`{oid}` ended early"),
+                    });
+                }
+                let mut lf = [0u8; 1];
+                reader.read_exact(&mut lf).map_err(io_err)?;
+            }
+            Ok(())
+        })();
+        drop(reader);
+        let _ = writer.join();
+        let status = child.wait().map_err(io_err)?;
+        let stderr = stderr_reader
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
+        if (result.is_err() || !status.success()) && !stderr.trim().is_empty() {
+            return Err(SourceError::GitFailed {
+                args: args.join(" "),
+                stderr: stderr.trim().to_owned(),
+            });
+        }
+        result?;
+        if !status.success() {
+            return Err(SourceError::GitFailed {
+                args: args.join(" "),
+                stderr: format!("exited with {status}"),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Recognises a Git LFS pointer: the version line first, then `oid sha256:…` and `size …`.
 pub(crate) fn parse_lfs_pointer(data: &[u8]) -> Option<LfsPointer> {
     if !data.starts_with(LFS_VERSION_LINE) {

@@ -466,6 +466,27 @@ impl Repository {
         Ok(commits)
     }
 
+    /// Whether `ancestor` is an ancestor of (or the same commit as) `of`.
+    pub fn is_ancestor(&self, ancestor: &ObjectId, of: &ObjectId) -> Result<bool> {
+        let out = self.output(
+            &[
+                "merge-base",
+                "--is-ancestor",
+                ancestor.as_str(),
+                of.as_str(),
+            ],
+            None,
+        )?;
+        match out.status.code() {
+            Some(0) => Ok(true),
+            Some(1) => Ok(false),
+            _ => Err(SourceError::GitFailed {
+                args: format!("merge-base --is-ancestor {ancestor} {of}"),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            }),
+        }
+    }
+
     /// Commit ids reachable from `tip` but not from `base`, newest first in topological order.
     pub fn rev_list(&self, base: Option<&ObjectId>, tip: &ObjectId) -> Result<Vec<ObjectId>> {
         let mut args = vec!["rev-list", "--topo-order", tip.as_str()];

@@ -13,6 +13,7 @@ mod git;
 mod ids;
 mod signature;
 mod time;
+mod tree;
 mod version;
 
 pub use blobs::{BlobData, BlobRequest, LfsPointer};
@@ -21,6 +22,7 @@ pub use git::{Repository, TagInfo, TagRef, TreeEntry, TreeEntryKind};
 pub use ids::{ObjectId, Tag};
 pub use signature::{SignatureFormat, SignatureInfo, SignatureStatus};
 pub use time::{rfc3339_utc, unix_now};
+pub use tree::{TreeProblem, tree_problems};
 pub use version::{VersionKey, previous_release_tag};
 
 use std::path::PathBuf;

@@ -36,7 +36,8 @@ use serde_json::Value;
 use crate::evidence;
 
 pub use artifacts::Artifacts;
-pub use checks::{image_check_pub, tag_check};
+pub use checks::{image_check_pub, normalize_source, tag_check};
+pub use provenance::agreement as provenance_agreement;
 pub use summary::{POLICY_URI, VERIFIER_ID, summary};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

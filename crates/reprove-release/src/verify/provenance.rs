@@ -247,7 +247,7 @@ fn norm_image(s: Option<&str>) -> Option<String> {
 
 /// Everything in which `p` differs from what the baseline `b` fixes, each prefixed with its
 /// finding code. Empty when the provenance describes the release the baseline records.
-pub(super) fn agreement(b: &Value, p: &Value) -> Vec<String> {
+pub fn agreement(b: &Value, p: &Value) -> Vec<String> {
     let mut findings = Vec::new();
     let bcommit = str_at(b, &["predicate", "release", "commit"]);
     let pcommit = dependency_digest(p, "source", "gitCommit");

@@ -1,0 +1,233 @@
+//! Who owns a build container and a build tree, so that a run killed with SIGKILL leaves
+//! nothing behind for long.
+//!
+//! Each rebuild holds an *owner lock*: a file `<tmp>/reprove-owners/<id>.lock` it keeps locked
+//! (flock) for as long as it lives; the kernel releases the lock when the process dies,
+//! however it dies, in whatever PID namespace. Everything the run creates carries the id: the
+//! container's `dev.reprove.owner` label (with a `dev.reprove.deadline` label: start + timeout),
+//! and the names of its temporary folders (`reprove-build-<id>-…`, `.reprove-rebuild-<id>-…`).
+//! The next run [`sweep`]s: containers whose owner's lock is free, or whose deadline passed, are
+//! removed, and so are folders whose owner is gone. A watchdog process started beside each
+//! container ([`Watchdog`], its own session, so a SIGKILL of reprove does not reach it) removes
+//! the container at its deadline even if no run ever comes again: no container outlives its
+//! timeout by more than the grace period.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::BuildError;
+
+/// Container label naming the owner.
+pub const OWNER_LABEL: &str = "dev.reprove.owner";
+/// Container label with the unix time after which the container must not exist.
+pub const DEADLINE_LABEL: &str = "dev.reprove.deadline";
+/// How long after its timeout a container may linger before the watchdog removes it.
+pub const GRACE: Duration = Duration::from_secs(30);
+
+fn owners_dir() -> PathBuf {
+    std::env::temp_dir().join("reprove-owners")
+}
+
+fn lock_path(id: &str) -> PathBuf {
+    owners_dir().join(format!("{id}.lock"))
+}
+
+/// The lock of a live run. Dropping it releases the lock and removes the file.
+#[derive(Debug)]
+pub struct Owner {
+    id: String,
+    file: Option<std::fs::File>,
+}
+
+impl Owner {
+    /// Takes a fresh owner lock.
+    pub fn acquire() -> Result<Owner, BuildError> {
+        let dir = owners_dir();
+        let io = |e| BuildError::Io {
+            path: dir.clone(),
+            source: e,
+        };
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let mut b = [0u8; 6];
+        getrandom::fill(&mut b).map_err(|e| BuildError::Io {
+            path: dir.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        let id = b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let path = lock_path(&id);
+        let file = std::fs::File::create(&path).map_err(|e| BuildError::Io {
+            path: path.clone(),
+            source: e,
+        })?;
+        file.lock().map_err(|e| BuildError::Io {
+            path: path.clone(),
+            source: e,
+        })?;
+        Ok(Owner {
+            id,
+            file: Some(file),
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(lock_path(&self.id));
+        self.file.take();
+    }
+}
+
+/// Whether the run `id` is gone: its lock file is missing, or can be locked.
+pub fn is_gone(id: &str) -> bool {
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return false;
+    }
+    match std::fs::OpenOptions::new().write(true).open(lock_path(id)) {
+        Ok(f) => f.try_lock().is_ok(),
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
+}
+
+/// The owner id in a folder name `<prefix><id>-…`, if it has one.
+fn owner_of<'a>(name: &'a str, prefix: &str) -> Option<&'a str> {
+    let rest = name.strip_prefix(prefix)?;
+    let (id, _) = rest.split_once('-')?;
+    (id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit())).then_some(id)
+}
+
+/// Folder-name prefixes a run's temporary folders carry before its owner id.
+pub const TREE_PREFIX: &str = "reprove-build-";
+pub const STAGING_PREFIX: &str = ".reprove-rebuild-";
+
+/// Removes what dead runs left: containers (through `engine`'s CLI) and, in each of `dirs`,
+/// folders named after an owner that is gone; then their stale lock files. Best effort: a
+/// failure to clean up never stops a run.
+pub fn sweep(engine: Option<&crate::Engine>, dirs: &[&Path]) {
+    if let Some(engine) = engine {
+        engine.remove_abandoned_containers();
+    }
+    for dir in dirs {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let id = owner_of(&name, TREE_PREFIX).or_else(|| owner_of(&name, STAGING_PREFIX));
+            if let Some(id) = id
+                && is_gone(id)
+                && e.file_type().is_ok_and(|t| t.is_dir())
+            {
+                let _ = make_writable(&e.path());
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    if let Ok(rd) = std::fs::read_dir(owners_dir()) {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(id) = name.strip_suffix(".lock")
+                && is_gone(id)
+            {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+/// A build may leave read-only folders (`chmod -w`), which `remove_dir_all` cannot empty.
+fn make_writable(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            make_writable(&e.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// A process in its own session that removes a container at its deadline, whatever happens to
+/// the run that started it. Dropped (the run finished), it is stopped.
+#[derive(Debug)]
+pub struct Watchdog {
+    child: Option<std::process::Child>,
+}
+
+impl Watchdog {
+    /// Starts `setsid sh -c 'sleep <after>; exec <engine> rm -f <name>'`. Without `setsid` the
+    /// watchdog is skipped: the next run's [`sweep`] still removes the container.
+    pub fn start(program: &Path, name: &str, after: Duration) -> Watchdog {
+        let script = format!(
+            "sleep {}; exec \"$0\" rm -f \"$1\" >/dev/null 2>&1",
+            after.as_secs().max(1)
+        );
+        let child = Command::new("setsid")
+            .args(["sh", "-c", &script])
+            .arg(program)
+            .arg(name)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok();
+        Watchdog { child }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_live_owner_is_not_gone_and_a_dead_one_is() {
+        let o = Owner::acquire().unwrap();
+        assert!(!is_gone(o.id()));
+        let id = o.id().to_owned();
+        drop(o);
+        assert!(is_gone(&id));
+        // A lock file left by a killed run (present, unlocked) is gone too.
+        std::fs::create_dir_all(owners_dir()).unwrap();
+        std::fs::write(lock_path("0123456789ab"), b"").unwrap();
+        assert!(is_gone("0123456789ab"));
+        assert!(!is_gone("../etc/passwd"));
+    }
+
+    #[test]
+    fn sweep_removes_only_folders_of_dead_owners() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = Owner::acquire().unwrap();
+        let live_tree = dir.path().join(format!("{TREE_PREFIX}{}-x", live.id()));
+        let dead_tree = dir.path().join(format!("{TREE_PREFIX}0123456789ab-y"));
+        let dead_staging = dir.path().join(format!("{STAGING_PREFIX}0123456789ab-z"));
+        let unrelated = dir.path().join("reprove-build-notanid-x");
+        for d in [&live_tree, &dead_tree, &dead_staging, &unrelated] {
+            std::fs::create_dir_all(d.join("sub")).unwrap();
+        }
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(
+            dead_tree.join("sub"),
+            std::fs::Permissions::from_mode(0o500),
+        )
+        .unwrap();
+        sweep(None, &[dir.path()]);
+        assert!(live_tree.exists());
+        assert!(!dead_tree.exists());
+        assert!(!dead_staging.exists());
+        assert!(unrelated.exists());
+    }
+}
