@@ -66,12 +66,14 @@ fn status_accounts_for_every_release_and_re_verifies() {
     let Some((r, _)) = three_releases() else {
         return;
     };
-    let out = r.expect(&["status", "--key", &r.p("k.pub")], 0);
+    // v1.1.0 failed its change policy: it is shown `failed`, and status exits 1 (regression,
+    // issue 11: it was listed `reproducible`, exit 0).
+    let out = r.expect(&["status", "--key", &r.p("k.pub")], 1);
     insta::with_settings!({filters => filters()}, {
         insta::assert_snapshot!("status_with_key", crate::support::redact(&r.f, &out));
     });
     let v: Value =
-        serde_json::from_str(&r.expect(&["status", "--key", &r.p("k.pub"), "--format", "json"], 0))
+        serde_json::from_str(&r.expect(&["status", "--key", &r.p("k.pub"), "--format", "json"], 1))
             .unwrap();
     let states: Vec<(&str, &str)> = v["releases"]
         .as_array()
@@ -83,14 +85,14 @@ fn status_accounts_for_every_release_and_re_verifies() {
         states,
         [
             ("v1.2.0", "untracked"),
-            ("v1.1.0", "reproducible"),
+            ("v1.1.0", "failed"),
             ("v1.0.0", "verified")
         ]
     );
     assert_eq!(v["releases"][1]["findings"]["unauthorized-change"], 1);
 
     // Without a key nothing is called verified, and the output says why.
-    let out = r.expect(&["status"], 0);
+    let out = r.expect(&["status"], 1);
     assert!(out.contains("v1.0.0  attested"), "{out}");
     assert!(out.contains("signatures were not checked"), "{out}");
 

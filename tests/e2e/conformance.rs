@@ -1,22 +1,25 @@
-//! The sigstore-conformance bundle-verification cases (`../shared/conformance`), run through
+//! The sigstore-conformance bundle-verification cases (`REPROVE_CONFORMANCE_DIR`, default
+//! `../shared/conformance`), run through
 //! the CLI protocol exactly as the suite calls a client, with the artifact as a file and as a
 //! `sha256:` digest.
 
 use std::process::Command;
 
-use crate::support::shared;
+use crate::support::{conformance_artifact, conformance_dir};
 
 const DEFAULT_IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
 const DEFAULT_ISSUER: &str = "https://token.actions.githubusercontent.com";
 
 #[test]
 fn every_bundle_verification_case() {
-    let Some(shared) = shared() else { return };
-    let root = shared.join("conformance/bundle-verify");
+    let Some(conformance) = conformance_dir() else {
+        return;
+    };
+    let root = conformance.join("bundle-verify");
     let mut cases: Vec<_> = std::fs::read_dir(&root)
         .unwrap()
         .filter_map(|e| e.ok())
-        .filter(|e| e.path().is_dir())
+        .filter(|e| e.path().join("bundle.sigstore.json").is_file())
         .collect();
     cases.sort_by_key(|e| e.file_name());
     assert!(
@@ -29,11 +32,7 @@ fn every_bundle_verification_case() {
     for case in cases {
         let dir = case.path();
         let name = case.file_name().to_string_lossy().into_owned();
-        let artifact = if dir.join("artifact").exists() {
-            dir.join("artifact")
-        } else {
-            root.join("a.txt")
-        };
+        let artifact = conformance_artifact(&conformance, &dir);
         let data = std::fs::read(&artifact).unwrap();
         use sha2::Digest as _;
         let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&data)));

@@ -304,7 +304,7 @@ fn baseline_images_and_repository_scan() {
         ],
     );
     assert_eq!(code, 2);
-    assert!(err.contains("is not signed by"), "{err}");
+    assert!(err.contains("does not verify"), "{err}");
 }
 
 /// A registry that misbehaves in one chosen way, for what a real registry will not do.

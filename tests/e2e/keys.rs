@@ -1,6 +1,6 @@
 use std::os::unix::fs::PermissionsExt as _;
 
-use crate::support::{Fixture, require_tool, shared, stderr};
+use crate::support::{Fixture, require_tool, stderr, vectors};
 
 fn mode(p: &std::path::Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
@@ -212,14 +212,39 @@ fn keys_from_other_tools_are_read() {
             stderr(&out)
         );
     }
-    // securesystemslib's PKCS#8 keys.
-    let Some(shared) = shared() else { return };
+    // securesystemslib's PKCS#8 keys, made now by securesystemslib.
+    let Some(vectors) = vectors() else { return };
+    let v = vectors.path().join("sslib");
     for alg in ["ecdsa-p256", "ed25519"] {
-        let key = shared.join(format!("vectors/sslib/{alg}.key.pem"));
+        let key = v.join(format!("{alg}.key.pem"));
         let out = with_env(&f, &["key", "public", key.to_str().unwrap()], &[]);
         assert_eq!(
             String::from_utf8(out.stdout).unwrap(),
-            std::fs::read_to_string(shared.join(format!("vectors/sslib/{alg}.pub.pem"))).unwrap()
+            std::fs::read_to_string(v.join(format!("{alg}.pub.pem"))).unwrap()
+        );
+        // reprove's DSSE keyid is securesystemslib's own, so in-toto tooling finds the key.
+        let out = with_env(
+            &f,
+            &[
+                "sign",
+                "s.json",
+                "--key",
+                key.to_str().unwrap(),
+                "-o",
+                &format!("{alg}.dsse.json"),
+                "--dsse",
+            ],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let env: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(f.path(&format!("{alg}.dsse.json"))).unwrap())
+                .unwrap();
+        assert_eq!(
+            env["signatures"][0]["keyid"].as_str().unwrap(),
+            std::fs::read_to_string(v.join(format!("{alg}.keyid")))
+                .unwrap()
+                .trim()
         );
     }
     // A public key where a private one is needed, and the reverse.
@@ -229,10 +254,7 @@ fn keys_from_other_tools_are_read() {
             "sign",
             "s.json",
             "--key",
-            shared
-                .join("vectors/sslib/ed25519.pub.pem")
-                .to_str()
-                .unwrap(),
+            v.join("ed25519.pub.pem").to_str().unwrap(),
             "-o",
             "x",
         ],

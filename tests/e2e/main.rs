@@ -3,6 +3,7 @@
 
 mod support;
 
+mod attacks;
 mod audit;
 mod baseline;
 mod ci_templates;

@@ -109,18 +109,31 @@ fn a_reproducible_release_matches_bit_for_bit() {
     assert_eq!(r["conditions"]["environment"]["SOURCE_DATE_EPOCH"], epoch);
     assert_eq!(r["conditions"]["environment"]["TZ"], "UTC");
     assert_eq!(r["conditions"]["buildPath"], "/build/src");
-    // The source archive digest is git archive's bytes.
-    let archive = std::process::Command::new("git")
-        .current_dir(s.f.repo())
-        .args(["archive", "--format=tar", "v1.0.0^{commit}"])
-        .output()
-        .unwrap()
-        .stdout;
-    use sha2::Digest as _;
+    // The build tree is the committed tree, whatever the clone's own attributes, config and
+    // branches say (regression, issue 11: `git archive` applied `.git/info/attributes`, so
+    // `* export-ignore` emptied the build tree and a branch name changed `$Format:%D$`).
+    let archive = r["sourceArchiveSha256"].as_str().unwrap().to_owned();
+    assert_eq!(archive.len(), 64);
+    std::fs::write(
+        s.f.repo().join(".git/info/attributes"),
+        "* export-ignore\nsrc/greeting.txt export-subst\n",
+    )
+    .unwrap();
+    s.f.git(&["branch", "attacker-branch"]);
+    s.f.git(&["config", "tar.umask", "0777"]);
+    let (code, out, err) = s.rebuild(&[
+        "v1.0.0",
+        "--artifacts",
+        &s.path("first/artifacts"),
+        "--format",
+        "json",
+    ]);
     assert_eq!(
-        r["sourceArchiveSha256"],
-        hex::encode(sha2::Sha256::digest(&archive))
+        code, 0,
+        "the clone's attributes changed the build: {out}{err}"
     );
+    let again: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(again["sourceArchiveSha256"], archive.as_str());
     let verdicts: Vec<&str> = r["comparison"]
         .as_array()
         .unwrap()
@@ -134,6 +147,7 @@ fn a_reproducible_release_matches_bit_for_bit() {
         format!("hello at {epoch}\n")
     );
     // A SHA256SUMS file works as the published set too.
+    use sha2::Digest as _;
     let sums: String = ["greeting.txt", "src.tar", "stamp.txt"]
         .iter()
         .map(|n| {
@@ -459,4 +473,117 @@ fn podman_rebuilds_the_same_bits() {
     let r: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(r["engine"], "podman");
     assert_eq!(r["verdict"], "reproducible");
+}
+
+/// Regression (issue 11): after `kill -9` of a rebuild, its container kept running and its
+/// exported tree stayed in the temporary folder. The next run removes both.
+#[test]
+fn a_killed_rebuild_leaves_no_container_or_tree_behind() {
+    let Some(s) = setup("sleep 300\n") else {
+        return;
+    };
+    // A quick second release to run afterwards; the slow one has a short timeout, so its
+    // watchdog does not linger either.
+    let toml = std::fs::read_to_string(s.f.repo().join("reprove.toml")).unwrap();
+    s.f.write(
+        "reprove.toml",
+        toml.replace("[build]\n", "[build]\ntimeout = 120\n"),
+    );
+    s.f.commit("slow\n\nReviewed-by: R <r@example.com>");
+    s.f.tag("v1.0.1");
+    s.f.write("build.sh", "mkdir -p dist; echo ok > dist/ok.txt\n");
+    s.f.commit("quick\n\nReviewed-by: R <r@example.com>");
+    s.f.tag("v1.0.2");
+    let tmp = s.f.path("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let docker = |args: &[&str]| -> String {
+        let out = std::process::Command::new("docker")
+            .args(args)
+            .env("DOCKER_HOST", &s.docker_host)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let trees = || -> Vec<String> {
+        std::fs::read_dir(&tmp)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("reprove-build-") || n.starts_with(".reprove-rebuild-"))
+            .collect()
+    };
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_reprove"));
+    cmd.current_dir(s.f.repo()).args(["rebuild", "v1.0.1"]);
+    s.f.env(&mut cmd);
+    cmd.env("DOCKER_HOST", &s.docker_host)
+        .env("TMPDIR", &tmp)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    // This run's container: the one labelled with the owner id its build tree is named after
+    // (other tests' builds run at the same time).
+    let mut name = String::new();
+    for _ in 0..600 {
+        let owner = trees().iter().find_map(|t| {
+            t.strip_prefix("reprove-build-")?
+                .split('-')
+                .next()
+                .map(str::to_owned)
+        });
+        if let Some(owner) = owner {
+            name = docker(&[
+                "ps",
+                "--filter",
+                &format!("label=dev.reprove.owner={owner}"),
+                "--format",
+                "{{.Names}}",
+            ]);
+            if !name.is_empty() {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(!name.is_empty(), "the build container never started");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Killed: the container runs on and the tree is still there…
+    assert_eq!(
+        docker(&[
+            "ps",
+            "--filter",
+            &format!("name={name}"),
+            "--format",
+            "{{.Names}}"
+        ]),
+        name
+    );
+    assert!(!trees().is_empty());
+    // …until the next run, which removes both before it builds.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_reprove"));
+    cmd.current_dir(s.f.repo()).args(["rebuild", "v1.0.2"]);
+    s.f.env(&mut cmd);
+    let out = cmd
+        .env("DOCKER_HOST", &s.docker_host)
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        docker(&[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("name={name}"),
+            "--format",
+            "{{.Names}}"
+        ]),
+        "",
+        "the killed run's container is gone"
+    );
+    assert_eq!(
+        trees(),
+        Vec::<String>::new(),
+        "the killed run's tree is gone"
+    );
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::support::{Fixture, interop, python_with, shared, sigstore_js, stderr};
+use crate::support::{Fixture, interop, python_with, sigstore_js, stderr, vectors};
 
 const ARTIFACT: &[u8] = include_bytes!("../fixtures/artifact.txt");
 
@@ -199,7 +199,8 @@ fn tampering_wrong_keys_and_wrong_artifacts_are_rejected() {
     );
     assert_eq!(verify(&f, "b.json", "p.pub", &sha256_arg(b"x")).0, 1);
 
-    // Unusable input: exit 2 for what cannot be read, 1 for a bundle that is not one.
+    // Unusable input: exit 2 for what cannot be read or is not JSON at all (regression, issue
+    // 11: it was 1), 1 for a bundle that is wrong.
     assert_eq!(verify(&f, "missing.json", "p.pub", "artifact.txt").0, 2);
     assert_eq!(
         verify(&f, "b.json", "p.key", "artifact.txt").0,
@@ -208,7 +209,7 @@ fn tampering_wrong_keys_and_wrong_artifacts_are_rejected() {
     );
     assert_eq!(verify(&f, "b.json", "p.pub", "no-such-artifact").0, 2);
     std::fs::write(f.path("garbage.json"), b"{\"mediaType\":").unwrap();
-    assert_eq!(verify(&f, "garbage.json", "p.pub", "artifact.txt").0, 1);
+    assert_eq!(verify(&f, "garbage.json", "p.pub", "artifact.txt").0, 2);
     let mut t = original.clone();
     t["mediaType"] = Value::String("application/vnd.dev.sigstore.bundle.v9+json".into());
     write("version.json", &t);
@@ -235,8 +236,10 @@ fn tampering_wrong_keys_and_wrong_artifacts_are_rejected() {
 #[test]
 fn sign_refuses_invalid_statements_and_existing_outputs() {
     let f = setup();
-    let cases: [(&str, &[u8], &str); 4] = [
-        ("notjson.json", b"{", "is not JSON"),
+    let cases: [(&str, &[u8], &str); 5] = [
+        ("notjson.json", b"{", "not JSON"),
+        // Regression (issue 11): a key twice reads differently in different verifiers.
+        ("dup.json", br#"{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"a","digest":{"sha256":"ab"}}],"predicateType":"p","predicateType":"q","predicate":{}}"#, "appears twice"),
         ("v01.json", br#"{"_type":"https://in-toto.io/Statement/v0.1","subject":[{"name":"a","digest":{"sha256":"ab"}}],"predicateType":"p","predicate":{}}"#, "reprove signs in-toto Statement v1"),
         ("nodigest.json", br#"{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"a"}],"predicateType":"p","predicate":{}}"#, "has no digest"),
         ("upper.json", br#"{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"a","digest":{"sha256":"AB"}}],"predicateType":"p","predicate":{}}"#, "not lowercase hex"),
@@ -268,9 +271,9 @@ fn sign_refuses_invalid_statements_and_existing_outputs() {
 
 #[test]
 fn bundles_from_other_tools_verify() {
-    let Some(shared) = shared() else { return };
+    let Some(vectors) = vectors() else { return };
     let f = Fixture::new();
-    let v = shared.join("vectors");
+    let v = vectors.path().to_path_buf();
     let artifact = v.join("sslib/artifact.txt");
     // securesystemslib envelopes wrapped with model-signing's hex-of-PEM key hint.
     for stem in ["slsa", "baseline"] {

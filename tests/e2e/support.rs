@@ -153,17 +153,61 @@ pub fn require_tool(name: &str) -> bool {
     found
 }
 
-/// `../shared` beside the checkout: interop vectors and the conformance cases.
-pub fn shared() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
-    if p.join("vectors").exists() {
+/// The sigstore-conformance bundle-verification cases: `REPROVE_CONFORMANCE_DIR`, else
+/// `../shared/conformance` beside the checkout. Either holds `bundle-verify/<case>/`, as the
+/// sigstore-conformance repository's `test/assets` does.
+pub fn conformance_dir() -> Option<PathBuf> {
+    let p = std::env::var_os("REPROVE_CONFORMANCE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance")
+        });
+    if p.join("bundle-verify").is_dir() {
         return Some(p);
     }
+    let how = format!(
+        "the sigstore-conformance cases are missing at `{}`: `git clone https://github.com/sigstore/sigstore-conformance` and set REPROVE_CONFORMANCE_DIR=<clone>/test/assets",
+        p.display()
+    );
     if std::env::var_os("REPROVE_REQUIRE_TOOLS").is_some() {
-        panic!("the shared vectors are missing at `{}`", p.display());
+        panic!("{how}");
     }
-    eprintln!("skipping: ../shared is not beside the checkout");
+    eprintln!("skipping: {how}");
     None
+}
+
+/// The artifact a conformance case signs: its own `artifact`, else the shared `a.txt`.
+pub fn conformance_artifact(root: &Path, case: &Path) -> PathBuf {
+    if case.join("artifact").exists() {
+        return case.join("artifact");
+    }
+    let beside = root.join("bundle-verify/a.txt");
+    if beside.exists() {
+        beside
+    } else {
+        root.join("a.txt")
+    }
+}
+
+/// Interop vectors made by independent tools, now: securesystemslib keys, envelopes, PAE and
+/// bundles, and a model-signing bundle (`tests/interop/make_vectors.py`, in the Python that
+/// `cargo xtask test` sets up).
+pub fn vectors() -> Option<tempfile::TempDir> {
+    let python = python_with("model_signing")?;
+    let dir = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/make_vectors.py");
+    let out = Command::new(&python)
+        .arg(script)
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "make_vectors.py failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(dir)
 }
 
 /// The Python with the independent verifiers (securesystemslib, in-toto-attestation,

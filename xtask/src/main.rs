@@ -78,8 +78,12 @@ fn test(extra: &[String]) -> Result<()> {
             "in-toto-attestation==0.9.*",
             // reads the CI templates in examples/ci the way the CI systems do
             "pyyaml==6.*",
+            // makes a real key-signed model-signing bundle for the interop vectors (its
+            // certificate code imports pyOpenSSL without declaring it)
+            "model-signing==1.*",
+            "pyopenssl==26.*",
         ],
-        "import cyclonedx.validation.json, securesystemslib.dsse, in_toto_attestation, yaml",
+        "import cyclonedx.validation.json, securesystemslib.dsse, in_toto_attestation, yaml, model_signing",
     )?;
     let node_modules = util::node_modules(
         &[

@@ -36,6 +36,9 @@ impl BundleError {
     }
 }
 
+/// The most transparency-log entries, or RFC 3161 timestamps, a bundle may carry.
+pub const MAX_PROOFS: usize = 16;
+
 /// The top-level members of a bundle (`sigstore_bundle.proto`, `Bundle`): `content` is a
 /// `oneof` of `messageSignature` and `dsseEnvelope`.
 const BUNDLE_KEYS: &[&str] = &[
@@ -283,6 +286,13 @@ impl ParsedBundle {
             .and_then(|t| t.get("rfc3161Timestamps"))
             .and_then(Value::as_array)
             .map_or(0, Vec::len);
+        // A signature is logged or timestamped a few times at most; thousands are only a way
+        // to make a verifier work.
+        if tlog_entries > MAX_PROOFS || rfc3161_timestamps > MAX_PROOFS {
+            return Err(malformed(&format!(
+                "more than {MAX_PROOFS} transparency-log entries or timestamps"
+            )));
+        }
         Ok(ParsedBundle {
             version,
             material,

@@ -14,8 +14,9 @@ use serde_json::{Map, Value};
 /// Why a document was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum StrictJsonError {
+    /// The parser's message is the whole story (line and column), so it is shown, not chained.
     #[error("not JSON: {0}")]
-    Syntax(#[source] serde_json::Error),
+    Syntax(serde_json::Error),
     #[error("the key `{key}` appears twice in one object")]
     DuplicateKey { key: String },
 }

@@ -493,32 +493,6 @@ mod tests {
     }
 
     #[test]
-    fn securesystemslib_keyids_match_the_vectors() {
-        let dir =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors/sslib");
-        if !crate::test_support::shared_present(&dir) {
-            return;
-        }
-        for name in ["ecdsa-p256", "ed25519"] {
-            let pem = std::fs::read_to_string(dir.join(format!("{name}.pub.pem"))).unwrap();
-            let json: serde_json::Value = serde_json::from_str(
-                &std::fs::read_to_string(dir.join(format!("{name}.sslib-key.json"))).unwrap(),
-            )
-            .unwrap();
-            let k = PublicKey::from_pem(&pem).unwrap();
-            assert_eq!(k.sslib_keyid(), json["keyid"].as_str().unwrap(), "{name}");
-            // And the private halves read.
-            let sk = std::fs::read_to_string(dir.join(format!("{name}.key.pem"))).unwrap();
-            assert_eq!(
-                PrivateKey::from_pem(&sk, &no_password)
-                    .unwrap()
-                    .public_key(),
-                k
-            );
-        }
-    }
-
-    #[test]
     fn a_file_with_two_keys_is_refused() {
         // Regression (issue 11): the second key was silently ignored.
         let a = PrivateKey::generate(KeyAlgorithm::P256).unwrap();

@@ -21,20 +21,3 @@ pub mod verify;
 
 pub use keys::{KeyAlgorithm, KeyError, PrivateKey, PublicKey};
 pub use statement::{AttestError, ResourceDescriptor, STATEMENT_V1, Statement, to_canonical_json};
-
-#[cfg(test)]
-pub(crate) mod test_support {
-    /// The shared interop vectors sit beside the checkout (`../shared`). Under
-    /// `cargo xtask test` (REPROVE_REQUIRE_TOOLS) their absence fails the test.
-    pub fn shared_present(dir: &std::path::Path) -> bool {
-        if dir.exists() {
-            return true;
-        }
-        assert!(
-            std::env::var_os("REPROVE_REQUIRE_TOOLS").is_none(),
-            "the shared vectors are missing at `{}`",
-            dir.display()
-        );
-        false
-    }
-}

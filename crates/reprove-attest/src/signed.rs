@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::bundle::{BundleError, Content, ParsedBundle};
 use crate::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE};
-use crate::verify::{Signer, VerifyError, decode_statement, verify_statement};
+use crate::verify::{Signer, VerifyError, decode_statement, verify_statement_parsed};
 
 /// The largest bundle or envelope file read (64 MiB). A baseline of 100,000 files is about
 /// 50 MiB signed; anything larger is refused rather than parsed into gigabytes of memory.
@@ -63,7 +63,7 @@ pub enum StatementError {
     Signature { reasons: String },
     /// A bare statement where a signer was given: with a key, only signed documents count.
     #[error(
-        "an unsigned statement; with a key or identity only a signed bundle or envelope is accepted"
+        "the statement is not signed; with a key or identity only a signed bundle or envelope is accepted"
     )]
     Unsigned,
 }
@@ -119,7 +119,7 @@ fn form_of(bytes: &[u8]) -> Result<Form, StatementError> {
         Form::Bundle
     } else if has("payloadType") {
         Form::Envelope
-    } else if has("_type") {
+    } else if has("_type") || has("predicateType") {
         Form::Manifest
     } else {
         Form::Bundle
@@ -161,9 +161,11 @@ pub fn statement_from_bytes(
         };
         return unverified(&env, file_sha256, Form::Bundle);
     }
+    // Parsed once, whatever the number of signers tried.
+    let parsed = ParsedBundle::parse(bytes).map_err(StatementError::BadBundle)?;
     let mut reasons = Vec::new();
     for s in signers {
-        match verify_statement(bytes, s, trusted_root) {
+        match verify_statement_parsed(bytes, &parsed, s, trusted_root) {
             Ok(v) => {
                 return Ok(SignedStatement {
                     statement: require_v1(v.statement)?,

@@ -30,6 +30,9 @@ const WHOLE_FILE_LIMIT: u64 = 256 << 20;
 pub enum ArtifactInput {
     File(PathBuf),
     Sha256([u8; 32]),
+    /// No artifact at hand: the caller matches the verified statement's subjects itself
+    /// ([`verify_statement`]). Only a DSSE statement can be verified this way.
+    StatementOnly,
 }
 
 /// Who must have signed.
@@ -195,6 +198,16 @@ pub fn verify_statement(
 ) -> Result<VerifiedStatement, VerifyError> {
     let parsed =
         ParsedBundle::parse(bundle_bytes).map_err(|source| VerifyError::BadBundle { source })?;
+    verify_statement_parsed(bundle_bytes, &parsed, signer, trusted_root_json)
+}
+
+/// [`verify_statement`] for a bundle already parsed (once, for every signer tried).
+pub fn verify_statement_parsed(
+    bundle_bytes: &[u8],
+    parsed: &ParsedBundle,
+    signer: &Signer,
+    trusted_root_json: Option<&str>,
+) -> Result<VerifiedStatement, VerifyError> {
     let Content::Dsse(env) = &parsed.content else {
         return Err(rejected(
             "the bundle signs a message, not an in-toto statement",
@@ -206,23 +219,29 @@ pub fn verify_statement(
             env.payload_type
         )));
     }
-    let claimed = decode_statement(&env.payload)?;
-    let first = claimed
-        .get("subject")
-        .and_then(|s| s.as_array())
-        .into_iter()
-        .flatten()
-        .find_map(|s| s.get("digest")?.get("sha256")?.as_str())
-        .and_then(|h| hex::decode(h).ok())
-        .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .ok_or_else(|| rejected("the statement has no sha256 subject"))?;
-    let verified = verify_parsed(
-        bundle_bytes,
-        &parsed,
-        &ArtifactInput::Sha256(first),
-        signer,
-        trusted_root_json,
-    )?;
+    let offline_key = matches!(parsed.material, Material::PublicKeyHint(_))
+        && parsed.tlog_entries == 0
+        && parsed.rfc3161_timestamps == 0;
+    let artifact = if offline_key && matches!(signer, Signer::Key { .. }) {
+        // reprove's own key path: the signature is checked before the payload is decoded at
+        // all, and no artifact is needed (a baseline's subjects may be only `gitCommit` and
+        // `gitTree`).
+        ArtifactInput::StatementOnly
+    } else {
+        // The keyless verifier matches an artifact against the statement: give it the first
+        // sha256 subject the payload names (it then checks the signed statement names it).
+        let claimed = decode_statement(&env.payload)?;
+        claimed
+            .get("subject")
+            .and_then(|s| s.as_array())
+            .into_iter()
+            .flatten()
+            .find_map(|s| s.get("digest")?.get("sha256")?.as_str())
+            .and_then(|h| hex::decode(h).ok())
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .map_or(ArtifactInput::StatementOnly, ArtifactInput::Sha256)
+    };
+    let verified = verify_parsed(bundle_bytes, parsed, &artifact, signer, trusted_root_json)?;
     // Both paths decode the statement from the payload bytes they verified; it is never taken
     // from anything that was not.
     let statement = verified
@@ -333,6 +352,13 @@ fn verify_offline_key(
                     sha256: *d,
                     sha512: None,
                 },
+                ArtifactInput::StatementOnly => {
+                    return Ok(Verified {
+                        checks,
+                        notes,
+                        statement: Some(statement),
+                    });
+                }
             };
             checks.push(Check {
                 name: "artifact",
@@ -357,6 +383,11 @@ fn verify_offline_key(
             let d = match artifact {
                 ArtifactInput::File(p) => file_digests(p, false)?.sha256,
                 ArtifactInput::Sha256(d) => *d,
+                ArtifactInput::StatementOnly => {
+                    return Err(rejected(
+                        "the bundle signs a message, not an in-toto statement",
+                    ));
+                }
             };
             if let Some(bd) = digest
                 && bd.as_slice() != d.as_slice()
@@ -373,7 +404,7 @@ fn verify_offline_key(
                         let bytes = std::fs::read(p).map_err(|e| unusable(format!("failed to read `{}`: {e}", p.display())))?;
                         key.verify(&bytes, signature)
                     }
-                    ArtifactInput::Sha256(_) => {
+                    ArtifactInput::Sha256(_) | ArtifactInput::StatementOnly => {
                         return Err(unusable("an Ed25519 message signature covers the artifact's bytes; pass the file, not its digest"));
                     }
                 },
@@ -449,9 +480,15 @@ fn verify_with_sigstore(
             }
         }
         ArtifactInput::Sha256(_) => None,
+        ArtifactInput::StatementOnly => {
+            return Err(rejected(
+                "the statement has no sha256 subject, which the keyless verifier needs to match",
+            ));
+        }
     };
     let sha256 = match artifact {
         ArtifactInput::Sha256(d) => *d,
+        ArtifactInput::StatementOnly => [0; 32],
         ArtifactInput::File(p) => match &whole {
             Some(b) => sha2::Sha256::digest(b).into(),
             None => file_digests(p, false)?.sha256,

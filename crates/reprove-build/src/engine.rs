@@ -53,9 +53,10 @@ pub struct RunSpec {
     pub timeout: Duration,
     /// A unique container name, so a timed-out build can be stopped.
     pub name: String,
-    /// The run that owns the container ([`crate::owner`]): its label, so a later run can tell
-    /// an abandoned container from a live one.
+    /// The run that owns the container ([`crate::owner`]): its id and lock file, as labels, so
+    /// a later run can tell an abandoned container from a live one.
     pub owner: String,
+    pub owner_lock: PathBuf,
 }
 
 /// How a run ended.
@@ -135,10 +136,11 @@ impl Engine {
         };
         let now = reprove_source::unix_now();
         for name in names.lines().map(str::trim).filter(|n| !n.is_empty()) {
+            // The deadline first: a lock path may hold spaces.
             let format = format!(
                 "{{{{index .Config.Labels \"{}\"}}}} {{{{index .Config.Labels \"{}\"}}}}",
-                crate::owner::OWNER_LABEL,
-                crate::owner::DEADLINE_LABEL
+                crate::owner::DEADLINE_LABEL,
+                crate::owner::LOCK_LABEL
             );
             let Ok(labels) = self.output(
                 &["inspect", "--format", &format, name],
@@ -146,13 +148,12 @@ impl Engine {
             ) else {
                 continue;
             };
-            let mut parts = labels.split_whitespace();
-            let owner = parts.next().unwrap_or_default();
-            let overdue = parts
-                .next()
-                .and_then(|d| d.parse::<i64>().ok())
-                .is_some_and(|d| d + crate::owner::GRACE.as_secs() as i64 <= now);
-            if overdue || crate::owner::is_gone(owner) {
+            let (deadline, lock) = labels.split_once(' ').unwrap_or((labels.as_str(), ""));
+            let overdue = deadline
+                .trim()
+                .parse::<i64>()
+                .is_ok_and(|d| d + crate::owner::GRACE.as_secs() as i64 <= now);
+            if overdue || crate::owner::lock_is_free(Path::new(lock.trim())) {
                 let _ = self
                     .command()
                     .args(["rm", "-f", name])
@@ -247,6 +248,11 @@ impl Engine {
         ]);
         cmd.arg("--label")
             .arg(format!("{}={}", crate::owner::OWNER_LABEL, spec.owner));
+        cmd.arg("--label").arg(format!(
+            "{}={}",
+            crate::owner::LOCK_LABEL,
+            spec.owner_lock.display()
+        ));
         cmd.arg("--label")
             .arg(format!("{}={deadline_unix}", crate::owner::DEADLINE_LABEL));
         cmd.args(["--tmpfs", "/tmp:rw,exec,mode=1777"]);

@@ -20,6 +20,9 @@ use crate::BuildError;
 
 /// Container label naming the owner.
 pub const OWNER_LABEL: &str = "dev.reprove.owner";
+/// Container label with the absolute path of the owner's lock file: another run on the same
+/// machine checks that very file, whatever its own temporary folder is.
+pub const LOCK_LABEL: &str = "dev.reprove.lock";
 /// Container label with the unix time after which the container must not exist.
 pub const DEADLINE_LABEL: &str = "dev.reprove.deadline";
 /// How long after its timeout a container may linger before the watchdog removes it.
@@ -73,6 +76,12 @@ impl Owner {
     pub fn id(&self) -> &str {
         &self.id
     }
+
+    /// The lock file's absolute path (for the container's [`LOCK_LABEL`]).
+    pub fn lock_path(&self) -> PathBuf {
+        let p = lock_path(&self.id);
+        std::path::absolute(&p).unwrap_or(p)
+    }
 }
 
 impl Drop for Owner {
@@ -82,7 +91,8 @@ impl Drop for Owner {
     }
 }
 
-/// Whether the run `id` is gone: its lock file is missing, or can be locked.
+/// Whether the run `id` is gone: its lock file (in this temporary folder) is missing, or can be
+/// locked. For folders in this temporary folder only: their owner's lock lives beside them.
 pub fn is_gone(id: &str) -> bool {
     if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return false;
@@ -91,6 +101,23 @@ pub fn is_gone(id: &str) -> bool {
         Ok(f) => f.try_lock().is_ok(),
         Err(e) => e.kind() == std::io::ErrorKind::NotFound,
     }
+}
+
+/// Whether the run holding the lock file `path` (a container's [`LOCK_LABEL`]) is known to be
+/// gone: the file exists on this machine and nobody holds it. A missing file says nothing —
+/// the container may belong to a run on another machine sharing the engine, or one with
+/// another temporary folder — and such a container is left to its deadline.
+pub fn lock_is_free(path: &Path) -> bool {
+    let name_ok = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(".lock"))
+        .is_some_and(|id| id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()));
+    name_ok
+        && std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .is_ok_and(|f| f.try_lock().is_ok())
 }
 
 /// The owner id in a folder name `<prefix><id>-…`, if it has one.
@@ -183,6 +210,13 @@ impl Watchdog {
 impl Drop for Watchdog {
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {
+            // The whole session (its `sleep` too), not only the shell: `setsid` made the shell
+            // the leader of a process group of its own.
+            let _ = Command::new("kill")
+                .args(["-s", "KILL", "--", &format!("-{}", c.id())])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
             let _ = c.kill();
             let _ = c.wait();
         }

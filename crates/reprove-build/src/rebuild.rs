@@ -231,6 +231,7 @@ fn one_build(
         timeout: Duration::from_secs(recipe.timeout),
         name: format!("reprove-{}-{}", owner.id(), unix_now()),
         owner: owner.id().to_owned(),
+        owner_lock: owner.lock_path(),
     };
     match engine.run(&spec, log)? {
         RunEnd::Exited(0) => {}

@@ -217,6 +217,17 @@ fn load_baseline(
     root: Option<&str>,
 ) -> Result<BaselineView> {
     let path = Path::new(arg);
+    // A file named like a tag must not stand in for the tag (a committed file `v1.0.0` holding
+    // another release's baseline): the argument has to say which it means.
+    if path.exists()
+        && let Some(repo) = repo
+        && let Ok(tag) = arg.parse::<Tag>()
+        && repo.resolve_tag(&tag).is_ok()
+    {
+        bail!(
+            "`{arg}` is both a file and a tag; write `./{arg}` for the file, or run elsewhere for the tag"
+        );
+    }
     let value: serde_json::Value = if path.exists() {
         read_statement_arg(path, signers, root)?
     } else {
@@ -554,6 +565,7 @@ pub fn report(dir: &Path, tag: &Tag, args: ReportArgs) -> Result<Outcome> {
             None => reprove_release::verify::Artifacts::NotChecked,
         },
         signers: signers.clone(),
+        rebuilders: Vec::new(),
         require: 1,
         trusted_root: read_root(args.trusted_root.as_deref())?,
         project: args.project.clone(),
@@ -574,11 +586,9 @@ pub fn report(dir: &Path, tag: &Tag, args: ReportArgs) -> Result<Outcome> {
     let baseline = baseline_value
         .as_ref()
         .and_then(|v| BaselineView::from_value(v).ok());
-    let rebuild: Option<serde_json::Value> =
-        evidence::read_small(&evidence_dir.join(evidence::REBUILD_REPORT))
-            .ok()
-            .and_then(|b| reprove_attest::json::parse(&b).ok());
-    let index = evidence::read_index(&evidence_dir).ok();
+    // Only what the verification read and matched against the index, never a second read.
+    let rebuild = verified.rebuild_report.clone();
+    let index = verified.index_json.clone();
     let generated = rfc3339_utc(unix_now());
     let evidence_s = evidence_dir.display().to_string();
     let input = reprove_report::AuditInput {

@@ -204,9 +204,14 @@ pub enum Command {
         /// https://…, git@…).
         #[arg(long, value_name = "URI")]
         source_uri: Option<String>,
-        /// Public key of a trusted signer; repeat for several rebuilders.
+        /// Public key of the release signer: the index, the baseline and the release's own
+        /// provenance must be signed with it (repeatable, e.g. across a key rotation).
         #[arg(long = "key", value_name = "PUB")]
         keys: Vec<PathBuf>,
+        /// Public key of another rebuilder whose provenance counts toward --require; it can
+        /// never sign for the release itself (repeatable).
+        #[arg(long = "rebuilder-key", value_name = "PUB")]
+        rebuilder_keys: Vec<PathBuf>,
         /// Keyless: expected certificate identity (exact).
         #[arg(long, value_name = "ID", requires = "certificate_oidc_issuer")]
         certificate_identity: Option<String>,
@@ -599,6 +604,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             project,
             source_uri,
             keys,
+            rebuilder_keys,
             certificate_identity,
             certificate_oidc_issuer,
             trusted_root,
@@ -622,6 +628,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 project,
                 source_uri,
                 keys,
+                rebuilder_keys,
                 identity: certificate_identity.zip(certificate_oidc_issuer),
                 trusted_root,
                 require,

@@ -71,8 +71,18 @@ fn collect_sources(dir: &Path, paths: &[PathBuf]) -> Result<Vec<Source>> {
             };
             if file_kind(&rel).is_some() {
                 let path = repo.root().join(&rel);
-                if path.is_file() {
-                    out.push(Source { display: rel, path });
+                // A tracked symlink is scanned through the file it names, if that is tracked.
+                match reprove_digest::file::kind_of(&path) {
+                    Ok(reprove_digest::EntryKind::Regular) => {
+                        out.push(Source { display: rel, path })
+                    }
+                    Ok(reprove_digest::EntryKind::Symlink) => {
+                        note(&format!(
+                            "{}: a symbolic link; not followed",
+                            reprove_escape::terminal(&rel)
+                        ));
+                    }
+                    _ => {}
                 }
             }
         }
@@ -103,12 +113,10 @@ fn read_mentions(sources: &[Source]) -> Result<Vec<ImageMention>> {
     for s in sources {
         // A path named explicitly is scanned by its kind; unknown names are read as YAML.
         let kind = file_kind(&s.display).unwrap_or(reprove_oci::FileKind::Yaml);
-        let meta = std::fs::metadata(&s.path)?;
-        if meta.len() > 16 << 20 {
-            bail!("`{}` is larger than 16 MiB; not an image file", s.display);
-        }
-        let bytes =
-            std::fs::read(&s.path).with_context(|| format!("failed to read `{}`", s.display))?;
+        // A regular file of at most 16 MiB, never followed: a committed symlink to
+        // `/proc/self/pagemap` or a FIFO is refused, not read.
+        let bytes = reprove_digest::read_regular(&s.path, 16 << 20)
+            .with_context(|| format!("failed to read `{}`", s.display))?;
         mentions.extend(scan(&s.display, kind, &bytes));
     }
     Ok(mentions)
@@ -355,7 +363,7 @@ fn sarif(rows: &[(Row<'_>, VerdictCode)]) -> serde_json::Value {
                 "level": match c { VerdictCode::IndexRepublished => "warning", VerdictCode::RegistryUnreachable => "note", _ => "error" },
                 "message": { "text": reprove_escape::sarif(&format!("{}: {}", r.reference, r.message)) },
                 "locations": [{ "physicalLocation": {
-                    "artifactLocation": { "uri": r.file },
+                    "artifactLocation": { "uri": reprove_escape::sarif(r.file) },
                     "region": { "startLine": r.line, "startColumn": r.column },
                 }}],
             })

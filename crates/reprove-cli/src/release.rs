@@ -233,6 +233,7 @@ pub struct VerifyArgs {
     pub project: Option<String>,
     pub source_uri: Option<String>,
     pub keys: Vec<PathBuf>,
+    pub rebuilder_keys: Vec<PathBuf>,
     pub identity: Option<(String, String)>,
     pub trusted_root: Option<PathBuf>,
     pub require: usize,
@@ -357,11 +358,12 @@ pub fn verify(dir: &Path, tag: &Tag, args: VerifyArgs) -> Result<Outcome> {
     if args.require == 0 {
         bail!("--require must be at least 1");
     }
-    if args.require > signers.len() {
+    let rebuilders = crate::audit::signers(&args.rebuilder_keys, None)?;
+    if args.require > signers.len() + rebuilders.len() {
         bail!(
-            "--require {} needs at least that many signers (--key), {} given",
+            "--require {} needs at least that many signers (--key, --rebuilder-key), {} given",
             args.require,
-            signers.len()
+            signers.len() + rebuilders.len()
         );
     }
     let trusted_root = read_root(args.trusted_root.as_deref())?;
@@ -390,6 +392,7 @@ pub fn verify(dir: &Path, tag: &Tag, args: VerifyArgs) -> Result<Outcome> {
         evidence: evidence_dir,
         artifacts,
         signers,
+        rebuilders,
         require: args.require,
         trusted_root,
         project: args.project.clone(),

@@ -19,17 +19,31 @@
 
 use std::fmt::Write as _;
 
-/// Characters that change how the text around them is displayed without being visible:
-/// bidirectional embeddings, overrides and isolates, marks, and zero-width characters.
+/// Characters that change how the text around them is displayed, or look like nothing at
+/// all: bidirectional embeddings, overrides, isolates and marks; zero-width and invisible
+/// format characters; line and paragraph separators; fillers that render blank; variation
+/// selectors and tag characters.
 fn invisible(c: char) -> bool {
     matches!(
         c,
-        '\u{061C}'
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
             | '\u{200B}'..='\u{200F}'
-            | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{2069}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
             | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}'
+            | '\u{E0100}'..='\u{E01EF}'
     )
 }
 
@@ -39,12 +53,13 @@ pub fn is_unsafe_for_terminal(c: char) -> bool {
 }
 
 /// A value (name, subject, message) for a terminal line: every control and invisible
-/// character, newlines included, is shown escaped (`\n`, `\t`, `\u{1b}`, `\u{202e}`), and the
-/// backslash itself is doubled only where it would make an escape ambiguous.
+/// character, newlines included, is shown escaped (`\n`, `\t`, `\u{1b}`, `\u{202e}`), and a
+/// backslash is doubled, so a name spelling `\u{1b}` reads differently from one holding ESC.
 pub fn terminal(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
+            '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
@@ -87,11 +102,25 @@ pub fn sarif(s: &str) -> String {
 
 /// Inline Markdown text (a table cell, a list item, a paragraph): every character that could
 /// start markup is backslash-escaped or entity-encoded, line breaks become spaces, control and
-/// invisible characters become U+FFFD. CommonMark §2.4 lets any ASCII punctuation be escaped.
+/// invisible characters become U+FFFD. CommonMark §2.4 lets any ASCII punctuation be escaped;
+/// so are the `:` of `://`, the `.` of `www.` and every `@`, so GitHub's extended autolinks and
+/// @mentions never fire.
 pub fn markdown(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
+    for (i, c) in s.char_indices() {
+        let rest = &s[i + c.len_utf8()..];
         match c {
+            // `scheme://` and `www.` start GitHub's extended autolinks; `@` its mentions and
+            // email autolinks.
+            ':' if rest.starts_with("//") => out.push_str("\\:"),
+            '.' if out
+                .as_bytes()
+                .get(out.len().saturating_sub(3)..)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"www")) =>
+            {
+                out.push_str("\\.")
+            }
+            '@' => out.push_str("\\@"),
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
@@ -176,7 +205,8 @@ pub fn csv(s: &str) -> String {
     if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         cell.insert(0, '\'');
     }
-    if cell.contains([',', '"', '\n', '\r']) {
+    // `;` separates cells where the decimal comma is in use: quoted too.
+    if cell.contains([',', ';', '"', '\n', '\r']) {
         format!("\"{}\"", cell.replace('"', "\"\""))
     } else {
         cell
@@ -198,6 +228,12 @@ mod tests {
         assert_eq!(terminal("evil\u{202e}gz.exe"), "evil\\u{202e}gz.exe");
         assert_eq!(terminal("zero\u{200b}width"), "zero\\u{200b}width");
         assert_eq!(terminal("Grüße 日本"), "Grüße 日本");
+        assert_eq!(terminal("a\\u{1b}b"), "a\\\\u{1b}b");
+        assert_eq!(
+            terminal("soft\u{ad}hyphen\u{2028}"),
+            "soft\\u{ad}hyphen\\u{2028}"
+        );
+        assert_eq!(terminal("tag\u{e0041}"), "tag\\u{e0041}");
         assert_eq!(
             terminal_block("ok\n\u{1b}[31mred\n"),
             "ok\n\\u{1b}[31mred\n"
@@ -206,10 +242,14 @@ mod tests {
 
     #[test]
     fn markdown_links_images_code_and_html_are_inert() {
-        assert_eq!(markdown("[x](http://e)"), "\\[x\\](http://e)");
+        assert_eq!(markdown("[x](http://e)"), "\\[x\\](http\\://e)");
         assert_eq!(
             markdown("![i](http://e/p.png)"),
-            "\\!\\[i\\](http://e/p.png)"
+            "\\!\\[i\\](http\\://e/p.png)"
+        );
+        assert_eq!(
+            markdown("see www.evil.example or @team"),
+            "see www\\.evil.example or \\@team"
         );
         assert_eq!(
             markdown("<img src=x onerror=alert(1)>"),
@@ -231,6 +271,7 @@ mod tests {
         assert_eq!(csv("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(csv("serde"), "serde");
         assert_eq!(csv("a,b"), "\"a,b\"");
+        assert_eq!(csv("a;=1"), "\"a;=1\"");
     }
 
     #[test]
@@ -255,7 +296,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn no_channel_lets_control_characters_or_markup_through(s in "\\PC*|[\\x00-\\x1f\\x7f\\u{80}-\\u{9f}\\u{202a}-\\u{202e}\\u{2066}-\\u{2069}<>\\[\\]`*_|&\"'=+@!-]{0,40}") {
+        fn no_channel_lets_control_characters_or_markup_through(s in "\\PC*|[\\x00-\\x1f\\x7f\\u{80}-\\u{9f}\\u{202a}-\\u{202e}\\u{2066}-\\u{2069}<>\\[\\]`*_|&\"'=+@!:/w.-]{0,40}") {
             let t = terminal(&s);
             prop_assert!(!t.chars().any(is_unsafe_for_terminal));
             prop_assert_eq!(sarif(&s), t);
@@ -263,11 +304,14 @@ mod tests {
             let m = markdown(&s);
             prop_assert!(!m.chars().any(is_unsafe_for_terminal));
             for (i, c) in m.char_indices() {
-                if matches!(c, '[' | ']' | '`' | '*' | '_' | '|' | '!' | '~') {
+                if matches!(c, '[' | ']' | '`' | '*' | '_' | '|' | '!' | '~' | '@') {
                     prop_assert!(escaped(&m, i), "unescaped {:?} in {:?}", c, m);
                 }
             }
             prop_assert!(!m.contains('<') && !m.contains('>'));
+            for (i, _) in m.match_indices("://") {
+                prop_assert!(escaped(&m, i), "an autolink scheme in {:?}", m);
+            }
             prop_assert!(entities_only(&m));
 
             for out in [html(&s), xml(&s)] {

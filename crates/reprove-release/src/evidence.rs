@@ -90,52 +90,78 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReleaseError + '_ {
     }
 }
 
-/// Every regular file under `dir` except `index.json`, sorted, with its digest. Anything else
-/// — a symlink, FIFO, socket or device — stops the listing at once: evidence is plain files,
-/// and reading a FIFO would hang, a device never end.
-pub fn list_files(dir: &Path) -> Result<Vec<IndexEntry>, ReleaseError> {
+/// How deep an evidence folder may nest (`explanations/<artifact>/…`): deeper is not something
+/// a release writes, and is refused rather than walked.
+pub const MAX_DEPTH: usize = 16;
+
+/// One entry of an evidence folder: its `/`-separated relative path and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderEntry {
+    pub path: String,
+    pub size: u64,
+}
+
+/// Every regular file under `dir`, sorted by path, with its size — without reading any.
+/// Anything else — a symlink, FIFO, socket or device — stops the listing at once: evidence is
+/// plain files, and reading a FIFO would hang, a device never end. The walk is iterative and
+/// refuses folders nested deeper than [`MAX_DEPTH`].
+pub fn scan(dir: &Path) -> Result<Vec<FolderEntry>, ReleaseError> {
     use reprove_digest::EntryKind;
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ReleaseError> {
-        for entry in std::fs::read_dir(dir).map_err(io(dir))? {
-            let entry = entry.map_err(io(dir))?;
+    let mut out = Vec::new();
+    let mut stack = vec![(dir.to_path_buf(), 0usize)];
+    while let Some((d, depth)) = stack.pop() {
+        if depth > MAX_DEPTH {
+            return Err(ReleaseError::EvidenceTooDeep { path: d });
+        }
+        for entry in std::fs::read_dir(&d).map_err(io(&d))? {
+            let entry = entry.map_err(io(&d))?;
             let path = entry.path();
-            match EntryKind::of(&entry.file_type().map_err(io(&path))?) {
-                EntryKind::Directory => walk(&path, out)?,
-                EntryKind::Regular => out.push(path),
+            let meta = entry.metadata().map_err(io(&path))?;
+            match EntryKind::of(&meta.file_type()) {
+                EntryKind::Directory => stack.push((path, depth + 1)),
+                EntryKind::Regular => {
+                    let rel = path
+                        .strip_prefix(dir)
+                        .map_err(|_| ReleaseError::EvidenceNotPlain {
+                            path: path.clone(),
+                            kind: EntryKind::Other,
+                        })?
+                        .components()
+                        .map(|c| c.as_os_str().to_string_lossy())
+                        .collect::<Vec<_>>()
+                        .join("/");
+                    out.push(FolderEntry {
+                        path: rel,
+                        size: meta.len(),
+                    });
+                }
                 kind => return Err(ReleaseError::EvidenceNotPlain { path, kind }),
             }
         }
-        Ok(())
     }
-    let mut paths = Vec::new();
-    walk(dir, &mut paths)?;
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
+/// Every regular file under `dir` except `index.json` and `index.sigstore.json`, sorted, with
+/// its digest and size (what the release signs).
+pub fn list_files(dir: &Path) -> Result<Vec<IndexEntry>, ReleaseError> {
     let mut entries = Vec::new();
-    for p in paths {
-        let rel = p
-            .strip_prefix(dir)
-            .map_err(|_| ReleaseError::EvidenceNotPlain {
-                path: p.clone(),
-                kind: reprove_digest::EntryKind::Other,
-            })?;
-        let rel = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
-        if rel == INDEX || rel == SIGNED_INDEX {
+    for e in scan(dir)? {
+        if e.path == INDEX || e.path == SIGNED_INDEX {
             continue;
         }
+        let p = dir.join(&e.path);
         let (d, size) = reprove_digest::sha256_file(&p).map_err(|source| ReleaseError::Hash {
             path: p.clone(),
             source,
         })?;
         entries.push(IndexEntry {
-            path: rel,
+            path: e.path,
             sha256: d.hex(),
             size,
         });
     }
-    entries.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(entries)
 }
 
@@ -431,10 +457,20 @@ fn replaced_path(staging: &Path) -> PathBuf {
 
 /// The signed index's statement: every file as a subject, the outcome as the predicate.
 pub fn index_statement(index: &Index, files: &[IndexEntry]) -> Result<Vec<u8>, ReleaseError> {
+    // Each subject carries its size too, so a verifier can refuse a file of another size
+    // (a sparse terabyte, say) without reading it.
     let subject = files
         .iter()
         .filter(|f| f.path != SIGNED_INDEX)
-        .map(|f| reprove_attest::ResourceDescriptor::named(f.path.clone(), "sha256", &f.sha256))
+        .map(|f| {
+            let mut d =
+                reprove_attest::ResourceDescriptor::named(f.path.clone(), "sha256", &f.sha256);
+            d.annotations = Some(serde_json::Map::from_iter([(
+                "size".to_owned(),
+                serde_json::Value::from(f.size),
+            )]));
+            d
+        })
         .collect();
     let predicate = serde_json::json!({
         "tag": index.tag,

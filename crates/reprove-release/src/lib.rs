@@ -28,6 +28,8 @@ pub enum ReleaseError {
         path: PathBuf,
         kind: reprove_digest::EntryKind,
     },
+    #[error("`{}` is nested deeper than any evidence folder is", path.display())]
+    EvidenceTooDeep { path: PathBuf },
     #[error("failed to read the evidence file `{}`", path.display())]
     Evidence {
         path: PathBuf,

@@ -9,7 +9,7 @@
 //! output says so.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -107,12 +107,6 @@ fn baseline_findings(b: Option<&Value>, out: &mut BTreeMap<String, usize>) {
     }
 }
 
-fn rebuild_verdict(dir: &Path) -> Option<String> {
-    let bytes = evidence::read_small(&dir.join(evidence::REBUILD_REPORT)).ok()?;
-    let v: Value = reprove_attest::json::parse(&bytes).ok()?;
-    v.get("verdict")?.as_str().map(str::to_owned)
-}
-
 fn one(tag: &str, commit: &str, opts: &Options) -> ReleaseStatus {
     let dir = opts.evidence_root.join(tag);
     let mut st = ReleaseStatus {
@@ -128,14 +122,37 @@ fn one(tag: &str, commit: &str, opts: &Options) -> ReleaseStatus {
         return st;
     }
     st.evidence = Some(dir.display().to_string());
-    // What is there, without following anything: a symlink or FIFO is not evidence.
-    let has = |f: &str| {
-        reprove_digest::file::kind_of(&dir.join(f)).ok() == Some(reprove_digest::EntryKind::Regular)
+    let tag_parsed: Result<Tag, _> = tag.parse();
+    let Ok(tag_parsed) = tag_parsed else {
+        st.problems.push(format!("`{tag}` is not a valid tag name"));
+        st.state = ReleaseState::Invalid;
+        return st;
     };
-    let verdict = rebuild_verdict(&dir);
-    // The furthest step the files claim.
+    // One verification reads the folder once; the state below comes from what it read.
+    let vopts = verify::Options {
+        tag: tag_parsed,
+        evidence: dir.clone(),
+        artifacts: verify::Artifacts::NotChecked,
+        signers: opts.signers.clone(),
+        rebuilders: Vec::new(),
+        require: 1,
+        trusted_root: opts.trusted_root.clone(),
+        project: None,
+        source_uri: None,
+        repo: None,
+        images: None,
+        rebuild: None,
+    };
+    let mut report = verify::verify(&vopts, &|_| {});
+    let verdict = report
+        .rebuild_report
+        .as_ref()
+        .and_then(|r| r.get("verdict"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    // The furthest step the evidence claims.
     let mut claimed = ReleaseState::Invalid;
-    if has(evidence::BASELINE) {
+    if report.baseline.is_some() {
         claimed = ReleaseState::Baselined;
     }
     if claimed == ReleaseState::Baselined && verdict.is_some() {
@@ -147,37 +164,16 @@ fn one(tag: &str, commit: &str, opts: &Options) -> ReleaseStatus {
     }
     if claimed >= ReleaseState::Baselined
         && claimed != ReleaseState::NotReproducible
-        && has(evidence::PROVENANCE)
+        && report.provenance_present
     {
         claimed = ReleaseState::Attested;
     }
     if claimed == ReleaseState::Invalid {
         st.problems.push(format!(
-            "no `{}` in the evidence folder",
+            "no readable `{}` in the evidence folder",
             evidence::BASELINE
         ));
     }
-
-    let tag_parsed: Result<Tag, _> = tag.parse();
-    let Ok(tag_parsed) = tag_parsed else {
-        st.problems.push(format!("`{tag}` is not a valid tag name"));
-        st.state = ReleaseState::Invalid;
-        return st;
-    };
-    let vopts = verify::Options {
-        tag: tag_parsed,
-        evidence: dir.clone(),
-        artifacts: verify::Artifacts::NotChecked,
-        signers: opts.signers.clone(),
-        require: 1,
-        trusted_root: opts.trusted_root.clone(),
-        project: None,
-        source_uri: None,
-        repo: None,
-        images: None,
-        rebuild: None,
-    };
-    let mut report = verify::verify(&vopts, &|_| {});
     if let Some(b) = report.baseline.clone() {
         report.push_check(verify::tag_check(tag, Ok(commit.to_owned()), &b));
     }
@@ -204,7 +200,7 @@ fn one(tag: &str, commit: &str, opts: &Options) -> ReleaseStatus {
     // What breaks trust in the folder, as opposed to what the release itself failed (a
     // failed release has no provenance; a policy failure is an open finding).
     // The release's own provenance, not another rebuilder's, decides whether it was attested.
-    let no_provenance = !has(evidence::PROVENANCE);
+    let no_provenance = !report.provenance_present;
     let mut broken = false;
     for c in &report.checks {
         if !matches!(c.status, CheckStatus::Fail | CheckStatus::Error) {
@@ -220,6 +216,10 @@ fn one(tag: &str, commit: &str, opts: &Options) -> ReleaseStatus {
                     })
             }
             "baseline-provenance-agree" | "artifact-digests" => no_provenance,
+            // The index's own record of the failure, not a sign of tampering.
+            "release-tag" => {
+                no_provenance && c.findings.iter().all(|f| f.starts_with("release-failed"))
+            }
             _ => false,
         };
         if benign {

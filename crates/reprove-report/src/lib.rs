@@ -1083,6 +1083,9 @@ mod tests {
             baseline: None,
             provenance: None,
             outcome: None,
+            index_json: None,
+            rebuild_report: None,
+            provenance_present: true,
             signatures_checked: true,
         }
     }

@@ -37,7 +37,7 @@ pub(super) fn check(
             CheckResult::new(
                 ID,
                 CheckStatus::Skipped,
-                "NO ARTIFACTS CHECKED (--no-artifacts): the evidence was verified, not the published files",
+                "NO ARTIFACTS CHECKED: the evidence was verified, not the published files",
             ),
             Vec::new(),
         ),

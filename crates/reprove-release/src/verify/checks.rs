@@ -10,15 +10,36 @@ use serde_json::Value;
 use super::provenance::provenance_tag;
 use super::{CheckResult, CheckStatus, ImageCheck, RebuildCheck, printable, str_at};
 
+/// `index`: the signed index's tag, commit and outcome.
 pub(super) fn release_tag(
     tag: &str,
     baseline: Option<&Value>,
     provenance: Option<&Value>,
-    index_tag: Option<&str>,
+    index: Option<(&str, &str, &str)>,
 ) -> CheckResult {
     const ID: &str = "release-tag";
+    let index_tag = index.map(|(t, _, _)| t);
     let mut findings = Vec::new();
     let mut seen = Vec::new();
+    // The signed index is for the commit the baseline records, and says the release was made.
+    if let Some((_, commit, outcome)) = index {
+        let bcommit = baseline.and_then(|b| str_at(b, &["predicate", "release", "commit"]));
+        if let Some(b) = bcommit
+            && b != commit
+        {
+            findings.push(format!(
+                "wrong-release: the index is for commit {}, the baseline for {}",
+                printable(commit),
+                printable(b)
+            ));
+        }
+        if outcome != "released" {
+            findings.push(format!(
+                "release-failed: the signed index records the outcome `{}`",
+                printable(outcome)
+            ));
+        }
+    }
     for (what, present, found) in [
         (
             "baseline",
@@ -61,6 +82,9 @@ pub(super) fn release_tag(
 /// A repository URL reduced to `host/path` so the forms people write compare equal:
 /// `git+https://github.com/org/repo.git@refs/tags/v1`, `https://github.com/org/repo`,
 /// `git@github.com:org/repo.git` and `github.com/org/repo` are all `github.com/org/repo`.
+/// The host is lowercased and loses its user info; the path keeps its case, loses a trailing
+/// `/` or `.git`. A URL with a query or fragment names no repository: it gets a form nothing
+/// else has, so it matches nothing.
 pub fn normalize_source(uri: &str) -> String {
     let mut s = uri.trim();
     s = s.strip_prefix("git+").unwrap_or(s);
@@ -68,25 +92,22 @@ pub fn normalize_source(uri: &str) -> String {
     if let Some(i) = s.find("@refs/") {
         s = &s[..i];
     }
-    let mut owned = match s.split_once("://") {
-        Some((_, rest)) => rest.to_owned(),
-        // scp-like `user@host:path`
+    if s.contains(['?', '#']) || s.chars().any(char::is_whitespace) {
+        return format!("\u{0}invalid:{s}");
+    }
+    let (authority, path) = match s.split_once("://") {
+        Some((_, rest)) => rest.split_once('/').unwrap_or((rest, "")),
+        // scp-like `user@host:path`, or a bare `host/path`.
         None => match s.split_once(':') {
-            Some((host, path)) if !host.contains('/') => format!("{host}/{path}"),
-            _ => s.to_owned(),
+            Some((host, path)) if !host.contains('/') => (host, path),
+            _ => s.split_once('/').unwrap_or((s, "")),
         },
     };
-    // Credentials and ports are not part of which repository it is.
-    if let Some((userinfo, rest)) = owned.split_once('@')
-        && !userinfo.contains('/')
-    {
-        owned = rest.to_owned();
-    }
-    let mut s = owned.trim_end_matches('/').to_owned();
-    if let Some(stripped) = s.strip_suffix(".git") {
-        s = stripped.to_owned();
-    }
-    s.to_ascii_lowercase()
+    // User info ends at the last `@` of the authority (never beyond it).
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let mut path = path.trim_matches('/');
+    path = path.strip_suffix(".git").unwrap_or(path);
+    format!("{}/{path}", host.to_ascii_lowercase())
 }
 
 /// The repository a provenance says it was built from (`externalParameters.source.repository`).
@@ -160,6 +181,20 @@ pub(super) fn project_source(
                 "wrong-source: the provenance names no source repository, so it cannot be shown to come from `{}`",
                 printable(want)
             )),
+        }
+        // The source dependency's URI (what the VSA's resourceUri comes from) must name it
+        // too.
+        if let Some(u) = provenance
+            .and_then(|p| super::provenance::dependency(p, "source"))
+            .and_then(|d| d.get("uri"))
+            .and_then(Value::as_str)
+            && normalize_source(u) != want_n
+        {
+            findings.push(format!(
+                "wrong-source: the provenance's source dependency is `{}`, not `{}`",
+                printable(u),
+                printable(want)
+            ));
         }
         if let Some(h) = brepo
             && normalize_source(h) != want_n
@@ -404,11 +439,24 @@ mod tests {
             "https://user:token@github.com/org/repo.git",
             "git@github.com:org/repo.git",
             "ssh://git@github.com/org/repo",
-            "github.com/Org/Repo",
+            "HTTPS://GitHub.com/org/repo",
         ] {
             assert_eq!(normalize_source(form), want, "{form}");
         }
         assert_ne!(normalize_source("https://github.com/org/repo2"), want);
         assert_ne!(normalize_source("https://gitlab.com/org/repo"), want);
+        // Regression (review of issue 11): user info "after" a fragment moved the host.
+        assert_ne!(
+            normalize_source("https://evil.example#@github.com/org/repo"),
+            want
+        );
+        assert_ne!(
+            normalize_source("https://evil.example/?@github.com/org/repo"),
+            want
+        );
+        assert_ne!(
+            normalize_source("https://evil.example/x@github.com/org/repo"),
+            want
+        );
     }
 }

@@ -1,35 +1,187 @@
-//! `evidence-index`: every file of the folder against the signed index
-//! (`index.sigstore.json`, whose subjects are every file the release wrote).
+//! The evidence folder as `verify` reads it, and `evidence-index`: every file against the
+//! signed index (`index.sigstore.json`, whose subjects are every file the release wrote, each
+//! with its size).
+//!
+//! The folder is listed once without reading anything ([`evidence::scan`]); a non-regular
+//! entry or a folder nested too deep stops it. The small documents — the bundles,
+//! `index.json`, `rebuild-report.json` — are then read once each, capped by role, and those
+//! very bytes are both hashed against the index and the ones whose statements are read: a file
+//! swapped between the two is not a way in. Other files are hashed only when the index lists
+//! them, and only when their size is the one it records.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use reprove_attest::signed::StatementError;
 use reprove_attest::verify::Signer;
+use reprove_digest::FileError;
 use serde_json::Value;
 
-use super::{CheckResult, CheckStatus, InputAttestation, printable, read_bundle, sha256_subjects};
+use super::{CheckResult, InputAttestation, printable, read_bundle};
 use crate::{ReleaseError, evidence};
 
 const ID: &str = "evidence-index";
+
+/// Other rebuilders' provenance read from one folder at most; more are listed, not read.
+pub(super) const MAX_ADDED_PROVENANCE: usize = 32;
+
+/// The most a document of each role may weigh: a baseline lists every file of the tree; the
+/// index, provenance and VSA are a few kilobytes.
+fn cap_for(name: &str) -> u64 {
+    match name {
+        evidence::BASELINE => reprove_attest::signed::MAX_BUNDLE_BYTES,
+        evidence::REBUILD_REPORT => 16 << 20,
+        _ => 8 << 20,
+    }
+}
+
+/// The folder, listed and with its documents read.
+#[derive(Debug, Default)]
+pub(super) struct Folder {
+    /// Every regular file: relative path → size.
+    pub entries: BTreeMap<String, u64>,
+    /// The documents, read once (or why not).
+    pub docs: BTreeMap<String, Result<Vec<u8>, FileError>>,
+    /// Why the folder could not be listed: `code: message`.
+    pub problem: Option<String>,
+    /// Added provenance beyond [`MAX_ADDED_PROVENANCE`], not read.
+    pub skipped: Vec<String>,
+}
+
+impl Folder {
+    /// The bytes of a document, or why there are none (a missing file is `NotFound`).
+    pub fn doc(&self, name: &str) -> Result<&[u8], StatementError> {
+        match self.docs.get(name) {
+            Some(Ok(b)) => Ok(b),
+            Some(Err(e)) => Err(StatementError::File(clone_file_error(e))),
+            None => Err(StatementError::File(FileError::Io {
+                path: name.into(),
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            })),
+        }
+    }
+
+    /// Top-level added provenance that was read, sorted.
+    pub fn added_provenance(&self) -> Vec<&str> {
+        self.docs
+            .keys()
+            .map(String::as_str)
+            .filter(|n| is_added_provenance(n))
+            .collect()
+    }
+}
+
+fn clone_file_error(e: &FileError) -> FileError {
+    match e {
+        FileError::NotRegular { path, kind } => FileError::NotRegular {
+            path: path.clone(),
+            kind: *kind,
+        },
+        FileError::TooLarge { path, size, cap } => FileError::TooLarge {
+            path: path.clone(),
+            size: *size,
+            cap: *cap,
+        },
+        FileError::Io { path, source } => FileError::Io {
+            path: path.clone(),
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
+    }
+}
+
+/// Lists `dir` and reads its documents.
+pub(super) fn read_folder(dir: &Path) -> Folder {
+    let mut folder = Folder::default();
+    match evidence::scan(dir) {
+        Ok(entries) => {
+            folder.entries = entries.into_iter().map(|e| (e.path, e.size)).collect();
+        }
+        // A FIFO, symlink or device in the folder is not something a release writes: the
+        // folder was tampered with, and reading on could hang or never end.
+        Err(ReleaseError::EvidenceNotPlain { path, kind }) => {
+            let rel = path
+                .strip_prefix(dir)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
+            folder.problem = Some(format!(
+                "not-regular-file: `{}` is {}; evidence holds only regular files",
+                printable(&rel),
+                kind.describe()
+            ));
+        }
+        Err(ReleaseError::EvidenceTooDeep { path }) => {
+            let rel = path
+                .strip_prefix(dir)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
+            folder.problem = Some(format!(
+                "not-regular-file: `{}` is nested deeper than {} folders",
+                printable(&rel),
+                evidence::MAX_DEPTH
+            ));
+        }
+        Err(e) => {
+            folder.problem = Some(format!(
+                "unreadable: {}",
+                printable(&reprove_attest::verify::error_chain(&e))
+            ));
+        }
+    }
+    let mut names: Vec<&str> = vec![
+        evidence::SIGNED_INDEX,
+        evidence::INDEX,
+        evidence::BASELINE,
+        evidence::PROVENANCE,
+        evidence::REBUILD_REPORT,
+    ];
+    let added: Vec<String> = folder
+        .entries
+        .keys()
+        .filter(|n| is_added_provenance(n))
+        .cloned()
+        .collect();
+    for (i, n) in added.iter().enumerate() {
+        if i < MAX_ADDED_PROVENANCE {
+            names.push(n);
+        } else {
+            folder.skipped.push(n.clone());
+        }
+    }
+    for name in names {
+        // Only what the listing saw as a regular file is opened (and opening checks again).
+        if folder.problem.is_none() && !folder.entries.contains_key(name) {
+            continue;
+        }
+        let read = reprove_digest::read_regular(&dir.join(name), cap_for(name));
+        if matches!(&read, Err(e) if e.is_not_found()) {
+            continue;
+        }
+        folder.docs.insert(name.to_owned(), read);
+    }
+    folder
+}
 
 /// The index the folder is checked against: the signed one when there are signers (and then
 /// only it), `index.json` as the files claim otherwise.
 #[derive(Debug)]
 pub(super) struct IndexView {
     pub files: BTreeMap<String, String>,
+    sizes: BTreeMap<String, u64>,
     pub tag: String,
+    pub commit: String,
     pub outcome: String,
     pub failures: Vec<String>,
     signed_by: Option<String>,
 }
 
 fn read_signed(
-    dir: &Path,
+    folder: &Folder,
     signers: &[Signer],
     root: Option<&str>,
 ) -> Result<(IndexView, InputAttestation), String> {
-    let (st, input) = match read_bundle(&dir.join(evidence::SIGNED_INDEX), signers, root) {
+    let (st, input) = match read_bundle(folder, evidence::SIGNED_INDEX, signers, root) {
         Ok(x) => x,
         // Folders written before the index was signed land here too: fail closed, and say how
         // to get a signed one.
@@ -54,10 +206,37 @@ fn read_signed(
             .unwrap_or_default()
             .to_owned()
     };
+    let mut files = BTreeMap::new();
+    let mut sizes = BTreeMap::new();
+    for s in st
+        .get("subject")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let (Some(name), Some(sha)) = (
+            s.get("name").and_then(Value::as_str),
+            s.get("digest")
+                .and_then(|d| d.get("sha256"))
+                .and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        files.insert(name.to_owned(), sha.to_owned());
+        if let Some(size) = s
+            .get("annotations")
+            .and_then(|a| a.get("size"))
+            .and_then(Value::as_u64)
+        {
+            sizes.insert(name.to_owned(), size);
+        }
+    }
     Ok((
         IndexView {
-            files: sha256_subjects(&st),
+            files,
+            sizes,
             tag: text("tag"),
+            commit: text("commit"),
             outcome: text("outcome"),
             failures: p
                 .get("failures")
@@ -72,20 +251,31 @@ fn read_signed(
     ))
 }
 
-fn unsigned(dir: &Path) -> Result<IndexView, String> {
-    let index = evidence::read_index(dir).map_err(|e| format!("index-missing: {e}"))?;
+fn unsigned(folder: &Folder) -> Result<IndexView, String> {
+    let bytes = folder
+        .doc(evidence::INDEX)
+        .map_err(|e| format!("index-missing: {e}"))?;
+    let index: evidence::Index = reprove_attest::json::from_slice(bytes)
+        .map_err(|e| format!("index-missing: `{}` is malformed: {e}", evidence::INDEX))?;
     let mut files: BTreeMap<String, String> = index
         .files
         .iter()
         .map(|f| (f.path.clone(), f.sha256.clone()))
         .collect();
     // index.json lists the others, not itself.
-    if let Ok((d, _)) = reprove_digest::sha256_file(&dir.join(evidence::INDEX)) {
-        files.insert(evidence::INDEX.to_owned(), d.hex());
-    }
+    files.insert(
+        evidence::INDEX.to_owned(),
+        reprove_digest::sha256_bytes(bytes).hex(),
+    );
     Ok(IndexView {
+        sizes: index
+            .files
+            .iter()
+            .map(|f| (f.path.clone(), f.size))
+            .collect(),
         files,
         tag: index.tag,
+        commit: index.commit,
         outcome: index.outcome.as_str().to_owned(),
         failures: index.failures,
         signed_by: None,
@@ -98,72 +288,81 @@ pub(super) fn is_added_provenance(rel: &str) -> bool {
     !rel.contains('/') && rel.starts_with("provenance-") && rel.ends_with(".sigstore.json")
 }
 
-pub(super) type IndexCheck = (CheckResult, Option<IndexView>, Option<InputAttestation>);
+/// What the index check found.
+pub(super) struct IndexCheck {
+    pub check: CheckResult,
+    pub index: Option<IndexView>,
+    pub input: Option<InputAttestation>,
+    /// Files whose bytes match the index (every file, without a key: as the folder claims).
+    pub matched: BTreeSet<String>,
+}
 
-pub(super) fn check(dir: &Path, signers: &[Signer], root: Option<&str>) -> IndexCheck {
-    let fail = |f: String, detail: &str| -> IndexCheck {
-        (CheckResult::failed(ID, detail, f), None, None)
+pub(super) fn check(
+    dir: &Path,
+    folder: &Folder,
+    signers: &[Signer],
+    root: Option<&str>,
+) -> IndexCheck {
+    let fail = |f: String, detail: &str| IndexCheck {
+        check: CheckResult::failed(ID, detail, f),
+        index: None,
+        input: None,
+        matched: BTreeSet::new(),
     };
+    if let Some(p) = &folder.problem {
+        return fail(
+            p.clone(),
+            "the folder holds something other than regular files",
+        );
+    }
     let (index, input) = if signers.is_empty() {
-        match unsigned(dir) {
+        match unsigned(folder) {
             Ok(i) => (i, None),
             Err(f) => return fail(f, "no usable index"),
         }
     } else {
-        match read_signed(dir, signers, root) {
+        match read_signed(folder, signers, root) {
             Ok((i, input)) => (i, Some(input)),
             Err(f) => return fail(f, "no verified index"),
         }
     };
-    let found = match evidence::list_files(dir) {
-        Ok(f) => f,
-        // A FIFO, symlink or device in the folder is not something a release writes: the
-        // folder was tampered with, and reading on could hang or never end.
-        Err(ReleaseError::EvidenceNotPlain { path, kind }) => {
-            let rel = path.strip_prefix(dir).unwrap_or(&path);
-            return (
-                CheckResult::failed(
-                    ID,
-                    "the folder holds something other than regular files",
-                    format!(
-                        "not-regular-file: `{}` is {}; evidence holds only regular files",
-                        printable(&rel.display().to_string()),
-                        kind.describe()
-                    ),
-                ),
-                Some(index),
-                input,
-            );
-        }
-        Err(e) => {
-            return (
-                CheckResult::new(ID, CheckStatus::Error, printable(&error_chain(&e))),
-                Some(index),
-                input,
-            );
-        }
-    };
-    let mut present: BTreeMap<String, String> = found
-        .iter()
-        .map(|f| (f.path.clone(), f.sha256.clone()))
-        .collect();
-    if let Ok((d, _)) = reprove_digest::sha256_file(&dir.join(evidence::INDEX)) {
-        present.insert(evidence::INDEX.to_owned(), d.hex());
-    }
     let mut findings = Vec::new();
+    let mut matched = BTreeSet::new();
     for (p, want) in &index.files {
         let shown = printable(p);
-        match present.get(p) {
-            None => findings.push(format!("evidence-missing: `{shown}` is listed but absent")),
-            Some(have) if have != want => findings.push(format!(
+        let Some(size) = folder.entries.get(p) else {
+            findings.push(format!("evidence-missing: `{shown}` is listed but absent"));
+            continue;
+        };
+        if let Some(listed) = index.sizes.get(p)
+            && listed != size
+        {
+            findings.push(format!(
+                "digest-mismatch: `{shown}` is {size} bytes but the index lists {listed} (not read)"
+            ));
+            continue;
+        }
+        // A document already in memory is hashed from those bytes: the ones read later.
+        let have = match folder.docs.get(p) {
+            Some(Ok(bytes)) => Ok(reprove_digest::sha256_bytes(bytes).hex()),
+            Some(Err(e)) => Err(e.to_string()),
+            None => reprove_digest::sha256_file(&dir.join(p))
+                .map(|(d, _)| d.hex())
+                .map_err(|e| e.to_string()),
+        };
+        match have {
+            Ok(have) if have == *want => {
+                matched.insert(p.clone());
+            }
+            Ok(have) => findings.push(format!(
                 "digest-mismatch: `{shown}` has sha256:{have} but the index lists sha256:{want}"
             )),
-            Some(_) => {}
+            Err(e) => findings.push(format!("unreadable: `{shown}`: {}", printable(&e))),
         }
     }
-    for p in present.keys() {
+    for p in folder.entries.keys() {
         // Further rebuilders' provenance may be added after the release, at the top level.
-        if !index.files.contains_key(p) && !is_added_provenance(p) {
+        if !index.files.contains_key(p) && !is_added_provenance(p) && p != evidence::SIGNED_INDEX {
             findings.push(format!(
                 "evidence-unlisted: `{}` is not in the index",
                 printable(p)
@@ -179,15 +378,12 @@ pub(super) fn check(dir: &Path, signers: &[Signer], root: Option<&str>) -> Index
         },
         printable(&index.outcome)
     );
-    (
-        CheckResult::from_findings(ID, findings, detail),
-        Some(index),
+    IndexCheck {
+        check: CheckResult::from_findings(ID, findings, detail),
+        index: Some(index),
         input,
-    )
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    reprove_attest::verify::error_chain(e)
+        matched,
+    }
 }
 
 #[cfg(test)]

@@ -25,7 +25,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use reprove_attest::ResourceDescriptor;
-use reprove_attest::signed::{SignedStatement, StatementError, read_statement_file};
+use reprove_attest::signed::{
+    SignedStatement, StatementError, read_statement_file, statement_from_bytes,
+};
 use reprove_attest::verify::Signer;
 use reprove_build::EngineKind;
 use reprove_oci::registry::RegistryClient;
@@ -116,8 +118,12 @@ pub struct Options<'a> {
     pub evidence: PathBuf,
     /// Which published bytes to check against the provenance subjects.
     pub artifacts: Artifacts,
-    /// Who may have signed; the baseline must verify with one of them.
+    /// The release signers (`--key`, or the identity): the index, the baseline and the
+    /// release's own provenance must verify with one of them.
     pub signers: Vec<Signer>,
+    /// Further rebuilders (`--rebuilder-key`): their provenance counts toward `require`; they
+    /// cannot sign for the release itself.
+    pub rebuilders: Vec<Signer>,
     /// How many independent provenance signers must agree (k-of-n).
     pub require: usize,
     pub trusted_root: Option<String>,
@@ -200,6 +206,15 @@ pub struct VerifyReport {
     /// The signed index's outcome (`released`, `failed`), when the index was read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
+    /// `index.json`, from the bytes that matched the (signed, with a key) index.
+    #[serde(skip)]
+    pub index_json: Option<crate::evidence::Index>,
+    /// `rebuild-report.json`, from the bytes that matched the index.
+    #[serde(skip)]
+    pub rebuild_report: Option<Value>,
+    /// Whether the release's own provenance file is in the folder (verified or not).
+    #[serde(skip)]
+    pub provenance_present: bool,
     /// False when no key or identity was given: nothing is then called verified.
     pub signatures_checked: bool,
 }
@@ -234,25 +249,25 @@ impl VerifyReport {
     }
 }
 
-/// Reads one bundle of the folder with the given signers (unverified without any).
+/// Reads one bundle of the folder, from the bytes read once ([`index::Folder`]), with the
+/// given signers (unverified without any).
 fn read_bundle(
-    path: &Path,
+    folder: &index::Folder,
+    name: &str,
     signers: &[Signer],
     root: Option<&str>,
 ) -> Result<(Value, InputAttestation), StatementError> {
+    let bytes = folder.doc(name)?;
     let SignedStatement {
         statement,
         file_sha256,
         verified_by,
         ..
-    } = read_statement_file(path, signers, root)?;
+    } = statement_from_bytes(bytes, signers, root)?;
     Ok((
         statement,
         InputAttestation {
-            file: path
-                .file_name()
-                .map(|n| printable(&n.to_string_lossy()))
-                .unwrap_or_default(),
+            file: printable(name),
             sha256: file_sha256,
             signer: verified_by.unwrap_or_else(|| "NOT CHECKED".to_owned()),
         },
@@ -317,6 +332,9 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
         baseline: None,
         provenance: None,
         outcome: None,
+        index_json: None,
+        rebuild_report: None,
+        provenance_present: false,
         signatures_checked: !opts.signers.is_empty(),
     };
     if !opts.evidence.is_dir() {
@@ -333,16 +351,31 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
     }
     progress("checking the evidence folder against its index");
     let unkeyed = opts.signers.is_empty();
-    let (index_check, index, index_input) = index::check(&opts.evidence, &opts.signers, root);
-    report.checks.push(index_check);
-    if let Some(i) = index_input {
+    let folder = index::read_folder(&opts.evidence);
+    let ic = index::check(&opts.evidence, &folder, &opts.signers, root);
+    report.checks.push(ic.check);
+    if let Some(i) = ic.input {
         report.input_attestations.push(i);
     }
+    let index = ic.index;
     report.outcome = index.as_ref().map(|i| i.outcome.clone());
+    report.provenance_present = folder.entries.contains_key(evidence::PROVENANCE);
+    // The plain documents, only as the index vouches for them.
+    let vouched = |name: &str| -> Option<&[u8]> {
+        if ic.matched.contains(name) {
+            folder.doc(name).ok()
+        } else {
+            None
+        }
+    };
+    report.index_json =
+        vouched(evidence::INDEX).and_then(|b| reprove_attest::json::from_slice(b).ok());
+    report.rebuild_report =
+        vouched(evidence::REBUILD_REPORT).and_then(|b| reprove_attest::json::parse(b).ok());
 
     // Baseline.
     progress("verifying the baseline signature");
-    let baseline = match read_bundle(&opts.evidence.join(evidence::BASELINE), &opts.signers, root) {
+    let baseline = match read_bundle(&folder, evidence::BASELINE, &opts.signers, root) {
         Ok((st, input)) => {
             if st.get("predicateType").and_then(Value::as_str)
                 == Some(reprove_baseline::BASELINE_PREDICATE_TYPE)
@@ -386,7 +419,7 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
 
     // Provenance, k-of-n, every counted one agreeing with the baseline.
     progress("verifying the provenance signatures");
-    let counted = provenance::check(opts, baseline.as_ref(), index.as_ref());
+    let counted = provenance::check(opts, &folder, baseline.as_ref(), index.as_ref());
     report.checks.push(counted.check);
     report.input_attestations.extend(counted.inputs);
     let provenance = counted.primary;
@@ -423,7 +456,9 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
         opts.tag.as_str(),
         baseline.as_ref(),
         provenance.as_ref(),
-        index.as_ref().map(|i| i.tag.as_str()),
+        index
+            .as_ref()
+            .map(|i| (i.tag.as_str(), i.commit.as_str(), i.outcome.as_str())),
     ));
 
     // …and about the product the auditor names.

@@ -10,13 +10,14 @@
 //! very release is `rebuilders-disagree`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+
+use reprove_attest::verify::Signer;
 
 use reprove_attest::slsa::PROVENANCE_V1;
 use reprove_oci::ImageRef;
 use serde_json::Value;
 
-use super::index::{IndexView, is_added_provenance};
+use super::index::{Folder, IndexView, MAX_ADDED_PROVENANCE};
 use super::{
     CheckResult, CheckStatus, InputAttestation, Options, printable, read_bundle, sha256_subjects,
     statement_finding, str_at,
@@ -25,24 +26,6 @@ use crate::evidence;
 use crate::provenance::BUILD_TYPE;
 
 const ID: &str = "provenance-signature";
-
-/// The provenance files of a folder: `provenance.sigstore.json` and top-level
-/// `provenance-*.sigstore.json`, whatever they are (a FIFO or symlink is refused when read).
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n == evidence::PROVENANCE || is_added_provenance(n))
-        })
-        .collect();
-    out.sort();
-    out
-}
 
 pub(super) fn dependency<'v>(st: &'v Value, name: &str) -> Option<&'v Value> {
     st.get("predicate")?
@@ -101,6 +84,7 @@ pub(super) struct Counted {
 
 pub(super) fn check(
     opts: &Options<'_>,
+    folder: &Folder,
     baseline: Option<&Value>,
     index: Option<&IndexView>,
 ) -> Counted {
@@ -113,14 +97,14 @@ pub(super) fn check(
     let mut primary: Option<(Value, InputAttestation)> = None;
     let mut others: Vec<(Value, InputAttestation)> = Vec::new();
 
-    let primary_path = opts.evidence.join(evidence::PROVENANCE);
-    match read_bundle(&primary_path, &opts.signers, root) {
+    // The release's own provenance: signed by the release signer, like the baseline and the
+    // index. A rebuilder's key never stands in for it.
+    match read_bundle(folder, evidence::PROVENANCE, &opts.signers, root) {
         Ok((st, input)) => match not_this_release(&st, tag) {
             None => primary = Some((st, input)),
             Some(why) => findings.push(format!("{why} (`{}`)", evidence::PROVENANCE)),
         },
-        Err(e) if matches!(&e, reprove_attest::signed::StatementError::File(f) if f.is_not_found()) =>
-        {
+        Err(reprove_attest::signed::StatementError::File(f)) if f.is_not_found() => {
             let why = index
                 .filter(|i| i.outcome == "failed")
                 .map(|i| {
@@ -137,71 +121,88 @@ pub(super) fn check(
         Err(e) => findings.push(statement_finding(evidence::PROVENANCE, &e)),
     }
 
-    for f in files(&opts.evidence) {
-        let name = f
-            .file_name()
-            .map(|n| printable(&n.to_string_lossy()))
-            .unwrap_or_default();
-        if name == evidence::PROVENANCE {
-            continue;
-        }
+    // Other rebuilders' provenance: signed by a release signer or a rebuilder.
+    let anyone: Vec<Signer> = opts
+        .signers
+        .iter()
+        .chain(&opts.rebuilders)
+        .cloned()
+        .collect();
+    for name in folder.added_provenance() {
+        let shown = printable(name);
         // Without keys only the release's own provenance is read: the others are outside the
         // index, and anyone could have dropped them in.
         if unkeyed {
-            not_counted.push(format!("{name} (no key given)"));
+            not_counted.push(format!("{shown} (no key given)"));
             continue;
         }
-        match read_bundle(&f, &opts.signers, root) {
+        match read_bundle(folder, name, &anyone, root) {
             Ok((st, input)) => match not_this_release(&st, tag) {
                 None => others.push((st, input)),
-                Some(why) => not_counted.push(format!("{name} ({why})")),
+                Some(why) => not_counted.push(format!("{shown} ({why})")),
             },
-            Err(e) => not_counted.push(format!("{name} ({})", e.code())),
+            Err(reprove_attest::signed::StatementError::Signature { .. }) => {
+                not_counted.push(format!("{shown} (signed by none of the given keys)"));
+            }
+            Err(e) => not_counted.push(format!("{shown} ({})", e.code())),
         }
+    }
+    for name in &folder.skipped {
+        not_counted.push(format!(
+            "{} (not read: more than {MAX_ADDED_PROVENANCE} added provenance files)",
+            printable(name)
+        ));
     }
 
     // Who agrees. The release's own provenance counts when it agrees with the baseline; every
-    // other one must agree with the baseline too, and attest exactly the same artifacts.
+    // other one must agree with the baseline too — built from the same commit, the same way —
+    // and only then do its artifacts count: the same ones agree, others disagree.
     let mut agreeing: BTreeSet<String> = BTreeSet::new();
     if let Some((pst, input)) = &primary {
-        let primary_agrees = baseline.is_some_and(|b| agreement(b, pst).is_empty());
-        if primary_agrees {
+        if baseline.is_some_and(|b| agreement(b, pst).is_empty()) {
             agreeing.insert(input.signer.clone());
         }
         let want = sha256_subjects(pst);
-        let commit = dependency_digest(pst, "source", "gitCommit");
-        for (st, input) in &others {
-            let same_commit = dependency_digest(st, "source", "gitCommit") == commit;
-            if !same_commit {
-                not_counted.push(format!("{} (wrong-release: another commit)", input.file));
-                continue;
-            }
-            if sha256_subjects(st) != want {
-                // A rebuilder the auditor trusts got other bytes for this very release.
-                findings.push(format!(
-                    "rebuilders-disagree: `{}` ({}) attests other artifacts for the same commit",
-                    input.file, input.signer
+        for (st, other) in &others {
+            // The release signer's own second provenance (a superseded release's, say) adds no
+            // independent rebuilder.
+            if other.signer == input.signer {
+                not_counted.push(format!(
+                    "{} (same signer as the release's own provenance)",
+                    other.file
                 ));
                 continue;
             }
-            let problems = match baseline {
-                Some(b) => agreement(b, st),
+            let problems: Vec<String> = match baseline {
+                Some(b) => agreement(b, st)
+                    .into_iter()
+                    .filter(|p| !p.starts_with("subject-mismatch"))
+                    .collect(),
                 None => vec!["no verified baseline to compare with".to_owned()],
             };
-            if problems.is_empty() {
-                agreeing.insert(input.signer.clone());
-                inputs.push(input.clone());
-            } else {
+            if !problems.is_empty() {
                 let codes: BTreeSet<&str> = problems
                     .iter()
                     .filter_map(|p| p.split(':').next())
                     .collect();
                 not_counted.push(format!(
-                    "{} (built otherwise than the baseline says: {})",
-                    input.file,
+                    "{} (not built as the baseline says: {})",
+                    other.file,
                     codes.into_iter().collect::<Vec<_>>().join(", ")
                 ));
+                continue;
             }
+            if sha256_subjects(st) != want {
+                // A rebuilder the auditor trusts built this very release the same way and
+                // got other bytes.
+                findings.push(format!(
+                    "rebuilders-disagree: `{}` ({}) attests other artifacts for the same commit, built the same way",
+                    other.file, other.signer
+                ));
+                continue;
+            }
+            agreeing.insert(other.signer.clone());
+            inputs.push(other.clone());
         }
     }
     if agreeing.len() < opts.require {
@@ -212,10 +213,17 @@ pub(super) fn check(
         ));
     }
     let detail = format!(
-        "{} independent signer(s) agree ({} required): {}{}",
+        "{} independent signer(s) agree ({} required){}{}",
         agreeing.len(),
         opts.require,
-        agreeing.iter().cloned().collect::<Vec<_>>().join(", "),
+        if agreeing.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ": {}",
+                agreeing.iter().cloned().collect::<Vec<_>>().join(", ")
+            )
+        },
         if not_counted.is_empty() {
             String::new()
         } else {

@@ -112,6 +112,7 @@ impl Fx {
             evidence: self.evidence(),
             artifacts: Artifacts::Folder(self.dist()),
             signers: vec![self.signer()],
+            rebuilders: Vec::new(),
             require: 1,
             trusted_root: None,
             project: None,
@@ -309,7 +310,7 @@ fn a_second_rebuilder_counts_only_when_it_built_the_same_way() {
     let bob = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
     let two = |fx: &Fx| {
         fx.verify_with(|o| {
-            o.signers.push(Signer::Key {
+            o.rebuilders.push(Signer::Key {
                 key: bob.public_key(),
             });
             o.require = 2;
@@ -359,7 +360,7 @@ fn a_second_rebuilder_counts_only_when_it_built_the_same_way() {
         );
         // With one required, the genuine release still verifies: the odd one is not counted.
         assert_verified(&fx.verify_with(|o| {
-            o.signers.push(Signer::Key {
+            o.rebuilders.push(Signer::Key {
                 key: bob.public_key(),
             })
         }));
@@ -448,4 +449,84 @@ fn status_shows_a_failed_release_as_failed() {
         .map(|s| (s.tag.as_str(), s.state.as_str()))
         .collect();
     assert_eq!(states, [("v1.0.0", "verified"), ("v0.9.0", "failed")]);
+}
+
+#[test]
+fn a_rebuilder_key_cannot_sign_for_the_release() {
+    // Regression (review of issue 11): every --key could sign the index, the baseline and the
+    // primary provenance, so one rebuilder alone made a release "verified".
+    let mallory = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
+    let fx = Fx::new("hello");
+    // The whole folder signed by the rebuilder's key instead of the release key.
+    std::fs::remove_dir_all(fx.evidence()).unwrap();
+    synthetic_release(
+        &fx.repo(),
+        &tag("v1.0.0"),
+        &fx.dist(),
+        &mallory,
+        &fx.evidence(),
+        true,
+    )
+    .unwrap();
+    let r = fx.verify_with(|o| {
+        o.rebuilders.push(Signer::Key {
+            key: mallory.public_key(),
+        })
+    });
+    assert_eq!(r.verdict, VerifyVerdict::Failed);
+    assert!(findings(&r, "baseline-signature").contains("bad-signature"));
+    assert!(findings(&r, "evidence-index").contains("bad-signature"));
+}
+
+#[test]
+fn the_release_signers_own_old_provenance_fails_nothing() {
+    // Regression (review of issue 11): a superseded provenance of the same release, signed by
+    // the release key with other digests, turned a genuine release into FAILED.
+    let fx = Fx::new("hello");
+    add_rebuilder(&fx, "old", &fx.key, |r| {
+        for a in r.artifacts.values_mut() {
+            a.sha256 = "9".repeat(64);
+        }
+    });
+    let r = fx.verify();
+    assert_verified(&r);
+    assert!(findings(&r, "provenance-signature").contains("same signer"));
+}
+
+#[test]
+fn huge_and_deep_entries_are_refused_without_reading_them() {
+    // A sparse terabyte takes no disk and would take hours to hash.
+    let fx = Fx::new("hello");
+    let big = std::fs::File::create(fx.evidence().join("provenance-zz.sigstore.json")).unwrap();
+    big.set_len(1 << 40).unwrap();
+    let junk = std::fs::File::create(fx.evidence().join("junk.bin")).unwrap();
+    junk.set_len(1 << 40).unwrap();
+    let started = std::time::Instant::now();
+    let r = fx.verify();
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    assert!(
+        findings(&r, "provenance-signature").contains("provenance-zz.sigstore.json (too-large)")
+    );
+    assert!(findings(&r, "evidence-index").contains("evidence-unlisted: `junk.bin`"));
+    // A listed file swapped for a sparse terabyte: its size alone fails it.
+    let fx = Fx::new("hello");
+    std::fs::File::create(fx.evidence().join(evidence::REBUILD_REPORT))
+        .unwrap()
+        .set_len(1 << 40)
+        .unwrap();
+    let r = fx.verify();
+    assert!(
+        findings(&r, "evidence-index").contains("(not read)"),
+        "{}",
+        findings(&r, "evidence-index")
+    );
+    // Folders nested deeper than any release writes.
+    let fx = Fx::new("hello");
+    let mut deep = fx.evidence();
+    for _ in 0..40 {
+        deep = deep.join("d");
+    }
+    std::fs::create_dir_all(&deep).unwrap();
+    let r = fx.verify();
+    assert!(findings(&r, "evidence-index").contains("nested deeper"));
 }

