@@ -678,7 +678,7 @@ fn k_of_n_rebuilders_and_attest() {
         &dist,
         "--key",
         &r.p("k.pub"),
-        "--key",
+        "--rebuilder-key",
         &r.p("other.pub"),
         "--require",
         "2",
