@@ -19,15 +19,52 @@ fn package_line(text: &str, name: &str, version: &str) -> Option<usize> {
         .map(|off| text[..off].matches('\n').count() + 1)
 }
 
+/// The first checksum (in `[[package]]` or the v1 `[metadata]` table) that is not ASCII hex.
+fn non_hex_checksum(table: &toml::Table) -> Option<String> {
+    let hex = |s: &str| s.bytes().all(|b| b.is_ascii_hexdigit());
+    let packages = table
+        .get("package")
+        .and_then(toml::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.get("checksum")?.as_str());
+    let metadata = table
+        .get("metadata")
+        .and_then(toml::Value::as_table)
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| k.starts_with("checksum "))
+        .filter_map(|(_, v)| v.as_str());
+    packages
+        .chain(metadata)
+        .find(|c| !hex(c))
+        .map(|c| c.chars().take(80).collect())
+}
+
 pub(crate) fn parse(path: &str, text: &str) -> Parsed {
     // Parse as TOML first: its errors carry a position, cargo-lock's do not.
-    if let Err(e) = text.parse::<toml::Table>() {
+    let table = match text.parse::<toml::Table>() {
+        Ok(t) => t,
+        Err(e) => {
+            return Parsed {
+                items: Vec::new(),
+                findings: vec![SoupFinding::unparsable(
+                    path,
+                    toml_error_line(text, &e),
+                    &toml_message(&e),
+                )],
+            };
+        }
+    };
+    // cargo-lock 11 slices checksums by byte pairs and panics on a non-ASCII one (found by
+    // `cargo xtask fuzz`): refuse those first, as the lockfile error they are.
+    if let Some(bad) = non_hex_checksum(&table) {
         return Parsed {
             items: Vec::new(),
             findings: vec![SoupFinding::unparsable(
                 path,
-                toml_error_line(text, &e),
-                &toml_message(&e),
+                None,
+                &format!("the checksum `{bad}` is not hexadecimal"),
             )],
         };
     }
@@ -118,6 +155,20 @@ pub(crate) fn parse(path: &str, text: &str) -> Parsed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (fuzz, lockfile): a non-ASCII checksum of 64 bytes panicked in cargo-lock.
+    #[test]
+    fn a_non_ascii_checksum_is_a_finding_not_a_panic() {
+        let checksum = format!("{}\u{359}{}", "a".repeat(13), "b".repeat(49));
+        assert_eq!(checksum.len(), 64);
+        let text = format!(
+            "version = 3\n\n[[package]]\nname = \"serde\"\nversion = \"1.0.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"{checksum}\"\n"
+        );
+        let parsed = parse("Cargo.lock", &text);
+        assert!(parsed.items.is_empty());
+        assert_eq!(parsed.findings.len(), 1);
+        assert!(parsed.findings[0].message.contains("not hexadecimal"));
+    }
     use crate::SoupFindingCode;
 
     const LOCK: &str = r#"version = 4
