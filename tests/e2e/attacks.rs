@@ -381,3 +381,86 @@ fn markup_and_formulas_are_inert() {
     assert!(!bmd.contains("[click](http"), "{bmd}");
     assert!(bmd.contains("\\[click\\](http"), "{bmd}");
 }
+
+/// Regression (review of issue 11): the clone's own config chose the program git runs to
+/// check a tag's signature, so `verify`, `diff` and `report` ran it as the auditor.
+#[test]
+fn a_clones_config_runs_no_program_of_its_choosing() {
+    let f = Fixture::new();
+    f.write("a.txt", "1\n");
+    f.commit("one\n\nReviewed-by: R <r@example.com>");
+    // An annotated tag that looks signed, so git asks its gpg program.
+    f.git(&[
+        "tag",
+        "-a",
+        "v1.0.0",
+        "-m",
+        "release\n-----BEGIN PGP SIGNATURE-----\nAAAA\n-----END PGP SIGNATURE-----\n",
+    ]);
+    let marker = f.path("pwned");
+    let evil = f.path("evil.sh");
+    std::fs::write(
+        &evil,
+        format!("#!/bin/sh\ntouch {}\nexit 1\n", marker.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&evil, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for key in ["gpg.program", "gpg.ssh.program", "gpg.x509.program"] {
+        f.git(&["config", key, evil.to_str().unwrap()]);
+    }
+    f.git(&["config", "log.showSignature", "true"]);
+    let (c, out) = run(&f, &["baseline", "v1.0.0", "--format", "json"]);
+    assert_eq!(c, 0, "{out}");
+    let (_, out) = run(&f, &["diff", "v1.0.0", "v1.0.0"]);
+    assert!(!marker.exists(), "the clone's gpg.program ran: {out}");
+}
+
+/// Regression (review of issue 11): a repository git refuses to read made `verify` skip the
+/// tag check and end `verified`.
+#[test]
+fn a_repository_git_refuses_is_an_error_not_a_skipped_check() {
+    let f = Fixture::new();
+    f.write("a.txt", "1\n");
+    f.commit("one\n\nReviewed-by: R <r@example.com>");
+    f.tag("v1.0.0");
+    f.git(&["config", "core.repositoryformatversion", "1"]);
+    f.git(&["config", "extensions.reproveBogus", "true"]);
+    let ev = f.path("ev").display().to_string();
+    let out = f.reprove(&[
+        "verify",
+        "v1.0.0",
+        "--evidence",
+        &ev,
+        "--no-artifacts",
+        "--key",
+        "x.pub",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("git refuses to read"), "{err}");
+}
+
+/// Regression (review of issue 11): `diff --key` with tags used baselines assembled from the
+/// clone, unsigned, without a word.
+#[test]
+fn diff_with_a_key_takes_tags_only_as_their_signed_baselines() {
+    let f = Fixture::new();
+    f.write("a.txt", "1\n");
+    f.commit("one\n\nReviewed-by: R <r@example.com>");
+    f.tag("v1.0.0");
+    f.write("a.txt", "2\n");
+    f.commit("two\n\nReviewed-by: R <r@example.com>");
+    f.tag("v1.1.0");
+    assert_eq!(
+        f.reprove(&["key", "generate", "--output", f.path("k").to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    let key = f.path("k.pub").display().to_string();
+    let out = f.reprove(&["diff", "v1.0.0", "v1.1.0", "--key", &key]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("only signed baselines are accepted"), "{err}");
+}

@@ -95,17 +95,20 @@ fn signed_tag_good_unknown_key_no_gpg_and_bad() {
     );
     assert_eq!(unknown["status"], "unknown-key");
 
-    // No gpg at all.
-    let no_gpg = tag_signature(
-        &f,
-        &repo,
-        "v1.0.0",
-        &[
-            ("GIT_CONFIG_COUNT", "1"),
-            ("GIT_CONFIG_KEY_0", "gpg.program"),
-            ("GIT_CONFIG_VALUE_0", "/nonexistent/gpg"),
-        ],
-    );
+    // No gpg at all: a PATH with git and nothing else. (Pointing the repository's own
+    // `gpg.program` elsewhere no longer works: reprove pins it.)
+    let bin = f.path("git-only-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let git = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v git"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(git.trim(), bin.join("git")).unwrap();
+    let no_gpg = tag_signature(&f, &repo, "v1.0.0", &[("PATH", bin.to_str().unwrap())]);
     assert_eq!(no_gpg["status"], "unknown-key");
 
     // A tag object whose message was altered after signing.

@@ -29,6 +29,19 @@ pub enum BundleError {
 }
 
 impl BundleError {
+    /// A strict-JSON refusal as a bundle error.
+    pub fn from_json(e: crate::json::StrictJsonError) -> BundleError {
+        match e {
+            crate::json::StrictJsonError::Syntax(e) => BundleError::NotJson {
+                reason: e.to_string(),
+            },
+            crate::json::StrictJsonError::DuplicateKey { key } => BundleError::DuplicateKey { key },
+            e @ crate::json::StrictJsonError::TooLong { .. } => BundleError::Malformed {
+                reason: e.to_string(),
+            },
+        }
+    }
+
     /// Whether the input was not JSON at all (exit 2) rather than a bundle that is wrong (a
     /// rejection, exit 1).
     pub fn is_not_json(&self) -> bool {
@@ -191,12 +204,8 @@ impl ParsedBundle {
     /// one content (`dsseEnvelope` or `messageSignature`) and one kind of signer material.
     /// What this accepts, every reader reads the same way.
     pub fn parse(bytes: &[u8]) -> Result<Self, BundleError> {
-        let v = crate::json::parse(bytes).map_err(|e| match e {
-            crate::json::StrictJsonError::Syntax(e) => BundleError::NotJson {
-                reason: e.to_string(),
-            },
-            crate::json::StrictJsonError::DuplicateKey { key } => BundleError::DuplicateKey { key },
-        })?;
+        let v = crate::json::parse_limited(bytes, crate::json::Limits::BUNDLE)
+            .map_err(BundleError::from_json)?;
         let malformed = |r: &str| BundleError::Malformed {
             reason: r.to_owned(),
         };

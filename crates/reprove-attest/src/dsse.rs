@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::keys::{PrivateKey, PublicKey, SignatureError};
 
+/// The most signatures an envelope may carry.
+pub const MAX_SIGNATURES: usize = 8;
+
 /// The payload type of in-toto statements.
 pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 
@@ -103,8 +106,10 @@ impl Envelope {
 
     /// Reads an envelope document strictly: no duplicate keys, no unknown members.
     pub fn parse(bytes: &[u8]) -> Result<Self, DsseError> {
-        let v = crate::json::parse(bytes).map_err(|e| DsseError::Malformed {
-            reason: e.to_string(),
+        let v = crate::json::parse_limited(bytes, crate::json::Limits::BUNDLE).map_err(|e| {
+            DsseError::Malformed {
+                reason: e.to_string(),
+            }
         })?;
         Self::from_json_value(&v)
     }
@@ -116,6 +121,15 @@ impl Envelope {
         let payload = decode_base64(&wire.payload).ok_or_else(|| DsseError::Malformed {
             reason: "payload is not base64".into(),
         })?;
+        // Each signature costs a verification per key: a handful is all an envelope needs.
+        if wire.signatures.len() > MAX_SIGNATURES {
+            return Err(DsseError::Malformed {
+                reason: format!(
+                    "{} signatures, more than the {MAX_SIGNATURES} an envelope may carry",
+                    wire.signatures.len()
+                ),
+            });
+        }
         let mut signatures = Vec::with_capacity(wire.signatures.len());
         for s in wire.signatures {
             let sig = decode_base64(&s.sig).ok_or_else(|| DsseError::Malformed {
@@ -177,6 +191,19 @@ mod tests {
             let other = PrivateKey::generate(alg).unwrap();
             assert!(back.verify(&other.public_key()).is_err());
         }
+    }
+
+    #[test]
+    fn an_envelope_with_thousands_of_signatures_is_refused_unread() {
+        // Regression (review of issue 11): each signature cost a verification per key.
+        let sig = serde_json::json!({"keyid": "", "sig": "AAAA"});
+        let env = serde_json::json!({
+            "payload": "e30=",
+            "payloadType": IN_TOTO_PAYLOAD_TYPE,
+            "signatures": vec![sig; MAX_SIGNATURES + 1],
+        });
+        let err = Envelope::parse(&serde_json::to_vec(&env).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("signatures"), "{err}");
     }
 
     #[test]

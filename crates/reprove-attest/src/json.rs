@@ -19,19 +19,43 @@ pub enum StrictJsonError {
     Syntax(serde_json::Error),
     #[error("the key `{key}` appears twice in one object")]
     DuplicateKey { key: String },
+    #[error("a list or object longer than {limit} entries, more than this document ever holds")]
+    TooLong { limit: usize },
+}
+
+/// Bounds for documents whose shape is small (a Sigstore bundle: a few certificates, log
+/// entries, proof hashes): an oversized list is refused while it is being read, before it
+/// costs memory.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_entries: usize,
+}
+
+impl Limits {
+    pub const NONE: Limits = Limits {
+        max_entries: usize::MAX,
+    };
+    /// A Sigstore bundle's lists: certificate chains, log entries, inclusion-proof hashes.
+    pub const BUNDLE: Limits = Limits { max_entries: 256 };
 }
 
 /// Parses `bytes` as one JSON value, refusing duplicate keys at any depth.
 pub fn parse(bytes: &[u8]) -> Result<Value, StrictJsonError> {
+    parse_limited(bytes, Limits::NONE)
+}
+
+/// [`parse`], refusing any list or object longer than `limits` allows.
+pub fn parse_limited(bytes: &[u8], limits: Limits) -> Result<Value, StrictJsonError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let mut duplicate: Option<String> = None;
+    let mut problem: Option<StrictJsonError> = None;
     let result = Strict {
-        duplicate: &mut duplicate,
+        problem: &mut problem,
+        limits,
     }
     .deserialize(&mut de)
     .and_then(|v| de.end().map(|()| v));
-    match (result, duplicate) {
-        (_, Some(key)) => Err(StrictJsonError::DuplicateKey { key }),
+    match (result, problem) {
+        (_, Some(p)) => Err(p),
         (Ok(v), None) => Ok(v),
         (Err(e), None) => Err(StrictJsonError::Syntax(e)),
     }
@@ -44,7 +68,8 @@ pub fn from_slice<T: de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StrictJson
 }
 
 struct Strict<'a> {
-    duplicate: &'a mut Option<String>,
+    problem: &'a mut Option<StrictJsonError>,
+    limits: Limits,
 }
 
 impl<'de> de::DeserializeSeed<'de> for Strict<'_> {
@@ -90,8 +115,15 @@ impl<'de> Visitor<'de> for Strict<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut out = Vec::new();
         while let Some(v) = seq.next_element_seed(Strict {
-            duplicate: &mut *self.duplicate,
+            problem: &mut *self.problem,
+            limits: self.limits,
         })? {
+            if out.len() >= self.limits.max_entries {
+                *self.problem = Some(StrictJsonError::TooLong {
+                    limit: self.limits.max_entries,
+                });
+                return Err(de::Error::custom("too long"));
+            }
             out.push(v);
         }
         Ok(Value::Array(out))
@@ -101,11 +133,18 @@ impl<'de> Visitor<'de> for Strict<'_> {
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
             if out.contains_key(&key) {
-                *self.duplicate = Some(key.clone());
+                *self.problem = Some(StrictJsonError::DuplicateKey { key: key.clone() });
                 return Err(de::Error::custom(format!("duplicate key `{key}`")));
             }
+            if out.len() >= self.limits.max_entries {
+                *self.problem = Some(StrictJsonError::TooLong {
+                    limit: self.limits.max_entries,
+                });
+                return Err(de::Error::custom("too long"));
+            }
             let v = map.next_value_seed(Strict {
-                duplicate: &mut *self.duplicate,
+                problem: &mut *self.problem,
+                limits: self.limits,
             })?;
             out.insert(key, v);
         }
@@ -151,6 +190,16 @@ mod tests {
         for text in [&b"{"[..], b"", b"{} {}", b"[1,]", b"nul"] {
             assert!(matches!(parse(text), Err(StrictJsonError::Syntax(_))));
         }
+    }
+
+    #[test]
+    fn long_lists_are_refused_while_read() {
+        let long = format!("{{\"x\":[{}0]}}", "0,".repeat(300));
+        assert!(parse(long.as_bytes()).is_ok());
+        assert!(matches!(
+            parse_limited(long.as_bytes(), Limits::BUNDLE),
+            Err(StrictJsonError::TooLong { limit: 256 })
+        ));
     }
 
     #[test]

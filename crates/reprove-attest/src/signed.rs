@@ -106,15 +106,14 @@ fn require_v1(statement: Value) -> Result<Value, StatementError> {
 /// What a document is, by its members: a bundle always has `mediaType`, an envelope
 /// `payloadType`, a statement `_type`. Anything else is read as a bundle (and refused there).
 fn form_of(bytes: &[u8]) -> Result<Form, StatementError> {
-    let v = crate::json::parse(bytes).map_err(|e| {
-        StatementError::BadBundle(match e {
-            crate::json::StrictJsonError::Syntax(e) => BundleError::NotJson {
+    // Only the top-level names matter here: read them without building the values.
+    let v: std::collections::HashMap<String, serde::de::IgnoredAny> = serde_json::from_slice(bytes)
+        .map_err(|e| {
+            StatementError::BadBundle(BundleError::NotJson {
                 reason: e.to_string(),
-            },
-            crate::json::StrictJsonError::DuplicateKey { key } => BundleError::DuplicateKey { key },
-        })
-    })?;
-    let has = |k: &str| v.as_object().is_some_and(|o| o.contains_key(k));
+            })
+        })?;
+    let has = |k: &str| v.contains_key(k);
     Ok(if has("mediaType") {
         Form::Bundle
     } else if has("payloadType") {

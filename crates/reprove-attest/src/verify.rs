@@ -178,6 +178,30 @@ fn verify_parsed(
     }
 }
 
+/// The first sha256 subject an (unverified) statement names, read without building the rest.
+fn first_sha256_subject(payload: &[u8]) -> Option<[u8; 32]> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        #[serde(default)]
+        subject: Vec<SubjectHead>,
+    }
+    #[derive(serde::Deserialize)]
+    struct SubjectHead {
+        #[serde(default)]
+        digest: DigestHead,
+    }
+    #[derive(serde::Deserialize, Default)]
+    struct DigestHead {
+        sha256: Option<String>,
+    }
+    let head: Head = serde_json::from_slice(payload).ok()?;
+    head.subject
+        .iter()
+        .find_map(|s| s.digest.sha256.as_deref())
+        .and_then(|h| hex::decode(h).ok())
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+}
+
 /// The in-toto statement in a payload, read strictly (no duplicate keys: one reading only).
 pub fn decode_statement(payload: &[u8]) -> Result<serde_json::Value, VerifyError> {
     crate::json::parse(payload)
@@ -230,15 +254,9 @@ pub fn verify_statement_parsed(
     } else {
         // The keyless verifier matches an artifact against the statement: give it the first
         // sha256 subject the payload names (it then checks the signed statement names it).
-        let claimed = decode_statement(&env.payload)?;
-        claimed
-            .get("subject")
-            .and_then(|s| s.as_array())
-            .into_iter()
-            .flatten()
-            .find_map(|s| s.get("digest")?.get("sha256")?.as_str())
-            .and_then(|h| hex::decode(h).ok())
-            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        // Only the subjects are read from the not-yet-verified payload, into small structs
+        // (the predicate is skipped, not built).
+        first_sha256_subject(&env.payload)
             .map_or(ArtifactInput::StatementOnly, ArtifactInput::Sha256)
     };
     let verified = verify_parsed(bundle_bytes, parsed, &artifact, signer, trusted_root_json)?;

@@ -127,15 +127,29 @@ impl Engine {
     /// Removes containers left by runs that are gone, or kept past their deadline (labels of
     /// [`crate::owner`]). Best effort.
     pub fn remove_abandoned_containers(&self) {
+        // By full id, never by name: a name can be taken by another container between the
+        // listing and the removal.
         let filter = format!("label={}", crate::owner::OWNER_LABEL);
         let Ok(names) = self.output(
-            &["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"],
+            &[
+                "ps",
+                "-a",
+                "--no-trunc",
+                "--filter",
+                &filter,
+                "--format",
+                "{{.ID}}",
+            ],
             "list containers",
         ) else {
             return;
         };
         let now = reprove_source::unix_now();
-        for name in names.lines().map(str::trim).filter(|n| !n.is_empty()) {
+        for name in names
+            .lines()
+            .map(str::trim)
+            .filter(|n| n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
             // The deadline first: a lock path may hold spaces.
             let format = format!(
                 "{{{{index .Config.Labels \"{}\"}}}} {{{{index .Config.Labels \"{}\"}}}}",
@@ -236,7 +250,7 @@ impl Engine {
         };
         let mut cmd = self.command();
         let deadline_unix = reprove_source::unix_now()
-            + i64::try_from(spec.timeout.as_secs()).unwrap_or(i64::MAX / 2);
+            .saturating_add(i64::try_from(spec.timeout.as_secs()).unwrap_or(i64::MAX));
         cmd.args([
             "run",
             "--rm",
@@ -279,6 +293,14 @@ impl Engine {
         cmd.arg("reprove-build");
         cmd.args(&spec.command);
         cmd.stdout(out).stderr(err);
+        // The deadline before anything starts: a timeout no clock can hold is refused first.
+        let Some(deadline) = Instant::now().checked_add(spec.timeout) else {
+            return Err(BuildError::Engine {
+                engine: self.kind.program(),
+                action: "start the build container",
+                detail: format!("the timeout of {} s cannot be kept", spec.timeout.as_secs()),
+            });
+        };
         let mut child = cmd.spawn().map_err(|e| BuildError::Engine {
             engine: self.kind.program(),
             action: "start the build container",
@@ -288,9 +310,8 @@ impl Engine {
         let _watchdog = crate::owner::Watchdog::start(
             &self.program,
             &spec.name,
-            spec.timeout + crate::owner::GRACE,
+            spec.timeout.saturating_add(crate::owner::GRACE),
         );
-        let deadline = Instant::now() + spec.timeout;
         loop {
             if let Some(status) = child.try_wait().map_err(io)? {
                 return Ok(RunEnd::Exited(status.code().unwrap_or(-1)));

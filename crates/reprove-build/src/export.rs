@@ -49,6 +49,11 @@ impl<R: std::io::Read + ?Sized> std::io::Read for Tee<&mut R> {
     }
 }
 
+/// The largest tree exported (sum of the file sizes over every path).
+const MAX_EXPORT_BYTES: u64 = 64 << 30;
+/// Space left free beside the export, for the build's own outputs.
+const EXPORT_HEADROOM: u64 = 256 << 20;
+
 /// A symlink target is a path: anything longer is not one a checkout would create.
 const SYMLINK_TARGET_LIMIT: u64 = 4096;
 
@@ -82,6 +87,36 @@ fn header(kind: tar::EntryType, mode: u32, size: u64, mtime: u64) -> tar::Header
     h.set_uid(0);
     h.set_gid(0);
     h
+}
+
+/// A symlink entry whose target is written byte for byte: `append_link` would normalise it
+/// (`d//g` and `d/./g` are valid targets git stores as they are). A target longer than the
+/// header's field goes in a GNU long-link record first, as GNU tar writes it.
+fn append_symlink<W: std::io::Write>(
+    builder: &mut tar::Builder<W>,
+    path: &[u8],
+    target: &[u8],
+    mtime: u64,
+) -> std::io::Result<()> {
+    let mut h = header(tar::EntryType::Symlink, 0o777, 0, mtime);
+    if target.len() < 100 {
+        h.set_link_name_literal(target)?;
+    } else {
+        let mut long = tar::Header::new_gnu();
+        long.set_entry_type(tar::EntryType::GNULongLink);
+        long.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+        long.set_mode(0o644);
+        long.set_uid(0);
+        long.set_gid(0);
+        long.set_mtime(0);
+        long.set_size(target.len() as u64 + 1);
+        long.set_cksum();
+        let mut data = target.to_vec();
+        data.push(0);
+        builder.append(&long, data.as_slice())?;
+        h.set_link_name_literal(&target[..99])?;
+    }
+    builder.append_data(&mut h, os(path), std::io::empty())
 }
 
 fn os(path: &[u8]) -> &Path {
@@ -141,8 +176,7 @@ fn write_tar(
                 }
                 let mut target = Vec::with_capacity(size as usize);
                 reader.read_to_end(&mut target)?;
-                let mut h = header(tar::EntryType::Symlink, 0o777, 0, mtime);
-                builder.append_link(&mut h, os(&e.path), os(&target))?;
+                append_symlink(&mut builder, &e.path, &target, mtime)?;
                 expected.insert(e.path.clone(), Expected::Symlink { target });
             }
             _ => {
@@ -338,6 +372,25 @@ pub fn export_tree(
             ),
         ));
     }
+    // One blob can stand at many paths: what is written is the sum over paths, which a tiny
+    // repository can make terabytes. Refuse what would not fit (or is absurd) before writing.
+    let total: u64 = entries
+        .iter()
+        .filter_map(|e| e.size)
+        .fold(0, u64::saturating_add);
+    let free = rustix::fs::statvfs(dest)
+        .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+        .unwrap_or(u64::MAX);
+    if total > MAX_EXPORT_BYTES || total.saturating_add(EXPORT_HEADROOM) > free {
+        return Err(export_err(
+            commit,
+            format!(
+                "the tree holds {total} bytes, more than {} (free space in `{}`: {free} bytes)",
+                MAX_EXPORT_BYTES,
+                dest.display()
+            ),
+        ));
+    }
     let mtime = u64::try_from(mtime).unwrap_or(0);
     let (reader, writer) = std::io::pipe().map_err(|e| export_err(commit, e.to_string()))?;
     let mut tee: Tee<PipeEnd> = Tee {
@@ -413,6 +466,12 @@ mod tests {
         )
         .unwrap();
         std::os::unix::fs::symlink("bin/run.sh", r.join("run")).unwrap();
+        // Targets git stores byte for byte (regression, review of issue 11: `append_link`
+        // normalised them), and one longer than a tar header's link field.
+        std::os::unix::fs::symlink("bin//run.sh", r.join("run2")).unwrap();
+        std::os::unix::fs::symlink("bin/./run.sh", r.join("run3")).unwrap();
+        let long = format!("{}/target", "x".repeat(150));
+        std::os::unix::fs::symlink(&long, r.join("long")).unwrap();
         git(r, &["add", "-A"]);
         git(r, &["update-index", "--chmod=+x", "bin/run.sh"]);
         // A submodule entry (gitlink) without its repository.
@@ -509,6 +568,33 @@ mod tests {
             0,
             "nothing was written"
         );
+    }
+
+    #[test]
+    fn a_tree_that_would_fill_the_disk_is_refused_before_writing() {
+        // Regression (review of issue 11): one 1 MiB blob at 70,000 paths is a 100 KiB
+        // repository and a 70 GiB export.
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        git(r, &["init", "-q", "-b", "main"]);
+        std::fs::write(r.join("blob"), vec![0u8; 1 << 20]).unwrap();
+        let blob = git(r, &["hash-object", "-w", "blob"]);
+        let listing: String = (0..70_000)
+            .map(|i| format!("100644 blob {blob}\tf{i}\n"))
+            .collect();
+        std::fs::write(r.join("listing"), listing).unwrap();
+        let out = Command::new("sh")
+            .current_dir(r)
+            .args(["-c", "git mktree < listing"])
+            .output()
+            .unwrap();
+        let tree = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let commit = git(r, &["commit-tree", &tree, "-m", "big"]);
+        let repo = Repository::discover(r).unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let err = export_tree(&repo, &commit.parse().unwrap(), 0, out.path()).unwrap_err();
+        assert!(err.to_string().contains("more than"), "{err}");
+        assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
     }
 
     #[test]

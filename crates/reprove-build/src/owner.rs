@@ -28,8 +28,35 @@ pub const DEADLINE_LABEL: &str = "dev.reprove.deadline";
 /// How long after its timeout a container may linger before the watchdog removes it.
 pub const GRACE: Duration = Duration::from_secs(30);
 
+/// `<tmp>/reprove-owners-<uid>`: one per user, so another local user cannot plant or hold the
+/// lock files that decide what a sweep removes.
 fn owners_dir() -> PathBuf {
-    std::env::temp_dir().join("reprove-owners")
+    std::env::temp_dir().join(format!(
+        "reprove-owners-{}",
+        rustix::process::getuid().as_raw()
+    ))
+}
+
+/// Creates the owners folder `0700`, and refuses one that someone else owns or can write.
+fn ensure_owners_dir() -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _};
+    let dir = owners_dir();
+    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    let meta = std::fs::symlink_metadata(&dir)?;
+    if !meta.is_dir()
+        || meta.uid() != rustix::process::getuid().as_raw()
+        || meta.mode() & 0o022 != 0
+    {
+        return Err(std::io::Error::other(format!(
+            "`{}` is not a private folder of this user",
+            dir.display()
+        )));
+    }
+    Ok(dir)
 }
 
 fn lock_path(id: &str) -> PathBuf {
@@ -46,12 +73,10 @@ pub struct Owner {
 impl Owner {
     /// Takes a fresh owner lock.
     pub fn acquire() -> Result<Owner, BuildError> {
-        let dir = owners_dir();
-        let io = |e| BuildError::Io {
-            path: dir.clone(),
+        let dir = ensure_owners_dir().map_err(|e| BuildError::Io {
+            path: owners_dir(),
             source: e,
-        };
-        std::fs::create_dir_all(&dir).map_err(io)?;
+        })?;
         let mut b = [0u8; 6];
         getrandom::fill(&mut b).map_err(|e| BuildError::Io {
             path: dir.clone(),
@@ -91,16 +116,17 @@ impl Drop for Owner {
     }
 }
 
-/// Whether the run `id` is gone: its lock file (in this temporary folder) is missing, or can be
-/// locked. For folders in this temporary folder only: their owner's lock lives beside them.
+/// Whether the run `id` is known to be gone: its lock file is in this user's owners folder and
+/// nobody holds it. A missing lock file says nothing (a run with another temporary folder, in
+/// another mount namespace, of another user): its folders are left alone.
 pub fn is_gone(id: &str) -> bool {
-    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return false;
     }
-    match std::fs::OpenOptions::new().write(true).open(lock_path(id)) {
-        Ok(f) => f.try_lock().is_ok(),
-        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
-    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(lock_path(id))
+        .is_ok_and(|f| f.try_lock().is_ok())
 }
 
 /// Whether the run holding the lock file `path` (a container's [`LOCK_LABEL`]) is known to be
@@ -233,12 +259,15 @@ mod tests {
         assert!(!is_gone(o.id()));
         let id = o.id().to_owned();
         drop(o);
-        assert!(is_gone(&id));
-        // A lock file left by a killed run (present, unlocked) is gone too.
-        std::fs::create_dir_all(owners_dir()).unwrap();
+        // Finished cleanly: its lock file is gone, which says nothing about its folders.
+        assert!(!is_gone(&id));
+        // A lock file left by a killed run (present, unlocked) is gone.
         std::fs::write(lock_path("0123456789ab"), b"").unwrap();
         assert!(is_gone("0123456789ab"));
         assert!(!is_gone("../etc/passwd"));
+        // Regression (review of issue 11): no lock file at all (a run with another temporary
+        // folder) is not "gone".
+        assert!(!is_gone("ba9876543210"));
     }
 
     #[test]

@@ -115,17 +115,26 @@ impl Recipe {
                 "[build] workdir `{w}` must be a relative path inside the build tree"
             )));
         }
+        let timeout = raw.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        if timeout == 0 || timeout > MAX_TIMEOUT {
+            return Err(bad(format!(
+                "[build] timeout {timeout} is out of range: 1 to {MAX_TIMEOUT} seconds (7 days)"
+            )));
+        }
         Ok(Recipe {
             image,
             command: raw.command,
             artifacts: raw.artifacts,
             env: raw.env,
             workdir: raw.workdir,
-            timeout: raw.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            timeout,
             user: raw.user,
         })
     }
 }
+
+/// The longest a build may be given: a week. Longer is a typo, or a way to overflow a clock.
+pub const MAX_TIMEOUT: u64 = 7 * 24 * 3600;
 
 #[cfg(test)]
 mod tests {
@@ -158,6 +167,13 @@ mod tests {
             (
                 &format!("[build]\nimage = \"a@{D}\"\ncommand = []\n"),
                 "command is empty",
+            ),
+            // Regression (review of issue 11): an i64::MAX timeout overflowed the clock.
+            (
+                &format!(
+                    "[build]\nimage = \"a@{D}\"\ncommand = [\"x\"]\ntimeout = 9223372036854775807\n"
+                ),
+                "out of range",
             ),
             (
                 &format!("[build]\nimage = \"a@{D}\"\ncommand = [\"x\"]\nenv = {{ TZ = \"x\" }}\n"),

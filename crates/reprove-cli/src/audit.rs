@@ -237,6 +237,27 @@ fn load_baseline(
         let tag: Tag = arg
             .parse()
             .with_context(|| format!("`{arg}` is neither a file nor a tag"))?;
+        // With a key only signed baselines count: a tag means its signed baseline in the
+        // evidence, never one assembled from this clone.
+        if !signers.is_empty() {
+            let signed = evidence::default_dir(repo.root(), tag.as_str()).join(evidence::BASELINE);
+            if !signed.exists() {
+                bail!(
+                    "with --key only signed baselines are accepted, and `{}` does not exist (name the signed baseline file)",
+                    signed.display()
+                );
+            }
+            let v = read_statement_arg(&signed, signers, root)?;
+            let view = BaselineView::from_value(&v).map_err(|e| anyhow::anyhow!("`{arg}`: {e}"))?;
+            if view.predicate.release.tag != tag.as_str() {
+                bail!(
+                    "`{}` is the baseline of `{}`, not `{tag}`",
+                    signed.display(),
+                    view.predicate.release.tag
+                );
+            }
+            return Ok(view);
+        }
         let b = reprove_baseline::assemble(
             repo,
             &tag,
@@ -414,7 +435,7 @@ pub struct DiffArgs {
 
 /// `reprove diff`.
 pub fn diff(dir: &Path, args: DiffArgs) -> Result<Outcome> {
-    let repo = Repository::discover(dir).ok();
+    let repo = crate::commands::optional_repo(dir)?;
     let signers = signers(&args.keys, None)?;
     let old = load_baseline(repo.as_ref(), &args.old, &signers, None)?;
     let new = load_baseline(repo.as_ref(), &args.new, &signers, None)?;
@@ -516,7 +537,7 @@ pub struct ReportArgs {
 
 /// `reprove report`.
 pub fn report(dir: &Path, tag: &Tag, args: ReportArgs) -> Result<Outcome> {
-    let repo = Repository::discover(dir).ok();
+    let repo = crate::commands::optional_repo(dir)?;
     let evidence_dir = match (&args.evidence, &repo) {
         (Some(e), _) => e.clone(),
         (None, Some(r)) => evidence::default_dir(r.root(), tag.as_str()),

@@ -784,6 +784,20 @@ fn open_repo(dir: &Path) -> Result<Repository> {
     Ok(Repository::discover(dir)?)
 }
 
+/// The repository at `dir` when there is one. A repository git refuses to read (an unknown
+/// extension, a `safe.directory` refusal) is an error, not "no repository": the checks that
+/// need it (the tag still names the signed commit) must not be quietly skipped.
+pub fn optional_repo(dir: &Path) -> Result<Option<Repository>> {
+    match Repository::discover(dir) {
+        Ok(r) => Ok(Some(r)),
+        Err(reprove_source::SourceError::NotARepository { .. }) => Ok(None),
+        Err(e) => Err(anyhow::Error::new(e).context(format!(
+            "`{}` is in a git repository that git refuses to read; the tag cannot be checked",
+            dir.display()
+        ))),
+    }
+}
+
 fn progress_bar() -> Option<indicatif::ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;

@@ -22,12 +22,14 @@ fn main() -> ExitCode {
         Ok(outcome) => ExitCode::from(outcome as u8),
         Err(err) => {
             let mut stderr = std::io::stderr().lock();
-            // Error messages name paths, tags and references from outside.
-            let _ = writeln!(
-                stderr,
-                "error: {}",
-                reprove_escape::terminal_block(&format!("{err:#}"))
-            );
+            // Error messages name paths, tags and references from outside, and some quote
+            // input back (a parser's "unknown variant `…`"): each cause is escaped on its own,
+            // so not even a newline in one can forge a line.
+            let chain: Vec<String> = err
+                .chain()
+                .map(|c| reprove_escape::terminal(&c.to_string()))
+                .collect();
+            let _ = writeln!(stderr, "error: {}", chain.join(": "));
             ExitCode::from(2)
         }
     }

@@ -333,7 +333,7 @@ fn junit(r: &VerifyReport) -> String {
 
 /// `reprove verify`.
 pub fn verify(dir: &Path, tag: &Tag, args: VerifyArgs) -> Result<Outcome> {
-    let repo = Repository::discover(dir).ok();
+    let repo = crate::commands::optional_repo(dir)?;
     let evidence_dir = match (&args.evidence, &repo) {
         (Some(e), _) => e.clone(),
         (None, Some(r)) => evidence::default_dir(r.root(), tag.as_str()),

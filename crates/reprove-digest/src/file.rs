@@ -197,20 +197,30 @@ impl FlatFolder {
     }
 }
 
-/// Lists and hashes (on every core) every entry of `dir`.
-pub fn hash_flat_folder(dir: &Path) -> Result<FlatFolder, crate::DigestError> {
+/// A flat folder listed without reading: regular files by name (path and size), everything
+/// else accounted for.
+#[derive(Debug, Clone, Default)]
+pub struct FlatListing {
+    pub files: std::collections::BTreeMap<String, (PathBuf, u64)>,
+    pub others: Vec<OtherEntry>,
+}
+
+/// Lists every entry of `dir` without opening any.
+pub fn list_flat_folder(dir: &Path) -> Result<FlatListing, crate::DigestError> {
     let read_err = |source| crate::DigestError::Read {
         path: dir.to_owned(),
         source,
     };
-    let mut out = FlatFolder::default();
-    let mut regular = Vec::new();
+    let mut out = FlatListing::default();
     for entry in std::fs::read_dir(dir).map_err(read_err)? {
         let entry = entry.map_err(read_err)?;
-        let kind = EntryKind::of(&entry.file_type().map_err(read_err)?);
+        let meta = entry.metadata().map_err(read_err)?;
+        let kind = EntryKind::of(&meta.file_type());
         let name = entry.file_name();
         match (kind, name.to_str()) {
-            (EntryKind::Regular, Some(n)) => regular.push((n.to_owned(), entry.path())),
+            (EntryKind::Regular, Some(n)) => {
+                out.files.insert(n.to_owned(), (entry.path(), meta.len()));
+            }
             (EntryKind::Regular, None) => out.others.push(OtherEntry {
                 name: name.to_string_lossy().into_owned(),
                 what: "a file whose name is not UTF-8",
@@ -222,8 +232,23 @@ pub fn hash_flat_folder(dir: &Path) -> Result<FlatFolder, crate::DigestError> {
         }
     }
     out.others.sort_by(|a, b| a.name.cmp(&b.name));
-    let paths: Vec<PathBuf> = regular.iter().map(|(_, p)| p.clone()).collect();
-    for ((name, path), h) in regular.into_iter().zip(crate::sha256_files(&paths)) {
+    Ok(out)
+}
+
+/// Lists and hashes (on every core) every entry of `dir`.
+pub fn hash_flat_folder(dir: &Path) -> Result<FlatFolder, crate::DigestError> {
+    let listing = list_flat_folder(dir)?;
+    let mut out = FlatFolder {
+        files: std::collections::BTreeMap::new(),
+        others: listing.others,
+    };
+    let (names, paths): (Vec<String>, Vec<PathBuf>) =
+        listing.files.into_iter().map(|(n, (p, _))| (n, p)).unzip();
+    for ((name, path), h) in names
+        .into_iter()
+        .zip(paths.iter().cloned())
+        .zip(crate::sha256_files(&paths))
+    {
         let (sha256, size) = h?;
         out.files.insert(name, HashedFile { sha256, size, path });
     }

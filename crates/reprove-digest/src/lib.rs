@@ -17,8 +17,8 @@ use sha2::Digest as _;
 pub mod file;
 
 pub use file::{
-    EntryKind, FileError, FlatFolder, HashedFile, OtherEntry, hash_flat_folder, open_regular,
-    read_regular, read_regular_text, release_folder,
+    EntryKind, FileError, FlatFolder, FlatListing, HashedFile, OtherEntry, hash_flat_folder,
+    list_flat_folder, open_regular, read_regular, read_regular_text, release_folder,
 };
 
 /// Size of the read buffer used when streaming a file or reader through the hasher.
@@ -52,6 +52,12 @@ pub enum DigestError {
     NotAReleaseFile { path: PathBuf, what: &'static str },
     #[error("`{}` holds no files: there is nothing to compare or attest", path.display())]
     EmptyFolder { path: PathBuf },
+    #[error("`{}` is {found} bytes, not the {expected} it had (or should have)", path.display())]
+    SizeChanged {
+        path: PathBuf,
+        expected: u64,
+        found: u64,
+    },
 }
 
 /// A digest algorithm reprove understands.
@@ -254,17 +260,42 @@ pub fn sha256_reader(mut reader: impl Read) -> Result<(Digest, u64), DigestError
 }
 
 /// Streams the regular file at `path` through sha256. A symlink (never followed), FIFO,
-/// device or folder is an error: see [`file`].
+/// device or folder is an error: see [`file`]. Exactly the size the file has when opened is
+/// read: a file that grows meanwhile (or a file system that never ends one) is an error, not an
+/// endless read.
 pub fn sha256_file(path: &Path) -> Result<(Digest, u64), DigestError> {
+    sha256_file_sized(path, None)
+}
+
+/// [`sha256_file`] of a file that must be `expected` bytes long: any other size is refused
+/// before a byte is read.
+pub fn sha256_file_sized(path: &Path, expected: Option<u64>) -> Result<(Digest, u64), DigestError> {
     let read_err = |source| DigestError::Read {
         path: path.to_owned(),
         source,
     };
-    let (file, _) = open_regular(path).map_err(DigestError::File)?;
-    sha256_reader(file).map_err(|e| match e {
+    let (file, size) = open_regular(path).map_err(DigestError::File)?;
+    if let Some(want) = expected
+        && want != size
+    {
+        return Err(DigestError::SizeChanged {
+            path: path.to_owned(),
+            expected: want,
+            found: size,
+        });
+    }
+    let (d, n) = sha256_reader(file.take(size.saturating_add(1))).map_err(|e| match e {
         DigestError::Stream { source } => read_err(source),
         other => other,
-    })
+    })?;
+    if n != size {
+        return Err(DigestError::SizeChanged {
+            path: path.to_owned(),
+            expected: size,
+            found: n,
+        });
+    }
+    Ok((d, n))
 }
 
 /// Hashes many files on every core. The result is in the order of `paths`.

@@ -20,9 +20,10 @@
 use std::fmt::Write as _;
 
 /// Characters that change how the text around them is displayed, or look like nothing at
-/// all: bidirectional embeddings, overrides, isolates and marks; zero-width and invisible
-/// format characters; line and paragraph separators; fillers that render blank; variation
-/// selectors and tag characters.
+/// all: Unicode's Default_Ignorable_Code_Point set (bidirectional embeddings, overrides,
+/// isolates and marks; zero-width and invisible format characters; fillers that render blank;
+/// variation selectors; tag characters; shorthand and musical format controls), the line and
+/// paragraph separators, and the braille blank.
 fn invisible(c: char) -> bool {
     matches!(
         c,
@@ -41,9 +42,12 @@ fn invisible(c: char) -> bool {
             | '\u{FE00}'..='\u{FE0F}'
             | '\u{FEFF}'
             | '\u{FFA0}'
-            | '\u{FFF9}'..='\u{FFFB}'
-            | '\u{E0000}'..='\u{E007F}'
-            | '\u{E0100}'..='\u{E01EF}'
+            | '\u{FFF0}'..='\u{FFFB}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+            // Blank-looking, though not "ignorable": a braille blank reads as a space.
+            | '\u{2800}'
     )
 }
 
@@ -95,9 +99,21 @@ pub fn terminal_block(s: &str) -> String {
     out
 }
 
-/// SARIF `message.text`: plain text, as [`terminal`].
+/// SARIF `message.text`: plain text, as [`terminal`], with `[` and `]` escaped — SARIF lets a
+/// message's text carry `[text](url)` links (§3.11.6).
 pub fn sarif(s: &str) -> String {
-    terminal(s)
+    terminal(s).replace('[', "\\[").replace(']', "\\]")
+}
+
+/// One POSIX shell word: single-quoted, so nothing in it is expanded or ends the command.
+pub fn shell(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-/+=:@,".contains(&b))
+    {
+        return s.to_owned();
+    }
+    format!("'{}'", terminal(s).replace('\'', "'\\''"))
 }
 
 /// Inline Markdown text (a table cell, a list item, a paragraph): every character that could
@@ -235,6 +251,10 @@ mod tests {
         );
         assert_eq!(terminal("tag\u{e0041}"), "tag\\u{e0041}");
         assert_eq!(
+            terminal("\u{1d173}\u{1bca0}\u{2800}"),
+            "\\u{1d173}\\u{1bca0}\\u{2800}"
+        );
+        assert_eq!(
             terminal_block("ok\n\u{1b}[31mred\n"),
             "ok\n\\u{1b}[31mred\n"
         );
@@ -258,6 +278,15 @@ mod tests {
         assert_eq!(markdown("`code`"), "\\`code\\`");
         assert_eq!(markdown("a|b\nc"), "a\\|b c");
         assert_eq!(markdown_code("rm `x`\u{1b}"), "rm ?x??");
+    }
+
+    #[test]
+    fn shell_words_expand_nothing() {
+        assert_eq!(shell("v1.4.0"), "v1.4.0");
+        assert_eq!(shell("v9;touch${IFS}/tmp/x"), "'v9;touch${IFS}/tmp/x'");
+        assert_eq!(shell("it's"), "'it'\\''s'");
+        assert_eq!(shell(""), "''");
+        assert_eq!(sarif("[x](http://e)"), "\\[x\\](http://e)");
     }
 
     #[test]
@@ -299,7 +328,7 @@ mod tests {
         fn no_channel_lets_control_characters_or_markup_through(s in "\\PC*|[\\x00-\\x1f\\x7f\\u{80}-\\u{9f}\\u{202a}-\\u{202e}\\u{2066}-\\u{2069}<>\\[\\]`*_|&\"'=+@!:/w.-]{0,40}") {
             let t = terminal(&s);
             prop_assert!(!t.chars().any(is_unsafe_for_terminal));
-            prop_assert_eq!(sarif(&s), t);
+            prop_assert!(!sarif(&s).chars().any(is_unsafe_for_terminal));
 
             let m = markdown(&s);
             prop_assert!(!m.chars().any(is_unsafe_for_terminal));

@@ -951,8 +951,10 @@ pub fn configuration_management(a: &AuditInput<'_>) -> String {
         })
         .map(|c| fence_safe(&c))
         .unwrap_or_else(|| "(the [build] command)".into());
-    // The tag appears in code spans and shell blocks: git allows backticks in tag names.
+    // The tag appears in code spans and in shell commands: git allows backticks, `;`, `$` and
+    // `|` in tag names, so the code spans get it fence-safe and the commands shell-quoted.
     let t = fence_safe(a.tag);
+    let ts = reprove_escape::shell(a.tag);
     format!(
         r#"# Configuration management: {name}
 
@@ -974,9 +976,9 @@ evidence of every release follows (IEC 62304 §8, ISO 13485 §4.2.4–4.2.5).
   (`baseline.sigstore.json`), canonical JSON: the same tag always yields the same bytes.
 
 ```sh
-reprove baseline {t}                 # the baseline, for people
-reprove baseline {t} --format json   # the manifest, canonical JSON
-reprove soup {t} --format cyclonedx  # the SOUP register as an SBOM
+reprove baseline {ts}                 # the baseline, for people
+reprove baseline {ts} --format json   # the manifest, canonical JSON
+reprove soup {ts} --format cyclonedx  # the SOUP register as an SBOM
 ```
 
 ## 2. Change control (IEC 62304 §8.2)
@@ -987,7 +989,7 @@ reprove soup {t} --format cyclonedx  # the SOUP register as an SBOM
 - Changes between two releases, with the commits that made them:
 
 ```sh
-reprove diff <previous-tag> {t}
+reprove diff <previous-tag> {ts}
 ```
 
 ## 3. Configuration status accounting (IEC 62304 §8.3)
@@ -1008,15 +1010,15 @@ reprove status --key release.pub
 - The release engineer runs, at tag time:
 
 ```sh
-reprove release {t} --artifacts dist/ --key release.key
+reprove release {ts} --artifacts dist/ --key release.key
 ```
 
 - Anyone reproduces and verifies a release, offline except for the rebuild's image:
 
 ```sh
-git clone <repository> && cd <repository> && git checkout {t}
-reprove verify {t} --evidence evidence/{t} --artifacts dist/ --key release.pub --rebuild
-reprove report {t} --key release.pub --artifacts dist/
+git clone <repository> && cd <repository> && git checkout {ts}
+reprove verify {ts} --evidence evidence/{ts} --artifacts dist/ --key release.pub --rebuild
+reprove report {ts} --key release.pub --artifacts dist/
 ```
 
 ## 5. Records (ISO 13485 §4.2.5)

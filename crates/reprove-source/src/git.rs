@@ -71,13 +71,11 @@ impl Repository {
     /// Finds the repository that contains `path`.
     pub fn discover(path: &Path) -> Result<Self> {
         let rev_parse = |flag: &str| {
-            Command::new("git")
+            git_command()
                 .arg("-C")
                 .arg(path)
                 .args(["rev-parse", flag])
-                .envs(base_env())
                 .stdin(Stdio::null())
-                .stderr(Stdio::null())
                 .output()
                 .map_err(|source| SourceError::GitMissing {
                     args: format!("rev-parse {flag}"),
@@ -86,8 +84,19 @@ impl Repository {
         };
         let git_dir = rev_parse("--absolute-git-dir")?;
         if !git_dir.status.success() {
-            return Err(SourceError::NotARepository {
-                path: path.to_owned(),
+            let stderr = String::from_utf8_lossy(&git_dir.stderr).trim().to_owned();
+            // Only "not a git repository" means there is none; a repository git refuses to
+            // read (an unknown extension, a `safe.directory` refusal) is an error, never an
+            // absent repository — a check that needs it must not be skipped.
+            return Err(if stderr.contains("not a git repository") {
+                SourceError::NotARepository {
+                    path: path.to_owned(),
+                }
+            } else {
+                SourceError::GitFailed {
+                    args: "rev-parse --absolute-git-dir".into(),
+                    stderr,
+                }
             });
         }
         // A bare repository has no toplevel; git then runs fine from its git dir.
@@ -110,8 +119,8 @@ impl Repository {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let mut cmd = Command::new("git");
-        cmd.arg("-C").arg(&self.root).args(args).envs(base_env());
+        let mut cmd = git_command();
+        cmd.arg("-C").arg(&self.root).args(args);
         cmd
     }
 
@@ -559,6 +568,71 @@ fn base_env() -> [(&'static str, &'static str); 5] {
         // Never page.
         ("GIT_PAGER", "cat"),
     ]
+}
+
+/// Settings a repository's own `.git/config` must not choose, because a clone is input from
+/// outside: the programs git runs to check signatures (`gpg.program` set to a script would run
+/// it as the auditor), which signers count as trusted, hooks, fsmonitor, and any transport.
+/// Each takes the user's global or system value, else git's default, and is passed as
+/// command-line configuration (`GIT_CONFIG_COUNT`), which outranks the repository's.
+const PINNED: &[(&str, &str)] = &[
+    ("gpg.program", "gpg"),
+    ("gpg.ssh.program", "ssh-keygen"),
+    ("gpg.x509.program", "gpgsm"),
+    ("gpg.ssh.allowedSignersFile", ""),
+    ("gpg.ssh.revocationFile", ""),
+    ("gpg.ssh.defaultKeyCommand", ""),
+    ("gpg.minTrustLevel", "undefined"),
+    ("log.showSignature", "false"),
+    ("core.fsmonitor", "false"),
+    ("core.hooksPath", "/dev/null"),
+    ("core.sshCommand", "false"),
+    ("protocol.allow", "never"),
+];
+
+/// The pinned configuration as `GIT_CONFIG_*` variables, computed once.
+fn pinned_config() -> &'static [(String, String)] {
+    static CONFIG: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+    CONFIG.get_or_init(|| {
+        let outside = |key: &str| -> Option<String> {
+            for scope in ["--global", "--system"] {
+                let out = Command::new("git")
+                    .args(["config", scope, "--get", key])
+                    .env_remove("GIT_CONFIG_COUNT")
+                    .stdin(Stdio::null())
+                    .stderr(Stdio::null())
+                    .output()
+                    .ok()?;
+                if out.status.success() {
+                    return Some(String::from_utf8_lossy(&out.stdout).trim().to_owned());
+                }
+            }
+            None
+        };
+        let mut env = Vec::with_capacity(PINNED.len() * 2 + 1);
+        let mut n = 0;
+        for (key, default) in PINNED {
+            let value = outside(key).unwrap_or_else(|| (*default).to_owned());
+            // An empty value unsets nothing; leaving the key out would let the repository's
+            // value through, so an empty file path stands for "none".
+            env.push((format!("GIT_CONFIG_KEY_{n}"), (*key).to_owned()));
+            env.push((format!("GIT_CONFIG_VALUE_{n}"), value));
+            n += 1;
+        }
+        env.push(("GIT_CONFIG_COUNT".to_owned(), n.to_string()));
+        env
+    })
+}
+
+/// A `git` command with the environment and pinned configuration every call gets.
+pub fn git_command() -> Command {
+    let mut cmd = Command::new("git");
+    cmd.envs(base_env()).envs(
+        pinned_config()
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    cmd
 }
 
 fn parse_tagger(raw: &[u8]) -> (Option<String>, Option<i64>) {

@@ -18,7 +18,7 @@ mod version;
 
 pub use blobs::{BlobData, BlobRequest, LfsPointer};
 pub use commit::{CommitInfo, Person, Trailer};
-pub use git::{Repository, TagInfo, TagRef, TreeEntry, TreeEntryKind};
+pub use git::{Repository, TagInfo, TagRef, TreeEntry, TreeEntryKind, git_command};
 pub use ids::{ObjectId, Tag};
 pub use signature::{SignatureFormat, SignatureInfo, SignatureStatus};
 pub use time::{rfc3339_utc, unix_now};

@@ -346,7 +346,8 @@ pub(super) fn check(
         let have = match folder.docs.get(p) {
             Some(Ok(bytes)) => Ok(reprove_digest::sha256_bytes(bytes).hex()),
             Some(Err(e)) => Err(e.to_string()),
-            None => reprove_digest::sha256_file(&dir.join(p))
+            // Exactly the size listed: a file that changed since is not read on and on.
+            None => reprove_digest::sha256_file_sized(&dir.join(p), Some(*size))
                 .map(|(d, _)| d.hex())
                 .map_err(|e| e.to_string()),
         };

@@ -163,12 +163,13 @@ pub(super) fn check(
             agreeing.insert(input.signer.clone());
         }
         let want = sha256_subjects(pst);
+        // The release role counts once, however many keys it has (`--key` repeated across a
+        // rotation): only rebuilders add independent signers.
+        let release_role: BTreeSet<String> = opts.signers.iter().map(Signer::label).collect();
         for (st, other) in &others {
-            // The release signer's own second provenance (a superseded release's, say) adds no
-            // independent rebuilder.
-            if other.signer == input.signer {
+            if other.signer == input.signer || release_role.contains(&other.signer) {
                 not_counted.push(format!(
-                    "{} (same signer as the release's own provenance)",
+                    "{} (signed by the release signer, who counts once)",
                     other.file
                 ));
                 continue;

@@ -490,7 +490,18 @@ fn the_release_signers_own_old_provenance_fails_nothing() {
     });
     let r = fx.verify();
     assert_verified(&r);
-    assert!(findings(&r, "provenance-signature").contains("same signer"));
+    assert!(findings(&r, "provenance-signature").contains("signed by the release signer"));
+    // Nor does a second release key (a rotation) add a rebuilder.
+    let rotated = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
+    add_rebuilder(&fx, "rotated", &rotated, |_| {});
+    let r = fx.verify_with(|o| {
+        o.signers.push(Signer::Key {
+            key: rotated.public_key(),
+        });
+        o.require = 2;
+    });
+    assert_eq!(r.verdict, VerifyVerdict::Failed);
+    assert!(findings(&r, "provenance-signature").contains("not-enough-rebuilders"));
 }
 
 #[test]
@@ -520,6 +531,16 @@ fn huge_and_deep_entries_are_refused_without_reading_them() {
         "{}",
         findings(&r, "evidence-index")
     );
+    // A sparse terabyte in the downloaded artifacts that no subject names is never read.
+    let fx = Fx::new("hello");
+    std::fs::File::create(fx.dist().join("zzz-unlisted.bin"))
+        .unwrap()
+        .set_len(1 << 40)
+        .unwrap();
+    let started = std::time::Instant::now();
+    let r = fx.verify();
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    assert!(findings(&r, "artifact-digests").contains("unattested-artifact: `zzz-unlisted.bin`"));
     // Folders nested deeper than any release writes.
     let fx = Fx::new("hello");
     let mut deep = fx.evidence();
