@@ -270,6 +270,65 @@ mod tests {
         assert!(!is_gone("ba9876543210"));
     }
 
+    /// A stand-in engine CLI that records its arguments.
+    fn recorder(dir: &Path) -> (PathBuf, PathBuf) {
+        use std::os::unix::fs::PermissionsExt as _;
+        let out = dir.join("called");
+        let prog = dir.join("engine");
+        std::fs::write(
+            &prog,
+            format!("#!/bin/sh\necho \"$@\" > {}\n", out.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
+        (prog, out)
+    }
+
+    #[test]
+    fn a_watchdog_outlives_its_owner_and_removes_the_container() {
+        let dir = tempfile::tempdir().unwrap();
+        let (prog, out) = recorder(dir.path());
+        // The owner "killed": the watchdog is never dropped.
+        std::mem::forget(Watchdog::start(&prog, "reprove-x", Duration::from_secs(1)));
+        for _ in 0..100 {
+            if out.exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap().trim(),
+            "rm -f reprove-x"
+        );
+    }
+
+    #[test]
+    fn a_finished_run_stops_its_watchdog_and_its_sleep() {
+        let dir = tempfile::tempdir().unwrap();
+        let (prog, out) = recorder(dir.path());
+        let w = Watchdog::start(&prog, "reprove-y", Duration::from_secs(2));
+        let pgid = w.child.as_ref().map(|c| c.id()).unwrap();
+        drop(w);
+        std::thread::sleep(Duration::from_secs(3));
+        assert!(!out.exists(), "a stopped watchdog removes nothing");
+        // Nothing of its process group is left (the `sleep` included): /proc/<pid>/stat's
+        // fifth field is the process group.
+        let left: Vec<String> = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+            .filter(|stat| {
+                let fields: Vec<&str> = stat
+                    .rsplit_once(')')
+                    .map(|(_, rest)| rest.split_whitespace().collect())
+                    .unwrap_or_default();
+                // A zombie is dead already, waiting for its reaper.
+                fields.get(2) == Some(&pgid.to_string().as_str()) && fields.first() != Some(&"Z")
+            })
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
     #[test]
     fn sweep_removes_only_folders_of_dead_owners() {
         let dir = tempfile::tempdir().unwrap();
