@@ -464,3 +464,84 @@ fn diff_with_a_key_takes_tags_only_as_their_signed_baselines() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("only signed baselines are accepted"), "{err}");
 }
+
+/// A repository with `v1.0.0`, an unreviewed commit, then reviewed `v1.1.0` and `v1.2.0`,
+/// under a policy that requires authorization. Returns the unreviewed commit's id.
+fn history_with_an_unreviewed_commit(f: &Fixture) -> String {
+    f.write("reprove.toml", "[changes]\nrequire-authorization = true\n");
+    f.write("a.txt", "1\n");
+    f.commit("one\n\nReviewed-by: R <r@example.com>");
+    f.tag("v1.0.0");
+    f.write("a.txt", "sneaky\n");
+    let x = f.commit("sneaky change");
+    f.write("a.txt", "2\n");
+    f.commit("two\n\nReviewed-by: R <r@example.com>");
+    f.tag("v1.1.0");
+    f.write("a.txt", "3\n");
+    f.commit("three\n\nReviewed-by: R <r@example.com>");
+    f.tag("v1.2.0");
+    x
+}
+
+/// Regression (review of issue 11): `.git/info/grafts` (or a hand-edited commit-graph) made
+/// git skip the unreviewed commit, so `diff` and `baseline` called the range authorized.
+#[test]
+fn grafts_cannot_hide_a_commit() {
+    let f = Fixture::new();
+    let x = history_with_an_unreviewed_commit(&f);
+    let v11 = f.git(&["rev-parse", "v1.1.0^{commit}"]);
+    let v10 = f.git(&["rev-parse", "v1.0.0^{commit}"]);
+    std::fs::write(f.repo().join(".git/info/grafts"), format!("{v11} {v10}\n")).unwrap();
+    let (c, out) = run(&f, &["diff", "v1.0.0", "v1.1.0"]);
+    assert_eq!(c, 1, "{out}");
+    assert!(
+        out.contains(&x[..12]) && out.contains("UNAUTHORIZED"),
+        "{out}"
+    );
+    let v = f.json(&["baseline", "v1.1.0", "--format", "json"], 1);
+    assert_eq!(
+        v["predicate"]["changes"]["commits"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+/// Regression (review of issue 11): in a shallow clone, commits traced afresh by `diff` were
+/// called complete.
+#[test]
+fn a_shallow_clone_cannot_pass_diff() {
+    let f = Fixture::new();
+    history_with_an_unreviewed_commit(&f);
+    let v11 = f.git(&["rev-parse", "v1.1.0^{commit}"]);
+    std::fs::write(f.repo().join(".git/shallow"), format!("{v11}\n")).unwrap();
+    let (c, out) = run(&f, &["diff", "v1.0.0", "v1.2.0"]);
+    assert_eq!(c, 2, "{out}");
+    assert!(out.contains("incomplete-history"), "{out}");
+}
+
+/// Regression (review of issue 11): a `.git` file naming a missing folder counted as "no
+/// repository", and the tag check was skipped.
+#[test]
+fn a_dangling_gitfile_is_an_error() {
+    let f = Fixture::new();
+    let dir = f.path("work");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(".git"), "gitdir: /nonexistent/repo\n").unwrap();
+    let out = f.reprove_in(
+        &dir,
+        &[
+            "verify",
+            "v1.0.0",
+            "--evidence",
+            ".",
+            "--no-artifacts",
+            "--key",
+            "x.pub",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("git refuses to read"), "{err}");
+}

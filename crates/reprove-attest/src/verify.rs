@@ -178,27 +178,67 @@ fn verify_parsed(
     }
 }
 
-/// The first sha256 subject an (unverified) statement names, read without building the rest.
+/// The first sha256 subject an (unverified) statement names, read without building anything
+/// else: the other subjects and the predicate are skipped as they are parsed.
 fn first_sha256_subject(payload: &[u8]) -> Option<[u8; 32]> {
+    use serde::de::{Deserializer as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    /// `{ "subject": [...], ... }` → the first sha256 found.
+    struct Head;
+    /// `[ {"digest": {"sha256": ...}}, ... ]` → the first sha256, the rest skipped.
+    struct Subjects;
     #[derive(serde::Deserialize)]
-    struct Head {
+    struct Subject {
         #[serde(default)]
-        subject: Vec<SubjectHead>,
-    }
-    #[derive(serde::Deserialize)]
-    struct SubjectHead {
-        #[serde(default)]
-        digest: DigestHead,
+        digest: Digests,
     }
     #[derive(serde::Deserialize, Default)]
-    struct DigestHead {
+    struct Digests {
         sha256: Option<String>,
     }
-    let head: Head = serde_json::from_slice(payload).ok()?;
-    head.subject
-        .iter()
-        .find_map(|s| s.digest.sha256.as_deref())
-        .and_then(|h| hex::decode(h).ok())
+    impl<'de> Visitor<'de> for Head {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a statement")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<String>, A::Error> {
+            let mut found = None;
+            while let Some(key) = map.next_key::<String>()? {
+                if key == "subject" && found.is_none() {
+                    found = map.next_value_seed(Subjects)?;
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(found)
+        }
+    }
+    impl<'de> serde::de::DeserializeSeed<'de> for Subjects {
+        type Value = Option<String>;
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Subjects {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list of subjects")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<String>, A::Error> {
+            let mut found = None;
+            while found.is_none() {
+                match seq.next_element::<Subject>()? {
+                    Some(s) => found = s.digest.sha256,
+                    None => return Ok(None),
+                }
+            }
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(found)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(payload);
+    let hex_str = de.deserialize_map(Head).ok()??;
+    hex::decode(hex_str)
+        .ok()
         .and_then(|b| <[u8; 32]>::try_from(b).ok())
 }
 

@@ -162,8 +162,19 @@ impl BaselineDiff {
 
     /// Uses a trace computed from the repository for exactly `old..new`.
     pub fn set_commits(&mut self, commits: Vec<CommitChange>) {
+        self.set_traced_commits(commits, true);
+    }
+
+    /// Commits traced afresh; `complete` is false when a shallow clone cut the range short,
+    /// and then the trace fails a policy that needs every commit authorized.
+    pub fn set_traced_commits(&mut self, commits: Vec<CommitChange>, complete: bool) {
         self.commits = Some(commits);
-        self.complete = true;
+        self.complete = complete;
+        if !complete {
+            self.findings.push(
+                "incomplete-history: a shallow clone cut the commits between the releases short; run `git fetch --unshallow`".into(),
+            );
+        }
         self.refresh_findings();
     }
 

@@ -18,7 +18,7 @@ pub use classes::{Classifier, ItemClass};
 pub use config::{Changes, Classes, Config, Project};
 pub use model::*;
 pub use render::{to_markdown, to_text};
-pub use trace::trace_between;
+pub use trace::{Trace, trace_between};
 pub use view::BaselineView;
 
 /// Errors that stop a baseline from being assembled.

@@ -117,10 +117,26 @@ pub fn trace_between(
     base: &ObjectId,
     tip: &ObjectId,
     policy: &Changes,
-) -> Result<Vec<ChangeEntry>, crate::BaselineError> {
+) -> Result<Trace, crate::BaselineError> {
     let git = |action: &'static str| move |source| crate::BaselineError::Git { action, source };
     let commits = repo
         .commits_between(Some(base), tip)
         .map_err(git("list the commits between the releases"))?;
-    authorize(repo, &commits, policy).map_err(git("trace merges between the releases"))
+    // A shallow clone can cut the range short: a commit at the boundary has parents we
+    // cannot see, so the range is not known to be whole.
+    let boundary = repo
+        .shallow_boundary()
+        .map_err(git("read the shallow boundary"))?;
+    let complete = !commits.iter().any(|c| boundary.contains(&c.id));
+    let entries =
+        authorize(repo, &commits, policy).map_err(git("trace merges between the releases"))?;
+    Ok(Trace { entries, complete })
+}
+
+/// The commits between two releases, and whether all of them could be seen.
+#[derive(Debug)]
+pub struct Trace {
+    pub entries: Vec<ChangeEntry>,
+    /// False when a shallow clone cut the range short.
+    pub complete: bool,
 }

@@ -163,10 +163,9 @@ impl Engine {
                 continue;
             };
             let (deadline, lock) = labels.split_once(' ').unwrap_or((labels.as_str(), ""));
-            let overdue = deadline
-                .trim()
-                .parse::<i64>()
-                .is_ok_and(|d| d + crate::owner::GRACE.as_secs() as i64 <= now);
+            let overdue = deadline.trim().parse::<i64>().is_ok_and(|d: i64| {
+                d.saturating_add(i64::try_from(crate::owner::GRACE.as_secs()).unwrap_or(0)) <= now
+            });
             if overdue || crate::owner::lock_is_free(Path::new(lock.trim())) {
                 let _ = self
                     .command()

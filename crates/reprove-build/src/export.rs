@@ -51,6 +51,8 @@ impl<R: std::io::Read + ?Sized> std::io::Read for Tee<&mut R> {
 
 /// The largest tree exported (sum of the file sizes over every path).
 const MAX_EXPORT_BYTES: u64 = 64 << 30;
+/// The most paths an export writes (the Linux kernel has about 90,000).
+const MAX_EXPORT_ENTRIES: usize = 2_000_000;
 /// Space left free beside the export, for the build's own outputs.
 const EXPORT_HEADROOM: u64 = 256 << 20;
 
@@ -374,9 +376,19 @@ pub fn export_tree(
     }
     // One blob can stand at many paths: what is written is the sum over paths, which a tiny
     // repository can make terabytes. Refuse what would not fit (or is absurd) before writing.
+    // Each path takes at least a block and an inode, however small: count them so.
+    if entries.len() > MAX_EXPORT_ENTRIES {
+        return Err(export_err(
+            commit,
+            format!(
+                "the tree has {} paths, more than the {MAX_EXPORT_ENTRIES} an export takes",
+                entries.len()
+            ),
+        ));
+    }
     let total: u64 = entries
         .iter()
-        .filter_map(|e| e.size)
+        .map(|e| e.size.unwrap_or(0).max(4096))
         .fold(0, u64::saturating_add);
     let free = rustix::fs::statvfs(dest)
         .map(|s| s.f_bavail.saturating_mul(s.f_frsize))

@@ -134,16 +134,17 @@ pub fn is_gone(id: &str) -> bool {
 /// the container may belong to a run on another machine sharing the engine, or one with
 /// another temporary folder — and such a container is left to its deadline.
 pub fn lock_is_free(path: &Path) -> bool {
+    // Only a lock of this user's own owners folder is consulted: a label naming any other
+    // path (a FIFO, say) decides nothing, and is never opened.
     let name_ok = path
         .file_name()
         .and_then(|n| n.to_str())
         .and_then(|n| n.strip_suffix(".lock"))
         .is_some_and(|id| id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()));
-    name_ok
-        && std::fs::OpenOptions::new()
-            .write(true)
-            .open(path)
-            .is_ok_and(|f| f.try_lock().is_ok())
+    let ours = path.parent().is_some_and(|p| {
+        std::path::absolute(owners_dir()).is_ok_and(|mine| p == mine) || p == owners_dir()
+    });
+    name_ok && ours && reprove_digest::open_regular(path).is_ok_and(|(f, _)| f.try_lock().is_ok())
 }
 
 /// The owner id in a folder name `<prefix><id>-…`, if it has one.

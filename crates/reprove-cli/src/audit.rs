@@ -469,8 +469,9 @@ pub fn diff(dir: &Path, args: DiffArgs) -> Result<Outcome> {
                         new.predicate.release.tag
                     )
                 })?;
-            let entries = reprove_baseline::trace_between(repo, &o, &n, &policy)?;
-            let commits = entries
+            let trace = reprove_baseline::trace_between(repo, &o, &n, &policy)?;
+            let commits = trace
+                .entries
                 .iter()
                 .map(|e| CommitChange {
                     id: e.id.clone(),
@@ -483,7 +484,7 @@ pub fn diff(dir: &Path, args: DiffArgs) -> Result<Outcome> {
                 })
                 .collect();
             d.findings.retain(|f| !f.starts_with("trace-gap"));
-            d.set_commits(commits);
+            d.set_traced_commits(commits, trace.complete);
         }
     }
     let out = match args.format {

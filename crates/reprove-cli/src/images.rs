@@ -351,6 +351,21 @@ const RULES: [(&str, &str); 7] = [
     ("registry-unreachable", "The registry could not be asked"),
 ];
 
+/// A repository path as a relative URI reference (RFC 3986): everything but unreserved
+/// characters and `/` percent-encoded, so a name with `[`, `%`, a space or a control character
+/// stays one path and shows nothing active.
+fn uri_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// SARIF 2.1.0 (<https://docs.oasis-open.org/sarif/sarif/v2.1.0/sarif-v2.1.0.html>) for GitHub
 /// code scanning: one rule per verdict code, one result per reference that is not `ok`.
 fn sarif(rows: &[(Row<'_>, VerdictCode)]) -> serde_json::Value {
@@ -363,7 +378,7 @@ fn sarif(rows: &[(Row<'_>, VerdictCode)]) -> serde_json::Value {
                 "level": match c { VerdictCode::IndexRepublished => "warning", VerdictCode::RegistryUnreachable => "note", _ => "error" },
                 "message": { "text": reprove_escape::sarif(&format!("{}: {}", r.reference, r.message)) },
                 "locations": [{ "physicalLocation": {
-                    "artifactLocation": { "uri": reprove_escape::sarif(r.file) },
+                    "artifactLocation": { "uri": uri_path(r.file) },
                     "region": { "startLine": r.line, "startColumn": r.column },
                 }}],
             })
@@ -611,5 +626,14 @@ mod tests {
     fn diff_shows_changed_lines_only() {
         let d = unified_diff("f", "a\nb\nc", "a\nB\nc");
         assert_eq!(d, "--- a/f\n+++ b/f\n@@ -2,1 +2,1 @@\n-b\n+B\n");
+    }
+}
+
+#[cfg(test)]
+mod uri_tests {
+    #[test]
+    fn sarif_locations_are_uri_references() {
+        assert_eq!(super::uri_path("deploy/Dockerfile"), "deploy/Dockerfile");
+        assert_eq!(super::uri_path("x[1]/a b%\\"), "x%5B1%5D/a%20b%25%5C");
     }
 }

@@ -359,11 +359,13 @@ pub fn verify(dir: &Path, tag: &Tag, args: VerifyArgs) -> Result<Outcome> {
         bail!("--require must be at least 1");
     }
     let rebuilders = crate::audit::signers(&args.rebuilder_keys, None)?;
-    if args.require > signers.len() + rebuilders.len() {
+    // The release signer counts once, however many --key it has; each rebuilder once more.
+    if args.require > 1 + rebuilders.len() {
         bail!(
-            "--require {} needs at least that many signers (--key, --rebuilder-key), {} given",
+            "--require {} needs the release signer and {} rebuilder(s) (--rebuilder-key), {} given",
             args.require,
-            signers.len() + rebuilders.len()
+            args.require - 1,
+            rebuilders.len()
         );
     }
     let trusted_root = read_root(args.trusted_root.as_deref())?;

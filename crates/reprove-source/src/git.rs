@@ -88,7 +88,9 @@ impl Repository {
             // Only "not a git repository" means there is none; a repository git refuses to
             // read (an unknown extension, a `safe.directory` refusal) is an error, never an
             // absent repository — a check that needs it must not be skipped.
-            return Err(if stderr.contains("not a git repository") {
+            // git's own words for "none found" (a `.git` file naming a missing folder says
+            // "not a git repository: <path>" instead: that is a broken repository).
+            return Err(if stderr.contains("not a git repository (or any") {
                 SourceError::NotARepository {
                     path: path.to_owned(),
                 }
@@ -556,14 +558,19 @@ impl Repository {
 }
 
 /// Environment for every git call: stable output and no surprises from the outside.
-fn base_env() -> [(&'static str, &'static str); 5] {
+fn base_env() -> [(&'static str, &'static str); 7] {
     [
         // Machine-readable output must not be translated.
         ("LC_ALL", "C"),
-        // `git replace` could otherwise make the history we read differ from the objects.
+        // `git replace` and grafts (`.git/info/grafts`) could otherwise make the history we
+        // read differ from the objects.
         ("GIT_NO_REPLACE_OBJECTS", "1"),
-        // A partial clone must not fetch missing blobs from the network behind our back.
+        ("GIT_GRAFT_FILE", "/nonexistent/reprove-no-grafts"),
+        // A partial clone must not fetch missing blobs from the network behind our back
+        // (git >= 2.45), and no transport may run at all: a repository's own
+        // `protocol.<name>.allow` outranks a general setting, but not this (any git version).
         ("GIT_NO_LAZY_FETCH", "1"),
+        ("GIT_ALLOW_PROTOCOL", "none"),
         ("GIT_TERMINAL_PROMPT", "0"),
         // Never page.
         ("GIT_PAGER", "cat"),
@@ -572,9 +579,9 @@ fn base_env() -> [(&'static str, &'static str); 5] {
 
 /// Settings a repository's own `.git/config` must not choose, because a clone is input from
 /// outside: the programs git runs to check signatures (`gpg.program` set to a script would run
-/// it as the auditor), which signers count as trusted, hooks, fsmonitor, and any transport.
-/// Each takes the user's global or system value, else git's default, and is passed as
-/// command-line configuration (`GIT_CONFIG_COUNT`), which outranks the repository's.
+/// it as the auditor), which signers count as trusted, hooks, fsmonitor, any transport, and the
+/// commit-graph cache. Each takes the user's global or system value, else git's default, and
+/// is passed as command-line configuration (`-c`), which outranks the repository's.
 const PINNED: &[(&str, &str)] = &[
     ("gpg.program", "gpg"),
     ("gpg.ssh.program", "ssh-keygen"),
@@ -588,17 +595,20 @@ const PINNED: &[(&str, &str)] = &[
     ("core.hooksPath", "/dev/null"),
     ("core.sshCommand", "false"),
     ("protocol.allow", "never"),
+    // A hand-edited commit-graph file rewrites parents for `rev-list`, `log` and
+    // `merge-base`; the commit objects themselves are the truth.
+    ("core.commitGraph", "false"),
 ];
 
-/// The pinned configuration as `GIT_CONFIG_*` variables, computed once.
-fn pinned_config() -> &'static [(String, String)] {
-    static CONFIG: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+/// The pinned configuration as `-c key=value` arguments (understood by every git version,
+/// unlike `GIT_CONFIG_COUNT`), computed once.
+fn pinned_config() -> &'static [String] {
+    static CONFIG: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     CONFIG.get_or_init(|| {
         let outside = |key: &str| -> Option<String> {
             for scope in ["--global", "--system"] {
                 let out = Command::new("git")
                     .args(["config", scope, "--get", key])
-                    .env_remove("GIT_CONFIG_COUNT")
                     .stdin(Stdio::null())
                     .stderr(Stdio::null())
                     .output()
@@ -609,29 +619,27 @@ fn pinned_config() -> &'static [(String, String)] {
             }
             None
         };
-        let mut env = Vec::with_capacity(PINNED.len() * 2 + 1);
-        let mut n = 0;
+        let mut args = Vec::with_capacity(PINNED.len() * 2);
         for (key, default) in PINNED {
-            let value = outside(key).unwrap_or_else(|| (*default).to_owned());
+            // `gpg.openpgp.program` is the newer name of `gpg.program`: the user's either.
+            let value = match *key {
+                "gpg.program" => outside("gpg.openpgp.program").or_else(|| outside(key)),
+                _ => outside(key),
+            }
+            .unwrap_or_else(|| (*default).to_owned());
             // An empty value unsets nothing; leaving the key out would let the repository's
             // value through, so an empty file path stands for "none".
-            env.push((format!("GIT_CONFIG_KEY_{n}"), (*key).to_owned()));
-            env.push((format!("GIT_CONFIG_VALUE_{n}"), value));
-            n += 1;
+            args.push("-c".to_owned());
+            args.push(format!("{key}={value}"));
         }
-        env.push(("GIT_CONFIG_COUNT".to_owned(), n.to_string()));
-        env
+        args
     })
 }
 
 /// A `git` command with the environment and pinned configuration every call gets.
 pub fn git_command() -> Command {
     let mut cmd = Command::new("git");
-    cmd.envs(base_env()).envs(
-        pinned_config()
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str())),
-    );
+    cmd.envs(base_env()).args(pinned_config());
     cmd
 }
 

@@ -22,6 +22,9 @@ use crate::{ReleaseError, evidence};
 
 const ID: &str = "evidence-index";
 
+/// The largest evidence file hashed (rebuilt artifacts kept on a mismatch are the big ones).
+pub(super) const MAX_EVIDENCE_FILE: u64 = 64 << 30;
+
 /// Other rebuilders' provenance read from one folder at most; more are listed, not read.
 pub(super) const MAX_ADDED_PROVENANCE: usize = 32;
 
@@ -334,6 +337,14 @@ pub(super) fn check(
             findings.push(format!("evidence-missing: `{shown}` is listed but absent"));
             continue;
         };
+        // No release writes a file this large; refusing it unread bounds what a folder can
+        // cost to check, signed sizes or not (without a key they come from `index.json`).
+        if *size > MAX_EVIDENCE_FILE {
+            findings.push(format!(
+                "too-large: `{shown}` is {size} bytes, more than any evidence file (not read)"
+            ));
+            continue;
+        }
         if let Some(listed) = index.sizes.get(p)
             && listed != size
         {
