@@ -597,6 +597,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sarif_locations_are_uri_references() {
+        assert_eq!(uri_path("deploy/Dockerfile"), "deploy/Dockerfile");
+        assert_eq!(uri_path("x[1]/a b%\\"), "x%5B1%5D/a%20b%25%5C");
+    }
+
+    #[test]
     fn columns_to_bytes() {
         assert_eq!(byte_offset("FROM x", 6), Some(5));
         assert_eq!(byte_offset("é: x", 4), Some(4));
@@ -626,14 +632,5 @@ mod tests {
     fn diff_shows_changed_lines_only() {
         let d = unified_diff("f", "a\nb\nc", "a\nB\nc");
         assert_eq!(d, "--- a/f\n+++ b/f\n@@ -2,1 +2,1 @@\n-b\n+B\n");
-    }
-}
-
-#[cfg(test)]
-mod uri_tests {
-    #[test]
-    fn sarif_locations_are_uri_references() {
-        assert_eq!(super::uri_path("deploy/Dockerfile"), "deploy/Dockerfile");
-        assert_eq!(super::uri_path("x[1]/a b%\\"), "x%5B1%5D/a%20b%25%5C");
     }
 }
