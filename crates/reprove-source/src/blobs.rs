@@ -136,117 +136,43 @@ impl Repository {
         keep_limit: u64,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Vec<(ObjectId, BlobData)>> {
-        let args = ["cat-file", "--batch", "--buffer"];
-        let mut child = self.spawn_batch(&args)?;
-        let io_err = |source| SourceError::Io { source };
-        let mut stdin = child.stdin.take().ok_or_else(|| SourceError::Unexpected {
-            args: args.join(" "),
-            detail: "no stdin".into(),
-        })?;
-        let mut input = String::with_capacity(shard.len() * 65);
-        for (oid, _) in shard {
-            input.push_str(oid.as_str());
-            input.push('\n');
-        }
-        let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-        // Drain stderr as it comes, so a chatty git can never block on a full pipe.
-        let stderr_reader = child.stderr.take().map(|mut e| {
-            std::thread::spawn(move || {
-                let mut text = String::new();
-                let _ = e.read_to_string(&mut text);
-                text
-            })
-        });
-        let stdout = child.stdout.take().ok_or_else(|| SourceError::Unexpected {
-            args: args.join(" "),
-            detail: "no stdout".into(),
-        })?;
-        let mut reader = BufReader::with_capacity(reprove_digest::BUFFER_SIZE, stdout);
+        let oids: Vec<ObjectId> = shard.iter().map(|(oid, _)| oid.clone()).collect();
         let mut out = Vec::with_capacity(shard.len());
-        let mut header = Vec::new();
-        let result = (|| -> Result<()> {
-            for (oid, keep) in shard {
-                header.clear();
-                reader.read_until(b'\n', &mut header).map_err(io_err)?;
-                let text = String::from_utf8_lossy(&header);
-                let mut f = text.trim_end().split(' ');
-                let (Some(_), Some(typ), Some(size)) = (f.next(), f.next(), f.next()) else {
-                    return Err(SourceError::MissingObject {
-                        oid: oid.to_string(),
-                    });
-                };
-                if typ != "blob" {
-                    return Err(SourceError::Unexpected {
-                        args: args.join(" "),
-                        detail: format!("`{oid}` is a {typ}, expected a blob"),
-                    });
+        let mut buf = vec![0u8; reprove_digest::BUFFER_SIZE];
+        let mut keeps = shard.iter().map(|(_, keep)| *keep);
+        self.stream_blobs(&oids, &mut |oid, size, reader| {
+            let keep = keeps.next().unwrap_or(false) && size <= keep_limit;
+            let mut content = keep.then(|| Vec::with_capacity(size as usize));
+            let mut small = (size <= LFS_POINTER_MAX).then(Vec::new);
+            let mut hasher = Sha256Hasher::new();
+            loop {
+                let n = reader.read(&mut buf)?;
+                if n == 0 {
+                    break;
                 }
-                let size: u64 = size.parse().map_err(|_| SourceError::Unexpected {
-                    args: args.join(" "),
-                    detail: text.to_string(),
-                })?;
-                let keep = *keep && size <= keep_limit;
-                let mut content = keep.then(|| Vec::with_capacity(size as usize));
-                let mut small = (size <= LFS_POINTER_MAX).then(Vec::new);
-                let mut hasher = Sha256Hasher::new();
-                let mut remaining = size;
-                while remaining > 0 {
-                    let buf = reader.fill_buf().map_err(io_err)?;
-                    if buf.is_empty() {
-                        return Err(SourceError::Unexpected {
-                            args: args.join(" "),
-                            detail: format!("`{oid}` ended early"),
-                        });
-                    }
-                    let n = buf.len().min(remaining as usize);
-                    let chunk = &buf[..n];
-                    hasher.update(chunk);
-                    if let Some(c) = content.as_mut() {
-                        c.extend_from_slice(chunk);
-                    }
-                    if let Some(s) = small.as_mut() {
-                        s.extend_from_slice(chunk);
-                    }
-                    reader.consume(n);
-                    remaining -= n as u64;
+                let chunk = &buf[..n];
+                hasher.update(chunk);
+                if let Some(c) = content.as_mut() {
+                    c.extend_from_slice(chunk);
                 }
-                let mut lf = [0u8; 1];
-                reader.read_exact(&mut lf).map_err(io_err)?;
-                let lfs = small.as_deref().and_then(parse_lfs_pointer);
-                progress(size);
-                out.push((
-                    oid.clone(),
-                    BlobData {
-                        sha256: hasher.finish(),
-                        size,
-                        content,
-                        lfs,
-                    },
-                ));
+                if let Some(s) = small.as_mut() {
+                    s.extend_from_slice(chunk);
+                }
             }
+            // A record shorter than its header said is caught by `stream_blobs`.
+            let lfs = small.as_deref().and_then(parse_lfs_pointer);
+            progress(size);
+            out.push((
+                oid.clone(),
+                BlobData {
+                    sha256: hasher.finish(),
+                    size,
+                    content,
+                    lfs,
+                },
+            ));
             Ok(())
-        })();
-        drop(reader);
-        let _ = writer.join();
-        let status = child.wait().map_err(io_err)?;
-        let stderr = stderr_reader
-            .and_then(|h| h.join().ok())
-            .unwrap_or_default();
-        // git's own words explain a failure best; a non-zero exit is a failure even when every
-        // record parsed.
-        if (result.is_err() || !status.success()) && !stderr.trim().is_empty() {
-            return Err(SourceError::GitFailed {
-                args: args.join(" "),
-                stderr: stderr.trim().to_owned(),
-            });
-        }
-        result?;
-        if !status.success() {
-            return Err(SourceError::GitFailed {
-                args: args.join(" "),
-                stderr: format!("exited with {status}"),
-            });
-        }
+        })?;
         Ok(out)
     }
 }
