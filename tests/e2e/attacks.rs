@@ -4,6 +4,7 @@
 //! tree git itself calls invalid; and markup or formulas in SOUP names.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -544,4 +545,156 @@ fn a_dangling_gitfile_is_an_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("git refuses to read"), "{err}");
+}
+
+/// Makes the fixture's object store serve `content` (an object of `kind`) under `victim`'s
+/// id: the loose file of a literally written object copied over the victim's, as anyone with
+/// write access to a clone (or to a folder `objects/info/alternates` names) could. git's
+/// plumbing (`rev-list`, `cat-file --batch`, `log`) does not notice.
+fn rewrite_object(f: &Fixture, victim: &str, kind: &str, content: &[u8]) {
+    let file = f.path("forged-object");
+    std::fs::write(&file, content).unwrap();
+    let forged = f.git(&[
+        "hash-object",
+        "-t",
+        kind,
+        "-w",
+        "--literally",
+        file.to_str().unwrap(),
+    ]);
+    let objects = f.repo().join(".git/objects");
+    let target = objects.join(&victim[..2]).join(&victim[2..]);
+    std::fs::remove_file(&target).unwrap();
+    std::fs::copy(objects.join(&forged[..2]).join(&forged[2..]), &target).unwrap();
+}
+
+/// Regression (fourth review of issue 11): git does not re-hash the objects it walks, so an
+/// unreviewed commit rewritten in place with a review trailer (same id) passed the change
+/// policy, and a release commit whose parent line skipped it hid it from the trace.
+#[test]
+fn objects_rewritten_behind_their_ids_are_refused() {
+    let f = Fixture::new();
+    let x = history_with_an_unreviewed_commit(&f);
+    let (c, out) = run(&f, &["baseline", "v1.1.0"]);
+    assert_eq!(c, 1, "the genuine history fails the policy: {out}");
+
+    let raw = f.git(&["cat-file", "commit", &x]);
+    rewrite_object(
+        &f,
+        &x,
+        "commit",
+        format!("{raw}\n\nReviewed-by: R <r@example.com>\n").as_bytes(),
+    );
+    // git's own walk now calls the commit reviewed.
+    assert!(
+        f.git(&["log", "-1", "--format=%B", &x])
+            .contains("Reviewed-by")
+    );
+    for args in [
+        &["baseline", "v1.1.0"][..],
+        &["diff", "v1.0.0", "v1.1.0"],
+        &["diff", "v1.0.0", "v1.2.0"],
+    ] {
+        let (c, out) = run(&f, args);
+        assert_eq!(c, 2, "{args:?}: {out}");
+        assert!(out.contains("does not hash to its id"), "{args:?}: {out}");
+        assert!(!out.contains("authorized"), "{args:?}: {out}");
+    }
+
+    // The same with the release commit's parent line pointing past the unreviewed commit.
+    let f = Fixture::new();
+    let x = history_with_an_unreviewed_commit(&f);
+    let v10 = f.git(&["rev-parse", "v1.0.0^{commit}"]);
+    let v11 = f.git(&["rev-parse", "v1.1.0^{commit}"]);
+    let raw = f.git(&["cat-file", "commit", &v11]);
+    rewrite_object(
+        &f,
+        &v11,
+        "commit",
+        format!("{}\n", raw.replace(&x, &v10)).as_bytes(),
+    );
+    // git's own walk from the next release no longer sees the unreviewed commit.
+    assert!(
+        !f.git(&["rev-list", "v1.2.0", &format!("^{v10}")])
+            .contains(&x)
+    );
+    let (c, out) = run(&f, &["diff", "v1.0.0", "v1.2.0"]);
+    assert_eq!(c, 2, "{out}");
+    assert!(out.contains("does not hash to its id"), "{out}");
+
+    // And a reviewed file's blob rewritten: the baseline and the source export refuse it.
+    let f = Fixture::new();
+    f.write("app.py", "print('reviewed')\n");
+    f.commit("app\n\nReviewed-by: R <r@example.com>");
+    f.tag("v1.0.0");
+    let blob = f.git(&["rev-parse", "v1.0.0:app.py"]);
+    rewrite_object(&f, &blob, "blob", b"print('evil')\n");
+    assert_eq!(f.git(&["cat-file", "blob", &blob]), "print('evil')");
+    let (c, out) = run(&f, &["baseline", "v1.0.0"]);
+    assert_eq!(c, 2, "{out}");
+    assert!(out.contains("does not hash to its id"), "{out}");
+}
+
+/// Regression (fourth review of issue 11): with `.git/shallow` cutting the history at OLD,
+/// git could not see that NEW is OLD's ancestor and `diff` called a rollback clean (exit 0).
+#[test]
+fn a_shallow_cut_cannot_hide_a_rollback() {
+    let f = Fixture::new();
+    f.write("a.txt", "1\n");
+    let older = f.commit("one\n\nReviewed-by: R <r@example.com>");
+    f.write("a.txt", "2\n");
+    let newer = f.commit("two\n\nReviewed-by: R <r@example.com>");
+    f.tag("v2.0.0");
+    // v2.1.0 names an older commit than v2.0.0: versions say forward, history says back.
+    f.git(&["tag", "-a", "v2.1.0", "-m", "release v2.1.0", &older]);
+    let (c, out) = run(&f, &["diff", "v2.0.0", "v2.1.0"]);
+    assert_eq!(c, 1, "{out}");
+    assert!(out.contains("rollback"), "{out}");
+    std::fs::write(f.repo().join(".git/shallow"), format!("{newer}\n")).unwrap();
+    let (c, out) = run(&f, &["diff", "v2.0.0", "v2.1.0"]);
+    assert_eq!(c, 2, "{out}");
+    assert!(out.contains("incomplete-history"), "{out}");
+    // Forward in the same shallow clone is still known.
+    let (c, out) = run(&f, &["diff", "v2.1.0", "v2.0.0"]);
+    assert_ne!(c, 2, "{out}");
+}
+
+/// Regression (fourth review of issue 11): a FIFO named like an object made git, and so
+/// reprove, block forever; a `.git` git does not recognise (no `HEAD`) counted as "no
+/// repository", skipping the tag check.
+#[test]
+fn a_git_folder_that_would_hang_or_mislead_is_an_error() {
+    let f = Fixture::new();
+    f.write("a.txt", "1\n");
+    f.commit("one");
+    f.tag("v1.0.0");
+    let fifo = f
+        .repo()
+        .join(".git/objects/ab/cdef0123456789abcdef0123456789abcdef01");
+    std::fs::create_dir_all(fifo.parent().unwrap()).unwrap();
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (c, out) = run(&f, &["baseline", "v1.0.0"]);
+    assert_eq!(c, 2, "{out}");
+    assert!(out.contains("FIFO"), "{out}");
+    std::fs::remove_file(&fifo).unwrap();
+
+    std::fs::remove_file(f.repo().join(".git/HEAD")).unwrap();
+    let out = f.reprove(&[
+        "verify",
+        "v1.0.0",
+        "--evidence",
+        ".",
+        "--no-artifacts",
+        "--key",
+        "x.pub",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("not a repository git can read"), "{err}");
 }

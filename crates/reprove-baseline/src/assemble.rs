@@ -7,8 +7,8 @@ use reprove_attest::{ResourceDescriptor, Statement};
 use reprove_oci::{FileKind, ImageMention, file_kind};
 use reprove_soup::{LockfileKind, Overrides, SoupFinding, SoupItem, lockfile_kind, parse_lockfile};
 use reprove_source::{
-    BlobData, BlobRequest, CommitInfo, ObjectId, Repository, Tag, TagInfo, TreeEntry,
-    TreeEntryKind, previous_release_tag, rfc3339_utc,
+    BlobData, BlobRequest, ObjectId, Repository, Tag, TagInfo, TreeEntry, TreeEntryKind,
+    previous_release_tag, rfc3339_utc,
 };
 
 use crate::BaselineError;
@@ -539,16 +539,10 @@ fn trace_changes(
             }
         }
     };
-    let commits: Vec<CommitInfo> = repo
+    let range = repo
         .commits_between(base.as_ref().map(|b| &b.commit), &info.commit)
         .map_err(git("list the commits since the previous release"))?;
-    let boundary = repo
-        .shallow_boundary()
-        .map_err(git("read the shallow boundary"))?;
-    let cut: Vec<&CommitInfo> = commits
-        .iter()
-        .filter(|c| boundary.contains(&c.id))
-        .collect();
+    let cut: Vec<&ObjectId> = range.cut.iter().collect();
     let complete = cut.is_empty();
     if !complete {
         findings.push(Finding {
@@ -556,22 +550,22 @@ fn trace_changes(
             file: None,
             line: None,
             column: None,
-            item: Some(cut[0].id.to_string()),
+            item: Some(cut[0].to_string()),
             message: match &base {
                 Some(b) => format!(
                     "shallow clone: history stops at `{}` before reaching the previous release `{}`; run `git fetch --unshallow`",
-                    cut[0].id.short(),
+                    cut[0].short(),
                     b.name
                 ),
                 None => format!(
                     "shallow clone: history stops at `{}` and no previous release tag was found; run `git fetch --unshallow --tags`",
-                    cut[0].id.short()
+                    cut[0].short()
                 ),
             },
             policy: config.changes.require_authorization,
         });
     }
-    let entries = authorize(repo, &commits, &config.changes).map_err(git("trace merges"))?;
+    let entries = authorize(&range.history, &range.commits, &config.changes);
     for c in entries.iter().filter(|c| !c.authorized) {
         findings.push(Finding {
             code: FindingCode::UnauthorizedChange,

@@ -126,6 +126,10 @@ pub struct BaselineDiff {
     /// NEW is older than OLD (an earlier version, or an ancestor commit): the arguments are
     /// swapped, or NEW rolls OLD back. The change set then lists what was undone, not added.
     pub rollback: bool,
+    /// A shallow clone hides history needed to tell whether NEW is an ancestor of OLD: no
+    /// verdict on a rollback is possible (exit 2).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ancestry_unknown: bool,
 }
 
 impl BaselineDiff {
@@ -147,6 +151,18 @@ impl BaselineDiff {
             self.findings.push(format!(
                 "rollback: `{}` {reason} `{}`: the arguments are swapped, or `{}` rolls back what `{}` released",
                 self.new.tag, self.old.tag, self.new.tag, self.old.tag
+            ));
+        }
+    }
+
+    /// Records that the repository cannot tell whether NEW is an ancestor of OLD.
+    pub fn mark_ancestry_unknown(&mut self) {
+        if !self.ancestry_unknown {
+            self.ancestry_unknown = true;
+            self.complete = false;
+            self.findings.push(format!(
+                "incomplete-history: a shallow clone hides the history needed to tell whether `{}` rolls back `{}`; run `git fetch --unshallow`",
+                self.new.tag, self.old.tag
             ));
         }
     }
@@ -465,6 +481,7 @@ pub fn diff(old: &BaselineView, new: &BaselineView) -> BaselineDiff {
         require_authorization,
         findings,
         rollback: false,
+        ancestry_unknown: false,
     };
     d.refresh_findings();
     if let (Some(o), Some(n)) = (

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use reprove_source::{CommitInfo, ObjectId, Repository, SignatureStatus, rfc3339_utc};
+use reprove_source::{CommitInfo, History, ObjectId, Repository, SignatureStatus, rfc3339_utc};
 
 use crate::config::Changes;
 use crate::model::ChangeEntry;
@@ -52,10 +52,10 @@ fn change_requests(c: &CommitInfo, policy: &Changes) -> Vec<String> {
 
 /// Builds the trace entries, deciding authorization for each commit.
 pub(crate) fn authorize(
-    repo: &Repository,
+    history: &History,
     commits: &[CommitInfo],
     policy: &Changes,
-) -> Result<Vec<ChangeEntry>, reprove_source::SourceError> {
+) -> Vec<ChangeEntry> {
     let in_range: BTreeSet<&ObjectId> = commits.iter().map(|c| &c.id).collect();
     let mut evidence: BTreeMap<ObjectId, Vec<String>> = commits
         .iter()
@@ -66,15 +66,12 @@ pub(crate) fn authorize(
             if evidence.get(&m.id).is_none_or(Vec::is_empty) {
                 continue;
             }
-            // The commits a merge brings in: reachable from its other parents, not its first.
-            // In a shallow clone the parents may be absent; the trace is then already marked
-            // incomplete, and the merge covers nothing we can see.
+            // The commits a merge brings in: reachable from its other parents, not its first
+            // (over the checked history; in a shallow clone what is hidden covers nothing, and
+            // the trace is then already marked incomplete).
             let first = &m.parents[0];
-            if !repo.has_object(first) {
-                continue;
-            }
-            for other in m.parents[1..].iter().filter(|p| repo.has_object(p)) {
-                for id in repo.rev_list(Some(first), other)? {
+            for other in &m.parents[1..] {
+                for id in history.range(Some(first), other).ids {
                     if in_range.contains(&id)
                         && let Some(ev) = evidence.get_mut(&id)
                     {
@@ -87,7 +84,7 @@ pub(crate) fn authorize(
             }
         }
     }
-    Ok(commits
+    commits
         .iter()
         .map(|c| {
             let ev = evidence.remove(&c.id).unwrap_or_default();
@@ -107,7 +104,7 @@ pub(crate) fn authorize(
                 evidence: ev,
             }
         })
-        .collect())
+        .collect()
 }
 
 /// The change trace of `base..tip` under `policy`: each commit with its authorization, as a
@@ -119,17 +116,13 @@ pub fn trace_between(
     policy: &Changes,
 ) -> Result<Trace, crate::BaselineError> {
     let git = |action: &'static str| move |source| crate::BaselineError::Git { action, source };
-    let commits = repo
+    let range = repo
         .commits_between(Some(base), tip)
         .map_err(git("list the commits between the releases"))?;
     // A shallow clone can cut the range short: a commit at the boundary has parents we
     // cannot see, so the range is not known to be whole.
-    let boundary = repo
-        .shallow_boundary()
-        .map_err(git("read the shallow boundary"))?;
-    let complete = !commits.iter().any(|c| boundary.contains(&c.id));
-    let entries =
-        authorize(repo, &commits, policy).map_err(git("trace merges between the releases"))?;
+    let complete = range.cut.is_empty();
+    let entries = authorize(&range.history, &range.commits, policy);
     Ok(Trace { entries, complete })
 }
 

@@ -454,12 +454,23 @@ pub fn diff(dir: &Path, args: DiffArgs) -> Result<Outcome> {
         && repo.has_object(&o)
         && repo.has_object(&n)
     {
+        // Both histories, every commit checked against its id (a rewritten parent line must
+        // not hide a rollback).
+        let history = repo.history(&[&o, &n])?;
         // NEW an ancestor of OLD: the change set below is empty or runs backwards.
-        if o != n && repo.is_ancestor(&n, &o)? {
-            let undone = repo.rev_list(Some(&n), &o)?.len();
-            d.mark_rollback(&format!("is an ancestor ({undone} commit(s) behind) of"));
+        // OLD an ancestor of NEW (the usual case) settles it even in a shallow clone: history
+        // has no cycles.
+        if o != n && history.ancestry(&o, &n) != reprove_source::Ancestry::Yes {
+            match history.ancestry(&n, &o) {
+                reprove_source::Ancestry::Yes => {
+                    let undone = history.range(Some(&n), &o).ids.len();
+                    d.mark_rollback(&format!("is an ancestor ({undone} commit(s) behind) of"));
+                }
+                reprove_source::Ancestry::Unknown => d.mark_ancestry_unknown(),
+                reprove_source::Ancestry::No => {}
+            }
         }
-        let touched = repo.paths_touched(Some(&o), &n)?;
+        let touched = repo.paths_touched(&history, Some(&o), &n)?;
         d.attach_commits(&touched);
         if d.commits.is_none() {
             let policy: reprove_baseline::Changes =
@@ -499,6 +510,11 @@ pub fn diff(dir: &Path, args: DiffArgs) -> Result<Outcome> {
     stdout(&out)?;
     Ok(if d.policy_fails() {
         Outcome::Fail
+    } else if d.ancestry_unknown {
+        note(
+            "a shallow clone hides part of the history: whether the new release rolls the old one back could not be checked (run `git fetch --unshallow`)",
+        );
+        Outcome::CouldNotCheck
     } else if !d.complete && d.require_authorization {
         // The policy asks for authorization and the commits were not all traced: not a pass.
         note(

@@ -7,23 +7,28 @@
 //! the caller asks (lockfiles, image files) and they are under its size limit.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Read;
 
 use reprove_digest::{Digest, Sha256Hasher};
 
 use crate::git::Repository;
 use crate::ids::ObjectId;
+use crate::odb::{ObjectKind, ObjectReader};
 use crate::{Result, SourceError};
 
 /// The largest blob that can be a Git LFS pointer (the spec caps pointers at 1024 bytes).
 const LFS_POINTER_MAX: u64 = 1024;
 const LFS_VERSION_LINE: &[u8] = b"version https://git-lfs.github.com/spec/v1\n";
 
+/// A blob a reader thread reads: its id, whether to keep the content, its listed size.
+type Wanted = (ObjectId, bool, u64);
+
 /// A blob to read.
 #[derive(Debug, Clone)]
 pub struct BlobRequest {
     pub oid: ObjectId,
-    /// Size from the tree listing; used to balance work across cores.
+    /// Size from the tree listing ([`Repository::tree_entries`]): it balances work across
+    /// cores, and the blob read must have exactly this size.
     pub size: u64,
     /// Keep the content in memory (subject to the size limit passed to `read_blobs`).
     pub keep: bool,
@@ -71,12 +76,12 @@ impl Repository {
             .unwrap_or(1)
             .min(work.len())
             .max(1);
-        let mut shards: Vec<(u64, Vec<(ObjectId, bool)>)> = vec![(0, Vec::new()); workers];
+        let mut shards: Vec<(u64, Vec<Wanted>)> = vec![(0, Vec::new()); workers];
         for (oid, size, keep) in work {
             // Largest remaining blob to the least-loaded worker; +1 accounts per-object cost.
             if let Some(shard) = shards.iter_mut().min_by_key(|s| s.0) {
                 shard.0 += size + 1;
-                shard.1.push((oid.clone(), keep));
+                shard.1.push((oid.clone(), keep, size));
             }
         }
 
@@ -132,16 +137,26 @@ impl Repository {
 
     fn read_shard(
         &self,
-        shard: &[(ObjectId, bool)],
+        shard: &[Wanted],
         keep_limit: u64,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Vec<(ObjectId, BlobData)>> {
-        let oids: Vec<ObjectId> = shard.iter().map(|(oid, _)| oid.clone()).collect();
+        let oids: Vec<ObjectId> = shard.iter().map(|(oid, _, _)| oid.clone()).collect();
         let mut out = Vec::with_capacity(shard.len());
         let mut buf = vec![0u8; reprove_digest::BUFFER_SIZE];
-        let mut keeps = shard.iter().map(|(_, keep)| *keep);
+        let mut requests = shard.iter();
         self.stream_blobs(&oids, &mut |oid, size, reader| {
-            let keep = keeps.next().unwrap_or(false) && size <= keep_limit;
+            let Some((_, keep, listed)) = requests.next() else {
+                return Err(std::io::Error::other("a blob nobody asked for"));
+            };
+            // The listing's size (from `cat-file --batch-check`) is what the baseline records;
+            // the size hashed with the blob must be the same.
+            if size != *listed {
+                return Err(std::io::Error::other(format!(
+                    "blob `{oid}` has {size} bytes, the tree listing said {listed}"
+                )));
+            }
+            let keep = *keep && size <= keep_limit;
             let mut content = keep.then(|| Vec::with_capacity(size as usize));
             let mut small = (size <= LFS_POINTER_MAX).then(Vec::new);
             let mut hasher = Sha256Hasher::new();
@@ -181,93 +196,22 @@ impl Repository {
     /// Streams the blobs `oids`, in this order, through one `git cat-file --batch`: `each` gets
     /// the id, the size and a reader of exactly that many bytes (what it leaves unread is
     /// skipped). For exporting a tree: memory stays one buffer whatever the blob sizes.
+    ///
+    /// Each blob is checked against its id once it has been read whole, so `each` sees bytes
+    /// that are only known to be the blob when this returns `Ok` (an error ends the stream).
     pub fn stream_blobs(
         &self,
         oids: &[ObjectId],
         each: &mut dyn FnMut(&ObjectId, u64, &mut dyn Read) -> std::io::Result<()>,
     ) -> Result<()> {
-        let args = ["cat-file", "--batch", "--buffer"];
-        let mut child = self.spawn_batch(&args)?;
-        let io_err = |source| SourceError::Io { source };
-        let mut stdin = child.stdin.take().ok_or_else(|| SourceError::Unexpected {
-            args: args.join(" "),
-            detail: "no stdin".into(),
-        })?;
-        let mut input = String::with_capacity(oids.len() * 65);
-        for oid in oids {
-            input.push_str(oid.as_str());
-            input.push('\n');
+        let mut odb = ObjectReader::start(self)?;
+        odb.request(oids)?;
+        for _ in oids {
+            odb.next_streamed(Some(ObjectKind::Blob), &mut |oid, _, size, r| {
+                each(oid, size, r)
+            })?;
         }
-        let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-        let stderr_reader = child.stderr.take().map(|mut e| {
-            std::thread::spawn(move || {
-                let mut text = String::new();
-                let _ = e.read_to_string(&mut text);
-                text
-            })
-        });
-        let stdout = child.stdout.take().ok_or_else(|| SourceError::Unexpected {
-            args: args.join(" "),
-            detail: "no stdout".into(),
-        })?;
-        let mut reader = BufReader::with_capacity(reprove_digest::BUFFER_SIZE, stdout);
-        let mut header = Vec::new();
-        let result = (|| -> Result<()> {
-            for oid in oids {
-                header.clear();
-                reader.read_until(b'\n', &mut header).map_err(io_err)?;
-                let text = String::from_utf8_lossy(&header);
-                let mut f = text.trim_end().split(' ');
-                let (Some(_), Some(typ), Some(size)) = (f.next(), f.next(), f.next()) else {
-                    return Err(SourceError::MissingObject {
-                        oid: oid.to_string(),
-                    });
-                };
-                if typ != "blob" {
-                    return Err(SourceError::Unexpected {
-                        args: args.join(" "),
-                        detail: format!("`{oid}` is a {typ}, expected a blob"),
-                    });
-                }
-                let size: u64 = size.parse().map_err(|_| SourceError::Unexpected {
-                    args: args.join(" "),
-                    detail: text.to_string(),
-                })?;
-                let mut limited = (&mut reader).take(size);
-                each(oid, size, &mut limited).map_err(io_err)?;
-                // Whatever the callback left, then the record's closing newline.
-                std::io::copy(&mut limited, &mut std::io::sink()).map_err(io_err)?;
-                if limited.limit() != 0 {
-                    return Err(SourceError::Unexpected {
-                        args: args.join(" "),
-                        detail: format!("`{oid}` ended early"),
-                    });
-                }
-                let mut lf = [0u8; 1];
-                reader.read_exact(&mut lf).map_err(io_err)?;
-            }
-            Ok(())
-        })();
-        drop(reader);
-        let _ = writer.join();
-        let status = child.wait().map_err(io_err)?;
-        let stderr = stderr_reader
-            .and_then(|h| h.join().ok())
-            .unwrap_or_default();
-        if (result.is_err() || !status.success()) && !stderr.trim().is_empty() {
-            return Err(SourceError::GitFailed {
-                args: args.join(" "),
-                stderr: stderr.trim().to_owned(),
-            });
-        }
-        result?;
-        if !status.success() {
-            return Err(SourceError::GitFailed {
-                args: args.join(" "),
-                stderr: format!("exited with {status}"),
-            });
-        }
-        Ok(())
+        odb.finish()
     }
 }
 

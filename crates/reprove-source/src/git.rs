@@ -3,9 +3,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use std::collections::HashMap;
+
 use crate::commit::{CommitInfo, parse_commit};
+use crate::history::History;
 use crate::ids::{ObjectId, Tag};
-use crate::signature::{SignatureInfo, SignatureStatus, detect_signature, status_from_verify};
+use crate::odb::{MAX_COMMIT, ObjectKind, ObjectReader};
+use crate::signature::{SignatureInfo, detect_signature, status_from_verify};
 use crate::{Result, SourceError};
 
 /// A git repository, addressed through the `git` binary.
@@ -23,6 +27,8 @@ pub struct TagRef {
     pub target: ObjectId,
     /// The commit the tag peels to, when it peels to one.
     pub commit: Option<ObjectId>,
+    /// What the tag finally names (a commit, or a tree or blob for odd tags).
+    pub kind: ObjectKind,
 }
 
 /// Everything the baseline needs to identify a tag.
@@ -91,8 +97,16 @@ impl Repository {
             // git's own words for "none found" (a `.git` file naming a missing folder says
             // "not a git repository: <path>" instead: that is a broken repository).
             return Err(if stderr.contains("not a git repository (or any") {
-                SourceError::NotARepository {
-                    path: path.to_owned(),
+                // Unless a `.git` is there that git does not take for a repository (its `HEAD`
+                // removed, say): a check that needs the repository must not be skipped then.
+                match dot_git_above(path) {
+                    Some(dot_git) => SourceError::UnreadableRepository {
+                        path: dot_git,
+                        reason: stderr,
+                    },
+                    None => SourceError::NotARepository {
+                        path: path.to_owned(),
+                    },
                 }
             } else {
                 SourceError::GitFailed {
@@ -101,6 +115,8 @@ impl Repository {
                 }
             });
         }
+        let git_dir_path =
+            PathBuf::from(String::from_utf8_lossy(git_dir.stdout.trim_ascii()).into_owned());
         // A bare repository has no toplevel; git then runs fine from its git dir.
         let top = rev_parse("--show-toplevel")?;
         let chosen = if top.status.success() && !top.stdout.trim_ascii().is_empty() {
@@ -109,6 +125,23 @@ impl Repository {
             git_dir.stdout
         };
         let root = PathBuf::from(String::from_utf8_lossy(chosen.trim_ascii()).into_owned());
+        let git_dir = git_dir_path;
+        let common = rev_parse("--git-common-dir")?;
+        let common =
+            PathBuf::from(String::from_utf8_lossy(common.stdout.trim_ascii()).into_owned());
+        // Relative to where git ran.
+        let common = if common.is_absolute() {
+            common
+        } else {
+            path.join(common)
+        };
+        no_special_files(&git_dir)?;
+        if common != git_dir {
+            no_special_files(&common)?;
+        }
+        for alternate in alternates(&common.join("objects")) {
+            no_special_files(&alternate)?;
+        }
         Ok(Repository { root })
     }
 
@@ -189,41 +222,33 @@ impl Repository {
     }
 
     /// For every path changed by a non-merge commit in `base..tip`, the commits that changed
-    /// it (relative to their first parent), newest first. Paths that are not UTF-8 are
-    /// rendered lossily, as the baseline's `path` is.
+    /// it (relative to their first parent), newest first: `git log --name-only --no-renames`
+    /// computed over checked trees. Paths that are not UTF-8 are rendered lossily, as the
+    /// baseline's `path` is. `history` must hold `tip` (see [`Repository::history`]).
     pub fn paths_touched(
         &self,
+        history: &History,
         base: Option<&ObjectId>,
         tip: &ObjectId,
     ) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
-        let range = match base {
-            Some(b) => format!("{b}..{tip}"),
-            None => tip.to_string(),
-        };
-        let out = self.run(&[
-            "log",
-            "--format=%x01%H",
-            "--name-only",
-            "-z",
-            "--no-renames",
-            &range,
-            "--",
-        ])?;
+        let range = history.range(base, tip);
         let mut map: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-        for record in out.split(|b| *b == 1).filter(|r| !r.is_empty()) {
-            let mut fields = record.split(|b| *b == 0);
-            let Some(id) = fields.next() else { continue };
-            let id = String::from_utf8_lossy(id).trim().to_owned();
-            for path in fields {
-                let path = path.strip_prefix(b"\n").unwrap_or(path);
-                if path.is_empty() {
-                    continue;
-                }
-                map.entry(String::from_utf8_lossy(path).into_owned())
+        let mut odb = ObjectReader::start(self)?;
+        let mut trees = crate::tree::TreeCache::new(&mut odb);
+        for id in &range.ids {
+            if history.is_merge(id) {
+                continue;
+            }
+            let old = history.first_parent(id).and_then(|p| history.tree(p));
+            let new = history.tree(id);
+            for path in crate::tree::changed_paths(&mut trees, old, new)? {
+                map.entry(String::from_utf8_lossy(&path).into_owned())
                     .or_default()
-                    .push(id.clone());
+                    .push(id.to_string());
             }
         }
+        drop(trees);
+        odb.finish()?;
         Ok(map)
     }
 
@@ -240,35 +265,74 @@ impl Repository {
         (!url.is_empty()).then(|| strip_userinfo(&url))
     }
 
-    /// Every tag, sorted by name.
+    /// Every tag, sorted by name, peeled over checked objects: `for-each-ref` names each
+    /// tag's target, and reprove reads and checks the targets (and the objects annotated tags
+    /// name) rather than take `%(*objectname)` from an unchecked tag object.
     pub fn tags(&self) -> Result<Vec<TagRef>> {
         let out = self.run(&[
             "for-each-ref",
-            "--format=%(refname:strip=2)%00%(objectname)%00%(objecttype)%00%(*objectname)%00%(*objecttype)",
+            "--format=%(refname:strip=2)%00%(objectname)",
             "refs/tags",
         ])?;
         let text = String::from_utf8_lossy(&out);
-        let mut tags = Vec::new();
+        let mut named: Vec<(String, ObjectId)> = Vec::new();
         for line in text.lines() {
-            let f: Vec<&str> = line.split('\0').collect();
-            if f.len() != 5 {
+            let mut f = line.split('\0');
+            let (Some(name), Some(target), None) = (f.next(), f.next(), f.next()) else {
                 return Err(SourceError::Unexpected {
                     args: "for-each-ref".into(),
                     detail: line.to_owned(),
                 });
-            }
-            let target: ObjectId = f[1].parse()?;
-            let commit = match (f[2], f[4]) {
-                ("commit", _) => Some(target.clone()),
-                ("tag", "commit") => Some(f[3].parse()?),
-                // Nested tags (a tag of a tag) peel further; ask git.
-                ("tag", "tag") => self.peel_to_commit(f[1]).ok(),
-                _ => None,
             };
+            named.push((name.to_owned(), target.parse()?));
+        }
+        // What each object read so far is, and for tags what they name; peeled a level at a
+        // time, so each level is one bulk read (tags of tags are rare and short).
+        let mut odb = ObjectReader::start(self)?;
+        let mut known: HashMap<ObjectId, (ObjectKind, Option<ObjectId>)> = HashMap::new();
+        let mut want: Vec<ObjectId> = named.iter().map(|(_, t)| t.clone()).collect();
+        for _ in 0..MAX_TAG_DEPTH {
+            want.sort();
+            want.dedup();
+            want.retain(|id| !known.contains_key(id));
+            if want.is_empty() {
+                break;
+            }
+            odb.request(&want)?;
+            let mut next = Vec::new();
+            for id in want.drain(..) {
+                let (kind, raw) = odb.next_whole(None, MAX_COMMIT)?;
+                let target = if kind == ObjectKind::Tag {
+                    let t = parse_tag_target(&id, &raw)?;
+                    next.push(t.clone());
+                    Some(t)
+                } else {
+                    None
+                };
+                known.insert(id, (kind, target));
+            }
+            want = next;
+        }
+        odb.finish()?;
+        let mut tags = Vec::with_capacity(named.len());
+        for (name, target) in named {
+            let mut at = &target;
+            let mut kind = ObjectKind::Tag;
+            for _ in 0..=MAX_TAG_DEPTH {
+                match known.get(at) {
+                    Some((ObjectKind::Tag, Some(next))) => at = next,
+                    Some((k, _)) => {
+                        kind = *k;
+                        break;
+                    }
+                    None => break,
+                }
+            }
             tags.push(TagRef {
-                name: f[0].to_owned(),
+                name,
+                commit: (kind == ObjectKind::Commit).then(|| at.clone()),
                 target,
-                commit,
+                kind,
             });
         }
         tags.sort_by(|a, b| a.name.cmp(&b.name));
@@ -301,16 +365,17 @@ impl Repository {
                 nearest: self.nearest_tags(tag.as_str(), 3)?,
             });
         };
-        let kind = self.object_type(&found.target)?;
         let Some(commit) = found.commit.clone() else {
             return Err(SourceError::TagNotCommit {
                 tag: tag.to_string(),
-                kind,
+                kind: found.kind.to_string(),
             });
         };
-        let (tag_object, tag_time, tagger, signature) = if kind == "tag" {
-            let raw = self.cat_file("tag", &found.target)?;
+        let mut odb = ObjectReader::start(self)?;
+        let (kind, raw) = odb.read(&found.target, None, MAX_COMMIT)?;
+        let (tag_object, tag_time, tagger, signature) = if kind == ObjectKind::Tag {
             let (tagger, time) = parse_tagger(&raw);
+            // git checks the signature over the tag object it reads: the bytes just checked.
             let sig = match detect_signature(&raw) {
                 None => SignatureInfo::unsigned(),
                 Some(format) => {
@@ -322,7 +387,8 @@ impl Repository {
         } else {
             (None, None, None, SignatureInfo::unsigned())
         };
-        let raw_commit = self.cat_file("commit", &commit)?;
+        let (_, raw_commit) = odb.read(&commit, Some(ObjectKind::Commit), MAX_COMMIT)?;
+        odb.finish()?;
         let commit_info = parse_commit(commit.clone(), &raw_commit)?;
         Ok(TagInfo {
             name: tag.clone(),
@@ -354,15 +420,6 @@ impl Repository {
             .collect())
     }
 
-    fn object_type(&self, oid: &ObjectId) -> Result<String> {
-        let out = self.run(&["cat-file", "-t", oid.as_str()])?;
-        Ok(String::from_utf8_lossy(&out).trim().to_owned())
-    }
-
-    pub(crate) fn cat_file(&self, kind: &str, oid: &ObjectId) -> Result<Vec<u8>> {
-        self.run(&["cat-file", kind, oid.as_str()])
-    }
-
     /// Whether `oid` names an object present in the local object store.
     pub fn has_object(&self, oid: &ObjectId) -> bool {
         self.output(&["cat-file", "-e", oid.as_str()], None)
@@ -370,49 +427,39 @@ impl Repository {
             .unwrap_or(false)
     }
 
-    /// Every entry of the tree at `commit`, recursively, sorted by path bytes.
+    /// Every entry of the tree at `commit`, recursively, sorted by path bytes: the commit and
+    /// every tree read and checked against their ids, blob sizes from `cat-file --batch-check`
+    /// (each blob read later must have that size).
     pub fn tree_entries(&self, commit: &ObjectId) -> Result<Vec<TreeEntry>> {
-        let args = [
-            "ls-tree",
-            "-r",
-            "-z",
-            "--long",
-            "--full-tree",
-            commit.as_str(),
-        ];
-        let out = self.run(&args)?;
-        let mut entries = Vec::new();
-        for rec in out.split(|&b| b == 0).filter(|r| !r.is_empty()) {
-            let bad = || SourceError::Unexpected {
-                args: args.join(" "),
-                detail: String::from_utf8_lossy(rec).into_owned(),
-            };
-            let tab = rec.iter().position(|&b| b == b'\t').ok_or_else(bad)?;
-            let meta = std::str::from_utf8(&rec[..tab]).map_err(|_| bad())?;
-            let path = rec[tab + 1..].to_vec();
-            let mut parts = meta.split_ascii_whitespace();
-            let (Some(mode), Some(typ), Some(oid), Some(size)) =
-                (parts.next(), parts.next(), parts.next(), parts.next())
-            else {
-                return Err(bad());
-            };
-            let kind = match (mode, typ) {
-                ("100644", "blob") | ("100664", "blob") => TreeEntryKind::File,
-                ("100755", "blob") => TreeEntryKind::Executable,
-                ("120000", "blob") => TreeEntryKind::Symlink,
-                ("160000", "commit") => TreeEntryKind::Submodule,
-                _ => return Err(bad()),
-            };
-            let size = if size == "-" {
+        let mut odb = ObjectReader::start(self)?;
+        let (_, raw) = odb.read(commit, Some(ObjectKind::Commit), MAX_COMMIT)?;
+        let info = parse_commit(commit.clone(), &raw)?;
+        let leaves = crate::tree::walk_tree(&mut odb, &info.tree)?;
+        odb.finish()?;
+        let blobs: Vec<&ObjectId> = leaves
+            .iter()
+            .filter(|l| l.kind != TreeEntryKind::Submodule)
+            .map(|l| &l.oid)
+            .collect();
+        let sizes = self.blob_sizes(&blobs)?;
+        let mut entries = Vec::with_capacity(leaves.len());
+        for l in leaves {
+            let size = if l.kind == TreeEntryKind::Submodule {
                 None
             } else {
-                Some(size.parse().map_err(|_| bad())?)
+                Some(
+                    *sizes
+                        .get(&l.oid)
+                        .ok_or_else(|| SourceError::MissingObject {
+                            oid: l.oid.to_string(),
+                        })?,
+                )
             };
             entries.push(TreeEntry {
-                path,
-                mode: mode.to_owned(),
-                kind,
-                oid: oid.parse()?,
+                path: l.path,
+                mode: l.mode.to_owned(),
+                kind: l.kind,
+                oid: l.oid,
                 size,
             });
         }
@@ -420,140 +467,66 @@ impl Repository {
         Ok(entries)
     }
 
+    /// The sizes of blobs, from their headers (`cat-file --batch-check`).
+    fn blob_sizes(&self, blobs: &[&ObjectId]) -> Result<HashMap<ObjectId, u64>> {
+        let mut input = String::with_capacity(blobs.len() * 65);
+        for b in blobs {
+            input.push_str(b.as_str());
+            input.push('\n');
+        }
+        let args = ["cat-file", "--batch-check"];
+        let out = if blobs.is_empty() {
+            Vec::new()
+        } else {
+            self.run_with_input(&args, Some(input.as_bytes()))?
+        };
+        let mut sizes = HashMap::with_capacity(blobs.len());
+        for line in String::from_utf8_lossy(&out).lines() {
+            let mut f = line.split(' ');
+            match (f.next(), f.next(), f.next()) {
+                (Some(id), Some("blob"), Some(size)) => {
+                    let size = size.parse().map_err(|_| SourceError::Unexpected {
+                        args: args.join(" "),
+                        detail: line.to_owned(),
+                    })?;
+                    sizes.insert(id.parse()?, size);
+                }
+                (Some(id), Some("missing"), None) => {
+                    return Err(SourceError::MissingObject { oid: id.to_owned() });
+                }
+                (Some(id), Some(kind), _) => {
+                    return Err(SourceError::Unexpected {
+                        args: args.join(" "),
+                        detail: format!("`{id}` is a {kind}, expected a blob"),
+                    });
+                }
+                _ => {
+                    return Err(SourceError::Unexpected {
+                        args: args.join(" "),
+                        detail: line.to_owned(),
+                    });
+                }
+            }
+        }
+        Ok(sizes)
+    }
+
     /// Whether this is a shallow clone, and its boundary commits (whose parents are missing).
     pub fn shallow_boundary(&self) -> Result<Vec<ObjectId>> {
         let out = self.run(&["rev-parse", "--git-path", "shallow"])?;
         let rel = String::from_utf8_lossy(&out).trim().to_owned();
         let path = self.root.join(rel);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => text.lines().map(|l| l.trim().parse()).collect(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(source) => Err(SourceError::Io { source }),
-        }
-    }
-
-    /// The commits reachable from `tip` but not from `base`, newest first in topological
-    /// order (`git rev-list --topo-order`), each read from its raw object.
-    pub fn commits_between(
-        &self,
-        base: Option<&ObjectId>,
-        tip: &ObjectId,
-    ) -> Result<Vec<CommitInfo>> {
-        let ids = self.rev_list(base, tip)?;
-        let raws = self.read_objects(&ids, "commit")?;
-        let mut commits = Vec::with_capacity(ids.len());
-        for (id, raw) in ids.into_iter().zip(raws) {
-            commits.push(parse_commit(id, &raw)?);
-        }
-        // Signature status: ask git only about the commits that carry a signature.
-        let signed: Vec<String> = commits
-            .iter()
-            .filter(|c| c.signature.format.is_some())
-            .map(|c| c.id.to_string())
-            .collect();
-        if !signed.is_empty() {
-            let input = signed.join("\n") + "\n";
-            let out = self.run_with_input(
-                &[
-                    "log",
-                    "--no-walk=unsorted",
-                    "--stdin",
-                    "--format=%H %G? %GK",
-                ],
-                Some(input.as_bytes()),
-            )?;
-            for line in String::from_utf8_lossy(&out).lines() {
-                let mut f = line.split(' ');
-                let (Some(id), Some(code)) = (f.next(), f.next()) else {
-                    continue;
-                };
-                let key = f.next().filter(|k| !k.is_empty()).map(str::to_owned);
-                if let Some(c) = commits.iter_mut().find(|c| c.id.as_str() == id) {
-                    c.signature.status = SignatureStatus::from_git_code(code);
-                    c.signature.key = key;
-                }
-            }
-        }
-        Ok(commits)
-    }
-
-    /// Whether `ancestor` is an ancestor of (or the same commit as) `of`.
-    pub fn is_ancestor(&self, ancestor: &ObjectId, of: &ObjectId) -> Result<bool> {
-        let out = self.output(
-            &[
-                "merge-base",
-                "--is-ancestor",
-                ancestor.as_str(),
-                of.as_str(),
-            ],
-            None,
-        )?;
-        match out.status.code() {
-            Some(0) => Ok(true),
-            Some(1) => Ok(false),
-            _ => Err(SourceError::GitFailed {
-                args: format!("merge-base --is-ancestor {ancestor} {of}"),
-                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        // Read as untrusted input: a FIFO or a link to a device must not hang or flood us.
+        match reprove_digest::read_regular(&path, 64 << 20) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes)
+                .lines()
+                .map(|l| l.trim().parse())
+                .collect(),
+            Err(e) if e.is_not_found() => Ok(Vec::new()),
+            Err(e) => Err(SourceError::Io {
+                source: std::io::Error::other(e),
             }),
         }
-    }
-
-    /// Commit ids reachable from `tip` but not from `base`, newest first in topological order.
-    pub fn rev_list(&self, base: Option<&ObjectId>, tip: &ObjectId) -> Result<Vec<ObjectId>> {
-        let mut args = vec!["rev-list", "--topo-order", tip.as_str()];
-        let exclude;
-        if let Some(b) = base {
-            exclude = format!("^{b}");
-            args.push(&exclude);
-        }
-        args.push("--");
-        let out = self.run(&args)?;
-        String::from_utf8_lossy(&out)
-            .lines()
-            .map(str::parse)
-            .collect()
-    }
-
-    /// Reads small objects (commits, tags) in one `cat-file --batch` run.
-    fn read_objects(&self, ids: &[ObjectId], kind: &str) -> Result<Vec<Vec<u8>>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut input = String::new();
-        for id in ids {
-            input.push_str(id.as_str());
-            input.push('\n');
-        }
-        let out = self.run_with_input(&["cat-file", "--batch"], Some(input.as_bytes()))?;
-        let mut rest = &out[..];
-        let mut objects = Vec::with_capacity(ids.len());
-        for id in ids {
-            let nl = rest.iter().position(|&b| b == b'\n').ok_or_else(|| {
-                SourceError::MissingObject {
-                    oid: id.to_string(),
-                }
-            })?;
-            let header = String::from_utf8_lossy(&rest[..nl]).into_owned();
-            let mut h = header.split(' ');
-            let (Some(_), Some(typ), Some(size)) = (h.next(), h.next(), h.next()) else {
-                return Err(SourceError::MissingObject {
-                    oid: id.to_string(),
-                });
-            };
-            let size: usize = size.parse().map_err(|_| SourceError::Unexpected {
-                args: "cat-file --batch".into(),
-                detail: header.clone(),
-            })?;
-            if typ != kind || rest.len() < nl + 1 + size {
-                return Err(SourceError::Unexpected {
-                    args: "cat-file --batch".into(),
-                    detail: format!("expected a {kind}, got `{header}`"),
-                });
-            }
-            objects.push(rest[nl + 1..nl + 1 + size].to_vec());
-            rest = rest.get(nl + 2 + size..).unwrap_or_default();
-        }
-        Ok(objects)
     }
 }
 
@@ -598,6 +571,10 @@ const PINNED: &[(&str, &str)] = &[
     // A hand-edited commit-graph file rewrites parents for `rev-list`, `log` and
     // `merge-base`; the commit objects themselves are the truth.
     ("core.commitGraph", "false"),
+    // Before git 2.42 a repository's `core.useReplaceRefs=true` was read after
+    // `GIT_NO_REPLACE_OBJECTS` and switched replacement back on; `false` only ever switches it
+    // off. (Objects are checked against their ids anyway: a replaced one would fail that.)
+    ("core.useReplaceRefs", "false"),
 ];
 
 /// The pinned configuration as `-c key=value` arguments (understood by every git version,
@@ -641,6 +618,80 @@ pub fn git_command() -> Command {
     let mut cmd = Command::new("git");
     cmd.envs(base_env()).args(pinned_config());
     cmd
+}
+
+/// The `.git` (folder or file) in `path` or the nearest folder above it that has one.
+fn dot_git_above(path: &Path) -> Option<PathBuf> {
+    let start = std::path::absolute(path).ok()?;
+    start
+        .ancestors()
+        .map(|d| d.join(".git"))
+        .find(|g| g.symlink_metadata().is_ok())
+}
+
+/// Refuses a git folder holding a FIFO, socket or device (or a link to one): git would block
+/// on a FIFO named like an object or ref forever, or read a device without end. Links are not
+/// followed further than to see what they name.
+fn no_special_files(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let special = |t: std::fs::FileType| {
+        t.is_fifo() || t.is_socket() || t.is_char_device() || t.is_block_device()
+    };
+    let refuse = |path: PathBuf| SourceError::UnreadableRepository {
+        path,
+        reason: "it holds a FIFO, socket or device, which git would block on or read without end"
+            .into(),
+    };
+    let mut stack = vec![(dir.to_path_buf(), 0usize)];
+    while let Some((d, depth)) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(t) = entry.file_type() else { continue };
+            let path = entry.path();
+            if special(t) {
+                return Err(refuse(path));
+            }
+            if t.is_symlink() {
+                if std::fs::metadata(&path).is_ok_and(|m| special(m.file_type())) {
+                    return Err(refuse(path));
+                }
+            } else if t.is_dir() && depth < 64 {
+                stack.push((path, depth + 1));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The object folders `objects/info/alternates` names (gitrepository-layout(5)).
+fn alternates(objects: &Path) -> Vec<PathBuf> {
+    let Ok(bytes) = reprove_digest::read_regular(&objects.join("info/alternates"), 1 << 20) else {
+        return Vec::new();
+    };
+    String::from_utf8_lossy(&bytes)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| objects.join(l))
+        .collect()
+}
+
+/// How many tags of tags are followed to reach what they name.
+const MAX_TAG_DEPTH: usize = 8;
+
+/// The object an annotated tag names (its `object` header, gitformat-tag).
+fn parse_tag_target(tag: &ObjectId, raw: &[u8]) -> Result<ObjectId> {
+    raw.split(|&b| b == b'\n')
+        .next()
+        .and_then(|l| l.strip_prefix(b"object "))
+        .and_then(|id| std::str::from_utf8(id).ok())
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(|| SourceError::Unexpected {
+            args: "cat-file --batch".into(),
+            detail: format!("tag `{tag}` does not start with an `object` line"),
+        })
 }
 
 fn parse_tagger(raw: &[u8]) -> (Option<String>, Option<i64>) {

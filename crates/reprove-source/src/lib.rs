@@ -1,16 +1,21 @@
 //! Reading a git repository the way an auditor needs it: the committed tree at a tag, never
 //! the working tree.
 //!
-//! Everything goes through the `git` binary's plumbing (`for-each-ref`, `ls-tree -z`,
-//! `cat-file --batch`, `rev-list`): git itself then handles every repository layout a user can
-//! have (packs, alternates, worktrees, sha256 object format, commit-graphs), and paths come
-//! back as raw bytes so non-UTF-8 names survive. Replace refs are disabled and lazy fetching in
-//! partial clones is refused, so what we read is exactly what the object store holds, offline.
+//! Objects come out of the `git` binary (`cat-file --batch`): git itself then handles every
+//! repository layout a user can have (packs, alternates, worktrees, sha256 object format), and
+//! paths come back as raw bytes so non-UTF-8 names survive. But git does not re-hash what it
+//! reads, so reprove does: every commit, tag, tree and blob is checked against its id
+//! ([`odb`]), and trees, history walks and change lists are computed here from those checked
+//! objects rather than by `ls-tree`, `rev-list` or `log`. Replace refs, grafts and
+//! commit-graphs are disabled and lazy fetching in partial clones is refused, so what we read is
+//! exactly what the object ids name, offline.
 
 mod blobs;
 mod commit;
 mod git;
+mod history;
 mod ids;
+mod odb;
 mod signature;
 mod time;
 mod tree;
@@ -19,7 +24,9 @@ mod version;
 pub use blobs::{BlobData, BlobRequest, LfsPointer};
 pub use commit::{CommitInfo, Person, Trailer};
 pub use git::{Repository, TagInfo, TagRef, TreeEntry, TreeEntryKind, git_command};
+pub use history::{Ancestry, CommitRange, History, Range};
 pub use ids::{ObjectId, Tag};
+pub use odb::ObjectKind;
 pub use signature::{SignatureFormat, SignatureInfo, SignatureStatus};
 pub use time::{rfc3339_utc, unix_now};
 pub use tree::{TreeProblem, tree_problems};
@@ -32,6 +39,8 @@ use std::path::PathBuf;
 pub enum SourceError {
     #[error("not a git repository: `{path}`")]
     NotARepository { path: PathBuf },
+    #[error("`{}` is not a repository git can read: {reason}", path.display())]
+    UnreadableRepository { path: PathBuf, reason: String },
     #[error("failed to run `git {args}`; is git installed?")]
     GitMissing {
         args: String,
@@ -54,6 +63,29 @@ pub enum SourceError {
     Unexpected { args: String, detail: String },
     #[error("git object `{oid}` is missing from the repository (partial or damaged clone?)")]
     MissingObject { oid: String },
+    #[error(
+        "git object `{oid}` does not hash to its id (its content hashes to `{actual}`): the repository is damaged or was tampered with; `git fsck --full` shows where"
+    )]
+    ObjectMismatch { oid: String, actual: String },
+    #[error(
+        "git object `{oid}` carries a SHA-1 collision attack: it is not the object its id names"
+    )]
+    ObjectCollision { oid: String },
+    #[error("git object `{oid}` is a {actual}, expected a {expected}")]
+    WrongObjectKind {
+        oid: String,
+        expected: ObjectKind,
+        actual: ObjectKind,
+    },
+    #[error("git object `{oid}` is a {kind} of {size} bytes, more than the {limit} reprove reads")]
+    ObjectTooLarge {
+        oid: String,
+        kind: ObjectKind,
+        size: u64,
+        limit: u64,
+    },
+    #[error("git tree `{tree}` is invalid: {reason}")]
+    InvalidTree { tree: String, reason: String },
     #[error("failed to read git object data")]
     Io {
         #[source]

@@ -4,7 +4,13 @@
 //! Such a tree can be written with `git hash-object --literally`; a checkout, an export and the
 //! baseline's list of items would each read it differently.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::rc::Rc;
+
 use crate::git::{TreeEntry, TreeEntryKind};
+use crate::ids::ObjectId;
+use crate::odb::{MAX_TREE, ObjectKind, ObjectReader};
+use crate::{Result, SourceError};
 
 /// One problem with a tree, naming the path (lossily decoded) it is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +85,267 @@ pub fn tree_problems(entries: &[TreeEntry]) -> Vec<TreeProblem> {
     out.sort_by(|a, b| a.path.cmp(&b.path).then(a.reason.cmp(b.reason)));
     out.dedup();
     out
+}
+
+/// Most paths a tree may expand to: a tree can name one subtree many times, so a few kilobytes
+/// of objects can stand for billions of paths.
+pub(crate) const MAX_PATHS: usize = 2_000_000;
+
+/// One entry of a tree object, as stored.
+#[derive(Debug, Clone)]
+pub(crate) struct RawEntry {
+    pub name: Vec<u8>,
+    pub node: Node,
+    pub oid: ObjectId,
+}
+
+/// What a tree entry's mode makes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Node {
+    Tree,
+    /// A leaf with its kind and canonical mode, as git prints it.
+    Leaf(TreeEntryKind, &'static str),
+}
+
+/// A mode as git reads it (`canon_mode`: any regular file is `100644` or `100755`), or `None`
+/// for a type git has no name for.
+fn node(mode: u32) -> Option<Node> {
+    Some(match mode & 0o170000 {
+        0o040000 => Node::Tree,
+        0o100000 if mode & 0o100 != 0 => Node::Leaf(TreeEntryKind::Executable, "100755"),
+        0o100000 => Node::Leaf(TreeEntryKind::File, "100644"),
+        0o120000 => Node::Leaf(TreeEntryKind::Symlink, "120000"),
+        0o160000 => Node::Leaf(TreeEntryKind::Submodule, "160000"),
+        _ => return None,
+    })
+}
+
+/// Parses a tree object: entries `<octal mode> <name>\0<binary id>`
+/// (gitformat-tree; the id is as long as the tree's own).
+pub(crate) fn parse_tree(tree: &ObjectId, raw: &[u8]) -> Result<Vec<RawEntry>> {
+    let id_len = tree.as_str().len() / 2;
+    let bad = |reason: String| SourceError::InvalidTree {
+        tree: tree.to_string(),
+        reason,
+    };
+    let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let mut out = Vec::new();
+    let mut names: HashSet<&[u8]> = HashSet::new();
+    let mut rest = raw;
+    while !rest.is_empty() {
+        let sp = rest
+            .iter()
+            .position(|&b| b == b' ')
+            .ok_or_else(|| bad("an entry has no mode".into()))?;
+        let mode_text = &rest[..sp];
+        let mode = std::str::from_utf8(mode_text)
+            .ok()
+            .filter(|m| (1..=7).contains(&m.len()))
+            .and_then(|m| u32::from_str_radix(m, 8).ok())
+            .ok_or_else(|| bad(format!("an entry has the mode `{}`", lossy(mode_text))))?;
+        rest = &rest[sp + 1..];
+        let nul = rest
+            .iter()
+            .position(|&b| b == 0)
+            .ok_or_else(|| bad("an entry's name does not end".into()))?;
+        let name = &rest[..nul];
+        rest = &rest[nul + 1..];
+        if name.is_empty() {
+            return Err(bad("an entry has an empty name".into()));
+        }
+        if name.contains(&b'/') {
+            return Err(bad(format!(
+                "the entry `{}` has a `/` in its name",
+                lossy(name)
+            )));
+        }
+        let node = node(mode).ok_or_else(|| {
+            bad(format!(
+                "the entry `{}` has the mode `{mode:o}`",
+                lossy(name)
+            ))
+        })?;
+        let Some(id) = rest.get(..id_len) else {
+            return Err(bad("the last entry is cut short".into()));
+        };
+        rest = &rest[id_len..];
+        // Two entries of one name where one is a folder would merge or hide each other's
+        // paths; two leaves of one name are reported by `tree_problems` instead.
+        if !names.insert(name)
+            && out
+                .iter()
+                .any(|e: &RawEntry| e.name == name && (e.node == Node::Tree || node == Node::Tree))
+        {
+            return Err(bad(format!("`{}` appears twice", lossy(name))));
+        }
+        out.push(RawEntry {
+            name: name.to_vec(),
+            node,
+            oid: hex::encode(id).parse()?,
+        });
+    }
+    Ok(out)
+}
+
+fn join(prefix: &[u8], name: &[u8]) -> Vec<u8> {
+    if prefix.is_empty() {
+        return name.to_vec();
+    }
+    let mut p = Vec::with_capacity(prefix.len() + 1 + name.len());
+    p.extend_from_slice(prefix);
+    p.push(b'/');
+    p.extend_from_slice(name);
+    p
+}
+
+/// A leaf of a walked tree.
+pub(crate) struct Leaf {
+    pub path: Vec<u8>,
+    pub kind: TreeEntryKind,
+    pub mode: &'static str,
+    pub oid: ObjectId,
+}
+
+/// Every leaf under `root`, each tree read and checked; one request per level of folders, and
+/// each distinct tree read once however often it is named.
+pub(crate) fn walk_tree(odb: &mut ObjectReader, root: &ObjectId) -> Result<Vec<Leaf>> {
+    let mut trees: HashMap<ObjectId, Rc<Vec<RawEntry>>> = HashMap::new();
+    let mut level = vec![(Vec::new(), root.clone())];
+    let mut out = Vec::new();
+    let mut paths = 0usize;
+    while !level.is_empty() {
+        let mut fresh: Vec<&ObjectId> = level
+            .iter()
+            .map(|(_, id)| id)
+            .filter(|id| !trees.contains_key(*id))
+            .collect();
+        fresh.sort();
+        fresh.dedup();
+        odb.request(fresh.iter().copied())?;
+        for id in fresh {
+            let (_, raw) = odb.next_whole(Some(ObjectKind::Tree), MAX_TREE)?;
+            trees.insert(id.clone(), Rc::new(parse_tree(id, &raw)?));
+        }
+        let mut next = Vec::new();
+        for (prefix, id) in &level {
+            let Some(entries) = trees.get(id) else {
+                continue;
+            };
+            for e in entries.iter() {
+                paths += 1;
+                if paths > MAX_PATHS {
+                    return Err(SourceError::InvalidTree {
+                        tree: root.to_string(),
+                        reason: format!(
+                            "it holds more than {MAX_PATHS} paths (does it repeat its subtrees?)"
+                        ),
+                    });
+                }
+                let path = join(prefix, &e.name);
+                match e.node {
+                    Node::Tree => next.push((path, e.oid.clone())),
+                    Node::Leaf(kind, mode) => out.push(Leaf {
+                        path,
+                        kind,
+                        mode,
+                        oid: e.oid.clone(),
+                    }),
+                }
+            }
+        }
+        level = next;
+    }
+    Ok(out)
+}
+
+/// Reads trees on demand for [`changed_paths`], keeping the ones already read.
+pub(crate) struct TreeCache<'a> {
+    odb: &'a mut ObjectReader,
+    trees: HashMap<ObjectId, Rc<Vec<RawEntry>>>,
+}
+
+impl<'a> TreeCache<'a> {
+    pub(crate) fn new(odb: &'a mut ObjectReader) -> Self {
+        TreeCache {
+            odb,
+            trees: HashMap::new(),
+        }
+    }
+
+    fn get(&mut self, id: &ObjectId) -> Result<Rc<Vec<RawEntry>>> {
+        if let Some(t) = self.trees.get(id) {
+            return Ok(Rc::clone(t));
+        }
+        let (_, raw) = self.odb.read(id, Some(ObjectKind::Tree), MAX_TREE)?;
+        let t = Rc::new(parse_tree(id, &raw)?);
+        if self.trees.len() > 100_000 {
+            self.trees.clear();
+        }
+        self.trees.insert(id.clone(), Rc::clone(&t));
+        Ok(t)
+    }
+}
+
+/// The leaf paths that differ between two trees (either may be absent: everything under the
+/// other counts), as `git diff-tree -r --name-only --no-renames` lists them: added, removed,
+/// changed content or mode, and both sides of a file that became a folder.
+pub(crate) fn changed_paths(
+    cache: &mut TreeCache<'_>,
+    old: Option<&ObjectId>,
+    new: Option<&ObjectId>,
+) -> Result<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    // An explicit stack: a tree nested a hundred thousand folders deep must not overflow ours.
+    let mut stack: Vec<(Vec<u8>, Option<ObjectId>, Option<ObjectId>)> =
+        vec![(Vec::new(), old.cloned(), new.cloned())];
+    while let Some((prefix, a, b)) = stack.pop() {
+        if a == b {
+            continue;
+        }
+        let read = |cache: &mut TreeCache<'_>, id: &Option<ObjectId>| match id {
+            Some(id) => cache.get(id).map(Some),
+            None => Ok(None),
+        };
+        let (ta, tb) = (read(cache, &a)?, read(cache, &b)?);
+        let mut both: BTreeMap<&[u8], (Option<&RawEntry>, Option<&RawEntry>)> = BTreeMap::new();
+        for e in ta.iter().flat_map(|t| t.iter()) {
+            both.entry(&e.name).or_default().0 = Some(e);
+        }
+        for e in tb.iter().flat_map(|t| t.iter()) {
+            both.entry(&e.name).or_default().1 = Some(e);
+        }
+        for (name, (x, y)) in both {
+            if let (Some(x), Some(y)) = (x, y)
+                && x.node == y.node
+                && x.oid == y.oid
+            {
+                continue;
+            }
+            let path = join(&prefix, name);
+            let tree_of =
+                |e: Option<&RawEntry>| e.filter(|e| e.node == Node::Tree).map(|e| e.oid.clone());
+            let leaf = |e: Option<&RawEntry>| e.is_some_and(|e| e.node != Node::Tree);
+            if leaf(x) || leaf(y) {
+                out.push(path.clone());
+                if out.len() > MAX_PATHS {
+                    return Err(SourceError::InvalidTree {
+                        tree: b
+                            .as_ref()
+                            .or(a.as_ref())
+                            .map(ToString::to_string)
+                            .unwrap_or_default(),
+                        reason: format!("it changes more than {MAX_PATHS} paths"),
+                    });
+                }
+            }
+            let (tx, ty) = (tree_of(x), tree_of(y));
+            if tx.is_some() || ty.is_some() {
+                stack.push((path, tx, ty));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 #[cfg(test)]
