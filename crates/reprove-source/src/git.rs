@@ -235,13 +235,21 @@ impl Repository {
         let mut map: std::collections::BTreeMap<String, Vec<String>> = Default::default();
         let mut odb = ObjectReader::start(self)?;
         let mut trees = crate::tree::TreeCache::new(&mut odb);
-        for id in &range.ids {
-            if history.is_merge(id) {
-                continue;
-            }
-            let old = history.first_parent(id).and_then(|p| history.tree(p));
-            let new = history.tree(id);
-            for path in crate::tree::changed_paths(&mut trees, old, new)? {
+        let commits: Vec<&ObjectId> = range
+            .ids
+            .iter()
+            .filter(|id| !history.is_merge(id))
+            .collect();
+        let pairs: Vec<(Option<ObjectId>, Option<ObjectId>)> = commits
+            .iter()
+            .map(|id| {
+                let old = history.first_parent(id).and_then(|p| history.tree(p));
+                (old.cloned(), history.tree(id).cloned())
+            })
+            .collect();
+        let changed = crate::tree::changed_paths(&mut trees, &pairs)?;
+        for (id, paths) in commits.iter().zip(changed) {
+            for path in paths {
                 map.entry(String::from_utf8_lossy(&path).into_owned())
                     .or_default()
                     .push(id.to_string());

@@ -258,11 +258,14 @@ pub(crate) fn walk_tree(odb: &mut ObjectReader, root: &ObjectId) -> Result<Vec<L
     Ok(out)
 }
 
-/// Reads trees on demand for [`changed_paths`], keeping the ones already read.
+/// Trees read for [`changed_paths`], kept while they may be named again.
 pub(crate) struct TreeCache<'a> {
     odb: &'a mut ObjectReader,
     trees: HashMap<ObjectId, Rc<Vec<RawEntry>>>,
 }
+
+/// Trees kept at most (beyond it the cache starts over; a level of a diff can exceed it).
+const CACHED_TREES: usize = 100_000;
 
 impl<'a> TreeCache<'a> {
     pub(crate) fn new(odb: &'a mut ObjectReader) -> Self {
@@ -272,79 +275,111 @@ impl<'a> TreeCache<'a> {
         }
     }
 
+    /// Reads every tree of `ids` not held yet, in one request.
+    fn prefetch<'i>(&mut self, ids: impl Iterator<Item = &'i ObjectId>) -> Result<()> {
+        let mut fresh: Vec<&ObjectId> = ids.filter(|id| !self.trees.contains_key(*id)).collect();
+        fresh.sort();
+        fresh.dedup();
+        if self.trees.len() + fresh.len() > CACHED_TREES {
+            self.trees.clear();
+        }
+        self.odb.request(fresh.iter().copied())?;
+        for id in fresh {
+            let (_, raw) = self.odb.next_whole(Some(ObjectKind::Tree), MAX_TREE)?;
+            self.trees
+                .insert(id.clone(), Rc::new(parse_tree(id, &raw)?));
+        }
+        Ok(())
+    }
+
     fn get(&mut self, id: &ObjectId) -> Result<Rc<Vec<RawEntry>>> {
         if let Some(t) = self.trees.get(id) {
             return Ok(Rc::clone(t));
         }
         let (_, raw) = self.odb.read(id, Some(ObjectKind::Tree), MAX_TREE)?;
         let t = Rc::new(parse_tree(id, &raw)?);
-        if self.trees.len() > 100_000 {
-            self.trees.clear();
-        }
         self.trees.insert(id.clone(), Rc::clone(&t));
         Ok(t)
     }
 }
 
-/// The leaf paths that differ between two trees (either may be absent: everything under the
-/// other counts), as `git diff-tree -r --name-only --no-renames` lists them: added, removed,
-/// changed content or mode, and both sides of a file that became a folder.
+/// For each pair of trees, the leaf paths that differ (either tree may be absent: everything
+/// under the other counts), as `git diff-tree -r --name-only --no-renames` lists them: added,
+/// removed, changed content or mode, and both sides of a file that became a folder.
+///
+/// All pairs go down a folder level together, so the trees of a level are one request however
+/// many commits are compared (a round trip per tree made long histories slow).
 pub(crate) fn changed_paths(
     cache: &mut TreeCache<'_>,
-    old: Option<&ObjectId>,
-    new: Option<&ObjectId>,
-) -> Result<Vec<Vec<u8>>> {
-    let mut out = Vec::new();
-    // An explicit stack: a tree nested a hundred thousand folders deep must not overflow ours.
-    let mut stack: Vec<(Vec<u8>, Option<ObjectId>, Option<ObjectId>)> =
-        vec![(Vec::new(), old.cloned(), new.cloned())];
-    while let Some((prefix, a, b)) = stack.pop() {
-        if a == b {
-            continue;
-        }
-        let read = |cache: &mut TreeCache<'_>, id: &Option<ObjectId>| match id {
-            Some(id) => cache.get(id).map(Some),
-            None => Ok(None),
-        };
-        let (ta, tb) = (read(cache, &a)?, read(cache, &b)?);
-        let mut both: BTreeMap<&[u8], (Option<&RawEntry>, Option<&RawEntry>)> = BTreeMap::new();
-        for e in ta.iter().flat_map(|t| t.iter()) {
-            both.entry(&e.name).or_default().0 = Some(e);
-        }
-        for e in tb.iter().flat_map(|t| t.iter()) {
-            both.entry(&e.name).or_default().1 = Some(e);
-        }
-        for (name, (x, y)) in both {
-            if let (Some(x), Some(y)) = (x, y)
-                && x.node == y.node
-                && x.oid == y.oid
-            {
-                continue;
+    pairs: &[(Option<ObjectId>, Option<ObjectId>)],
+) -> Result<Vec<Vec<Vec<u8>>>> {
+    let mut out: Vec<Vec<Vec<u8>>> = vec![Vec::new(); pairs.len()];
+    // Level by level rather than recursively: a tree nested a hundred thousand folders deep
+    // must not overflow our stack.
+    type Pending = (usize, Vec<u8>, Option<ObjectId>, Option<ObjectId>);
+    let mut level: Vec<Pending> = pairs
+        .iter()
+        .enumerate()
+        .map(|(i, (a, b))| (i, Vec::new(), a.clone(), b.clone()))
+        .collect();
+    while !level.is_empty() {
+        level.retain(|(_, _, a, b)| a != b);
+        cache.prefetch(
+            level
+                .iter()
+                .flat_map(|(_, _, a, b)| a.iter().chain(b.iter())),
+        )?;
+        let mut next = Vec::new();
+        for (i, prefix, a, b) in level {
+            let read = |cache: &mut TreeCache<'_>, id: &Option<ObjectId>| match id {
+                Some(id) => cache.get(id).map(Some),
+                None => Ok(None),
+            };
+            let (ta, tb) = (read(cache, &a)?, read(cache, &b)?);
+            let mut both: BTreeMap<&[u8], (Option<&RawEntry>, Option<&RawEntry>)> = BTreeMap::new();
+            for e in ta.iter().flat_map(|t| t.iter()) {
+                both.entry(&e.name).or_default().0 = Some(e);
             }
-            let path = join(&prefix, name);
-            let tree_of =
-                |e: Option<&RawEntry>| e.filter(|e| e.node == Node::Tree).map(|e| e.oid.clone());
-            let leaf = |e: Option<&RawEntry>| e.is_some_and(|e| e.node != Node::Tree);
-            if leaf(x) || leaf(y) {
-                out.push(path.clone());
-                if out.len() > MAX_PATHS {
-                    return Err(SourceError::InvalidTree {
-                        tree: b
-                            .as_ref()
-                            .or(a.as_ref())
-                            .map(ToString::to_string)
-                            .unwrap_or_default(),
-                        reason: format!("it changes more than {MAX_PATHS} paths"),
-                    });
+            for e in tb.iter().flat_map(|t| t.iter()) {
+                both.entry(&e.name).or_default().1 = Some(e);
+            }
+            for (name, (x, y)) in both {
+                if let (Some(x), Some(y)) = (x, y)
+                    && x.node == y.node
+                    && x.oid == y.oid
+                {
+                    continue;
+                }
+                let path = join(&prefix, name);
+                let tree_of = |e: Option<&RawEntry>| {
+                    e.filter(|e| e.node == Node::Tree).map(|e| e.oid.clone())
+                };
+                let leaf = |e: Option<&RawEntry>| e.is_some_and(|e| e.node != Node::Tree);
+                if leaf(x) || leaf(y) {
+                    let paths = &mut out[i];
+                    paths.push(path.clone());
+                    if paths.len() > MAX_PATHS {
+                        return Err(SourceError::InvalidTree {
+                            tree: b
+                                .as_ref()
+                                .or(a.as_ref())
+                                .map(ToString::to_string)
+                                .unwrap_or_default(),
+                            reason: format!("it changes more than {MAX_PATHS} paths"),
+                        });
+                    }
+                }
+                let (tx, ty) = (tree_of(x), tree_of(y));
+                if tx.is_some() || ty.is_some() {
+                    next.push((i, path, tx, ty));
                 }
             }
-            let (tx, ty) = (tree_of(x), tree_of(y));
-            if tx.is_some() || ty.is_some() {
-                stack.push((path, tx, ty));
-            }
         }
+        level = next;
     }
-    out.sort();
+    for paths in &mut out {
+        paths.sort();
+    }
     Ok(out)
 }
 
