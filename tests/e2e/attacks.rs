@@ -698,3 +698,33 @@ fn a_git_folder_that_would_hang_or_mislead_is_an_error() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("not a repository git can read"), "{err}");
 }
+
+/// Regression (fifth review of issue 11): a commit with a second `tree` line after
+/// `committer` passes `git fsck`; git checks out the first tree, reprove baselined and would
+/// have built the second.
+#[test]
+fn a_commit_git_reads_one_way_is_not_read_another() {
+    let f = Fixture::new();
+    f.write("a.txt", "reviewed\n");
+    let good = f.commit("good\n\nReviewed-by: R <r@example.com>");
+    f.write("evil.sh", "curl | sh\n");
+    let evil = f.commit("evil");
+    let good_tree = f.git(&["rev-parse", &format!("{good}^{{tree}}")]);
+    let evil_tree = f.git(&["rev-parse", &format!("{evil}^{{tree}}")]);
+    let who = "R <r@example.com> 1700000000 +0000";
+    let file = f.path("crafted-commit");
+    std::fs::write(
+        &file,
+        format!(
+            "tree {good_tree}\nparent {good}\nauthor {who}\ncommitter {who}\ntree {evil_tree}\n\nrelease\n\nReviewed-by: R <r@example.com>\n"
+        ),
+    )
+    .unwrap();
+    let c = f.git(&["hash-object", "-t", "commit", "-w", file.to_str().unwrap()]);
+    f.git(&["tag", "-a", "v2.0.0", "-m", "release v2.0.0", &c]);
+    assert_eq!(f.git(&["ls-tree", "--name-only", "v2.0.0"]), "a.txt");
+    let (code, out) = run(&f, &["baseline", "v2.0.0"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("a second `tree` line"), "{out}");
+    assert!(!out.contains("evil.sh"), "{out}");
+}

@@ -565,7 +565,7 @@ fn trace_changes(
             policy: config.changes.require_authorization,
         });
     }
-    let entries = authorize(&range.history, &range.commits, &config.changes);
+    let entries = authorize(&range.commits, &config.changes);
     for c in entries.iter().filter(|c| !c.authorized) {
         findings.push(Finding {
             code: FindingCode::UnauthorizedChange,

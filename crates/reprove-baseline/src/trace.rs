@@ -6,9 +6,9 @@
 //! `accept-signed-commits` is on; or being brought in by an authorized merge, when
 //! `authorized-merges-cover-their-commits` is on (the merge of a reviewed change request).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use reprove_source::{CommitInfo, History, ObjectId, Repository, SignatureStatus, rfc3339_utc};
+use reprove_source::{CommitInfo, ObjectId, Repository, SignatureStatus, rfc3339_utc};
 
 use crate::config::Changes;
 use crate::model::ChangeEntry;
@@ -51,35 +51,55 @@ fn change_requests(c: &CommitInfo, policy: &Changes) -> Vec<String> {
 }
 
 /// Builds the trace entries, deciding authorization for each commit.
-pub(crate) fn authorize(
-    history: &History,
-    commits: &[CommitInfo],
-    policy: &Changes,
-) -> Vec<ChangeEntry> {
-    let in_range: BTreeSet<&ObjectId> = commits.iter().map(|c| &c.id).collect();
+pub(crate) fn authorize(commits: &[CommitInfo], policy: &Changes) -> Vec<ChangeEntry> {
     let mut evidence: BTreeMap<ObjectId, Vec<String>> = commits
         .iter()
         .map(|c| (c.id.clone(), own_evidence(c, policy)))
         .collect();
     if policy.authorized_merges_cover_their_commits {
+        // The commits a merge brings in: reachable from its other parents, not its first.
+        // Walked inside the range only: a commit of the range reachable from another is reached
+        // through commits of the range (anything on the way outside it would put it outside
+        // too), so this is the whole answer, at the range's cost rather than the history's.
+        let parents: HashMap<&ObjectId, &[ObjectId]> = commits
+            .iter()
+            .map(|c| (&c.id, c.parents.as_slice()))
+            .collect();
+        let within = |start: &ObjectId| -> HashSet<&ObjectId> {
+            let mut seen = HashSet::new();
+            let mut stack: Vec<&ObjectId> = vec![start];
+            while let Some(c) = stack.pop() {
+                let Some((id, ps)) = parents.get_key_value(c) else {
+                    continue;
+                };
+                if seen.insert(*id) {
+                    stack.extend(ps.iter());
+                }
+            }
+            seen
+        };
         for m in commits.iter().filter(|c| c.is_merge()) {
             if evidence.get(&m.id).is_none_or(Vec::is_empty) {
                 continue;
             }
-            // The commits a merge brings in: reachable from its other parents, not its first
-            // (over the checked history; in a shallow clone what is hidden covers nothing, and
-            // the trace is then already marked incomplete).
-            let first = &m.parents[0];
-            for other in &m.parents[1..] {
-                for id in history.range(Some(first), other).ids {
-                    if in_range.contains(&id)
-                        && let Some(ev) = evidence.get_mut(&id)
-                    {
-                        let tag = format!("merge:{}", m.id);
-                        if !ev.contains(&tag) {
-                            ev.push(tag);
-                        }
-                    }
+            let first = within(&m.parents[0]);
+            let mut others: Vec<&ObjectId> = m.parents[1..]
+                .iter()
+                .filter(|p| **p != m.parents[0])
+                .collect();
+            // A parent named twice brings in nothing more the second time.
+            others.sort();
+            others.dedup();
+            let mut brought: HashSet<&ObjectId> = HashSet::new();
+            for other in others {
+                brought.extend(within(other).into_iter().filter(|id| !first.contains(id)));
+            }
+            let tag = format!("merge:{}", m.id);
+            for id in brought {
+                if let Some(ev) = evidence.get_mut(id)
+                    && !ev.contains(&tag)
+                {
+                    ev.push(tag.clone());
                 }
             }
         }
@@ -122,7 +142,7 @@ pub fn trace_between(
     // A shallow clone can cut the range short: a commit at the boundary has parents we
     // cannot see, so the range is not known to be whole.
     let complete = range.cut.is_empty();
-    let entries = authorize(&range.history, &range.commits, policy);
+    let entries = authorize(&range.commits, policy);
     Ok(Trace { entries, complete })
 }
 

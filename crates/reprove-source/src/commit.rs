@@ -29,7 +29,8 @@ pub struct CommitInfo {
     pub committer: Person,
     /// First line of the message.
     pub subject: String,
-    /// The whole message, lossily decoded as UTF-8.
+    /// The message, lossily decoded as UTF-8, cut at 64 KiB (the subject and trailers are read
+    /// from all of it).
     pub message: String,
     pub trailers: Vec<Trailer>,
     pub signature: SignatureInfo,
@@ -64,6 +65,9 @@ pub(crate) fn split_ident(text: &str) -> (String, Option<i64>) {
     }
 }
 
+/// How much of a commit message is kept.
+const MESSAGE_KEPT: usize = 64 << 10;
+
 pub(crate) fn parse_commit(id: ObjectId, raw: &[u8]) -> Result<CommitInfo> {
     let bad = |detail: &str| SourceError::Unexpected {
         args: format!("cat-file commit {id}"),
@@ -74,47 +78,72 @@ pub(crate) fn parse_commit(id: ObjectId, raw: &[u8]) -> Result<CommitInfo> {
         Some(i) => (&raw[..i], &raw[i + 2..]),
         None => (raw, &[][..]),
     };
-    let mut tree = None;
-    let mut parents = Vec::new();
-    let mut author = None;
-    let mut committer = None;
-    for line in header.split(|&b| b == b'\n') {
-        // Continuation lines (signatures, mergetags) start with a space.
-        if line.starts_with(b" ") {
-            continue;
-        }
+    // The header as git's `parse_commit_buffer` and fsck read it: `tree` first, then the
+    // `parent` lines one after another, then `author`, then `committer`, then anything else
+    // (`encoding`, `gpgsig`, `mergetag`, continuation lines starting with a space). git takes
+    // the first `tree` and only consecutive `parent`s; a second `tree`, `parent`, `author` or
+    // `committer` further down passes `git fsck` but would be read differently by anything
+    // that scans all lines, so such a commit is refused rather than read either way.
+    let invalid = |reason: String| SourceError::InvalidCommit {
+        oid: id.to_string(),
+        reason,
+    };
+    let mut lines = header.split(|&b| b == b'\n').peekable();
+    let field = |lines: &mut dyn Iterator<Item = &[u8]>, key: &str| -> Result<String> {
+        let line = lines
+            .next()
+            .ok_or_else(|| invalid(format!("the header has no `{key}` line")))?;
         let text = String::from_utf8_lossy(line);
-        let (key, value) = text.split_once(' ').unwrap_or((&text, ""));
-        match key {
-            "tree" => tree = Some(value.parse::<ObjectId>()?),
-            "parent" => parents.push(value.parse::<ObjectId>()?),
-            "author" | "committer" => {
-                let (ident, time) = split_ident(value);
-                let person = Person {
-                    ident,
-                    time: time.ok_or_else(|| bad("person line without a time"))?,
-                };
-                if key == "author" {
-                    author = Some(person);
-                } else {
-                    committer = Some(person);
-                }
+        match text.split_once(' ') {
+            Some((k, v)) if k == key => Ok(v.to_owned()),
+            _ => Err(invalid(format!("`{key}` is not where git reads it"))),
+        }
+    };
+    let tree: ObjectId = field(&mut lines, "tree")?.parse()?;
+    let mut parents = Vec::new();
+    while lines.peek().is_some_and(|l| l.starts_with(b"parent ")) {
+        parents.push(field(&mut lines, "parent")?.parse::<ObjectId>()?);
+    }
+    let person = |lines: &mut dyn Iterator<Item = &[u8]>, key: &str| -> Result<Person> {
+        let (ident, time) = split_ident(&field(lines, key)?);
+        Ok(Person {
+            ident,
+            time: time.ok_or_else(|| bad("person line without a time"))?,
+        })
+    };
+    let author = person(&mut lines, "author")?;
+    let committer = person(&mut lines, "committer")?;
+    for line in lines {
+        for key in ["tree ", "parent ", "author ", "committer "] {
+            if line.starts_with(key.as_bytes()) {
+                return Err(invalid(format!(
+                    "a second `{}` line follows the ones git reads",
+                    key.trim_end()
+                )));
             }
-            _ => {}
         }
     }
-    let message = String::from_utf8_lossy(message).into_owned();
+    let mut message = String::from_utf8_lossy(message).into_owned();
     let subject = message.lines().next().unwrap_or_default().trim().to_owned();
     let trailers = parse_trailers(&message);
+    // Kept for the change-request references in its body; a range of commits with messages of
+    // megabytes each must not add up to gigabytes.
+    if message.len() > MESSAGE_KEPT {
+        let mut end = MESSAGE_KEPT;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+    }
     let mut signature = SignatureInfo::unsigned();
     if let Some(format) = detect_signature_header(header) {
         signature.format = Some(format);
     }
     Ok(CommitInfo {
-        tree: tree.ok_or_else(|| bad("no tree line"))?,
+        tree,
         parents,
-        author: author.ok_or_else(|| bad("no author line"))?,
-        committer: committer.ok_or_else(|| bad("no committer line"))?,
+        author,
+        committer,
         subject,
         trailers,
         message,
@@ -198,6 +227,51 @@ mod tests {
         assert!(parse_trailers("Reviewed-by: Alice").is_empty());
         assert!(parse_trailers("Subject\n\nJust prose here: with colon\nand more").is_empty());
         assert!(parse_trailers("Subject\n\nNot a key: x").is_empty());
+    }
+
+    /// Regression (fifth review of issue 11): a second `tree` or `parent` after `committer`
+    /// passes `git fsck`, git ignores it, and reprove read it: another tree was baselined and
+    /// built, and a hidden parent took an unreviewed commit out of the trace.
+    #[test]
+    fn headers_git_would_not_read_are_refused() {
+        let id: ObjectId = "2123456789abcdef0123456789abcdef01234567".parse().unwrap();
+        let t = "0123456789abcdef0123456789abcdef01234567";
+        let p = "1123456789abcdef0123456789abcdef01234567";
+        let who = "A <a@example.com> 1700000000 +0000";
+        let ok = format!(
+            "tree {t}\nparent {p}\nparent {t}\nauthor {who}\ncommitter {who}\nencoding UTF-8\n\nmsg\n"
+        );
+        let c = parse_commit(id.clone(), ok.as_bytes()).unwrap();
+        assert_eq!(c.parents.len(), 2);
+        for raw in [
+            format!("tree {t}\nparent {p}\nauthor {who}\ncommitter {who}\ntree {p}\n\nmsg\n"),
+            format!("tree {t}\nauthor {who}\ncommitter {who}\nparent {p}\n\nmsg\n"),
+            format!("tree {t}\nauthor {who}\nparent {p}\ncommitter {who}\n\nmsg\n"),
+            format!("parent {p}\ntree {t}\nauthor {who}\ncommitter {who}\n\nmsg\n"),
+            format!("tree {t}\nauthor {who}\ncommitter {who}\nauthor {who}\n\nmsg\n"),
+            format!("tree {t}\ncommitter {who}\nauthor {who}\n\nmsg\n"),
+            format!("tree {t}\nauthor {who}\n\nmsg\n"),
+        ] {
+            let err = parse_commit(id.clone(), raw.as_bytes()).unwrap_err();
+            assert!(
+                matches!(err, SourceError::InvalidCommit { .. }),
+                "{raw}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn long_messages_are_cut_after_their_trailers_are_read() {
+        let id: ObjectId = "2123456789abcdef0123456789abcdef01234567".parse().unwrap();
+        let t = "0123456789abcdef0123456789abcdef01234567";
+        let who = "A <a@example.com> 1700000000 +0000";
+        let body = "é".repeat(100_000);
+        let raw = format!(
+            "tree {t}\nauthor {who}\ncommitter {who}\n\nsubject\n\n{body}\n\nReviewed-by: R <r@x>\n"
+        );
+        let c = parse_commit(id, raw.as_bytes()).unwrap();
+        assert!(c.message.len() <= MESSAGE_KEPT);
+        assert_eq!(c.trailer_values("reviewed-by").count(), 1);
     }
 
     #[test]

@@ -27,8 +27,9 @@ pub struct TagRef {
     pub target: ObjectId,
     /// The commit the tag peels to, when it peels to one.
     pub commit: Option<ObjectId>,
-    /// What the tag finally names (a commit, or a tree or blob for odd tags).
-    pub kind: ObjectKind,
+    /// What the tag finally names, by its header (a commit, or a tree or blob for odd tags);
+    /// `None` when that is missing, unreadable or behind too long a chain of tags.
+    pub kind: Option<ObjectKind>,
 }
 
 /// Everything the baseline needs to identify a tag.
@@ -76,6 +77,11 @@ pub struct TreeEntry {
 impl Repository {
     /// Finds the repository that contains `path`.
     pub fn discover(path: &Path) -> Result<Self> {
+        // Before git runs in it: a FIFO as `HEAD` blocks even `rev-parse`.
+        let mut seen = std::collections::HashSet::new();
+        if let Some(dir) = crate::gitdir::find(path) {
+            crate::gitdir::check(&dir, &mut seen)?;
+        }
         let rev_parse = |flag: &str| {
             git_command()
                 .arg("-C")
@@ -125,23 +131,8 @@ impl Repository {
             git_dir.stdout
         };
         let root = PathBuf::from(String::from_utf8_lossy(chosen.trim_ascii()).into_owned());
-        let git_dir = git_dir_path;
-        let common = rev_parse("--git-common-dir")?;
-        let common =
-            PathBuf::from(String::from_utf8_lossy(common.stdout.trim_ascii()).into_owned());
-        // Relative to where git ran.
-        let common = if common.is_absolute() {
-            common
-        } else {
-            path.join(common)
-        };
-        no_special_files(&git_dir)?;
-        if common != git_dir {
-            no_special_files(&common)?;
-        }
-        for alternate in alternates(&common.join("objects")) {
-            no_special_files(&alternate)?;
-        }
+        // And the folder git chose, should it differ from the one found above.
+        crate::gitdir::check(&git_dir_path, &mut seen)?;
         Ok(Repository { root })
     }
 
@@ -273,9 +264,11 @@ impl Repository {
         (!url.is_empty()).then(|| strip_userinfo(&url))
     }
 
-    /// Every tag, sorted by name, peeled over checked objects: `for-each-ref` names each
-    /// tag's target, and reprove reads and checks the targets (and the objects annotated tags
-    /// name) rather than take `%(*objectname)` from an unchecked tag object.
+    /// Every tag, sorted by name. Annotated tags are peeled over checked tag objects (the
+    /// commit `%(*objectname)` names comes from an unchecked one); what a tag finally names is
+    /// only listed here, and read and checked by whoever uses it ([`Repository::resolve_tag`]).
+    /// A tag whose object is missing or oversized peels to nothing rather than failing every
+    /// tag; a tag object that is not what its id names fails.
     pub fn tags(&self) -> Result<Vec<TagRef>> {
         let out = self.run(&[
             "for-each-ref",
@@ -294,51 +287,64 @@ impl Repository {
             };
             named.push((name.to_owned(), target.parse()?));
         }
-        // What each object read so far is, and for tags what they name; peeled a level at a
-        // time, so each level is one bulk read (tags of tags are rare and short).
+        // What each object is (from its header), and what each checked tag object names;
+        // peeled a level at a time, each level one request.
+        let mut kinds: HashMap<ObjectId, Option<ObjectKind>> = HashMap::new();
+        let mut names: HashMap<ObjectId, ObjectId> = HashMap::new();
         let mut odb = ObjectReader::start(self)?;
-        let mut known: HashMap<ObjectId, (ObjectKind, Option<ObjectId>)> = HashMap::new();
-        let mut want: Vec<ObjectId> = named.iter().map(|(_, t)| t.clone()).collect();
+        let mut level: Vec<ObjectId> = named.iter().map(|(_, t)| t.clone()).collect();
         for _ in 0..MAX_TAG_DEPTH {
-            want.sort();
-            want.dedup();
-            want.retain(|id| !known.contains_key(id));
-            if want.is_empty() {
+            level.sort();
+            level.dedup();
+            let unknown: Vec<&ObjectId> =
+                level.iter().filter(|id| !kinds.contains_key(*id)).collect();
+            for (id, found) in self.batch_check(&unknown)? {
+                kinds.insert(id, found.map(|(k, _)| k));
+            }
+            let tags: Vec<ObjectId> = level
+                .iter()
+                .filter(|id| {
+                    kinds.get(*id) == Some(&Some(ObjectKind::Tag)) && !names.contains_key(*id)
+                })
+                .cloned()
+                .collect();
+            if tags.is_empty() {
                 break;
             }
-            odb.request(&want)?;
+            odb.request(&tags)?;
             let mut next = Vec::new();
-            for id in want.drain(..) {
-                let (kind, raw) = odb.next_whole(None, MAX_COMMIT)?;
-                let target = if kind == ObjectKind::Tag {
-                    let t = parse_tag_target(&id, &raw)?;
-                    next.push(t.clone());
-                    Some(t)
-                } else {
-                    None
-                };
-                known.insert(id, (kind, target));
+            for id in tags {
+                match odb.next_whole(Some(ObjectKind::Tag), MAX_COMMIT) {
+                    Ok((_, raw)) => {
+                        let target = parse_tag_target(&id, &raw)?;
+                        next.push(target.clone());
+                        names.insert(id, target);
+                    }
+                    Err(SourceError::MissingObject { .. } | SourceError::ObjectTooLarge { .. }) => {
+                        kinds.insert(id, None);
+                    }
+                    Err(e) => return Err(e),
+                }
             }
-            want = next;
+            level = next;
         }
         odb.finish()?;
         let mut tags = Vec::with_capacity(named.len());
         for (name, target) in named {
             let mut at = &target;
-            let mut kind = ObjectKind::Tag;
+            let mut kind = None;
             for _ in 0..=MAX_TAG_DEPTH {
-                match known.get(at) {
-                    Some((ObjectKind::Tag, Some(next))) => at = next,
-                    Some((k, _)) => {
-                        kind = *k;
+                match (kinds.get(at).copied().flatten(), names.get(at)) {
+                    (Some(ObjectKind::Tag), Some(next)) => at = next,
+                    (k, _) => {
+                        kind = k;
                         break;
                     }
-                    None => break,
                 }
             }
             tags.push(TagRef {
                 name,
-                commit: (kind == ObjectKind::Commit).then(|| at.clone()),
+                commit: (kind == Some(ObjectKind::Commit)).then(|| at.clone()),
                 target,
                 kind,
             });
@@ -376,7 +382,12 @@ impl Repository {
         let Some(commit) = found.commit.clone() else {
             return Err(SourceError::TagNotCommit {
                 tag: tag.to_string(),
-                kind: found.kind.to_string(),
+                kind: match found.kind {
+                    Some(k) => k.to_string(),
+                    None => format!(
+                        "missing or unreadable object (or behind more than {MAX_TAG_DEPTH} tags of tags)"
+                    ),
+                },
             });
         };
         let mut odb = ObjectReader::start(self)?;
@@ -477,46 +488,66 @@ impl Repository {
 
     /// The sizes of blobs, from their headers (`cat-file --batch-check`).
     fn blob_sizes(&self, blobs: &[&ObjectId]) -> Result<HashMap<ObjectId, u64>> {
-        let mut input = String::with_capacity(blobs.len() * 65);
-        for b in blobs {
-            input.push_str(b.as_str());
-            input.push('\n');
-        }
-        let args = ["cat-file", "--batch-check"];
-        let out = if blobs.is_empty() {
-            Vec::new()
-        } else {
-            self.run_with_input(&args, Some(input.as_bytes()))?
-        };
         let mut sizes = HashMap::with_capacity(blobs.len());
-        for line in String::from_utf8_lossy(&out).lines() {
-            let mut f = line.split(' ');
-            match (f.next(), f.next(), f.next()) {
-                (Some(id), Some("blob"), Some(size)) => {
-                    let size = size.parse().map_err(|_| SourceError::Unexpected {
-                        args: args.join(" "),
-                        detail: line.to_owned(),
-                    })?;
-                    sizes.insert(id.parse()?, size);
+        for (id, found) in self.batch_check(blobs)? {
+            match found {
+                Some((ObjectKind::Blob, size)) => {
+                    sizes.insert(id, size);
                 }
-                (Some(id), Some("missing"), None) => {
-                    return Err(SourceError::MissingObject { oid: id.to_owned() });
-                }
-                (Some(id), Some(kind), _) => {
-                    return Err(SourceError::Unexpected {
-                        args: args.join(" "),
-                        detail: format!("`{id}` is a {kind}, expected a blob"),
+                Some((kind, _)) => {
+                    return Err(SourceError::WrongObjectKind {
+                        oid: id.to_string(),
+                        expected: ObjectKind::Blob,
+                        actual: kind,
                     });
                 }
-                _ => {
-                    return Err(SourceError::Unexpected {
-                        args: args.join(" "),
-                        detail: line.to_owned(),
+                None => {
+                    return Err(SourceError::MissingObject {
+                        oid: id.to_string(),
                     });
                 }
             }
         }
         Ok(sizes)
+    }
+
+    /// Each object's kind and size as its header says (`cat-file --batch-check`: unchecked,
+    /// so only a guide to what to read and check), `None` when it is missing.
+    fn batch_check(&self, ids: &[&ObjectId]) -> Result<Vec<(ObjectId, Option<Header>)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut input = String::with_capacity(ids.len() * 65);
+        for id in ids {
+            input.push_str(id.as_str());
+            input.push('\n');
+        }
+        let args = ["cat-file", "--batch-check"];
+        let out = self.run_with_input(&args, Some(input.as_bytes()))?;
+        let bad = |line: &str| SourceError::Unexpected {
+            args: args.join(" "),
+            detail: line.to_owned(),
+        };
+        let text = String::from_utf8_lossy(&out);
+        let mut found = Vec::with_capacity(ids.len());
+        let mut lines = text.lines();
+        for id in ids {
+            let line = lines.next().ok_or_else(|| bad("(ended early)"))?;
+            let mut f = line.split(' ');
+            if f.next() != Some(id.as_str()) {
+                return Err(bad(line));
+            }
+            let entry = match (f.next(), f.next()) {
+                (Some("missing"), None) => None,
+                (Some(kind), Some(size)) => Some((
+                    ObjectKind::parse(kind).ok_or_else(|| bad(line))?,
+                    size.parse().map_err(|_| bad(line))?,
+                )),
+                _ => return Err(bad(line)),
+            };
+            found.push(((*id).clone(), entry));
+        }
+        Ok(found)
     }
 
     /// Whether this is a shallow clone, and its boundary commits (whose parents are missing).
@@ -592,7 +623,10 @@ fn pinned_config() -> &'static [String] {
     CONFIG.get_or_init(|| {
         let outside = |key: &str| -> Option<String> {
             for scope in ["--global", "--system"] {
+                // From `/`: run where the user stands, git would first look for a repository
+                // there (and block on a FIFO `HEAD`).
                 let out = Command::new("git")
+                    .current_dir("/")
                     .args(["config", scope, "--get", key])
                     .stdin(Stdio::null())
                     .stderr(Stdio::null())
@@ -628,66 +662,20 @@ pub fn git_command() -> Command {
     cmd
 }
 
-/// The `.git` (folder or file) in `path` or the nearest folder above it that has one.
+/// The `.git` (folder or file) in `path` or the nearest folder above it that has one, as far
+/// up as git's discovery goes.
 fn dot_git_above(path: &Path) -> Option<PathBuf> {
-    let start = std::path::absolute(path).ok()?;
-    start
-        .ancestors()
+    crate::gitdir::ancestors(path)
+        .into_iter()
         .map(|d| d.join(".git"))
         .find(|g| g.symlink_metadata().is_ok())
 }
 
-/// Refuses a git folder holding a FIFO, socket or device (or a link to one): git would block
-/// on a FIFO named like an object or ref forever, or read a device without end. Links are not
-/// followed further than to see what they name.
-fn no_special_files(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::FileTypeExt;
-    let special = |t: std::fs::FileType| {
-        t.is_fifo() || t.is_socket() || t.is_char_device() || t.is_block_device()
-    };
-    let refuse = |path: PathBuf| SourceError::UnreadableRepository {
-        path,
-        reason: "it holds a FIFO, socket or device, which git would block on or read without end"
-            .into(),
-    };
-    let mut stack = vec![(dir.to_path_buf(), 0usize)];
-    while let Some((d, depth)) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let Ok(t) = entry.file_type() else { continue };
-            let path = entry.path();
-            if special(t) {
-                return Err(refuse(path));
-            }
-            if t.is_symlink() {
-                if std::fs::metadata(&path).is_ok_and(|m| special(m.file_type())) {
-                    return Err(refuse(path));
-                }
-            } else if t.is_dir() && depth < 64 {
-                stack.push((path, depth + 1));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The object folders `objects/info/alternates` names (gitrepository-layout(5)).
-fn alternates(objects: &Path) -> Vec<PathBuf> {
-    let Ok(bytes) = reprove_digest::read_regular(&objects.join("info/alternates"), 1 << 20) else {
-        return Vec::new();
-    };
-    String::from_utf8_lossy(&bytes)
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| objects.join(l))
-        .collect()
-}
+/// An object's kind and size, as its header says.
+type Header = (ObjectKind, u64);
 
 /// How many tags of tags are followed to reach what they name.
-const MAX_TAG_DEPTH: usize = 8;
+const MAX_TAG_DEPTH: usize = 32;
 
 /// The object an annotated tag names (its `object` header, gitformat-tag).
 fn parse_tag_target(tag: &ObjectId, raw: &[u8]) -> Result<ObjectId> {

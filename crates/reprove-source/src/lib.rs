@@ -13,6 +13,7 @@
 mod blobs;
 mod commit;
 mod git;
+mod gitdir;
 mod history;
 mod ids;
 mod odb;
@@ -84,6 +85,8 @@ pub enum SourceError {
         size: u64,
         limit: u64,
     },
+    #[error("git commit `{oid}` is refused: {reason}")]
+    InvalidCommit { oid: String, reason: String },
     #[error("git tree `{tree}` is invalid: {reason}")]
     InvalidTree { tree: String, reason: String },
     #[error("failed to read git object data")]

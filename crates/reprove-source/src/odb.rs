@@ -45,7 +45,7 @@ impl ObjectKind {
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "blob" => ObjectKind::Blob,
             "tree" => ObjectKind::Tree,

@@ -4,7 +4,7 @@
 //! Such a tree can be written with `git hash-object --literally`; a checkout, an export and the
 //! baseline's list of items would each read it differently.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use crate::git::{TreeEntry, TreeEntryKind};
@@ -130,7 +130,9 @@ pub(crate) fn parse_tree(tree: &ObjectId, raw: &[u8]) -> Result<Vec<RawEntry>> {
     };
     let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     let mut out = Vec::new();
-    let mut names: HashSet<&[u8]> = HashSet::new();
+    // Each name and whether an entry of that name is a folder, to find a repeated name without
+    // scanning what came before (a tree of a million `a`s must not take hours).
+    let mut names: HashMap<&[u8], bool> = HashMap::new();
     let mut rest = raw;
     while !rest.is_empty() {
         let sp = rest
@@ -171,12 +173,18 @@ pub(crate) fn parse_tree(tree: &ObjectId, raw: &[u8]) -> Result<Vec<RawEntry>> {
         rest = &rest[id_len..];
         // Two entries of one name where one is a folder would merge or hide each other's
         // paths; two leaves of one name are reported by `tree_problems` instead.
-        if !names.insert(name)
-            && out
-                .iter()
-                .any(|e: &RawEntry| e.name == name && (e.node == Node::Tree || node == Node::Tree))
-        {
-            return Err(bad(format!("`{}` appears twice", lossy(name))));
+        let folder = node == Node::Tree;
+        match names.get_mut(name) {
+            Some(seen_folder) if *seen_folder || folder => {
+                return Err(bad(format!("`{}` appears twice", lossy(name))));
+            }
+            Some(_) => {}
+            None => {
+                names.insert(name, folder);
+            }
+        }
+        if out.len() >= MAX_PATHS {
+            return Err(bad(format!("it has more than {MAX_PATHS} entries")));
         }
         out.push(RawEntry {
             name: name.to_vec(),
@@ -222,9 +230,30 @@ pub(crate) fn walk_tree(odb: &mut ObjectReader, root: &ObjectId) -> Result<Vec<L
         fresh.sort();
         fresh.dedup();
         odb.request(fresh.iter().copied())?;
+        // Paths this level adds, counted as each tree is parsed: a level of a few huge trees
+        // must be refused before all of them sit in memory.
+        let mut uses: HashMap<&ObjectId, usize> = HashMap::new();
+        for (_, id) in &level {
+            *uses.entry(id).or_default() += 1;
+        }
+        let mut adding = paths;
         for id in fresh {
             let (_, raw) = odb.next_whole(Some(ObjectKind::Tree), MAX_TREE)?;
-            trees.insert(id.clone(), Rc::new(parse_tree(id, &raw)?));
+            let entries = parse_tree(id, &raw)?;
+            let n = entries
+                .len()
+                .saturating_mul(uses.get(id).copied().unwrap_or(1));
+            adding = adding.saturating_add(n);
+            if adding > MAX_PATHS {
+                // (The reader is dropped unfinished: git is stopped.)
+                return Err(SourceError::InvalidTree {
+                    tree: root.to_string(),
+                    reason: format!(
+                        "it holds more than {MAX_PATHS} paths (does it repeat its subtrees?)"
+                    ),
+                });
+            }
+            trees.insert(id.clone(), Rc::new(entries));
         }
         let mut next = Vec::new();
         for (prefix, id) in &level {
@@ -314,6 +343,18 @@ pub(crate) fn changed_paths(
     pairs: &[(Option<ObjectId>, Option<ObjectId>)],
 ) -> Result<Vec<Vec<Vec<u8>>>> {
     let mut out: Vec<Vec<Vec<u8>>> = vec![Vec::new(); pairs.len()];
+    // Paths listed plus folders compared, per pair: a commit that adds or removes a tree
+    // repeating its subtrees must be refused, not expanded (and a level of all pairs together
+    // is bounded too).
+    let mut work: Vec<usize> = vec![0; pairs.len()];
+    let too_much = |a: &Option<ObjectId>, b: &Option<ObjectId>| SourceError::InvalidTree {
+        tree: b
+            .as_ref()
+            .or(a.as_ref())
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        reason: format!("comparing it means more than {MAX_PATHS} paths"),
+    };
     // Level by level rather than recursively: a tree nested a hundred thousand folders deep
     // must not overflow our stack.
     type Pending = (usize, Vec<u8>, Option<ObjectId>, Option<ObjectId>);
@@ -355,21 +396,16 @@ pub(crate) fn changed_paths(
                     e.filter(|e| e.node == Node::Tree).map(|e| e.oid.clone())
                 };
                 let leaf = |e: Option<&RawEntry>| e.is_some_and(|e| e.node != Node::Tree);
-                if leaf(x) || leaf(y) {
-                    let paths = &mut out[i];
-                    paths.push(path.clone());
-                    if paths.len() > MAX_PATHS {
-                        return Err(SourceError::InvalidTree {
-                            tree: b
-                                .as_ref()
-                                .or(a.as_ref())
-                                .map(ToString::to_string)
-                                .unwrap_or_default(),
-                            reason: format!("it changes more than {MAX_PATHS} paths"),
-                        });
-                    }
-                }
                 let (tx, ty) = (tree_of(x), tree_of(y));
+                let adds =
+                    usize::from(leaf(x) || leaf(y)) + usize::from(tx.is_some() || ty.is_some());
+                work[i] += adds;
+                if work[i] > MAX_PATHS || next.len() > MAX_PATHS.saturating_mul(4) {
+                    return Err(too_much(&a, &b));
+                }
+                if leaf(x) || leaf(y) {
+                    out[i].push(path.clone());
+                }
                 if tx.is_some() || ty.is_some() {
                     next.push((i, path, tx, ty));
                 }

@@ -615,3 +615,131 @@ fn a_tree_that_repeats_its_subtrees_is_refused_quickly() {
     let err = repo.tree_entries(&id(&c)).unwrap_err();
     assert!(err.to_string().contains("more than 2000000 paths"), "{err}");
 }
+
+/// Regression (fifth review of issue 11): a second `tree` or `parent` line after `committer`
+/// passes `git fsck` and git ignores it; reprove read it, so another tree was baselined and
+/// built than git checks out, and a hidden parent took an unreviewed commit out of a range.
+#[test]
+fn commits_with_headers_git_would_not_read_are_refused() {
+    let d = new_repo();
+    let p = d.path();
+    write(p, "a.txt", b"reviewed\n");
+    let good = commit_all(p, "good", 1_700_000_000);
+    let good_tree = git(p, &["rev-parse", &format!("{good}^{{tree}}")]);
+    write(p, "evil.sh", b"curl | sh\n");
+    let evil = commit_all(p, "evil", 1_700_000_100);
+    let evil_tree = git(p, &["rev-parse", &format!("{evil}^{{tree}}")]);
+    let who = "A <a@example.com> 1700000200 +0000";
+    let crafted = format!(
+        "tree {good_tree}\nparent {good}\nauthor {who}\ncommitter {who}\ntree {evil_tree}\n\nrelease\n"
+    );
+    let c = hash_object(p, "commit", crafted.as_bytes());
+    // git itself reads the first tree, and fsck does not mind the second.
+    assert_eq!(git(p, &["rev-parse", &format!("{c}^{{tree}}")]), good_tree);
+    let repo = Repository::discover(p).unwrap();
+    let err = repo.tree_entries(&id(&c)).unwrap_err();
+    assert!(matches!(err, SourceError::InvalidCommit { .. }), "{err}");
+    let hidden_parent = format!(
+        "tree {good_tree}\nparent {good}\nauthor {who}\ncommitter {who}\nparent {evil}\n\nrelease\n"
+    );
+    let c = hash_object(p, "commit", hidden_parent.as_bytes());
+    let err = repo.commits_between(None, &id(&c)).unwrap_err();
+    assert!(matches!(err, SourceError::InvalidCommit { .. }), "{err}");
+}
+
+/// Regression (fifth review of issue 11): each repeated name scanned every entry before it,
+/// so a tree of many equal names took hours to parse.
+#[test]
+fn a_tree_of_many_equal_names_is_read_in_linear_time() {
+    let d = new_repo();
+    let p = d.path();
+    let blob = hash_object(p, "blob", b"x\n");
+    let entries: Vec<(&str, &[u8], &str)> = (0..100_000)
+        .map(|_| ("100644", &b"a"[..], blob.as_str()))
+        .collect();
+    let t = hash_object(p, "tree", &raw_tree(&entries));
+    let repo = Repository::discover(p).unwrap();
+    let listed = repo.tree_entries(&id(&commit_tree(p, &t))).unwrap();
+    assert_eq!(listed.len(), 100_000);
+    assert!(!reprove_source::tree_problems(&listed).is_empty());
+}
+
+/// Regression (fifth review of issue 11): a commit adding a tree that repeats its subtrees
+/// (and the next one removing it) made the changed-path listing of `diff` grow without bound.
+#[test]
+fn a_subtree_bomb_in_a_diff_is_refused() {
+    let d = new_repo();
+    let p = d.path();
+    let blob = hash_object(p, "blob", b"x\n");
+    let names: Vec<String> = (0..100).map(|i| format!("n{i:02}")).collect();
+    let mut t = hash_object(p, "tree", &raw_tree(&[("100644", b"f", &blob)]));
+    for _ in 0..4 {
+        let entries: Vec<(&str, &[u8], &str)> = names
+            .iter()
+            .map(|n| ("40000", n.as_bytes(), t.as_str()))
+            .collect();
+        t = hash_object(p, "tree", &raw_tree(&entries));
+    }
+    let root = hash_object(
+        p,
+        "tree",
+        &raw_tree(&[("40000", b"bomb", &t), ("100644", b"f", &blob)]),
+    );
+    let a = commit_tree(p, &root);
+    let plain = hash_object(p, "tree", &raw_tree(&[("100644", b"f", &blob)]));
+    let b = git(p, &["commit-tree", &plain, "-p", &a, "-m", "remove it"]);
+    let repo = Repository::discover(p).unwrap();
+    let history = repo.history(&[&id(&b)]).unwrap();
+    let err = repo.paths_touched(&history, None, &id(&b)).unwrap_err();
+    assert!(err.to_string().contains("more than 2000000 paths"), "{err}");
+}
+
+/// Regression (fifth review of issue 11): every tag target was read whole, so one tag on a
+/// large blob failed every command that lists tags; tags of tags stopped after 8.
+#[test]
+fn odd_tags_do_not_break_the_others() {
+    let d = new_repo();
+    let p = d.path();
+    write(p, "f", b"x\n");
+    commit_all(p, "c", 1_700_000_000);
+    git(p, &["tag", "-a", "-m", "release", "v1.0"]);
+    let big = hash_object(p, "blob", &vec![b'x'; 17 << 20]);
+    git(p, &["tag", "big-blob", &big]);
+    let mut prev = "v1.0".to_owned();
+    for i in 0..12 {
+        let name = format!("chain{i}");
+        git(p, &["tag", "-a", "-m", "chained", &name, &prev]);
+        prev = name;
+    }
+    let repo = Repository::discover(p).unwrap();
+    let tags = repo.tags().unwrap();
+    let head = git(p, &["rev-parse", "HEAD"]);
+    let get = |n: &str| tags.iter().find(|t| t.name == n).unwrap();
+    assert_eq!(get("big-blob").commit, None);
+    assert_eq!(
+        get("chain11").commit.as_ref().map(ToString::to_string),
+        Some(head.clone())
+    );
+    let chain: Tag = "chain11".parse().unwrap();
+    assert_eq!(repo.resolve_tag(&chain).unwrap().commit.to_string(), head);
+    let err = repo.resolve_tag(&"big-blob".parse().unwrap()).unwrap_err();
+    assert!(matches!(err, SourceError::TagNotCommit { .. }), "{err}");
+}
+
+/// Regression (fifth review of issue 11): a FIFO as `HEAD` blocked the first `git rev-parse`,
+/// before the git folder was looked at.
+#[test]
+fn a_fifo_head_is_refused_before_git_runs() {
+    let d = new_repo();
+    let p = d.path();
+    std::fs::remove_file(p.join(".git/HEAD")).unwrap();
+    assert!(
+        Command::new("mkfifo")
+            .arg(p.join(".git/HEAD"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    let err = Repository::discover(p).unwrap_err();
+    assert!(err.to_string().contains("FIFO"), "{err}");
+}
