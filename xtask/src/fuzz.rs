@@ -30,6 +30,7 @@ const TARGETS: &[&str] = &[
     "config",
     "explain",
     "scan",
+    "git_object",
 ];
 
 pub fn run_fuzz(args: &[String]) -> Result<()> {
@@ -331,6 +332,27 @@ fn seed() -> Result<()> {
         data.extend(read(path)?);
         put("scan", &path.replace('/', "_"), &data)?;
     }
+    // Git objects of this repository: a commit (signed ones carry continuation lines), its
+    // tree, a tag-like `object` header.
+    let git_raw = |args: &[&str]| -> Result<Vec<u8>> {
+        let out = std::process::Command::new("git")
+            .current_dir(root())
+            .args(args)
+            .output()?;
+        anyhow::ensure!(out.status.success(), "git {args:?} failed");
+        Ok(out.stdout)
+    };
+    for (byte, name, args) in [
+        (0u8, "commit-head", &["cat-file", "commit", "HEAD"][..]),
+        (1, "tree-head", &["cat-file", "tree", "HEAD^{tree}"]),
+    ] {
+        let mut data = vec![byte];
+        data.extend(git_raw(args)?);
+        put("git_object", name, &data)?;
+    }
+    let mut tag = vec![3u8];
+    tag.extend(b"object 0123456789abcdef0123456789abcdef01234567\ntype commit\ntag v1\ntagger T <t@x> 1700000000 +0000\n\nrelease\n");
+    put("git_object", "tag", &tag)?;
     say("xtask: wrote the seed corpus under fuzz/corpus/");
     Ok(())
 }

@@ -24,6 +24,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("config", config),
     ("explain", explain),
     ("scan", scan),
+    ("git_object", git_object),
 ];
 
 /// Runs the target `name` on `data`.
@@ -181,6 +182,11 @@ pub fn scan(data: &[u8]) {
         _ => ("reprove.toml", reprove_oci::FileKind::ReproveToml),
     };
     let _ = reprove_oci::scan(name, kind, rest);
+}
+
+/// Git objects from a clone: commits (headers read as git reads them), trees, tags.
+pub fn git_object(data: &[u8]) {
+    reprove_source::fuzzing::git_object(data);
 }
 
 #[cfg(test)]

@@ -678,7 +678,7 @@ type Header = (ObjectKind, u64);
 const MAX_TAG_DEPTH: usize = 32;
 
 /// The object an annotated tag names (its `object` header, gitformat-tag).
-fn parse_tag_target(tag: &ObjectId, raw: &[u8]) -> Result<ObjectId> {
+pub(crate) fn parse_tag_target(tag: &ObjectId, raw: &[u8]) -> Result<ObjectId> {
     raw.split(|&b| b == b'\n')
         .next()
         .and_then(|l| l.strip_prefix(b"object "))

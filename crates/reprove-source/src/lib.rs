@@ -96,6 +96,44 @@ pub enum SourceError {
     },
 }
 
+/// Entry points for the fuzz targets (`crates/reprove-fuzz`): the parsers of git objects a
+/// clone supplies. Not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::ids::ObjectId;
+
+    /// The first byte picks the parser: a commit, a tree (SHA-1 or SHA-256 ids), a tag's
+    /// `object` line; the rest is the object.
+    pub fn git_object(data: &[u8]) {
+        let Some((&which, raw)) = data.split_first() else {
+            return;
+        };
+        let sha1: ObjectId = match "0123456789abcdef0123456789abcdef01234567".parse() {
+            Ok(id) => id,
+            Err(_) => return,
+        };
+        let sha256: ObjectId =
+            match "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".parse() {
+                Ok(id) => id,
+                Err(_) => return,
+            };
+        match which % 4 {
+            0 => {
+                let _ = crate::commit::parse_commit(sha1, raw);
+            }
+            1 => {
+                let _ = crate::tree::parse_tree(&sha1, raw);
+            }
+            2 => {
+                let _ = crate::tree::parse_tree(&sha256, raw);
+            }
+            _ => {
+                let _ = crate::git::parse_tag_target(&sha1, raw);
+            }
+        }
+    }
+}
+
 fn nearest_hint(nearest: &[String]) -> String {
     if nearest.is_empty() {
         "; the repository has no tags".to_owned()
