@@ -1,0 +1,97 @@
+//! The command line's surface: every command's `--help`, snapshotted, so a restructuring of
+//! the clap tree that changes a flag, a default or a constraint shows up as a diff.
+
+use crate::support::{Fixture, stderr};
+
+const COMMANDS: &[&[&str]] = &[
+    &[],
+    &["baseline"],
+    &["soup"],
+    &["init"],
+    &["key"],
+    &["key", "generate"],
+    &["key", "public"],
+    &["rebuild"],
+    &["attest"],
+    &["release"],
+    &["verify"],
+    &["status"],
+    &["diff"],
+    &["report"],
+    &["images"],
+    &["images", "check"],
+    &["images", "pin"],
+    &["sign"],
+    &["verify-bundle"],
+];
+
+#[test]
+fn every_command_help() {
+    let f = Fixture::new();
+    let mut all = String::new();
+    for cmd in COMMANDS {
+        let mut args: Vec<&str> = cmd.to_vec();
+        args.push("--help");
+        let out = f.reprove(&args);
+        assert_eq!(out.status.code(), Some(0), "{cmd:?}: {}", stderr(&out));
+        all.push_str(&format!("$ reprove {}\n", args.join(" ")));
+        all.push_str(&String::from_utf8(out.stdout).unwrap());
+        all.push('\n');
+    }
+    insta::assert_snapshot!(all);
+}
+
+/// The constraints between flags hold after the restructuring (they live in clap attributes,
+/// which a help text does not fully show).
+#[test]
+fn flag_constraints() {
+    let f = Fixture::new();
+    for (args, needle) in [
+        (
+            &["verify", "v1.0.0", "--certificate-identity", "a"][..],
+            "--certificate-oidc-issuer",
+        ),
+        (
+            &["status", "--certificate-oidc-issuer", "https://x"][..],
+            "--certificate-identity",
+        ),
+        (
+            &["report", "v1.0.0", "--certificate-identity", "a"][..],
+            "--certificate-oidc-issuer",
+        ),
+        (
+            &["verify", "v1.0.0", "--artifacts", "d", "--no-artifacts"][..],
+            "cannot be used with",
+        ),
+        (
+            &["verify", "v1.0.0", "--artifact", "f", "--no-artifacts"][..],
+            "cannot be used with",
+        ),
+        (&["baseline", "v1.0.0", "--sign"][..], "--key"),
+        (&["baseline", "v1.0.0", "--key", "k"][..], "--sign"),
+        (&["images", "check", "--key", "k"][..], "--baseline"),
+        (
+            &["images", "check", "p", "--baseline", "b"][..],
+            "cannot be used with",
+        ),
+        (&["verify-bundle", "--bundle", "b", "f"][..], "--key"),
+        (
+            &[
+                "verify-bundle",
+                "--bundle",
+                "b",
+                "--key",
+                "k",
+                "--certificate-identity",
+                "a",
+                "f",
+            ][..],
+            "cannot be used with",
+        ),
+    ] {
+        let out = f.reprove(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
