@@ -218,7 +218,7 @@ fn seed() -> Result<()> {
     let key = reprove_attest::PrivateKey::generate(reprove_attest::KeyAlgorithm::P256)?;
     let ed = reprove_attest::PrivateKey::generate(reprove_attest::KeyAlgorithm::Ed25519)?;
     let statement = read("tests/fixtures/statement.json")?;
-    let bundle = reprove_release::pipeline::sign_statement(statement.clone(), &key)?;
+    let bundle = reprove_attest::sign_statement(statement.clone(), &key)?;
     put("bundle", "key-signed", &bundle)?;
     let mut two: serde_json::Value = serde_json::from_slice(&bundle)?;
     two["messageSignature"] = serde_json::json!({"messageDigest": {"algorithm": "SHA2_256", "digest": "AAAA"}, "signature": "AAAA"});

@@ -7,8 +7,9 @@
 
 use serde_json::{Value, json};
 
-use crate::dsse::{Envelope, decode_base64};
-use crate::keys::PublicKey;
+use crate::AttestError;
+use crate::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE, decode_base64};
+use crate::keys::{PrivateKey, PublicKey};
 
 pub const MEDIA_TYPE_V03: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 
@@ -157,6 +158,17 @@ pub fn key_signed_bundle(envelope: &Envelope, key: &PublicKey) -> Value {
         },
         "dsseEnvelope": envelope.to_json_value(),
     })
+}
+
+/// The key-signed Sigstore bundle of a statement's exact bytes (DSSE with the in-toto payload
+/// type), as reprove writes evidence: pretty JSON and a final newline. The bytes are signed as
+/// given, never re-serialized (DSSE signs PAE over the payload: `dsse/protocol.md`).
+pub fn sign_statement(statement_bytes: Vec<u8>, key: &PrivateKey) -> Result<Vec<u8>, AttestError> {
+    let envelope = Envelope::sign(IN_TOTO_PAYLOAD_TYPE, statement_bytes, key);
+    let mut b = serde_json::to_vec_pretty(&key_signed_bundle(&envelope, &key.public_key()))
+        .map_err(|source| AttestError::Bundle { source })?;
+    b.push(b'\n');
+    Ok(b)
 }
 
 /// What a bundle signs.

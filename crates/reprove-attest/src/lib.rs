@@ -19,5 +19,6 @@ pub mod slsa;
 pub mod statement;
 pub mod verify;
 
+pub use bundle::sign_statement;
 pub use keys::{KeyAlgorithm, KeyError, PrivateKey, PublicKey};
 pub use statement::{AttestError, ResourceDescriptor, STATEMENT_V1, Statement, to_canonical_json};

@@ -24,6 +24,11 @@ pub enum AttestError {
     },
     #[error("invalid statement: {reason}")]
     Invalid { reason: String },
+    #[error("failed to serialize the bundle")]
+    Bundle {
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 /// A ResourceDescriptor: something identified by name and/or digests.

@@ -1,15 +1,12 @@
 //! `reprove`: the command line. The only crate that prints: data on stdout, diagnostics and
 //! progress on stderr. Exit codes: 0 the check holds, 1 it ran and failed, 2 it could not run.
 
-mod audit;
+mod args;
+mod cli;
 mod commands;
-mod images;
-mod init;
+mod keys;
+mod outcome;
 mod output;
-mod rebuild;
-mod release;
-mod sign;
-mod verify;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -17,8 +14,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = commands::Cli::parse();
-    match commands::run(cli) {
+    let cli = cli::Cli::parse();
+    match cli::run(cli) {
         Ok(outcome) => ExitCode::from(outcome as u8),
         Err(err) => {
             let mut stderr = std::io::stderr().lock();

@@ -8,7 +8,6 @@
 
 use std::path::{Path, PathBuf};
 
-use reprove_attest::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE};
 use reprove_attest::{PrivateKey, ResourceDescriptor};
 use reprove_build::{BuildError, EngineKind, RebuildReport, RebuildVerdict, Verdict};
 use reprove_source::{Repository, Tag, rfc3339_utc, unix_now};
@@ -51,19 +50,13 @@ pub struct Released {
     pub repository: Option<String>,
 }
 
-/// A key-signed Sigstore bundle (DSSE) of a statement's bytes.
-pub fn sign_statement(statement_bytes: Vec<u8>, key: &PrivateKey) -> Result<Vec<u8>, ReleaseError> {
-    let envelope = Envelope::sign(IN_TOTO_PAYLOAD_TYPE, statement_bytes, key);
-    let mut b = serde_json::to_vec_pretty(&reprove_attest::bundle::key_signed_bundle(
-        &envelope,
-        &key.public_key(),
-    ))
-    .map_err(|e| ReleaseError::Malformed {
-        path: PathBuf::from("bundle"),
-        reason: e.to_string(),
-    })?;
-    b.push(b'\n');
-    Ok(b)
+/// A key-signed Sigstore bundle of a statement's bytes (see [`reprove_attest::sign_statement`]).
+pub(crate) fn sign_statement(
+    statement_bytes: Vec<u8>,
+    key: &PrivateKey,
+) -> Result<Vec<u8>, ReleaseError> {
+    reprove_attest::sign_statement(statement_bytes, key)
+        .map_err(|source| ReleaseError::Statement { source })
 }
 
 fn move_into(from: &Path, to: &Path) -> Result<(), ReleaseError> {

@@ -3,16 +3,17 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
+use clap::{Args, Subcommand, ValueEnum};
 use reprove_oci::check::{
     Verdict, VerdictCode, check_reference, concurrently, default_platform, resolve_tag,
 };
 use reprove_oci::registry::{ClientOptions, RegistryClient};
 use reprove_oci::{ImageMention, ImageRef, file_kind, scan};
 
-use crate::commands::{ImagesFormat, Outcome};
 use reprove_escape::terminal;
 
+use crate::outcome::Outcome;
 use crate::output::{note, stdout};
 
 /// A file to scan: how it is shown, and where it is read from.
@@ -123,50 +124,28 @@ fn read_mentions(sources: &[Source]) -> Result<Vec<ImageMention>> {
 }
 
 /// Image references recorded in a baseline: a manifest, a Sigstore bundle of one, or a bare
-/// DSSE envelope, read through the one reader of signed statements. With `key`, only a signed
-/// document that verifies is accepted.
+/// DSSE envelope, read through the library's one reader of signed baselines. With `key`, only
+/// a signed document that verifies is accepted.
 fn baseline_mentions(path: &Path, key: Option<&Path>) -> Result<Vec<ImageMention>> {
     let signers = match key {
         Some(k) => vec![reprove_attest::verify::Signer::Key {
-            key: crate::sign::read_public_key(k)?,
+            key: crate::keys::read_public_key(k)?,
         }],
         None => Vec::new(),
     };
-    let statement = crate::audit::read_statement_arg(path, &signers, None)?;
-    if statement.get("predicateType").and_then(|t| t.as_str())
-        != Some(reprove_baseline::BASELINE_PREDICATE_TYPE)
-    {
-        bail!(
-            "`{}` is not a reprove baseline (predicate type `{}`)",
-            path.display(),
-            reprove_baseline::BASELINE_PREDICATE_TYPE
-        );
-    }
-    let images = statement
-        .pointer("/predicate/images")
-        .and_then(|i| i.as_array())
-        .with_context(|| {
-            format!(
-                "`{}` is not a reprove baseline (no `predicate.images`)",
-                path.display()
-            )
-        })?;
-    Ok(images
-        .iter()
-        .filter_map(|i| {
-            let reference = i.get("reference")?.as_str()?.to_owned();
-            Some(ImageMention {
-                file: i.get("file")?.as_str()?.to_owned(),
-                line: i.get("line")?.as_u64()? as usize,
-                column: i.get("column")?.as_u64()? as usize,
-                reference: reference.parse::<ImageRef>().map_err(|e| e.to_string()),
-                raw: reference,
-                context: reprove_oci::MentionContext::YamlImage,
-                platform: i
-                    .get("platform")
-                    .and_then(|p| p.as_str())
-                    .map(str::to_owned),
-            })
+    let view = super::read_baseline_arg(path, &signers, None)?;
+    Ok(view
+        .predicate
+        .images
+        .into_iter()
+        .map(|i| ImageMention {
+            file: i.file,
+            line: i.line,
+            column: i.column,
+            reference: i.reference.parse::<ImageRef>().map_err(|e| e.to_string()),
+            raw: i.reference,
+            context: reprove_oci::MentionContext::YamlImage,
+            platform: i.platform,
         })
         .collect())
 }
@@ -198,22 +177,87 @@ struct Row<'a> {
     current: Option<&'a str>,
 }
 
-pub struct CheckArgs<'a> {
-    pub paths: &'a [PathBuf],
-    pub baseline: Option<&'a Path>,
-    pub key: Option<&'a Path>,
-    pub insecure: &'a [String],
-    pub concurrency: usize,
-    pub timeout: std::time::Duration,
-    pub format: ImagesFormat,
+#[derive(Debug, Subcommand)]
+pub enum ImagesCommand {
+    /// Check every image reference's pin against its registry
+    ///
+    /// Verdicts: ok, unpinned-image, tag-moved, digest-missing, index-republished,
+    /// digest-mismatch, unparsable-image, registry-unreachable. Exit 0 when every pin holds,
+    /// 1 when one is broken or missing, 2 when a registry could not be asked.
+    Check(CheckArgs),
+    /// Rewrite unpinned references to `name:tag@sha256:…` in place (multi-arch: the index)
+    Pin(PinArgs),
 }
 
-pub fn check(dir: &Path, args: CheckArgs<'_>) -> Result<Outcome> {
-    let mentions = match args.baseline {
-        Some(b) => baseline_mentions(b, args.key)?,
-        None => read_mentions(&sources(dir, args.paths)?)?,
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Files or folders to scan (default: the repository's tracked files).
+    paths: Vec<PathBuf>,
+    /// Check the images recorded in a baseline (manifest or signed bundle) instead.
+    #[arg(long, value_name = "B", conflicts_with = "paths")]
+    baseline: Option<PathBuf>,
+    /// Public key to check the baseline bundle's signature with.
+    #[arg(long, value_name = "PUB", requires = "baseline")]
+    key: Option<PathBuf>,
+    /// Registry host (with port) to reach over plain HTTP; loopback registries always are.
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    insecure_registry: Vec<String>,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Seconds before a registry request is abandoned (registry-unreachable).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    timeout: u64,
+    #[arg(long, value_enum, default_value_t = ImagesFormat::Text)]
+    format: ImagesFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct PinArgs {
+    /// Files or folders to rewrite (default: the repository's tracked files).
+    paths: Vec<PathBuf>,
+    /// Print the diff instead of writing.
+    #[arg(long)]
+    dry_run: bool,
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    insecure_registry: Vec<String>,
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Seconds before a registry request is abandoned.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImagesFormat {
+    Text,
+    Json,
+    Sarif,
+}
+
+pub fn run(dir: &Path, cmd: ImagesCommand) -> Result<Outcome> {
+    match cmd {
+        ImagesCommand::Check(args) => check(dir, args),
+        ImagesCommand::Pin(args) => pin(
+            dir,
+            &args.paths,
+            &args.insecure_registry,
+            args.concurrency,
+            std::time::Duration::from_secs(args.timeout),
+            args.dry_run,
+        ),
+    }
+}
+
+fn check(dir: &Path, args: CheckArgs) -> Result<Outcome> {
+    let mentions = match &args.baseline {
+        Some(b) => baseline_mentions(b, args.key.as_deref())?,
+        None => read_mentions(&sources(dir, &args.paths)?)?,
     };
-    let client = client(args.insecure, args.timeout)?;
+    let client = client(
+        &args.insecure_registry,
+        std::time::Duration::from_secs(args.timeout),
+    )?;
     // One registry round trip per distinct (reference, platform).
     let mut unique: Vec<(ImageRef, String)> = mentions
         .iter()
@@ -428,7 +472,7 @@ struct Edit {
     pinned: usize,
 }
 
-pub fn pin(
+fn pin(
     dir: &Path,
     paths: &[PathBuf],
     insecure: &[String],

@@ -2,9 +2,14 @@
 //! read from the working tree since the file is written before the next commit).
 
 use std::fmt::Write as _;
+use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result, bail};
 use reprove_source::Repository;
+
+use super::open_repo;
+use crate::outcome::Outcome;
+use crate::output::note;
 
 fn toml_string(s: &str) -> String {
     let mut out = String::from("\"");
@@ -197,4 +202,23 @@ pub fn render(repo: &Repository) -> Result<String> {
         }
     }
     Ok(out)
+}
+
+/// `reprove init`: write a commented reprove.toml for this repository (never overwrites one).
+pub fn run(dir: &Path) -> Result<Outcome> {
+    let repo = open_repo(dir)?;
+    let path = repo.root().join("reprove.toml");
+    if path.exists() {
+        bail!(
+            "`{}` already exists; reprove init never overwrites it",
+            path.display()
+        );
+    }
+    let text = render(&repo).context("failed to inspect the repository")?;
+    crate::output::write_file(&path, text.as_bytes(), false)?;
+    note(&format!(
+        "wrote `{}`; review it, then commit it (it is read from each release tag)",
+        path.display()
+    ));
+    Ok(Outcome::Pass)
 }

@@ -4,21 +4,40 @@ use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
+use clap::Args;
 use reprove_build::{EngineKind, Options, RebuildReport, Verdict};
+use reprove_escape::{terminal, xml};
 use reprove_source::{Repository, Tag};
 
-use crate::commands::{EngineArg, Outcome, RebuildFormat};
-use reprove_escape::{terminal, xml};
-
+use crate::args::{EngineArg, RebuildFormat};
+use crate::outcome::Outcome;
 use crate::output::{note, stdout, stdout_text};
 
-pub struct Args {
-    pub artifacts: Option<PathBuf>,
-    pub engine: Option<EngineArg>,
-    pub variations: bool,
-    pub keep: Option<PathBuf>,
-    pub force: bool,
-    pub format: RebuildFormat,
+/// Rebuild a tag in its pinned image with no network and compare with the published artifacts
+///
+/// Exit 0 when every artifact matches (or, without --artifacts, the build succeeded),
+/// 1 on any difference, 2 when the rebuild could not run.
+#[derive(Debug, Args)]
+pub struct RebuildArgs {
+    /// The release tag.
+    tag: Tag,
+    /// Published artifacts: a flat directory, or a SHA256SUMS file.
+    #[arg(long, value_name = "DIR|SHA256SUMS")]
+    artifacts: Option<PathBuf>,
+    /// Container engine (default: docker or podman, whichever is on PATH).
+    #[arg(long, value_enum)]
+    engine: Option<EngineArg>,
+    /// Build a second time varying build path, time zone, locale, umask, hostname and user.
+    #[arg(long)]
+    variations: bool,
+    /// Keep the build log, rebuilt artifacts, explanations and report in DIR.
+    #[arg(long, value_name = "DIR")]
+    keep: Option<PathBuf>,
+    /// Replace DIR if it exists.
+    #[arg(long)]
+    force: bool,
+    #[arg(long, value_enum, default_value_t = RebuildFormat::Text)]
+    format: RebuildFormat,
 }
 
 fn short(hex: &str) -> &str {
@@ -148,7 +167,8 @@ fn junit(r: &RebuildReport) -> String {
     out
 }
 
-pub fn run(dir: &Path, tag: &Tag, args: Args) -> Result<Outcome> {
+pub fn run(dir: &Path, args: RebuildArgs) -> Result<Outcome> {
+    let tag = &args.tag;
     let repo = Repository::discover(dir)?;
     if let Some(k) = &args.keep
         && k.exists()

@@ -1,14 +1,54 @@
 //! `reprove verify-bundle`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
+use clap::Args;
 use reprove_attest::verify::{ArtifactInput, Signer, VerifyError, verify_bundle as verify};
-
-use crate::commands::{Outcome, TextOrJson};
 use reprove_escape::terminal;
 
+use crate::args::TextOrJson;
+use crate::outcome::Outcome;
 use crate::output::stdout;
+
+/// Verify a Sigstore bundle for a file or digest, offline
+///
+/// Key-signed bundles are checked against --key; keyless ones against the certificate
+/// identity and OIDC issuer, with Sigstore's production trusted root built in
+/// (--trusted-root replaces it). Follows the sigstore-conformance CLI protocol.
+/// Exit 0 verified, 1 rejected, 2 unusable input.
+#[derive(Debug, Args)]
+pub struct VerifyBundleArgs {
+    #[arg(long, value_name = "FILE")]
+    bundle: PathBuf,
+    /// Public key (SPKI PEM) for key-signed bundles.
+    #[arg(long, value_name = "PUB", conflicts_with_all = ["certificate_identity", "certificate_oidc_issuer"], required_unless_present = "certificate_identity")]
+    key: Option<PathBuf>,
+    /// Expected certificate identity (subject alternative name), exact match.
+    #[arg(long, value_name = "ID", requires = "certificate_oidc_issuer")]
+    certificate_identity: Option<String>,
+    /// Expected OIDC issuer, exact match.
+    #[arg(long, value_name = "URL", requires = "certificate_identity")]
+    certificate_oidc_issuer: Option<String>,
+    /// Trusted root JSON to use instead of Sigstore's production root.
+    #[arg(long, value_name = "FILE")]
+    trusted_root: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    format: TextOrJson,
+    /// The signed file, or `sha256:<64 hex>`.
+    file_or_digest: String,
+}
+
+pub fn run(args: VerifyBundleArgs) -> Result<Outcome> {
+    verify_bundle(
+        &args.bundle,
+        args.key.as_deref(),
+        args.certificate_identity.zip(args.certificate_oidc_issuer),
+        args.trusted_root.as_deref(),
+        args.format,
+        &args.file_or_digest,
+    )
+}
 
 /// `sha256:<64 lowercase hex>` is a digest; anything else is a path (the conformance rule).
 fn artifact_input(arg: &str) -> ArtifactInput {
@@ -22,7 +62,7 @@ fn artifact_input(arg: &str) -> ArtifactInput {
     ArtifactInput::File(arg.into())
 }
 
-pub fn verify_bundle(
+fn verify_bundle(
     bundle: &Path,
     key: Option<&Path>,
     identity: Option<(String, String)>,
@@ -35,7 +75,7 @@ pub fn verify_bundle(
             .with_context(|| format!("failed to read the bundle `{}`", bundle.display()))?;
     let signer = match (key, identity) {
         (Some(k), _) => Signer::Key {
-            key: crate::sign::read_public_key(k)?,
+            key: crate::keys::read_public_key(k)?,
         },
         (None, Some((identity, issuer))) => Signer::Identity { identity, issuer },
         (None, None) => {
@@ -43,7 +83,7 @@ pub fn verify_bundle(
         }
     };
     let root = match trusted_root {
-        Some(p) => Some(crate::audit::read_root(Some(p))?.unwrap_or_default()),
+        Some(p) => Some(crate::args::read_root(Some(p))?.unwrap_or_default()),
         None => None,
     };
     let artifact = artifact_input(file_or_digest);

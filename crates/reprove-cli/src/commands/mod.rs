@@ -1,0 +1,83 @@
+//! One module per command: each holds its clap `Args` (or subcommand enum) and a `run`. The
+//! helpers below are shared; `crate::cli` dispatches, and nothing here imports it back.
+
+pub mod attest;
+pub mod baseline;
+pub mod diff;
+pub mod images;
+pub mod init;
+pub mod key;
+pub mod rebuild;
+pub mod release;
+pub mod report;
+pub mod sign;
+pub mod soup;
+pub mod status;
+pub mod verify;
+pub mod verify_bundle;
+
+use std::io::IsTerminal as _;
+use std::path::Path;
+
+use anyhow::Result;
+use reprove_attest::signed::Form;
+use reprove_attest::verify::Signer;
+use reprove_baseline::BaselineView;
+use reprove_source::Repository;
+
+use crate::output::note;
+
+pub fn open_repo(dir: &Path) -> Result<Repository> {
+    Ok(Repository::discover(dir)?)
+}
+
+/// The repository at `dir` when there is one. A repository git refuses to read (an unknown
+/// extension, a `safe.directory` refusal) is an error, not "no repository": the checks that
+/// need it (the tag still names the signed commit) must not be quietly skipped.
+pub fn optional_repo(dir: &Path) -> Result<Option<Repository>> {
+    match Repository::discover(dir) {
+        Ok(r) => Ok(Some(r)),
+        Err(reprove_source::SourceError::NotARepository { .. }) => Ok(None),
+        Err(e) => Err(anyhow::Error::new(e).context(format!(
+            "`{}` is in a git repository that git refuses to read; the tag cannot be checked",
+            dir.display()
+        ))),
+    }
+}
+
+pub fn progress_bar() -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = indicatif::ProgressBar::new(0);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    Some(pb)
+}
+
+/// A baseline file named on the command line, read through the library's one reader of
+/// signed statements; a note says when its content was not authenticated.
+pub fn read_baseline_arg(
+    path: &Path,
+    signers: &[Signer],
+    root: Option<&str>,
+) -> Result<BaselineView> {
+    let file = reprove_baseline::view::read_baseline_file(path, signers, root)?;
+    match file.form {
+        _ if file.verified_by.is_some() => {}
+        Form::Manifest => note(&format!(
+            "note: `{}` is an unsigned statement; its content was not authenticated",
+            path.display()
+        )),
+        _ => note(&format!(
+            "note: the signature of `{}` was not checked (give --key to verify it)",
+            path.display()
+        )),
+    }
+    Ok(file.view)
+}

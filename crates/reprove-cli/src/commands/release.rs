@@ -1,0 +1,140 @@
+//! `reprove release`: baseline, rebuild, compare, provenance, sign, evidence folder.
+
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use clap::Args;
+use reprove_build::EngineKind;
+use reprove_escape::terminal;
+use reprove_release::evidence::{self, ReleaseOutcome};
+use reprove_source::{Repository, Tag};
+
+use crate::args::EngineArg;
+use crate::outcome::Outcome;
+use crate::output::{note, stdout_text};
+
+/// Release a tag: baseline, rebuild, compare, provenance, sign, evidence folder
+///
+/// Writes the evidence folder (default `evidence/<tag>/`) all at once: it appears only when
+/// everything was written. Exit 0 released; 1 the rebuild differs, the build fails or the
+/// change policy fails (the folder records why, with no provenance); 2 it could not run
+/// (nothing is written).
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    /// The release tag.
+    tag: Tag,
+    /// The published artifacts (a flat folder).
+    #[arg(long, value_name = "DIR")]
+    artifacts: PathBuf,
+    /// Private key to sign the baseline and the provenance with.
+    #[arg(long, value_name = "KEY")]
+    key: PathBuf,
+    /// The evidence folder to create (default: evidence/<tag> in the repository).
+    #[arg(long, value_name = "DIR")]
+    evidence: Option<PathBuf>,
+    /// Replace an existing evidence folder.
+    #[arg(long)]
+    force: bool,
+    /// Base of the change trace (default: the previous release tag by version order).
+    #[arg(long, value_name = "TAG")]
+    previous: Option<Tag>,
+    #[arg(long, value_enum)]
+    engine: Option<EngineArg>,
+}
+
+/// What each evidence file proves, for the closing summary.
+fn describe(file: &str) -> &'static str {
+    match file {
+        evidence::BASELINE => {
+            "signed configuration baseline: every file, SOUP item, image and change (IEC 62304 §8.1)"
+        }
+        evidence::PROVENANCE => {
+            "signed SLSA provenance: what was rebuilt, from which commit, in which image (§5.8)"
+        }
+        evidence::REBUILD_REPORT => "the rebuild and its artifact-by-artifact comparison",
+        evidence::BUILD_LOG => "the build's output",
+        evidence::SOUP_MARKDOWN | evidence::SOUP_CSV => "the SOUP register (§8.1.2)",
+        evidence::SOUP_CYCLONEDX => "the SOUP register as a CycloneDX 1.5 SBOM",
+        evidence::INDEX => "every file above with its sha256",
+        evidence::SIGNED_INDEX => "index.json and every file above, signed: the folder as a whole",
+        f if f.starts_with("explanations/") => "why an artifact differs",
+        f if f.starts_with("rebuilt/") => {
+            "an artifact as rebuilt (it differs from the published one)"
+        }
+        _ => "",
+    }
+}
+
+/// `reprove release`.
+pub fn run(dir: &Path, args: ReleaseArgs) -> Result<Outcome> {
+    let tag = &args.tag;
+    let repo = Repository::discover(dir)?;
+    repo.resolve_tag(tag)
+        .with_context(|| format!("failed to resolve tag `{tag}`"))?;
+    let evidence_dir = args
+        .evidence
+        .clone()
+        .unwrap_or_else(|| evidence::default_dir(repo.root(), tag.as_str()));
+    if evidence_dir.exists() && !args.force {
+        bail!(
+            "the evidence folder `{}` already exists; pass --force to replace it",
+            evidence_dir.display()
+        );
+    }
+    // The password is asked before any work.
+    let key = crate::keys::read_private_key(&args.key)?;
+    let show = std::io::stderr().is_terminal() || std::env::var_os("REPROVE_PROGRESS").is_some();
+    let opts = reprove_release::pipeline::Options {
+        artifacts: args.artifacts,
+        evidence: evidence_dir.clone(),
+        force: args.force,
+        engine: args.engine.map(EngineKind::from),
+        previous: args.previous,
+    };
+    let released = reprove_release::pipeline::release(&repo, tag, &opts, &key, &|_, m| {
+        if show {
+            note(m);
+        }
+    })?;
+    let index = &released.index;
+    let mut s = String::new();
+    match index.outcome {
+        ReleaseOutcome::Released => s.push_str(&format!(
+            "released `{tag}` (commit {}): reproducible, policy met, baseline and provenance signed\n",
+            index.commit
+        )),
+        ReleaseOutcome::Failed => {
+            s.push_str(&format!(
+                "release of `{tag}` FAILED (commit {}); no provenance was signed\n",
+                index.commit
+            ));
+            for f in &index.failures {
+                s.push_str(&format!("  - {}\n", terminal(f)));
+            }
+        }
+    }
+    if released.repository.is_none() {
+        s.push_str("note: no `[project] repository` in reprove.toml and no origin remote: the provenance names no source repository, so `verify --source-uri` cannot match it\n");
+    }
+    s.push_str(&format!(
+        "evidence: {}\n",
+        terminal(&released.evidence.display().to_string())
+    ));
+    for f in &index.files {
+        let what = describe(&f.path);
+        s.push_str(&format!(
+            "  {:<26} {}\n",
+            terminal(&f.path),
+            if what.is_empty() { "" } else { what }
+        ));
+    }
+    for f in [evidence::INDEX, evidence::SIGNED_INDEX] {
+        s.push_str(&format!("  {:<26} {}\n", f, describe(f)));
+    }
+    stdout_text(&s)?;
+    Ok(match index.outcome {
+        ReleaseOutcome::Released => Outcome::Pass,
+        ReleaseOutcome::Failed => Outcome::Fail,
+    })
+}

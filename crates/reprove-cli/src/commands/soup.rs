@@ -1,0 +1,98 @@
+//! `reprove soup`: the SOUP register (IEC 62304 §8.1.2) of a tag or of HEAD.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+use reprove_source::Tag;
+
+use super::open_repo;
+use crate::outcome::Outcome;
+use crate::output::{emit, note};
+
+/// Print the SOUP register (IEC 62304 §8.1.2) of a tag, or of HEAD
+#[derive(Debug, Args)]
+pub struct SoupArgs {
+    /// The release tag (default: the commit at HEAD).
+    tag: Option<Tag>,
+    #[arg(long, value_enum, default_value_t = SoupFormat::Markdown)]
+    format: SoupFormat,
+    /// Write to FILE (atomically) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Overwrite FILE if it exists.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SoupFormat {
+    #[value(alias = "text")]
+    Markdown,
+    Csv,
+    Json,
+    Cyclonedx,
+}
+
+pub fn run(dir: &Path, args: SoupArgs) -> Result<Outcome> {
+    soup(
+        dir,
+        args.tag.as_ref(),
+        args.format,
+        args.output.as_deref(),
+        args.force,
+    )
+}
+
+fn soup(
+    dir: &Path,
+    tag: Option<&Tag>,
+    format: SoupFormat,
+    output: Option<&Path>,
+    force: bool,
+) -> Result<Outcome> {
+    let repo = open_repo(dir)?;
+    let reg = reprove_baseline::soup_register(&repo, tag)?;
+    let mut bytes = match format {
+        SoupFormat::Markdown => {
+            let mut s = reprove_soup::to_markdown(&reg.items);
+            if !reg.findings.is_empty() {
+                s.push_str(&format!("\n**Findings ({}):**\n\n", reg.findings.len()));
+                for f in &reg.findings {
+                    let at = match (&f.file, f.line) {
+                        (Some(file), Some(l)) => format!("{file}:{l}: "),
+                        (Some(file), None) => format!("{file}: "),
+                        _ => String::new(),
+                    };
+                    s.push_str(&format!("- `{}` {at}{}\n", f.code.as_str(), f.message));
+                }
+            }
+            s.into_bytes()
+        }
+        SoupFormat::Csv => reprove_soup::to_csv(&reg.items).into_bytes(),
+        SoupFormat::Json => serde_json::to_vec_pretty(&serde_json::json!({
+            "commit": reg.commit.to_string(),
+            "items": reg.items,
+            "findings": reg.findings,
+        }))?,
+        SoupFormat::Cyclonedx => {
+            let meta = reprove_soup::BomMetadata {
+                name: reg.project.name.clone(),
+                version: tag.map(ToString::to_string),
+                supplier: reg.project.supplier.clone(),
+                commit: Some(reg.commit.to_string()),
+            };
+            serde_json::to_vec_pretty(&reprove_soup::to_cyclonedx(&meta, &reg.items))?
+        }
+    };
+    if format != SoupFormat::Csv && !bytes.ends_with(b"\n") {
+        bytes.push(b'\n');
+    }
+    if format == SoupFormat::Csv || format == SoupFormat::Cyclonedx {
+        for f in &reg.findings {
+            note(&format!("{}: {}", f.code.as_str(), f.message));
+        }
+    }
+    emit(output, &bytes, force, "the SOUP register")?;
+    Ok(Outcome::Pass)
+}

@@ -1,0 +1,295 @@
+//! `reprove verify`: the auditor's offline check of a release's evidence.
+
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use clap::Args;
+use reprove_attest::sign_statement;
+use reprove_build::EngineKind;
+use reprove_escape::{terminal, xml};
+use reprove_release::evidence;
+use reprove_release::verify::{CheckStatus, VerifyReport};
+use reprove_source::{Tag, rfc3339_utc, unix_now};
+
+use crate::args::{EngineArg, RebuildFormat, TrustArgs, image_check};
+use crate::outcome::Outcome;
+use crate::output::{note, stdout, stdout_text};
+
+/// Verify a release's evidence, offline: signatures, artifacts, agreement, tag, policy
+///
+/// Checks every bundle's signature, each artifact's sha256 against the provenance, that
+/// baseline and provenance agree, that the tag still points at the signed commit, and the
+/// change policy; --check-images asks the registries, --rebuild rebuilds. Exit 0 verified,
+/// 1 a check failed, 2 a check could not run.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The release tag.
+    tag: Tag,
+    /// The release's evidence folder (default: evidence/<tag> in the repository).
+    #[arg(long, value_name = "DIR")]
+    evidence: Option<PathBuf>,
+    /// The published artifacts: the folder of downloaded files, whose bytes are hashed.
+    /// Every entry counts: a file no subject names, a subfolder or a symlink fails.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["artifact", "no_artifacts"])]
+    artifacts: Option<PathBuf>,
+    /// One published file to check against the subject of its name (repeatable); the
+    /// release's other artifacts are then not required.
+    #[arg(
+        long = "artifact",
+        value_name = "FILE",
+        conflicts_with = "no_artifacts"
+    )]
+    artifact: Vec<PathBuf>,
+    /// Check the evidence only, no published file; the verdict and the summary say so.
+    #[arg(long)]
+    no_artifacts: bool,
+    /// The product: the signed baseline and provenance must name this `[project] name`.
+    #[arg(long, value_name = "NAME")]
+    project: Option<String>,
+    /// The source repository the provenance must name (any form: github.com/org/repo,
+    /// https://…, git@…).
+    #[arg(long, value_name = "URI")]
+    source_uri: Option<String>,
+    #[command(flatten)]
+    trust: TrustArgs,
+    /// Public key of another rebuilder whose provenance counts toward --require; it can
+    /// never sign for the release itself (repeatable).
+    #[arg(long = "rebuilder-key", value_name = "PUB")]
+    rebuilder_keys: Vec<PathBuf>,
+    /// Independent signers whose provenance must agree (k-of-n).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    require: usize,
+    /// Also check every image pin against its registry (needs the network).
+    #[arg(long)]
+    check_images: bool,
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    insecure_registry: Vec<String>,
+    /// Also rebuild the tag and compare with the attested digests (needs an engine).
+    #[arg(long)]
+    rebuild: bool,
+    #[arg(long, value_enum)]
+    engine: Option<EngineArg>,
+    #[arg(long, value_enum, default_value_t = RebuildFormat::Text)]
+    format: RebuildFormat,
+    /// Sign the SLSA verification summary with this key.
+    #[arg(long, value_name = "KEY")]
+    vsa_key: Option<PathBuf>,
+    /// Write the signed verification summary (bundle) to FILE.
+    #[arg(long, value_name = "FILE")]
+    vsa_output: Option<PathBuf>,
+    /// Overwrite the --vsa-output file.
+    #[arg(long)]
+    force: bool,
+}
+
+fn status_word(s: CheckStatus) -> &'static str {
+    match s {
+        CheckStatus::Pass => "pass",
+        CheckStatus::Fail => "FAIL",
+        CheckStatus::Skipped => "skipped",
+        CheckStatus::Error => "ERROR",
+    }
+}
+
+fn text(r: &VerifyReport) -> String {
+    let mut s = format!(
+        "verifying `{}` with the evidence in `{}`\n",
+        terminal(&r.tag),
+        terminal(&r.evidence)
+    );
+    let w = r.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
+    for c in &r.checks {
+        s.push_str(&format!(
+            "  {:<7}  {:w$}  {}\n",
+            status_word(c.status),
+            c.id,
+            c.detail
+        ));
+        for f in &c.findings {
+            s.push_str(&format!("           {:w$}  - {f}\n", ""));
+        }
+    }
+    s.push_str(&format!("verdict: {}\n", r.verdict.as_str()));
+    s
+}
+
+fn junit(r: &VerifyReport) -> String {
+    let failures = r
+        .checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Fail)
+        .count();
+    let errors = r
+        .checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Error)
+        .count();
+    let skipped = r
+        .checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Skipped)
+        .count();
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite name=\"reprove verify {}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\">\n",
+        xml(&r.tag),
+        r.checks.len()
+    );
+    for c in &r.checks {
+        let open = format!(
+            "    <testcase classname=\"reprove.verify\" name=\"{}\"",
+            xml(c.id)
+        );
+        let message = if c.findings.is_empty() {
+            c.detail.clone()
+        } else {
+            c.findings.join("\n")
+        };
+        match c.status {
+            CheckStatus::Pass => out.push_str(&format!("{open}/>\n")),
+            CheckStatus::Skipped => out.push_str(&format!(
+                "{open}>\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+                xml(&c.detail)
+            )),
+            CheckStatus::Fail => out.push_str(&format!(
+                "{open}>\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
+                xml(&c.detail),
+                xml(&message)
+            )),
+            CheckStatus::Error => out.push_str(&format!(
+                "{open}>\n      <error message=\"{}\">{}</error>\n    </testcase>\n",
+                xml(&c.detail),
+                xml(&message)
+            )),
+        }
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+/// `reprove verify`.
+pub fn run(dir: &Path, args: VerifyArgs) -> Result<Outcome> {
+    let tag = &args.tag;
+    let repo = super::optional_repo(dir)?;
+    let evidence_dir = match (&args.evidence, &repo) {
+        (Some(e), _) => e.clone(),
+        (None, Some(r)) => evidence::default_dir(r.root(), tag.as_str()),
+        (None, None) => bail!("give --evidence DIR (not inside a repository)"),
+    };
+    // Which published bytes are compared: saying none is a choice the verdict reports, never
+    // a default.
+    let artifacts = match (&args.artifacts, args.artifact.is_empty(), args.no_artifacts) {
+        (Some(dir), _, _) => reprove_release::verify::Artifacts::Folder(dir.clone()),
+        (None, false, _) => reprove_release::verify::Artifacts::Files(args.artifact.clone()),
+        (None, true, true) => reprove_release::verify::Artifacts::NotChecked,
+        (None, true, false) => bail!(
+            "give --artifacts DIR (the downloaded release files), --artifact FILE (repeatable), or --no-artifacts to verify the evidence alone"
+        ),
+    };
+    let signers = args.trust.signers()?;
+    if signers.is_empty() {
+        bail!(
+            "give --key PUB (repeatable), or --certificate-identity with --certificate-oidc-issuer"
+        );
+    }
+    if args.require == 0 {
+        bail!("--require must be at least 1");
+    }
+    let rebuilders = crate::args::signers(&args.rebuilder_keys, None)?;
+    // The release signer counts once, however many --key it has; each rebuilder once more.
+    if args.require > 1 + rebuilders.len() {
+        bail!(
+            "--require {} needs the release signer and {} rebuilder(s) (--rebuilder-key), {} given",
+            args.require,
+            args.require - 1,
+            rebuilders.len()
+        );
+    }
+    let trusted_root = args.trust.root()?;
+    if args.vsa_output.is_some() && args.vsa_key.is_none() {
+        bail!("--vsa-output writes the signed summary; give --vsa-key too");
+    }
+    if let Some(o) = &args.vsa_output
+        && o.exists()
+        && !args.force
+    {
+        bail!(
+            "`{}` already exists; pass --force to overwrite it",
+            o.display()
+        );
+    }
+    let vsa_key = match &args.vsa_key {
+        Some(k) => Some(crate::keys::read_private_key(k)?),
+        None => None,
+    };
+    let images = args
+        .check_images
+        .then(|| image_check(&args.insecure_registry))
+        .transpose()?;
+    let opts = reprove_release::verify::Options {
+        tag: tag.clone(),
+        evidence: evidence_dir,
+        artifacts,
+        signers,
+        rebuilders,
+        require: args.require,
+        trusted_root,
+        project: args.project.clone(),
+        source_uri: args.source_uri.clone(),
+        repo: repo.as_ref(),
+        images,
+        rebuild: args.rebuild.then(|| reprove_release::verify::RebuildCheck {
+            engine: args.engine.map(EngineKind::from),
+        }),
+    };
+    let show = std::io::stderr().is_terminal();
+    let report = reprove_release::verify::verify(&opts, &|m| {
+        if show {
+            note(m);
+        }
+    });
+    if let Some(ic) = &opts.images {
+        for n in ic.client.notes() {
+            note(&format!("note: {n}"));
+        }
+    }
+    let summary = reprove_release::verify::summary(&report, args.require, rfc3339_utc(unix_now()));
+    let signed_summary = match &vsa_key {
+        Some(k) => Some(sign_statement(summary.to_canonical_json()?, k)?),
+        None => None,
+    };
+    if let (Some(o), Some(b)) = (&args.vsa_output, &signed_summary) {
+        crate::output::write_file(o, b, args.force)?;
+        note(&format!(
+            "wrote the signed verification summary to `{}`",
+            o.display()
+        ));
+    }
+    if args.format == RebuildFormat::Text {
+        stdout_text(&text(&report))?;
+        return Ok(Outcome::from_verdict(report.verdict));
+    }
+    let out = match args.format {
+        RebuildFormat::Text | RebuildFormat::Junit => junit(&report).into_bytes(),
+        RebuildFormat::Json => {
+            let mut v = serde_json::to_value(&report)?;
+            if let serde_json::Value::Object(m) = &mut v {
+                m.insert(
+                    "verificationSummary".into(),
+                    serde_json::to_value(&summary)?,
+                );
+                if let Some(b) = &signed_summary {
+                    m.insert(
+                        "verificationSummaryBundle".into(),
+                        serde_json::from_slice(b)?,
+                    );
+                }
+            }
+            let mut b = serde_json::to_vec_pretty(&v)?;
+            b.push(b'\n');
+            b
+        }
+    };
+    stdout(&out)?;
+    Ok(Outcome::from_verdict(report.verdict))
+}
