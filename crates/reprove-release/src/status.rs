@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use crate::ReleaseError;
 use crate::evidence;
-use crate::verify::{self, CheckStatus};
+use crate::verify::{self, CheckId, CheckStatus, FindingCode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -188,7 +188,7 @@ fn one(tag: &str, commit: &str, opts: &Options) -> ReleaseStatus {
     }
     baseline_findings(report.baseline.as_ref(), &mut st.findings);
     let sig_ok = report
-        .check("baseline-signature")
+        .check(CheckId::BaselineSignature)
         .is_some_and(|c| c.status == CheckStatus::Pass);
     st.signatures = if opts.signers.is_empty() {
         Signatures::NotChecked
@@ -207,18 +207,21 @@ fn one(tag: &str, commit: &str, opts: &Options) -> ReleaseStatus {
             continue;
         }
         let benign = match c.id {
-            "change-policy" => true,
-            "provenance-signature" => {
+            CheckId::ChangePolicy => true,
+            CheckId::ProvenanceSignature => {
                 no_provenance
                     && c.findings.iter().all(|f| {
-                        f.starts_with("provenance-missing")
-                            || f.starts_with("not-enough-rebuilders")
+                        FindingCode::ProvenanceMissing.is_code_of(f)
+                            || FindingCode::NotEnoughRebuilders.is_code_of(f)
                     })
             }
-            "baseline-provenance-agree" | "artifact-digests" => no_provenance,
+            CheckId::BaselineProvenanceAgree | CheckId::ArtifactDigests => no_provenance,
             // The index's own record of the failure, not a sign of tampering.
-            "release-tag" => {
-                no_provenance && c.findings.iter().all(|f| f.starts_with("release-failed"))
+            CheckId::ReleaseTag => {
+                no_provenance
+                    && c.findings
+                        .iter()
+                        .all(|f| FindingCode::ReleaseFailed.is_code_of(f))
             }
             _ => false,
         };
@@ -239,10 +242,10 @@ fn one(tag: &str, commit: &str, opts: &Options) -> ReleaseStatus {
         // The (signed, with a key) index records that the release failed: whatever the rebuild
         // report says, this release was not released.
         for f in report
-            .check("provenance-signature")
+            .check(CheckId::ProvenanceSignature)
             .into_iter()
             .flat_map(|c| c.findings.iter())
-            .filter(|f| f.starts_with("provenance-missing"))
+            .filter(|f| FindingCode::ProvenanceMissing.is_code_of(f))
         {
             st.problems.push(f.clone());
         }

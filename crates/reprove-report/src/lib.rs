@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use reprove_baseline::BaselineView;
 use reprove_release::evidence::Index;
-use reprove_release::verify::{CheckStatus, VerifyReport};
+use reprove_release::verify::{CheckId, CheckStatus, VerifyReport};
 use serde_json::Value;
 
 /// A file of the evidence folder, by name and sha256.
@@ -50,7 +50,7 @@ impl AuditInput<'_> {
             })
     }
 
-    fn check(&self, id: &str) -> Option<CheckStatus> {
+    fn check(&self, id: CheckId) -> Option<CheckStatus> {
         self.verify.check(id).map(|c| c.status)
     }
 }
@@ -109,8 +109,9 @@ pub fn clauses(a: &AuditInput<'_>) -> Vec<Clause> {
         name: reprove_release::evidence::INDEX.to_owned(),
         sha256: String::from("(lists every other file)"),
     });
-    let verified = |id: &str| a.check(id) == Some(CheckStatus::Pass);
-    let base_ok = a.baseline.is_some() && (verified("baseline-signature") || !a.signatures_checked);
+    let verified = |id: CheckId| a.check(id) == Some(CheckStatus::Pass);
+    let base_ok =
+        a.baseline.is_some() && (verified(CheckId::BaselineSignature) || !a.signatures_checked);
     let unchecked_or = |ok: bool| {
         if !a.signatures_checked {
             ClauseStatus::NotChecked
@@ -243,7 +244,7 @@ pub fn clauses(a: &AuditInput<'_>) -> Vec<Clause> {
         evidence: v(baseline.clone()),
         shows: "every commit between the releases is in the trace; the tag names the signed commit"
             .to_owned(),
-        status: match a.check("tag-commit") {
+        status: match a.check(CheckId::TagCommit) {
             Some(CheckStatus::Pass) => unchecked_or(base_ok && complete),
             Some(CheckStatus::Fail) => ClauseStatus::Gap,
             _ => ClauseStatus::NotChecked,
@@ -251,7 +252,7 @@ pub fn clauses(a: &AuditInput<'_>) -> Vec<Clause> {
         gap: if !complete {
             Some("incomplete history".to_owned())
         } else {
-            match a.check("tag-commit") {
+            match a.check(CheckId::TagCommit) {
                 Some(CheckStatus::Pass) => None,
                 Some(CheckStatus::Fail) => {
                     Some("the tag no longer names the signed commit".to_owned())
@@ -275,7 +276,7 @@ pub fn clauses(a: &AuditInput<'_>) -> Vec<Clause> {
             .collect(),
         shows: "an independent hermetic rebuild reproduced the released artifacts bit for bit"
             .to_owned(),
-        status: if reproducible && verified("provenance-signature") {
+        status: if reproducible && verified(CheckId::ProvenanceSignature) {
             ClauseStatus::Met
         } else if !a.signatures_checked && reproducible {
             ClauseStatus::NotChecked
@@ -284,7 +285,7 @@ pub fn clauses(a: &AuditInput<'_>) -> Vec<Clause> {
         },
         gap: if !reproducible {
             Some("the rebuild did not reproduce the release".to_owned())
-        } else if !verified("provenance-signature") {
+        } else if !verified(CheckId::ProvenanceSignature) {
             Some("no verified provenance (the release failed its checks, or a signature does not verify)".to_owned())
         } else {
             None
@@ -299,10 +300,10 @@ pub fn clauses(a: &AuditInput<'_>) -> Vec<Clause> {
             "the evidence folder of `{}` with every file's sha256; `reprove status` lists every release",
             a.tag
         ),
-        status: unchecked_or(verified("evidence-index")),
-        gap: (!verified("evidence-index")).then(|| "the evidence folder does not match its index".to_owned()),
+        status: unchecked_or(verified(CheckId::EvidenceIndex)),
+        gap: (!verified(CheckId::EvidenceIndex)).then(|| "the evidence folder does not match its index".to_owned()),
     });
-    let prov_ok = provenance.is_some() && verified("provenance-signature");
+    let prov_ok = provenance.is_some() && verified(CheckId::ProvenanceSignature);
     rows.push(Clause {
         standard: "IEC 62304",
         clause: "5.8.4",
@@ -332,7 +333,7 @@ pub fn clauses(a: &AuditInput<'_>) -> Vec<Clause> {
         status: unchecked_or(prov_ok || (!a.signatures_checked && provenance.is_some())),
         gap: provenance.is_none().then(|| "no provenance (the release failed its checks)".to_owned()),
     });
-    let delivered = verified("artifact-digests");
+    let delivered = verified(CheckId::ArtifactDigests);
     rows.push(Clause {
         standard: "IEC 62304",
         clause: "5.8.8",
@@ -341,13 +342,13 @@ pub fn clauses(a: &AuditInput<'_>) -> Vec<Clause> {
         shows:
             "each released file's sha256 is signed; `reprove verify` checks a download against it"
                 .to_owned(),
-        status: if a.check("artifact-digests") == Some(CheckStatus::Skipped) {
+        status: if a.check(CheckId::ArtifactDigests) == Some(CheckStatus::Skipped) {
             ClauseStatus::NotChecked
         } else {
             // Without keys the digests were compared with an unverified provenance.
             unchecked_or(delivered)
         },
-        gap: match a.check("artifact-digests") {
+        gap: match a.check(CheckId::ArtifactDigests) {
             Some(CheckStatus::Skipped) => {
                 Some("artifacts not given to this report (--artifacts)".to_owned())
             }
@@ -363,12 +364,12 @@ pub fn clauses(a: &AuditInput<'_>) -> Vec<Clause> {
         shows: "the baseline and provenance are signed (DSSE, Sigstore bundle) and identified by digest"
             .to_owned(),
         status: unchecked_or(
-            verified("baseline-signature")
-                && (provenance.is_none() || verified("provenance-signature")),
+            verified(CheckId::BaselineSignature)
+                && (provenance.is_none() || verified(CheckId::ProvenanceSignature)),
         ),
         gap: (a.signatures_checked
-            && !(verified("baseline-signature")
-                && (provenance.is_none() || verified("provenance-signature"))))
+            && !(verified(CheckId::BaselineSignature)
+                && (provenance.is_none() || verified(CheckId::ProvenanceSignature))))
         .then(|| "a signature does not verify".to_owned()),
     });
     rows.push(Clause {
@@ -378,8 +379,8 @@ pub fn clauses(a: &AuditInput<'_>) -> Vec<Clause> {
         evidence: v(index),
         shows: "the evidence folder is written once, all or nothing, and never replaced without --force; its index holds every file's sha256"
             .to_owned(),
-        status: unchecked_or(verified("evidence-index")),
-        gap: (!verified("evidence-index")).then(|| "the evidence folder does not match its index".to_owned()),
+        status: unchecked_or(verified(CheckId::EvidenceIndex)),
+        gap: (!verified(CheckId::EvidenceIndex)).then(|| "the evidence folder does not match its index".to_owned()),
     });
     rows
 }
@@ -622,7 +623,7 @@ fn sections(a: &AuditInput<'_>) -> Vec<Section> {
                     .collect(),
             }),
         });
-        let pin_check = a.verify.check("image-pins");
+        let pin_check = a.verify.check(CheckId::ImagePins);
         out.push(Section {
             title: "Container images".to_owned(),
             intro: vec![match pin_check {
@@ -723,7 +724,11 @@ fn sections(a: &AuditInput<'_>) -> Vec<Section> {
                         detail.push_str("; ");
                         detail.push_str(f);
                     }
-                    vec![c.id.to_owned(), status_word(c.status).to_owned(), detail]
+                    vec![
+                        c.id.as_str().to_owned(),
+                        status_word(c.status).to_owned(),
+                        detail,
+                    ]
                 })
                 .collect(),
         }),
@@ -733,7 +738,7 @@ fn sections(a: &AuditInput<'_>) -> Vec<Section> {
         .checks
         .iter()
         .filter(|c| c.status == CheckStatus::Skipped)
-        .map(|c| vec![c.id.to_owned(), c.detail.clone()])
+        .map(|c| vec![c.id.as_str().to_owned(), c.detail.clone()])
         .collect();
     if !a.signatures_checked {
         not_run.insert(
@@ -1074,8 +1079,8 @@ mod tests {
             evidence: "e".into(),
             verdict: VerifyVerdict::Verified,
             checks: vec![
-                CheckResult::new("baseline-signature", status, "ok"),
-                CheckResult::new("image-pins", CheckStatus::Skipped, "offline"),
+                CheckResult::new(CheckId::BaselineSignature, status, "ok"),
+                CheckResult::new(CheckId::ImagePins, CheckStatus::Skipped, "offline"),
             ],
             subjects: Vec::new(),
             artifacts_checked: vec!["app".into()],

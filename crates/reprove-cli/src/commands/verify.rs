@@ -98,7 +98,12 @@ fn text(r: &VerifyReport) -> String {
         terminal(&r.tag),
         terminal(&r.evidence)
     );
-    let w = r.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
+    let w = r
+        .checks
+        .iter()
+        .map(|c| c.id.as_str().len())
+        .max()
+        .unwrap_or(0);
     for c in &r.checks {
         s.push_str(&format!(
             "  {:<7}  {:w$}  {}\n",
@@ -138,7 +143,7 @@ fn junit(r: &VerifyReport) -> String {
     for c in &r.checks {
         let open = format!(
             "    <testcase classname=\"reprove.verify\" name=\"{}\"",
-            xml(c.id)
+            xml(c.id.as_str())
         );
         let message = if c.findings.is_empty() {
             c.detail.clone()

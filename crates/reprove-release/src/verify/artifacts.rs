@@ -11,9 +11,10 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::{CheckResult, CheckStatus, printable, sha256_subjects};
+use super::codes::FindingCode;
+use super::{CheckId, CheckResult, CheckStatus, printable, sha256_subjects};
 
-const ID: &str = "artifact-digests";
+const ID: CheckId = CheckId::ArtifactDigests;
 
 /// Which published bytes `verify` compares with the provenance.
 #[derive(Debug, Clone)]
@@ -91,20 +92,23 @@ fn folder(
     for (name, want) in subjects {
         let Some((path, size)) = set.files.get(name) else {
             findings.push(format!(
-                "missing-artifact: `{}` is attested but not in `{shown_dir}`",
+                "{}: `{}` is attested but not in `{shown_dir}`",
+                FindingCode::MissingArtifact,
                 printable(name)
             ));
             continue;
         };
         match reprove_digest::sha256_file_sized(path, Some(*size)) {
             Ok((d, _)) if d.hex() != *want => findings.push(format!(
-                "digest-mismatch: `{}` has sha256:{} but the provenance attests sha256:{want}",
+                "{}: `{}` has sha256:{} but the provenance attests sha256:{want}",
+                FindingCode::DigestMismatch,
                 printable(name),
                 d.hex()
             )),
             Ok(_) => checked.push(name.clone()),
             Err(e) => findings.push(format!(
-                "digest-mismatch: `{}` could not be read as it was listed: {}",
+                "{}: `{}` could not be read as it was listed: {}",
+                FindingCode::DigestMismatch,
                 printable(name),
                 printable(&e.to_string())
             )),
@@ -113,14 +117,16 @@ fn folder(
     for name in set.files.keys() {
         if !subjects.contains_key(name) {
             findings.push(format!(
-                "unattested-artifact: `{}` is in `{shown_dir}` but no provenance subject names it",
+                "{}: `{}` is in `{shown_dir}` but no provenance subject names it",
+                FindingCode::UnattestedArtifact,
                 printable(name)
             ));
         }
     }
     for other in &set.others {
         findings.push(format!(
-            "unattested-artifact: `{}` in `{shown_dir}` is {}, not a release file (never followed or read)",
+            "{}: `{}` in `{shown_dir}` is {}, not a release file (never followed or read)",
+            FindingCode::UnattestedArtifact,
             printable(&other.name),
             other.what
         ));
@@ -146,7 +152,8 @@ fn single_files(
         let shown = printable(&f.display().to_string());
         let Some(name) = f.file_name().and_then(|n| n.to_str()) else {
             findings.push(format!(
-                "unattested-artifact: `{shown}` has no file name a subject can carry"
+                "{}: `{shown}` has no file name a subject can carry",
+                FindingCode::UnattestedArtifact
             ));
             continue;
         };
@@ -171,11 +178,13 @@ fn single_files(
         };
         match subjects.get(name) {
             None => findings.push(format!(
-                "unattested-artifact: `{}` is not named by any provenance subject",
+                "{}: `{}` is not named by any provenance subject",
+                FindingCode::UnattestedArtifact,
                 printable(name)
             )),
             Some(want) if *want != have => findings.push(format!(
-                "digest-mismatch: `{}` has sha256:{have} but the provenance attests sha256:{want}",
+                "{}: `{}` has sha256:{have} but the provenance attests sha256:{want}",
+                FindingCode::DigestMismatch,
                 printable(name)
             )),
             Some(_) => checked.push(name.to_owned()),

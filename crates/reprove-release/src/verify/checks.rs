@@ -7,8 +7,9 @@ use reprove_oci::ImageRef;
 use reprove_source::{Repository, Tag};
 use serde_json::Value;
 
+use super::codes::FindingCode;
 use super::provenance::provenance_tag;
-use super::{CheckResult, CheckStatus, ImageCheck, RebuildCheck, printable, str_at};
+use super::{CheckId, CheckResult, CheckStatus, ImageCheck, RebuildCheck, printable, str_at};
 
 /// `index`: the signed index's tag, commit and outcome.
 pub(super) fn release_tag(
@@ -17,7 +18,7 @@ pub(super) fn release_tag(
     provenance: Option<&Value>,
     index: Option<(&str, &str, &str)>,
 ) -> CheckResult {
-    const ID: &str = "release-tag";
+    const ID: CheckId = CheckId::ReleaseTag;
     let index_tag = index.map(|(t, _, _)| t);
     let mut findings = Vec::new();
     let mut seen = Vec::new();
@@ -28,14 +29,16 @@ pub(super) fn release_tag(
             && b != commit
         {
             findings.push(format!(
-                "wrong-release: the index is for commit {}, the baseline for {}",
+                "{}: the index is for commit {}, the baseline for {}",
+                FindingCode::WrongRelease,
                 printable(commit),
                 printable(b)
             ));
         }
         if outcome != "released" {
             findings.push(format!(
-                "release-failed: the signed index records the outcome `{}`",
+                "{}: the signed index records the outcome `{}`",
+                FindingCode::ReleaseFailed,
                 printable(outcome)
             ));
         }
@@ -58,14 +61,18 @@ pub(super) fn release_tag(
                 seen.push(what);
                 if t != tag {
                     findings.push(format!(
-                        "wrong-release: the {what} is for `{}`, not `{}`",
+                        "{}: the {what} is for `{}`, not `{}`",
+                        FindingCode::WrongRelease,
                         printable(t),
                         printable(tag)
                     ));
                 }
             }
             // A statement that names no release cannot vouch for this one.
-            None if present => findings.push(format!("wrong-release: the {what} names no release")),
+            None if present => findings.push(format!(
+                "{}: the {what} names no release",
+                FindingCode::WrongRelease
+            )),
             None => {}
         }
     }
@@ -146,7 +153,7 @@ pub(super) fn project_source(
     baseline: Option<&Value>,
     provenance: Option<&Value>,
 ) -> (CheckResult, Option<String>) {
-    const ID: &str = "project-source";
+    const ID: CheckId = CheckId::ProjectSource;
     let bproject = baseline.and_then(|b| str_at(b, &["predicate", "project", "name"]));
     let pproject = provenance.and_then(provenance_project);
     let brepo = baseline.and_then(|b| str_at(b, &["predicate", "project", "repository"]));
@@ -157,12 +164,12 @@ pub(super) fn project_source(
             match have {
                 Some(h) if h == want => {}
                 Some(h) => findings.push(format!(
-                    "wrong-project: the {what} is for project `{}`, not `{}`",
+                    "{}: the {what} is for project `{}`, not `{}`", FindingCode::WrongProject,
                     printable(h),
                     printable(want)
                 )),
                 None => findings.push(format!(
-                    "wrong-project: the {what} names no project (`[project] name` in reprove.toml), so it cannot be shown to be `{}`",
+                    "{}: the {what} names no project (`[project] name` in reprove.toml), so it cannot be shown to be `{}`", FindingCode::WrongProject,
                     printable(want)
                 )),
             }
@@ -173,12 +180,12 @@ pub(super) fn project_source(
         match prepo {
             Some(h) if normalize_source(h) == want_n => {}
             Some(h) => findings.push(format!(
-                "wrong-source: the provenance was built from `{}`, not `{}`",
+                "{}: the provenance was built from `{}`, not `{}`", FindingCode::WrongSource,
                 printable(h),
                 printable(want)
             )),
             None => findings.push(format!(
-                "wrong-source: the provenance names no source repository, so it cannot be shown to come from `{}`",
+                "{}: the provenance names no source repository, so it cannot be shown to come from `{}`", FindingCode::WrongSource,
                 printable(want)
             )),
         }
@@ -191,7 +198,8 @@ pub(super) fn project_source(
             && normalize_source(u) != want_n
         {
             findings.push(format!(
-                "wrong-source: the provenance's source dependency is `{}`, not `{}`",
+                "{}: the provenance's source dependency is `{}`, not `{}`",
+                FindingCode::WrongSource,
                 printable(u),
                 printable(want)
             ));
@@ -200,7 +208,8 @@ pub(super) fn project_source(
             && normalize_source(h) != want_n
         {
             findings.push(format!(
-                "wrong-source: the baseline's `[project] repository` is `{}`, not `{}`",
+                "{}: the baseline's `[project] repository` is `{}`, not `{}`",
+                FindingCode::WrongSource,
                 printable(h),
                 printable(want)
             ));
@@ -240,13 +249,14 @@ pub(super) fn tag(repo: &Repository, tag: &Tag, b: &Value) -> CheckResult {
 
 /// The `tag-commit` check: `now` is what the tag resolves to in the repository.
 pub fn tag_check(tag: &str, now: Result<String, String>, b: &Value) -> CheckResult {
-    const ID: &str = "tag-commit";
+    const ID: CheckId = CheckId::TagCommit;
     let want = str_at(b, &["predicate", "release", "commit"]).unwrap_or_default();
     let btag = str_at(b, &["predicate", "release", "tag"]).unwrap_or_default();
     let mut findings = Vec::new();
     if btag != tag {
         findings.push(format!(
-            "wrong-release: the baseline is for `{}`, not `{}`",
+            "{}: the baseline is for `{}`, not `{}`",
+            FindingCode::WrongRelease,
             printable(btag),
             printable(tag)
         ));
@@ -254,12 +264,14 @@ pub fn tag_check(tag: &str, now: Result<String, String>, b: &Value) -> CheckResu
     match now {
         Ok(commit) if commit == want => {}
         Ok(commit) => findings.push(format!(
-            "tag-moved: `{}` now points at {commit} but the signed baseline records {}",
+            "{}: `{}` now points at {commit} but the signed baseline records {}",
+            FindingCode::TagMoved,
             printable(tag),
             printable(want)
         )),
         Err(e) => findings.push(format!(
-            "tag-missing: `{}`: {}",
+            "{}: `{}`: {}",
+            FindingCode::TagMissing,
             printable(tag),
             printable(&e)
         )),
@@ -272,7 +284,7 @@ pub fn tag_check(tag: &str, now: Result<String, String>, b: &Value) -> CheckResu
 }
 
 pub(super) fn policy(b: &Value) -> CheckResult {
-    const ID: &str = "change-policy";
+    const ID: CheckId = CheckId::ChangePolicy;
     let findings: Vec<String> = b
         .get("predicate")
         .and_then(|p| p.get("findings"))
@@ -294,7 +306,8 @@ pub(super) fn policy(b: &Value) -> CheckResult {
             ID,
             format!("policy result `{}`", printable(result)),
             format!(
-                "policy-failed: the baseline's policy result is `{}`",
+                "{}: the baseline's policy result is `{}`",
+                FindingCode::PolicyFailed,
                 printable(result)
             ),
         );
@@ -319,7 +332,7 @@ pub fn image_check_pub(ic: &ImageCheck, baseline: &Value) -> CheckResult {
 }
 
 pub(super) fn images(ic: &ImageCheck, b: &Value) -> CheckResult {
-    const ID: &str = "image-pins";
+    const ID: CheckId = CheckId::ImagePins;
     let mut refs: BTreeSet<String> = b
         .get("predicate")
         .and_then(|p| p.get("images"))
@@ -386,7 +399,7 @@ pub(super) fn rebuild(
     subjects: &BTreeMap<String, String>,
     progress: &dyn Fn(&str),
 ) -> CheckResult {
-    const ID: &str = "rebuild";
+    const ID: CheckId = CheckId::Rebuild;
     // The attested digests play the published set.
     let opts = reprove_build::Options {
         engine: rc.engine,
@@ -415,7 +428,11 @@ pub(super) fn rebuild(
         ) => CheckResult::failed(
             ID,
             "the rebuild failed",
-            format!("build-failed: {}", printable(&e.to_string())),
+            format!(
+                "{}: {}",
+                FindingCode::BuildFailed,
+                printable(&e.to_string())
+            ),
         ),
         Err(e) => CheckResult::new(
             ID,

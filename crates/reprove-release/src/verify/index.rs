@@ -17,10 +17,11 @@ use reprove_attest::verify::Signer;
 use reprove_digest::FileError;
 use serde_json::Value;
 
-use super::{CheckResult, InputAttestation, printable, read_bundle};
+use super::codes::FindingCode;
+use super::{CheckId, CheckResult, InputAttestation, printable, read_bundle};
 use crate::{ReleaseError, evidence};
 
-const ID: &str = "evidence-index";
+const ID: CheckId = CheckId::EvidenceIndex;
 
 /// The largest evidence file hashed (rebuilt artifacts kept on a mismatch are the big ones).
 pub(super) const MAX_EVIDENCE_FILE: u64 = 64 << 30;
@@ -108,7 +109,8 @@ pub(super) fn read_folder(dir: &Path) -> Folder {
                 .display()
                 .to_string();
             folder.problem = Some(format!(
-                "not-regular-file: `{}` is {}; evidence holds only regular files",
+                "{}: `{}` is {}; evidence holds only regular files",
+                FindingCode::NotRegularFile,
                 printable(&rel),
                 kind.describe()
             ));
@@ -120,14 +122,16 @@ pub(super) fn read_folder(dir: &Path) -> Folder {
                 .display()
                 .to_string();
             folder.problem = Some(format!(
-                "not-regular-file: `{}` is nested deeper than {} folders",
+                "{}: `{}` is nested deeper than {} folders",
+                FindingCode::NotRegularFile,
                 printable(&rel),
                 evidence::MAX_DEPTH
             ));
         }
         Err(e) => {
             folder.problem = Some(format!(
-                "unreadable: {}",
+                "{}: {}",
+                FindingCode::Unreadable,
                 printable(&reprove_attest::verify::error_chain(&e))
             ));
         }
@@ -190,7 +194,8 @@ fn read_signed(
         // to get a signed one.
         Err(StatementError::File(e)) if e.is_not_found() => {
             return Err(format!(
-                "index-unsigned: no `{}`, so the folder's files are not signed as a whole (a folder made by an earlier reprove: re-release with --force)",
+                "{}: no `{}`, so the folder's files are not signed as a whole (a folder made by an earlier reprove: re-release with --force)",
+                FindingCode::IndexUnsigned,
                 evidence::SIGNED_INDEX
             ));
         }
@@ -198,7 +203,8 @@ fn read_signed(
     };
     if st.get("predicateType").and_then(Value::as_str) != Some(evidence::INDEX_PREDICATE_TYPE) {
         return Err(format!(
-            "wrong-predicate: `{}` is not a reprove evidence index",
+            "{}: `{}` is not a reprove evidence index",
+            FindingCode::WrongPredicate,
             evidence::SIGNED_INDEX
         ));
     }
@@ -257,9 +263,14 @@ fn read_signed(
 fn unsigned(folder: &Folder) -> Result<IndexView, String> {
     let bytes = folder
         .doc(evidence::INDEX)
-        .map_err(|e| format!("index-missing: {e}"))?;
-    let index: evidence::Index = reprove_attest::json::from_slice(bytes)
-        .map_err(|e| format!("index-missing: `{}` is malformed: {e}", evidence::INDEX))?;
+        .map_err(|e| format!("{}: {e}", FindingCode::IndexMissing))?;
+    let index: evidence::Index = reprove_attest::json::from_slice(bytes).map_err(|e| {
+        format!(
+            "{}: `{}` is malformed: {e}",
+            FindingCode::IndexMissing,
+            evidence::INDEX
+        )
+    })?;
     let mut files: BTreeMap<String, String> = index
         .files
         .iter()
@@ -334,14 +345,18 @@ pub(super) fn check(
     for (p, want) in &index.files {
         let shown = printable(p);
         let Some(size) = folder.entries.get(p) else {
-            findings.push(format!("evidence-missing: `{shown}` is listed but absent"));
+            findings.push(format!(
+                "{}: `{shown}` is listed but absent",
+                FindingCode::EvidenceMissing
+            ));
             continue;
         };
         // No release writes a file this large; refusing it unread bounds what a folder can
         // cost to check, signed sizes or not (without a key they come from `index.json`).
         if *size > MAX_EVIDENCE_FILE {
             findings.push(format!(
-                "too-large: `{shown}` is {size} bytes, more than any evidence file (not read)"
+                "{}: `{shown}` is {size} bytes, more than any evidence file (not read)",
+                FindingCode::TooLarge
             ));
             continue;
         }
@@ -349,7 +364,8 @@ pub(super) fn check(
             && listed != size
         {
             findings.push(format!(
-                "digest-mismatch: `{shown}` is {size} bytes but the index lists {listed} (not read)"
+                "{}: `{shown}` is {size} bytes but the index lists {listed} (not read)",
+                FindingCode::DigestMismatch
             ));
             continue;
         }
@@ -367,16 +383,22 @@ pub(super) fn check(
                 matched.insert(p.clone());
             }
             Ok(have) => findings.push(format!(
-                "digest-mismatch: `{shown}` has sha256:{have} but the index lists sha256:{want}"
+                "{}: `{shown}` has sha256:{have} but the index lists sha256:{want}",
+                FindingCode::DigestMismatch
             )),
-            Err(e) => findings.push(format!("unreadable: `{shown}`: {}", printable(&e))),
+            Err(e) => findings.push(format!(
+                "{}: `{shown}`: {}",
+                FindingCode::Unreadable,
+                printable(&e)
+            )),
         }
     }
     for p in folder.entries.keys() {
         // Further rebuilders' provenance may be added after the release, at the top level.
         if !index.files.contains_key(p) && !is_added_provenance(p) && p != evidence::SIGNED_INDEX {
             findings.push(format!(
-                "evidence-unlisted: `{}` is not in the index",
+                "{}: `{}` is not in the index",
+                FindingCode::EvidenceUnlisted,
                 printable(p)
             ));
         }

@@ -17,6 +17,7 @@
 
 mod artifacts;
 mod checks;
+mod codes;
 mod index;
 mod provenance;
 mod summary;
@@ -39,6 +40,7 @@ use crate::evidence;
 
 pub use artifacts::Artifacts;
 pub use checks::{image_check_pub, normalize_source, tag_check};
+pub use codes::{FindingCode, finding};
 pub use provenance::agreement as provenance_agreement;
 pub use summary::{POLICY_URI, VERIFIER_ID, summary};
 
@@ -52,13 +54,109 @@ pub enum CheckStatus {
     Fail,
 }
 
+/// The stable id of a check (`verify --format json`, JUnit test names, the VSA's policy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckId {
+    EvidenceIndex,
+    BaselineSignature,
+    ProvenanceSignature,
+    ArtifactDigests,
+    BaselineProvenanceAgree,
+    ReleaseTag,
+    ProjectSource,
+    TagCommit,
+    ChangePolicy,
+    ImagePins,
+    Rebuild,
+}
+
+impl CheckId {
+    /// Every check, in the order `verify` runs them.
+    pub const ALL: [CheckId; 11] = [
+        CheckId::EvidenceIndex,
+        CheckId::BaselineSignature,
+        CheckId::ProvenanceSignature,
+        CheckId::ArtifactDigests,
+        CheckId::BaselineProvenanceAgree,
+        CheckId::ReleaseTag,
+        CheckId::ProjectSource,
+        CheckId::TagCommit,
+        CheckId::ChangePolicy,
+        CheckId::ImagePins,
+        CheckId::Rebuild,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckId::EvidenceIndex => "evidence-index",
+            CheckId::BaselineSignature => "baseline-signature",
+            CheckId::ProvenanceSignature => "provenance-signature",
+            CheckId::ArtifactDigests => "artifact-digests",
+            CheckId::BaselineProvenanceAgree => "baseline-provenance-agree",
+            CheckId::ReleaseTag => "release-tag",
+            CheckId::ProjectSource => "project-source",
+            CheckId::TagCommit => "tag-commit",
+            CheckId::ChangePolicy => "change-policy",
+            CheckId::ImagePins => "image-pins",
+            CheckId::Rebuild => "rebuild",
+        }
+    }
+
+    /// What the check establishes, one line (the README's table of checks says the same).
+    pub fn about(self) -> &'static str {
+        match self {
+            CheckId::EvidenceIndex => {
+                "the evidence folder holds exactly the files its signed index lists, byte for byte"
+            }
+            CheckId::BaselineSignature => {
+                "the configuration baseline is signed by the release signer"
+            }
+            CheckId::ProvenanceSignature => {
+                "enough independent signers attest the rebuild (k-of-n provenance)"
+            }
+            CheckId::ArtifactDigests => {
+                "every published file has the digest the provenance attests"
+            }
+            CheckId::BaselineProvenanceAgree => {
+                "the provenance was built as the baseline says: commit, image, recipe, no network"
+            }
+            CheckId::ReleaseTag => "every signed statement is for the tag asked about",
+            CheckId::ProjectSource => {
+                "the statements name the product and source repository the auditor expects"
+            }
+            CheckId::TagCommit => "the tag still points at the signed commit",
+            CheckId::ChangePolicy => "every change policy switched on in reprove.toml holds",
+            CheckId::ImagePins => {
+                "every pinned image still resolves to its digest (--check-images)"
+            }
+            CheckId::Rebuild => "a fresh rebuild gives the attested digests (--rebuild)",
+        }
+    }
+}
+
+impl std::str::FromStr for CheckId {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        CheckId::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| format!("unknown check `{s}`"))
+    }
+}
+
+impl std::fmt::Display for CheckId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `pad`, so `{:w$}` columns line up as they did for the plain strings.
+        f.pad(self.as_str())
+    }
+}
+
 /// One check and what it found.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckResult {
-    /// Stable id: `evidence-index`, `baseline-signature`, `provenance-signature`,
-    /// `artifact-digests`, `baseline-provenance-agree`, `release-tag`, `project-source`,
-    /// `tag-commit`, `change-policy`, `image-pins`, `rebuild`.
-    pub id: &'static str,
+    pub id: CheckId,
     pub status: CheckStatus,
     pub detail: String,
     /// Each problem found, prefixed with its finding code (`digest-mismatch: …`).
@@ -67,7 +165,7 @@ pub struct CheckResult {
 }
 
 impl CheckResult {
-    pub fn new(id: &'static str, status: CheckStatus, detail: impl Into<String>) -> Self {
+    pub fn new(id: CheckId, status: CheckStatus, detail: impl Into<String>) -> Self {
         CheckResult {
             id,
             status,
@@ -76,7 +174,7 @@ impl CheckResult {
         }
     }
 
-    pub fn from_findings(id: &'static str, findings: Vec<String>, ok: impl Into<String>) -> Self {
+    pub fn from_findings(id: CheckId, findings: Vec<String>, ok: impl Into<String>) -> Self {
         if findings.is_empty() {
             CheckResult::new(id, CheckStatus::Pass, ok)
         } else {
@@ -89,7 +187,7 @@ impl CheckResult {
         }
     }
 
-    fn failed(id: &'static str, detail: impl Into<String>, finding: String) -> Self {
+    fn failed(id: CheckId, detail: impl Into<String>, finding: String) -> Self {
         CheckResult {
             id,
             status: CheckStatus::Fail,
@@ -227,7 +325,7 @@ impl VerifyReport {
     }
 
     /// The check with this id.
-    pub fn check(&self, id: &str) -> Option<&CheckResult> {
+    pub fn check(&self, id: CheckId) -> Option<&CheckResult> {
         self.checks.iter().find(|c| c.id == id)
     }
 
@@ -339,7 +437,7 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
     };
     if !opts.evidence.is_dir() {
         report.checks.push(CheckResult::new(
-            "evidence-index",
+            CheckId::EvidenceIndex,
             CheckStatus::Error,
             format!(
                 "`{}` is not a folder",
@@ -382,13 +480,13 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
             {
                 report.checks.push(if unkeyed {
                     CheckResult::new(
-                        "baseline-signature",
+                        CheckId::BaselineSignature,
                         CheckStatus::Skipped,
                         "NOT CHECKED: no key or identity given",
                     )
                 } else {
                     CheckResult::new(
-                        "baseline-signature",
+                        CheckId::BaselineSignature,
                         CheckStatus::Pass,
                         format!("`{}` signed by {}", input.file, input.signer),
                     )
@@ -397,10 +495,11 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
                 Some(st)
             } else {
                 report.checks.push(CheckResult::failed(
-                    "baseline-signature",
+                    CheckId::BaselineSignature,
                     "wrong predicate type",
                     format!(
-                        "wrong-predicate: `{}` is not a reprove baseline",
+                        "{}: `{}` is not a reprove baseline",
+                        FindingCode::WrongPredicate,
                         evidence::BASELINE
                     ),
                 ));
@@ -409,7 +508,7 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
         }
         Err(e) => {
             report.checks.push(CheckResult::failed(
-                "baseline-signature",
+                CheckId::BaselineSignature,
                 format!("`{}` does not verify", evidence::BASELINE),
                 statement_finding(evidence::BASELINE, &e),
             ));
@@ -444,7 +543,7 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
     report.checks.push(match (&baseline, &provenance) {
         (Some(b), Some(p)) => provenance::agreement_check(b, p),
         _ => CheckResult::new(
-            "baseline-provenance-agree",
+            CheckId::BaselineProvenanceAgree,
             CheckStatus::Fail,
             "needs both a verified baseline and a verified provenance",
         ),
@@ -474,12 +573,12 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
     // The tag still names the commit.
     report.checks.push(match (&baseline, opts.repo) {
         (_, None) => CheckResult::new(
-            "tag-commit",
+            CheckId::TagCommit,
             CheckStatus::Skipped,
             "no git repository here (run inside a clone, or with -C DIR, to check the tag)",
         ),
         (None, Some(_)) => CheckResult::new(
-            "tag-commit",
+            CheckId::TagCommit,
             CheckStatus::Fail,
             "no verified baseline to compare the tag with",
         ),
@@ -490,7 +589,7 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
     report.checks.push(match &baseline {
         Some(b) => checks::policy(b),
         None => CheckResult::new(
-            "change-policy",
+            CheckId::ChangePolicy,
             CheckStatus::Fail,
             "no verified baseline to read the policy from",
         ),
@@ -498,12 +597,12 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
 
     report.checks.push(match (&opts.images, &baseline) {
         (None, _) => CheckResult::new(
-            "image-pins",
+            CheckId::ImagePins,
             CheckStatus::Skipped,
             "offline; --check-images asks the registries",
         ),
         (Some(_), None) => CheckResult::new(
-            "image-pins",
+            CheckId::ImagePins,
             CheckStatus::Fail,
             "no verified baseline to read the images from",
         ),
@@ -517,17 +616,17 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
         .checks
         .push(match (&opts.rebuild, opts.repo, &provenance) {
             (None, _, _) => CheckResult::new(
-                "rebuild",
+                CheckId::Rebuild,
                 CheckStatus::Skipped,
                 "--rebuild rebuilds the tag and compares",
             ),
             (Some(_), None, _) => CheckResult::new(
-                "rebuild",
+                CheckId::Rebuild,
                 CheckStatus::Error,
                 "--rebuild needs the repository (run inside a clone, or with -C DIR)",
             ),
             (Some(_), Some(_), None) => CheckResult::new(
-                "rebuild",
+                CheckId::Rebuild,
                 CheckStatus::Fail,
                 "no verified provenance to compare the rebuild with",
             ),

@@ -17,15 +17,16 @@ use reprove_attest::slsa::PROVENANCE_V1;
 use reprove_oci::ImageRef;
 use serde_json::Value;
 
+use super::codes::{FindingCode, finding};
 use super::index::{Folder, IndexView, MAX_ADDED_PROVENANCE};
 use super::{
-    CheckResult, CheckStatus, InputAttestation, Options, printable, read_bundle, sha256_subjects,
-    statement_finding, str_at,
+    CheckId, CheckResult, CheckStatus, InputAttestation, Options, printable, read_bundle,
+    sha256_subjects, statement_finding, str_at,
 };
 use crate::evidence;
 use crate::provenance::BUILD_TYPE;
 
-const ID: &str = "provenance-signature";
+const ID: CheckId = CheckId::ProvenanceSignature;
 
 pub(super) fn dependency<'v>(st: &'v Value, name: &str) -> Option<&'v Value> {
     st.get("predicate")?
@@ -62,15 +63,19 @@ fn not_this_release(st: &Value, tag: &str) -> Option<String> {
     let t = st.get("predicateType").and_then(Value::as_str);
     let bt = str_at(st, &["predicate", "buildDefinition", "buildType"]);
     if t != Some(PROVENANCE_V1) || bt != Some(BUILD_TYPE) {
-        return Some("wrong-predicate: not reprove's SLSA provenance v1".into());
+        return Some(finding(
+            FindingCode::WrongPredicate,
+            "not reprove's SLSA provenance v1",
+        ));
     }
     match provenance_tag(st) {
         Some(t) if t == tag => None,
         Some(t) => Some(format!(
-            "wrong-release: for `{}`, not `{tag}`",
+            "{}: for `{}`, not `{tag}`",
+            FindingCode::WrongRelease,
             printable(t)
         )),
-        None => Some("wrong-release: names no release".into()),
+        None => Some(finding(FindingCode::WrongRelease, "names no release")),
     }
 }
 
@@ -115,7 +120,8 @@ pub(super) fn check(
                 })
                 .unwrap_or_default();
             findings.push(format!(
-                "provenance-missing: no provenance in the folder{why}"
+                "{}: no provenance in the folder{why}",
+                FindingCode::ProvenanceMissing
             ));
         }
         Err(e) => findings.push(statement_finding(evidence::PROVENANCE, &e)),
@@ -177,7 +183,7 @@ pub(super) fn check(
             let problems: Vec<String> = match baseline {
                 Some(b) => agreement(b, st)
                     .into_iter()
-                    .filter(|p| !p.starts_with("subject-mismatch"))
+                    .filter(|p| !FindingCode::SubjectMismatch.is_code_of(p))
                     .collect(),
                 None => vec!["no verified baseline to compare with".to_owned()],
             };
@@ -197,8 +203,10 @@ pub(super) fn check(
                 // A rebuilder the auditor trusts built this very release the same way and
                 // got other bytes.
                 findings.push(format!(
-                    "rebuilders-disagree: `{}` ({}) attests other artifacts for the same commit, built the same way",
-                    other.file, other.signer
+                    "{}: `{}` ({}) attests other artifacts for the same commit, built the same way",
+                    FindingCode::RebuildersDisagree,
+                    other.file,
+                    other.signer
                 ));
                 continue;
             }
@@ -208,7 +216,8 @@ pub(super) fn check(
     }
     if agreeing.len() < opts.require {
         findings.push(format!(
-            "not-enough-rebuilders: {} independent signer(s) agree, {} required",
+            "{}: {} independent signer(s) agree, {} required",
+            FindingCode::NotEnoughRebuilders,
             agreeing.len(),
             opts.require
         ));
@@ -262,7 +271,8 @@ pub fn agreement(b: &Value, p: &Value) -> Vec<String> {
     let pcommit = dependency_digest(p, "source", "gitCommit");
     if bcommit.is_none() || bcommit != pcommit.as_deref() {
         findings.push(format!(
-            "commit-mismatch: the baseline records commit {} but the provenance {}",
+            "{}: the baseline records commit {} but the provenance {}",
+            FindingCode::CommitMismatch,
             printable(bcommit.unwrap_or("(none)")),
             printable(pcommit.as_deref().unwrap_or("(none)"))
         ));
@@ -285,7 +295,8 @@ pub fn agreement(b: &Value, p: &Value) -> Vec<String> {
     let pimage = str_at(p, &recipe_path("image"));
     if norm_image(bimage).is_none() || norm_image(bimage) != norm_image(pimage) {
         findings.push(format!(
-            "image-mismatch: the baseline's recipe uses `{}` but the provenance `{}`",
+            "{}: the baseline's recipe uses `{}` but the provenance `{}`",
+            FindingCode::ImageMismatch,
             printable(bimage.unwrap_or("(none)")),
             printable(pimage.unwrap_or("(none)"))
         ));
@@ -304,7 +315,8 @@ pub fn agreement(b: &Value, p: &Value) -> Vec<String> {
         let pv = at(p, &recipe_path(key)).unwrap_or(Value::Null);
         if bv != pv {
             findings.push(format!(
-                "recipe-mismatch: `{key}` is {} in the baseline but {} in the provenance",
+                "{}: `{key}` is {} in the baseline but {} in the provenance",
+                FindingCode::RecipeMismatch,
                 printable(&bv.to_string()),
                 printable(&pv.to_string())
             ));
@@ -315,7 +327,8 @@ pub fn agreement(b: &Value, p: &Value) -> Vec<String> {
     let network = at(p, &internal_path("network"));
     if network.as_ref().and_then(Value::as_str) != Some("none") {
         findings.push(format!(
-            "network-not-none: the provenance records network {}",
+            "{}: the provenance records network {}",
+            FindingCode::NetworkNotNone,
             printable(&network.unwrap_or(Value::Null).to_string())
         ));
     }
@@ -342,7 +355,8 @@ pub fn agreement(b: &Value, p: &Value) -> Vec<String> {
         let have = at(p, &internal_path(key));
         if want.is_none() || have != want {
             findings.push(format!(
-                "environment-mismatch: `{key}` is {} in the provenance, not {}",
+                "{}: `{key}` is {} in the provenance, not {}",
+                FindingCode::EnvironmentMismatch,
                 printable(&have.unwrap_or(Value::Null).to_string()),
                 printable(
                     &want
@@ -359,7 +373,8 @@ pub fn agreement(b: &Value, p: &Value) -> Vec<String> {
         for n in names {
             if bsubjects.get(n) != psubjects.get(n) {
                 findings.push(format!(
-                    "subject-mismatch: `{}` is sha256:{} in the baseline but sha256:{} in the provenance",
+                    "{}: `{}` is sha256:{} in the baseline but sha256:{} in the provenance",
+                    FindingCode::SubjectMismatch,
                     printable(n),
                     bsubjects.get(n).map(String::as_str).unwrap_or("(absent)"),
                     psubjects.get(n).map(String::as_str).unwrap_or("(absent)")
@@ -373,7 +388,7 @@ pub fn agreement(b: &Value, p: &Value) -> Vec<String> {
 /// `baseline-provenance-agree` for the release's own provenance.
 pub(super) fn agreement_check(b: &Value, p: &Value) -> CheckResult {
     CheckResult::from_findings(
-        "baseline-provenance-agree",
+        CheckId::BaselineProvenanceAgree,
         agreement(b, p),
         format!(
             "same commit {}, image, recipe, network none, environment and artifacts",

@@ -25,7 +25,7 @@ fn policy_descriptor(report: &VerifyReport, require: usize) -> ResourceDescripto
         .checks
         .iter()
         .filter(|c| c.status != CheckStatus::Skipped)
-        .map(|c| c.id)
+        .map(|c| c.id.as_str())
         .collect();
     let text = serde_json::json!({
         "checks": ran,

@@ -136,7 +136,7 @@ fn tag(s: &str) -> Tag {
 
 /// The findings of one check, joined, for assertions.
 fn findings(r: &VerifyReport, id: &str) -> String {
-    let c = r.check(id).unwrap();
+    let c = r.check(id.parse().unwrap()).unwrap();
     format!("{:?} {} {}", c.status, c.detail, c.findings.join(" | "))
 }
 

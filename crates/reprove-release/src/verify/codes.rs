@@ -1,0 +1,326 @@
+//! The stable codes of `verify`'s own findings (cargo-deny style: every finding of every
+//! check starts with one of these, and each is documented in the README's table of checks).
+//! Findings that come from elsewhere keep their own typed codes: image pins
+//! ([`reprove_oci::check::VerdictCode`]), the baseline's policy findings, rebuild mismatches.
+
+/// A finding code of `verify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FindingCode {
+    /// a file's bytes (or size) differ from the digest that was signed for it.
+    DigestMismatch,
+    /// a file the index lists (or a required document) is absent.
+    EvidenceMissing,
+    /// a file in the evidence folder that the signed index does not list.
+    EvidenceUnlisted,
+    /// an entry that is a link, folder, FIFO or device where a regular file must be.
+    NotRegularFile,
+    /// a file larger than any document of its kind (not read).
+    TooLarge,
+    /// a file that could not be read.
+    Unreadable,
+    /// no readable `index.json`.
+    IndexMissing,
+    /// no signed index, so the folder is not signed as a whole.
+    IndexUnsigned,
+    /// a bundle two readers could read differently, or no statement at all.
+    BadBundle,
+    /// no given signer made the signature.
+    BadSignature,
+    /// a signed statement of another kind than the file's role.
+    WrongPredicate,
+    /// a statement for another tag or commit than the one asked about.
+    WrongRelease,
+    /// the signed index records that the release failed.
+    ReleaseFailed,
+    /// no provenance of the release signer.
+    ProvenanceMissing,
+    /// two signers attest other artifacts for the same build.
+    RebuildersDisagree,
+    /// fewer agreeing signers than --require.
+    NotEnoughRebuilders,
+    /// an attested artifact is not among the published files.
+    MissingArtifact,
+    /// a published entry no provenance subject names.
+    UnattestedArtifact,
+    /// baseline and provenance name other commits.
+    CommitMismatch,
+    /// the provenance was built in another image than the baseline's recipe.
+    ImageMismatch,
+    /// the provenance's recipe differs from the baseline's.
+    RecipeMismatch,
+    /// the provenance records a build with network.
+    NetworkNotNone,
+    /// the provenance's build environment differs from the reference one.
+    EnvironmentMismatch,
+    /// baseline and provenance attest other artifacts.
+    SubjectMismatch,
+    /// the statements name another product than --project.
+    WrongProject,
+    /// the statements name another source repository than --source-uri.
+    WrongSource,
+    /// the tag no longer points at the signed commit.
+    TagMoved,
+    /// the tag is not in this repository.
+    TagMissing,
+    /// the baseline's recorded policy result is not a pass.
+    PolicyFailed,
+    /// the fresh rebuild failed.
+    BuildFailed,
+}
+
+impl FindingCode {
+    pub const ALL: [FindingCode; 30] = [
+        FindingCode::DigestMismatch,
+        FindingCode::EvidenceMissing,
+        FindingCode::EvidenceUnlisted,
+        FindingCode::NotRegularFile,
+        FindingCode::TooLarge,
+        FindingCode::Unreadable,
+        FindingCode::IndexMissing,
+        FindingCode::IndexUnsigned,
+        FindingCode::BadBundle,
+        FindingCode::BadSignature,
+        FindingCode::WrongPredicate,
+        FindingCode::WrongRelease,
+        FindingCode::ReleaseFailed,
+        FindingCode::ProvenanceMissing,
+        FindingCode::RebuildersDisagree,
+        FindingCode::NotEnoughRebuilders,
+        FindingCode::MissingArtifact,
+        FindingCode::UnattestedArtifact,
+        FindingCode::CommitMismatch,
+        FindingCode::ImageMismatch,
+        FindingCode::RecipeMismatch,
+        FindingCode::NetworkNotNone,
+        FindingCode::EnvironmentMismatch,
+        FindingCode::SubjectMismatch,
+        FindingCode::WrongProject,
+        FindingCode::WrongSource,
+        FindingCode::TagMoved,
+        FindingCode::TagMissing,
+        FindingCode::PolicyFailed,
+        FindingCode::BuildFailed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingCode::DigestMismatch => "digest-mismatch",
+            FindingCode::EvidenceMissing => "evidence-missing",
+            FindingCode::EvidenceUnlisted => "evidence-unlisted",
+            FindingCode::NotRegularFile => "not-regular-file",
+            FindingCode::TooLarge => "too-large",
+            FindingCode::Unreadable => "unreadable",
+            FindingCode::IndexMissing => "index-missing",
+            FindingCode::IndexUnsigned => "index-unsigned",
+            FindingCode::BadBundle => "bad-bundle",
+            FindingCode::BadSignature => "bad-signature",
+            FindingCode::WrongPredicate => "wrong-predicate",
+            FindingCode::WrongRelease => "wrong-release",
+            FindingCode::ReleaseFailed => "release-failed",
+            FindingCode::ProvenanceMissing => "provenance-missing",
+            FindingCode::RebuildersDisagree => "rebuilders-disagree",
+            FindingCode::NotEnoughRebuilders => "not-enough-rebuilders",
+            FindingCode::MissingArtifact => "missing-artifact",
+            FindingCode::UnattestedArtifact => "unattested-artifact",
+            FindingCode::CommitMismatch => "commit-mismatch",
+            FindingCode::ImageMismatch => "image-mismatch",
+            FindingCode::RecipeMismatch => "recipe-mismatch",
+            FindingCode::NetworkNotNone => "network-not-none",
+            FindingCode::EnvironmentMismatch => "environment-mismatch",
+            FindingCode::SubjectMismatch => "subject-mismatch",
+            FindingCode::WrongProject => "wrong-project",
+            FindingCode::WrongSource => "wrong-source",
+            FindingCode::TagMoved => "tag-moved",
+            FindingCode::TagMissing => "tag-missing",
+            FindingCode::PolicyFailed => "policy-failed",
+            FindingCode::BuildFailed => "build-failed",
+        }
+    }
+
+    /// What the finding means, one line.
+    pub fn about(self) -> &'static str {
+        match self {
+            FindingCode::DigestMismatch => {
+                "a file's bytes (or size) differ from the digest that was signed for it"
+            }
+            FindingCode::EvidenceMissing => {
+                "a file the index lists (or a required document) is absent"
+            }
+            FindingCode::EvidenceUnlisted => {
+                "a file in the evidence folder that the signed index does not list"
+            }
+            FindingCode::NotRegularFile => {
+                "an entry that is a link, folder, FIFO or device where a regular file must be"
+            }
+            FindingCode::TooLarge => "a file larger than any document of its kind (not read)",
+            FindingCode::Unreadable => "a file that could not be read",
+            FindingCode::IndexMissing => "no readable `index.json`",
+            FindingCode::IndexUnsigned => "no signed index, so the folder is not signed as a whole",
+            FindingCode::BadBundle => {
+                "a bundle two readers could read differently, or no statement at all"
+            }
+            FindingCode::BadSignature => "no given signer made the signature",
+            FindingCode::WrongPredicate => {
+                "a signed statement of another kind than the file's role"
+            }
+            FindingCode::WrongRelease => {
+                "a statement for another tag or commit than the one asked about"
+            }
+            FindingCode::ReleaseFailed => "the signed index records that the release failed",
+            FindingCode::ProvenanceMissing => "no provenance of the release signer",
+            FindingCode::RebuildersDisagree => {
+                "two signers attest other artifacts for the same build"
+            }
+            FindingCode::NotEnoughRebuilders => "fewer agreeing signers than --require",
+            FindingCode::MissingArtifact => "an attested artifact is not among the published files",
+            FindingCode::UnattestedArtifact => "a published entry no provenance subject names",
+            FindingCode::CommitMismatch => "baseline and provenance name other commits",
+            FindingCode::ImageMismatch => {
+                "the provenance was built in another image than the baseline's recipe"
+            }
+            FindingCode::RecipeMismatch => "the provenance's recipe differs from the baseline's",
+            FindingCode::NetworkNotNone => "the provenance records a build with network",
+            FindingCode::EnvironmentMismatch => {
+                "the provenance's build environment differs from the reference one"
+            }
+            FindingCode::SubjectMismatch => "baseline and provenance attest other artifacts",
+            FindingCode::WrongProject => "the statements name another product than --project",
+            FindingCode::WrongSource => {
+                "the statements name another source repository than --source-uri"
+            }
+            FindingCode::TagMoved => "the tag no longer points at the signed commit",
+            FindingCode::TagMissing => "the tag is not in this repository",
+            FindingCode::PolicyFailed => "the baseline's recorded policy result is not a pass",
+            FindingCode::BuildFailed => "the fresh rebuild failed",
+        }
+    }
+
+    /// Whether a finding line (`code: message`) carries this code.
+    pub fn is_code_of(self, finding: &str) -> bool {
+        finding
+            .strip_prefix(self.as_str())
+            .is_some_and(|rest| rest.starts_with(':'))
+    }
+}
+
+impl std::fmt::Display for FindingCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl std::str::FromStr for FindingCode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        FindingCode::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| format!("unknown finding code `{s}`"))
+    }
+}
+
+/// A finding line: its code, then what was found (the form `verify` prints and serializes).
+pub fn finding(code: FindingCode, message: impl std::fmt::Display) -> String {
+    format!("{code}: {message}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::CheckId;
+
+    const README: &str = include_str!("../../../../README.md");
+
+    /// The README's table of checks: check id → the finding codes its row lists.
+    fn readme_table() -> Vec<(String, String)> {
+        README
+            .lines()
+            .filter_map(|l| {
+                let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+                let id = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+                Some((id.to_owned(), cells.get(3)?.to_string()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_code_is_unique_kebab_case_and_parses_back() {
+        let mut seen = std::collections::BTreeSet::new();
+        for c in FindingCode::ALL {
+            assert!(seen.insert(c.as_str()), "`{c}` twice");
+            assert!(
+                c.as_str()
+                    .chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch == '-'),
+                "`{c}`"
+            );
+            assert_eq!(c.as_str().parse::<FindingCode>(), Ok(c));
+            assert!(!c.about().is_empty());
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        for id in CheckId::ALL {
+            assert!(ids.insert(id.as_str()), "`{id}` twice");
+            assert_eq!(id.as_str().parse::<CheckId>(), Ok(id));
+            assert!(!id.about().is_empty());
+            assert!(
+                !seen.contains(id.as_str()) || id == CheckId::Rebuild,
+                "`{id}` is also a finding code"
+            );
+        }
+    }
+
+    #[test]
+    fn every_check_and_code_is_documented_in_the_readme() {
+        let table = readme_table();
+        for id in CheckId::ALL {
+            assert!(
+                table.iter().any(|(i, _)| i == id.as_str()),
+                "check `{id}` has no row in the README's table of checks"
+            );
+        }
+        for c in FindingCode::ALL {
+            let quoted = format!("`{c}`");
+            assert!(
+                table.iter().any(|(_, codes)| codes.contains(&quoted)),
+                "finding code `{c}` is not listed in the README's table of checks"
+            );
+        }
+    }
+
+    /// The statement reader's codes reach `verify` findings as they are: each must be one of
+    /// these.
+    #[test]
+    fn the_statement_readers_codes_are_finding_codes() {
+        use reprove_attest::signed::StatementError;
+        for e in [
+            StatementError::Unsigned,
+            StatementError::NotStatement { reason: "x".into() },
+            StatementError::Signature {
+                reasons: "x".into(),
+            },
+        ] {
+            assert!(e.code().parse::<FindingCode>().is_ok(), "`{}`", e.code());
+        }
+        for code in [
+            "evidence-missing",
+            "not-regular-file",
+            "too-large",
+            "unreadable",
+            "bad-bundle",
+        ] {
+            assert!(code.parse::<FindingCode>().is_ok(), "`{code}`");
+        }
+    }
+
+    #[test]
+    fn a_code_matches_only_its_own_findings() {
+        assert!(FindingCode::TagMoved.is_code_of("tag-moved: `v1` now points at …"));
+        assert!(!FindingCode::TagMoved.is_code_of("tag-moved-elsewhere: x"));
+        assert!(!FindingCode::TagMissing.is_code_of("rebuild: `tag-missing: x`"));
+        assert_eq!(
+            finding(FindingCode::TagMissing, "`v1`"),
+            "tag-missing: `v1`"
+        );
+    }
+}
