@@ -31,8 +31,9 @@ fn run() -> Result<()> {
         Some("demo") => demo::run(),
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz") => fuzz::run_fuzz(&args[1..]),
+        Some("layering") => layering(),
         _ => bail!(
-            "usage: cargo xtask <test|demo|bench|fuzz>\n  test   set up git, gpg and validators, then fmt + clippy + all tests\n  demo   release an example repository end to end and verify it as an auditor\n  bench  the benchmarks, each against a reference tool\n  fuzz   every fuzz target with cargo-fuzz [--seconds N] [--target NAME] [--seed]"
+            "usage: cargo xtask <test|demo|bench|fuzz|layering>\n  test   set up git, gpg and validators, then fmt + clippy + all tests\n  demo   release an example repository end to end and verify it as an auditor\n  bench  the benchmarks, each against a reference tool\n  fuzz   every fuzz target with cargo-fuzz [--seconds N] [--target NAME] [--seed]\n  layering  the read/write crates compile no TLS, HTTP or Sigstore stack (part of test)"
         ),
     }
 }
@@ -106,6 +107,7 @@ fn test(extra: &[String]) -> Result<()> {
         ],
         &[],
     )?;
+    layering()?;
     let mut args = vec!["test", "--workspace"];
     args.extend(extra.iter().map(String::as_str));
     let py = python.display().to_string();
@@ -132,5 +134,61 @@ fn test(extra: &[String]) -> Result<()> {
         anyhow::bail!("the test suite did not pass");
     }
     util::say("xtask: all checks passed");
+    Ok(())
+}
+
+/// The crates that only read and write (baseline, build, SOUP, source, digests, image
+/// references, statements) compile no TLS, HTTP or Sigstore verification stack: those stay
+/// behind `reprove-oci/registry` and `reprove-attest/verify`, which only the crates that talk to
+/// registries or verify bundles turn on (ARCHITECTURE.md, "Layering").
+fn layering() -> Result<()> {
+    const LIGHT: &[&str] = &[
+        "reprove-baseline",
+        "reprove-build",
+        "reprove-soup",
+        "reprove-source",
+        "reprove-digest",
+        "reprove-oci",
+        "reprove-attest",
+        "reprove-escape",
+    ];
+    const HEAVY: &[&str] = &[
+        "aws-lc-sys",
+        "aws-lc-rs",
+        "ring",
+        "rustls",
+        "ureq",
+        "sigstore-verify",
+    ];
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    for krate in LIGHT {
+        let out = std::process::Command::new(&cargo)
+            .current_dir(util::root())
+            .args([
+                "tree", "-q", "-e", "normal", "--prefix", "none", "-p", krate,
+            ])
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "cargo tree -p {krate} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let tree = String::from_utf8_lossy(&out.stdout);
+        let found: Vec<&str> = HEAVY
+            .iter()
+            .copied()
+            .filter(|h| tree.lines().any(|l| l.split(' ').next() == Some(*h)))
+            .collect();
+        if !found.is_empty() {
+            bail!(
+                "layering: `{krate}` compiles {} (keep registry and verification code behind the `registry` and `verify` features)",
+                found.join(", ")
+            );
+        }
+    }
+    util::out(
+        "layering: the read/write crates compile no TLS, HTTP or Sigstore verification stack",
+    );
     Ok(())
 }

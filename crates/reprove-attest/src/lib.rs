@@ -5,8 +5,10 @@
 //! - [`dsse`]: DSSE envelopes, signed over PAE.
 //! - [`bundle`]: Sigstore bundles — writing key-signed v0.3 bundles, reading every version.
 //! - [`slsa`]: SLSA provenance v1 and verification summary v1 predicates.
-//! - [`verify`]: verifying bundles, offline with a key or keyless against a trusted root.
-//! - [`signed`]: the one reader of signed statements from files, for every command.
+//! - `verify` (feature `verify`): verifying bundles, offline with a key or keyless against a
+//!   trusted root.
+//! - `signed` (feature `verify`): the one reader of signed statements from files, for every
+//!   command.
 //! - [`json`]: strict JSON (no duplicate keys) for everything signed.
 
 pub mod bundle;
@@ -14,9 +16,11 @@ mod cosign;
 pub mod dsse;
 pub mod json;
 pub mod keys;
+#[cfg(feature = "verify")]
 pub mod signed;
 pub mod slsa;
 pub mod statement;
+#[cfg(feature = "verify")]
 pub mod verify;
 
 pub use bundle::sign_statement;

@@ -63,19 +63,4 @@ pub enum BaselineError {
         #[source]
         source: reprove_attest::AttestError,
     },
-    /// A baseline file that the one reader of signed statements refused (not a regular file,
-    /// a malformed bundle, a signature no given signer made).
-    #[error("`{path}` {}", if *.signed { "does not verify" } else { "cannot be read as a statement" })]
-    ReadStatement {
-        path: std::path::PathBuf,
-        signed: bool,
-        #[source]
-        source: reprove_attest::signed::StatementError,
-    },
-    /// A statement that is not a reprove baseline, or whose predicate does not read as one.
-    #[error("`{path}`: {reason}")]
-    NotABaseline {
-        path: std::path::PathBuf,
-        reason: String,
-    },
 }

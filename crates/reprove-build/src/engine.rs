@@ -205,7 +205,7 @@ impl Engine {
         let by_digest = format!("{}@{digest}", image.name());
         // Loopback registries are plain HTTP; podman needs to be told, docker allows it.
         let mut args = vec!["pull", "--quiet"];
-        if self.kind == EngineKind::Podman && reprove_oci::registry::is_loopback(image.registry()) {
+        if self.kind == EngineKind::Podman && reprove_oci::is_loopback(image.registry()) {
             args.push("--tls-verify=false");
         }
         args.push(&by_digest);

@@ -6,12 +6,14 @@
 //! YAML (compose, Kubernetes, GitHub Actions, GitLab CI) and `reprove.toml`, each with file,
 //! line and column.
 
+#[cfg(feature = "registry")]
 pub mod check;
 mod reference;
+#[cfg(feature = "registry")]
 pub mod registry;
 mod scan;
 
-pub use reference::ImageRef;
+pub use reference::{ImageRef, is_loopback};
 pub use scan::{FileKind, ImageMention, MentionContext, file_kind, scan};
 
 /// Errors from parsing image references.

@@ -173,19 +173,7 @@ pub struct RegistryClient {
     notes: Mutex<std::collections::BTreeSet<String>>,
 }
 
-/// Whether a registry host is on the loopback interface (plain HTTP allowed).
-pub fn is_loopback(registry: &str) -> bool {
-    let host = if let Some(rest) = registry.strip_prefix('[') {
-        rest.split(']').next().unwrap_or_default()
-    } else {
-        registry.rsplit_once(':').map_or(registry, |(h, _)| h)
-    };
-    host == "localhost"
-        || host == "::1"
-        || host
-            .parse::<std::net::Ipv4Addr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
+pub use crate::reference::is_loopback;
 
 fn parse_auth_file(path: &str, text: &str) -> Result<HashMap<String, Credentials>, RegistryError> {
     let bad = |reason: String| RegistryError::AuthFile {

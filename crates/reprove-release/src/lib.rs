@@ -6,7 +6,9 @@
 //! - [`provenance`]: SLSA provenance v1 from a [`reprove_build::RebuildReport`].
 //! - [`verify`]: `reprove verify` — every check with a stable id, k-of-n rebuilders, the VSA.
 //! - [`status`]: `reprove status` — every release tag with the state its evidence proves.
+//! - [`baseline_file`]: a baseline file named on the command line, read and verified.
 
+pub mod baseline_file;
 pub mod evidence;
 pub mod pipeline;
 pub mod provenance;
@@ -21,6 +23,18 @@ use std::path::PathBuf;
 /// ran and failed its checks is a result ([`evidence::ReleaseOutcome::Failed`]), not this.
 #[derive(Debug, thiserror::Error)]
 pub enum ReleaseError {
+    /// A statement file that the one reader of signed statements refused (not a regular
+    /// file, a malformed bundle, a signature no given signer made).
+    #[error("`{}` {}", path.display(), if *.signed { "does not verify" } else { "cannot be read as a statement" })]
+    ReadStatement {
+        path: PathBuf,
+        signed: bool,
+        #[source]
+        source: reprove_attest::signed::StatementError,
+    },
+    /// A statement that is not a reprove baseline, or whose predicate does not read as one.
+    #[error("`{}`: {reason}", path.display())]
+    NotABaseline { path: PathBuf, reason: String },
     #[error("the evidence folder `{}` already exists; pass --force to replace it", path.display())]
     EvidenceExists { path: PathBuf },
     #[error("`{}` is {}; evidence holds only regular files and folders", path.display(), kind.describe())]

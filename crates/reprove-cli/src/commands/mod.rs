@@ -67,7 +67,7 @@ pub fn read_baseline_arg(
     signers: &[Signer],
     root: Option<&str>,
 ) -> Result<BaselineView> {
-    let file = reprove_baseline::view::read_baseline_file(path, signers, root)?;
+    let file = reprove_release::baseline_file::read_baseline_file(path, signers, root)?;
     match file.form {
         _ if file.verified_by.is_some() => {}
         Form::Manifest => note(&format!(
