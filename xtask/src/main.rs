@@ -145,6 +145,7 @@ fn layering() -> Result<()> {
     const LIGHT: &[&str] = &[
         "reprove-baseline",
         "reprove-build",
+        "reprove-build-types",
         "reprove-soup",
         "reprove-source",
         "reprove-digest",

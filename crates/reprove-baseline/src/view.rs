@@ -252,6 +252,16 @@ impl BaselineView {
             .collect()
     }
 
+    /// The recorded `[build]` table read as a recipe, with the one schema a rebuild and the
+    /// provenance use ([`reprove_build_types::Recipe`]); `None` when the baseline records none.
+    pub fn recipe(
+        &self,
+    ) -> Option<Result<reprove_build_types::Recipe, reprove_build_types::RecipeError>> {
+        self.predicate.build.as_ref().map(|build| {
+            reprove_build_types::Recipe::from_baseline_build(&Value::Object(build.clone()))
+        })
+    }
+
     /// Whether every policy `reprove.toml` switched on held.
     pub fn policy_passed(&self) -> bool {
         self.predicate.policy.get("result").and_then(Value::as_str) == Some("pass")

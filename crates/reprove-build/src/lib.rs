@@ -25,7 +25,7 @@ pub use rebuild::{
     BUILD_PATH, Conditions, HOSTNAME, Options, RebuildReport, RebuildVerdict, UMASK,
     VariationFinding, VariationReport, rebuild, reference_environment,
 };
-pub use recipe::{DEFAULT_TIMEOUT, Recipe};
+pub use recipe::{DEFAULT_TIMEOUT, Recipe, parse_recipe};
 
 use std::path::PathBuf;
 

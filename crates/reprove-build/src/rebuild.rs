@@ -13,9 +13,7 @@ use crate::explain::{Explanation, explain};
 use crate::recipe::Recipe;
 
 /// The fixed build path, hostname and umask of the reference build.
-pub const BUILD_PATH: &str = "/build/src";
-pub const HOSTNAME: &str = "reprove";
-pub const UMASK: &str = "022";
+pub use reprove_build_types::{BUILD_PATH, HOSTNAME, UMASK, reference_environment};
 
 /// What to rebuild and against what.
 #[derive(Debug, Clone, Default)]
@@ -143,32 +141,8 @@ fn read_config(
     })
 }
 
-/// The environment of the reference build: the recipe's `env`, then what reprove fixes. A
-/// verifier derives it from the signed baseline to check what a provenance records.
-pub fn reference_environment(
-    recipe_env: &BTreeMap<String, String>,
-    epoch: i64,
-) -> BTreeMap<String, String> {
-    env_with(recipe_env, epoch, "C.UTF-8", "UTC")
-}
-
 fn base_env(recipe: &Recipe, epoch: i64, lang: &str, tz: &str) -> BTreeMap<String, String> {
-    env_with(&recipe.env, epoch, lang, tz)
-}
-
-fn env_with(
-    recipe_env: &BTreeMap<String, String>,
-    epoch: i64,
-    lang: &str,
-    tz: &str,
-) -> BTreeMap<String, String> {
-    let mut env: BTreeMap<String, String> = recipe_env.clone();
-    env.insert("SOURCE_DATE_EPOCH".into(), epoch.to_string());
-    env.insert("TZ".into(), tz.into());
-    env.insert("LANG".into(), lang.into());
-    env.insert("LC_ALL".into(), lang.into());
-    env.insert("HOME".into(), "/tmp".into());
-    env
+    reprove_build_types::environment(&recipe.env, epoch, lang, tz)
 }
 
 /// Makes the build tree writable for any user (the varied build runs as another uid).
@@ -294,7 +268,7 @@ pub fn rebuild(
         action: "resolve the tag",
         source,
     })?;
-    let recipe = Recipe::from_config(&read_config(repo, &info.commit, tag)?, tag.as_str())?;
+    let recipe = crate::recipe::parse_recipe(&read_config(repo, &info.commit, tag)?, tag.as_str())?;
     // The published set is read before anything is built: an empty or odd folder is refused
     // (exit 2) with nothing written.
     let published_set = opts.published.as_ref().map(published).transpose()?;

@@ -161,7 +161,7 @@ pub fn lockfile(data: &[u8]) {
 pub fn config(data: &[u8]) {
     let t = text(data);
     let _ = reprove_baseline::Config::parse(&t);
-    let _ = reprove_build::Recipe::from_config(&t, "v1.0.0");
+    let _ = reprove_build::parse_recipe(&t, "v1.0.0");
     let _ = reprove_soup::Overrides::parse("soup.toml", &t);
 }
 

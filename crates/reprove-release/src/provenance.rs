@@ -170,15 +170,8 @@ pub fn statement(
             "repository": inputs.repository,
             "tag": report.tag,
         },
-        "recipe": {
-            "image": r.image.to_string(),
-            "command": r.command,
-            "artifacts": r.artifacts,
-            "env": r.env,
-            "workdir": r.workdir,
-            "timeout": r.timeout,
-            "user": r.user,
-        },
+        // The one recipe schema (reprove-build-types), as the verifier reads it back.
+        "recipe": r,
     });
     if let (Some(name), Value::Object(m)) = (&inputs.project, &mut external) {
         m.insert("project".into(), json!({ "name": name }));
@@ -246,6 +239,146 @@ pub fn statement(
     st.validate()
         .map_err(|source| ReleaseError::Statement { source })?;
     Ok(st)
+}
+
+/// The read side of reprove's provenance: the parts a verifier compares, parsed once into
+/// types (the writer above stays write-only, so the signed bytes never depend on a round
+/// trip). Unknown members are ignored, so provenance from other reprove versions reads.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct ProvenanceView {
+    #[serde(default)]
+    pub subject: Vec<ResourceDescriptor>,
+    #[serde(rename = "predicateType")]
+    pub predicate_type: String,
+    pub predicate: ProvenancePredicateView,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProvenancePredicateView {
+    pub build_definition: BuildDefinitionView,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildDefinitionView {
+    pub build_type: String,
+    #[serde(default)]
+    pub external_parameters: ExternalView,
+    #[serde(default)]
+    pub internal_parameters: InternalView,
+    #[serde(default)]
+    pub resolved_dependencies: Vec<ResourceDescriptor>,
+}
+
+/// `externalParameters`: what the user controls through `reprove.toml`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ExternalView {
+    #[serde(default)]
+    pub source: Option<SourceView>,
+    /// The recipe as attested; read into a [`Recipe`](reprove_build::Recipe) by
+    /// [`ProvenanceView::recipe`].
+    #[serde(default)]
+    pub recipe: Option<Value>,
+    #[serde(default)]
+    pub project: Option<ProjectNameView>,
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct SourceView {
+    #[serde(default)]
+    pub repository: Option<String>,
+    #[serde(default)]
+    pub tag: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ProjectNameView {
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// `internalParameters`: how the build ran. Kept as JSON values: a verifier compares each
+/// with what the baseline fixes and prints both as recorded.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InternalView {
+    #[serde(default)]
+    pub network: Option<Value>,
+    #[serde(default)]
+    pub read_only_root_filesystem: Option<Value>,
+    #[serde(default)]
+    pub build_path: Option<Value>,
+    #[serde(default)]
+    pub hostname: Option<Value>,
+    #[serde(default)]
+    pub umask: Option<Value>,
+    #[serde(default)]
+    pub source_date_epoch: Option<Value>,
+    #[serde(default)]
+    pub environment: Option<Value>,
+}
+
+impl InternalView {
+    /// The recorded value of an internal parameter by its provenance key.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        match key {
+            "network" => self.network.as_ref(),
+            "readOnlyRootFilesystem" => self.read_only_root_filesystem.as_ref(),
+            "buildPath" => self.build_path.as_ref(),
+            "hostname" => self.hostname.as_ref(),
+            "umask" => self.umask.as_ref(),
+            "sourceDateEpoch" => self.source_date_epoch.as_ref(),
+            "environment" => self.environment.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+impl ProvenanceView {
+    /// Reads a provenance statement (the JSON value of a verified payload).
+    pub fn from_value(v: &Value) -> Result<ProvenanceView, String> {
+        let view: ProvenanceView = serde::Deserialize::deserialize(v).map_err(|e| e.to_string())?;
+        if view.predicate_type != PROVENANCE_V1 {
+            return Err(format!(
+                "not SLSA provenance v1 (predicate type `{}`)",
+                view.predicate_type
+            ));
+        }
+        Ok(view)
+    }
+
+    /// The recipe the provenance attests, with the schema a rebuild uses.
+    pub fn recipe(&self) -> Result<reprove_build::Recipe, String> {
+        let raw = self
+            .predicate
+            .build_definition
+            .external_parameters
+            .recipe
+            .as_ref()
+            .ok_or("no recipe in `externalParameters`")?;
+        serde_json::from_value(raw.clone()).map_err(|e| e.to_string())
+    }
+
+    /// The digest of a resolved dependency (`source` → `gitCommit`).
+    pub fn dependency_digest(&self, name: &str, algorithm: &str) -> Option<&str> {
+        self.predicate
+            .build_definition
+            .resolved_dependencies
+            .iter()
+            .find(|d| d.name.as_deref() == Some(name))?
+            .digest
+            .get(algorithm)
+            .map(String::as_str)
+    }
+
+    /// The artifacts attested: name → sha256.
+    pub fn subjects(&self) -> BTreeMap<String, String> {
+        self.subject
+            .iter()
+            .filter_map(|s| Some((s.name.clone()?, s.digest.get("sha256")?.clone())))
+            .collect()
+    }
 }
 
 #[cfg(test)]

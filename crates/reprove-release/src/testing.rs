@@ -6,9 +6,7 @@
 use std::path::Path;
 
 use reprove_attest::PrivateKey;
-use reprove_build::{
-    ArtifactDigest, Conditions, EngineKind, RebuildReport, RebuildVerdict, Recipe,
-};
+use reprove_build::{ArtifactDigest, Conditions, EngineKind, RebuildReport, RebuildVerdict};
 use reprove_source::{Repository, Tag, rfc3339_utc};
 
 use crate::ReleaseError;
@@ -35,7 +33,7 @@ pub fn synthetic_report(
         .read_tree_file(&entries, b"reprove.toml", 1 << 20)
         .map_err(git("read reprove.toml"))?
         .unwrap_or_default();
-    let recipe = Recipe::from_config(&String::from_utf8_lossy(&text), tag.as_str())
+    let recipe = reprove_build::parse_recipe(&String::from_utf8_lossy(&text), tag.as_str())
         .map_err(|source| ReleaseError::Rebuild { source })?;
     let published =
         reprove_build::published_folder(dist).map_err(|source| ReleaseError::Rebuild { source })?;

@@ -9,12 +9,12 @@
 //! and never fails a genuine release; a trusted rebuilder that attests other bytes for this
 //! very release is `rebuilders-disagree`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use reprove_attest::verify::Signer;
 
 use reprove_attest::slsa::PROVENANCE_V1;
-use reprove_oci::ImageRef;
+use reprove_baseline::BaselineView;
 use serde_json::Value;
 
 use super::codes::{FindingCode, finding};
@@ -24,7 +24,7 @@ use super::{
     sha256_subjects, statement_finding, str_at,
 };
 use crate::evidence;
-use crate::provenance::BUILD_TYPE;
+use crate::provenance::{BUILD_TYPE, ProvenanceView};
 
 const ID: CheckId = CheckId::ProvenanceSignature;
 
@@ -35,14 +35,6 @@ pub(super) fn dependency<'v>(st: &'v Value, name: &str) -> Option<&'v Value> {
         .as_array()?
         .iter()
         .find(|d| d.get("name").and_then(Value::as_str) == Some(name))
-}
-
-pub(super) fn dependency_digest(st: &Value, name: &str, alg: &str) -> Option<String> {
-    dependency(st, name)?
-        .get("digest")?
-        .get(alg)?
-        .as_str()
-        .map(str::to_owned)
 }
 
 pub(super) fn provenance_tag(p: &Value) -> Option<&str> {
@@ -258,101 +250,106 @@ pub(super) fn check(
     }
 }
 
-fn norm_image(s: Option<&str>) -> Option<String> {
-    let r = s?.parse::<ImageRef>().ok()?;
-    Some(format!("{}@{}", r.name(), r.digest()?))
-}
-
 /// Everything in which `p` differs from what the baseline `b` fixes, each prefixed with its
-/// finding code. Empty when the provenance describes the release the baseline records.
+/// finding code. Empty when the provenance describes the release the baseline records: the
+/// same commit, `Recipe == Recipe` (one schema, [`reprove_build_types`], with the defaults
+/// `reprove.toml` leaves implicit), no network, and the reference conditions.
 pub fn agreement(b: &Value, p: &Value) -> Vec<String> {
     let mut findings = Vec::new();
-    let bcommit = str_at(b, &["predicate", "release", "commit"]);
-    let pcommit = dependency_digest(p, "source", "gitCommit");
-    if bcommit.is_none() || bcommit != pcommit.as_deref() {
+    let baseline = match BaselineView::from_value(b) {
+        Ok(v) => v,
+        Err(e) => {
+            return vec![format!(
+                "{}: the baseline cannot be read: {}",
+                FindingCode::RecipeMismatch,
+                printable(&e)
+            )];
+        }
+    };
+    let provenance = match ProvenanceView::from_value(p) {
+        Ok(v) => v,
+        Err(e) => {
+            return vec![format!(
+                "{}: the provenance cannot be read: {}",
+                FindingCode::RecipeMismatch,
+                printable(&e)
+            )];
+        }
+    };
+    let bcommit = baseline.predicate.release.commit.as_str();
+    let pcommit = provenance.dependency_digest("source", "gitCommit");
+    if bcommit.is_empty() || Some(bcommit) != pcommit {
         findings.push(format!(
             "{}: the baseline records commit {} but the provenance {}",
             FindingCode::CommitMismatch,
-            printable(bcommit.unwrap_or("(none)")),
-            printable(pcommit.as_deref().unwrap_or("(none)"))
+            printable(if bcommit.is_empty() {
+                "(none)"
+            } else {
+                bcommit
+            }),
+            printable(pcommit.unwrap_or("(none)"))
         ));
     }
-    let at = |v: &Value, path: &[&str]| -> Option<Value> {
-        path.iter().try_fold(v, |cur, k| cur.get(k)).cloned()
+    let brecipe = match baseline.recipe() {
+        Some(r) => r.map_err(|e| format!("the baseline's `[build]` is not a recipe: {e}")),
+        None => Err("the baseline records no `[build]` recipe".to_owned()),
     };
-    let recipe_path = |key: &'static str| {
-        [
-            "predicate",
-            "buildDefinition",
-            "externalParameters",
-            "recipe",
-            key,
-        ]
-    };
-    let internal_path =
-        |key: &'static str| ["predicate", "buildDefinition", "internalParameters", key];
-    let bimage = str_at(b, &["predicate", "build", "image"]);
-    let pimage = str_at(p, &recipe_path("image"));
-    if norm_image(bimage).is_none() || norm_image(bimage) != norm_image(pimage) {
-        findings.push(format!(
-            "{}: the baseline's recipe uses `{}` but the provenance `{}`",
-            FindingCode::ImageMismatch,
-            printable(bimage.unwrap_or("(none)")),
-            printable(pimage.unwrap_or("(none)"))
-        ));
-    }
-    // The recipe as the baseline fixes it, with the defaults `reprove.toml` leaves implicit.
-    let brecipe = |key: &str| {
-        at(b, &["predicate", "build", key]).unwrap_or(match key {
-            "env" => Value::Object(Default::default()),
-            "artifacts" => Value::Array(Vec::new()),
-            "timeout" => Value::from(reprove_build::DEFAULT_TIMEOUT),
-            _ => Value::Null,
-        })
-    };
-    for key in ["command", "artifacts", "env", "workdir", "user", "timeout"] {
-        let bv = brecipe(key);
-        let pv = at(p, &recipe_path(key)).unwrap_or(Value::Null);
-        if bv != pv {
-            findings.push(format!(
-                "{}: `{key}` is {} in the baseline but {} in the provenance",
-                FindingCode::RecipeMismatch,
-                printable(&bv.to_string()),
-                printable(&pv.to_string())
-            ));
+    let precipe = provenance
+        .recipe()
+        .map_err(|e| format!("the provenance's recipe cannot be read: {e}"));
+    match (&brecipe, &precipe) {
+        (Ok(br), Ok(pr)) => {
+            for (key, bv, pv) in br.differences(pr) {
+                if key == "image" {
+                    findings.push(format!(
+                        "{}: the baseline's recipe uses `{}` but the provenance `{}`",
+                        FindingCode::ImageMismatch,
+                        printable(bv.as_str().unwrap_or_default()),
+                        printable(pv.as_str().unwrap_or_default())
+                    ));
+                } else {
+                    findings.push(format!(
+                        "{}: `{key}` is {} in the baseline but {} in the provenance",
+                        FindingCode::RecipeMismatch,
+                        printable(&bv.to_string()),
+                        printable(&pv.to_string())
+                    ));
+                }
+            }
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            findings.push(format!("{}: {}", FindingCode::RecipeMismatch, printable(e)))
         }
     }
     // How it ran: no network, read-only root, and the reference conditions — the fixed build
     // path, hostname and umask, and the environment reprove derives from the recipe.
-    let network = at(p, &internal_path("network"));
-    if network.as_ref().and_then(Value::as_str) != Some("none") {
+    let internal = &provenance.predicate.build_definition.internal_parameters;
+    if internal.network.as_ref().and_then(Value::as_str) != Some("none") {
         findings.push(format!(
             "{}: the provenance records network {}",
             FindingCode::NetworkNotNone,
-            printable(&network.unwrap_or(Value::Null).to_string())
+            printable(&internal.network.clone().unwrap_or(Value::Null).to_string())
         ));
     }
-    let epoch = b
-        .get("predicate")
-        .and_then(|p| p.get("release"))
-        .and_then(|r| r.get("sourceDateEpoch"))
-        .and_then(Value::as_i64);
-    let env: Option<BTreeMap<String, String>> = serde_json::from_value(brecipe("env")).ok();
+    let epoch = baseline.predicate.release.source_date_epoch;
     let expected = [
         ("readOnlyRootFilesystem", Some(Value::Bool(true))),
-        ("buildPath", Some(Value::from(reprove_build::BUILD_PATH))),
-        ("hostname", Some(Value::from(reprove_build::HOSTNAME))),
-        ("umask", Some(Value::from(reprove_build::UMASK))),
-        ("sourceDateEpoch", epoch.map(Value::from)),
+        (
+            "buildPath",
+            Some(Value::from(reprove_build_types::BUILD_PATH)),
+        ),
+        ("hostname", Some(Value::from(reprove_build_types::HOSTNAME))),
+        ("umask", Some(Value::from(reprove_build_types::UMASK))),
+        ("sourceDateEpoch", Some(Value::from(epoch))),
         (
             "environment",
-            env.zip(epoch).and_then(|(env, epoch)| {
-                serde_json::to_value(reprove_build::reference_environment(&env, epoch)).ok()
+            brecipe.as_ref().ok().and_then(|r| {
+                serde_json::to_value(reprove_build_types::reference_environment(&r.env, epoch)).ok()
             }),
         ),
     ];
     for (key, want) in expected {
-        let have = at(p, &internal_path(key));
+        let have = internal.get(key).cloned();
         if want.is_none() || have != want {
             findings.push(format!(
                 "{}: `{key}` is {} in the provenance, not {}",
@@ -366,8 +363,8 @@ pub fn agreement(b: &Value, p: &Value) -> Vec<String> {
             ));
         }
     }
-    let bsubjects = sha256_subjects(b);
-    let psubjects = sha256_subjects(p);
+    let bsubjects = baseline.artifacts();
+    let psubjects = provenance.subjects();
     if bsubjects != psubjects {
         let names: BTreeSet<&String> = bsubjects.keys().chain(psubjects.keys()).collect();
         for n in names {

@@ -340,6 +340,23 @@ fn a_second_rebuilder_counts_only_when_it_built_the_same_way() {
             "network",
             Box::new(|r: &mut reprove_build::RebuildReport| r.network = "host".into()),
         ),
+        // Recipe == Recipe: every field of the one schema counts, defaults included.
+        (
+            "timeout",
+            Box::new(|r: &mut reprove_build::RebuildReport| r.recipe.timeout += 1),
+        ),
+        (
+            "workdir",
+            Box::new(|r: &mut reprove_build::RebuildReport| r.recipe.workdir = Some("sub".into())),
+        ),
+        (
+            "user",
+            Box::new(|r: &mut reprove_build::RebuildReport| r.recipe.user = Some("0:0".into())),
+        ),
+        (
+            "artifacts",
+            Box::new(|r: &mut reprove_build::RebuildReport| r.recipe.artifacts.push("*".into())),
+        ),
         (
             "environment",
             Box::new(|r: &mut reprove_build::RebuildReport| {

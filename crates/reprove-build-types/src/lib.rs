@@ -1,0 +1,349 @@
+//! The `[build]` recipe of `reprove.toml` and the reference conditions of a rebuild: the one
+//! schema that the baseline records, the rebuild runs and the provenance attests, so a verifier
+//! compares `Recipe == Recipe` instead of re-implementing defaults. Pure: no I/O.
+
+use std::collections::BTreeMap;
+
+use reprove_oci::ImageRef;
+use serde::Deserialize;
+
+/// Keys the recipe knows, for "did you mean" suggestions.
+const KEYS: &[&str] = &[
+    "image",
+    "command",
+    "artifacts",
+    "env",
+    "workdir",
+    "timeout",
+    "user",
+];
+
+/// The `[build]` table as written: the defaults are applied by [`Recipe::from_raw`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    image: String,
+    command: Vec<String>,
+    #[serde(default)]
+    artifacts: Vec<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    workdir: Option<String>,
+    timeout: Option<u64>,
+    user: Option<String>,
+}
+
+/// A validated rebuild recipe.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Recipe {
+    pub image: ImageRef,
+    pub command: Vec<String>,
+    /// Paths or globs inside the build tree.
+    pub artifacts: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    /// Working directory relative to the build tree (default: its root).
+    pub workdir: Option<String>,
+    /// Seconds before the build is stopped.
+    pub timeout: u64,
+    /// `uid[:gid]` to build as (default: the image's user).
+    pub user: Option<String>,
+}
+
+/// Why a `[build]` table is not a recipe reprove can run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct RecipeError {
+    pub message: String,
+}
+
+pub const DEFAULT_TIMEOUT: u64 = 3600;
+
+/// The longest a build may be given: a week. Longer is a typo, or a way to overflow a clock.
+pub const MAX_TIMEOUT: u64 = 7 * 24 * 3600;
+
+/// Variables reprove sets itself; a recipe may not override them.
+pub const RESERVED_ENV: &[&str] = &["SOURCE_DATE_EPOCH", "TZ", "LANG", "LC_ALL", "HOME"];
+
+/// Where the source tree is mounted in the reference build.
+pub const BUILD_PATH: &str = "/build/src";
+/// The reference build's hostname.
+pub const HOSTNAME: &str = "reprove";
+/// The reference build's umask.
+pub const UMASK: &str = "022";
+
+fn suggest(unknown: &str) -> String {
+    KEYS.iter()
+        .map(|k| (strsim::levenshtein(unknown, k), *k))
+        .min()
+        .filter(|(d, _)| *d <= 3)
+        .map(|(_, k)| format!("; did you mean `{k}`?"))
+        .unwrap_or_default()
+}
+
+fn bad(message: String) -> RecipeError {
+    RecipeError { message }
+}
+
+impl Recipe {
+    /// Parses `reprove.toml` text and validates its `[build]` table.
+    pub fn from_config(text: &str) -> Result<Recipe, RecipeError> {
+        let doc: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| bad(e.message().to_owned()))?;
+        let Some(build) = doc.get("build") else {
+            return Err(bad(
+                "no `[build]` table: add `image`, `command` and `artifacts`".into(),
+            ));
+        };
+        let raw: Raw = build.clone().try_into().map_err(|e: toml::de::Error| {
+            let msg = e.message().to_owned();
+            let hint = msg
+                .split('`')
+                .nth(1)
+                .filter(|_| msg.starts_with("unknown field"))
+                .map(suggest)
+                .unwrap_or_default();
+            bad(format!(
+                "[build]: {}{hint}",
+                msg.lines().next().unwrap_or_default()
+            ))
+        })?;
+        Recipe::from_raw(raw)
+    }
+
+    /// The recipe a baseline records: its `predicate.build`, the `[build]` table exactly as
+    /// `reprove.toml` held it (in JSON), read with the same defaults and checks as a rebuild.
+    pub fn from_baseline_build(build: &serde_json::Value) -> Result<Recipe, RecipeError> {
+        let raw: Raw =
+            serde_json::from_value(build.clone()).map_err(|e| bad(format!("[build]: {e}")))?;
+        Recipe::from_raw(raw)
+    }
+
+    fn from_raw(raw: Raw) -> Result<Recipe, RecipeError> {
+        let image: ImageRef = raw
+            .image
+            .parse()
+            .map_err(|e| bad(format!("[build] image: {e}")))?;
+        if !image.is_pinned() {
+            return Err(bad(format!(
+                "[build] image `{}` is not pinned by digest; a rebuild must use exactly the image that was used (run `reprove images pin reprove.toml`)",
+                raw.image
+            )));
+        }
+        if raw.command.is_empty() {
+            return Err(bad("[build] command is empty".into()));
+        }
+        if let Some(k) = raw.env.keys().find(|k| RESERVED_ENV.contains(&k.as_str())) {
+            return Err(bad(format!(
+                "[build] env may not set `{k}`: reprove fixes it for every rebuild"
+            )));
+        }
+        if let Some(w) = &raw.workdir
+            && (w.starts_with('/') || w.split('/').any(|c| c == ".."))
+        {
+            return Err(bad(format!(
+                "[build] workdir `{w}` must be a relative path inside the build tree"
+            )));
+        }
+        let timeout = raw.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        if timeout == 0 || timeout > MAX_TIMEOUT {
+            return Err(bad(format!(
+                "[build] timeout {timeout} is out of range: 1 to {MAX_TIMEOUT} seconds (7 days)"
+            )));
+        }
+        Ok(Recipe {
+            image,
+            command: raw.command,
+            artifacts: raw.artifacts,
+            env: raw.env,
+            workdir: raw.workdir,
+            timeout,
+            user: raw.user,
+        })
+    }
+
+    /// The fields in which `other` differs from `self`, by their `[build]` key, each with both
+    /// values in JSON (the image compared by repository and digest: a tag is only a label).
+    pub fn differences(
+        &self,
+        other: &Recipe,
+    ) -> Vec<(&'static str, serde_json::Value, serde_json::Value)> {
+        use serde_json::json;
+        let mut out = Vec::new();
+        let same_image =
+            self.image.name() == other.image.name() && self.image.digest() == other.image.digest();
+        if !same_image {
+            out.push((
+                "image",
+                json!(self.image.to_string()),
+                json!(other.image.to_string()),
+            ));
+        }
+        let mut field = |key: &'static str, a: serde_json::Value, b: serde_json::Value| {
+            if a != b {
+                out.push((key, a, b));
+            }
+        };
+        field("command", json!(self.command), json!(other.command));
+        field("artifacts", json!(self.artifacts), json!(other.artifacts));
+        field("env", json!(self.env), json!(other.env));
+        field("workdir", json!(self.workdir), json!(other.workdir));
+        field("user", json!(self.user), json!(other.user));
+        field("timeout", json!(self.timeout), json!(other.timeout));
+        out
+    }
+}
+
+/// The environment of the reference build: the recipe's `env`, then what reprove fixes. A
+/// verifier derives it from the signed baseline to check what a provenance records.
+pub fn reference_environment(
+    recipe_env: &BTreeMap<String, String>,
+    epoch: i64,
+) -> BTreeMap<String, String> {
+    environment(recipe_env, epoch, "C.UTF-8", "UTC")
+}
+
+/// A build's environment: the recipe's `env`, then the variables reprove fixes (the varied
+/// build passes another locale and time zone).
+pub fn environment(
+    recipe_env: &BTreeMap<String, String>,
+    epoch: i64,
+    lang: &str,
+    tz: &str,
+) -> BTreeMap<String, String> {
+    let mut env: BTreeMap<String, String> = recipe_env.clone();
+    env.insert("SOURCE_DATE_EPOCH".into(), epoch.to_string());
+    env.insert("TZ".into(), tz.into());
+    env.insert("LANG".into(), lang.into());
+    env.insert("LC_ALL".into(), lang.into());
+    env.insert("HOME".into(), "/tmp".into());
+    env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const D: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    #[test]
+    fn valid_recipe() {
+        let r = Recipe::from_config(
+            &format!("[build]\nimage = \"127.0.0.1:5000/b:1@{D}\"\ncommand = [\"make\", \"dist\"]\nartifacts = [\"dist/*\"]\nenv = {{ CFLAGS = \"-O2\" }}\n"),
+        )
+        .unwrap();
+        assert_eq!(r.command, ["make", "dist"]);
+        assert_eq!(r.timeout, DEFAULT_TIMEOUT);
+    }
+
+    #[test]
+    fn refusals_explain_themselves() {
+        let cases = [
+            (
+                "[build]\nimage = \"alpine:3\"\ncommand = [\"x\"]\n",
+                "is not pinned by digest",
+            ),
+            (
+                &format!("[build]\nimage = \"a@{D}\"\ncommand = [\"x\"]\nartefacts = []\n"),
+                "did you mean `artifacts`?",
+            ),
+            (
+                &format!("[build]\nimage = \"a@{D}\"\ncommand = []\n"),
+                "command is empty",
+            ),
+            // Regression (review of issue 11): an i64::MAX timeout overflowed the clock.
+            (
+                &format!(
+                    "[build]\nimage = \"a@{D}\"\ncommand = [\"x\"]\ntimeout = 9223372036854775807\n"
+                ),
+                "out of range",
+            ),
+            (
+                &format!("[build]\nimage = \"a@{D}\"\ncommand = [\"x\"]\nenv = {{ TZ = \"x\" }}\n"),
+                "may not set `TZ`",
+            ),
+            (
+                &format!("[build]\nimage = \"a@{D}\"\ncommand = [\"x\"]\nworkdir = \"../up\"\n"),
+                "relative path",
+            ),
+            ("[project]\nname = \"x\"\n", "no `[build]` table"),
+        ];
+        for (text, want) in cases {
+            let err = Recipe::from_config(text).unwrap_err().to_string();
+            assert!(err.contains(want), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_baseline_build_table_reads_with_the_same_defaults() {
+        let written = Recipe::from_config(&format!(
+            "[build]\nimage = \"reg.example/b:1@{D}\"\ncommand = [\"make\"]\n"
+        ))
+        .unwrap();
+        let recorded =
+            serde_json::json!({ "image": format!("reg.example/b:1@{D}"), "command": ["make"] });
+        let read = Recipe::from_baseline_build(&recorded).unwrap();
+        assert_eq!(read, written);
+        assert_eq!(read.timeout, DEFAULT_TIMEOUT);
+        assert!(read.differences(&written).is_empty());
+        // What a rebuild refuses, a baseline's recorded table is refused for too.
+        let unknown =
+            serde_json::json!({ "image": format!("a@{D}"), "command": ["x"], "network": "host" });
+        assert!(Recipe::from_baseline_build(&unknown).is_err());
+    }
+
+    #[test]
+    fn differences_name_every_field_and_ignore_only_the_image_tag() {
+        let a = Recipe::from_config(&format!(
+            "[build]\nimage = \"reg.example/b:1@{D}\"\ncommand = [\"make\"]\n"
+        ))
+        .unwrap();
+        let mut b = a.clone();
+        b.image = format!("reg.example/b:2@{D}").parse().unwrap();
+        assert!(a.differences(&b).is_empty(), "a tag is only a label");
+        b.image = format!("reg.example/other:1@{D}").parse().unwrap();
+        b.command.push("x".into());
+        b.env.insert("A".into(), "1".into());
+        b.workdir = Some("w".into());
+        b.user = Some("0".into());
+        b.timeout = 5;
+        b.artifacts.push("*".into());
+        let keys: Vec<&str> = a.differences(&b).into_iter().map(|(k, _, _)| k).collect();
+        assert_eq!(
+            keys,
+            [
+                "image",
+                "command",
+                "artifacts",
+                "env",
+                "workdir",
+                "user",
+                "timeout"
+            ]
+        );
+    }
+
+    /// The provenance records the recipe by serializing it: the shape is part of the
+    /// `buildType` schema and must not drift.
+    #[test]
+    fn the_recipe_serializes_as_the_provenance_schema_says() {
+        let r = Recipe::from_config(&format!(
+            "[build]\nimage = \"reg.example/b:1@{D}\"\ncommand = [\"make\"]\nenv = {{ A = \"1\" }}\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(&r).unwrap(),
+            serde_json::json!({
+                "image": format!("reg.example/b:1@{D}"),
+                "command": ["make"],
+                "artifacts": [],
+                "env": { "A": "1" },
+                "workdir": null,
+                "timeout": 3600,
+                "user": null,
+            })
+        );
+        let back: Recipe = serde_json::from_value(serde_json::to_value(&r).unwrap()).unwrap();
+        assert_eq!(back, r);
+    }
+}
