@@ -684,3 +684,28 @@ fn sha512_pins_and_signed_baseline_rules() {
     assert_eq!(code, 2);
     assert!(err.contains("is not signed"), "{err}");
 }
+
+/// A folder named on the command line is walked as git would see it: what `.gitignore`
+/// excludes (`node_modules`, build output) is not scanned, CI files under `.github` are.
+#[test]
+fn folders_skip_what_gitignore_excludes() {
+    let f = Fixture::new();
+    let d = f.dir.path().join("proj");
+    for (rel, text) in [
+        (".gitignore", "node_modules/\n/target\n"),
+        ("node_modules/pkg/Dockerfile", "FROM evil.example/node:1\n"),
+        ("target/Dockerfile", "FROM evil.example/target:1\n"),
+        (
+            ".github/workflows/ci.yml",
+            "jobs:\n  b:\n    container: ci.example/img:2\n",
+        ),
+    ] {
+        let p = d.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    let (code, out, err) = run(&f, &["images", "check", "proj", "--format", "json"]);
+    let files: Vec<String> = verdicts(&out).into_iter().map(|(f, _, _)| f).collect();
+    assert_eq!(files, ["proj/.github/workflows/ci.yml"], "{err}");
+    assert_eq!(code, 1, "the CI image is unpinned: {err}");
+}

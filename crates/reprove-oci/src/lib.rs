@@ -8,10 +8,12 @@
 
 #[cfg(feature = "registry")]
 pub mod check;
+pub mod pin;
 mod reference;
 #[cfg(feature = "registry")]
 pub mod registry;
 mod scan;
+pub mod sources;
 
 pub use reference::{ImageRef, is_loopback};
 pub use scan::{FileKind, ImageMention, MentionContext, file_kind, scan};
@@ -21,6 +23,11 @@ pub use scan::{FileKind, ImageMention, MentionContext, file_kind, scan};
 pub enum OciError {
     #[error("invalid image reference `{input}`: {reason}")]
     InvalidReference { input: String, reason: String },
+    #[error("failed to list the files under `{}`: {reason}", path.display())]
+    Walk {
+        path: std::path::PathBuf,
+        reason: String,
+    },
 }
 
 #[cfg(test)]

@@ -8,48 +8,15 @@ use clap::{Args, Subcommand, ValueEnum};
 use reprove_oci::check::{
     Verdict, VerdictCode, check_reference, concurrently, default_platform, resolve_tag,
 };
+use reprove_oci::pin::{Resolution, pin_text, unified_diff};
 use reprove_oci::registry::{ClientOptions, RegistryClient};
+use reprove_oci::sources::Source;
 use reprove_oci::{ImageMention, ImageRef, file_kind, scan};
 
 use reprove_escape::terminal;
 
 use crate::outcome::Outcome;
 use crate::output::{note, stdout};
-
-/// A file to scan: how it is shown, and where it is read from.
-struct Source {
-    display: String,
-    path: PathBuf,
-}
-
-fn walk(dir: &Path, display: &str, out: &mut Vec<Source>) -> Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .with_context(|| format!("failed to read the directory `{}`", dir.display()))?
-        .filter_map(|e| e.ok())
-        .collect();
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name == ".git" {
-            continue;
-        }
-        let ft = e.file_type()?;
-        let shown = if display.is_empty() || display == "." {
-            name.clone()
-        } else {
-            format!("{}/{name}", display.trim_end_matches('/'))
-        };
-        if ft.is_dir() {
-            walk(&e.path(), &shown, out)?;
-        } else if ft.is_file() && file_kind(&shown).is_some() {
-            out.push(Source {
-                display: shown,
-                path: e.path(),
-            });
-        }
-    }
-    Ok(())
-}
 
 /// The files named on the command line (read whether tracked or not), or the repository's
 /// tracked files; each file once, however many ways it was named.
@@ -98,7 +65,7 @@ fn collect_sources(dir: &Path, paths: &[PathBuf]) -> Result<Vec<Source>> {
         let meta = std::fs::metadata(&full)
             .with_context(|| format!("failed to read `{}`", p.display()))?;
         if meta.is_dir() {
-            walk(&full, &p.display().to_string(), &mut out)?;
+            out.extend(reprove_oci::sources::walk(&full, &p.display().to_string())?);
         } else {
             out.push(Source {
                 display: p.display().to_string(),
@@ -443,28 +410,7 @@ fn sarif(rows: &[(Row<'_>, VerdictCode)]) -> serde_json::Value {
     })
 }
 
-/// Byte offset of a 1-based character column.
-fn byte_offset(line: &str, column: usize) -> Option<usize> {
-    if column == 0 {
-        return None;
-    }
-    line.char_indices()
-        .map(|(i, _)| i)
-        .chain(std::iter::once(line.len()))
-        .nth(column - 1)
-}
-
-/// Where a reference sits in a line, if it is exactly there and stands alone: followed by the
-/// end of the line, whitespace, a quote or a comment — not by `@` (already pinned) or by more
-/// reference text (a variable suffix such as `${SLIM:+-slim}`).
-fn locate(line: &str, column: usize, raw: &str) -> Option<usize> {
-    let at = byte_offset(line, column)?;
-    let rest = line.get(at..)?;
-    let after = rest.strip_prefix(raw)?;
-    let ok = after.is_empty() || after.starts_with([' ', '\t', '\r', '"', '\'', '#']);
-    ok.then_some(at)
-}
-
+/// A file whose text changes.
 struct Edit {
     src_index: usize,
     old: String,
@@ -535,72 +481,33 @@ fn pin(
     todo.sort();
     todo.dedup();
     let resolved = concurrently(&todo, concurrency, |r| resolve_tag(&client, r));
-    let digests: BTreeMap<
-        &ImageRef,
-        &Result<Option<reprove_digest::Digest>, reprove_oci::registry::RegistryError>,
-    > = todo.iter().zip(resolved.iter()).collect();
-
+    let resolved: BTreeMap<ImageRef, Resolution> = todo
+        .iter()
+        .cloned()
+        .zip(resolved)
+        .map(|(r, d)| {
+            let res = match d {
+                Ok(Some(d)) => Resolution::Digest(d),
+                Ok(None) => Resolution::Missing,
+                Err(e) => Resolution::Unreachable(e.to_string()),
+            };
+            (r, res)
+        })
+        .collect();
     let mut edits = Vec::new();
     for (idx, (text, mentions)) in texts.iter().zip(&mentions_by_file).enumerate() {
         let Some(text) = text else { continue };
-        let mut lines: Vec<String> = text.split('\n').map(str::to_owned).collect();
-        let mut ordered: Vec<&ImageMention> = mentions.iter().collect();
-        // Right to left within a line, so earlier columns stay valid.
-        ordered.sort_by_key(|m| std::cmp::Reverse((m.line, m.column)));
-        let mut count = 0;
-        for m in ordered {
-            let here = format!("{}:{}:{}", m.file, m.line, m.column);
-            let r = match &m.reference {
-                Ok(r) if r.is_pinned() => continue,
-                Ok(r) => r,
-                Err(e) => {
-                    note(&format!("{here}: skipped `{}`: {e}", m.raw));
-                    continue;
-                }
-            };
-            let digest = match digests.get(r) {
-                Some(Ok(Some(d))) => d.clone(),
-                Some(Ok(None)) => {
-                    note(&format!(
-                        "{here}: `{}` does not exist in `{}`; not pinned",
-                        m.raw,
-                        r.registry()
-                    ));
-                    worst = worst.max(1);
-                    continue;
-                }
-                Some(Err(e)) => {
-                    note(&format!("{here}: {e}"));
-                    worst = 2;
-                    continue;
-                }
-                None => continue,
-            };
-            let Some(line) = m.line.checked_sub(1).and_then(|i| lines.get_mut(i)) else {
-                continue;
-            };
-            let Some(at) = locate(line, m.column, &m.raw) else {
-                note(&format!(
-                    "{here}: `{}` is not written literally here (built from a variable or ARG); pin it where it is defined",
-                    m.raw
-                ));
-                worst = worst.max(1);
-                continue;
-            };
-            let with_tag = if r.tag().is_some() {
-                m.raw.clone()
-            } else {
-                format!("{}:latest", m.raw)
-            };
-            line.replace_range(at..at + m.raw.len(), &format!("{with_tag}@{digest}"));
-            count += 1;
+        let pinned = pin_text(text, mentions, &resolved);
+        for n in &pinned.notes {
+            note(&n.to_string());
+            worst = worst.max(n.severity());
         }
-        if count > 0 {
+        if pinned.count > 0 {
             edits.push(Edit {
                 src_index: idx,
                 old: text.clone(),
-                new: lines.join("\n"),
-                pinned: count,
+                new: pinned.text,
+                pinned: pinned.count,
             });
         }
     }
@@ -625,17 +532,6 @@ fn pin(
     Ok(Outcome::from_severity(worst))
 }
 
-/// A minimal unified diff: one hunk per changed line.
-fn unified_diff(name: &str, old: &str, new: &str) -> String {
-    let mut out = format!("--- a/{name}\n+++ b/{name}\n");
-    for (i, (a, b)) in old.split('\n').zip(new.split('\n')).enumerate() {
-        if a != b {
-            out.push_str(&format!("@@ -{n},1 +{n},1 @@\n-{a}\n+{b}\n", n = i + 1));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -644,37 +540,5 @@ mod tests {
     fn sarif_locations_are_uri_references() {
         assert_eq!(uri_path("deploy/Dockerfile"), "deploy/Dockerfile");
         assert_eq!(uri_path("x[1]/a b%\\"), "x%5B1%5D/a%20b%25%5C");
-    }
-
-    #[test]
-    fn columns_to_bytes() {
-        assert_eq!(byte_offset("FROM x", 6), Some(5));
-        assert_eq!(byte_offset("é: x", 4), Some(4));
-        assert_eq!(byte_offset("ab", 3), Some(2));
-        assert_eq!(byte_offset("ab", 9), None);
-        assert_eq!(byte_offset("ab", 0), None);
-    }
-
-    #[test]
-    fn references_are_located_only_when_they_stand_alone() {
-        assert_eq!(locate("FROM alpine:3.19 AS b", 6, "alpine:3.19"), Some(5));
-        assert_eq!(locate("  image: \"x:1\" # c", 11, "x:1"), Some(10));
-        assert_eq!(locate("image: x:1\r", 8, "x:1"), Some(7));
-        assert_eq!(
-            locate("FROM python:3.12${SLIM:+-slim}", 6, "python:3.12"),
-            None
-        );
-        assert_eq!(
-            locate("FROM a:1@sha256:abc", 6, "a:1"),
-            None,
-            "already pinned"
-        );
-        assert_eq!(locate("FROM b:1", 6, "a:1"), None);
-    }
-
-    #[test]
-    fn diff_shows_changed_lines_only() {
-        let d = unified_diff("f", "a\nb\nc", "a\nB\nc");
-        assert_eq!(d, "--- a/f\n+++ b/f\n@@ -2,1 +2,1 @@\n-b\n+B\n");
     }
 }
