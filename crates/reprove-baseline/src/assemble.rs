@@ -55,9 +55,29 @@ impl std::fmt::Debug for Options<'_> {
 #[derive(Debug, Clone)]
 pub struct Baseline {
     pub statement: Statement<BaselinePredicate>,
+    /// `reprove.toml` at the tag as parsed for this baseline (`None`: the tag has none), so
+    /// the release takes its recipe from the same parse instead of reading the file again.
+    pub config: Option<Config>,
 }
 
 impl Baseline {
+    /// The rebuild recipe of `reprove.toml`'s `[build]` table, validated with the one schema
+    /// ([`reprove_build_types::Recipe`]).
+    pub fn recipe(&self) -> Result<reprove_build_types::Recipe, reprove_build_types::RecipeError> {
+        let build = self
+            .config
+            .as_ref()
+            .ok_or_else(|| reprove_build_types::RecipeError {
+                message: "no `reprove.toml` at the tag".into(),
+            })?
+            .build
+            .as_ref()
+            .ok_or_else(|| reprove_build_types::RecipeError {
+                message: "no `[build]` table: add `image`, `command` and `artifacts`".into(),
+            })?;
+        reprove_build_types::Recipe::from_build_table(&toml::Value::Table(build.clone()))
+    }
+
     pub fn predicate(&self) -> &BaselinePredicate {
         &self.statement.predicate
     }
@@ -136,17 +156,29 @@ pub fn assemble(
     tag: &Tag,
     opts: &Options<'_>,
 ) -> Result<Baseline, BaselineError> {
-    let git = |action: &'static str| move |source| BaselineError::Git { action, source };
     let info = repo
         .resolve_tag(tag)
         .map_err(|source| BaselineError::ResolveTag {
             tag: tag.to_string(),
             source,
         })?;
+    assemble_at(repo, &info, opts)
+}
+
+/// Assembles the baseline manifest of a tag already resolved (the release resolves it once
+/// and hands the same [`TagInfo`] to the rebuild).
+pub fn assemble_at(
+    repo: &Repository,
+    info: &TagInfo,
+    opts: &Options<'_>,
+) -> Result<Baseline, BaselineError> {
+    let tag = &info.name;
+    let git = |action: &'static str| move |source| BaselineError::Git { action, source };
     let entries = repo
         .tree_entries(&info.commit)
         .map_err(git("list the tree at the tag"))?;
-    let config = load_config(repo, &info, &entries)?;
+    let config = load_config(repo, info, &entries)?;
+    let parsed_config = config.clone();
     let mut findings: Vec<Finding> = Vec::new();
     if config.is_none() {
         findings.push(Finding {
@@ -276,7 +308,7 @@ pub fn assemble(
 
     // 4. Change trace.
     (opts.progress)(Progress::Tracing);
-    let changes = trace_changes(repo, &info, opts.previous.as_ref(), &config, &mut findings)?;
+    let changes = trace_changes(repo, info, opts.previous.as_ref(), &config, &mut findings)?;
 
     findings.sort();
     findings.dedup();
@@ -338,7 +370,10 @@ pub fn assemble(
     statement
         .validate()
         .map_err(|source| BaselineError::Statement { source })?;
-    Ok(Baseline { statement })
+    Ok(Baseline {
+        statement,
+        config: parsed_config,
+    })
 }
 
 fn subject_name(config: &Config, tag: &Tag, suffix: &str) -> String {

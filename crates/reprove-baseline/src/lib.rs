@@ -12,7 +12,8 @@ mod trace;
 pub mod view;
 
 pub use assemble::{
-    Baseline, Options, PARSE_LIMIT, Progress, SoupRegister, assemble, load_config, soup_register,
+    Baseline, Options, PARSE_LIMIT, Progress, SoupRegister, assemble, assemble_at, load_config,
+    soup_register,
 };
 pub use classes::{Classifier, ItemClass};
 pub use config::{Changes, Classes, Config, Project};

@@ -95,6 +95,12 @@ impl Recipe {
                 "no `[build]` table: add `image`, `command` and `artifacts`".into(),
             ));
         };
+        Recipe::from_build_table(build)
+    }
+
+    /// Validates a `[build]` table already parsed out of `reprove.toml` (the baseline parses
+    /// the file once; the rebuild takes its recipe from there).
+    pub fn from_build_table(build: &toml::Value) -> Result<Recipe, RecipeError> {
         let raw: Raw = build.clone().try_into().map_err(|e: toml::de::Error| {
             let msg = e.message().to_owned();
             let hint = msg

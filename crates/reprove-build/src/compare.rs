@@ -61,7 +61,7 @@ pub enum Published {
     Sums(PathBuf),
     /// Digests already known: the subjects of a verified provenance, or a folder hashed once
     /// by the caller. Entries may carry the file's path (for explanations).
-    Known(BTreeMap<String, ArtifactDigest>),
+    Digests(BTreeMap<String, ArtifactDigest>),
 }
 
 impl Published {
@@ -76,7 +76,7 @@ impl Published {
 
     /// Digests by name, as `sha256` hex.
     pub fn digests(map: &BTreeMap<String, String>) -> Published {
-        Published::Known(
+        Published::Digests(
             map.iter()
                 .map(|(n, h)| {
                     (
@@ -121,14 +121,14 @@ pub fn published_folder(dir: &Path) -> Result<BTreeMap<String, ArtifactDigest>, 
 pub fn published(p: &Published) -> Result<BTreeMap<String, ArtifactDigest>, BuildError> {
     let out = match p {
         Published::Dir(dir) => return published_folder(dir),
-        Published::Known(m) => m.clone(),
+        Published::Digests(m) => m.clone(),
         Published::Sums(path) => sums(path)?,
     };
     if out.is_empty() {
         return Err(BuildError::Published {
             path: match p {
                 Published::Sums(path) | Published::Dir(path) => path.clone(),
-                Published::Known(_) => PathBuf::from("(attested digests)"),
+                Published::Digests(_) => PathBuf::from("(attested digests)"),
             },
             source: reprove_digest::DigestError::EmptyFolder {
                 path: PathBuf::from("the list of published artifacts"),

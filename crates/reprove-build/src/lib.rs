@@ -23,7 +23,7 @@ pub use explain::{Explanation, explain, summarize};
 pub use export::export_tree;
 pub use rebuild::{
     BUILD_PATH, Conditions, HOSTNAME, Options, RebuildReport, RebuildVerdict, UMASK,
-    VariationFinding, VariationReport, rebuild, reference_environment,
+    VariationFinding, VariationReport, rebuild, rebuild_at, reference_environment,
 };
 pub use recipe::{DEFAULT_TIMEOUT, Recipe, parse_recipe};
 

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use reprove_source::{Repository, Tag, rfc3339_utc, unix_now};
+use reprove_source::{Repository, Tag, TagInfo, rfc3339_utc, unix_now};
 
 use crate::BuildError;
 use crate::compare::{ArtifactDigest, Comparison, Published, Verdict, collect, compare, published};
@@ -269,6 +269,19 @@ pub fn rebuild(
         source,
     })?;
     let recipe = crate::recipe::parse_recipe(&read_config(repo, &info.commit, tag)?, tag.as_str())?;
+    rebuild_at(repo, &info, recipe, opts, progress)
+}
+
+/// Rebuilds a tag already resolved, with its recipe already read: the release resolves the
+/// tag and parses `reprove.toml` once, for the baseline and the rebuild alike.
+pub fn rebuild_at(
+    repo: &Repository,
+    info: &TagInfo,
+    recipe: Recipe,
+    opts: &Options,
+    progress: &dyn Fn(&str),
+) -> Result<RebuildReport, BuildError> {
+    let tag = &info.name;
     // The published set is read before anything is built: an empty or odd folder is refused
     // (exit 2) with nothing written.
     let published_set = opts.published.as_ref().map(published).transpose()?;

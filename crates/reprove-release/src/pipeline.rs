@@ -160,9 +160,19 @@ pub fn release(
         Stage::Baseline,
         &format!("assembling the baseline of `{tag}`"),
     );
-    let baseline = reprove_baseline::assemble(
+    // The tag is resolved once: the baseline, the rebuild and the provenance all describe this
+    // commit, whatever happens to the tag meanwhile.
+    let info = repo
+        .resolve_tag(tag)
+        .map_err(|source| ReleaseError::Baseline {
+            source: reprove_baseline::BaselineError::ResolveTag {
+                tag: tag.to_string(),
+                source,
+            },
+        })?;
+    let baseline = reprove_baseline::assemble_at(
         repo,
-        tag,
+        &info,
         &reprove_baseline::Options {
             previous: opts.previous.clone(),
             artifacts: Some(&digests),
@@ -205,12 +215,20 @@ pub fn release(
         &format!("rebuilding `{tag}` in its pinned image, no network"),
     );
     let work = staging.path().join(".rebuild");
-    let rebuilt = reprove_build::rebuild(
+    // The recipe from the same parse of `reprove.toml` the baseline records.
+    let recipe = baseline.recipe().map_err(|e| ReleaseError::Rebuild {
+        source: BuildError::Recipe {
+            tag: tag.to_string(),
+            message: e.message,
+        },
+    })?;
+    let rebuilt = reprove_build::rebuild_at(
         repo,
-        tag,
+        &info,
+        recipe,
         &reprove_build::Options {
             engine: opts.engine,
-            published: Some(reprove_build::Published::Known(published)),
+            published: Some(reprove_build::Published::Digests(published)),
             variations: false,
             keep: Some(work.clone()),
         },
@@ -266,7 +284,8 @@ pub fn release(
             let inputs = provenance::Inputs {
                 project: p.project.name.clone(),
                 repository: repository.clone(),
-                lockfiles: provenance::lockfile_digests(repo, &baseline_commit(p)?)?,
+                // The lockfiles as the baseline hashed them, not read a second time.
+                lockfiles: provenance::lockfiles_of(p),
                 byproducts,
                 invocation_id: provenance::invocation_id(),
             };
@@ -295,16 +314,4 @@ pub fn release(
         report,
         repository,
     })
-}
-
-fn baseline_commit(
-    p: &reprove_baseline::BaselinePredicate,
-) -> Result<reprove_source::ObjectId, ReleaseError> {
-    p.release
-        .commit
-        .parse()
-        .map_err(|_| ReleaseError::Malformed {
-            path: PathBuf::from(evidence::BASELINE),
-            reason: format!("commit `{}` is not an object id", p.release.commit),
-        })
 }

@@ -75,6 +75,23 @@ pub fn invocation_id() -> String {
 }
 
 /// The lockfiles in the tree at `commit`, with their sha256, sorted by path.
+/// The lockfiles among a baseline's configuration items: path → sha256, sorted by path —
+/// what [`lockfile_digests`] reads from the tree, taken from the hashes the baseline made.
+pub fn lockfiles_of(baseline: &reprove_baseline::BaselinePredicate) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = baseline
+        .configuration_items
+        .iter()
+        .filter(|i| {
+            i.path_base64.is_none()
+                && matches!(i.kind, TreeEntryKind::File | TreeEntryKind::Executable)
+                && reprove_soup::lockfile_kind(&i.path).is_some()
+        })
+        .filter_map(|i| Some((i.path.clone(), i.sha256.clone()?)))
+        .collect();
+    out.sort();
+    out
+}
+
 pub fn lockfile_digests(
     repo: &Repository,
     commit: &ObjectId,

@@ -568,3 +568,52 @@ fn huge_and_deep_entries_are_refused_without_reading_them() {
     let r = fx.verify();
     assert!(findings(&r, "evidence-index").contains("nested deeper"));
 }
+
+/// Resolve once: the release takes the recipe and the lockfile digests from the baseline's
+/// own parse and hashes; they must be what reading the tree again would give.
+#[test]
+fn the_baseline_hands_the_release_the_same_recipe_and_lockfiles() {
+    let fx = Fx::new("hello");
+    std::fs::write(
+        fx.repo_dir().join("Cargo.lock"),
+        "version = 3\n\n[[package]]\nname = \"a\"\nversion = \"1.0.0\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(fx.repo_dir().join("web")).unwrap();
+    std::fs::write(
+        fx.repo_dir().join("web/package-lock.json"),
+        "{\"lockfileVersion\": 3, \"packages\": {}}\n",
+    )
+    .unwrap();
+    fx.git(&["add", "-A"]);
+    fx.git(&[
+        "commit",
+        "-q",
+        "-m",
+        "locks\n\nReviewed-by: R <r@example.com>",
+    ]);
+    fx.git(&["tag", "v1.1.0"]);
+    let repo = fx.repo();
+    let info = repo.resolve_tag(&tag("v1.1.0")).unwrap();
+    let baseline = reprove_baseline::assemble_at(
+        &repo,
+        &info,
+        &reprove_baseline::Options {
+            previous: None,
+            artifacts: None,
+            progress: &|_| {},
+        },
+    )
+    .unwrap();
+    let from_tree = crate::provenance::lockfile_digests(&repo, &info.commit).unwrap();
+    assert_eq!(from_tree.len(), 2, "{from_tree:?}");
+    assert_eq!(
+        crate::provenance::lockfiles_of(baseline.predicate()),
+        from_tree
+    );
+    let text = std::fs::read_to_string(fx.repo_dir().join("reprove.toml")).unwrap();
+    assert_eq!(
+        baseline.recipe().unwrap(),
+        reprove_build::parse_recipe(&text, "v1.1.0").unwrap()
+    );
+}
