@@ -377,7 +377,7 @@ fn provenance_statement() -> Result<Vec<u8>> {
         },
         image: image.into(),
         image_id: "sha256:0".into(),
-        engine: reprove_build::EngineKind::Docker,
+        engine: "docker".into(),
         engine_version: "seed".into(),
         network: "none".into(),
         conditions: reprove_build::Conditions {

@@ -42,7 +42,7 @@ pub struct Comparison {
     pub rebuilt: Option<ArtifactDigest>,
 }
 
-fn digest_file(path: &Path) -> Result<ArtifactDigest, BuildError> {
+pub(crate) fn digest_file(path: &Path) -> Result<ArtifactDigest, BuildError> {
     let (d, size) =
         reprove_digest::sha256_file(path).map_err(|source| BuildError::Hash { source })?;
     Ok(ArtifactDigest {
@@ -50,6 +50,53 @@ fn digest_file(path: &Path) -> Result<ArtifactDigest, BuildError> {
         size: Some(size),
         path: Some(path.to_owned()),
     })
+}
+
+/// Unpacks the outputs tar an engine returned into `dest` (created) and hashes each file.
+/// The stream comes from the engine, not from reprove: only regular files with a plain file
+/// name are accepted, each name once.
+pub(crate) fn read_outputs(
+    tar_path: &Path,
+    dest: &Path,
+) -> Result<BTreeMap<String, ArtifactDigest>, BuildError> {
+    let bad = |detail: String| BuildError::Outputs { detail };
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| BuildError::Io { path, source }
+    };
+    std::fs::create_dir_all(dest).map_err(io(dest))?;
+    let file = std::fs::File::open(tar_path).map_err(io(tar_path))?;
+    let mut archive = tar::Archive::new(file);
+    let mut out = BTreeMap::new();
+    for entry in archive.entries().map_err(io(tar_path))? {
+        let mut entry = entry.map_err(io(tar_path))?;
+        let path = entry.path().map_err(io(tar_path))?.into_owned();
+        let name = match (path.components().count(), path.file_name()) {
+            (1, Some(n)) => n.to_string_lossy().into_owned(),
+            _ => {
+                return Err(bad(format!(
+                    "`{}` is not a plain file name",
+                    path.display()
+                )));
+            }
+        };
+        if entry.header().entry_type() != tar::EntryType::Regular {
+            return Err(bad(format!("`{name}` is not a regular file")));
+        }
+        if out.contains_key(&name) {
+            return Err(bad(format!("`{name}` is returned twice")));
+        }
+        let target = dest.join(&name);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&target)
+            .map_err(io(&target))?;
+        std::io::copy(&mut entry, &mut f).map_err(io(&target))?;
+        drop(f);
+        out.insert(name, digest_file(&target)?);
+    }
+    Ok(out)
 }
 
 /// What the rebuilt artifacts are compared with.

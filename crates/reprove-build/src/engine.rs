@@ -1,8 +1,15 @@
-//! Container engines behind one small interface: the docker and podman CLIs take the same
-//! flags. Remote engines work through `DOCKER_HOST` / `CONTAINER_HOST`, which the CLIs read.
+//! Container engines behind one trait, [`ContainerEngine`], whose job shape a remote engine or
+//! a cluster can serve: prepare an image by digest; run a job with the source handed over as a
+//! tar stream, the log streamed back, and the outputs returned as a tar stream. Nothing in a
+//! job names a path on this machine.
+//!
+//! [`CliEngine`] is the docker and podman CLIs (they take the same flags; `DOCKER_HOST` /
+//! `CONTAINER_HOST` reach a remote daemon). It unpacks the source here with every entry
+//! checked and compares it with the commit's listing, bind-mounts it, and tars the outputs
+//! back. A fake engine for pipeline tests is in [`crate::testing`].
 
 use std::collections::BTreeMap;
-use std::fs::File;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -10,6 +17,37 @@ use std::time::{Duration, Instant};
 use reprove_oci::ImageRef;
 
 use crate::BuildError;
+use crate::export::{Listing, unpack_checked};
+
+/// What every engine guarantees for a job — the hermetic conditions the provenance records:
+/// no network; a read-only root with a writable `/tmp` and build tree; the hostname, umask,
+/// user, working folder and environment of the [`Job`] and nothing else from the host; the job
+/// stopped at its timeout. An implementation that cannot hold one of them must refuse the job.
+pub trait ContainerEngine: Send + Sync {
+    /// `docker`, `podman`, …: recorded in the rebuild report and the provenance.
+    fn name(&self) -> &'static str;
+    /// The engine's own version (the server's, for a client/server engine); fails when the
+    /// engine cannot be reached.
+    fn version(&self) -> Result<String, BuildError>;
+    /// Makes `image` available by its digest only (never a tag) and checks that what the
+    /// engine holds carries that digest; returns the engine's image id.
+    fn prepare_image(&self, image: &ImageRef) -> Result<String, BuildError>;
+    /// Runs one job. `source` is the build tree as a tar stream (a
+    /// [`crate::SourceArchive`]; `listing` says what it holds, for an engine that unpacks it
+    /// where it can check); `log` receives the job's output as it comes; when the job exits 0,
+    /// `outputs` receives a tar of the files matching `job.outputs`, flat, by file name.
+    fn run_job(
+        &self,
+        job: &Job,
+        source: &mut dyn Read,
+        listing: &Listing,
+        log: &mut (dyn Write + Send),
+        outputs: &mut dyn Write,
+    ) -> Result<RunEnd, BuildError>;
+    /// Removes what runs killed earlier left behind (containers whose owner is gone). Best
+    /// effort; engines without leftovers do nothing.
+    fn remove_abandoned(&self) {}
+}
 
 /// Which CLI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -28,22 +66,21 @@ impl EngineKind {
     }
 }
 
-/// A container engine reached through its CLI.
+/// A container engine reached through its CLI (docker or podman).
 #[derive(Debug, Clone)]
-pub struct Engine {
+pub struct CliEngine {
     pub kind: EngineKind,
     program: PathBuf,
 }
 
-/// What a container run is asked to do.
+/// One job: what a container run is asked to do. No host path: the source comes as a tar
+/// stream and the outputs go back as one.
 #[derive(Debug, Clone)]
-pub struct RunSpec {
+pub struct Job {
     /// `name@digest`: the engine never resolves a tag.
     pub image: String,
     pub command: Vec<String>,
     pub env: BTreeMap<String, String>,
-    /// Host directory mounted read-write as the build tree.
-    pub source: PathBuf,
     /// Where the build tree appears inside the container.
     pub build_path: String,
     pub workdir: Option<String>,
@@ -57,6 +94,11 @@ pub struct RunSpec {
     /// a later run can tell an abandoned container from a live one.
     pub owner: String,
     pub owner_lock: PathBuf,
+    /// Globs, relative to the build tree, of the files returned as outputs.
+    pub outputs: Vec<String>,
+    /// Make the build tree writable by any user (a job that runs as another uid than the one
+    /// that unpacked the tree).
+    pub open_tree: bool,
 }
 
 /// How a run ended.
@@ -74,16 +116,16 @@ fn which(program: &str) -> Option<PathBuf> {
     })
 }
 
-impl Engine {
+impl CliEngine {
     /// The engine asked for, or the first of docker and podman found on `PATH`.
-    pub fn detect(preferred: Option<EngineKind>) -> Result<Engine, BuildError> {
+    pub fn detect(preferred: Option<EngineKind>) -> Result<CliEngine, BuildError> {
         let candidates = match preferred {
             Some(k) => vec![k],
             None => vec![EngineKind::Docker, EngineKind::Podman],
         };
         for kind in &candidates {
             if let Some(program) = which(kind.program()) {
-                return Ok(Engine {
+                return Ok(CliEngine {
                     kind: *kind,
                     program,
                 });
@@ -233,15 +275,20 @@ impl Engine {
         )
     }
 
-    /// Runs the build: no network, read-only root, writable /tmp and build tree, fixed
-    /// hostname and umask, environment from `spec.env` only (plus the image's own), output to
-    /// `log`. Stops the container at the timeout.
-    pub fn run(&self, spec: &RunSpec, log: &Path) -> Result<RunEnd, BuildError> {
+    /// Runs the build with `tree` bind-mounted: no network, read-only root, writable /tmp and
+    /// build tree, fixed hostname and umask, environment from `spec.env` only (plus the
+    /// image's own), stdout and stderr streamed to `log`. Stops the container at the timeout.
+    fn run_container(
+        &self,
+        spec: &Job,
+        tree: &Path,
+        log: &mut (dyn Write + Send),
+    ) -> Result<RunEnd, BuildError> {
         let io = |e: std::io::Error| BuildError::Io {
-            path: log.to_owned(),
+            path: tree.to_owned(),
             source: e,
         };
-        let out = File::create(log).map_err(io)?;
+        let (mut log_reader, out) = std::io::pipe().map_err(io)?;
         let err = out.try_clone().map_err(io)?;
         let workdir = match &spec.workdir {
             Some(w) => format!("{}/{w}", spec.build_path),
@@ -279,7 +326,7 @@ impl Engine {
             "nproc=32768:32768",
         ]);
         cmd.arg("--volume")
-            .arg(format!("{}:{}:rw", spec.source.display(), spec.build_path));
+            .arg(format!("{}:{}:rw", tree.display(), spec.build_path));
         cmd.args(["--workdir", &workdir]);
         for (k, v) in &spec.env {
             cmd.arg("--env").arg(format!("{k}={v}"));
@@ -300,7 +347,10 @@ impl Engine {
                 detail: format!("the timeout of {} s cannot be kept", spec.timeout.as_secs()),
             });
         };
-        let mut child = cmd.spawn().map_err(|e| BuildError::Engine {
+        let spawned = cmd.spawn();
+        // The command holds the pipe's write ends: drop them, so the log ends with the child.
+        drop(cmd);
+        let mut child = spawned.map_err(|e| BuildError::Engine {
             engine: self.kind.program(),
             action: "start the build container",
             detail: e.to_string(),
@@ -311,21 +361,107 @@ impl Engine {
             &spec.name,
             spec.timeout.saturating_add(crate::owner::GRACE),
         );
-        loop {
-            if let Some(status) = child.try_wait().map_err(io)? {
-                return Ok(RunEnd::Exited(status.code().unwrap_or(-1)));
-            }
-            if Instant::now() >= deadline {
-                let _ = self
-                    .command()
-                    .args(["kill", &spec.name])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status();
-                let _ = child.wait();
-                return Ok(RunEnd::TimedOut);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        std::thread::scope(|s| {
+            // The log streams to `log` while the job runs.
+            let copier = s.spawn(move || std::io::copy(&mut log_reader, log));
+            let end = loop {
+                match child.try_wait() {
+                    Ok(Some(status)) => break Ok(RunEnd::Exited(status.code().unwrap_or(-1))),
+                    Ok(None) => {}
+                    Err(e) => break Err(io(e)),
+                }
+                if Instant::now() >= deadline {
+                    let _ = self
+                        .command()
+                        .args(["kill", &spec.name])
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null())
+                        .status();
+                    let _ = child.wait();
+                    break Ok(RunEnd::TimedOut);
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            };
+            let copied = copier
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("the log copier panicked")));
+            let end = end?;
+            copied.map_err(io)?;
+            Ok(end)
+        })
     }
+}
+
+impl ContainerEngine for CliEngine {
+    fn name(&self) -> &'static str {
+        self.kind.program()
+    }
+
+    fn version(&self) -> Result<String, BuildError> {
+        self.server_version()
+    }
+
+    fn prepare_image(&self, image: &ImageRef) -> Result<String, BuildError> {
+        self.pull_verified(image)
+    }
+
+    fn run_job(
+        &self,
+        job: &Job,
+        source: &mut dyn Read,
+        listing: &Listing,
+        log: &mut (dyn Write + Send),
+        outputs: &mut dyn Write,
+    ) -> Result<RunEnd, BuildError> {
+        // Named after the owner: a run killed midway leaves a tree the next run removes.
+        let tree = tempfile::Builder::new()
+            .prefix(&format!("{}{}-", crate::owner::TREE_PREFIX, job.owner))
+            .tempdir()
+            .map_err(|e| BuildError::Io {
+                path: std::env::temp_dir(),
+                source: e,
+            })?;
+        unpack_checked(source, tree.path(), listing)?;
+        if job.open_tree {
+            crate::owner::open_up(tree.path())?;
+        }
+        let end = self.run_container(job, tree.path(), log)?;
+        if end == RunEnd::Exited(0) {
+            let found = crate::compare::collect(tree.path(), &job.outputs)?;
+            write_outputs(&found, outputs)?;
+        }
+        Ok(end)
+    }
+
+    fn remove_abandoned(&self) {
+        self.remove_abandoned_containers();
+    }
+}
+
+/// The outputs as a tar stream: flat, by file name, in name order, mode 0644, mtime 0 (the
+/// bytes are what count; a reader hashes them).
+pub(crate) fn write_outputs(
+    found: &BTreeMap<String, crate::ArtifactDigest>,
+    out: &mut dyn Write,
+) -> Result<(), BuildError> {
+    let mut builder = tar::Builder::new(out);
+    for (name, a) in found {
+        let Some(path) = &a.path else { continue };
+        let io = |e: std::io::Error| BuildError::Io {
+            path: path.clone(),
+            source: e,
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let size = file.metadata().map_err(io)?.len();
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(0o644);
+        h.set_size(size);
+        h.set_mtime(0);
+        builder.append_data(&mut h, name, file).map_err(io)?;
+    }
+    builder.finish().map_err(|e| BuildError::Io {
+        path: PathBuf::from("(outputs)"),
+        source: e,
+    })
 }

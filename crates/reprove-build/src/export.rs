@@ -352,15 +352,120 @@ fn compare(
     ))
 }
 
-/// Unpacks the tree at `commit` into `dest` (which must exist and be empty), checks it against
-/// the commit, and returns the sha256 of the tar stream the build tree was made from (a
-/// deterministic function of the commit's tree and `mtime`, its commit time).
-pub fn export_tree(
+/// What a build tree must hold, path by path: the listing a checked unpack of a
+/// [`SourceArchive`] compares the unpacked folder with.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    commit: ObjectId,
+    expected: BTreeMap<Vec<u8>, Expected>,
+}
+
+/// The build tree of a commit as a tar stream, as a job hands it to an engine: deterministic
+/// (the commit's paths, modes and bytes, mtime the commit time, owner 0), made from checked git
+/// objects, spooled to a private temporary file so every job of a rebuild (the build and its
+/// varied twin) reads the same bytes, and its sha256 — the provenance's `source.tar`.
+#[derive(Debug)]
+pub struct SourceArchive {
+    file: tempfile::NamedTempFile,
+    sha256: Digest,
+    listing: Listing,
+}
+
+impl SourceArchive {
+    /// Writes the archive of `commit` into a temporary file in `spool` (refused when the tree
+    /// is invalid, absurdly large, or would not fit).
+    pub fn create(
+        repo: &Repository,
+        commit: &ObjectId,
+        mtime: i64,
+        spool: &Path,
+    ) -> Result<SourceArchive, BuildError> {
+        let entries = checked_entries(repo, commit, spool)?;
+        let file = tempfile::Builder::new()
+            .prefix(".reprove-source-")
+            .suffix(".tar")
+            .tempfile_in(spool)
+            .map_err(|e| BuildError::Io {
+                path: spool.to_owned(),
+                source: e,
+            })?;
+        let mtime = u64::try_from(mtime).unwrap_or(0);
+        let (expected, sha256) = {
+            let mut tee = HashingWriter {
+                inner: std::io::BufWriter::new(file.as_file()),
+                hasher: Sha256Hasher::new(),
+            };
+            let expected = write_tar(repo, &entries, mtime, &mut tee)
+                .map_err(|e| export_err(commit, e.to_string()))?;
+            std::io::Write::flush(&mut tee.inner).map_err(|e| export_err(commit, e.to_string()))?;
+            (expected, tee.hasher.finish())
+        };
+        Ok(SourceArchive {
+            file,
+            sha256,
+            listing: Listing {
+                commit: commit.clone(),
+                expected,
+            },
+        })
+    }
+
+    /// sha256 of the tar stream.
+    pub fn sha256(&self) -> &Digest {
+        &self.sha256
+    }
+
+    /// What the unpacked tree must hold.
+    pub fn listing(&self) -> &Listing {
+        &self.listing
+    }
+
+    /// The tar stream from its start (each call reads it afresh).
+    pub fn open(&self) -> Result<std::fs::File, BuildError> {
+        self.file.reopen().map_err(|e| BuildError::Io {
+            path: self.file.path().to_owned(),
+            source: e,
+        })
+    }
+}
+
+/// A writer that hashes everything written through it.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256Hasher,
+}
+
+impl<W: std::io::Write> std::io::Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Unpacks a source archive's tar `stream` into `dest` (existing, empty), every entry checked
+/// to stay inside it, then compares the folder with the `listing`: the same paths, kinds,
+/// executable bits and bytes, nothing more. What an engine that unpacks on this machine uses.
+pub fn unpack_checked(
+    stream: impl std::io::Read,
+    dest: &Path,
+    listing: &Listing,
+) -> Result<(), BuildError> {
+    unpack(&listing.commit, stream, dest)?;
+    compare(&listing.commit, dest, &listing.expected)
+}
+
+/// The tree's entries, refused when git would call the tree invalid, when it has absurdly many
+/// paths or bytes, or when it would not fit in `dest`'s file system.
+fn checked_entries(
     repo: &Repository,
     commit: &ObjectId,
-    mtime: i64,
     dest: &Path,
-) -> Result<Digest, BuildError> {
+) -> Result<Vec<TreeEntry>, BuildError> {
     let git = |action: &'static str| move |source| BuildError::Git { action, source };
     let entries = repo
         .tree_entries(commit)
@@ -403,6 +508,19 @@ pub fn export_tree(
             ),
         ));
     }
+    Ok(entries)
+}
+
+/// Unpacks the tree at `commit` into `dest` (which must exist and be empty), checks it against
+/// the commit, and returns the sha256 of the tar stream the build tree was made from (a
+/// deterministic function of the commit's tree and `mtime`, its commit time).
+pub fn export_tree(
+    repo: &Repository,
+    commit: &ObjectId,
+    mtime: i64,
+    dest: &Path,
+) -> Result<Digest, BuildError> {
+    let entries = checked_entries(repo, commit, dest)?;
     let mtime = u64::try_from(mtime).unwrap_or(0);
     let (reader, writer) = std::io::pipe().map_err(|e| export_err(commit, e.to_string()))?;
     let mut tee: Tee<PipeEnd> = Tee {
@@ -550,6 +668,40 @@ mod tests {
             export_tree(&repo, &commit, 1_700_000_000, again.path()).unwrap(),
             d
         );
+    }
+
+    /// The archive a job hands an engine is the export's own stream: same bytes, same
+    /// digest, and an unpack of anything else is refused against its listing.
+    #[test]
+    fn the_source_archive_is_the_exported_stream_and_its_listing_holds() {
+        let (_dir, repo, commit) = repo_with_export_attributes();
+        let out = tempfile::tempdir().unwrap();
+        let exported = export_tree(&repo, &commit, 1_700_000_000, out.path()).unwrap();
+        let spool = tempfile::tempdir().unwrap();
+        let archive = SourceArchive::create(&repo, &commit, 1_700_000_000, spool.path()).unwrap();
+        assert_eq!(archive.sha256(), &exported);
+        // Read twice (the build and its varied twin): the same tree both times.
+        for _ in 0..2 {
+            let dest = tempfile::tempdir().unwrap();
+            unpack_checked(archive.open().unwrap(), dest.path(), archive.listing()).unwrap();
+            assert_eq!(
+                std::fs::read_to_string(dest.path().join("version.txt")).unwrap(),
+                "refs: $Format:%D$\n"
+            );
+        }
+        // A stream that is not the listing's tree (an engine's or a disk's doing) is refused.
+        let mut other = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(4);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        other
+            .append_data(&mut h, "version.txt", &b"evil"[..])
+            .unwrap();
+        let bytes = other.into_inner().unwrap();
+        let dest = tempfile::tempdir().unwrap();
+        let err = unpack_checked(&bytes[..], dest.path(), archive.listing()).unwrap_err();
+        assert!(err.to_string().contains("not the committed tree"), "{err}");
     }
 
     #[test]

@@ -14,16 +14,18 @@ mod export;
 pub mod owner;
 mod rebuild;
 mod recipe;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use compare::{
     ArtifactDigest, Comparison, Published, Verdict, collect, compare, published, published_folder,
 };
-pub use engine::{Engine, EngineKind, RunEnd, RunSpec};
+pub use engine::{CliEngine, ContainerEngine, EngineKind, Job, RunEnd};
 pub use explain::{Explanation, explain, summarize};
-pub use export::export_tree;
+pub use export::{Listing, SourceArchive, export_tree, unpack_checked};
 pub use rebuild::{
-    BUILD_PATH, Conditions, HOSTNAME, Options, RebuildReport, RebuildVerdict, UMASK,
-    VariationFinding, VariationReport, rebuild, rebuild_at, reference_environment,
+    BUILD_PATH, Conditions, HOSTNAME, KeptRebuild, Options, RebuildReport, RebuildVerdict, UMASK,
+    VariationFinding, VariationReport, rebuild, rebuild_at, rebuild_with, reference_environment,
 };
 pub use recipe::{DEFAULT_TIMEOUT, Recipe, parse_recipe};
 
@@ -53,6 +55,8 @@ pub enum BuildError {
     ImageDigestMismatch { image: String, found: String },
     #[error("failed to export the source at `{commit}`: {detail}")]
     Export { commit: String, detail: String },
+    #[error("the engine returned outputs reprove does not accept: {detail}")]
+    Outputs { detail: String },
     #[error("the build failed with exit code {code}; see `{}`", log.display())]
     BuildFailed { code: i32, log: PathBuf },
     #[error("the build did not finish within {seconds} s and was stopped; see `{}`", log.display())]

@@ -161,9 +161,9 @@ pub const STAGING_PREFIX: &str = ".reprove-rebuild-";
 /// Removes what dead runs left: containers (through `engine`'s CLI) and, in each of `dirs`,
 /// folders named after an owner that is gone; then their stale lock files. Best effort: a
 /// failure to clean up never stops a run.
-pub fn sweep(engine: Option<&crate::Engine>, dirs: &[&Path]) {
+pub fn sweep(engine: Option<&dyn crate::ContainerEngine>, dirs: &[&Path]) {
     if let Some(engine) = engine {
-        engine.remove_abandoned_containers();
+        engine.remove_abandoned();
     }
     for dir in dirs {
         let Ok(rd) = std::fs::read_dir(dir) else {
@@ -248,6 +248,22 @@ impl Drop for Watchdog {
             let _ = c.wait();
         }
     }
+}
+
+/// Makes the build tree writable for any user (the varied build runs as another uid).
+pub(crate) fn open_up(dir: &Path) -> Result<(), BuildError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let io = |e| BuildError::Io {
+        path: dir.to_owned(),
+        source: e,
+    };
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        if entry.file_type().map_err(io)?.is_dir() {
+            open_up(&entry.path())?;
+        }
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).map_err(io)
 }
 
 #[cfg(test)]

@@ -7,9 +7,10 @@ use std::time::Duration;
 use reprove_source::{Repository, Tag, TagInfo, rfc3339_utc, unix_now};
 
 use crate::BuildError;
-use crate::compare::{ArtifactDigest, Comparison, Published, Verdict, collect, compare, published};
-use crate::engine::{Engine, EngineKind, RunEnd, RunSpec};
+use crate::compare::{ArtifactDigest, Comparison, Published, Verdict, compare, published};
+use crate::engine::{CliEngine, ContainerEngine, EngineKind, Job, RunEnd};
 use crate::explain::{Explanation, explain};
+use crate::export::SourceArchive;
 use crate::recipe::Recipe;
 
 /// The fixed build path, hostname and umask of the reference build.
@@ -93,7 +94,8 @@ pub struct RebuildReport {
     pub recipe: Recipe,
     pub image: String,
     pub image_id: String,
-    pub engine: EngineKind,
+    /// The engine that ran the jobs ([`ContainerEngine::name`]).
+    pub engine: String,
     pub engine_version: String,
     /// Always `none`: the build container has no network.
     pub network: String,
@@ -145,58 +147,29 @@ fn base_env(recipe: &Recipe, epoch: i64, lang: &str, tz: &str) -> BTreeMap<Strin
     reprove_build_types::environment(&recipe.env, epoch, lang, tz)
 }
 
-/// Makes the build tree writable for any user (the varied build runs as another uid).
-fn open_up(dir: &Path) -> Result<(), BuildError> {
-    use std::os::unix::fs::PermissionsExt as _;
-    let io = |e| BuildError::Io {
-        path: dir.to_owned(),
-        source: e,
-    };
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let entry = entry.map_err(io)?;
-        if entry.file_type().map_err(io)?.is_dir() {
-            open_up(&entry.path())?;
-        }
-    }
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).map_err(io)
-}
-
 struct Build {
     artifacts: BTreeMap<String, ArtifactDigest>,
     /// Holds the artifacts' files until they are copied or compared.
-    _tree: tempfile::TempDir,
+    _outputs: tempfile::TempDir,
 }
 
+/// One job on `engine`: the source archive in, the log into `log`, the outputs back and
+/// unpacked into a private folder.
 #[allow(clippy::too_many_arguments)]
 fn one_build(
-    engine: &Engine,
-    repo: &Repository,
-    commit: &reprove_source::ObjectId,
-    epoch: i64,
+    engine: &dyn ContainerEngine,
+    source: &SourceArchive,
     recipe: &Recipe,
     image: &str,
     conditions: &Conditions,
     log: &Path,
     open: bool,
     owner: &crate::owner::Owner,
-) -> Result<(Build, String), BuildError> {
-    // Named after the owner: a run killed midway leaves a tree the next run removes.
-    let tree = tempfile::Builder::new()
-        .prefix(&format!("{}{}-", crate::owner::TREE_PREFIX, owner.id()))
-        .tempdir()
-        .map_err(|e| BuildError::Io {
-            path: std::env::temp_dir(),
-            source: e,
-        })?;
-    let archive = crate::export::export_tree(repo, commit, epoch, tree.path())?;
-    if open {
-        open_up(tree.path())?;
-    }
-    let spec = RunSpec {
+) -> Result<Build, BuildError> {
+    let job = Job {
         image: image.to_owned(),
         command: recipe.command.clone(),
         env: conditions.environment.clone(),
-        source: tree.path().to_owned(),
         build_path: conditions.build_path.clone(),
         workdir: recipe.workdir.clone(),
         user: conditions.user.clone(),
@@ -206,8 +179,34 @@ fn one_build(
         name: format!("reprove-{}-{}", owner.id(), unix_now()),
         owner: owner.id().to_owned(),
         owner_lock: owner.lock_path(),
+        outputs: recipe.artifacts.clone(),
+        open_tree: open,
     };
-    match engine.run(&spec, log)? {
+    // Named after the owner: a run killed midway leaves a folder the next run removes.
+    let outputs = tempfile::Builder::new()
+        .prefix(&format!("{}{}-", crate::owner::TREE_PREFIX, owner.id()))
+        .tempdir()
+        .map_err(|e| BuildError::Io {
+            path: std::env::temp_dir(),
+            source: e,
+        })?;
+    let outputs_tar = outputs.path().join("outputs.tar");
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| BuildError::Io { path, source }
+    };
+    let mut log_file = std::fs::File::create(log).map_err(io(log))?;
+    let mut out_file = std::fs::File::create(&outputs_tar).map_err(io(&outputs_tar))?;
+    let mut tar = source.open()?;
+    let end = engine.run_job(
+        &job,
+        &mut tar,
+        source.listing(),
+        &mut log_file,
+        &mut out_file,
+    )?;
+    log_file.sync_all().map_err(io(log))?;
+    match end {
         RunEnd::Exited(0) => {}
         RunEnd::Exited(code) => {
             return Err(BuildError::BuildFailed {
@@ -222,20 +221,18 @@ fn one_build(
             });
         }
     }
-    let artifacts = collect(tree.path(), &recipe.artifacts)?;
+    drop(out_file);
+    let artifacts = crate::compare::read_outputs(&outputs_tar, &outputs.path().join("out"))?;
     if artifacts.is_empty() && !recipe.artifacts.is_empty() {
         return Err(BuildError::NoArtifacts {
             patterns: recipe.artifacts.join(", "),
             log: log.to_owned(),
         });
     }
-    Ok((
-        Build {
-            artifacts,
-            _tree: tree,
-        },
-        archive.hex(),
-    ))
+    Ok(Build {
+        artifacts,
+        _outputs: outputs,
+    })
 }
 
 fn copy_artifacts(
@@ -255,6 +252,55 @@ fn copy_artifacts(
         }
     }
     Ok(())
+}
+
+// The layout of a kept rebuild (`Options::keep`). Callers read it through [`KeptRebuild`].
+const KEPT_LOG: &str = "build.log";
+const KEPT_VARIANT_LOG: &str = "build-variant.log";
+const KEPT_REPORT: &str = "rebuild-report.json";
+const KEPT_ARTIFACTS: &str = "artifacts";
+const KEPT_VARIANT_ARTIFACTS: &str = "artifacts-variant";
+
+/// What a kept rebuild folder holds, by role: callers take paths from here instead of
+/// matching file names in reprove-build's folder layout. Absent parts are `None` (a failed
+/// build keeps only its log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptRebuild {
+    pub log: Option<PathBuf>,
+    pub variant_log: Option<PathBuf>,
+    /// `rebuild-report.json`.
+    pub report: Option<PathBuf>,
+    /// The rebuilt artifacts.
+    pub artifacts: Option<PathBuf>,
+    /// The artifacts of the varied build.
+    pub variant_artifacts: Option<PathBuf>,
+    /// The explanation reports of the artifacts that differ (diffoscope text and HTML).
+    pub explanations: Vec<PathBuf>,
+}
+
+impl KeptRebuild {
+    /// The parts of the kept folder `dir`; `report` (when the build finished) names the
+    /// explanation files.
+    pub fn at(dir: &Path, report: Option<&RebuildReport>) -> KeptRebuild {
+        let part = |name: &str| Some(dir.join(name)).filter(|p| p.exists());
+        let explanations = report
+            .map(|r| {
+                r.explanations
+                    .iter()
+                    .flat_map(|e| e.reports.iter())
+                    .filter_map(|f| part(&f.to_string_lossy()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        KeptRebuild {
+            log: part(KEPT_LOG),
+            variant_log: part(KEPT_VARIANT_LOG),
+            report: part(KEPT_REPORT),
+            artifacts: part(KEPT_ARTIFACTS),
+            variant_artifacts: part(KEPT_VARIANT_ARTIFACTS),
+            explanations,
+        }
+    }
 }
 
 /// Rebuilds `tag` and compares. `progress` receives one-line status messages.
@@ -281,14 +327,29 @@ pub fn rebuild_at(
     opts: &Options,
     progress: &dyn Fn(&str),
 ) -> Result<RebuildReport, BuildError> {
-    let tag = &info.name;
     // The published set is read before anything is built: an empty or odd folder is refused
     // (exit 2) with nothing written.
+    if let Some(p) = &opts.published {
+        published(p)?;
+    }
+    let engine = CliEngine::detect(opts.engine)?;
+    rebuild_with(&engine, repo, info, recipe, opts, progress)
+}
+
+/// Rebuilds on the given engine (the pipeline's tests hand it a fake one).
+pub fn rebuild_with(
+    engine: &dyn ContainerEngine,
+    repo: &Repository,
+    info: &TagInfo,
+    recipe: Recipe,
+    opts: &Options,
+    progress: &dyn Fn(&str),
+) -> Result<RebuildReport, BuildError> {
+    let tag = &info.name;
     let published_set = opts.published.as_ref().map(published).transpose()?;
-    let engine = Engine::detect(opts.engine)?;
-    let engine_version = engine.server_version()?;
+    let engine_version = engine.version()?;
     progress(&format!("pulling {} by digest", recipe.image));
-    let image_id = engine.pull_verified(&recipe.image)?;
+    let image_id = engine.prepare_image(&recipe.image)?;
     let image = format!(
         "{}@{}",
         recipe.image.name(),
@@ -325,7 +386,7 @@ pub fn rebuild_at(
             }
         });
     // What runs killed earlier left (containers, trees, staging folders) goes first.
-    crate::owner::sweep(Some(&engine), &[&std::env::temp_dir(), &staging_parent]);
+    crate::owner::sweep(Some(engine), &[&std::env::temp_dir(), &staging_parent]);
     let owner = crate::owner::Owner::acquire()?;
     let staging = tempfile::Builder::new()
         .prefix(&format!("{}{}-", crate::owner::STAGING_PREFIX, owner.id()))
@@ -348,12 +409,13 @@ pub fn rebuild_at(
             "building `{}` in {image}",
             recipe.command.join(" ")
         ));
-        let log = staging.path().join("build.log");
-        let (build, archive) = one_build(
-            &engine,
-            repo,
-            &info.commit,
-            epoch,
+        // The build tree, exported once from checked git objects for every job of this run.
+        let source = SourceArchive::create(repo, &info.commit, epoch, &std::env::temp_dir())?;
+        let archive = source.sha256().hex();
+        let log = staging.path().join(KEPT_LOG);
+        let build = one_build(
+            engine,
+            &source,
             &recipe,
             &image,
             &conditions,
@@ -373,12 +435,10 @@ pub fn rebuild_at(
                 environment: base_env(&recipe, epoch, "fr_FR.UTF-8", "XYZ-14"),
             };
             progress("building again under varied conditions");
-            let vlog = staging.path().join("build-variant.log");
-            let (vbuild, _) = one_build(
-                &engine,
-                repo,
-                &info.commit,
-                epoch,
+            let vlog = staging.path().join(KEPT_VARIANT_LOG);
+            let vbuild = one_build(
+                engine,
+                &source,
                 &recipe,
                 &image,
                 &varied_conditions,
@@ -464,7 +524,10 @@ pub fn rebuild_at(
         let (variations, vexpl) = match variations {
             Some((v, e, vbuild)) => {
                 if opts.keep.is_some() {
-                    copy_artifacts(&vbuild.artifacts, &staging.path().join("artifacts-variant"))?;
+                    copy_artifacts(
+                        &vbuild.artifacts,
+                        &staging.path().join(KEPT_VARIANT_ARTIFACTS),
+                    )?;
                 }
                 (Some(v), e)
             }
@@ -480,7 +543,7 @@ pub fn rebuild_at(
             recipe,
             image,
             image_id,
-            engine: engine.kind,
+            engine: engine.name().to_owned(),
             engine_version,
             network: "none".into(),
             conditions,
@@ -493,7 +556,7 @@ pub fn rebuild_at(
             verdict,
         };
         if opts.keep.is_some() {
-            copy_artifacts(&report.artifacts, &staging.path().join("artifacts"))?;
+            copy_artifacts(&report.artifacts, &staging.path().join(KEPT_ARTIFACTS))?;
         }
         Ok(report)
     })();
@@ -505,11 +568,9 @@ pub fn rebuild_at(
         let json = serde_json::to_vec_pretty(&report).map_err(|e| BuildError::Report {
             detail: e.to_string(),
         })?;
-        std::fs::write(staging.path().join("rebuild-report.json"), json).map_err(|e| {
-            BuildError::Io {
-                path: staging.path().to_owned(),
-                source: e,
-            }
+        std::fs::write(staging.path().join(KEPT_REPORT), json).map_err(|e| BuildError::Io {
+            path: staging.path().to_owned(),
+            source: e,
         })?;
         let staged = staging.keep();
         if let Err(e) = std::fs::rename(&staged, keep) {

@@ -73,22 +73,34 @@ fn move_into(from: &Path, to: &Path) -> Result<(), ReleaseError> {
 }
 
 /// Moves what `rebuild --keep` left in `work` into the evidence layout.
-fn adopt_rebuild(staging: &Staging, work: &Path, keep_rebuilt: bool) -> Result<(), ReleaseError> {
-    let read = std::fs::read_dir(work).map_err(|source| ReleaseError::Io {
-        path: work.to_owned(),
-        source,
-    })?;
-    for entry in read.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let from = entry.path();
-        let to = match name.as_str() {
-            "build.log" => staging.path().join(evidence::BUILD_LOG),
-            "build-variant.log" => staging.path().join("build-variant.log"),
-            "rebuild-report.json" => staging.path().join(evidence::REBUILD_REPORT),
-            "artifacts" if keep_rebuilt => staging.path().join(evidence::REBUILT),
-            "artifacts" | "artifacts-variant" => continue,
-            _ => staging.path().join(evidence::EXPLANATIONS).join(&name),
-        };
+fn adopt_rebuild(
+    staging: &Staging,
+    work: &Path,
+    report: Option<&RebuildReport>,
+    keep_rebuilt: bool,
+) -> Result<(), ReleaseError> {
+    let kept = reprove_build::KeptRebuild::at(work, report);
+    let mut moves: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let mut to = |from: &Option<PathBuf>, rel: &str| {
+        if let Some(from) = from {
+            moves.push((from.clone(), staging.path().join(rel)));
+        }
+    };
+    to(&kept.log, evidence::BUILD_LOG);
+    to(&kept.variant_log, "build-variant.log");
+    to(&kept.report, evidence::REBUILD_REPORT);
+    if keep_rebuilt {
+        to(&kept.artifacts, evidence::REBUILT);
+    }
+    for e in &kept.explanations {
+        if let Some(name) = e.file_name() {
+            moves.push((
+                e.clone(),
+                staging.path().join(evidence::EXPLANATIONS).join(name),
+            ));
+        }
+    }
+    for (from, to) in moves {
         move_into(&from, &to)?;
     }
     let _ = std::fs::remove_dir_all(work);
@@ -134,8 +146,22 @@ pub(crate) fn rebuild_failures(report: &RebuildReport) -> Vec<String> {
     out
 }
 
-/// Runs the whole pipeline for `tag`.
+/// Runs the whole pipeline for `tag` on the local docker or podman engine.
 pub fn release(
+    repo: &Repository,
+    tag: &Tag,
+    opts: &Options,
+    key: &PrivateKey,
+    progress: &dyn Fn(Stage, &str),
+) -> Result<Released, ReleaseError> {
+    let engine = reprove_build::CliEngine::detect(opts.engine)
+        .map_err(|source| ReleaseError::Rebuild { source })?;
+    release_with(&engine, repo, tag, opts, key, progress)
+}
+
+/// Runs the whole pipeline for `tag` on `engine`.
+pub fn release_with(
+    engine: &dyn reprove_build::ContainerEngine,
     repo: &Repository,
     tag: &Tag,
     opts: &Options,
@@ -222,7 +248,8 @@ pub fn release(
             message: e.message,
         },
     })?;
-    let rebuilt = reprove_build::rebuild_at(
+    let rebuilt = reprove_build::rebuild_with(
+        engine,
         repo,
         &info,
         recipe,
@@ -249,7 +276,7 @@ pub fn release(
     };
     if work.exists() {
         let keep_rebuilt = report.as_ref().is_some_and(|r| !r.holds());
-        adopt_rebuild(&staging, &work, keep_rebuilt)?;
+        adopt_rebuild(&staging, &work, report.as_ref(), keep_rebuilt)?;
     }
     // A rebuild staging folder that could not be renamed is not evidence.
     if let Ok(rd) = std::fs::read_dir(staging.path()) {

@@ -227,10 +227,7 @@ pub fn statement(
     }
     let mut version = BTreeMap::new();
     version.insert("reprove".to_owned(), env!("CARGO_PKG_VERSION").to_owned());
-    version.insert(
-        report.engine.program().to_owned(),
-        report.engine_version.clone(),
-    );
+    version.insert(report.engine.clone(), report.engine_version.clone());
     let predicate = Provenance {
         build_definition: BuildDefinition {
             build_type: BUILD_TYPE.to_owned(),

@@ -46,7 +46,7 @@ pub fn synthetic_report(
         source_archive_sha256: "0".repeat(64),
         image: recipe.image.to_string(),
         image_id: format!("sha256:{}", "1".repeat(64)),
-        engine: EngineKind::Docker,
+        engine: EngineKind::Docker.program().to_owned(),
         engine_version: "synthetic".into(),
         network: "none".into(),
         conditions: Conditions {

@@ -50,10 +50,7 @@ fn text(r: &RebuildReport) -> String {
         terminal(&r.tag),
         terminal(&r.commit),
         terminal(&r.image),
-        match r.engine {
-            EngineKind::Docker => "docker",
-            EngineKind::Podman => "podman",
-        },
+        terminal(&r.engine),
         terminal(&r.engine_version)
     );
     if r.comparison.is_empty() {

@@ -416,7 +416,7 @@ pub(super) fn rebuild(
                 format!(
                     "rebuilt in {} with {} {}: every artifact matches the provenance",
                     printable(&r.image),
-                    r.engine.program(),
+                    r.engine.as_str(),
                     printable(&r.engine_version)
                 ),
             )

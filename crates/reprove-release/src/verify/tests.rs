@@ -617,3 +617,192 @@ fn the_baseline_hands_the_release_the_same_recipe_and_lockfiles() {
         reprove_build::parse_recipe(&text, "v1.1.0").unwrap()
     );
 }
+
+// The whole pipeline — baseline, rebuild through the engine's job shape, comparison,
+// provenance, evidence folder — on the fake engine, then verified as an auditor would.
+
+mod pipeline_on_a_fake_engine {
+    use super::*;
+    use reprove_build::testing::FakeEngine;
+    use reprove_build::{Job, RunEnd};
+
+    /// A build that writes `dist/app.txt` and `dist/lib.txt` as the published ones are, or
+    /// with `app` replaced.
+    fn builder(app: &'static [u8]) -> FakeEngine {
+        FakeEngine::new(move |_job: &Job, tree: &Path| {
+            assert!(tree.join("src.c").is_file(), "the source tree is unpacked");
+            std::fs::create_dir_all(tree.join("dist")).unwrap();
+            std::fs::write(tree.join("dist/app.txt"), app).unwrap();
+            std::fs::write(tree.join("dist/lib.txt"), b"lib 1\n").unwrap();
+            RunEnd::Exited(0)
+        })
+    }
+
+    fn release(fx: &Fx, engine: &FakeEngine, out: &Path) -> crate::pipeline::Released {
+        crate::pipeline::release_with(
+            engine,
+            &fx.repo(),
+            &tag("v1.0.0"),
+            &crate::pipeline::Options {
+                artifacts: fx.dist(),
+                evidence: out.to_owned(),
+                force: false,
+                engine: None,
+                previous: None,
+            },
+            &fx.key,
+            &|_, _| {},
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_reproducible_release_verifies_and_the_job_is_hermetic() {
+        let fx = Fx::new("hello");
+        let engine = builder(b"app 1\n");
+        let out = fx.dir.path().join("evidence-fake");
+        let r = release(&fx, &engine, &out);
+        assert_eq!(r.index.outcome, crate::evidence::ReleaseOutcome::Released);
+        assert!(out.join(crate::evidence::PROVENANCE).is_file());
+        let log = std::fs::read_to_string(out.join(crate::evidence::BUILD_LOG)).unwrap();
+        assert!(log.contains("fake: make dist"), "{log}");
+        // What the engine was asked: the pinned image by digest, the recipe, the reference
+        // conditions, the outputs to return.
+        let jobs = engine.jobs();
+        assert_eq!(jobs.len(), 1);
+        let job = &jobs[0];
+        assert_eq!(job.image, IMAGE);
+        assert_eq!(job.command, ["make", "dist"]);
+        assert_eq!(job.outputs, ["dist/*"]);
+        assert_eq!(job.build_path, reprove_build::BUILD_PATH);
+        assert_eq!(job.hostname, reprove_build::HOSTNAME);
+        assert_eq!(job.umask, reprove_build::UMASK);
+        assert_eq!(job.env.get("CC").map(String::as_str), Some("gcc"));
+        assert!(job.env.contains_key("SOURCE_DATE_EPOCH"));
+        // The auditor's verification of what the pipeline wrote.
+        let report = fx.verify_with(|o| o.evidence = out.clone());
+        assert_verified(&report);
+        let prov = report.provenance.as_ref().unwrap();
+        assert_eq!(
+            prov["predicate"]["buildDefinition"]["internalParameters"]["engine"]["name"],
+            "fake"
+        );
+    }
+
+    #[test]
+    fn a_rebuild_that_differs_is_a_failed_release_with_the_rebuilt_bytes_on_record() {
+        let fx = Fx::new("hello");
+        let out = fx.dir.path().join("evidence-fake");
+        let r = release(&fx, &builder(b"app 2\n"), &out);
+        assert_eq!(r.index.outcome, crate::evidence::ReleaseOutcome::Failed);
+        assert!(!out.join(crate::evidence::PROVENANCE).exists());
+        assert_eq!(
+            std::fs::read(out.join(crate::evidence::REBUILT).join("app.txt")).unwrap(),
+            b"app 2\n"
+        );
+        assert!(
+            r.index
+                .failures
+                .iter()
+                .any(|f| f.contains("`app.txt` differs")),
+            "{:?}",
+            r.index.failures
+        );
+        // Every explanation report the rebuild names is in the evidence (typed hand-over,
+        // not file-name matching).
+        let report = r.report.as_ref().unwrap();
+        assert_eq!(report.explanations.len(), 1);
+        for f in report.explanations.iter().flat_map(|e| e.reports.iter()) {
+            assert!(
+                out.join(crate::evidence::EXPLANATIONS).join(f).is_file(),
+                "{}",
+                f.display()
+            );
+        }
+    }
+
+    #[test]
+    fn a_failing_build_keeps_its_log_and_fails_the_release() {
+        let fx = Fx::new("hello");
+        let out = fx.dir.path().join("evidence-fake");
+        let engine = FakeEngine::new(|_: &Job, _: &Path| RunEnd::Exited(2));
+        let r = release(&fx, &engine, &out);
+        assert_eq!(r.index.outcome, crate::evidence::ReleaseOutcome::Failed);
+        let log = std::fs::read_to_string(out.join(crate::evidence::BUILD_LOG)).unwrap();
+        assert!(log.contains("Exited(2)"), "{log}");
+        assert!(
+            r.index.failures.iter().any(|f| f.contains("exit code 2")),
+            "{:?}",
+            r.index.failures
+        );
+    }
+
+    #[test]
+    fn outputs_an_engine_returns_are_checked() {
+        // An engine (a remote one, a cluster) returns what it likes: a path, a link, a name
+        // twice. None of it may land outside the rebuild's own folder.
+        let fx = Fx::new("hello");
+        struct Evil;
+        impl reprove_build::ContainerEngine for Evil {
+            fn name(&self) -> &'static str {
+                "evil"
+            }
+            fn version(&self) -> Result<String, reprove_build::BuildError> {
+                Ok("1".into())
+            }
+            fn prepare_image(
+                &self,
+                _: &reprove_oci::ImageRef,
+            ) -> Result<String, reprove_build::BuildError> {
+                Ok("x".into())
+            }
+            fn run_job(
+                &self,
+                _: &Job,
+                _: &mut dyn std::io::Read,
+                _: &reprove_build::Listing,
+                _: &mut (dyn std::io::Write + Send),
+                outputs: &mut dyn std::io::Write,
+            ) -> Result<RunEnd, reprove_build::BuildError> {
+                let mut b = tar::Builder::new(outputs);
+                let mut h = tar::Header::new_gnu();
+                h.set_size(3);
+                h.set_mode(0o644);
+                h.set_entry_type(tar::EntryType::Regular);
+                // `set_path` refuses `..`; write the name bytes as a hostile peer would.
+                h.as_old_mut().name[..12].copy_from_slice(b"../escape.sh");
+                h.set_cksum();
+                b.append(&h, &b"bad"[..]).unwrap();
+                b.finish().unwrap();
+                Ok(RunEnd::Exited(0))
+            }
+        }
+        let out = fx.dir.path().join("evidence-evil");
+        let err = crate::pipeline::release_with(
+            &Evil,
+            &fx.repo(),
+            &tag("v1.0.0"),
+            &crate::pipeline::Options {
+                artifacts: fx.dist(),
+                evidence: out.clone(),
+                force: false,
+                engine: None,
+                previous: None,
+            },
+            &fx.key,
+            &|_, _| {},
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                crate::ReleaseError::Rebuild {
+                    source: reprove_build::BuildError::Outputs { .. }
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(!out.exists(), "nothing is written");
+        assert!(!fx.dir.path().join("escape.sh").exists());
+    }
+}
