@@ -122,7 +122,7 @@ pub struct BaselineDiff {
     /// False when the commits are missing or a shallow clone cut the trace short.
     pub complete: bool,
     /// `unauthorized-change: …` for each unauthorized commit, and any gap in the record.
-    pub findings: Vec<String>,
+    pub findings: Vec<DiffFinding>,
     /// NEW is older than OLD (an earlier version, or an ancestor commit): the arguments are
     /// swapped, or NEW rolls OLD back. The change set then lists what was undone, not added.
     pub rollback: bool,
@@ -130,6 +130,59 @@ pub struct BaselineDiff {
     /// verdict on a rollback is possible (exit 2).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub ancestry_unknown: bool,
+}
+
+/// The stable code of a diff finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DiffCode {
+    /// NEW is older than OLD: swapped arguments, or a rollback.
+    Rollback,
+    /// A shallow clone hides history the diff needs.
+    IncompleteHistory,
+    /// The new baseline's trace does not cover exactly OLD..NEW.
+    TraceGap,
+    /// A commit without the authorization the policy asks for.
+    UnauthorizedChange,
+}
+
+impl DiffCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiffCode::Rollback => "rollback",
+            DiffCode::IncompleteHistory => "incomplete-history",
+            DiffCode::TraceGap => "trace-gap",
+            DiffCode::UnauthorizedChange => "unauthorized-change",
+        }
+    }
+}
+
+/// One finding of a diff: its code and what was found. Serialized as `code: message`, the
+/// form `diff --format json` has always had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiffFinding {
+    pub code: DiffCode,
+    pub message: String,
+}
+
+impl DiffFinding {
+    fn new(code: DiffCode, message: impl Into<String>) -> DiffFinding {
+        DiffFinding {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for DiffFinding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+
+impl Serialize for DiffFinding {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 impl BaselineDiff {
@@ -148,9 +201,12 @@ impl BaselineDiff {
     pub fn mark_rollback(&mut self, reason: &str) {
         if !self.rollback {
             self.rollback = true;
-            self.findings.push(format!(
-                "rollback: `{}` {reason} `{}`: the arguments are swapped, or `{}` rolls back what `{}` released",
-                self.new.tag, self.old.tag, self.new.tag, self.old.tag
+            self.findings.push(DiffFinding::new(
+                DiffCode::Rollback,
+                format!(
+                    "`{}` {reason} `{}`: the arguments are swapped, or `{}` rolls back what `{}` released",
+                    self.new.tag, self.old.tag, self.new.tag, self.old.tag
+                ),
             ));
         }
     }
@@ -160,9 +216,12 @@ impl BaselineDiff {
         if !self.ancestry_unknown {
             self.ancestry_unknown = true;
             self.complete = false;
-            self.findings.push(format!(
-                "incomplete-history: a shallow clone hides the history needed to tell whether `{}` rolls back `{}`; run `git fetch --unshallow`",
-                self.new.tag, self.old.tag
+            self.findings.push(DiffFinding::new(
+                DiffCode::IncompleteHistory,
+                format!(
+                    "a shallow clone hides the history needed to tell whether `{}` rolls back `{}`; run `git fetch --unshallow`",
+                    self.new.tag, self.old.tag
+                ),
             ));
         }
     }
@@ -187,22 +246,26 @@ impl BaselineDiff {
         self.commits = Some(commits);
         self.complete = complete;
         if !complete {
-            self.findings.push(
-                "incomplete-history: a shallow clone cut the commits between the releases short; run `git fetch --unshallow`".into(),
-            );
+            self.findings.push(DiffFinding::new(
+                DiffCode::IncompleteHistory,
+                "a shallow clone cut the commits between the releases short; run `git fetch --unshallow`",
+            ));
         }
         self.refresh_findings();
     }
 
     fn refresh_findings(&mut self) {
         self.findings
-            .retain(|f| !f.starts_with("unauthorized-change"));
+            .retain(|f| f.code != DiffCode::UnauthorizedChange);
         if let Some(commits) = &self.commits {
             for c in commits.iter().filter(|c| !c.authorized) {
-                self.findings.push(format!(
-                    "unauthorized-change: commit `{}` \"{}\" has no authorization",
-                    c.id.get(..12).unwrap_or(&c.id),
-                    c.subject
+                self.findings.push(DiffFinding::new(
+                    DiffCode::UnauthorizedChange,
+                    format!(
+                        "commit `{}` \"{}\" has no authorization",
+                        c.id.get(..12).unwrap_or(&c.id),
+                        c.subject
+                    ),
                 ));
             }
         }
@@ -446,8 +509,8 @@ pub fn diff(old: &BaselineView, new: &BaselineView) -> BaselineDiff {
     let commits = if covers {
         Some(trace.commits.iter().map(CommitChange::from).collect())
     } else {
-        findings.push(format!(
-            "trace-gap: the baseline of `{}` traces changes since {}, not since `{}`; run inside the repository to trace the whole range",
+        findings.push(DiffFinding::new(DiffCode::TraceGap, format!(
+            "the baseline of `{}` traces changes since {}, not since `{}`; run inside the repository to trace the whole range",
             new.predicate.release.tag,
             trace
                 .base
@@ -455,13 +518,14 @@ pub fn diff(old: &BaselineView, new: &BaselineView) -> BaselineDiff {
                 .map(|b| format!("`{}`", b.tag))
                 .unwrap_or_else(|| "the first commit".into()),
             old.predicate.release.tag
-        ));
+        )));
         None
     };
     if !trace.complete && covers {
-        findings.push(
-            "incomplete-history: the new baseline's trace was cut short by a shallow clone".into(),
-        );
+        findings.push(DiffFinding::new(
+            DiffCode::IncompleteHistory,
+            "the new baseline's trace was cut short by a shallow clone",
+        ));
     }
     let mut d = BaselineDiff {
         old: ReleaseRef {
@@ -580,7 +644,9 @@ mod tests {
         assert_eq!(d.commits.as_ref().unwrap().len(), 2);
         assert!(d.policy_fails());
         assert!(
-            d.findings[0].starts_with("unauthorized-change: commit `c3`"),
+            d.findings[0]
+                .to_string()
+                .starts_with("unauthorized-change: commit `c3`"),
             "{:?}",
             d.findings
         );
@@ -593,7 +659,7 @@ mod tests {
         );
         // The old baseline's trace does not cover new..old: a gap, said.
         assert!(back.commits.is_none());
-        assert!(back.findings.iter().any(|f| f.starts_with("trace-gap")));
+        assert!(back.findings.iter().any(|f| f.code == DiffCode::TraceGap));
     }
 
     #[test]

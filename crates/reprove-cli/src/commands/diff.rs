@@ -251,7 +251,7 @@ fn diff_text(d: &BaselineDiff, md: bool) -> String {
     if !d.findings.is_empty() {
         h(&mut s, "findings");
         for f in &d.findings {
-            s.push_str(&format!("{bullet}{}\n", e(f)));
+            s.push_str(&format!("{bullet}{}\n", e(&f.to_string())));
         }
     }
     s
@@ -318,7 +318,8 @@ pub fn run(dir: &Path, args: DiffArgs) -> Result<Outcome> {
                     change_requests: e.change_requests.clone(),
                 })
                 .collect();
-            d.findings.retain(|f| !f.starts_with("trace-gap"));
+            d.findings
+                .retain(|f| f.code != reprove_baseline::diff::DiffCode::TraceGap);
             d.set_traced_commits(commits, trace.complete);
         }
     }
