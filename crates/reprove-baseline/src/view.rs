@@ -52,6 +52,9 @@ pub struct ProjectView {
     pub name: Option<String>,
     #[serde(default)]
     pub supplier: Option<String>,
+    /// `[project] repository`, when the baseline records one.
+    #[serde(default)]
+    pub repository: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

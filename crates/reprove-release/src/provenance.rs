@@ -258,7 +258,7 @@ pub fn statement(
 /// The read side of reprove's provenance: the parts a verifier compares, parsed once into
 /// types (the writer above stays write-only, so the signed bytes never depend on a round
 /// trip). Unknown members are ignored, so provenance from other reprove versions reads.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct ProvenanceView {
     #[serde(default)]
     pub subject: Vec<ResourceDescriptor>,
@@ -267,13 +267,13 @@ pub struct ProvenanceView {
     pub predicate: ProvenancePredicateView,
 }
 
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProvenancePredicateView {
     pub build_definition: BuildDefinitionView,
 }
 
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BuildDefinitionView {
     pub build_type: String,
@@ -384,6 +384,36 @@ impl ProvenanceView {
             .digest
             .get(algorithm)
             .map(String::as_str)
+    }
+
+    /// The release it is for (`externalParameters.source.tag`).
+    pub fn tag(&self) -> Option<&str> {
+        self.external().source.as_ref()?.tag.as_deref()
+    }
+
+    /// The product it names (`externalParameters.project.name`).
+    pub fn project(&self) -> Option<&str> {
+        self.external().project.as_ref()?.name.as_deref()
+    }
+
+    /// The repository it says it was built from (`externalParameters.source.repository`).
+    pub fn repository(&self) -> Option<&str> {
+        self.external().source.as_ref()?.repository.as_deref()
+    }
+
+    /// The `uri` of the `source` dependency (what a VSA's `resourceUri` comes from).
+    pub fn source_uri(&self) -> Option<&str> {
+        self.predicate
+            .build_definition
+            .resolved_dependencies
+            .iter()
+            .find(|d| d.name.as_deref() == Some("source"))?
+            .uri
+            .as_deref()
+    }
+
+    fn external(&self) -> &ExternalView {
+        &self.predicate.build_definition.external_parameters
     }
 
     /// The artifacts attested: name → sha256.

@@ -174,10 +174,14 @@ fn one(tag: &str, commit: &str, opts: &Options) -> ReleaseStatus {
             evidence::BASELINE
         ));
     }
-    if let Some(b) = report.baseline.clone() {
-        report.push_check(verify::tag_check(tag, Ok(commit.to_owned()), &b));
+    let view = report
+        .baseline
+        .as_ref()
+        .and_then(|b| reprove_baseline::BaselineView::from_value(b).ok());
+    if let Some(b) = &view {
+        report.push_check(verify::tag_check(tag, Ok(commit.to_owned()), b));
     }
-    if let (Some(ic), Some(b)) = (&opts.images, &report.baseline) {
+    if let (Some(ic), Some(b)) = (&opts.images, &view) {
         let c = verify::image_check_pub(ic, b);
         if c.status == CheckStatus::Fail {
             *st.findings.entry("image-drift".into()).or_default() += c.findings.len();

@@ -8,14 +8,16 @@ use reprove_source::{Repository, Tag};
 use serde_json::Value;
 
 use super::codes::FindingCode;
-use super::provenance::provenance_tag;
-use super::{CheckId, CheckResult, CheckStatus, ImageCheck, RebuildCheck, printable, str_at};
+use reprove_baseline::BaselineView;
+
+use super::{CheckId, CheckResult, CheckStatus, ImageCheck, RebuildCheck, printable};
+use crate::provenance::ProvenanceView;
 
 /// `index`: the signed index's tag, commit and outcome.
 pub(super) fn release_tag(
     tag: &str,
-    baseline: Option<&Value>,
-    provenance: Option<&Value>,
+    baseline: Option<&BaselineView>,
+    provenance: Option<&ProvenanceView>,
     index: Option<(&str, &str, &str)>,
 ) -> CheckResult {
     const ID: CheckId = CheckId::ReleaseTag;
@@ -24,7 +26,7 @@ pub(super) fn release_tag(
     let mut seen = Vec::new();
     // The signed index is for the commit the baseline records, and says the release was made.
     if let Some((_, commit, outcome)) = index {
-        let bcommit = baseline.and_then(|b| str_at(b, &["predicate", "release", "commit"]));
+        let bcommit = baseline.map(|b| b.predicate.release.commit.as_str());
         if let Some(b) = bcommit
             && b != commit
         {
@@ -47,12 +49,12 @@ pub(super) fn release_tag(
         (
             "baseline",
             baseline.is_some(),
-            baseline.and_then(|b| str_at(b, &["predicate", "release", "tag"])),
+            baseline.map(|b| b.predicate.release.tag.as_str()),
         ),
         (
             "provenance",
             provenance.is_some(),
-            provenance.and_then(provenance_tag),
+            provenance.and_then(ProvenanceView::tag),
         ),
         ("index", index_tag.is_some(), index_tag),
     ] {
@@ -117,47 +119,20 @@ pub fn normalize_source(uri: &str) -> String {
     format!("{}/{path}", host.to_ascii_lowercase())
 }
 
-/// The repository a provenance says it was built from (`externalParameters.source.repository`).
-fn provenance_repository(p: &Value) -> Option<&str> {
-    str_at(
-        p,
-        &[
-            "predicate",
-            "buildDefinition",
-            "externalParameters",
-            "source",
-            "repository",
-        ],
-    )
-}
-
-fn provenance_project(p: &Value) -> Option<&str> {
-    str_at(
-        p,
-        &[
-            "predicate",
-            "buildDefinition",
-            "externalParameters",
-            "project",
-            "name",
-        ],
-    )
-}
-
 /// `project-source`: which product the evidence is about, as the signed statements name it.
 /// It always says; with `--project` / `--source-uri` it fails when they name another one, so
 /// another product's genuine release signed with the same key does not pass.
 pub(super) fn project_source(
     want_project: Option<&str>,
     want_source: Option<&str>,
-    baseline: Option<&Value>,
-    provenance: Option<&Value>,
+    baseline: Option<&BaselineView>,
+    provenance: Option<&ProvenanceView>,
 ) -> (CheckResult, Option<String>) {
     const ID: CheckId = CheckId::ProjectSource;
-    let bproject = baseline.and_then(|b| str_at(b, &["predicate", "project", "name"]));
-    let pproject = provenance.and_then(provenance_project);
-    let brepo = baseline.and_then(|b| str_at(b, &["predicate", "project", "repository"]));
-    let prepo = provenance.and_then(provenance_repository);
+    let bproject = baseline.and_then(|b| b.predicate.project.name.as_deref());
+    let pproject = provenance.and_then(ProvenanceView::project);
+    let brepo = baseline.and_then(|b| b.predicate.project.repository.as_deref());
+    let prepo = provenance.and_then(ProvenanceView::repository);
     let mut findings = Vec::new();
     if let Some(want) = want_project {
         for (what, have) in [("baseline", bproject), ("provenance", pproject)] {
@@ -191,10 +166,7 @@ pub(super) fn project_source(
         }
         // The source dependency's URI (what the VSA's resourceUri comes from) must name it
         // too.
-        if let Some(u) = provenance
-            .and_then(|p| super::provenance::dependency(p, "source"))
-            .and_then(|d| d.get("uri"))
-            .and_then(Value::as_str)
+        if let Some(u) = provenance.and_then(ProvenanceView::source_uri)
             && normalize_source(u) != want_n
         {
             findings.push(format!(
@@ -239,7 +211,7 @@ pub(super) fn project_source(
     (check, project)
 }
 
-pub(super) fn tag(repo: &Repository, tag: &Tag, b: &Value) -> CheckResult {
+pub(super) fn tag(repo: &Repository, tag: &Tag, b: &BaselineView) -> CheckResult {
     let now = repo
         .resolve_tag(tag)
         .map(|info| info.commit.to_string())
@@ -248,10 +220,10 @@ pub(super) fn tag(repo: &Repository, tag: &Tag, b: &Value) -> CheckResult {
 }
 
 /// The `tag-commit` check: `now` is what the tag resolves to in the repository.
-pub fn tag_check(tag: &str, now: Result<String, String>, b: &Value) -> CheckResult {
+pub fn tag_check(tag: &str, now: Result<String, String>, b: &BaselineView) -> CheckResult {
     const ID: CheckId = CheckId::TagCommit;
-    let want = str_at(b, &["predicate", "release", "commit"]).unwrap_or_default();
-    let btag = str_at(b, &["predicate", "release", "tag"]).unwrap_or_default();
+    let want = b.predicate.release.commit.as_str();
+    let btag = b.predicate.release.tag.as_str();
     let mut findings = Vec::new();
     if btag != tag {
         findings.push(format!(
@@ -283,24 +255,21 @@ pub fn tag_check(tag: &str, now: Result<String, String>, b: &Value) -> CheckResu
     )
 }
 
-pub(super) fn policy(b: &Value) -> CheckResult {
+pub(super) fn policy(b: &BaselineView) -> CheckResult {
     const ID: CheckId = CheckId::ChangePolicy;
     let findings: Vec<String> = b
-        .get("predicate")
-        .and_then(|p| p.get("findings"))
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|f| f.get("policy").and_then(Value::as_bool) == Some(true))
-        .map(|f| {
-            format!(
-                "{}: {}",
-                printable(f.get("code").and_then(Value::as_str).unwrap_or("policy")),
-                printable(f.get("message").and_then(Value::as_str).unwrap_or_default())
-            )
-        })
+        .predicate
+        .findings
+        .iter()
+        .filter(|f| f.policy)
+        .map(|f| format!("{}: {}", printable(&f.code), printable(&f.message)))
         .collect();
-    let result = str_at(b, &["predicate", "policy", "result"]).unwrap_or("?");
+    let result = b
+        .predicate
+        .policy
+        .get("result")
+        .and_then(Value::as_str)
+        .unwrap_or("?");
     if findings.is_empty() && result != "pass" {
         return CheckResult::failed(
             ID,
@@ -312,13 +281,7 @@ pub(super) fn policy(b: &Value) -> CheckResult {
             ),
         );
     }
-    let commits = b
-        .get("predicate")
-        .and_then(|p| p.get("changes"))
-        .and_then(|c| c.get("commits"))
-        .and_then(Value::as_array)
-        .map(Vec::len)
-        .unwrap_or(0);
+    let commits = b.predicate.changes.commits.len();
     CheckResult::from_findings(
         ID,
         findings,
@@ -327,21 +290,25 @@ pub(super) fn policy(b: &Value) -> CheckResult {
 }
 
 /// The `image-pins` check of a baseline statement on its own.
-pub fn image_check_pub(ic: &ImageCheck, baseline: &Value) -> CheckResult {
+pub fn image_check_pub(ic: &ImageCheck, baseline: &BaselineView) -> CheckResult {
     images(ic, baseline)
 }
 
-pub(super) fn images(ic: &ImageCheck, b: &Value) -> CheckResult {
+pub(super) fn images(ic: &ImageCheck, b: &BaselineView) -> CheckResult {
     const ID: CheckId = CheckId::ImagePins;
     let mut refs: BTreeSet<String> = b
-        .get("predicate")
-        .and_then(|p| p.get("images"))
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|i| i.get("reference")?.as_str().map(str::to_owned))
+        .predicate
+        .images
+        .iter()
+        .map(|i| i.reference.clone())
         .collect();
-    if let Some(img) = str_at(b, &["predicate", "build", "image"]) {
+    if let Some(img) = b
+        .predicate
+        .build
+        .as_ref()
+        .and_then(|build| build.get("image"))
+        .and_then(Value::as_str)
+    {
         refs.insert(img.to_owned());
     }
     let parsed: Vec<(String, Result<ImageRef, String>)> = refs

@@ -30,6 +30,7 @@ use reprove_attest::signed::{
     SignedStatement, StatementError, read_statement_file, statement_from_bytes,
 };
 use reprove_attest::verify::Signer;
+use reprove_baseline::BaselineView;
 use reprove_build::EngineKind;
 use reprove_oci::registry::RegistryClient;
 use reprove_source::{Repository, Tag};
@@ -37,6 +38,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::evidence;
+use crate::provenance::ProvenanceView;
 
 pub use artifacts::Artifacts;
 pub use checks::{image_check_pub, normalize_source, tag_check};
@@ -474,10 +476,9 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
     // Baseline.
     progress("verifying the baseline signature");
     let baseline = match read_bundle(&folder, evidence::BASELINE, &opts.signers, root) {
-        Ok((st, input)) => {
-            if st.get("predicateType").and_then(Value::as_str)
-                == Some(reprove_baseline::BASELINE_PREDICATE_TYPE)
-            {
+        Ok((st, input)) => match BaselineView::from_value(&st) {
+            // Read once into its typed view: every check below works on the same reading.
+            Ok(view) => {
                 report.checks.push(if unkeyed {
                     CheckResult::new(
                         CheckId::BaselineSignature,
@@ -492,20 +493,22 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
                     )
                 });
                 report.input_attestations.push(input);
-                Some(st)
-            } else {
+                Some((st, view))
+            }
+            Err(reason) => {
                 report.checks.push(CheckResult::failed(
                     CheckId::BaselineSignature,
-                    "wrong predicate type",
+                    "not a reprove baseline",
                     format!(
-                        "{}: `{}` is not a reprove baseline",
+                        "{}: `{}` is not a reprove baseline: {}",
                         FindingCode::WrongPredicate,
-                        evidence::BASELINE
+                        evidence::BASELINE,
+                        printable(&reason)
                     ),
                 ));
                 None
             }
-        }
+        },
         Err(e) => {
             report.checks.push(CheckResult::failed(
                 CheckId::BaselineSignature,
@@ -518,10 +521,19 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
 
     // Provenance, k-of-n, every counted one agreeing with the baseline.
     progress("verifying the provenance signatures");
+    let (baseline, baseline_view) = match baseline {
+        Some((st, view)) => (Some(st), Some(view)),
+        None => (None, None),
+    };
     let counted = provenance::check(opts, &folder, baseline.as_ref(), index.as_ref());
     report.checks.push(counted.check);
     report.input_attestations.extend(counted.inputs);
     let provenance = counted.primary;
+    // A provenance that does not read as reprove's is read as naming nothing: every check
+    // that needs what it names then fails.
+    let provenance_view = provenance
+        .as_ref()
+        .map(|p| ProvenanceView::from_value(p).unwrap_or_default());
     if let Some(p) = &provenance {
         report.subjects = sha256_subjects(p)
             .into_iter()
@@ -553,8 +565,8 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
     // signatures, must not pass as this one).
     report.checks.push(checks::release_tag(
         opts.tag.as_str(),
-        baseline.as_ref(),
-        provenance.as_ref(),
+        baseline_view.as_ref(),
+        provenance_view.as_ref(),
         index
             .as_ref()
             .map(|i| (i.tag.as_str(), i.commit.as_str(), i.outcome.as_str())),
@@ -564,14 +576,14 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
     let (product_check, project) = checks::project_source(
         opts.project.as_deref(),
         opts.source_uri.as_deref(),
-        baseline.as_ref(),
-        provenance.as_ref(),
+        baseline_view.as_ref(),
+        provenance_view.as_ref(),
     );
     report.checks.push(product_check);
     report.project = project;
 
     // The tag still names the commit.
-    report.checks.push(match (&baseline, opts.repo) {
+    report.checks.push(match (&baseline_view, opts.repo) {
         (_, None) => CheckResult::new(
             CheckId::TagCommit,
             CheckStatus::Skipped,
@@ -586,7 +598,7 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
     });
 
     // The change policy recorded in the signed baseline.
-    report.checks.push(match &baseline {
+    report.checks.push(match &baseline_view {
         Some(b) => checks::policy(b),
         None => CheckResult::new(
             CheckId::ChangePolicy,
@@ -595,7 +607,7 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
         ),
     });
 
-    report.checks.push(match (&opts.images, &baseline) {
+    report.checks.push(match (&opts.images, &baseline_view) {
         (None, _) => CheckResult::new(
             CheckId::ImagePins,
             CheckStatus::Skipped,

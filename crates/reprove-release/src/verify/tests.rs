@@ -806,3 +806,29 @@ mod pipeline_on_a_fake_engine {
         assert!(!fx.dir.path().join("escape.sh").exists());
     }
 }
+
+/// The baseline is read once into its typed view; a signed statement with the baseline's
+/// predicate type that does not read as one (no `release`) is refused, not half-read.
+#[test]
+fn a_signed_baseline_that_does_not_read_as_one_is_refused() {
+    let fx = Fx::new("hello");
+    let statement = json!({
+        "_type": reprove_attest::STATEMENT_V1,
+        "subject": [{"name": "app.txt", "digest": {"sha256": "00".repeat(32)}}],
+        "predicateType": reprove_baseline::BASELINE_PREDICATE_TYPE,
+        "predicate": {"project": {"name": "hello"}},
+    });
+    let bundle =
+        reprove_attest::sign_statement(serde_json::to_vec(&statement).unwrap(), &fx.key).unwrap();
+    std::fs::write(fx.evidence().join(evidence::BASELINE), bundle).unwrap();
+    let r = fx.verify();
+    assert_eq!(r.verdict, VerifyVerdict::Failed);
+    let f = findings(&r, "baseline-signature");
+    assert!(
+        f.contains("wrong-predicate") && f.contains("not a reprove baseline"),
+        "{f}"
+    );
+    // Nothing downstream acts on it.
+    assert!(r.baseline.is_none());
+    assert!(findings(&r, "tag-commit").contains("no verified baseline"));
+}
