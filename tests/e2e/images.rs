@@ -709,3 +709,20 @@ fn folders_skip_what_gitignore_excludes() {
     assert_eq!(files, ["proj/.github/workflows/ci.yml"], "{err}");
     assert_eq!(code, 1, "the CI image is unpinned: {err}");
 }
+
+/// Regression (review of issue 12): a tracked file matched by a committed `.gitignore`
+/// (force-added) is still scanned when its folder is named: an ignore file cannot hide an
+/// unpinned image from `images check DIR`.
+#[test]
+fn an_ignore_file_cannot_hide_a_tracked_file() {
+    let f = Fixture::new();
+    f.write(".gitignore", "deploy/Dockerfile\n");
+    f.write("deploy/Dockerfile", "FROM hidden.example/app:1\n");
+    f.git(&["add", "-f", ".gitignore", "deploy/Dockerfile"]);
+    f.commit("hide it\n\nReviewed-by: R <r@example.com>");
+    let out = f.reprove(&["images", "check", "deploy", "--format", "json"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let files: Vec<String> = verdicts(&text).into_iter().map(|(f, _, _)| f).collect();
+    assert_eq!(files, ["deploy/Dockerfile"], "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(1));
+}

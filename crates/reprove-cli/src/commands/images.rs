@@ -65,12 +65,63 @@ fn collect_sources(dir: &Path, paths: &[PathBuf]) -> Result<Vec<Source>> {
         let meta = std::fs::metadata(&full)
             .with_context(|| format!("failed to read `{}`", p.display()))?;
         if meta.is_dir() {
-            out.extend(reprove_oci::sources::walk(&full, &p.display().to_string())?);
+            let shown = p.display().to_string();
+            let mut batch = reprove_oci::sources::walk(&full, &shown)?;
+            // A file the repository tracks counts even when an ignore file matches it (a
+            // force-added `Dockerfile` must not hide behind a committed `.gitignore`).
+            batch.extend(tracked_under(&full, &shown)?);
+            batch.sort_by(|a, b| a.display.cmp(&b.display));
+            batch.dedup_by(|a, b| a.display == b.display);
+            out.extend(batch);
         } else {
             out.push(Source {
                 display: p.display().to_string(),
                 path: full,
             });
+        }
+    }
+    Ok(out)
+}
+
+/// The tracked files under `dir` that can hold image references, when `dir` is inside a
+/// repository (none otherwise), shown under `shown`.
+fn tracked_under(dir: &Path, shown: &str) -> Result<Vec<Source>> {
+    let Some(repo) = super::optional_repo(dir)? else {
+        return Ok(Vec::new());
+    };
+    let root = std::fs::canonicalize(repo.root()).unwrap_or_else(|_| repo.root().to_owned());
+    let Ok(rel) = std::fs::canonicalize(dir)
+        .unwrap_or_else(|_| dir.to_owned())
+        .strip_prefix(&root)
+        .map(Path::to_path_buf)
+    else {
+        return Ok(Vec::new());
+    };
+    let prefix = rel.to_string_lossy().into_owned();
+    let mut out = Vec::new();
+    for p in repo.tracked_files()? {
+        let Ok(p) = String::from_utf8(p) else {
+            continue;
+        };
+        let under = if prefix.is_empty() {
+            Some(p.as_str())
+        } else {
+            p.strip_prefix(&prefix).and_then(|r| r.strip_prefix('/'))
+        };
+        let Some(under) = under else { continue };
+        let display = if shown.is_empty() || shown == "." {
+            under.to_owned()
+        } else {
+            format!("{}/{under}", shown.trim_end_matches('/'))
+        };
+        let path = dir.join(under);
+        if file_kind(&display).is_some()
+            && matches!(
+                reprove_digest::file::kind_of(&path),
+                Ok(reprove_digest::EntryKind::Regular)
+            )
+        {
+            out.push(Source { display, path });
         }
     }
     Ok(out)
