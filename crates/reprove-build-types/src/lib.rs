@@ -33,8 +33,10 @@ struct Raw {
     user: Option<String>,
 }
 
-/// A validated rebuild recipe.
+/// A validated rebuild recipe. Read back (from a provenance or a rebuild report) only as it
+/// is written: a member reprove does not know is refused, not ignored.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Recipe {
     pub image: ImageRef,
     pub command: Vec<String>,
@@ -351,5 +353,10 @@ mod tests {
         );
         let back: Recipe = serde_json::from_value(serde_json::to_value(&r).unwrap()).unwrap();
         assert_eq!(back, r);
+        // A recipe with a member reprove does not know (another build type's `network`) is
+        // not the same recipe with that member dropped.
+        let mut extra = serde_json::to_value(&r).unwrap();
+        extra["network"] = serde_json::json!("host");
+        assert!(serde_json::from_value::<Recipe>(extra).is_err());
     }
 }
