@@ -690,7 +690,7 @@ fn sha512_pins_and_signed_baseline_rules() {
 #[test]
 fn folders_skip_what_gitignore_excludes() {
     let f = Fixture::new();
-    let d = f.dir.path().join("proj");
+    let d = f.repo().join("proj");
     for (rel, text) in [
         (".gitignore", "node_modules/\n/target\n"),
         ("node_modules/pkg/Dockerfile", "FROM evil.example/node:1\n"),
@@ -704,10 +704,11 @@ fn folders_skip_what_gitignore_excludes() {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, text).unwrap();
     }
-    let (code, out, err) = run(&f, &["images", "check", "proj", "--format", "json"]);
-    let files: Vec<String> = verdicts(&out).into_iter().map(|(f, _, _)| f).collect();
-    assert_eq!(files, ["proj/.github/workflows/ci.yml"], "{err}");
-    assert_eq!(code, 1, "the CI image is unpinned: {err}");
+    let out = f.reprove(&["images", "check", "proj", "--format", "json"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let files: Vec<String> = verdicts(&text).into_iter().map(|(f, _, _)| f).collect();
+    assert_eq!(files, ["proj/.github/workflows/ci.yml"], "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "the CI image is unpinned");
 }
 
 /// Regression (review of issue 12): a tracked file matched by a committed `.gitignore`
@@ -725,4 +726,28 @@ fn an_ignore_file_cannot_hide_a_tracked_file() {
     let files: Vec<String> = verdicts(&text).into_iter().map(|(f, _, _)| f).collect();
     assert_eq!(files, ["deploy/Dockerfile"], "{}", stderr(&out));
     assert_eq!(out.status.code(), Some(1));
+}
+
+/// Regression (review of issue 12): a tracked file under a folder whose name is not UTF-8
+/// was skipped, by default and when its folder was named.
+#[test]
+fn tracked_paths_that_are_not_utf8_are_scanned() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let f = Fixture::new();
+    let dir = f.repo().join(std::ffi::OsStr::from_bytes(b"d\xff"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("Dockerfile"), "FROM odd.example/app:1\n").unwrap();
+    f.git(&["add", "-A"]);
+    f.commit("odd name\n\nReviewed-by: R <r@example.com>");
+    for args in [
+        &["images", "check", "--format", "json"][..],
+        &["images", "check", ".", "--format", "json"][..],
+    ] {
+        let out = f.reprove(args);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let files: Vec<String> = verdicts(&text).into_iter().map(|(f, _, _)| f).collect();
+        assert_eq!(files.len(), 1, "{args:?}: {files:?} {}", stderr(&out));
+        assert!(files[0].ends_with("/Dockerfile"), "{files:?}");
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+    }
 }

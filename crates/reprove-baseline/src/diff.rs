@@ -582,7 +582,7 @@ mod tests {
             "predicateType": crate::BASELINE_PREDICATE_TYPE,
             "subject": [],
             "predicate": {
-                "release": {"tag": tag, "commit": commit},
+                "release": {"tag": tag, "commit": commit, "sourceDateEpoch": 0},
                 "policy": {"require-authorization": true, "result": "pass"},
                 "configurationItems": items.iter().map(|(p, h)| serde_json::json!({"path": p, "mode": "100644", "kind": "file", "class": "source", "sha256": h})).collect::<Vec<_>>(),
                 "soup": soup.iter().map(|(n, v)| serde_json::json!({"name": n, "version": v, "ecosystem": "cargo"})).collect::<Vec<_>>(),

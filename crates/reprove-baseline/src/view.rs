@@ -68,7 +68,8 @@ pub struct ReleaseView {
     pub tree: String,
     #[serde(default)]
     pub commit_time: String,
-    #[serde(default)]
+    /// Required: the reference environment a provenance is checked against derives from it,
+    /// and a missing one must not read as 0.
     pub source_date_epoch: i64,
     #[serde(default)]
     pub tag_time: Option<String>,
@@ -269,5 +270,38 @@ impl BaselineView {
     pub fn policy_passed(&self) -> bool {
         self.predicate.policy.get("result").and_then(Value::as_str) == Some("pass")
             && !self.predicate.findings.iter().any(|f| f.policy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (review of issue 12): a baseline without `sourceDateEpoch` read as epoch 0,
+    /// and agreed with a provenance built with `SOURCE_DATE_EPOCH=0`.
+    #[test]
+    fn a_baseline_without_its_source_date_epoch_does_not_read() {
+        let mut v = serde_json::json!({
+            "predicateType": crate::BASELINE_PREDICATE_TYPE,
+            "subject": [],
+            "predicate": {
+                "release": {"tag": "v1", "commit": "c", "sourceDateEpoch": 1700000000},
+                "policy": {"result": "pass"}
+            }
+        });
+        assert_eq!(
+            BaselineView::from_value(&v)
+                .unwrap()
+                .predicate
+                .release
+                .source_date_epoch,
+            1700000000
+        );
+        v["predicate"]["release"]
+            .as_object_mut()
+            .unwrap()
+            .remove("sourceDateEpoch");
+        let err = BaselineView::from_value(&v).unwrap_err();
+        assert!(err.contains("sourceDateEpoch"), "{err}");
     }
 }

@@ -52,11 +52,21 @@ pub(crate) fn digest_file(path: &Path) -> Result<ArtifactDigest, BuildError> {
     })
 }
 
-/// Unpacks the outputs tar an engine returned into `dest` (created) and hashes each file.
-/// The stream comes from the engine, not from reprove: only regular files with a plain file
-/// name are accepted, each name once.
+/// The most output bytes a rebuild takes back from an engine (the same bound as an export).
+pub(crate) const MAX_OUTPUT_BYTES: u64 = 64 << 30;
+/// Free space left on the file system the outputs land on.
+const OUTPUT_HEADROOM: u64 = 256 << 20;
+/// The most files a rebuild takes back.
+const MAX_OUTPUT_FILES: usize = 100_000;
+
+/// Unpacks the outputs tar `stream` an engine returns into `dest` (created), hashing each file
+/// as it is written. The stream comes from the engine, not from reprove: entries are read raw
+/// (a GNU long-name or PAX member, whose data the tar crate would load whole, is refused as not
+/// a regular file), only regular files with a plain file name are accepted, each name once,
+/// and the bytes are bounded by [`MAX_OUTPUT_BYTES`] and the free space of `dest` — a sparse
+/// file that costs the build nothing cannot fill this machine's disk.
 pub(crate) fn read_outputs(
-    tar_path: &Path,
+    stream: impl std::io::Read,
     dest: &Path,
 ) -> Result<BTreeMap<String, ArtifactDigest>, BuildError> {
     let bad = |detail: String| BuildError::Outputs { detail };
@@ -65,12 +75,20 @@ pub(crate) fn read_outputs(
         move |source| BuildError::Io { path, source }
     };
     std::fs::create_dir_all(dest).map_err(io(dest))?;
-    let file = std::fs::File::open(tar_path).map_err(io(tar_path))?;
-    let mut archive = tar::Archive::new(file);
+    let free = rustix::fs::statvfs(dest)
+        .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+        .unwrap_or(u64::MAX);
+    let mut budget = MAX_OUTPUT_BYTES.min(free.saturating_sub(OUTPUT_HEADROOM));
+    let mut archive = tar::Archive::new(stream);
     let mut out = BTreeMap::new();
-    for entry in archive.entries().map_err(io(tar_path))? {
-        let mut entry = entry.map_err(io(tar_path))?;
-        let path = entry.path().map_err(io(tar_path))?.into_owned();
+    let entries = archive.entries().map_err(io(dest))?.raw(true);
+    for entry in entries {
+        let mut entry = entry.map_err(io(dest))?;
+        if entry.header().entry_type() != tar::EntryType::Regular {
+            let shown = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            return Err(bad(format!("`{shown}` is not a regular file")));
+        }
+        let path = entry.path().map_err(io(dest))?.into_owned();
         let name = match (path.components().count(), path.file_name()) {
             (1, Some(n)) => n.to_string_lossy().into_owned(),
             _ => {
@@ -80,21 +98,51 @@ pub(crate) fn read_outputs(
                 )));
             }
         };
-        if entry.header().entry_type() != tar::EntryType::Regular {
-            return Err(bad(format!("`{name}` is not a regular file")));
-        }
         if out.contains_key(&name) {
             return Err(bad(format!("`{name}` is returned twice")));
         }
+        if out.len() >= MAX_OUTPUT_FILES {
+            return Err(bad(format!("more than {MAX_OUTPUT_FILES} files")));
+        }
+        let size = entry.size();
+        if size > budget {
+            return Err(bad(format!(
+                "`{name}` is {size} bytes, more than the {budget} left for outputs (at most {MAX_OUTPUT_BYTES} in all, and the free space of `{}`)",
+                dest.display()
+            )));
+        }
+        budget -= size;
         let target = dest.join(&name);
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&target)
             .map_err(io(&target))?;
-        std::io::copy(&mut entry, &mut f).map_err(io(&target))?;
-        drop(f);
-        out.insert(name, digest_file(&target)?);
+        let mut hasher = reprove_digest::Sha256Hasher::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut written = 0u64;
+        loop {
+            let n = std::io::Read::read(&mut entry, &mut buf).map_err(io(&target))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            std::io::Write::write_all(&mut f, &buf[..n]).map_err(io(&target))?;
+            written += n as u64;
+        }
+        if written != size {
+            return Err(bad(format!(
+                "`{name}` ends early ({written} of {size} bytes)"
+            )));
+        }
+        out.insert(
+            name,
+            ArtifactDigest {
+                sha256: hasher.finish().hex(),
+                size: Some(size),
+                path: Some(target),
+            },
+        );
     }
     Ok(out)
 }
@@ -250,12 +298,12 @@ pub fn compare(
         .collect()
 }
 
-/// Hashes the recipe's artifacts in the build tree; two artifacts with one file name are a
-/// recipe error.
-pub fn collect(
+/// The recipe's artifacts in the build tree, by file name (not read); two artifacts with one
+/// file name are a recipe error.
+pub fn find_outputs(
     tree: &Path,
     patterns: &[String],
-) -> Result<BTreeMap<String, ArtifactDigest>, BuildError> {
+) -> Result<BTreeMap<String, PathBuf>, BuildError> {
     let mut set = globset::GlobSetBuilder::new();
     for p in patterns {
         let g = globset::GlobBuilder::new(p.trim_start_matches("./"))
@@ -271,7 +319,7 @@ pub fn collect(
         pattern: patterns.join(", "),
         detail: e.kind().to_string(),
     })?;
-    let mut found: BTreeMap<String, ArtifactDigest> = BTreeMap::new();
+    let mut found: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut origin: BTreeMap<String, String> = BTreeMap::new();
     let mut stack = vec![tree.to_owned()];
     while let Some(dir) = stack.pop() {
@@ -299,15 +347,74 @@ pub fn collect(
                         second: rel,
                     });
                 }
-                found.insert(name, digest_file(&path)?);
+                found.insert(name, path);
             }
         }
     }
     Ok(found)
 }
 
+/// Hashes the recipe's artifacts in the build tree; two artifacts with one file name are a
+/// recipe error.
+pub fn collect(
+    tree: &Path,
+    patterns: &[String],
+) -> Result<BTreeMap<String, ArtifactDigest>, BuildError> {
+    find_outputs(tree, patterns)?
+        .into_iter()
+        .map(|(name, path)| Ok((name, digest_file(&path)?)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
+
+    /// A hostile engine's outputs: a declared size beyond the bound (refused before a byte is
+    /// read), a GNU long-name member (whose data the tar crate would load whole), a link.
+    #[test]
+    fn outputs_from_an_engine_are_bounded_and_plain() {
+        let d = tempfile::tempdir().unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(0o644);
+        h.set_path("huge.bin").unwrap();
+        h.set_size(MAX_OUTPUT_BYTES + 1);
+        h.set_cksum();
+        let mut bytes = h.as_bytes().to_vec();
+        bytes.extend_from_slice(&[0u8; 1024]);
+        let err = read_outputs(&bytes[..], &d.path().join("a")).unwrap_err();
+        assert!(err.to_string().contains("more than"), "{err}");
+
+        let mut long = tar::Header::new_gnu();
+        long.set_entry_type(tar::EntryType::GNULongName);
+        long.set_size(1 << 40);
+        long.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+        long.set_cksum();
+        let mut bytes = long.as_bytes().to_vec();
+        bytes.extend_from_slice(&[0u8; 1024]);
+        let err = read_outputs(&bytes[..], &d.path().join("b")).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+
+        let mut b = tar::Builder::new(Vec::new());
+        let mut l = tar::Header::new_gnu();
+        l.set_entry_type(tar::EntryType::Symlink);
+        l.set_size(0);
+        b.append_link(&mut l, "app", "/etc/passwd").unwrap();
+        let bytes = b.into_inner().unwrap();
+        let err = read_outputs(&bytes[..], &d.path().join("c")).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+
+        let mut b = tar::Builder::new(Vec::new());
+        let mut f = tar::Header::new_gnu();
+        f.set_entry_type(tar::EntryType::Regular);
+        f.set_size(3);
+        f.set_mode(0o644);
+        b.append_data(&mut f, "app", &b"abc"[..]).unwrap();
+        let bytes = b.into_inner().unwrap();
+        let ok = read_outputs(&bytes[..], &d.path().join("d")).unwrap();
+        assert_eq!(ok["app"].sha256, reprove_digest::sha256_bytes(b"abc").hex());
+    }
+
     use super::*;
 
     fn d(s: &str) -> ArtifactDigest {

@@ -362,8 +362,23 @@ impl CliEngine {
             spec.timeout.saturating_add(crate::owner::GRACE),
         );
         std::thread::scope(|s| {
-            // The log streams to `log` while the job runs.
-            let copier = s.spawn(move || std::io::copy(&mut log_reader, log));
+            // The log streams to `log` while the job runs, capped; the pipe is drained to the
+            // end either way, so the container never blocks on a full pipe.
+            let copier = s.spawn(move || {
+                let mut capped = CappedLog {
+                    inner: log,
+                    left: MAX_LOG_BYTES,
+                    truncated: false,
+                };
+                let copied = std::io::copy(&mut log_reader, &mut capped);
+                if capped.truncated {
+                    let _ = writeln!(
+                        capped.inner,
+                        "\n[reprove: the log was cut at {MAX_LOG_BYTES} bytes]"
+                    );
+                }
+                copied
+            });
             let end = loop {
                 match child.try_wait() {
                     Ok(Some(status)) => break Ok(RunEnd::Exited(status.code().unwrap_or(-1))),
@@ -385,10 +400,49 @@ impl CliEngine {
             let copied = copier
                 .join()
                 .unwrap_or_else(|_| Err(std::io::Error::other("the log copier panicked")));
+            if end.is_err() || copied.is_err() {
+                // Whatever went wrong here, the container does not outlive it.
+                let _ = self
+                    .command()
+                    .args(["rm", "-f", &spec.name])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
             let end = end?;
             copied.map_err(io)?;
             Ok(end)
         })
+    }
+}
+
+/// The most of a build's log kept (1 GiB); the rest is drained and dropped.
+const MAX_LOG_BYTES: u64 = 1 << 30;
+
+/// A log writer that keeps the first [`MAX_LOG_BYTES`] and accepts (drops) the rest.
+struct CappedLog<'a> {
+    inner: &'a mut (dyn Write + Send),
+    left: u64,
+    truncated: bool,
+}
+
+impl Write for CappedLog<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let keep = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        if keep > 0 {
+            self.inner.write_all(&buf[..keep])?;
+            self.left -= keep as u64;
+        }
+        if keep < buf.len() {
+            self.truncated = true;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 
@@ -427,7 +481,7 @@ impl ContainerEngine for CliEngine {
         }
         let end = self.run_container(job, tree.path(), log)?;
         if end == RunEnd::Exited(0) {
-            let found = crate::compare::collect(tree.path(), &job.outputs)?;
+            let found = crate::compare::find_outputs(tree.path(), &job.outputs)?;
             write_outputs(&found, outputs)?;
         }
         Ok(end)
@@ -439,29 +493,85 @@ impl ContainerEngine for CliEngine {
 }
 
 /// The outputs as a tar stream: flat, by file name, in name order, mode 0644, mtime 0 (the
-/// bytes are what count; a reader hashes them).
+/// bytes are what count; the reader hashes them). Refused before a byte is sent when they
+/// hold more than a rebuild takes back (a sparse file costs a build nothing).
 pub(crate) fn write_outputs(
-    found: &BTreeMap<String, crate::ArtifactDigest>,
+    found: &BTreeMap<String, PathBuf>,
     out: &mut dyn Write,
 ) -> Result<(), BuildError> {
-    let mut builder = tar::Builder::new(out);
-    for (name, a) in found {
-        let Some(path) = &a.path else { continue };
+    let mut files = Vec::with_capacity(found.len());
+    let mut total = 0u64;
+    for (name, path) in found {
         let io = |e: std::io::Error| BuildError::Io {
             path: path.clone(),
             source: e,
         };
         let file = std::fs::File::open(path).map_err(io)?;
         let size = file.metadata().map_err(io)?.len();
+        total = total.saturating_add(size);
+        if total > crate::compare::MAX_OUTPUT_BYTES {
+            return Err(BuildError::Outputs {
+                detail: format!(
+                    "the outputs hold more than {} bytes (`{name}` is {size})",
+                    crate::compare::MAX_OUTPUT_BYTES
+                ),
+            });
+        }
+        files.push((name, path, file, size));
+    }
+    let mut builder = tar::Builder::new(out);
+    for (name, path, file, size) in files {
+        let io = |e: std::io::Error| BuildError::Io {
+            path: path.clone(),
+            source: e,
+        };
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(tar::EntryType::Regular);
         h.set_mode(0o644);
         h.set_size(size);
         h.set_mtime(0);
-        builder.append_data(&mut h, name, file).map_err(io)?;
+        builder
+            .append_data(&mut h, name, std::io::Read::take(file, size))
+            .map_err(io)?;
     }
     builder.finish().map_err(|e| BuildError::Io {
         path: PathBuf::from("(outputs)"),
         source: e,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_is_capped_but_drained() {
+        let mut kept = Vec::new();
+        let mut capped = CappedLog {
+            inner: &mut kept,
+            left: 5,
+            truncated: false,
+        };
+        // Every byte is accepted (the pipe is drained), only the first five kept.
+        assert_eq!(capped.write(b"abc").unwrap(), 3);
+        assert_eq!(capped.write(b"defgh").unwrap(), 5);
+        assert!(capped.truncated);
+        assert_eq!(kept, b"abcde");
+    }
+
+    #[test]
+    fn outputs_over_the_bound_are_refused_before_a_byte_is_sent() {
+        let d = tempfile::tempdir().unwrap();
+        let big = d.path().join("big.bin");
+        // Sparse: costs nothing on disk, would cost everything copied.
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(crate::compare::MAX_OUTPUT_BYTES + 1)
+            .unwrap();
+        let mut sent = Vec::new();
+        let found = BTreeMap::from([("big.bin".to_owned(), big)]);
+        let err = write_outputs(&found, &mut sent).unwrap_err();
+        assert!(matches!(err, BuildError::Outputs { .. }), "{err}");
+        assert!(sent.is_empty());
+    }
 }

@@ -190,22 +190,37 @@ fn one_build(
             path: std::env::temp_dir(),
             source: e,
         })?;
-    let outputs_tar = outputs.path().join("outputs.tar");
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| BuildError::Io { path, source }
     };
     let mut log_file = std::fs::File::create(log).map_err(io(log))?;
-    let mut out_file = std::fs::File::create(&outputs_tar).map_err(io(&outputs_tar))?;
     let mut tar = source.open()?;
-    let end = engine.run_job(
-        &job,
-        &mut tar,
-        source.listing(),
-        &mut log_file,
-        &mut out_file,
-    )?;
+    // The outputs stream from the engine straight into checked files: never spooled whole.
+    let (reader, mut writer) = std::io::pipe().map_err(io(outputs.path()))?;
+    let out_dir = outputs.path().join("out");
+    let (end, read) = std::thread::scope(|s| {
+        let consumer = s.spawn(|| crate::compare::read_outputs(reader, &out_dir));
+        let end = engine.run_job(&job, &mut tar, source.listing(), &mut log_file, &mut writer);
+        // End of stream for the reader, whatever the engine did.
+        drop(writer);
+        let read = consumer.join().unwrap_or_else(|_| {
+            Err(BuildError::Outputs {
+                detail: "the outputs reader panicked".into(),
+            })
+        });
+        (end, read)
+    });
     log_file.sync_all().map_err(io(log))?;
+    // The reader's refusal explains an engine's broken pipe: it goes first.
+    let end = match (end, &read) {
+        (Err(_), Err(BuildError::Outputs { detail })) => {
+            return Err(BuildError::Outputs {
+                detail: detail.clone(),
+            });
+        }
+        (end, _) => end?,
+    };
     match end {
         RunEnd::Exited(0) => {}
         RunEnd::Exited(code) => {
@@ -221,8 +236,7 @@ fn one_build(
             });
         }
     }
-    drop(out_file);
-    let artifacts = crate::compare::read_outputs(&outputs_tar, &outputs.path().join("out"))?;
+    let artifacts = read?;
     if artifacts.is_empty() && !recipe.artifacts.is_empty() {
         return Err(BuildError::NoArtifacts {
             patterns: recipe.artifacts.join(", "),
@@ -410,7 +424,15 @@ pub fn rebuild_with(
             recipe.command.join(" ")
         ));
         // The build tree, exported once from checked git objects for every job of this run.
-        let source = SourceArchive::create(repo, &info.commit, epoch, &std::env::temp_dir())?;
+        // Spooled in a folder named after the owner: a killed run's archive is swept too.
+        let spool = tempfile::Builder::new()
+            .prefix(&format!("{}{}-", crate::owner::TREE_PREFIX, owner.id()))
+            .tempdir()
+            .map_err(|e| BuildError::Io {
+                path: std::env::temp_dir(),
+                source: e,
+            })?;
+        let source = SourceArchive::create(repo, &info.commit, epoch, spool.path())?;
         let archive = source.sha256().hex();
         let log = staging.path().join(KEPT_LOG);
         let build = one_build(

@@ -83,7 +83,7 @@ impl ContainerEngine for FakeEngine {
         let end = (self.build)(job, tree.path());
         writeln!(log, "fake: {end:?}").map_err(io)?;
         if end == RunEnd::Exited(0) {
-            let found = crate::compare::collect(tree.path(), &job.outputs)?;
+            let found = crate::compare::find_outputs(tree.path(), &job.outputs)?;
             write_outputs(&found, outputs)?;
         }
         Ok(end)

@@ -1,7 +1,12 @@
 //! The files `images check` and `images pin` read when given folders: every file whose name
-//! says it can hold image references ([`crate::file_kind`]), in name order, skipping what
-//! `.gitignore` (and `.ignore`) files exclude — `node_modules`, `target`, vendored trees — the
-//! way `git status` would, plus the `.git` folder itself. Symbolic links are never followed.
+//! says it can hold image references ([`crate::file_kind`]), in name order, skipping what the
+//! repository's `.gitignore` files exclude — `node_modules`, `target`, vendored trees — the way
+//! `git status` would, plus the `.git` folder itself. Symbolic links are never followed.
+//!
+//! Ignore files count only inside a git repository and only within the folder named (not
+//! from the folders above it, not `.ignore`): a file a hostile folder plants cannot hide
+//! anything outside a repository. The caller adds the repository's tracked files, which no
+//! ignore file hides.
 
 use std::path::{Path, PathBuf};
 
@@ -16,15 +21,17 @@ pub struct Source {
 
 /// The files under `dir` that can hold image references, shown under `display`.
 ///
-/// Ignore files apply inside and outside a git repository, and the user's global excludes
-/// file does not (the result must not depend on who runs it). Hidden files count:
-/// `.gitlab-ci.yml` and `.github/workflows/*.yml` are where CI images are named.
+/// The user's global excludes file does not apply (the result must not depend on who runs it).
+/// Hidden files count: `.gitlab-ci.yml` and `.github/workflows/*.yml` are where CI images are
+/// named.
 pub fn walk(dir: &Path, display: &str) -> Result<Vec<Source>, OciError> {
     let walker = ignore::WalkBuilder::new(dir)
         .hidden(false)
         .follow_links(false)
         .git_global(false)
-        .require_git(false)
+        .ignore(false)
+        .parents(false)
+        .require_git(true)
         .sort_by_file_name(|a, b| a.cmp(b))
         .filter_entry(|e| e.file_name() != ".git")
         .build();
@@ -63,6 +70,7 @@ mod tests {
     #[test]
     fn ignored_trees_and_git_are_skipped_hidden_ci_files_are_not() {
         let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join(".git")).unwrap();
         let w = |rel: &str, text: &str| {
             let p = d.path().join(rel);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -75,8 +83,8 @@ mod tests {
         w("node_modules/pkg/Dockerfile", "FROM evil:1\n");
         w("target/debug/Dockerfile", "FROM evil:1\n");
         w(".git/Dockerfile", "FROM evil:1\n");
-        w("sub/.ignore", "skip/\n");
-        w("sub/skip/compose.yaml", "services: {}\n");
+        // `.ignore` files are not git's: they hide nothing.
+        w("sub/.ignore", "compose.yaml\n");
         w("sub/compose.yaml", "services: {}\n");
         let got: Vec<String> = walk(d.path(), "repo")
             .unwrap()
@@ -92,6 +100,23 @@ mod tests {
                 "repo/sub/compose.yaml"
             ]
         );
+    }
+
+    /// Outside a repository, and from the folders above the one named, ignore files hide
+    /// nothing.
+    #[test]
+    fn ignore_files_outside_a_repository_or_above_the_folder_hide_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join(".gitignore"), "*\n").unwrap();
+        std::fs::create_dir(d.path().join("proj")).unwrap();
+        std::fs::write(d.path().join("proj/.gitignore"), "Dockerfile\n").unwrap();
+        std::fs::write(d.path().join("proj/Dockerfile"), "FROM a:1\n").unwrap();
+        let got: Vec<String> = walk(&d.path().join("proj"), "proj")
+            .unwrap()
+            .into_iter()
+            .map(|s| s.display)
+            .collect();
+        assert_eq!(got, ["proj/Dockerfile"]);
     }
 
     #[test]

@@ -75,7 +75,7 @@ mod tests {
             "subject": [{"name": "app", "digest": {"sha256": "ab"}}],
             "predicate": {
                 "project": {"name": "x<y", "supplier": supplier},
-                "release": {"tag": "v1", "commit": "c0ffee", "tree": "7ree"},
+                "release": {"tag": "v1", "commit": "c0ffee", "tree": "7ree", "sourceDateEpoch": 0},
                 "policy": {"require-authorization": true, "result": "pass", "trailers": ["Reviewed-by"]},
                 "configurationItems": [],
                 "soup": [{"name": "left|pad", "version": "1.0.0", "ecosystem": "npm", "supplier": supplier}],

@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use std::os::unix::ffi::OsStrExt as _;
+
 use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use reprove_oci::check::{
@@ -34,11 +36,10 @@ fn collect_sources(dir: &Path, paths: &[PathBuf]) -> Result<Vec<Source>> {
             "no paths given and not in a git repository; name the files or folders to check",
         )?;
         for p in repo.tracked_files()? {
-            let Ok(rel) = String::from_utf8(p) else {
-                continue;
-            };
+            // A path that is not UTF-8 is read by its exact bytes and shown lossily.
+            let rel = String::from_utf8_lossy(&p).into_owned();
             if file_kind(&rel).is_some() {
-                let path = repo.root().join(&rel);
+                let path = repo.root().join(std::ffi::OsStr::from_bytes(&p));
                 // A tracked symlink is scanned through the file it names, if that is tracked.
                 match reprove_digest::file::kind_of(&path) {
                     Ok(reprove_digest::EntryKind::Regular) => {
@@ -97,24 +98,25 @@ fn tracked_under(dir: &Path, shown: &str) -> Result<Vec<Source>> {
     else {
         return Ok(Vec::new());
     };
-    let prefix = rel.to_string_lossy().into_owned();
+    let prefix = rel.as_os_str().as_bytes();
     let mut out = Vec::new();
     for p in repo.tracked_files()? {
-        let Ok(p) = String::from_utf8(p) else {
-            continue;
-        };
-        let under = if prefix.is_empty() {
-            Some(p.as_str())
+        // Paths as bytes: one that is not UTF-8 is read exactly and shown lossily.
+        let under: &[u8] = if prefix.is_empty() {
+            &p
         } else {
-            p.strip_prefix(&prefix).and_then(|r| r.strip_prefix('/'))
+            match p.strip_prefix(prefix).and_then(|r| r.strip_prefix(b"/")) {
+                Some(r) => r,
+                None => continue,
+            }
         };
-        let Some(under) = under else { continue };
+        let shown_under = String::from_utf8_lossy(under);
         let display = if shown.is_empty() || shown == "." {
-            under.to_owned()
+            shown_under.into_owned()
         } else {
-            format!("{}/{under}", shown.trim_end_matches('/'))
+            format!("{}/{shown_under}", shown.trim_end_matches('/'))
         };
-        let path = dir.join(under);
+        let path = dir.join(std::ffi::OsStr::from_bytes(under));
         if file_kind(&display).is_some()
             && matches!(
                 reprove_digest::file::kind_of(&path),
