@@ -146,6 +146,13 @@ pub enum DiffCode {
 }
 
 impl DiffCode {
+    pub const ALL: [DiffCode; 4] = [
+        DiffCode::Rollback,
+        DiffCode::IncompleteHistory,
+        DiffCode::TraceGap,
+        DiffCode::UnauthorizedChange,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             DiffCode::Rollback => "rollback",

@@ -184,6 +184,23 @@ pub enum FindingCode {
 }
 
 impl FindingCode {
+    /// Every code a baseline records.
+    pub const ALL: [FindingCode; 13] = [
+        FindingCode::UnauthorizedChange,
+        FindingCode::IncompleteHistory,
+        FindingCode::UnpinnedImage,
+        FindingCode::UnparsableImage,
+        FindingCode::UnpinnedVersion,
+        FindingCode::MissingChecksum,
+        FindingCode::MissingSupplier,
+        FindingCode::UnparsableLockfile,
+        FindingCode::UnsupportedLockfile,
+        FindingCode::UnusedOverride,
+        FindingCode::LfsPointer,
+        FindingCode::NoConfig,
+        FindingCode::InvalidTree,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             FindingCode::UnauthorizedChange => "unauthorized-change",
@@ -220,4 +237,32 @@ pub struct Finding {
     pub message: String,
     /// True when a policy switched on in `reprove.toml` makes this finding fail the command.
     pub policy: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const README: &str = include_str!("../../../README.md");
+
+    /// cargo-deny's rule: every finding code is stable, unique and documented.
+    #[test]
+    fn every_baseline_and_diff_code_is_unique_and_documented() {
+        let mut seen = std::collections::BTreeSet::new();
+        for code in FindingCode::ALL.map(FindingCode::as_str) {
+            assert!(seen.insert(code), "`{code}` twice");
+            assert!(
+                README.contains(&format!("`{code}`")),
+                "baseline finding `{code}` is not in the README"
+            );
+        }
+        let mut diff = std::collections::BTreeSet::new();
+        for code in crate::diff::DiffCode::ALL.map(crate::diff::DiffCode::as_str) {
+            assert!(diff.insert(code), "`{code}` twice");
+            assert!(
+                README.contains(&format!("`{code}`")),
+                "diff finding `{code}` is not in the README"
+            );
+        }
+    }
 }

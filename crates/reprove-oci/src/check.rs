@@ -31,6 +31,18 @@ pub enum VerdictCode {
 }
 
 impl VerdictCode {
+    /// Every verdict.
+    pub const ALL: [VerdictCode; 8] = [
+        VerdictCode::Ok,
+        VerdictCode::UnpinnedImage,
+        VerdictCode::TagMoved,
+        VerdictCode::DigestMissing,
+        VerdictCode::IndexRepublished,
+        VerdictCode::DigestMismatch,
+        VerdictCode::UnparsableImage,
+        VerdictCode::RegistryUnreachable,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             VerdictCode::Ok => "ok",
@@ -227,6 +239,21 @@ pub fn concurrently<T: Sync, R: Send>(
 
 #[cfg(test)]
 mod tests {
+
+    /// Every verdict is unique and named in the README (and so in `images check --help`).
+    #[test]
+    fn every_verdict_is_unique_and_documented() {
+        const README: &str = include_str!("../../../README.md");
+        let mut seen = std::collections::BTreeSet::new();
+        for code in VerdictCode::ALL.map(VerdictCode::as_str) {
+            assert!(seen.insert(code), "`{code}` twice");
+            assert!(
+                README.contains(&format!("`{code}`")),
+                "verdict `{code}` is not in the README"
+            );
+        }
+    }
+
     use super::*;
 
     #[test]
