@@ -363,10 +363,59 @@ pub(super) fn rebuild(
     rc: &RebuildCheck,
     repo: &Repository,
     tag: &Tag,
+    baseline: Option<&BaselineView>,
     subjects: &BTreeMap<String, String>,
     progress: &dyn Fn(&str),
 ) -> CheckResult {
     const ID: CheckId = CheckId::Rebuild;
+    // What is rebuilt is the signed release: the commit and the recipe the verified baseline
+    // records, never whatever the tag names in this clone today.
+    let Some(b) = baseline else {
+        return CheckResult::new(
+            ID,
+            CheckStatus::Fail,
+            "no verified baseline to say what to rebuild",
+        );
+    };
+    let info = match repo.resolve_tag(tag) {
+        Ok(info) => info,
+        Err(e) => {
+            return CheckResult::new(ID, CheckStatus::Error, printable(&e.to_string()));
+        }
+    };
+    if info.commit.as_str() != b.predicate.release.commit {
+        return CheckResult::failed(
+            ID,
+            "the tag names another commit than the signed one",
+            format!(
+                "{}: `{}` now points at {} but the signed baseline records {}; not rebuilt",
+                FindingCode::TagMoved,
+                printable(tag.as_str()),
+                info.commit,
+                printable(&b.predicate.release.commit)
+            ),
+        );
+    }
+    let recipe = match b.recipe() {
+        Some(Ok(r)) => r,
+        Some(Err(e)) => {
+            return CheckResult::new(
+                ID,
+                CheckStatus::Fail,
+                format!(
+                    "the signed baseline's recipe is not valid: {}",
+                    printable(&e.message)
+                ),
+            );
+        }
+        None => {
+            return CheckResult::new(
+                ID,
+                CheckStatus::Fail,
+                "the signed baseline records no `[build]` recipe",
+            );
+        }
+    };
     // The attested digests play the published set.
     let opts = reprove_build::Options {
         engine: rc.engine,
@@ -374,7 +423,7 @@ pub(super) fn rebuild(
         variations: false,
         keep: None,
     };
-    match reprove_build::rebuild(repo, tag, &opts, progress) {
+    match reprove_build::rebuild_at(repo, &info, recipe, &opts, progress) {
         Ok(r) => {
             let findings = crate::pipeline::rebuild_failures(&r);
             CheckResult::from_findings(

@@ -644,7 +644,14 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
             ),
             (Some(rc), Some(repo), Some(p)) => {
                 progress("rebuilding the tag");
-                checks::rebuild(rc, repo, &opts.tag, &sha256_subjects(p), progress)
+                checks::rebuild(
+                    rc,
+                    repo,
+                    &opts.tag,
+                    baseline_view.as_ref(),
+                    &sha256_subjects(p),
+                    progress,
+                )
             }
         });
     report.baseline = baseline;

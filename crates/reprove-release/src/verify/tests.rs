@@ -832,3 +832,24 @@ fn a_signed_baseline_that_does_not_read_as_one_is_refused() {
     assert!(r.baseline.is_none());
     assert!(findings(&r, "tag-commit").contains("no verified baseline"));
 }
+
+/// Regression (review of issue 12): `--rebuild` rebuilt whatever the tag named in this clone;
+/// it rebuilds the signed commit, and refuses (without building) when the tag moved.
+#[test]
+fn verify_rebuild_refuses_a_moved_tag_without_building() {
+    let fx = Fx::new("hello");
+    std::fs::write(fx.repo_dir().join("src.c"), b"int main(){return 1;}\n").unwrap();
+    fx.git(&[
+        "commit",
+        "-q",
+        "-am",
+        "moved\n\nReviewed-by: R <r@example.com>",
+    ]);
+    fx.git(&["tag", "-f", "v1.0.0"]);
+    let r = fx.verify_with(|o| o.rebuild = Some(RebuildCheck { engine: None }));
+    let f = findings(&r, "rebuild");
+    assert!(
+        f.starts_with("Fail") && f.contains("tag-moved") && f.contains("not rebuilt"),
+        "{f}"
+    );
+}
