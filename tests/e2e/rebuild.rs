@@ -587,3 +587,68 @@ fn a_killed_rebuild_leaves_no_container_or_tree_behind() {
         "the killed run's tree is gone"
     );
 }
+
+/// A release made before the project had a `reprove.toml` is rebuilt with a recipe from
+/// outside the tag (issue 13): a file, or the `reprove.toml` at another revision. The report
+/// says where the recipe came from, by sha256, and that it is not the release's own.
+#[test]
+fn a_release_made_before_reprove_rebuilds_with_a_recipe_from_outside() {
+    let Some((docker_host, _reg, image)) = busybox_on_loopback() else {
+        return;
+    };
+    let f = Fixture::new();
+    f.write("src/greeting.txt", "hello, reproducible world\n");
+    f.write("build.sh", DETERMINISTIC);
+    f.commit("old release\n\nReviewed-by: R <r@example.com>");
+    f.tag("v0.1.0");
+    let recipe = format!(
+        "[build]\nimage = \"{image}\"\ncommand = [\"sh\", \"build.sh\"]\nartifacts = [\"dist/*\"]\nenv = {{ GREETING = \"hello\" }}\n"
+    );
+    f.write("reprove.toml", &recipe);
+    f.commit("adopt reprove\n\nReviewed-by: R <r@example.com>");
+    let outside = f.dir.path().join("recipe.toml");
+    std::fs::write(&outside, &recipe).unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_reprove"));
+        cmd.current_dir(f.repo()).arg("rebuild").args(args);
+        f.env(&mut cmd);
+        cmd.env("DOCKER_HOST", &docker_host);
+        cmd.env("REPROVE_DIFFOSCOPE", "");
+        cmd.output().unwrap()
+    };
+    // Without one, the old tag cannot be rebuilt, and says why.
+    let out = run(&["v0.1.0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("reprove.toml"), "{}", stderr(&out));
+    let want = reprove_digest::sha256_bytes(recipe.as_bytes()).hex();
+    let head = f.git(&["rev-parse", "HEAD"]);
+    for (args, origin) in [
+        (
+            vec!["v0.1.0", "--recipe", outside.to_str().unwrap()],
+            "file recipe.toml".to_owned(),
+        ),
+        (
+            vec!["v0.1.0", "--recipe-from", "main"],
+            format!("commit {head}"),
+        ),
+    ] {
+        let mut json_args = args.clone();
+        json_args.extend(["--format", "json"]);
+        let out = run(&json_args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(r["externalRecipe"]["origin"], origin.as_str());
+        assert_eq!(r["externalRecipe"]["sha256"], want.as_str());
+        assert_eq!(r["commit"], f.git(&["rev-parse", "v0.1.0^{commit}"]));
+        assert!(r["artifacts"]["greeting.txt"]["sha256"].is_string());
+        let text = run(&args);
+        let shown = String::from_utf8_lossy(&text.stdout);
+        assert!(
+            shown.contains("not part of the release's baseline"),
+            "{shown}"
+        );
+    }
+    // Both at once is refused by the command line itself.
+    let out = run(&["v0.1.0", "--recipe", "x", "--recipe-from", "main"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -361,6 +361,7 @@ fn seed() -> Result<()> {
 fn provenance_statement() -> Result<Vec<u8>> {
     let image = "registry.example/build@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     let report = reprove_build::RebuildReport {
+        external_recipe: None,
         tag: "v1.0.0".into(),
         commit: "0123456789abcdef0123456789abcdef01234567".into(),
         tree: "0123456789abcdef0123456789abcdef01234567".into(),

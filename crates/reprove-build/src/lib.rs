@@ -24,8 +24,9 @@ pub use engine::{CliEngine, ContainerEngine, EngineKind, Job, RunEnd};
 pub use explain::{Explanation, explain, summarize};
 pub use export::{Listing, SourceArchive, export_tree, unpack_checked};
 pub use rebuild::{
-    BUILD_PATH, Conditions, HOSTNAME, KeptRebuild, Options, RebuildReport, RebuildVerdict, UMASK,
-    VariationFinding, VariationReport, rebuild, rebuild_at, rebuild_with, reference_environment,
+    BUILD_PATH, Conditions, ExternalRecipe, HOSTNAME, KeptRebuild, Options, RebuildReport,
+    RebuildVerdict, UMASK, VariationFinding, VariationReport, rebuild, rebuild_at, rebuild_with,
+    reference_environment,
 };
 pub use recipe::{DEFAULT_TIMEOUT, Recipe, parse_recipe};
 

@@ -20,12 +20,26 @@ pub use reprove_build_types::{BUILD_PATH, HOSTNAME, UMASK, reference_environment
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     pub engine: Option<EngineKind>,
+    /// A recipe from outside the tag (`--recipe FILE`, `--recipe-from REV`) to run instead of
+    /// the tag's own `[build]`; the report records where it came from.
+    pub recipe: Option<(Recipe, ExternalRecipe)>,
     /// What the rebuilt artifacts are compared with.
     pub published: Option<Published>,
     /// Build a second time under varied conditions.
     pub variations: bool,
     /// Keep the build log, rebuilt artifacts and reports here (created; must not exist).
     pub keep: Option<PathBuf>,
+}
+
+/// Where a recipe from outside the tag came from: it is not part of the release's baseline,
+/// and whoever checks the rebuild must say they accept it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalRecipe {
+    /// `file <name>` or `commit <id>` (the `reprove.toml` at another revision).
+    pub origin: String,
+    /// sha256 of the bytes the recipe was read from.
+    pub sha256: String,
 }
 
 /// Conditions of one build.
@@ -92,6 +106,9 @@ pub struct RebuildReport {
     /// (paths, modes, bytes; mtime the commit time), whatever the clone's attributes say.
     pub source_archive_sha256: String,
     pub recipe: Recipe,
+    /// Set when the recipe did not come from the tag's `reprove.toml`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_recipe: Option<ExternalRecipe>,
     pub image: String,
     pub image_id: String,
     /// The engine that ran the jobs ([`ContainerEngine::name`]).
@@ -328,7 +345,10 @@ pub fn rebuild(
         action: "resolve the tag",
         source,
     })?;
-    let recipe = crate::recipe::parse_recipe(&read_config(repo, &info.commit, tag)?, tag.as_str())?;
+    let recipe = match &opts.recipe {
+        Some((recipe, _)) => recipe.clone(),
+        None => crate::recipe::parse_recipe(&read_config(repo, &info.commit, tag)?, tag.as_str())?,
+    };
     rebuild_at(repo, &info, recipe, opts, progress)
 }
 
@@ -563,6 +583,7 @@ pub fn rebuild_with(
             source_date_epoch: epoch,
             source_archive_sha256: archive,
             recipe,
+            external_recipe: opts.recipe.as_ref().map(|(_, e)| e.clone()),
             image,
             image_id,
             engine: engine.name().to_owned(),

@@ -254,6 +254,7 @@ pub fn release_with(
         &info,
         recipe,
         &reprove_build::Options {
+            recipe: None,
             engine: opts.engine,
             published: Some(reprove_build::Published::Digests(published)),
             variations: false,

@@ -193,6 +193,13 @@ pub fn statement(
     if let (Some(name), Value::Object(m)) = (&inputs.project, &mut external) {
         m.insert("project".into(), json!({ "name": name }));
     }
+    // A recipe from outside the tag is said to be one: its origin and the sha256 of its bytes.
+    if let (Some(e), Value::Object(m)) = (&report.external_recipe, &mut external) {
+        m.insert(
+            "externalRecipe".into(),
+            json!({ "origin": e.origin, "sha256": e.sha256 }),
+        );
+    }
     let c = &report.conditions;
     let internal = json!({
         "sourceDateEpoch": report.source_date_epoch,
@@ -296,6 +303,9 @@ pub struct ExternalView {
     pub recipe: Option<Value>,
     #[serde(default)]
     pub project: Option<ProjectNameView>,
+    /// Set when the recipe came from outside the tag (`rebuild --recipe`).
+    #[serde(default, rename = "externalRecipe")]
+    pub external_recipe: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]

@@ -39,6 +39,7 @@ pub fn synthetic_report(
         reprove_build::published_folder(dist).map_err(|source| ReleaseError::Rebuild { source })?;
     let epoch = info.commit_info.committer.time;
     Ok(RebuildReport {
+        external_recipe: None,
         tag: tag.to_string(),
         commit: info.commit.to_string(),
         tree: info.tree.to_string(),

@@ -418,6 +418,7 @@ pub(super) fn rebuild(
     };
     // The attested digests play the published set.
     let opts = reprove_build::Options {
+        recipe: None,
         engine: rc.engine,
         published: Some(reprove_build::Published::digests(subjects)),
         variations: false,

@@ -321,6 +321,23 @@ pub fn agreement(b: &Value, p: &Value) -> Vec<String> {
             findings.push(format!("{}: {}", FindingCode::RecipeMismatch, printable(e)))
         }
     }
+    // A recipe from outside the release agrees only when it is the baseline's own; say so
+    // when it is not.
+    if let Some(ext) = &provenance
+        .predicate
+        .build_definition
+        .external_parameters
+        .external_recipe
+        && findings.iter().any(|f| {
+            FindingCode::RecipeMismatch.is_code_of(f) || FindingCode::ImageMismatch.is_code_of(f)
+        })
+    {
+        findings.push(format!(
+            "{}: the provenance was built with a recipe from outside the release ({}), which its baseline does not record",
+            FindingCode::RecipeMismatch,
+            printable(&ext.to_string())
+        ));
+    }
     // How it ran: no network, read-only root, and the reference conditions — the fixed build
     // path, hostname and umask, and the environment reprove derives from the recipe.
     let internal = &provenance.predicate.build_definition.internal_parameters;

@@ -853,3 +853,54 @@ fn verify_rebuild_refuses_a_moved_tag_without_building() {
         "{f}"
     );
 }
+
+/// A provenance built with a recipe from outside the tag says so (origin and sha256), and it
+/// agrees with a baseline only when that recipe is the baseline's own.
+#[test]
+fn an_external_recipe_is_recorded_and_named_when_it_differs() {
+    let fx = Fx::new("hello");
+    let mut report = synthetic_report(&fx.repo(), &tag("v1.0.0"), &fx.dist()).unwrap();
+    report.external_recipe = Some(reprove_build::ExternalRecipe {
+        origin: "file recipe.toml".into(),
+        sha256: "ab".repeat(32),
+    });
+    let baseline = reprove_baseline::assemble(
+        &fx.repo(),
+        &tag("v1.0.0"),
+        &reprove_baseline::Options {
+            previous: None,
+            artifacts: None,
+            progress: &|_| {},
+        },
+    )
+    .unwrap();
+    let b = serde_json::to_value(&baseline.statement).unwrap();
+    let st = |report: &reprove_build::RebuildReport| {
+        serde_json::to_value(
+            crate::provenance::statement(report, &crate::provenance::Inputs::default()).unwrap(),
+        )
+        .unwrap()
+    };
+    let p = st(&report);
+    assert_eq!(
+        p["predicate"]["buildDefinition"]["externalParameters"]["externalRecipe"]["origin"],
+        "file recipe.toml"
+    );
+    // The same recipe as the baseline's: nothing to say about the command.
+    assert!(
+        !provenance_agreement(&b, &p)
+            .iter()
+            .any(|f| f.contains("outside the release")),
+        "{:?}",
+        provenance_agreement(&b, &p)
+    );
+    // Another command: a recipe mismatch, and why.
+    report.recipe.command = vec!["sh".into(), "-c".into(), "make other".into()];
+    let found = provenance_agreement(&b, &st(&report));
+    assert!(
+        found
+            .iter()
+            .any(|f| f.starts_with("recipe-mismatch") && f.contains("outside the release")),
+        "{found:?}"
+    );
+}
