@@ -660,3 +660,47 @@ fn markdown_rendering() {
     assert!(md.contains("## SOUP ("));
     assert!(md.contains("**(fails policy)**"));
 }
+
+/// An invalid `[build]` table is reported by `baseline` too, with the key's line (issue 13),
+/// not only when a rebuild fails later; a `command` string is a valid recipe.
+#[test]
+fn an_invalid_build_table_is_a_baseline_finding_with_its_line() {
+    let f = Fixture::new();
+    f.write(
+        "reprove.toml",
+        "[project]\nname = \"x\"\n\n[build]\ncommand = \"make\"\nimage = \"alpine:3.19\"\n",
+    );
+    f.commit("unpinned\n\nReviewed-by: R <r@example.com>");
+    f.tag("v1.0.0");
+    let v = f.json(&["baseline", "v1.0.0", "--format", "json"], 0);
+    let found: Vec<&Value> = v["predicate"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "invalid-recipe")
+        .collect();
+    assert_eq!(found.len(), 1, "{}", v["predicate"]["findings"]);
+    assert_eq!(found[0]["file"], "reprove.toml");
+    assert_eq!(found[0]["line"], 6);
+    assert!(
+        found[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not pinned by digest")
+    );
+    // Pinned, the string command is a recipe: no finding.
+    f.write(
+        "reprove.toml",
+        "[project]\nname = \"x\"\n\n[build]\ncommand = \"make\"\nimage = \"alpine@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"\n",
+    );
+    f.commit("pinned\n\nReviewed-by: R <r@example.com>");
+    f.tag("v1.1.0");
+    let v = f.json(&["baseline", "v1.1.0", "--format", "json"], 0);
+    assert!(
+        !v["predicate"]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "invalid-recipe")
+    );
+}

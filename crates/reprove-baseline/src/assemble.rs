@@ -67,13 +67,13 @@ impl Baseline {
         let build = self
             .config
             .as_ref()
-            .ok_or_else(|| reprove_build_types::RecipeError {
-                message: "no `reprove.toml` at the tag".into(),
-            })?
+            .ok_or_else(|| reprove_build_types::RecipeError::new("no `reprove.toml` at the tag"))?
             .build
             .as_ref()
-            .ok_or_else(|| reprove_build_types::RecipeError {
-                message: "no `[build]` table: add `image`, `command` and `artifacts`".into(),
+            .ok_or_else(|| {
+                reprove_build_types::RecipeError::new(
+                    "no `[build]` table: add `image`, `command` and `artifacts`",
+                )
             })?;
         reprove_build_types::Recipe::from_build_table(&toml::Value::Table(build.clone()))
     }
@@ -188,6 +188,26 @@ pub fn assemble_at(
             column: None,
             item: None,
             message: format!("no `reprove.toml` at `{tag}`; default classes and policy used, no project name or supplier"),
+            policy: false,
+        });
+    }
+    // A `[build]` table no rebuild could run is said so here, where it is first read, with
+    // the key and its line — not only when a rebuild fails later.
+    if let Some(c) = &config
+        && let Some(build) = &c.build
+        && let Err(e) =
+            reprove_build_types::Recipe::from_build_table(&toml::Value::Table(build.clone()))
+    {
+        findings.push(Finding {
+            code: FindingCode::InvalidRecipe,
+            file: Some("reprove.toml".into()),
+            line: e
+                .key
+                .and_then(|k| c.build_lines.get(k).copied())
+                .or_else(|| c.build_lines.values().min().map(|l| l.saturating_sub(1))),
+            column: None,
+            item: None,
+            message: e.message,
             policy: false,
         });
     }

@@ -19,6 +19,9 @@ pub struct Config {
     pub classes: Classes,
     #[serde(default)]
     pub soup: Soup,
+    /// The line of each key of the `[build]` table, for findings that point at one.
+    #[serde(skip)]
+    pub build_lines: BTreeMap<String, usize>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
@@ -108,10 +111,30 @@ pub struct Soup {
     pub overrides: Option<String>,
 }
 
+/// The line (1-based) of each `key =` inside the `[build]` table.
+fn build_key_lines(text: &str) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    let mut in_build = false;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if let Some(header) = t.strip_prefix('[') {
+            in_build = header.split(']').next().map(str::trim) == Some("build");
+            continue;
+        }
+        if in_build && let Some((key, _)) = t.split_once('=') {
+            let key = key.trim().trim_matches('"');
+            if !key.is_empty() && !key.starts_with('#') {
+                out.entry(key.to_owned()).or_insert(i + 1);
+            }
+        }
+    }
+    out
+}
+
 impl Config {
     /// Parses `reprove.toml`; the error is `(line, message)`.
     pub fn parse(text: &str) -> Result<Config, (Option<usize>, String)> {
-        toml::from_str::<Config>(text).map_err(|e| {
+        let mut config = toml::from_str::<Config>(text).map_err(|e| {
             let line = e
                 .span()
                 .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
@@ -123,7 +146,9 @@ impl Config {
                     .unwrap_or("invalid TOML")
                     .to_owned(),
             )
-        })
+        })?;
+        config.build_lines = build_key_lines(text);
+        Ok(config)
     }
 
     /// The recorded form of the build recipe (canonical via the manifest's JCS).
@@ -166,5 +191,22 @@ mod tests {
         assert_eq!(line, Some(2));
         assert!(msg.contains("require-authorisation"), "{msg}");
         assert!(msg.contains("require-authorization"), "{msg}");
+    }
+}
+
+#[cfg(test)]
+mod build_lines {
+    use super::*;
+
+    #[test]
+    fn build_keys_are_found_by_line_in_their_table_only() {
+        let c = Config::parse(
+            "[project]\nname = \"x\"\n\n[build]\nimage = \"a\"\n# note\ncommand = [\"make\"]\n\n[changes]\ntrailers = []\n",
+        )
+        .unwrap();
+        assert_eq!(c.build_lines.get("image"), Some(&5));
+        assert_eq!(c.build_lines.get("command"), Some(&7));
+        assert!(!c.build_lines.contains_key("name"));
+        assert!(!c.build_lines.contains_key("trailers"));
     }
 }

@@ -181,11 +181,13 @@ pub enum FindingCode {
     /// A tree `git fsck` refuses (duplicate entries, `.git` or `..` components, a path that is
     /// both a file and a folder): no checkout or export represents it faithfully.
     InvalidTree,
+    /// `reprove.toml` has a `[build]` table no rebuild can run (the key and line are named).
+    InvalidRecipe,
 }
 
 impl FindingCode {
     /// Every code a baseline records.
-    pub const ALL: [FindingCode; 13] = [
+    pub const ALL: [FindingCode; 14] = [
         FindingCode::UnauthorizedChange,
         FindingCode::IncompleteHistory,
         FindingCode::UnpinnedImage,
@@ -199,6 +201,7 @@ impl FindingCode {
         FindingCode::LfsPointer,
         FindingCode::NoConfig,
         FindingCode::InvalidTree,
+        FindingCode::InvalidRecipe,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -216,6 +219,7 @@ impl FindingCode {
             FindingCode::LfsPointer => "lfs-pointer",
             FindingCode::NoConfig => "no-config",
             FindingCode::InvalidTree => "invalid-tree",
+            FindingCode::InvalidRecipe => "invalid-recipe",
         }
     }
 }

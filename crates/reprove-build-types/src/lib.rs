@@ -23,7 +23,7 @@ const KEYS: &[&str] = &[
 #[serde(deny_unknown_fields)]
 struct Raw {
     image: String,
-    command: Vec<String>,
+    command: CommandSpec,
     #[serde(default)]
     artifacts: Vec<String>,
     #[serde(default)]
@@ -31,6 +31,14 @@ struct Raw {
     workdir: Option<String>,
     timeout: Option<u64>,
     user: Option<String>,
+}
+
+/// `command` as written: an argument vector, or a string run by `/bin/sh -c`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum CommandSpec {
+    Argv(Vec<String>),
+    Shell(String),
 }
 
 /// A validated rebuild recipe. Read back (from a provenance or a rebuild report) only as it
@@ -56,6 +64,17 @@ pub struct Recipe {
 #[error("{message}")]
 pub struct RecipeError {
     pub message: String,
+    /// The `[build]` key at fault, when one is (so a reader can point at its line).
+    pub key: Option<&'static str>,
+}
+
+impl RecipeError {
+    pub fn new(message: impl Into<String>) -> RecipeError {
+        RecipeError {
+            message: message.into(),
+            key: None,
+        }
+    }
 }
 
 pub const DEFAULT_TIMEOUT: u64 = 3600;
@@ -83,7 +102,14 @@ fn suggest(unknown: &str) -> String {
 }
 
 fn bad(message: String) -> RecipeError {
-    RecipeError { message }
+    RecipeError::new(message)
+}
+
+fn bad_key(key: &'static str, message: String) -> RecipeError {
+    RecipeError {
+        message,
+        key: Some(key),
+    }
 }
 
 impl Recipe {
@@ -131,37 +157,53 @@ impl Recipe {
         let image: ImageRef = raw
             .image
             .parse()
-            .map_err(|e| bad(format!("[build] image: {e}")))?;
+            .map_err(|e| bad_key("image", format!("[build] image: {e}")))?;
         if !image.is_pinned() {
-            return Err(bad(format!(
-                "[build] image `{}` is not pinned by digest; a rebuild must use exactly the image that was used (run `reprove images pin reprove.toml`)",
-                raw.image
-            )));
+            return Err(bad_key(
+                "image",
+                format!(
+                    "[build] image `{}` is not pinned by digest; a rebuild must use exactly the image that was used (run `reprove images pin reprove.toml`)",
+                    raw.image
+                ),
+            ));
         }
-        if raw.command.is_empty() {
-            return Err(bad("[build] command is empty".into()));
+        let command = match raw.command {
+            CommandSpec::Argv(argv) => argv,
+            // A string is a shell command line, as people write it in a CI file.
+            CommandSpec::Shell(line) if !line.trim().is_empty() => {
+                vec!["/bin/sh".to_owned(), "-c".to_owned(), line]
+            }
+            CommandSpec::Shell(_) => Vec::new(),
+        };
+        if command.is_empty() {
+            return Err(bad_key("command", "[build] command is empty".into()));
         }
         if let Some(k) = raw.env.keys().find(|k| RESERVED_ENV.contains(&k.as_str())) {
-            return Err(bad(format!(
-                "[build] env may not set `{k}`: reprove fixes it for every rebuild"
-            )));
+            return Err(bad_key(
+                "env",
+                format!("[build] env may not set `{k}`: reprove fixes it for every rebuild"),
+            ));
         }
         if let Some(w) = &raw.workdir
             && (w.starts_with('/') || w.split('/').any(|c| c == ".."))
         {
-            return Err(bad(format!(
-                "[build] workdir `{w}` must be a relative path inside the build tree"
-            )));
+            return Err(bad_key(
+                "workdir",
+                format!("[build] workdir `{w}` must be a relative path inside the build tree"),
+            ));
         }
         let timeout = raw.timeout.unwrap_or(DEFAULT_TIMEOUT);
         if timeout == 0 || timeout > MAX_TIMEOUT {
-            return Err(bad(format!(
-                "[build] timeout {timeout} is out of range: 1 to {MAX_TIMEOUT} seconds (7 days)"
-            )));
+            return Err(bad_key(
+                "timeout",
+                format!(
+                    "[build] timeout {timeout} is out of range: 1 to {MAX_TIMEOUT} seconds (7 days)"
+                ),
+            ));
         }
         Ok(Recipe {
             image,
-            command: raw.command,
+            command,
             artifacts: raw.artifacts,
             env: raw.env,
             workdir: raw.workdir,
@@ -358,5 +400,20 @@ mod tests {
         let mut extra = serde_json::to_value(&r).unwrap();
         extra["network"] = serde_json::json!("host");
         assert!(serde_json::from_value::<Recipe>(extra).is_err());
+    }
+
+    #[test]
+    fn a_command_string_runs_through_the_shell() {
+        let r = Recipe::from_config(&format!(
+            "[build]\nimage = \"a@{D}\"\ncommand = \"./configure && make\"\n"
+        ))
+        .unwrap();
+        assert_eq!(r.command, ["/bin/sh", "-c", "./configure && make"]);
+        let err = Recipe::from_config(&format!("[build]\nimage = \"a@{D}\"\ncommand = \" \"\n"))
+            .unwrap_err();
+        assert_eq!(err.key, Some("command"));
+        let err =
+            Recipe::from_config("[build]\nimage = \"alpine:3\"\ncommand = [\"x\"]\n").unwrap_err();
+        assert_eq!(err.key, Some("image"));
     }
 }
