@@ -77,10 +77,13 @@ pub(crate) fn parse(path: &str, text: &str) -> Parsed {
             };
         }
     };
+    // The workspace's own crates — and, in a v1 lockfile, the `[root]` package, which
+    // cargo-lock keeps apart from `packages` — name the direct dependencies.
     let members: Vec<_> = lock
         .packages
         .iter()
         .filter(|p| p.source.is_none())
+        .chain(lock.root.iter())
         .collect();
     let direct: BTreeSet<String> = members
         .iter()
@@ -155,6 +158,25 @@ pub(crate) fn parse(path: &str, text: &str) -> Parsed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 13: in a v1 lockfile the root package lives in `[root]`; its dependencies are
+    /// direct, not transitive.
+    #[test]
+    fn v1_root_dependencies_are_direct() {
+        let text = "[root]\nname = \"app\"\nversion = \"0.1.0\"\ndependencies = [\n \"libc 0.2.40 (registry+https://github.com/rust-lang/crates.io-index)\",\n]\n\n[[package]]\nname = \"libc\"\nversion = \"0.2.40\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\ndependencies = [\n \"cc 1.0.0 (registry+https://github.com/rust-lang/crates.io-index)\",\n]\n\n[[package]]\nname = \"cc\"\nversion = \"1.0.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n\n[metadata]\n\"checksum libc 0.2.40 (registry+https://github.com/rust-lang/crates.io-index)\" = \"1111111111111111111111111111111111111111111111111111111111111111\"\n\"checksum cc 1.0.0 (registry+https://github.com/rust-lang/crates.io-index)\" = \"2222222222222222222222222222222222222222222222222222222222222222\"\n";
+        let parsed = parse("Cargo.lock", text);
+        assert!(parsed.findings.is_empty(), "{:?}", parsed.findings);
+        let scope = |n: &str| {
+            parsed
+                .items
+                .iter()
+                .find(|i| i.name == n)
+                .map(|i| i.scope)
+                .unwrap()
+        };
+        assert_eq!(scope("libc"), Scope::Direct);
+        assert_eq!(scope("cc"), Scope::Transitive);
+    }
 
     /// Regression (fuzz, lockfile): a non-ASCII checksum of 64 bytes panicked in cargo-lock.
     #[test]
