@@ -490,13 +490,30 @@ pub fn diff(old: &BaselineView, new: &BaselineView) -> BaselineDiff {
         let o = oimg.get(f).unwrap_or(&empty);
         let n = nimg.get(f).unwrap_or(&empty);
         let gone: Vec<&String> = o.difference(n).collect();
-        let came: Vec<&String> = n.difference(o).collect();
-        let len = gone.len().max(came.len());
-        for i in 0..len {
+        let mut came: Vec<&String> = n.difference(o).collect();
+        // A change is one repository moving to another tag or digest; two different images
+        // are one removed and one added, never an "upgrade" of one into the other.
+        let repository = |r: &str| {
+            r.parse::<reprove_oci::ImageRef>()
+                .map(|i| i.name())
+                .unwrap_or_else(|_| r.to_owned())
+        };
+        for g in gone {
+            let paired = came
+                .iter()
+                .position(|c| repository(c) == repository(g))
+                .map(|i| came.remove(i));
             image_changes.push(ImageChange {
                 file: f.clone(),
-                old: gone.get(i).map(|s| (*s).clone()),
-                new: came.get(i).map(|s| (*s).clone()),
+                old: Some(g.clone()),
+                new: paired.cloned(),
+            });
+        }
+        for c in came {
+            image_changes.push(ImageChange {
+                file: f.clone(),
+                old: None,
+                new: Some(c.clone()),
             });
         }
     }
@@ -568,6 +585,41 @@ pub fn diff(old: &BaselineView, new: &BaselineView) -> BaselineDiff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 13: two different images are one removed and one added, never an upgrade of one
+    /// into the other; the same repository at another tag is a change.
+    #[test]
+    fn images_pair_only_within_one_repository() {
+        let with_images = |images: &[&str]| {
+            let mut v = view("v1", "c1", None, &[], &[]);
+            v.predicate.images = images
+                .iter()
+                .map(|r| {
+                    serde_json::from_value(
+                        serde_json::json!({"file": "Dockerfile", "reference": r}),
+                    )
+                    .unwrap()
+                })
+                .collect();
+            v
+        };
+        let old = with_images(&["alpine:3.18", "redis:7"]);
+        let new = with_images(&["alpine:3.19", "debian:12"]);
+        let d = diff(&old, &new);
+        let pairs: Vec<(Option<&str>, Option<&str>)> = d
+            .images
+            .iter()
+            .map(|c| (c.old.as_deref(), c.new.as_deref()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                (Some("alpine:3.18"), Some("alpine:3.19")),
+                (Some("redis:7"), None),
+                (None, Some("debian:12")),
+            ]
+        );
+    }
 
     #[test]
     fn versions_compare_numerically() {
