@@ -751,3 +751,25 @@ fn tracked_paths_that_are_not_utf8_are_scanned() {
         assert_eq!(out.status.code(), Some(1), "{args:?}");
     }
 }
+
+/// Regression (review of issue 12): a tracked path whose folder was replaced by a link in the
+/// working tree is not read (nor rewritten by `pin`), by default or when its folder is named.
+#[test]
+fn a_linked_folder_out_of_the_repository_is_not_read() {
+    let f = Fixture::new();
+    f.write("d/Dockerfile", "FROM inside.example/app:1\n");
+    f.commit("dockerfile\n\nReviewed-by: R <r@example.com>");
+    let outside = f.dir.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("Dockerfile"), "FROM outside.example/app:9\n").unwrap();
+    std::fs::remove_dir_all(f.repo().join("d")).unwrap();
+    std::os::unix::fs::symlink(&outside, f.repo().join("d")).unwrap();
+    for args in [
+        &["images", "check", "--format", "json"][..],
+        &["images", "check", ".", "--format", "json"][..],
+    ] {
+        let out = f.reprove(args);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(!text.contains("outside.example"), "{args:?}: {text}");
+    }
+}

@@ -58,6 +58,8 @@ pub(crate) const MAX_OUTPUT_BYTES: u64 = 64 << 30;
 const OUTPUT_HEADROOM: u64 = 256 << 20;
 /// The most files a rebuild takes back.
 const MAX_OUTPUT_FILES: usize = 100_000;
+/// The longest output file name taken back (a GNU long-name member).
+const MAX_OUTPUT_NAME: u64 = 4096;
 
 /// Unpacks the outputs tar `stream` an engine returns into `dest` (created), hashing each file
 /// as it is written. The stream comes from the engine, not from reprove: entries are read raw
@@ -75,20 +77,44 @@ pub(crate) fn read_outputs(
         move |source| BuildError::Io { path, source }
     };
     std::fs::create_dir_all(dest).map_err(io(dest))?;
-    let free = rustix::fs::statvfs(dest)
-        .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
-        .unwrap_or(u64::MAX);
-    let mut budget = MAX_OUTPUT_BYTES.min(free.saturating_sub(OUTPUT_HEADROOM));
+    // Measured when the first output arrives — after the build, whose own files share this
+    // file system — not when the job starts.
+    let mut budget: Option<u64> = None;
     let mut archive = tar::Archive::new(stream);
     let mut out = BTreeMap::new();
+    // A GNU long-name member (a name over 100 bytes) names the member after it; read here by
+    // hand, bounded, since the tar crate would load one of any size whole.
+    let mut long_name: Option<Vec<u8>> = None;
     let entries = archive.entries().map_err(io(dest))?.raw(true);
     for entry in entries {
         let mut entry = entry.map_err(io(dest))?;
-        if entry.header().entry_type() != tar::EntryType::Regular {
+        let kind = entry.header().entry_type();
+        if kind == tar::EntryType::GNULongName && long_name.is_none() {
+            if entry.size() > MAX_OUTPUT_NAME {
+                return Err(bad(format!(
+                    "a file name of {} bytes (at most {MAX_OUTPUT_NAME})",
+                    entry.size()
+                )));
+            }
+            let mut name = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut name).map_err(io(dest))?;
+            while name.last() == Some(&0) {
+                name.pop();
+            }
+            long_name = Some(name);
+            continue;
+        }
+        if kind != tar::EntryType::Regular {
             let shown = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
             return Err(bad(format!("`{shown}` is not a regular file")));
         }
-        let path = entry.path().map_err(io(dest))?.into_owned();
+        let path = match long_name.take() {
+            Some(bytes) => PathBuf::from(std::ffi::OsString::from(
+                String::from_utf8(bytes)
+                    .map_err(|_| bad("a long file name that is not UTF-8".into()))?,
+            )),
+            None => entry.path().map_err(io(dest))?.into_owned(),
+        };
         let name = match (path.components().count(), path.file_name()) {
             (1, Some(n)) => n.to_string_lossy().into_owned(),
             _ => {
@@ -104,14 +130,20 @@ pub(crate) fn read_outputs(
         if out.len() >= MAX_OUTPUT_FILES {
             return Err(bad(format!("more than {MAX_OUTPUT_FILES} files")));
         }
+        let budget = budget.get_or_insert_with(|| {
+            let free = rustix::fs::statvfs(dest)
+                .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+                .unwrap_or(u64::MAX);
+            MAX_OUTPUT_BYTES.min(free.saturating_sub(OUTPUT_HEADROOM))
+        });
         let size = entry.size();
-        if size > budget {
+        if size > *budget {
             return Err(bad(format!(
                 "`{name}` is {size} bytes, more than the {budget} left for outputs (at most {MAX_OUTPUT_BYTES} in all, and the free space of `{}`)",
                 dest.display()
             )));
         }
-        budget -= size;
+        *budget -= size;
         let target = dest.join(&name);
         let mut f = std::fs::OpenOptions::new()
             .write(true)
@@ -393,6 +425,15 @@ mod tests {
         let mut bytes = long.as_bytes().to_vec();
         bytes.extend_from_slice(&[0u8; 1024]);
         let err = read_outputs(&bytes[..], &d.path().join("b")).unwrap_err();
+        assert!(err.to_string().contains("a file name of"), "{err}");
+        // PAX members are not read at all.
+        let mut pax = tar::Header::new_ustar();
+        pax.set_entry_type(tar::EntryType::XHeader);
+        pax.set_size(1 << 40);
+        pax.set_cksum();
+        let mut bytes = pax.as_bytes().to_vec();
+        bytes.extend_from_slice(&[0u8; 1024]);
+        let err = read_outputs(&bytes[..], &d.path().join("b2")).unwrap_err();
         assert!(err.to_string().contains("not a regular file"), "{err}");
 
         let mut b = tar::Builder::new(Vec::new());

@@ -499,15 +499,16 @@ pub(crate) fn write_outputs(
     found: &BTreeMap<String, PathBuf>,
     out: &mut dyn Write,
 ) -> Result<(), BuildError> {
-    let mut files = Vec::with_capacity(found.len());
+    // Sizes first (no file held open: a build may return thousands), then one file at a time.
     let mut total = 0u64;
+    let mut sizes = Vec::with_capacity(found.len());
     for (name, path) in found {
-        let io = |e: std::io::Error| BuildError::Io {
-            path: path.clone(),
-            source: e,
-        };
-        let file = std::fs::File::open(path).map_err(io)?;
-        let size = file.metadata().map_err(io)?.len();
+        let size = std::fs::symlink_metadata(path)
+            .map_err(|e| BuildError::Io {
+                path: path.clone(),
+                source: e,
+            })?
+            .len();
         total = total.saturating_add(size);
         if total > crate::compare::MAX_OUTPUT_BYTES {
             return Err(BuildError::Outputs {
@@ -517,14 +518,20 @@ pub(crate) fn write_outputs(
                 ),
             });
         }
-        files.push((name, path, file, size));
+        sizes.push((name, path, size));
     }
     let mut builder = tar::Builder::new(out);
-    for (name, path, file, size) in files {
+    for (name, path, size) in sizes {
         let io = |e: std::io::Error| BuildError::Io {
             path: path.clone(),
             source: e,
         };
+        let file = std::fs::File::open(path).map_err(io)?;
+        if file.metadata().map_err(io)?.len() != size {
+            return Err(BuildError::Outputs {
+                detail: format!("`{name}` changed size while it was being returned"),
+            });
+        }
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(tar::EntryType::Regular);
         h.set_mode(0o644);
@@ -557,6 +564,34 @@ mod tests {
         assert_eq!(capped.write(b"defgh").unwrap(), 5);
         assert!(capped.truncated);
         assert_eq!(kept, b"abcde");
+    }
+
+    /// Regression (review of issue 12): an artifact name over 100 bytes travels as a GNU
+    /// long-name member, which the raw reader refused; many artifacts are sent one open file
+    /// at a time.
+    #[test]
+    fn long_names_and_many_files_round_trip() {
+        let d = tempfile::tempdir().unwrap();
+        let mut found = BTreeMap::new();
+        let long = format!("{}.tar.gz", "a".repeat(150));
+        for i in 0..300 {
+            let name = if i == 0 {
+                long.clone()
+            } else {
+                format!("f{i}")
+            };
+            let p = d.path().join(&name);
+            std::fs::write(&p, format!("content {i}")).unwrap();
+            found.insert(name, p);
+        }
+        let mut tar = Vec::new();
+        write_outputs(&found, &mut tar).unwrap();
+        let back = crate::compare::read_outputs(&tar[..], &d.path().join("back")).unwrap();
+        assert_eq!(back.len(), 300);
+        assert_eq!(
+            back[&long].sha256,
+            reprove_digest::sha256_bytes(b"content 0").hex()
+        );
     }
 
     #[test]

@@ -230,14 +230,13 @@ fn one_build(
     });
     log_file.sync_all().map_err(io(log))?;
     // The reader's refusal explains an engine's broken pipe: it goes first.
-    let end = match (end, &read) {
-        (Err(_), Err(BuildError::Outputs { detail })) => {
-            return Err(BuildError::Outputs {
-                detail: detail.clone(),
-            });
-        }
-        (end, _) => end?,
+    // When both failed, the reader's error is the cause (a refused output, a full disk) and
+    // the engine's broken pipe its consequence.
+    let end = match (end, read) {
+        (Err(_), Err(e)) => return Err(e),
+        (end, read) => (end?, read),
     };
+    let (end, read) = end;
     match end {
         RunEnd::Exited(0) => {}
         RunEnd::Exited(code) => {

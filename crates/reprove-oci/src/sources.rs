@@ -3,8 +3,9 @@
 //! repository's `.gitignore` files exclude — `node_modules`, `target`, vendored trees — the way
 //! `git status` would, plus the `.git` folder itself. Symbolic links are never followed.
 //!
-//! Ignore files count only inside a git repository and only within the folder named (not
-//! from the folders above it, not `.ignore`): a file a hostile folder plants cannot hide
+//! Ignore files count only inside a git repository as git itself finds it (the caller asks
+//! git; a planted `.git` or `.jj` entry does not make one) and only within the folder named
+//! (not from the folders above it, not `.ignore`): a file a hostile folder plants cannot hide
 //! anything outside a repository. The caller adds the repository's tracked files, which no
 //! ignore file hides.
 
@@ -24,11 +25,16 @@ pub struct Source {
 /// The user's global excludes file does not apply (the result must not depend on who runs it).
 /// Hidden files count: `.gitlab-ci.yml` and `.github/workflows/*.yml` are where CI images are
 /// named.
-pub fn walk(dir: &Path, display: &str) -> Result<Vec<Source>, OciError> {
+///
+/// `in_repository` says whether git itself finds a repository at `dir` (the caller asks git):
+/// the `ignore` crate would take any planted `.git` or `.jj` entry for one.
+pub fn walk(dir: &Path, display: &str, in_repository: bool) -> Result<Vec<Source>, OciError> {
     let walker = ignore::WalkBuilder::new(dir)
         .hidden(false)
         .follow_links(false)
         .git_global(false)
+        .git_ignore(in_repository)
+        .git_exclude(in_repository)
         .ignore(false)
         .parents(false)
         .require_git(true)
@@ -86,7 +92,7 @@ mod tests {
         // `.ignore` files are not git's: they hide nothing.
         w("sub/.ignore", "compose.yaml\n");
         w("sub/compose.yaml", "services: {}\n");
-        let got: Vec<String> = walk(d.path(), "repo")
+        let got: Vec<String> = walk(d.path(), "repo", true)
             .unwrap()
             .into_iter()
             .map(|s| s.display)
@@ -111,12 +117,28 @@ mod tests {
         std::fs::create_dir(d.path().join("proj")).unwrap();
         std::fs::write(d.path().join("proj/.gitignore"), "Dockerfile\n").unwrap();
         std::fs::write(d.path().join("proj/Dockerfile"), "FROM a:1\n").unwrap();
-        let got: Vec<String> = walk(&d.path().join("proj"), "proj")
+        let got: Vec<String> = walk(&d.path().join("proj"), "proj", false)
             .unwrap()
             .into_iter()
             .map(|s| s.display)
             .collect();
         assert_eq!(got, ["proj/Dockerfile"]);
+    }
+
+    /// Regression (review of issue 12): a planted `.jj` (or `.git`) entry made the walker
+    /// treat a plain folder as a repository and honour its `.gitignore`.
+    #[test]
+    fn a_planted_repository_marker_changes_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join(".jj"), "").unwrap();
+        std::fs::write(d.path().join(".gitignore"), "Dockerfile\n").unwrap();
+        std::fs::write(d.path().join("Dockerfile"), "FROM evil:1\n").unwrap();
+        let got: Vec<String> = walk(d.path(), ".", false)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.display)
+            .collect();
+        assert_eq!(got, ["Dockerfile"]);
     }
 
     #[test]
@@ -130,6 +152,6 @@ mod tests {
             d.path().join("Dockerfile"),
         )
         .unwrap();
-        assert!(walk(d.path(), ".").unwrap().is_empty());
+        assert!(walk(d.path(), ".", true).unwrap().is_empty());
     }
 }

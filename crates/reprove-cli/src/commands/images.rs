@@ -40,6 +40,20 @@ fn collect_sources(dir: &Path, paths: &[PathBuf]) -> Result<Vec<Source>> {
             let rel = String::from_utf8_lossy(&p).into_owned();
             if file_kind(&rel).is_some() {
                 let path = repo.root().join(std::ffi::OsStr::from_bytes(&p));
+                let root =
+                    std::fs::canonicalize(repo.root()).unwrap_or_else(|_| repo.root().to_owned());
+                if !inside(&path, &root)
+                    && matches!(
+                        reprove_digest::file::kind_of(&path),
+                        Ok(reprove_digest::EntryKind::Regular)
+                    )
+                {
+                    note(&format!(
+                        "{}: a folder on its path is a link out of the repository; not read",
+                        reprove_escape::terminal(&rel)
+                    ));
+                    continue;
+                }
                 // A tracked symlink is scanned through the file it names, if that is tracked.
                 match reprove_digest::file::kind_of(&path) {
                     Ok(reprove_digest::EntryKind::Regular) => {
@@ -67,10 +81,13 @@ fn collect_sources(dir: &Path, paths: &[PathBuf]) -> Result<Vec<Source>> {
             .with_context(|| format!("failed to read `{}`", p.display()))?;
         if meta.is_dir() {
             let shown = p.display().to_string();
-            let mut batch = reprove_oci::sources::walk(&full, &shown)?;
+            let repo = super::optional_repo(&full)?;
+            let mut batch = reprove_oci::sources::walk(&full, &shown, repo.is_some())?;
             // A file the repository tracks counts even when an ignore file matches it (a
             // force-added `Dockerfile` must not hide behind a committed `.gitignore`).
-            batch.extend(tracked_under(&full, &shown)?);
+            if let Some(repo) = &repo {
+                batch.extend(tracked_under(repo, &full, &shown)?);
+            }
             batch.sort_by(|a, b| a.display.cmp(&b.display));
             batch.dedup_by(|a, b| a.display == b.display);
             out.extend(batch);
@@ -86,10 +103,11 @@ fn collect_sources(dir: &Path, paths: &[PathBuf]) -> Result<Vec<Source>> {
 
 /// The tracked files under `dir` that can hold image references, when `dir` is inside a
 /// repository (none otherwise), shown under `shown`.
-fn tracked_under(dir: &Path, shown: &str) -> Result<Vec<Source>> {
-    let Some(repo) = super::optional_repo(dir)? else {
-        return Ok(Vec::new());
-    };
+fn tracked_under(
+    repo: &reprove_source::Repository,
+    dir: &Path,
+    shown: &str,
+) -> Result<Vec<Source>> {
     let root = std::fs::canonicalize(repo.root()).unwrap_or_else(|_| repo.root().to_owned());
     let Ok(rel) = std::fs::canonicalize(dir)
         .unwrap_or_else(|_| dir.to_owned())
@@ -122,11 +140,19 @@ fn tracked_under(dir: &Path, shown: &str) -> Result<Vec<Source>> {
                 reprove_digest::file::kind_of(&path),
                 Ok(reprove_digest::EntryKind::Regular)
             )
+            && inside(&path, &root)
         {
             out.push(Source { display, path });
         }
     }
     Ok(out)
+}
+
+/// Whether `path`, with every link in its folders resolved, is still inside `root`: a tracked
+/// path whose parent folder was replaced by a link in the working tree is not read (nor
+/// rewritten by `pin`).
+fn inside(path: &Path, root: &Path) -> bool {
+    std::fs::canonicalize(path).is_ok_and(|p| p.starts_with(root))
 }
 
 fn read_mentions(sources: &[Source]) -> Result<Vec<ImageMention>> {

@@ -642,6 +642,12 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
                 CheckStatus::Fail,
                 "no verified provenance to compare the rebuild with",
             ),
+            // The recipe run comes from the baseline: only a signed one may say what runs.
+            (Some(_), Some(_), Some(_)) if unkeyed => CheckResult::new(
+                CheckId::Rebuild,
+                CheckStatus::Error,
+                "--rebuild runs the recipe the signed baseline records: give a key or identity",
+            ),
             (Some(rc), Some(repo), Some(p)) => {
                 progress("rebuilding the tag");
                 checks::rebuild(

@@ -904,3 +904,16 @@ fn an_external_recipe_is_recorded_and_named_when_it_differs() {
         "{found:?}"
     );
 }
+
+/// Regression (review of issue 12): the rebuild runs the recipe the baseline records, so
+/// only a signed baseline may say what runs.
+#[test]
+fn an_unkeyed_verify_never_runs_a_recipe() {
+    let fx = Fx::new("hello");
+    let r = fx.verify_with(|o| {
+        o.signers.clear();
+        o.rebuild = Some(RebuildCheck { engine: None });
+    });
+    let f = findings(&r, "rebuild");
+    assert!(f.starts_with("Error") && f.contains("give a key"), "{f}");
+}
