@@ -172,3 +172,54 @@ fn a_broken_overrides_file_stops_the_register() {
     assert!(err.contains("`soup.toml`: line 3"), "{err}");
     assert!(err.contains("suplier"), "{err}");
 }
+
+/// Issue 13: `[soup] lockfiles` chooses the lockfiles that make up the SOUP and `[soup]
+/// exclude` leaves paths (a vendored tree, fuzz targets) out of the SOUP and the image scan.
+#[test]
+fn soup_scope_follows_lockfiles_and_exclude() {
+    let f = crate::support::Fixture::new();
+    let lock = |name: &str| {
+        format!(
+            "version = 3\n\n[[package]]\nname = \"{name}\"\nversion = \"1.0.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"{}\"\n",
+            "a".repeat(64)
+        )
+    };
+    f.write("Cargo.lock", lock("shipped"));
+    f.write("fuzz/Cargo.lock", lock("fuzzonly"));
+    f.write("vendor/dep/Cargo.lock", lock("vendored"));
+    f.write("vendor/dep/Dockerfile", "FROM vendored.example/ci:1\n");
+    f.write("Dockerfile", "FROM shipped.example/app:1\n");
+    f.write(
+        "reprove.toml",
+        "[project]\nname = \"x\"\n\n[soup]\nlockfiles = [\"Cargo.lock\"]\nexclude = [\"vendor/**\"]\n",
+    );
+    f.commit("scoped\n\nReviewed-by: R <r@example.com>");
+    f.tag("v1.0.0");
+    let v = f.json(&["baseline", "v1.0.0", "--format", "json"], 0);
+    let names: Vec<&str> = v["predicate"]["soup"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    // The shipped lockfile's crate and the shipped image; not fuzz/, not vendor/.
+    assert_eq!(names, ["shipped", "shipped.example/app"]);
+    let images: Vec<&str> = v["predicate"]["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["reference"].as_str().unwrap())
+        .collect();
+    assert_eq!(images, ["shipped.example/app:1"]);
+    // A glob that does not compile is an error naming the setting.
+    f.write("reprove.toml", "[soup]\nexclude = [\"[\"]\n");
+    f.commit("bad glob\n\nReviewed-by: R <r@example.com>");
+    f.tag("v1.1.0");
+    let out = f.reprove(&["baseline", "v1.1.0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        crate::support::stderr(&out).contains("[soup] exclude"),
+        "{}",
+        crate::support::stderr(&out)
+    );
+}

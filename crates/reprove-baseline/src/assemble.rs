@@ -324,7 +324,8 @@ pub fn assemble_at(
     }
 
     // 3. SOUP and images.
-    let (soup, images) = collect_soup(&entries, &blobs, &config, &mut findings)?;
+    let scope = SoupScope::new(&config, tag.as_str())?;
+    let (soup, images) = collect_soup(&entries, &blobs, &config, &scope, &mut findings)?;
 
     // 4. Change trace.
     (opts.progress)(Progress::Tracing);
@@ -441,10 +442,47 @@ fn image_soup(m: &ImageMention) -> Option<SoupItem> {
     Some(item)
 }
 
+/// Which paths count for the SOUP register and the image scan (`[soup] lockfiles`,
+/// `[soup] exclude`).
+struct SoupScope {
+    lockfiles: Option<globset::GlobSet>,
+    exclude: globset::GlobSet,
+}
+
+impl SoupScope {
+    fn new(config: &Config, tag: &str) -> Result<SoupScope, BaselineError> {
+        let bad = |b: crate::classes::BadGlob| BaselineError::Config {
+            tag: tag.to_owned(),
+            line: None,
+            message: format!("invalid glob `{}` in {}: {}", b.pattern, b.class, b.message),
+        };
+        Ok(SoupScope {
+            lockfiles: config
+                .soup
+                .lockfiles
+                .as_ref()
+                .map(|l| crate::classes::glob_set("[soup] lockfiles", l))
+                .transpose()
+                .map_err(bad)?,
+            exclude: crate::classes::glob_set("[soup] exclude", &config.soup.exclude)
+                .map_err(bad)?,
+        })
+    }
+
+    fn excluded(&self, path: &str) -> bool {
+        self.exclude.is_match(path)
+    }
+
+    fn lockfile_counts(&self, path: &str) -> bool {
+        self.lockfiles.as_ref().is_none_or(|l| l.is_match(path))
+    }
+}
+
 fn collect_soup(
     entries: &[TreeEntry],
     blobs: &HashMap<ObjectId, BlobData>,
     config: &Config,
+    scope: &SoupScope,
     findings: &mut Vec<Finding>,
 ) -> Result<(Vec<SoupItem>, Vec<ImageEntry>), BaselineError> {
     let by_path: HashMap<&[u8], &TreeEntry> =
@@ -465,8 +503,15 @@ fn collect_soup(
         let Ok(path) = std::str::from_utf8(&e.path) else {
             continue;
         };
-        let lock = lockfile_kind(path);
+        if scope.excluded(path) {
+            continue;
+        }
+        let is_lockfile = lockfile_kind(path).is_some();
+        let lock = lockfile_kind(path).filter(|_| scope.lockfile_counts(path));
         let image_kind = file_kind(path);
+        if is_lockfile && lock.is_none() && image_kind == Some(FileKind::Yaml) {
+            continue; // a lockfile left out of the SOUP is still not a deployment file
+        }
         if lock.is_none() && image_kind.is_none() {
             continue;
         }
@@ -717,7 +762,8 @@ pub fn soup_register(repo: &Repository, tag: Option<&Tag>) -> Result<SoupRegiste
         .read_blobs(&requests, PARSE_LIMIT, &|_| {})
         .map_err(git("read the lockfiles"))?;
     let mut findings = Vec::new();
-    let (items, images) = collect_soup(&entries, &blobs, &config, &mut findings)?;
+    let scope = SoupScope::new(&config, &label)?;
+    let (items, images) = collect_soup(&entries, &blobs, &config, &scope, &mut findings)?;
     findings.sort();
     findings.dedup();
     Ok(SoupRegister {

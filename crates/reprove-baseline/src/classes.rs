@@ -164,16 +164,28 @@ pub struct Classifier {
     rules: Vec<(ItemClass, GlobSet)>,
 }
 
+/// Globs of paths from the repository root (`Cargo.lock` is the root one only; `**/` says any
+/// depth), for a setting other than a class; `what` names the setting in errors
+/// (`[soup] exclude`).
+pub fn glob_set(what: &'static str, patterns: &[String]) -> Result<GlobSet, BadGlob> {
+    set_named(what, patterns, false)
+}
+
 fn set(class: ItemClass, patterns: &[String]) -> Result<GlobSet, BadGlob> {
+    set_named(class.as_str(), patterns, true)
+}
+
+/// `anywhere`: a pattern without `/` also matches at any depth (the `[classes]` rule).
+fn set_named(class: &'static str, patterns: &[String], anywhere: bool) -> Result<GlobSet, BadGlob> {
     let mut b = GlobSetBuilder::new();
     for p in patterns {
         let bad = |e: globset::Error| BadGlob {
-            class: class.as_str(),
+            class,
             pattern: p.clone(),
             message: e.kind().to_string(),
         };
         let anchored = p.trim_start_matches('/');
-        let variants = if p.contains('/') {
+        let variants = if p.contains('/') || !anywhere {
             vec![anchored.to_owned()]
         } else {
             vec![anchored.to_owned(), format!("**/{anchored}")]
@@ -188,7 +200,7 @@ fn set(class: ItemClass, patterns: &[String]) -> Result<GlobSet, BadGlob> {
         }
     }
     b.build().map_err(|e| BadGlob {
-        class: class.as_str(),
+        class,
         pattern: patterns.join(", "),
         message: e.kind().to_string(),
     })

@@ -109,6 +109,14 @@ pub struct Classes {
 pub struct Soup {
     /// Path (in the repository) of the overrides file.
     pub overrides: Option<String>,
+    /// The lockfiles that make up the release's SOUP (globs, as `[classes]` writes them);
+    /// default: every tracked lockfile.
+    #[serde(default)]
+    pub lockfiles: Option<Vec<String>>,
+    /// Paths left out of the SOUP and the image scan (globs): a vendored tree, fuzz targets,
+    /// examples that do not ship.
+    #[serde(default)]
+    pub exclude: Vec<String>,
 }
 
 /// The line (1-based) of each `key =` inside the `[build]` table.
