@@ -252,6 +252,24 @@ fn environment_sensitive_builds_are_caught_only_by_variations() {
     );
 }
 
+/// Issue 13: a build that rewrites its tracked files (as `./configure` does) also runs
+/// under `--variations`, whose build runs as another user; the varied build's explanation
+/// names its sides `reference` and `variant`.
+#[test]
+fn variations_work_for_builds_that_write_into_their_source_tree() {
+    let build = "set -eu\necho configured >> src/greeting.txt\nmkdir -p dist\ncat src/greeting.txt > dist/greeting.txt\nid -u > dist/uid.txt\n";
+    let Some(s) = setup(build) else { return };
+    let (code, out, err) = s.rebuild(&["v1.0.0", "--variations"]);
+    assert_eq!(code, 1, "the uid differs, nothing else: {out}{err}");
+    assert!(out.contains("CHANGED   uid.txt"), "{out}");
+    assert!(!out.contains("CHANGED   greeting.txt"), "{out}");
+    assert!(
+        out.contains("reference") && out.contains("variant"),
+        "{out}"
+    );
+    assert!(!out.contains("published"), "{out}");
+}
+
 #[test]
 fn refusals_and_failures_exit_2_and_leave_nothing_behind() {
     let Some(s) = setup("set -eu\nmkdir -p dist\necho ok > dist/ok.txt\n") else {

@@ -90,7 +90,7 @@ fn members(d: &[u8]) -> Option<Vec<Member>> {
     Some(out)
 }
 
-fn tar_differences(a: &[u8], b: &[u8], out: &mut Vec<String>) {
+fn tar_differences(a: &[u8], b: &[u8], sides: Sides, out: &mut Vec<String>) {
     let (Some(ma), Some(mb)) = (members(a), members(b)) else {
         out.push("one side is not a readable tar archive".into());
         return;
@@ -103,7 +103,10 @@ fn tar_differences(a: &[u8], b: &[u8], out: &mut Vec<String>) {
         if only_a.is_empty() && only_b.is_empty() {
             out.push("tar: the same members in a different order (sort the archive, e.g. tar --sort=name)".into());
         } else {
-            out.push(format!("tar: members only in the published archive: {only_a:?}; only in the rebuild: {only_b:?}"));
+            out.push(format!(
+                "tar: members only in the {} archive: {only_a:?}; only in the {} one: {only_b:?}",
+                sides.a, sides.b
+            ));
         }
     }
     let mut shown = 0;
@@ -117,7 +120,7 @@ fn tar_differences(a: &[u8], b: &[u8], out: &mut Vec<String>) {
         }
         if x.mtime != y.mtime {
             what.push(format!(
-                "mtime {} vs {} (set SOURCE_DATE_EPOCH / tar --mtime)",
+                "mtime {} vs {} (GNU tar takes member mtimes from the files, not from SOURCE_DATE_EPOCH: use tar --mtime=@$SOURCE_DATE_EPOCH --clamp-mtime)",
                 x.mtime, y.mtime
             ));
         }
@@ -141,17 +144,44 @@ fn tar_differences(a: &[u8], b: &[u8], out: &mut Vec<String>) {
     }
 }
 
+/// What the two files compared are called in an explanation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sides {
+    pub a: &'static str,
+    pub b: &'static str,
+}
+
+/// The published artifact against the rebuilt one.
+pub const PUBLISHED_REBUILT: Sides = Sides {
+    a: "published",
+    b: "rebuilt",
+};
+/// The reference build against the varied one (`--variations`).
+pub const REFERENCE_VARIANT: Sides = Sides {
+    a: "reference",
+    b: "variant",
+};
+
 /// Our own summary of how `published` and `rebuilt` differ.
 pub fn summarize(published: &[u8], rebuilt: &[u8]) -> Vec<String> {
+    summarize_as(published, rebuilt, PUBLISHED_REBUILT)
+}
+
+/// Our own summary of how two files differ, each named by `sides`.
+pub fn summarize_as(published: &[u8], rebuilt: &[u8], sides: Sides) -> Vec<String> {
     let mut out = vec![format!(
-        "sizes: published {} bytes, rebuilt {} bytes",
+        "sizes: {} {} bytes, {} {} bytes",
+        sides.a,
         published.len(),
+        sides.b,
         rebuilt.len()
     )];
     if let Some(at) = first_difference(published, rebuilt) {
         out.push(format!(
-            "first difference at byte {at}: published `{}`, rebuilt `{}`",
+            "first difference at byte {at}: {} `{}`, {} `{}`",
+            sides.a,
             hex_window(published, at),
+            sides.b,
             hex_window(rebuilt, at)
         ));
     }
@@ -173,7 +203,9 @@ pub fn summarize(published: &[u8], rebuilt: &[u8]) -> Vec<String> {
             (Some(a), Some(b)) if a == b => out.push(
                 "gzip payloads are identical: only the gzip header or compression differs".into(),
             ),
-            (Some(a), Some(b)) if is_tar(&a) && is_tar(&b) => tar_differences(&a, &b, &mut out),
+            (Some(a), Some(b)) if is_tar(&a) && is_tar(&b) => {
+                tar_differences(&a, &b, sides, &mut out)
+            }
             (Some(a), Some(b)) => {
                 if let Some(at) = first_difference(&a, &b) {
                     out.push(format!("decompressed payloads first differ at byte {at}"));
@@ -182,7 +214,7 @@ pub fn summarize(published: &[u8], rebuilt: &[u8]) -> Vec<String> {
             _ => out.push("one side is not valid gzip".into()),
         }
     } else if is_tar(published) && is_tar(rebuilt) {
-        tar_differences(published, rebuilt, &mut out);
+        tar_differences(published, rebuilt, sides, &mut out);
     } else if published.starts_with(b"PK") && rebuilt.starts_with(b"PK") {
         out.push(
             "zip archives: compare member timestamps (zip stores local times) and order".into(),
@@ -211,6 +243,17 @@ pub fn explain(
     published: &Path,
     rebuilt: &Path,
     reports_dir: &Path,
+) -> Explanation {
+    explain_as(artifact, published, rebuilt, reports_dir, PUBLISHED_REBUILT)
+}
+
+/// [`explain`], with the two sides named by `sides`.
+pub fn explain_as(
+    artifact: &str,
+    published: &Path,
+    rebuilt: &Path,
+    reports_dir: &Path,
+    sides: Sides,
 ) -> Explanation {
     if let Some(diffoscope) = diffoscope() {
         let text = reports_dir.join(format!("{artifact}.diffoscope.txt"));
@@ -256,7 +299,7 @@ pub fn explain(
     Explanation {
         artifact: artifact.to_owned(),
         tool: "reprove".into(),
-        summary: summarize(&read(published), &read(rebuilt)),
+        summary: summarize_as(&read(published), &read(rebuilt), sides),
         reports: Vec::new(),
     }
 }

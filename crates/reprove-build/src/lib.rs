@@ -60,6 +60,9 @@ pub enum BuildError {
     Outputs { detail: String },
     #[error("the build failed with exit code {code}; see `{}`", log.display())]
     BuildFailed { code: i32, log: PathBuf },
+    /// The reference build passed; the build under varied conditions (`--variations`) failed.
+    #[error("the varied build (another path, time zone, locale, umask, hostname and user) failed with exit code {code}; see `{}`", log.display())]
+    VariantFailed { code: i32, log: PathBuf },
     #[error("the build did not finish within {seconds} s and was stopped; see `{}`", log.display())]
     TimedOut { seconds: u64, log: PathBuf },
     #[error("the build produced no file matching {patterns}; see `{}`", log.display())]

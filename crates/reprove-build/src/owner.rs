@@ -250,7 +250,8 @@ impl Drop for Watchdog {
     }
 }
 
-/// Makes the build tree writable for any user (the varied build runs as another uid).
+/// Makes the build tree, folders and files, writable for any user (the varied build runs as
+/// another uid).
 pub(crate) fn open_up(dir: &Path) -> Result<(), BuildError> {
     use std::os::unix::fs::PermissionsExt as _;
     let io = |e| BuildError::Io {
@@ -259,8 +260,15 @@ pub(crate) fn open_up(dir: &Path) -> Result<(), BuildError> {
     };
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let entry = entry.map_err(io)?;
-        if entry.file_type().map_err(io)?.is_dir() {
+        let kind = entry.file_type().map_err(io)?;
+        if kind.is_dir() {
             open_up(&entry.path())?;
+        } else if kind.is_file() {
+            // Writable too: `./configure` and friends rewrite tracked files, and the varied
+            // build runs as another user. Execute bits stay as committed.
+            let mode = entry.metadata().map_err(io)?.permissions().mode();
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode | 0o666))
+                .map_err(io)?;
         }
     }
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).map_err(io)

@@ -477,7 +477,7 @@ pub fn rebuild_with(
             };
             progress("building again under varied conditions");
             let vlog = staging.path().join(KEPT_VARIANT_LOG);
-            let vbuild = one_build(
+            let vbuild = match one_build(
                 engine,
                 &source,
                 &recipe,
@@ -486,7 +486,13 @@ pub fn rebuild_with(
                 &vlog,
                 true,
                 &owner,
-            )?;
+            ) {
+                Ok(b) => b,
+                Err(BuildError::BuildFailed { code, log }) => {
+                    return Err(BuildError::VariantFailed { code, log });
+                }
+                Err(e) => return Err(e),
+            };
             let changed: Vec<VariationFinding> = build
                 .artifacts
                 .keys()
@@ -510,7 +516,13 @@ pub fn rebuild_with(
                     vbuild.artifacts.get(&c.artifact),
                 ) && let (Some(pa), Some(pb)) = (&a.path, &b.path)
                 {
-                    explanations.push(explain(&c.artifact, pa, pb, staging.path()));
+                    explanations.push(crate::explain::explain_as(
+                        &c.artifact,
+                        pa,
+                        pb,
+                        staging.path(),
+                        crate::explain::REFERENCE_VARIANT,
+                    ));
                 }
             }
             Some((
@@ -630,6 +642,7 @@ pub fn rebuild_with(
 /// directory) and the error names the log where it now is. Other errors drop the folder.
 fn keep_failure(staging: tempfile::TempDir, keep: Option<&Path>, err: BuildError) -> BuildError {
     let (BuildError::BuildFailed { log, .. }
+    | BuildError::VariantFailed { log, .. }
     | BuildError::TimedOut { log, .. }
     | BuildError::NoArtifacts { log, .. }) = &err
     else {
@@ -644,6 +657,7 @@ fn keep_failure(staging: tempfile::TempDir, keep: Option<&Path>, err: BuildError
     let log = dir.join(name);
     match err {
         BuildError::BuildFailed { code, .. } => BuildError::BuildFailed { code, log },
+        BuildError::VariantFailed { code, .. } => BuildError::VariantFailed { code, log },
         BuildError::TimedOut { seconds, .. } => BuildError::TimedOut { seconds, log },
         BuildError::NoArtifacts { patterns, .. } => BuildError::NoArtifacts { patterns, log },
         other => other,
