@@ -92,6 +92,17 @@ fn adopt_rebuild(
     if keep_rebuilt {
         to(&kept.artifacts, evidence::REBUILT);
     }
+    // Only what differs is evidence of the difference: a matching artifact is the published
+    // file again.
+    let matching: Vec<String> = report
+        .map(|r| {
+            r.comparison
+                .iter()
+                .filter(|c| c.verdict == Verdict::Match)
+                .map(|c| c.name.clone())
+                .collect()
+        })
+        .unwrap_or_default();
     for e in &kept.explanations {
         if let Some(name) = e.file_name() {
             moves.push((
@@ -102,6 +113,12 @@ fn adopt_rebuild(
     }
     for (from, to) in moves {
         move_into(&from, &to)?;
+    }
+    for name in matching {
+        let p = staging.path().join(evidence::REBUILT).join(&name);
+        if p.is_file() {
+            std::fs::remove_file(&p).map_err(|source| ReleaseError::Io { path: p, source })?;
+        }
     }
     let _ = std::fs::remove_dir_all(work);
     Ok(())

@@ -700,6 +700,8 @@ mod pipeline_on_a_fake_engine {
             std::fs::read(out.join(crate::evidence::REBUILT).join("app.txt")).unwrap(),
             b"app 2\n"
         );
+        // Only what differs: lib.txt matched and is the published file again (issue 13).
+        assert!(!out.join(crate::evidence::REBUILT).join("lib.txt").exists());
         assert!(
             r.index
                 .failures
