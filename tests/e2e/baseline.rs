@@ -704,3 +704,41 @@ fn an_invalid_build_table_is_a_baseline_finding_with_its_line() {
             .any(|f| f["code"] == "invalid-recipe")
     );
 }
+
+/// Issue 13: `[changes] previous` says what the previous release is — one tag by name (a
+/// repackaging `v1.3.1-r1` follows `v1.3.1`, which version order puts after it), or a glob
+/// narrowing the candidates.
+#[test]
+fn changes_previous_names_the_previous_release() {
+    let f = Fixture::new();
+    f.write("a.txt", "1\n");
+    f.commit("one\n\nReviewed-by: R <r@example.com>");
+    f.tag("v1.3.0");
+    f.write("a.txt", "2\n");
+    f.commit("two\n\nReviewed-by: R <r@example.com>");
+    f.tag("v1.3.1");
+    f.write("reprove.toml", "[changes]\nprevious = \"v1.3.1\"\n");
+    f.commit("repackage\n\nReviewed-by: R <r@example.com>");
+    f.tag("v1.3.1-r1");
+    let base = |tag: &str| {
+        let v = f.json(&["baseline", tag, "--format", "json"], 0);
+        v["predicate"]["changes"]["base"]["tag"].clone()
+    };
+    assert_eq!(base("v1.3.1-r1"), "v1.3.1");
+    // A glob: a release candidate is not a previous release. By version order alone the
+    // base of v1.4.0 would be v1.3.5-rc1.
+    f.write("a.txt", "3\n");
+    f.commit("candidate\n\nReviewed-by: R <r@example.com>");
+    f.tag("v1.3.5-rc1");
+    f.write("reprove.toml", "[changes]\n");
+    f.commit("plain\n\nReviewed-by: R <r@example.com>");
+    f.tag("v1.4.0-a");
+    assert_eq!(base("v1.4.0-a"), "v1.3.5-rc1");
+    f.write(
+        "reprove.toml",
+        "[changes]\nprevious = \"v[0-9]*.[0-9]*.[0-9]\"\n",
+    );
+    f.commit("next\n\nReviewed-by: R <r@example.com>");
+    f.tag("v1.4.0");
+    assert_eq!(base("v1.4.0"), "v1.3.1");
+}

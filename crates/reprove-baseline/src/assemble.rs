@@ -612,7 +612,18 @@ fn trace_changes(
     findings: &mut Vec<Finding>,
 ) -> Result<ChangeTrace, BaselineError> {
     let git = |action: &'static str| move |source| BaselineError::Git { action, source };
-    let base = match previous {
+    // `[changes] previous` naming one tag is that tag (a repackaging `v1.3.1-r1` follows
+    // `v1.3.1`, which version order puts after it); a glob narrows the candidates instead.
+    let is_glob = |p: &str| p.contains(['*', '?', '[', '{']);
+    let configured: Option<Tag> = match config.changes.previous.as_deref() {
+        Some(p) if !is_glob(p) => Some(p.parse().map_err(|_| BaselineError::Config {
+            tag: info.name.to_string(),
+            line: None,
+            message: format!("[changes] previous: `{p}` is not a tag name"),
+        })?),
+        _ => None,
+    };
+    let base = match previous.or(configured.as_ref()) {
         Some(p) => Some(
             repo.resolve_tag(p)
                 .map_err(|source| BaselineError::ResolveTag {
@@ -622,10 +633,29 @@ fn trace_changes(
         ),
         None => {
             let tags = repo.tags().map_err(git("list tags"))?;
+            let pattern = config
+                .changes
+                .previous
+                .as_deref()
+                .filter(|p| is_glob(p))
+                .map(|p| {
+                    globset::Glob::new(p)
+                        .map(|g| g.compile_matcher())
+                        .map_err(|e| BaselineError::Config {
+                            tag: info.name.to_string(),
+                            line: None,
+                            message: format!(
+                                "invalid glob `{p}` in [changes] previous: {}",
+                                e.kind()
+                            ),
+                        })
+                })
+                .transpose()?;
             let names: Vec<&str> = tags
                 .iter()
                 .filter(|t| t.commit.is_some())
                 .map(|t| t.name.as_str())
+                .filter(|n| pattern.as_ref().is_none_or(|p| p.is_match(n)))
                 .collect();
             match previous_release_tag(info.name.as_str(), names) {
                 Some(name) => {

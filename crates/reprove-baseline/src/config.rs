@@ -70,6 +70,11 @@ pub struct Changes {
     /// An authorized merge authorizes the commits it brings in (a reviewed change request).
     #[serde(default = "yes")]
     pub authorized_merges_cover_their_commits: bool,
+    /// Which tags can be the previous release (a glob, e.g. `v[0-9]*.[0-9]*.[0-9]` leaves out
+    /// a repackaging `v1.3.1-r1`); the latest of them by version order before the release is
+    /// the change trace's base. Default: every version tag with the release's prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
 }
 
 impl Default for Changes {
@@ -80,6 +85,7 @@ impl Default for Changes {
             change_request_trailers: default_change_request_trailers(),
             accept_signed_commits: false,
             authorized_merges_cover_their_commits: true,
+            previous: None,
         }
     }
 }
