@@ -56,6 +56,9 @@ pub enum SoupChangeKind {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SoupChange {
+    /// The lockfile (or image file) that declares it; changes pair within one.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub manifest: String,
     pub ecosystem: String,
     pub name: String,
     pub change: SoupChangeKind,
@@ -328,10 +331,12 @@ fn items(v: &BaselineView) -> BTreeMap<&str, &ItemView> {
         .collect()
 }
 
-fn soup(v: &BaselineView) -> BTreeMap<(&str, &str), Vec<&SoupView>> {
-    let mut m: BTreeMap<(&str, &str), Vec<&SoupView>> = BTreeMap::new();
+/// SOUP by (lockfile, ecosystem, name): a package is paired only within the lockfile that
+/// declares it — one added to `fuzz/Cargo.lock` is not a change to what `Cargo.lock` ships.
+fn soup(v: &BaselineView) -> BTreeMap<(&str, &str, &str), Vec<&SoupView>> {
+    let mut m: BTreeMap<(&str, &str, &str), Vec<&SoupView>> = BTreeMap::new();
     for s in &v.predicate.soup {
-        m.entry((s.ecosystem.as_str(), s.name.as_str()))
+        m.entry((s.manifest.as_str(), s.ecosystem.as_str(), s.name.as_str()))
             .or_default()
             .push(s);
     }
@@ -380,7 +385,7 @@ pub fn diff(old: &BaselineView, new: &BaselineView) -> BaselineDiff {
 
     let (os, ns) = (soup(old), soup(new));
     let mut soup_changes = Vec::new();
-    let keys: BTreeSet<(&str, &str)> = os.keys().chain(ns.keys()).copied().collect();
+    let keys: BTreeSet<(&str, &str, &str)> = os.keys().chain(ns.keys()).copied().collect();
     for k in keys {
         let ov: BTreeSet<&str> = os
             .get(&k)
@@ -401,8 +406,9 @@ pub fn diff(old: &BaselineView, new: &BaselineView) -> BaselineDiff {
             .and_then(|s| s.supplier.clone());
         let push = |change, old: Option<&str>, new: Option<&str>, out: &mut Vec<SoupChange>| {
             out.push(SoupChange {
-                ecosystem: k.0.to_owned(),
-                name: k.1.to_owned(),
+                manifest: k.0.to_owned(),
+                ecosystem: k.1.to_owned(),
+                name: k.2.to_owned(),
                 change,
                 old_version: old.map(str::to_owned),
                 new_version: new.map(str::to_owned),
@@ -422,24 +428,25 @@ pub fn diff(old: &BaselineView, new: &BaselineView) -> BaselineDiff {
             }
             _ => {
                 // Versions kept: flag a changed checksum or source.
-                let fp =
-                    |m: &BTreeMap<(&str, &str), Vec<&SoupView>>, v: &str| -> BTreeSet<String> {
-                        m.get(&k)
-                            .into_iter()
-                            .flatten()
-                            .filter(|s| s.version == v)
-                            .map(|s| {
-                                format!(
-                                    "{}|{}",
-                                    s.checksum
-                                        .as_ref()
-                                        .map(ToString::to_string)
-                                        .unwrap_or_default(),
-                                    s.source.clone().unwrap_or_default()
-                                )
-                            })
-                            .collect()
-                    };
+                let fp = |m: &BTreeMap<(&str, &str, &str), Vec<&SoupView>>,
+                          v: &str|
+                 -> BTreeSet<String> {
+                    m.get(&k)
+                        .into_iter()
+                        .flatten()
+                        .filter(|s| s.version == v)
+                        .map(|s| {
+                            format!(
+                                "{}|{}",
+                                s.checksum
+                                    .as_ref()
+                                    .map(ToString::to_string)
+                                    .unwrap_or_default(),
+                                s.source.clone().unwrap_or_default()
+                            )
+                        })
+                        .collect()
+                };
                 for v in ov.intersection(&nv) {
                     if fp(&os, v) != fp(&ns, v) {
                         push(SoupChangeKind::Changed, Some(v), Some(v), &mut soup_changes);
@@ -585,6 +592,34 @@ pub fn diff(old: &BaselineView, new: &BaselineView) -> BaselineDiff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 13: SOUP pairs within one lockfile: a package added to `fuzz/Cargo.lock` is an
+    /// addition there, not an upgrade of the shipped one in `Cargo.lock`.
+    #[test]
+    fn soup_pairs_within_one_lockfile() {
+        let with_soup = |soup: &[(&str, &str, &str)]| {
+            let mut v = view("v1", "c1", None, &[], &[]);
+            v.predicate.soup = soup
+                .iter()
+                .map(|(m, n, ver)| {
+                    serde_json::from_value(serde_json::json!({
+                        "name": n, "version": ver, "ecosystem": "cargo", "manifest": m
+                    }))
+                    .unwrap()
+                })
+                .collect();
+            v
+        };
+        let old = with_soup(&[("Cargo.lock", "serde", "1.0.0")]);
+        let new = with_soup(&[
+            ("Cargo.lock", "serde", "1.0.0"),
+            ("fuzz/Cargo.lock", "serde", "1.0.200"),
+        ]);
+        let d = diff(&old, &new);
+        assert_eq!(d.soup.len(), 1, "{:?}", d.soup);
+        assert_eq!(d.soup[0].manifest, "fuzz/Cargo.lock");
+        assert_eq!(d.soup[0].change, SoupChangeKind::Added);
+    }
 
     /// Issue 13: two different images are one removed and one added, never an upgrade of one
     /// into the other; the same repository at another tag is a change.

@@ -208,12 +208,17 @@ fn diff_text(d: &BaselineDiff, md: bool) -> String {
     h(&mut s, &format!("SOUP ({} changed)", d.soup.len()));
     for c in &d.soup {
         s.push_str(&format!(
-            "{bullet}{:10} {}/{} {} → {}\n",
+            "{bullet}{:10} {}/{} {} → {}{}\n",
             soup_kind(c.change),
             e(&c.ecosystem),
             e(&c.name),
             e(c.old_version.as_deref().unwrap_or("-")),
-            e(c.new_version.as_deref().unwrap_or("-"))
+            e(c.new_version.as_deref().unwrap_or("-")),
+            if c.manifest.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", e(&c.manifest))
+            }
         ));
     }
     h(&mut s, &format!("images ({} changed)", d.images.len()));
