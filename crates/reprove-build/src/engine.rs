@@ -467,29 +467,37 @@ impl ContainerEngine for CliEngine {
         log: &mut (dyn Write + Send),
         outputs: &mut dyn Write,
     ) -> Result<RunEnd, BuildError> {
-        // Named after the owner: a run killed midway leaves a tree the next run removes.
-        let tree = tempfile::Builder::new()
-            .prefix(&format!("{}{}-", crate::owner::TREE_PREFIX, job.owner))
-            .tempdir()
-            .map_err(|e| BuildError::Io {
-                path: std::env::temp_dir(),
-                source: e,
-            })?;
-        unpack_checked(source, tree.path(), listing)?;
-        if job.open_tree {
-            crate::owner::open_up(tree.path())?;
-        }
-        let end = self.run_container(job, tree.path(), log)?;
-        if end == RunEnd::Exited(0) {
-            let found = crate::compare::find_outputs(tree.path(), &job.outputs)?;
-            write_outputs(&found, outputs)?;
-        }
-        Ok(end)
+        run_in_tree(job, source, listing, outputs, |tree| {
+            self.run_container(job, tree, log)
+        })
     }
 
     fn remove_abandoned(&self) {
         self.remove_abandoned_containers();
     }
+}
+
+/// What an engine that builds on this machine does around the run: unpack the source into an
+/// owner-named folder (checked against its listing), open it up when the job asks, run, and
+/// on exit 0 return the outputs as a tar stream.
+pub(crate) fn run_in_tree(
+    job: &Job,
+    source: &mut dyn Read,
+    listing: &Listing,
+    outputs: &mut dyn Write,
+    run: impl FnOnce(&Path) -> Result<RunEnd, BuildError>,
+) -> Result<RunEnd, BuildError> {
+    let tree = crate::owner::owned_tempdir(&job.owner)?;
+    unpack_checked(source, tree.path(), listing)?;
+    if job.open_tree {
+        crate::owner::open_up(tree.path())?;
+    }
+    let end = run(tree.path())?;
+    if end == RunEnd::Exited(0) {
+        let found = crate::compare::find_outputs(tree.path(), &job.outputs)?;
+        write_outputs(&found, outputs)?;
+    }
+    Ok(end)
 }
 
 /// The outputs as a tar stream: flat, by file name, in name order, mode 0644, mtime 0 (the

@@ -156,6 +156,18 @@ fn owner_of<'a>(name: &'a str, prefix: &str) -> Option<&'a str> {
 
 /// Folder-name prefixes a run's temporary folders carry before its owner id.
 pub const TREE_PREFIX: &str = "reprove-build-";
+
+/// A temporary folder named after its owner (`reprove-build-<id>-…`): a run killed midway
+/// leaves one the next run's [`sweep`] removes.
+pub fn owned_tempdir(owner: &str) -> Result<tempfile::TempDir, BuildError> {
+    tempfile::Builder::new()
+        .prefix(&format!("{TREE_PREFIX}{owner}-"))
+        .tempdir()
+        .map_err(|e| BuildError::Io {
+            path: std::env::temp_dir(),
+            source: e,
+        })
+}
 pub const STAGING_PREFIX: &str = ".reprove-rebuild-";
 
 /// Removes what dead runs left: containers (through `engine`'s CLI) and, in each of `dirs`,

@@ -199,14 +199,7 @@ fn one_build(
         outputs: recipe.artifacts.clone(),
         open_tree: open,
     };
-    // Named after the owner: a run killed midway leaves a folder the next run removes.
-    let outputs = tempfile::Builder::new()
-        .prefix(&format!("{}{}-", crate::owner::TREE_PREFIX, owner.id()))
-        .tempdir()
-        .map_err(|e| BuildError::Io {
-            path: std::env::temp_dir(),
-            source: e,
-        })?;
+    let outputs = crate::owner::owned_tempdir(owner.id())?;
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| BuildError::Io { path, source }
@@ -444,13 +437,7 @@ pub fn rebuild_with(
         ));
         // The build tree, exported once from checked git objects for every job of this run.
         // Spooled in a folder named after the owner: a killed run's archive is swept too.
-        let spool = tempfile::Builder::new()
-            .prefix(&format!("{}{}-", crate::owner::TREE_PREFIX, owner.id()))
-            .tempdir()
-            .map_err(|e| BuildError::Io {
-                path: std::env::temp_dir(),
-                source: e,
-            })?;
+        let spool = crate::owner::owned_tempdir(owner.id())?;
         let source = SourceArchive::create(repo, &info.commit, epoch, spool.path())?;
         let archive = source.sha256().hex();
         let log = staging.path().join(KEPT_LOG);

@@ -10,8 +10,8 @@ use std::sync::Mutex;
 use reprove_oci::ImageRef;
 
 use crate::BuildError;
-use crate::engine::{ContainerEngine, Job, RunEnd, write_outputs};
-use crate::export::{Listing, unpack_checked};
+use crate::engine::{ContainerEngine, Job, RunEnd};
+use crate::export::Listing;
 
 /// What the fake job does with the build tree: write outputs into it and say how it ended.
 pub type FakeBuild = dyn Fn(&Job, &Path) -> RunEnd + Send + Sync;
@@ -70,22 +70,15 @@ impl ContainerEngine for FakeEngine {
         if let Ok(mut jobs) = self.jobs.lock() {
             jobs.push(job.clone());
         }
-        let tree = tempfile::tempdir().map_err(|e| BuildError::Io {
-            path: std::env::temp_dir(),
-            source: e,
-        })?;
-        unpack_checked(source, tree.path(), listing)?;
-        let io = |e| BuildError::Io {
-            path: tree.path().to_owned(),
-            source: e,
-        };
-        writeln!(log, "fake: {}", job.command.join(" ")).map_err(io)?;
-        let end = (self.build)(job, tree.path());
-        writeln!(log, "fake: {end:?}").map_err(io)?;
-        if end == RunEnd::Exited(0) {
-            let found = crate::compare::find_outputs(tree.path(), &job.outputs)?;
-            write_outputs(&found, outputs)?;
-        }
-        Ok(end)
+        crate::engine::run_in_tree(job, source, listing, outputs, |tree| {
+            let io = |e| BuildError::Io {
+                path: tree.to_owned(),
+                source: e,
+            };
+            writeln!(log, "fake: {}", job.command.join(" ")).map_err(io)?;
+            let end = (self.build)(job, tree);
+            writeln!(log, "fake: {end:?}").map_err(io)?;
+            Ok(end)
+        })
     }
 }

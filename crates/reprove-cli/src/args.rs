@@ -43,6 +43,19 @@ impl TrustArgs {
     }
 }
 
+/// The product the auditor is checking (`verify`, `report`): the signed statements must name
+/// it, so another product's genuine release signed with the same key does not pass.
+#[derive(Debug, Clone, Args)]
+pub struct ProductArgs {
+    /// The product: the signed baseline and provenance must name this `[project] name`.
+    #[arg(long, value_name = "NAME")]
+    pub project: Option<String>,
+    /// The source repository the provenance must name (any form: github.com/org/repo,
+    /// https://…, git@…).
+    #[arg(long, value_name = "URI")]
+    pub source_uri: Option<String>,
+}
+
 /// Who may have signed, from `--key`s and an identity.
 pub fn signers(keys: &[PathBuf], identity: Option<(String, String)>) -> Result<Vec<Signer>> {
     let mut out = Vec::new();

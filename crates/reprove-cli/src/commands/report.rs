@@ -10,7 +10,7 @@ use reprove_baseline::BaselineView;
 use reprove_release::evidence;
 use reprove_source::{Tag, rfc3339_utc, unix_now};
 
-use crate::args::TrustArgs;
+use crate::args::{ProductArgs, TrustArgs};
 use crate::outcome::Outcome;
 use crate::output::note;
 
@@ -31,12 +31,8 @@ pub struct ReportArgs {
     /// says no artifact was checked).
     #[arg(long, value_name = "DIR")]
     artifacts: Option<PathBuf>,
-    /// The product the signed statements must name (`[project] name`).
-    #[arg(long, value_name = "NAME")]
-    project: Option<String>,
-    /// The source repository the provenance must name.
-    #[arg(long, value_name = "URI")]
-    source_uri: Option<String>,
+    #[command(flatten)]
+    product: ProductArgs,
     #[command(flatten)]
     trust: TrustArgs,
     #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
@@ -111,8 +107,8 @@ pub fn run(dir: &Path, args: ReportArgs) -> Result<Outcome> {
         rebuilders: Vec::new(),
         require: 1,
         trusted_root: args.trust.root()?,
-        project: args.project.clone(),
-        source_uri: args.source_uri.clone(),
+        project: args.product.project.clone(),
+        source_uri: args.product.source_uri.clone(),
         repo: repo.as_ref(),
         images: None,
         rebuild: None,

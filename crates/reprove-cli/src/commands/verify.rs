@@ -12,7 +12,7 @@ use reprove_release::evidence;
 use reprove_release::verify::{CheckStatus, VerifyReport};
 use reprove_source::{Tag, rfc3339_utc, unix_now};
 
-use crate::args::{EngineArg, RebuildFormat, TrustArgs, image_check};
+use crate::args::{EngineArg, ProductArgs, RebuildFormat, TrustArgs, image_check};
 use crate::outcome::Outcome;
 use crate::output::{note, stdout, stdout_text};
 
@@ -44,13 +44,8 @@ pub struct VerifyArgs {
     /// Check the evidence only, no published file; the verdict and the summary say so.
     #[arg(long)]
     no_artifacts: bool,
-    /// The product: the signed baseline and provenance must name this `[project] name`.
-    #[arg(long, value_name = "NAME")]
-    project: Option<String>,
-    /// The source repository the provenance must name (any form: github.com/org/repo,
-    /// https://…, git@…).
-    #[arg(long, value_name = "URI")]
-    source_uri: Option<String>,
+    #[command(flatten)]
+    product: ProductArgs,
     #[command(flatten)]
     trust: TrustArgs,
     /// Public key of another rebuilder whose provenance counts toward --require; it can
@@ -239,8 +234,8 @@ pub fn run(dir: &Path, args: VerifyArgs) -> Result<Outcome> {
         rebuilders,
         require: args.require,
         trusted_root,
-        project: args.project.clone(),
-        source_uri: args.source_uri.clone(),
+        project: args.product.project.clone(),
+        source_uri: args.product.source_uri.clone(),
         repo: repo.as_ref(),
         images,
         rebuild: args.rebuild.then(|| reprove_release::verify::RebuildCheck {
