@@ -354,12 +354,13 @@ pub fn rebuild_at(
     progress: &dyn Fn(&str),
 ) -> Result<RebuildReport, BuildError> {
     // The published set is read before anything is built: an empty or odd folder is refused
-    // (exit 2) with nothing written.
+    // (exit 2) with nothing written. Read once: the rebuild takes the digests from here.
+    let mut opts = opts.clone();
     if let Some(p) = &opts.published {
-        published(p)?;
+        opts.published = Some(Published::Digests(published(p)?));
     }
     let engine = CliEngine::detect(opts.engine)?;
-    rebuild_with(&engine, repo, info, recipe, opts, progress)
+    rebuild_with(&engine, repo, info, recipe, &opts, progress)
 }
 
 /// Rebuilds on the given engine (the pipeline's tests hand it a fake one).

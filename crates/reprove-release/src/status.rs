@@ -93,8 +93,8 @@ pub struct Options {
     pub images: Option<verify::ImageCheck>,
 }
 
-fn baseline_findings(b: Option<&Value>, out: &mut BTreeMap<String, usize>) {
-    let Some(view) = b.and_then(|v| BaselineView::from_value(v).ok()) else {
+fn baseline_findings(view: Option<&BaselineView>, out: &mut BTreeMap<String, usize>) {
+    let Some(view) = view else {
         return;
     };
     for f in &view.predicate.findings {
@@ -174,10 +174,7 @@ fn one(tag: &str, commit: &str, opts: &Options) -> ReleaseStatus {
             evidence::BASELINE
         ));
     }
-    let view = report
-        .baseline
-        .as_ref()
-        .and_then(|b| reprove_baseline::BaselineView::from_value(b).ok());
+    let view = report.baseline_view.take();
     if let Some(b) = &view {
         report.push_check(verify::tag_check(tag, Ok(commit.to_owned()), b));
     }
@@ -190,7 +187,7 @@ fn one(tag: &str, commit: &str, opts: &Options) -> ReleaseStatus {
             st.problems.extend(c.findings.iter().cloned());
         }
     }
-    baseline_findings(report.baseline.as_ref(), &mut st.findings);
+    baseline_findings(view.as_ref(), &mut st.findings);
     let sig_ok = report
         .check(CheckId::BaselineSignature)
         .is_some_and(|c| c.status == CheckStatus::Pass);

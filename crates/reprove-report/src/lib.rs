@@ -102,6 +102,7 @@ mod tests {
             source_uri: None,
             project: None,
             baseline: None,
+            baseline_view: None,
             provenance: None,
             outcome: None,
             index_json: None,

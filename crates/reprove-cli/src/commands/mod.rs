@@ -27,6 +27,22 @@ use reprove_source::Repository;
 
 use crate::output::note;
 
+/// The evidence folder of `tag`: `--evidence DIR`, else `evidence/<tag>` in the repository.
+pub fn evidence_dir(
+    given: Option<&Path>,
+    repo: Option<&Repository>,
+    tag: &reprove_source::Tag,
+) -> Result<std::path::PathBuf> {
+    match (given, repo) {
+        (Some(e), _) => Ok(e.to_owned()),
+        (None, Some(r)) => Ok(reprove_release::evidence::default_dir(
+            r.root(),
+            tag.as_str(),
+        )),
+        (None, None) => anyhow::bail!("give --evidence DIR (not inside a repository)"),
+    }
+}
+
 pub fn open_repo(dir: &Path) -> Result<Repository> {
     Ok(Repository::discover(dir)?)
 }

@@ -6,8 +6,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, ValueEnum};
-use reprove_baseline::BaselineView;
-use reprove_release::evidence;
 use reprove_source::{Tag, rfc3339_utc, unix_now};
 
 use crate::args::{ProductArgs, TrustArgs};
@@ -56,11 +54,7 @@ pub enum ReportFormat {
 pub fn run(dir: &Path, args: ReportArgs) -> Result<Outcome> {
     let tag = &args.tag;
     let repo = super::optional_repo(dir)?;
-    let evidence_dir = match (&args.evidence, &repo) {
-        (Some(e), _) => e.clone(),
-        (None, Some(r)) => evidence::default_dir(r.root(), tag.as_str()),
-        (None, None) => bail!("give --evidence DIR (not inside a repository)"),
-    };
+    let evidence_dir = super::evidence_dir(args.evidence.as_deref(), repo.as_ref(), tag)?;
     if !evidence_dir.is_dir() {
         bail!(
             "no evidence for `{tag}` at `{}` (run `reprove release {tag}` first, or pass --evidence)",
@@ -120,11 +114,8 @@ pub fn run(dir: &Path, args: ReportArgs) -> Result<Outcome> {
         }
     });
     // Without keys verify reads the statements as the files claim, and the report says so.
-    let baseline_value = verified.baseline.clone();
     let provenance_value = verified.provenance.clone();
-    let baseline = baseline_value
-        .as_ref()
-        .and_then(|v| BaselineView::from_value(v).ok());
+    let baseline = verified.baseline_view.as_ref();
     // Only what the verification read and matched against the index, never a second read.
     let rebuild = verified.rebuild_report.clone();
     let index = verified.index_json.clone();
@@ -133,7 +124,7 @@ pub fn run(dir: &Path, args: ReportArgs) -> Result<Outcome> {
     let input = reprove_report::AuditInput {
         tag: tag.as_str(),
         evidence: &evidence_s,
-        baseline: baseline.as_ref(),
+        baseline,
         provenance: provenance_value.as_ref(),
         rebuild: rebuild.as_ref(),
         index: index.as_ref(),

@@ -8,7 +8,6 @@ use clap::Args;
 use reprove_attest::sign_statement;
 use reprove_build::EngineKind;
 use reprove_escape::{terminal, xml};
-use reprove_release::evidence;
 use reprove_release::verify::{CheckStatus, VerifyReport};
 use reprove_source::{Tag, rfc3339_utc, unix_now};
 
@@ -171,11 +170,7 @@ fn junit(r: &VerifyReport) -> String {
 pub fn run(dir: &Path, args: VerifyArgs) -> Result<Outcome> {
     let tag = &args.tag;
     let repo = super::optional_repo(dir)?;
-    let evidence_dir = match (&args.evidence, &repo) {
-        (Some(e), _) => e.clone(),
-        (None, Some(r)) => evidence::default_dir(r.root(), tag.as_str()),
-        (None, None) => bail!("give --evidence DIR (not inside a repository)"),
-    };
+    let evidence_dir = super::evidence_dir(args.evidence.as_deref(), repo.as_ref(), tag)?;
     // Which published bytes are compared: saying none is a choice the verdict reports, never
     // a default.
     let artifacts = match (&args.artifacts, args.artifact.is_empty(), args.no_artifacts) {

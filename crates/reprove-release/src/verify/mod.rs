@@ -300,6 +300,9 @@ pub struct VerifyReport {
     /// The verified baseline statement, for reports built on this verification.
     #[serde(skip)]
     pub baseline: Option<Value>,
+    /// The same baseline read into its view (read once, here).
+    #[serde(skip)]
+    pub baseline_view: Option<BaselineView>,
     /// The verified provenance statement (the primary one).
     #[serde(skip)]
     pub provenance: Option<Value>,
@@ -430,6 +433,7 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
         source_uri: None,
         project: None,
         baseline: None,
+        baseline_view: None,
         provenance: None,
         outcome: None,
         index_json: None,
@@ -525,7 +529,7 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
         Some((st, view)) => (Some(st), Some(view)),
         None => (None, None),
     };
-    let counted = provenance::check(opts, &folder, baseline.as_ref(), index.as_ref());
+    let counted = provenance::check(opts, &folder, baseline_view.as_ref(), index.as_ref());
     report.checks.push(counted.check);
     report.input_attestations.extend(counted.inputs);
     let provenance = counted.primary;
@@ -552,7 +556,7 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
     report.artifacts_checked = checked;
 
     // Baseline and provenance describe the same release, built the same way.
-    report.checks.push(match (&baseline, &provenance) {
+    report.checks.push(match (&baseline_view, &provenance) {
         (Some(b), Some(p)) => provenance::agreement_check(b, p),
         _ => CheckResult::new(
             CheckId::BaselineProvenanceAgree,
@@ -661,6 +665,7 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
             }
         });
     report.baseline = baseline;
+    report.baseline_view = baseline_view;
     report.provenance = provenance;
     report.decide();
     report

@@ -82,7 +82,7 @@ pub(super) struct Counted {
 pub(super) fn check(
     opts: &Options<'_>,
     folder: &Folder,
-    baseline: Option<&Value>,
+    baseline: Option<&BaselineView>,
     index: Option<&IndexView>,
 ) -> Counted {
     let root = opts.trusted_root.as_deref();
@@ -157,7 +157,7 @@ pub(super) fn check(
     // and only then do its artifacts count: the same ones agree, others disagree.
     let mut agreeing: BTreeSet<String> = BTreeSet::new();
     if let Some((pst, input)) = &primary {
-        if baseline.is_some_and(|b| agreement(b, pst).is_empty()) {
+        if baseline.is_some_and(|b| agreement_with(b, pst).is_empty()) {
             agreeing.insert(input.signer.clone());
         }
         let want = sha256_subjects(pst);
@@ -173,7 +173,7 @@ pub(super) fn check(
                 continue;
             }
             let problems: Vec<String> = match baseline {
-                Some(b) => agreement(b, st)
+                Some(b) => agreement_with(b, st)
                     .into_iter()
                     .filter(|p| !FindingCode::SubjectMismatch.is_code_of(p))
                     .collect(),
@@ -255,17 +255,20 @@ pub(super) fn check(
 /// same commit, `Recipe == Recipe` (one schema, [`reprove_build_types`], with the defaults
 /// `reprove.toml` leaves implicit), no network, and the reference conditions.
 pub fn agreement(b: &Value, p: &Value) -> Vec<String> {
+    match BaselineView::from_value(b) {
+        Ok(baseline) => agreement_with(&baseline, p),
+        Err(e) => vec![format!(
+            "{}: the baseline cannot be read: {}",
+            FindingCode::RecipeMismatch,
+            printable(&e)
+        )],
+    }
+}
+
+/// [`agreement`] for a baseline already read into its view (`verify` reads it once and tests
+/// every provenance in the folder against it).
+pub(super) fn agreement_with(baseline: &BaselineView, p: &Value) -> Vec<String> {
     let mut findings = Vec::new();
-    let baseline = match BaselineView::from_value(b) {
-        Ok(v) => v,
-        Err(e) => {
-            return vec![format!(
-                "{}: the baseline cannot be read: {}",
-                FindingCode::RecipeMismatch,
-                printable(&e)
-            )];
-        }
-    };
     let provenance = match ProvenanceView::from_value(p) {
         Ok(v) => v,
         Err(e) => {
@@ -400,13 +403,13 @@ pub fn agreement(b: &Value, p: &Value) -> Vec<String> {
 }
 
 /// `baseline-provenance-agree` for the release's own provenance.
-pub(super) fn agreement_check(b: &Value, p: &Value) -> CheckResult {
+pub(super) fn agreement_check(b: &BaselineView, p: &Value) -> CheckResult {
     CheckResult::from_findings(
         CheckId::BaselineProvenanceAgree,
-        agreement(b, p),
+        agreement_with(b, p),
         format!(
             "same commit {}, image, recipe, network none, environment and artifacts",
-            printable(str_at(b, &["predicate", "release", "commit"]).unwrap_or("?"))
+            printable(&b.predicate.release.commit)
         ),
     )
 }
