@@ -132,7 +132,12 @@ fn build_key_lines(text: &str) -> BTreeMap<String, usize> {
     for (i, line) in text.lines().enumerate() {
         let t = line.trim();
         if let Some(header) = t.strip_prefix('[') {
-            in_build = header.split(']').next().map(str::trim) == Some("build");
+            let name = header.split(']').next().map(str::trim);
+            in_build = name == Some("build");
+            // `[build.fetch]` is the `fetch` key of `[build]`: its findings point at the header.
+            if name == Some("build.fetch") {
+                out.entry("fetch".to_owned()).or_insert(i + 1);
+            }
             continue;
         }
         if in_build && let Some((key, _)) = t.split_once('=') {

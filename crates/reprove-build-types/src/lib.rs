@@ -16,6 +16,18 @@ const KEYS: &[&str] = &[
     "workdir",
     "timeout",
     "user",
+    "fetch",
+];
+
+/// Keys of `[build.fetch]`, for "did you mean" suggestions.
+const FETCH_KEYS: &[&str] = &[
+    "command",
+    "store",
+    "lockfiles",
+    "allow",
+    "fixed",
+    "env",
+    "timeout",
 ];
 
 /// The `[build]` table as written: the defaults are applied by [`Recipe::from_raw`].
@@ -31,6 +43,23 @@ struct Raw {
     workdir: Option<String>,
     timeout: Option<u64>,
     user: Option<String>,
+    fetch: Option<RawFetch>,
+}
+
+/// The `[build.fetch]` table as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFetch {
+    command: CommandSpec,
+    store: String,
+    #[serde(default)]
+    lockfiles: Vec<String>,
+    #[serde(default)]
+    allow: Vec<String>,
+    fixed: Option<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    timeout: Option<u64>,
 }
 
 /// `command` as written: an argument vector, or a string run by `/bin/sh -c`.
@@ -57,6 +86,37 @@ pub struct Recipe {
     pub timeout: u64,
     /// `uid[:gid]` to build as (default: the image's user).
     pub user: Option<String>,
+    /// The fetch phase: the one step of a rebuild that has network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetch: Option<FetchRecipe>,
+}
+
+/// `[build.fetch]`: the one step of a rebuild with network. It runs in the same pinned image,
+/// over the same build tree, and fills a *store* (cargo's registry under `CARGO_HOME`, a pip
+/// wheelhouse, …) that reprove reads back, checks against the tag's lockfiles, and hands to
+/// the build — which runs with no network — at the same path, so paths a compiler embeds are
+/// those of an ordinary build that fetched as it went.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FetchRecipe {
+    pub command: Vec<String>,
+    /// Absolute path of the store inside the container (outside the build tree).
+    pub store: String,
+    /// Lockfiles (paths in the tree) the store is checked against; empty: every lockfile reprove
+    /// can check at the root of the tree.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lockfiles: Vec<String>,
+    /// Hosts the fetch may reach: recorded in the provenance (the docker and podman engines do
+    /// not enforce it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
+    /// A fixed-output fetch: the store digest every rebuild must reproduce (`sha256:<hex>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Seconds before the fetch is stopped.
+    pub timeout: u64,
 }
 
 /// Why a `[build]` table is not a recipe reprove can run.
@@ -93,7 +153,11 @@ pub const HOSTNAME: &str = "reprove";
 pub const UMASK: &str = "022";
 
 fn suggest(unknown: &str) -> String {
-    KEYS.iter()
+    suggest_in(KEYS, unknown)
+}
+
+fn suggest_in(keys: &[&str], unknown: &str) -> String {
+    keys.iter()
         .map(|k| (strsim::levenshtein(unknown, k), *k))
         .min()
         .filter(|(d, _)| *d <= 3)
@@ -135,7 +199,14 @@ impl Recipe {
                 .split('`')
                 .nth(1)
                 .filter(|_| msg.starts_with("unknown field"))
-                .map(suggest)
+                .map(|k| {
+                    let top = suggest(k);
+                    if top.is_empty() {
+                        suggest_in(FETCH_KEYS, k)
+                    } else {
+                        top
+                    }
+                })
                 .unwrap_or_default();
             bad(format!(
                 "[build]: {}{hint}",
@@ -167,23 +238,11 @@ impl Recipe {
                 ),
             ));
         }
-        let command = match raw.command {
-            CommandSpec::Argv(argv) => argv,
-            // A string is a shell command line, as people write it in a CI file.
-            CommandSpec::Shell(line) if !line.trim().is_empty() => {
-                vec!["/bin/sh".to_owned(), "-c".to_owned(), line]
-            }
-            CommandSpec::Shell(_) => Vec::new(),
-        };
+        let command = command_of(raw.command);
         if command.is_empty() {
             return Err(bad_key("command", "[build] command is empty".into()));
         }
-        if let Some(k) = raw.env.keys().find(|k| RESERVED_ENV.contains(&k.as_str())) {
-            return Err(bad_key(
-                "env",
-                format!("[build] env may not set `{k}`: reprove fixes it for every rebuild"),
-            ));
-        }
+        check_env("env", "[build]", &raw.env)?;
         if let Some(w) = &raw.workdir
             && (w.starts_with('/') || w.split('/').any(|c| c == ".."))
         {
@@ -192,15 +251,8 @@ impl Recipe {
                 format!("[build] workdir `{w}` must be a relative path inside the build tree"),
             ));
         }
-        let timeout = raw.timeout.unwrap_or(DEFAULT_TIMEOUT);
-        if timeout == 0 || timeout > MAX_TIMEOUT {
-            return Err(bad_key(
-                "timeout",
-                format!(
-                    "[build] timeout {timeout} is out of range: 1 to {MAX_TIMEOUT} seconds (7 days)"
-                ),
-            ));
-        }
+        let timeout = check_timeout("timeout", "[build]", raw.timeout.unwrap_or(DEFAULT_TIMEOUT))?;
+        let fetch = raw.fetch.map(FetchRecipe::from_raw).transpose()?;
         Ok(Recipe {
             image,
             command,
@@ -209,6 +261,7 @@ impl Recipe {
             workdir: raw.workdir,
             timeout,
             user: raw.user,
+            fetch,
         })
     }
 
@@ -240,7 +293,168 @@ impl Recipe {
         field("workdir", json!(self.workdir), json!(other.workdir));
         field("user", json!(self.user), json!(other.user));
         field("timeout", json!(self.timeout), json!(other.timeout));
+        field("fetch", json!(self.fetch), json!(other.fetch));
         out
+    }
+}
+
+fn command_of(spec: CommandSpec) -> Vec<String> {
+    match spec {
+        CommandSpec::Argv(argv) => argv,
+        // A string is a shell command line, as people write it in a CI file.
+        CommandSpec::Shell(line) if !line.trim().is_empty() => {
+            vec!["/bin/sh".to_owned(), "-c".to_owned(), line]
+        }
+        CommandSpec::Shell(_) => Vec::new(),
+    }
+}
+
+fn check_timeout(key: &'static str, what: &str, timeout: u64) -> Result<u64, RecipeError> {
+    if timeout == 0 || timeout > MAX_TIMEOUT {
+        return Err(bad_key(
+            key,
+            format!(
+                "{what} timeout {timeout} is out of range: 1 to {MAX_TIMEOUT} seconds (7 days)"
+            ),
+        ));
+    }
+    Ok(timeout)
+}
+
+fn check_env(
+    key: &'static str,
+    what: &str,
+    env: &BTreeMap<String, String>,
+) -> Result<(), RecipeError> {
+    if let Some(k) = env.keys().find(|k| RESERVED_ENV.contains(&k.as_str())) {
+        return Err(bad_key(
+            key,
+            format!("{what} env may not set `{k}`: reprove fixes it for every rebuild"),
+        ));
+    }
+    Ok(())
+}
+
+/// A path inside the tree, as a lockfile or workdir is named: relative, no `..`, no empty part.
+fn is_tree_path(p: &str) -> bool {
+    !p.is_empty()
+        && !p.starts_with('/')
+        && p.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
+/// A host name as `allow` takes it: letters, digits, `-`, `.`, optionally a leading `*.`.
+fn is_host(h: &str) -> bool {
+    let rest = h.strip_prefix("*.").unwrap_or(h);
+    !rest.is_empty()
+        && rest.len() <= 253
+        && rest.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+/// The hex of a `sha256:<64 hex>` digest, lowercase.
+pub fn sha256_hex(digest: &str) -> Option<String> {
+    let hex = digest.strip_prefix("sha256:")?;
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| hex.to_ascii_lowercase())
+}
+
+/// Where the host's CA bundle appears inside a fetch container (and the variables that point
+/// the usual tools at it): a stock image does not trust a company's TLS-intercepting proxy.
+pub const CA_BUNDLE_PATH: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// The variables set in a fetch job that is offered the host's CA bundle.
+pub const CA_BUNDLE_ENV: &[&str] = &[
+    "SSL_CERT_FILE",
+    "CARGO_HTTP_CAINFO",
+    "CURL_CA_BUNDLE",
+    "GIT_SSL_CAINFO",
+    "NODE_EXTRA_CA_CERTS",
+    "NPM_CONFIG_CAFILE",
+    "PIP_CERT",
+    "REQUESTS_CA_BUNDLE",
+];
+
+impl FetchRecipe {
+    fn from_raw(raw: RawFetch) -> Result<FetchRecipe, RecipeError> {
+        let command = command_of(raw.command);
+        if command.is_empty() {
+            return Err(bad_key("fetch", "[build.fetch] command is empty".into()));
+        }
+        let store = raw.store.trim_end_matches('/').to_owned();
+        let inside_build = store == BUILD_PATH
+            || store.starts_with(&format!("{BUILD_PATH}/"))
+            || BUILD_PATH.starts_with(&format!("{store}/"));
+        if !store.starts_with('/')
+            || store
+                .split('/')
+                .skip(1)
+                .any(|c| c.is_empty() || c == "." || c == "..")
+            || inside_build
+            || ["/tmp", "/proc", "/sys", "/dev", "/etc"].contains(&store.as_str())
+        {
+            return Err(bad_key(
+                "fetch",
+                format!(
+                    "[build.fetch] store `{}` must be an absolute folder outside the build tree `{BUILD_PATH}` (e.g. `/tmp/.cargo/registry`)",
+                    raw.store
+                ),
+            ));
+        }
+        if let Some(l) = raw.lockfiles.iter().find(|l| !is_tree_path(l)) {
+            return Err(bad_key(
+                "fetch",
+                format!("[build.fetch] lockfile `{l}` must be a relative path in the tree"),
+            ));
+        }
+        if let Some(h) = raw.allow.iter().find(|h| !is_host(h)) {
+            return Err(bad_key(
+                "fetch",
+                format!("[build.fetch] allow `{h}` is not a host name (no scheme, port or path)"),
+            ));
+        }
+        let fixed = match raw.fixed {
+            Some(f) => Some(format!(
+                "sha256:{}",
+                sha256_hex(&f).ok_or_else(|| bad_key(
+                    "fetch",
+                    format!("[build.fetch] fixed `{f}` is not `sha256:<64 hex digits>`")
+                ))?
+            )),
+            None => None,
+        };
+        check_env("fetch", "[build.fetch]", &raw.env)?;
+        if let Some(k) = raw.env.keys().find(|k| CA_BUNDLE_ENV.contains(&k.as_str())) {
+            return Err(bad_key(
+                "fetch",
+                format!(
+                    "[build.fetch] env may not set `{k}`: reprove points it at the CA bundle it offers"
+                ),
+            ));
+        }
+        let timeout = check_timeout(
+            "fetch",
+            "[build.fetch]",
+            raw.timeout.unwrap_or(DEFAULT_TIMEOUT),
+        )?;
+        let mut lockfiles = raw.lockfiles;
+        lockfiles.sort();
+        lockfiles.dedup();
+        let mut allow = raw.allow;
+        allow.iter_mut().for_each(|h| h.make_ascii_lowercase());
+        allow.sort();
+        allow.dedup();
+        Ok(FetchRecipe {
+            command,
+            store,
+            lockfiles,
+            allow,
+            fixed,
+            env: raw.env,
+            timeout,
+        })
     }
 }
 
@@ -415,5 +629,94 @@ mod tests {
         let err =
             Recipe::from_config("[build]\nimage = \"alpine:3\"\ncommand = [\"x\"]\n").unwrap_err();
         assert_eq!(err.key, Some("image"));
+    }
+
+    fn fetch_recipe(table: &str) -> Result<Recipe, RecipeError> {
+        Recipe::from_config(&format!(
+            "[build]\nimage = \"a@{D}\"\ncommand = \"cargo build --offline\"\n\n[build.fetch]\n{table}"
+        ))
+    }
+
+    #[test]
+    fn a_fetch_phase_is_read_with_its_defaults_and_sorted_lists() {
+        let r = fetch_recipe(
+            "command = \"cargo fetch --locked\"\nstore = \"/tmp/.cargo/registry/\"\nallow = [\"static.crates.io\", \"Index.crates.io\"]\n",
+        )
+        .unwrap();
+        let f = r.fetch.clone().unwrap();
+        assert_eq!(f.command, ["/bin/sh", "-c", "cargo fetch --locked"]);
+        assert_eq!(f.store, "/tmp/.cargo/registry");
+        assert_eq!(f.allow, ["index.crates.io", "static.crates.io"]);
+        assert_eq!(f.timeout, DEFAULT_TIMEOUT);
+        assert!(f.lockfiles.is_empty() && f.fixed.is_none());
+        // Round trip through the provenance's JSON; a recipe without fetch is a different one.
+        let back: Recipe = serde_json::from_value(serde_json::to_value(&r).unwrap()).unwrap();
+        assert_eq!(back, r);
+        let mut without = r.clone();
+        without.fetch = None;
+        assert_eq!(r.differences(&without)[0].0, "fetch");
+    }
+
+    #[test]
+    fn a_fetch_phase_that_could_fool_the_build_is_refused() {
+        for (table, what) in [
+            ("command = []\nstore = \"/s\"", "empty command"),
+            ("command = \"x\"\nstore = \"relative\"", "relative store"),
+            (
+                "command = \"x\"\nstore = \"/build/src/vendor\"",
+                "store inside the tree",
+            ),
+            (
+                "command = \"x\"\nstore = \"/build\"",
+                "store above the tree",
+            ),
+            ("command = \"x\"\nstore = \"/tmp/../etc\"", "dot-dot"),
+            ("command = \"x\"\nstore = \"/etc\"", "a system folder"),
+            (
+                "command = \"x\"\nstore = \"/s\"\nlockfiles = [\"../Cargo.lock\"]",
+                "lockfile outside",
+            ),
+            (
+                "command = \"x\"\nstore = \"/s\"\nallow = [\"https://x\"]",
+                "a URL as host",
+            ),
+            (
+                "command = \"x\"\nstore = \"/s\"\nfixed = \"md5:00\"",
+                "not sha256",
+            ),
+            (
+                "command = \"x\"\nstore = \"/s\"\nenv = { HOME = \"/\" }",
+                "reserved env",
+            ),
+            (
+                "command = \"x\"\nstore = \"/s\"\nenv = { SSL_CERT_FILE = \"/x\" }",
+                "CA env",
+            ),
+            (
+                "command = \"x\"\nstore = \"/s\"\ntimeout = 0",
+                "zero timeout",
+            ),
+            (
+                "command = \"x\"\nstore = \"/s\"\nnetwork = \"host\"",
+                "unknown key",
+            ),
+        ] {
+            let err = fetch_recipe(table).expect_err(what);
+            assert!(
+                err.key == Some("fetch")
+                    || err.message.contains("fetch")
+                    || err.message.contains("network"),
+                "{what}: {err}"
+            );
+        }
+        let ok = fetch_recipe(&format!(
+            "command = \"x\"\nstore = \"/s\"\nfixed = \"sha256:{}\"",
+            "AB".repeat(32)
+        ))
+        .unwrap();
+        assert_eq!(
+            ok.fetch.unwrap().fixed.unwrap(),
+            format!("sha256:{}", "ab".repeat(32))
+        );
     }
 }

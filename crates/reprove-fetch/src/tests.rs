@@ -1,0 +1,240 @@
+use super::*;
+
+const REG: &str = "registry+https://github.com/rust-lang/crates.io-index";
+
+fn sha(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn lock(pkgs: &[(&str, &str, &[u8])]) -> String {
+    let mut s = String::from(
+        "version = 4\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\ndependencies = [\n",
+    );
+    for (n, _, _) in pkgs {
+        s.push_str(&format!(" \"{n}\",\n"));
+    }
+    s.push_str("]\n");
+    for (n, v, bytes) in pkgs {
+        s.push_str(&format!(
+            "\n[[package]]\nname = \"{n}\"\nversion = \"{v}\"\nsource = \"{REG}\"\nchecksum = \"{}\"\n",
+            sha(bytes)
+        ));
+    }
+    s
+}
+
+fn file(path: &str, bytes: &[u8]) -> StoreFile {
+    StoreFile {
+        path: path.into(),
+        sha256: sha(bytes),
+        size: bytes.len() as u64,
+    }
+}
+
+const IDX: &str = "index.crates.io-1949cf8c6b5b557f";
+
+fn store(extra: &[StoreFile]) -> Vec<StoreFile> {
+    let mut v = vec![
+        file(
+            "CACHEDIR.TAG",
+            b"Signature: 8a477f597d28d172789f06886806bc55",
+        ),
+        file(&format!("index/{IDX}/config.json"), b"{}"),
+        file(&format!("index/{IDX}/.cache/it/oa/itoa"), b"index entry"),
+        file(&format!("cache/{IDX}/itoa-1.0.19.crate"), b"itoa crate"),
+        file(&format!("cache/{IDX}/ryu-1.0.23.crate"), b"ryu crate"),
+        file(
+            &format!("src/{IDX}/itoa-1.0.19/src/lib.rs"),
+            b"pub fn f() {}",
+        ),
+    ];
+    v.extend_from_slice(extra);
+    v
+}
+
+fn checked(files: Vec<StoreFile>, lock_text: &str) -> Checked {
+    check(
+        files,
+        &[Lockfile {
+            path: "Cargo.lock",
+            content: lock_text.as_bytes(),
+        }],
+        None,
+    )
+    .unwrap()
+}
+
+fn codes(c: &Checked) -> Vec<(DependencyCode, Option<String>, Option<String>)> {
+    c.findings
+        .iter()
+        .map(|f| (f.code, f.package.clone(), f.path.clone()))
+        .collect()
+}
+
+#[test]
+fn a_store_with_every_locked_crate_passes_and_drops_unpacked_sources() {
+    let l = lock(&[
+        ("itoa", "1.0.19", b"itoa crate"),
+        ("ryu", "1.0.23", b"ryu crate"),
+    ]);
+    let c = checked(store(&[]), &l);
+    assert!(c.findings.is_empty(), "{:?}", c.findings);
+    assert_eq!(c.dropped, 1);
+    assert_eq!(c.metadata, 3);
+    assert_eq!(c.kept.len(), 5);
+    assert!(c.kept.iter().all(|f| !f.path.starts_with("src/")));
+    let purls: Vec<_> = c.packages.iter().map(|p| p.purl.as_str()).collect();
+    assert_eq!(purls, ["pkg:cargo/itoa@1.0.19", "pkg:cargo/ryu@1.0.23"]);
+    assert_eq!(
+        c.packages[0].download.as_deref(),
+        Some("https://static.crates.io/crates/itoa/1.0.19/download")
+    );
+    assert_eq!(c.packages[0].sha256, sha(b"itoa crate"));
+    assert_eq!(c.sha256, store_digest(&c.kept));
+    assert!(!c.rejected());
+}
+
+#[test]
+fn a_tampered_crate_is_named() {
+    let l = lock(&[
+        ("itoa", "1.0.19", b"the real itoa"),
+        ("ryu", "1.0.23", b"ryu crate"),
+    ]);
+    let c = checked(store(&[]), &l);
+    assert_eq!(
+        codes(&c),
+        [(
+            DependencyCode::DependencyMismatch,
+            Some("pkg:cargo/itoa@1.0.19".into()),
+            Some(format!("cache/{IDX}/itoa-1.0.19.crate"))
+        )]
+    );
+    assert!(c.rejected());
+    assert_eq!(
+        c.findings[0].expected.as_deref(),
+        Some(format!("sha256:{}", sha(b"the real itoa")).as_str())
+    );
+}
+
+#[test]
+fn missing_unlocked_and_planted_files_are_findings() {
+    let l = lock(&[
+        ("itoa", "1.0.19", b"itoa crate"),
+        ("ryu", "1.0.23", b"ryu crate"),
+        ("memchr", "2.8.3", b"memchr crate"),
+    ]);
+    let planted = [
+        // Another crate than the lockfile names.
+        file(&format!("cache/{IDX}/evil-0.1.0.crate"), b"evil"),
+        // A config file cargo would read, or a file beside the layout.
+        file("config.toml", b"[build]\nrustflags = []"),
+        file(&format!("cache/{IDX}/nested/x.crate"), b"x"),
+    ];
+    let c = checked(store(&planted), &l);
+    assert_eq!(
+        codes(&c),
+        [
+            (
+                DependencyCode::DependencyMissing,
+                Some("pkg:cargo/memchr@2.8.3".into()),
+                None
+            ),
+            (
+                DependencyCode::DependencyUnlocked,
+                None,
+                Some(format!("cache/{IDX}/evil-0.1.0.crate"))
+            ),
+            (
+                DependencyCode::DependencyUnlocked,
+                None,
+                Some(format!("cache/{IDX}/nested/x.crate"))
+            ),
+            (
+                DependencyCode::DependencyUnlocked,
+                None,
+                Some("config.toml".into())
+            ),
+        ]
+    );
+    // A second copy of a locked crate in another registry folder is not taken twice.
+    let c = checked(
+        store(&[file("cache/other-0000/itoa-1.0.19.crate", b"itoa crate")]),
+        &lock(&[
+            ("itoa", "1.0.19", b"itoa crate"),
+            ("ryu", "1.0.23", b"ryu crate"),
+        ]),
+    );
+    assert_eq!(codes(&c)[0].0, DependencyCode::DependencyUnlocked);
+}
+
+#[test]
+fn git_sources_are_unverifiable_but_not_refused() {
+    let mut l = lock(&[
+        ("itoa", "1.0.19", b"itoa crate"),
+        ("ryu", "1.0.23", b"ryu crate"),
+    ]);
+    l.push_str("\n[[package]]\nname = \"g\"\nversion = \"0.1.0\"\nsource = \"git+https://example.com/g?rev=abc#abc123\"\n");
+    let c = checked(store(&[]), &l);
+    assert_eq!(codes(&c)[0].0, DependencyCode::UnverifiableDependency);
+    assert!(!c.rejected());
+}
+
+#[test]
+fn fixed_output_fetches_are_held_to_their_digest() {
+    let files = vec![file("a.deb", b"a"), file("b/c", b"c")];
+    let want = store_digest(&files);
+    let c = check(files.clone(), &[], Some(&want)).unwrap();
+    assert!(c.findings.is_empty());
+    assert_eq!(c.kept.len(), 2);
+    let mut drifted = files;
+    drifted[0] = file("a.deb", b"A");
+    let c = check(drifted, &[], Some(&want)).unwrap();
+    assert_eq!(codes(&c), [(DependencyCode::FetchDrift, None, None)]);
+    assert!(c.rejected());
+}
+
+#[test]
+fn the_store_digest_is_the_digest_of_its_sha256sum_listing() {
+    let files = vec![file("b", b"2"), file("a", b"1")];
+    let listing = format!("{}  a\n{}  b\n", sha(b"1"), sha(b"2"));
+    assert_eq!(store_digest(&files), sha(listing.as_bytes()));
+}
+
+#[test]
+fn nothing_to_check_and_unknown_lockfiles_are_errors() {
+    assert!(matches!(
+        check(vec![], &[], None),
+        Err(FetchError::NothingToCheck)
+    ));
+    let err = check(
+        vec![],
+        &[Lockfile {
+            path: "package-lock.json",
+            content: b"{}",
+        }],
+        None,
+    )
+    .unwrap_err();
+    assert!(matches!(err, FetchError::UnsupportedLockfile { .. }));
+    let err = check(
+        vec![],
+        &[Lockfile {
+            path: "Cargo.lock",
+            content: b"[[package]\n",
+        }],
+        None,
+    )
+    .unwrap_err();
+    assert!(matches!(err, FetchError::BadLockfile { .. }), "{err}");
+    assert_eq!(
+        default_lockfiles(["Cargo.lock", "fuzz/Cargo.lock", "README"]),
+        ["Cargo.lock"]
+    );
+}
+
+#[test]
+fn codes_are_kebab_case_and_stable() {
+    for c in DependencyCode::ALL {
+        assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+    }
+}
