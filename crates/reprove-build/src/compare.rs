@@ -62,26 +62,79 @@ const MAX_OUTPUT_FILES: usize = 100_000;
 const MAX_OUTPUT_NAME: u64 = 4096;
 
 /// Unpacks the outputs tar `stream` an engine returns into `dest` (created), hashing each file
-/// as it is written. The stream comes from the engine, not from reprove: entries are read raw
-/// (a GNU long-name or PAX member, whose data the tar crate would load whole, is refused as not
-/// a regular file), only regular files with a plain file name are accepted, each name once,
-/// and the bytes are bounded by [`MAX_OUTPUT_BYTES`] and the free space of `dest` — a sparse
-/// file that costs the build nothing cannot fill this machine's disk.
+/// as it is written: only regular files with a plain file name, each name once (see
+/// [`read_engine_tar`] for the bounds).
 pub(crate) fn read_outputs(
     stream: impl std::io::Read,
     dest: &Path,
 ) -> Result<BTreeMap<String, ArtifactDigest>, BuildError> {
+    let mut out = BTreeMap::new();
+    read_engine_tar(stream, dest, Shape::Flat, &|_| false, &mut |f| {
+        out.insert(
+            f.path,
+            ArtifactDigest {
+                sha256: f.sha256,
+                size: Some(f.size),
+                path: Some(f.target),
+            },
+        );
+    })?;
+    Ok(out)
+}
+
+/// How a tar stream from an engine is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// Artifacts: plain file names, nothing else.
+    Flat,
+    /// A fetched store: relative paths and folders.
+    Tree,
+}
+
+/// One file read from an engine's tar stream.
+pub(crate) struct ReadFile {
+    /// The name (flat) or `/`-separated relative path (tree).
+    pub path: String,
+    pub target: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+    pub executable: bool,
+}
+
+/// The most files a store brings back (cargo's unpacked sources of a large workspace run to
+/// hundreds of thousands; they are drained, not written).
+const MAX_STORE_FILES: usize = 2_000_000;
+
+/// Reads a tar stream that came from an engine, not from reprove, into `dest` (created),
+/// hashing each file as it is written. Entries are read raw (a GNU long-name or PAX member,
+/// whose data the tar crate would load whole, is read here bounded or refused); only regular
+/// files (and, in a tree, folders) are accepted, every path made of plain parts and taken
+/// once; the bytes are bounded by [`MAX_OUTPUT_BYTES`] and the free space of `dest` — a sparse
+/// file that costs the build nothing cannot fill this machine's disk. A file for which `skip`
+/// holds is drained, neither written nor counted against the bytes.
+pub(crate) fn read_engine_tar(
+    stream: impl std::io::Read,
+    dest: &Path,
+    shape: Shape,
+    skip: &dyn Fn(&str) -> bool,
+    on_file: &mut dyn FnMut(ReadFile),
+) -> Result<usize, BuildError> {
     let bad = |detail: String| BuildError::Outputs { detail };
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| BuildError::Io { path, source }
     };
     std::fs::create_dir_all(dest).map_err(io(dest))?;
+    let max_files = match shape {
+        Shape::Flat => MAX_OUTPUT_FILES,
+        Shape::Tree => MAX_STORE_FILES,
+    };
     // Measured when the first output arrives — after the build, whose own files share this
     // file system — not when the job starts.
     let mut budget: Option<u64> = None;
     let mut archive = tar::Archive::new(stream);
-    let mut out = BTreeMap::new();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut skipped = 0usize;
     // A GNU long-name member (a name over 100 bytes) names the member after it; read here by
     // hand, bounded, since the tar crate would load one of any size whole.
     let mut long_name: Option<Vec<u8>> = None;
@@ -104,31 +157,49 @@ pub(crate) fn read_outputs(
             long_name = Some(name);
             continue;
         }
-        if kind != tar::EntryType::Regular {
+        let folder = kind == tar::EntryType::Directory && shape == Shape::Tree;
+        if kind != tar::EntryType::Regular && !folder {
             let shown = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
             return Err(bad(format!("`{shown}` is not a regular file")));
         }
-        let path = match long_name.take() {
-            Some(bytes) => PathBuf::from(std::ffi::OsString::from(
-                String::from_utf8(bytes)
-                    .map_err(|_| bad("a long file name that is not UTF-8".into()))?,
-            )),
-            None => entry.path().map_err(io(dest))?.into_owned(),
+        let raw = match long_name.take() {
+            Some(bytes) => bytes,
+            None => entry.path_bytes().into_owned(),
         };
-        let name = match (path.components().count(), path.file_name()) {
-            (1, Some(n)) => n.to_string_lossy().into_owned(),
-            _ => {
-                return Err(bad(format!(
-                    "`{}` is not a plain file name",
-                    path.display()
-                )));
-            }
-        };
-        if out.contains_key(&name) {
-            return Err(bad(format!("`{name}` is returned twice")));
+        let text =
+            String::from_utf8(raw).map_err(|_| bad("a file name that is not UTF-8".into()))?;
+        let rel = text.trim_end_matches('/');
+        let plain = !rel.is_empty()
+            && rel
+                .split('/')
+                .all(|c| !c.is_empty() && c != "." && c != ".." && c.len() <= 255);
+        let one_part = !rel.contains('/');
+        if !plain || (shape == Shape::Flat && !one_part) {
+            return Err(bad(format!(
+                "`{text}` is not a plain {}",
+                if shape == Shape::Flat {
+                    "file name"
+                } else {
+                    "relative path"
+                }
+            )));
         }
-        if out.len() >= MAX_OUTPUT_FILES {
-            return Err(bad(format!("more than {MAX_OUTPUT_FILES} files")));
+        let rel = rel.to_owned();
+        if !seen.insert(rel.clone()) {
+            return Err(bad(format!("`{rel}` is returned twice")));
+        }
+        if seen.len() > max_files {
+            return Err(bad(format!("more than {max_files} files")));
+        }
+        let target = dest.join(&rel);
+        if folder {
+            std::fs::create_dir_all(&target).map_err(io(&target))?;
+            continue;
+        }
+        if skip(&rel) {
+            std::io::copy(&mut entry, &mut std::io::sink()).map_err(io(&target))?;
+            skipped += 1;
+            continue;
         }
         let budget = budget.get_or_insert_with(|| {
             let free = rustix::fs::statvfs(dest)
@@ -139,12 +210,15 @@ pub(crate) fn read_outputs(
         let size = entry.size();
         if size > *budget {
             return Err(bad(format!(
-                "`{name}` is {size} bytes, more than the {budget} left for outputs (at most {MAX_OUTPUT_BYTES} in all, and the free space of `{}`)",
+                "`{rel}` is {size} bytes, more than the {budget} left for outputs (at most {MAX_OUTPUT_BYTES} in all, and the free space of `{}`)",
                 dest.display()
             )));
         }
         *budget -= size;
-        let target = dest.join(&name);
+        if let Some(parent) = target.parent() {
+            // Parents under `dest` only: every part is plain, and nothing here is a link.
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -164,19 +238,19 @@ pub(crate) fn read_outputs(
         }
         if written != size {
             return Err(bad(format!(
-                "`{name}` ends early ({written} of {size} bytes)"
+                "`{rel}` ends early ({written} of {size} bytes)"
             )));
         }
-        out.insert(
-            name,
-            ArtifactDigest {
-                sha256: hasher.finish().hex(),
-                size: Some(size),
-                path: Some(target),
-            },
-        );
+        let executable = entry.header().mode().is_ok_and(|m| m & 0o111 != 0);
+        on_file(ReadFile {
+            path: rel,
+            target,
+            sha256: hasher.finish().hex(),
+            size,
+            executable,
+        });
     }
-    Ok(out)
+    Ok(skipped)
 }
 
 /// What the rebuilt artifacts are compared with.

@@ -20,7 +20,7 @@ use crate::BuildError;
 use crate::export::{Listing, unpack_checked};
 
 /// What every engine guarantees for a job — the hermetic conditions the provenance records:
-/// no network; a read-only root with a writable `/tmp` and build tree; the hostname, umask,
+/// no network for a build ([`JobKind::Build`]; only a [`JobKind::Fetch`] has one); a read-only root with a writable `/tmp` and build tree; the hostname, umask,
 /// user, working folder and environment of the [`Job`] and nothing else from the host; the job
 /// stopped at its timeout. An implementation that cannot hold one of them must refuse the job.
 pub trait ContainerEngine: Send + Sync {
@@ -34,13 +34,16 @@ pub trait ContainerEngine: Send + Sync {
     fn prepare_image(&self, image: &ImageRef) -> Result<String, BuildError>;
     /// Runs one job. `source` is the build tree as a tar stream (a
     /// [`crate::SourceArchive`]; `listing` says what it holds, for an engine that unpacks it
-    /// where it can check); `log` receives the job's output as it comes; when the job exits 0,
-    /// `outputs` receives a tar of the files matching `job.outputs`, flat, by file name.
+    /// where it can check); `store` is the checked dependency store a build is given at
+    /// `job.store` (a [`crate::StoreArchive`]); `log` receives the job's output as it comes;
+    /// when the job exits 0, `outputs` receives a tar of the files matching `job.outputs`,
+    /// flat, by file name — or, for a fetch, of the store it filled, by relative path.
     fn run_job(
         &self,
         job: &Job,
         source: &mut dyn Read,
         listing: &Listing,
+        store: Option<StoreInput<'_>>,
         log: &mut (dyn Write + Send),
         outputs: &mut dyn Write,
     ) -> Result<RunEnd, BuildError>;
@@ -99,6 +102,35 @@ pub struct Job {
     /// Make the build tree writable by any user (a job that runs as another uid than the one
     /// that unpacked the tree).
     pub open_tree: bool,
+    pub kind: JobKind,
+    /// Where the dependency store appears inside the container (`[build.fetch] store`).
+    pub store: Option<String>,
+}
+
+/// What a job is for — the one thing that decides whether it has a network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobKind {
+    /// The build: no network; the checked store (when the recipe fetches) at `Job::store`.
+    Build,
+    /// The fetch phase: the engine's network (`network`: a network name, or the engine's
+    /// default), an empty store at `Job::store`, the host's CA bundle offered at
+    /// [`reprove_build_types::CA_BUNDLE_PATH`]; the outputs stream returns the store.
+    Fetch {
+        network: Option<String>,
+        ca_bundle: Option<Vec<u8>>,
+    },
+}
+
+/// The checked store handed to a build job, and what its unpack must hold.
+pub struct StoreInput<'a> {
+    pub stream: &'a mut dyn Read,
+    pub listing: &'a Listing,
+}
+
+impl std::fmt::Debug for StoreInput<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreInput").finish_non_exhaustive()
+    }
 }
 
 /// How a run ended.
@@ -282,6 +314,7 @@ impl CliEngine {
         &self,
         spec: &Job,
         tree: &Path,
+        store: Option<&Path>,
         log: &mut (dyn Write + Send),
     ) -> Result<RunEnd, BuildError> {
         let io = |e: std::io::Error| BuildError::Io {
@@ -297,15 +330,20 @@ impl CliEngine {
         let mut cmd = self.command();
         let deadline_unix = reprove_source::unix_now()
             .saturating_add(i64::try_from(spec.timeout.as_secs()).unwrap_or(i64::MAX));
-        cmd.args([
-            "run",
-            "--rm",
-            "--name",
-            &spec.name,
-            "--network",
-            "none",
-            "--read-only",
-        ]);
+        cmd.args(["run", "--rm", "--name", &spec.name]);
+        // Only a fetch has a network; a build has none, whatever else it asks.
+        match &spec.kind {
+            JobKind::Build => {
+                cmd.args(["--network", "none"]);
+            }
+            JobKind::Fetch {
+                network: Some(n), ..
+            } => {
+                cmd.args(["--network", n]);
+            }
+            JobKind::Fetch { network: None, .. } => {}
+        }
+        cmd.arg("--read-only");
         cmd.arg("--label")
             .arg(format!("{}={}", crate::owner::OWNER_LABEL, spec.owner));
         cmd.arg("--label").arg(format!(
@@ -327,6 +365,41 @@ impl CliEngine {
         ]);
         cmd.arg("--volume")
             .arg(format!("{}:{}:rw", tree.display(), spec.build_path));
+        // The store: an empty folder the fetch fills, or this build's own copy of the checked
+        // store (cargo unpacks its crates beside them; the copy is thrown away after the job).
+        if let (Some(dir), Some(at)) = (store, &spec.store) {
+            cmd.arg("--volume")
+                .arg(format!("{}:{at}:rw", dir.display()));
+        }
+        let ca_file = match &spec.kind {
+            JobKind::Fetch {
+                ca_bundle: Some(bytes),
+                ..
+            } => {
+                let f = tempfile::Builder::new()
+                    .prefix(".reprove-ca-")
+                    .tempfile()
+                    .map_err(io)?;
+                std::fs::write(f.path(), bytes).map_err(io)?;
+                {
+                    use std::os::unix::fs::PermissionsExt as _;
+                    // Readable by the job's user, whoever that is: it is public data.
+                    std::fs::set_permissions(f.path(), std::fs::Permissions::from_mode(0o644))
+                        .map_err(io)?;
+                }
+                cmd.arg("--volume").arg(format!(
+                    "{}:{}:ro",
+                    f.path().display(),
+                    reprove_build_types::CA_BUNDLE_PATH
+                ));
+                for var in reprove_build_types::CA_BUNDLE_ENV {
+                    cmd.arg("--env")
+                        .arg(format!("{var}={}", reprove_build_types::CA_BUNDLE_PATH));
+                }
+                Some(f)
+            }
+            _ => None,
+        };
         cmd.args(["--workdir", &workdir]);
         for (k, v) in &spec.env {
             cmd.arg("--env").arg(format!("{k}={v}"));
@@ -339,6 +412,8 @@ impl CliEngine {
         cmd.arg("reprove-build");
         cmd.args(&spec.command);
         cmd.stdout(out).stderr(err);
+        // Kept until the container is gone.
+        let _ca_file = ca_file;
         // The deadline before anything starts: a timeout no clock can hold is refused first.
         let Some(deadline) = Instant::now().checked_add(spec.timeout) else {
             return Err(BuildError::Engine {
@@ -464,11 +539,12 @@ impl ContainerEngine for CliEngine {
         job: &Job,
         source: &mut dyn Read,
         listing: &Listing,
+        store: Option<StoreInput<'_>>,
         log: &mut (dyn Write + Send),
         outputs: &mut dyn Write,
     ) -> Result<RunEnd, BuildError> {
-        run_in_tree(job, source, listing, outputs, |tree| {
-            self.run_container(job, tree, log)
+        run_in_tree(job, source, listing, store, outputs, |tree, store| {
+            self.run_container(job, tree, store, log)
         })
     }
 
@@ -477,27 +553,129 @@ impl ContainerEngine for CliEngine {
     }
 }
 
-/// What an engine that builds on this machine does around the run: unpack the source into an
-/// owner-named folder (checked against its listing), open it up when the job asks, run, and
-/// on exit 0 return the outputs as a tar stream.
+/// What an engine that builds on this machine does around the run: unpack the source (and a
+/// build's store) into owner-named folders, each checked against its listing, open them up
+/// when the job asks, run, and on exit 0 return the outputs — or the fetched store — as a tar
+/// stream.
 pub(crate) fn run_in_tree(
     job: &Job,
     source: &mut dyn Read,
     listing: &Listing,
+    store: Option<StoreInput<'_>>,
     outputs: &mut dyn Write,
-    run: impl FnOnce(&Path) -> Result<RunEnd, BuildError>,
+    run: impl FnOnce(&Path, Option<&Path>) -> Result<RunEnd, BuildError>,
 ) -> Result<RunEnd, BuildError> {
     let tree = crate::owner::owned_tempdir(&job.owner)?;
     unpack_checked(source, tree.path(), listing)?;
+    let store_dir = match (&job.kind, &job.store, store) {
+        (_, None, None) => None,
+        (JobKind::Fetch { .. }, Some(_), None) => Some(crate::owner::owned_tempdir(&job.owner)?),
+        (JobKind::Build, Some(_), Some(input)) => {
+            let dir = crate::owner::owned_tempdir(&job.owner)?;
+            unpack_checked(input.stream, dir.path(), input.listing)?;
+            Some(dir)
+        }
+        _ => {
+            return Err(BuildError::StoreTransfer {
+                detail:
+                    "a fetch job starts with an empty store, and a build with a store is given one"
+                        .into(),
+            });
+        }
+    };
     if job.open_tree {
         crate::owner::open_up(tree.path())?;
+        if let Some(d) = &store_dir {
+            crate::owner::open_up(d.path())?;
+        }
     }
-    let end = run(tree.path())?;
+    let end = run(tree.path(), store_dir.as_ref().map(|d| d.path()))?;
     if end == RunEnd::Exited(0) {
-        let found = crate::compare::find_outputs(tree.path(), &job.outputs)?;
-        write_outputs(&found, outputs)?;
+        match (&job.kind, &store_dir) {
+            (JobKind::Fetch { .. }, Some(d)) => write_store(d.path(), outputs)?,
+            _ => {
+                let found = crate::compare::find_outputs(tree.path(), &job.outputs)?;
+                write_outputs(&found, outputs)?;
+            }
+        }
     }
     Ok(end)
+}
+
+/// The store a fetch filled, as a tar stream: folders and regular files by relative path, in
+/// path order, mode 0644 or 0755, mtime 0. Anything else (a link, a device) is refused: the
+/// store is data a build reads, and a link could point it anywhere.
+pub(crate) fn write_store(dir: &Path, out: &mut dyn Write) -> Result<(), BuildError> {
+    fn walk(
+        root: &Path,
+        dir: &Path,
+        out: &mut Vec<(String, PathBuf, bool)>,
+    ) -> Result<(), BuildError> {
+        let io = |e| BuildError::Io {
+            path: dir.to_owned(),
+            source: e,
+        };
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .map_err(io)?
+            .collect::<Result<_, _>>()
+            .map_err(io)?;
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let path = e.path();
+            let rel = path
+                .strip_prefix(root)
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let ft = e.file_type().map_err(io)?;
+            if ft.is_dir() {
+                out.push((rel, path.clone(), true));
+                walk(root, &path, out)?;
+            } else if ft.is_file() {
+                out.push((rel, path, false));
+            } else {
+                return Err(BuildError::Outputs {
+                    detail: format!(
+                        "the fetched store holds `{rel}`, which is not a regular file or folder"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+    let mut entries = Vec::new();
+    walk(dir, dir, &mut entries)?;
+    let mut builder = tar::Builder::new(out);
+    for (rel, path, folder) in entries {
+        let io = |e: std::io::Error| BuildError::Io {
+            path: path.clone(),
+            source: e,
+        };
+        let mut h = tar::Header::new_gnu();
+        h.set_mtime(0);
+        if folder {
+            h.set_entry_type(tar::EntryType::Directory);
+            h.set_mode(0o755);
+            h.set_size(0);
+            builder
+                .append_data(&mut h, format!("{rel}/"), std::io::empty())
+                .map_err(io)?;
+            continue;
+        }
+        let file = std::fs::File::open(&path).map_err(io)?;
+        let meta = file.metadata().map_err(io)?;
+        use std::os::unix::fs::PermissionsExt as _;
+        let executable = meta.permissions().mode() & 0o111 != 0;
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(if executable { 0o755 } else { 0o644 });
+        h.set_size(meta.len());
+        builder
+            .append_data(&mut h, &rel, std::io::Read::take(file, meta.len()))
+            .map_err(io)?;
+    }
+    builder.finish().map_err(|e| BuildError::Io {
+        path: dir.to_owned(),
+        source: e,
+    })
 }
 
 /// The outputs as a tar stream: flat, by file name, in name order, mode 0644, mtime 0 (the

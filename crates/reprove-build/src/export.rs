@@ -80,6 +80,24 @@ fn export_err(commit: &ObjectId, detail: impl Into<String>) -> BuildError {
     }
 }
 
+/// What an archive holds: the build tree of a commit, or a checked dependency store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Origin {
+    Commit(ObjectId),
+    Store,
+}
+
+impl Origin {
+    fn err(&self, detail: impl Into<String>) -> BuildError {
+        match self {
+            Origin::Commit(c) => export_err(c, detail),
+            Origin::Store => BuildError::StoreTransfer {
+                detail: detail.into(),
+            },
+        }
+    }
+}
+
 fn header(kind: tar::EntryType, mode: u32, size: u64, mtime: u64) -> tar::Header {
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(kind);
@@ -231,32 +249,27 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// Unpacks `stream` into `dest`, refusing any entry that would land outside it.
-fn unpack(commit: &ObjectId, stream: impl std::io::Read, dest: &Path) -> Result<(), BuildError> {
+fn unpack(commit: &Origin, stream: impl std::io::Read, dest: &Path) -> Result<(), BuildError> {
     let mut archive = tar::Archive::new(stream);
     archive.set_preserve_permissions(true);
     archive.set_overwrite(false);
-    let entries = archive
-        .entries()
-        .map_err(|e| export_err(commit, e.to_string()))?;
+    let entries = archive.entries().map_err(|e| commit.err(e.to_string()))?;
     for entry in entries {
-        let mut entry = entry.map_err(|e| export_err(commit, e.to_string()))?;
+        let mut entry = entry.map_err(|e| commit.err(e.to_string()))?;
         let path = entry
             .path()
-            .map_err(|e| export_err(commit, e.to_string()))?
+            .map_err(|e| commit.err(e.to_string()))?
             .into_owned();
         // `unpack_in` refuses `..` and absolute paths and never writes through a symlink
         // outside `dest`; a refused entry is an error, not a skipped file.
         let ok = entry
             .unpack_in(dest)
-            .map_err(|e| export_err(commit, format!("`{}`: {e}", path.display())))?;
+            .map_err(|e| commit.err(format!("`{}`: {e}", path.display())))?;
         if !ok {
-            return Err(export_err(
-                commit,
-                format!(
-                    "the archive entry `{}` escapes the build tree",
-                    path.display()
-                ),
-            ));
+            return Err(commit.err(format!(
+                "the archive entry `{}` escapes the build tree",
+                path.display()
+            )));
         }
     }
     Ok(())
@@ -265,7 +278,7 @@ fn unpack(commit: &ObjectId, stream: impl std::io::Read, dest: &Path) -> Result<
 /// Compares the unpacked tree with what the commit holds: same paths, kinds, executable bits
 /// and bytes, nothing more.
 fn compare(
-    commit: &ObjectId,
+    commit: &Origin,
     dest: &Path,
     expected: &BTreeMap<Vec<u8>, Expected>,
 ) -> Result<(), BuildError> {
@@ -282,7 +295,7 @@ fn compare(
         Ok(())
     }
     let mut found = Vec::new();
-    walk(dest, dest, &mut found).map_err(|e| export_err(commit, e.to_string()))?;
+    walk(dest, dest, &mut found).map_err(|e| commit.err(e.to_string()))?;
     let mut problems = Vec::new();
     let folders: BTreeSet<Vec<u8>> = expected
         .keys()
@@ -298,16 +311,14 @@ fn compare(
     for rel in &found {
         let key = rel.as_os_str().as_bytes().to_vec();
         let full = dest.join(rel);
-        let meta =
-            std::fs::symlink_metadata(&full).map_err(|e| export_err(commit, e.to_string()))?;
+        let meta = std::fs::symlink_metadata(&full).map_err(|e| commit.err(e.to_string()))?;
         let shown = rel.display().to_string();
         match expected.get(&key) {
             None if meta.is_dir() && folders.contains(&key) => {}
             None => problems.push(format!("`{shown}` is not in the commit")),
             Some(Expected::Folder) if meta.is_dir() => {}
             Some(Expected::Symlink { target }) if meta.file_type().is_symlink() => {
-                let have =
-                    std::fs::read_link(&full).map_err(|e| export_err(commit, e.to_string()))?;
+                let have = std::fs::read_link(&full).map_err(|e| commit.err(e.to_string()))?;
                 if have.as_os_str().as_bytes() != target.as_slice() {
                     problems.push(format!("the symlink `{shown}` points elsewhere"));
                 }
@@ -343,20 +354,17 @@ fn compare(
     problems.sort();
     let n = problems.len();
     problems.truncate(5);
-    Err(export_err(
-        commit,
-        format!(
-            "the exported tree is not the committed tree ({n} difference(s): {})",
-            problems.join("; ")
-        ),
-    ))
+    Err(commit.err(format!(
+        "the exported tree is not the committed tree ({n} difference(s): {})",
+        problems.join("; ")
+    )))
 }
 
 /// What a build tree must hold, path by path: the listing a checked unpack of a
 /// [`SourceArchive`] compares the unpacked folder with.
 #[derive(Debug, Clone)]
 pub struct Listing {
-    commit: ObjectId,
+    origin: Origin,
     expected: BTreeMap<Vec<u8>, Expected>,
 }
 
@@ -404,7 +412,7 @@ impl SourceArchive {
             file,
             sha256,
             listing: Listing {
-                commit: commit.clone(),
+                origin: Origin::Commit(commit.clone()),
                 expected,
             },
         })
@@ -455,8 +463,8 @@ pub fn unpack_checked(
     dest: &Path,
     listing: &Listing,
 ) -> Result<(), BuildError> {
-    unpack(&listing.commit, stream, dest)?;
-    compare(&listing.commit, dest, &listing.expected)
+    unpack(&listing.origin, stream, dest)?;
+    compare(&listing.origin, dest, &listing.expected)
 }
 
 /// The tree's entries, refused when git would call the tree invalid, when it has absurdly many
@@ -529,7 +537,7 @@ pub fn export_tree(
     };
     let (written, unpacked) = std::thread::scope(|s| {
         let producer = s.spawn(move || write_tar(repo, &entries, mtime, writer));
-        let unpacked = unpack(commit, &mut tee, dest).and_then(|()| {
+        let unpacked = unpack(&Origin::Commit(commit.clone()), &mut tee, dest).and_then(|()| {
             // The trailing blocks, so the digest covers the whole stream.
             std::io::copy(&mut tee, &mut std::io::sink())
                 .map(|_| ())
@@ -547,7 +555,7 @@ pub fn export_tree(
     });
     unpacked?;
     let expected = written.map_err(|e| export_err(commit, e.to_string()))?;
-    compare(commit, dest, &expected)?;
+    compare(&Origin::Commit(commit.clone()), dest, &expected)?;
     Ok(tee.hasher.finish())
 }
 
@@ -768,15 +776,115 @@ mod tests {
         export_tree(&repo, &commit, 0, out.path()).unwrap();
         let entries = repo.tree_entries(&commit).unwrap();
         let expected = write_tar(&repo, &entries, 0, std::io::sink()).unwrap();
-        assert!(compare(&commit, out.path(), &expected).is_ok());
+        assert!(compare(&Origin::Commit(commit.clone()), out.path(), &expected).is_ok());
         std::fs::write(out.path().join("planted.sh"), b"curl | sh").unwrap();
         std::fs::write(out.path().join("version.txt"), b"refs: HEAD -> evil\n").unwrap();
-        let err = compare(&commit, out.path(), &expected)
+        let err = compare(&Origin::Commit(commit.clone()), out.path(), &expected)
             .unwrap_err()
             .to_string();
         assert!(
             err.contains("planted.sh") && err.contains("version.txt"),
             "{err}"
         );
+    }
+}
+
+/// A checked dependency store as the tar stream a build job is handed: the kept files only,
+/// in path order, mode 0644 (0755 when executable), mtime 0, owner 0; spooled once for every
+/// job of a rebuild, with the listing an engine checks its unpack against.
+#[derive(Debug)]
+pub struct StoreArchive {
+    file: tempfile::NamedTempFile,
+    listing: Listing,
+    /// The folder the file is spooled in, when the archive owns it (dropped after the file).
+    _spool: Option<tempfile::TempDir>,
+}
+
+impl StoreArchive {
+    /// Writes the archive of the files `kept` (paths relative to `dir`) into `spool`.
+    pub fn create(
+        dir: &Path,
+        kept: &[(String, String, bool)],
+        spool: &Path,
+    ) -> Result<StoreArchive, BuildError> {
+        let origin = Origin::Store;
+        let file = tempfile::Builder::new()
+            .prefix(".reprove-store-")
+            .suffix(".tar")
+            .tempfile_in(spool)
+            .map_err(|e| BuildError::Io {
+                path: spool.to_owned(),
+                source: e,
+            })?;
+        let mut expected = BTreeMap::new();
+        {
+            let mut builder = tar::Builder::new(std::io::BufWriter::new(file.as_file()));
+            let mut folders = BTreeSet::new();
+            for (path, sha256, executable) in kept {
+                // Each folder once, before what it holds.
+                let parts: Vec<&str> = path.split('/').collect();
+                for i in 1..parts.len() {
+                    let folder = parts[..i].join("/");
+                    if folders.insert(folder.clone()) {
+                        let mut h = header(tar::EntryType::Directory, 0o755, 0, 0);
+                        builder
+                            .append_data(&mut h, format!("{folder}/"), std::io::empty())
+                            .map_err(|e| origin.err(e.to_string()))?;
+                    }
+                }
+                let full = dir.join(path);
+                let f = std::fs::File::open(&full).map_err(|e| BuildError::Io {
+                    path: full.clone(),
+                    source: e,
+                })?;
+                let size = f
+                    .metadata()
+                    .map_err(|e| BuildError::Io {
+                        path: full.clone(),
+                        source: e,
+                    })?
+                    .len();
+                let mode = if *executable { 0o755 } else { 0o644 };
+                let mut h = header(tar::EntryType::Regular, mode, size, 0);
+                builder
+                    .append_data(&mut h, path, std::io::Read::take(f, size))
+                    .map_err(|e| origin.err(format!("`{path}`: {e}")))?;
+                expected.insert(
+                    path.as_bytes().to_vec(),
+                    Expected::File {
+                        executable: *executable,
+                        sha256: sha256.clone(),
+                    },
+                );
+            }
+            let inner = builder
+                .into_inner()
+                .map_err(|e| origin.err(e.to_string()))?;
+            inner.into_inner().map_err(|e| origin.err(e.to_string()))?;
+        }
+        Ok(StoreArchive {
+            file,
+            listing: Listing { origin, expected },
+            _spool: None,
+        })
+    }
+
+    /// The same archive, owning the folder it is spooled in.
+    pub(crate) fn with_spool(mut self, spool: tempfile::TempDir) -> StoreArchive {
+        self._spool = Some(spool);
+        self
+    }
+
+    /// What the unpacked store must hold.
+    pub fn listing(&self) -> &Listing {
+        &self.listing
+    }
+
+    /// The tar stream from its start (each call reads it afresh).
+    pub fn open(&self) -> Result<std::fs::File, BuildError> {
+        self.file.reopen().map_err(|e| BuildError::Io {
+            path: self.file.path().to_owned(),
+            source: e,
+        })
     }
 }

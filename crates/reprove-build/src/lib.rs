@@ -11,6 +11,7 @@ mod compare;
 mod engine;
 mod explain;
 mod export;
+mod fetch;
 pub mod owner;
 mod rebuild;
 mod recipe;
@@ -20,9 +21,10 @@ pub mod testing;
 pub use compare::{
     ArtifactDigest, Comparison, Published, Verdict, collect, compare, published, published_folder,
 };
-pub use engine::{CliEngine, ContainerEngine, EngineKind, Job, RunEnd};
+pub use engine::{CliEngine, ContainerEngine, EngineKind, Job, JobKind, RunEnd, StoreInput};
 pub use explain::{Explanation, explain, summarize};
-pub use export::{Listing, SourceArchive, export_tree, unpack_checked};
+pub use export::{Listing, SourceArchive, StoreArchive, export_tree, unpack_checked};
+pub use fetch::{FetchOptions, FetchReport};
 pub use rebuild::{
     BUILD_PATH, Conditions, ExternalRecipe, HOSTNAME, KeptRebuild, Options, RebuildReport,
     RebuildVerdict, UMASK, VariationFinding, VariationReport, rebuild, rebuild_at, rebuild_with,
@@ -58,6 +60,19 @@ pub enum BuildError {
     Export { commit: String, detail: String },
     #[error("the engine returned outputs reprove does not accept: {detail}")]
     Outputs { detail: String },
+    #[error("failed to hand the checked dependency store to the build: {detail}")]
+    StoreTransfer { detail: String },
+    #[error("the fetch phase failed with exit code {code}; see `{}`", log.display())]
+    FetchFailed { code: i32, log: PathBuf },
+    #[error("the fetch phase did not finish within {seconds} s and was stopped; see `{}`", log.display())]
+    FetchTimedOut { seconds: u64, log: PathBuf },
+    #[error("failed to check the fetched store against the lockfiles")]
+    FetchCheck {
+        #[source]
+        source: reprove_fetch::FetchError,
+    },
+    #[error("failed to read `{path}` at the tag for the fetch check")]
+    FetchLockfile { path: String },
     #[error("the build failed with exit code {code}; see `{}`", log.display())]
     BuildFailed { code: i32, log: PathBuf },
     /// The reference build passed; the build under varied conditions (`--variations`) failed.

@@ -8,7 +8,7 @@ use reprove_source::{Repository, Tag, TagInfo, rfc3339_utc, unix_now};
 
 use crate::BuildError;
 use crate::compare::{ArtifactDigest, Comparison, Published, Verdict, compare, published};
-use crate::engine::{CliEngine, ContainerEngine, EngineKind, Job, RunEnd};
+use crate::engine::{CliEngine, ContainerEngine, EngineKind, Job, JobKind, RunEnd, StoreInput};
 use crate::explain::{Explanation, explain};
 use crate::export::SourceArchive;
 use crate::recipe::Recipe;
@@ -29,6 +29,8 @@ pub struct Options {
     pub variations: bool,
     /// Keep the build log, rebuilt artifacts and reports here (created; must not exist).
     pub keep: Option<PathBuf>,
+    /// How the fetch phase runs here (network, CA bundle, cache).
+    pub fetch: crate::fetch::FetchOptions,
 }
 
 /// Where a recipe from outside the tag came from: it is not part of the release's baseline,
@@ -81,6 +83,8 @@ pub enum RebuildVerdict {
     NotReproducible,
     /// Built, with nothing to compare with.
     Built,
+    /// Not built: the fetched dependencies failed their checks against the lockfiles.
+    InputsRejected,
 }
 
 impl RebuildVerdict {
@@ -89,6 +93,7 @@ impl RebuildVerdict {
             RebuildVerdict::Reproducible => "reproducible",
             RebuildVerdict::NotReproducible => "not-reproducible",
             RebuildVerdict::Built => "built",
+            RebuildVerdict::InputsRejected => "inputs-rejected",
         }
     }
 }
@@ -114,8 +119,11 @@ pub struct RebuildReport {
     /// The engine that ran the jobs ([`ContainerEngine::name`]).
     pub engine: String,
     pub engine_version: String,
-    /// Always `none`: the build container has no network.
+    /// Always `none`: the build container has no network (only the fetch phase has one).
     pub network: String,
+    /// The fetch phase, when the recipe has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetch: Option<crate::fetch::FetchReport>,
     pub conditions: Conditions,
     pub started_on: String,
     pub finished_on: String,
@@ -132,7 +140,10 @@ pub struct RebuildReport {
 impl RebuildReport {
     /// Whether every check passed (exit 0).
     pub fn holds(&self) -> bool {
-        self.verdict != RebuildVerdict::NotReproducible
+        !matches!(
+            self.verdict,
+            RebuildVerdict::NotReproducible | RebuildVerdict::InputsRejected
+        )
     }
 }
 
@@ -182,6 +193,7 @@ fn one_build(
     log: &Path,
     open: bool,
     owner: &crate::owner::Owner,
+    store: Option<&crate::export::StoreArchive>,
 ) -> Result<Build, BuildError> {
     let job = Job {
         image: image.to_owned(),
@@ -198,6 +210,8 @@ fn one_build(
         owner_lock: owner.lock_path(),
         outputs: recipe.artifacts.clone(),
         open_tree: open,
+        kind: JobKind::Build,
+        store: recipe.fetch.as_ref().map(|f| f.store.clone()),
     };
     let outputs = crate::owner::owned_tempdir(owner.id())?;
     let io = |path: &Path| {
@@ -206,12 +220,27 @@ fn one_build(
     };
     let mut log_file = std::fs::File::create(log).map_err(io(log))?;
     let mut tar = source.open()?;
+    let mut store_tar = store.map(|s| s.open()).transpose()?;
+    let store_input = match (&mut store_tar, store) {
+        (Some(t), Some(s)) => Some(StoreInput {
+            stream: t,
+            listing: s.listing(),
+        }),
+        _ => None,
+    };
     // The outputs stream from the engine straight into checked files: never spooled whole.
     let (reader, mut writer) = std::io::pipe().map_err(io(outputs.path()))?;
     let out_dir = outputs.path().join("out");
     let (end, read) = std::thread::scope(|s| {
         let consumer = s.spawn(|| crate::compare::read_outputs(reader, &out_dir));
-        let end = engine.run_job(&job, &mut tar, source.listing(), &mut log_file, &mut writer);
+        let end = engine.run_job(
+            &job,
+            &mut tar,
+            source.listing(),
+            store_input,
+            &mut log_file,
+            &mut writer,
+        );
         // End of stream for the reader, whatever the engine did.
         drop(writer);
         let read = consumer.join().unwrap_or_else(|_| {
@@ -279,6 +308,7 @@ fn copy_artifacts(
 
 // The layout of a kept rebuild (`Options::keep`). Callers read it through [`KeptRebuild`].
 const KEPT_LOG: &str = "build.log";
+const KEPT_FETCH_LOG: &str = "fetch.log";
 const KEPT_VARIANT_LOG: &str = "build-variant.log";
 const KEPT_REPORT: &str = "rebuild-report.json";
 const KEPT_ARTIFACTS: &str = "artifacts";
@@ -290,6 +320,8 @@ const KEPT_VARIANT_ARTIFACTS: &str = "artifacts-variant";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeptRebuild {
     pub log: Option<PathBuf>,
+    /// The fetch phase's log.
+    pub fetch_log: Option<PathBuf>,
     pub variant_log: Option<PathBuf>,
     /// `rebuild-report.json`.
     pub report: Option<PathBuf>,
@@ -317,6 +349,7 @@ impl KeptRebuild {
             .unwrap_or_default();
         KeptRebuild {
             log: part(KEPT_LOG),
+            fetch_log: part(KEPT_FETCH_LOG),
             variant_log: part(KEPT_VARIANT_LOG),
             report: part(KEPT_REPORT),
             artifacts: part(KEPT_ARTIFACTS),
@@ -441,6 +474,53 @@ pub fn rebuild_with(
         let spool = crate::owner::owned_tempdir(owner.id())?;
         let source = SourceArchive::create(repo, &info.commit, epoch, spool.path())?;
         let archive = source.sha256().hex();
+        let fetched = match &recipe.fetch {
+            Some(fetch) => Some(crate::fetch::fetch_phase(
+                engine,
+                repo,
+                &info.commit,
+                &source,
+                fetch,
+                &image,
+                &conditions,
+                &staging.path().join(KEPT_FETCH_LOG),
+                &opts.fetch,
+                &owner,
+                progress,
+            )?),
+            None => None,
+        };
+        let fetch_report = fetched.as_ref().map(|f| f.report.clone());
+        if let Some(f) = &fetched
+            && f.store.is_none()
+        {
+            // The store failed its checks: it is never given to a build.
+            progress("the fetched dependencies failed their checks: not building");
+            return Ok(RebuildReport {
+                tag: tag.to_string(),
+                commit: info.commit.to_string(),
+                tree: info.tree.to_string(),
+                source_date_epoch: epoch,
+                source_archive_sha256: archive,
+                recipe,
+                external_recipe: opts.recipe.as_ref().map(|(_, e)| e.clone()),
+                image,
+                image_id,
+                engine: engine.name().to_owned(),
+                engine_version,
+                network: "none".into(),
+                fetch: fetch_report,
+                conditions,
+                started_on: rfc3339_utc(started),
+                finished_on: rfc3339_utc(unix_now()),
+                artifacts: BTreeMap::new(),
+                comparison: Vec::new(),
+                variations: None,
+                explanations: Vec::new(),
+                verdict: RebuildVerdict::InputsRejected,
+            });
+        }
+        let store = fetched.as_ref().and_then(|f| f.store.as_ref());
         let log = staging.path().join(KEPT_LOG);
         let build = one_build(
             engine,
@@ -451,6 +531,7 @@ pub fn rebuild_with(
             &log,
             false,
             &owner,
+            store,
         )?;
 
         let variations = if opts.variations {
@@ -474,6 +555,7 @@ pub fn rebuild_with(
                 &vlog,
                 true,
                 &owner,
+                store,
             ) {
                 Ok(b) => b,
                 Err(BuildError::BuildFailed { code, log }) => {
@@ -588,6 +670,7 @@ pub fn rebuild_with(
             engine: engine.name().to_owned(),
             engine_version,
             network: "none".into(),
+            fetch: fetch_report,
             conditions,
             started_on: rfc3339_utc(started),
             finished_on: rfc3339_utc(unix_now()),
@@ -632,6 +715,8 @@ fn keep_failure(staging: tempfile::TempDir, keep: Option<&Path>, err: BuildError
     let (BuildError::BuildFailed { log, .. }
     | BuildError::VariantFailed { log, .. }
     | BuildError::TimedOut { log, .. }
+    | BuildError::FetchFailed { log, .. }
+    | BuildError::FetchTimedOut { log, .. }
     | BuildError::NoArtifacts { log, .. }) = &err
     else {
         return err;
@@ -648,6 +733,8 @@ fn keep_failure(staging: tempfile::TempDir, keep: Option<&Path>, err: BuildError
         BuildError::VariantFailed { code, .. } => BuildError::VariantFailed { code, log },
         BuildError::TimedOut { seconds, .. } => BuildError::TimedOut { seconds, log },
         BuildError::NoArtifacts { patterns, .. } => BuildError::NoArtifacts { patterns, log },
+        BuildError::FetchFailed { code, .. } => BuildError::FetchFailed { code, log },
+        BuildError::FetchTimedOut { seconds, .. } => BuildError::FetchTimedOut { seconds, log },
         other => other,
     }
 }

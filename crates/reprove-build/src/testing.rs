@@ -10,11 +10,12 @@ use std::sync::Mutex;
 use reprove_oci::ImageRef;
 
 use crate::BuildError;
-use crate::engine::{ContainerEngine, Job, RunEnd};
+use crate::engine::{ContainerEngine, Job, RunEnd, StoreInput};
 use crate::export::Listing;
 
-/// What the fake job does with the build tree: write outputs into it and say how it ended.
-pub type FakeBuild = dyn Fn(&Job, &Path) -> RunEnd + Send + Sync;
+/// What the fake job does with the build tree (and the store folder, when the job has one):
+/// write outputs into it and say how it ended.
+pub type FakeBuild = dyn Fn(&Job, &Path, Option<&Path>) -> RunEnd + Send + Sync;
 
 /// The fake engine; it records every job it was given.
 pub struct FakeEngine {
@@ -25,6 +26,13 @@ pub struct FakeEngine {
 
 impl FakeEngine {
     pub fn new(build: impl Fn(&Job, &Path) -> RunEnd + Send + Sync + 'static) -> FakeEngine {
+        FakeEngine::with_store(move |job, tree, _| build(job, tree))
+    }
+
+    /// A fake engine whose jobs also see the store folder (a fetch fills it, a build reads it).
+    pub fn with_store(
+        build: impl Fn(&Job, &Path, Option<&Path>) -> RunEnd + Send + Sync + 'static,
+    ) -> FakeEngine {
         FakeEngine {
             build: Box::new(build),
             jobs: Mutex::new(Vec::new()),
@@ -64,19 +72,20 @@ impl ContainerEngine for FakeEngine {
         job: &Job,
         source: &mut dyn Read,
         listing: &Listing,
+        store: Option<StoreInput<'_>>,
         log: &mut (dyn Write + Send),
         outputs: &mut dyn Write,
     ) -> Result<RunEnd, BuildError> {
         if let Ok(mut jobs) = self.jobs.lock() {
             jobs.push(job.clone());
         }
-        crate::engine::run_in_tree(job, source, listing, outputs, |tree| {
+        crate::engine::run_in_tree(job, source, listing, store, outputs, |tree, store| {
             let io = |e| BuildError::Io {
                 path: tree.to_owned(),
                 source: e,
             };
             writeln!(log, "fake: {}", job.command.join(" ")).map_err(io)?;
-            let end = (self.build)(job, tree);
+            let end = (self.build)(job, tree, store);
             writeln!(log, "fake: {end:?}").map_err(io)?;
             Ok(end)
         })

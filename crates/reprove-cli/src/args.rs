@@ -118,3 +118,86 @@ pub enum TextOrJson {
     Text,
     Json,
 }
+
+/// How the fetch phase (`[build.fetch]`) runs on this machine: none of it changes what the
+/// build is given, which reprove checks against the lockfiles either way.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Fetch phase ([build.fetch])")]
+pub struct FetchArgs {
+    /// Engine network the fetch runs on (e.g. `host` when the engine has no bridge; default:
+    /// the engine's own). The build itself never has a network.
+    #[arg(long, value_name = "NAME")]
+    pub fetch_network: Option<String>,
+    /// CA bundle offered to the fetch, for a TLS-intercepting proxy (default: $SSL_CERT_FILE,
+    /// else /etc/ssl/certs/ca-certificates.crt when present). Recorded in the provenance.
+    #[arg(long, value_name = "PEM", conflicts_with = "no_ca_bundle")]
+    pub ca_bundle: Option<PathBuf>,
+    /// Offer no CA bundle: the image's own trust store only.
+    #[arg(long)]
+    pub no_ca_bundle: bool,
+    /// Where checked dependency stores are cached (default: $XDG_CACHE_HOME/reprove/fetch or
+    /// ~/.cache/reprove/fetch). A cached store is checked again before use.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_fetch_cache")]
+    pub fetch_cache: Option<PathBuf>,
+    /// Always fetch afresh; cache nothing.
+    #[arg(long)]
+    pub no_fetch_cache: bool,
+}
+
+/// The most bytes of a CA bundle read (Debian's is about 200 KiB).
+const MAX_CA_BUNDLE: u64 = 16 << 20;
+
+impl FetchArgs {
+    pub fn options(&self) -> Result<reprove_build::FetchOptions> {
+        let ca_path = if self.no_ca_bundle {
+            None
+        } else if let Some(p) = &self.ca_bundle {
+            Some(p.clone())
+        } else {
+            std::env::var_os("SSL_CERT_FILE")
+                .map(PathBuf::from)
+                .filter(|p| p.is_file())
+                .or_else(|| {
+                    Some(PathBuf::from("/etc/ssl/certs/ca-certificates.crt"))
+                        .filter(|p| p.is_file())
+                })
+        };
+        let ca_bundle = match ca_path {
+            Some(p) => {
+                // A system bundle is often a link (`/etc/ssl/cert.pem`): follow it, then read
+                // the file it names as a regular file, capped.
+                let bytes = std::fs::canonicalize(&p)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|real| {
+                        reprove_digest::file::read_regular(&real, MAX_CA_BUNDLE)
+                            .map_err(anyhow::Error::from)
+                    })
+                    .with_context(|| format!("failed to read the CA bundle `{}`", p.display()))?;
+                if !bytes
+                    .windows(27)
+                    .any(|w| w == b"-----BEGIN CERTIFICATE-----")
+                {
+                    anyhow::bail!("the CA bundle `{}` holds no PEM certificate", p.display());
+                }
+                Some(bytes)
+            }
+            None => None,
+        };
+        let cache = if self.no_fetch_cache {
+            None
+        } else if let Some(d) = &self.fetch_cache {
+            Some(d.clone())
+        } else {
+            std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                .map(|d| d.join("reprove").join("fetch"))
+        };
+        Ok(reprove_build::FetchOptions {
+            network: self.fetch_network.clone(),
+            ca_bundle,
+            cache,
+        })
+    }
+}

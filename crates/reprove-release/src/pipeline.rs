@@ -36,6 +36,8 @@ pub struct Options {
     pub engine: Option<EngineKind>,
     /// Base of the change trace.
     pub previous: Option<Tag>,
+    /// How the fetch phase runs here, when the recipe has one.
+    pub fetch: reprove_build::FetchOptions,
 }
 
 /// What a release produced.
@@ -138,6 +140,14 @@ fn digest_of(staging: &Staging, rel: &str) -> Result<Option<ResourceDescriptor>,
 
 pub(crate) fn rebuild_failures(report: &RebuildReport) -> Vec<String> {
     let mut out = Vec::new();
+    for f in report
+        .fetch
+        .iter()
+        .flat_map(|f| f.findings.iter())
+        .filter(|f| f.code.rejects())
+    {
+        out.push(format!("fetch: {}: {}", f.code, f.message));
+    }
     for c in &report.comparison {
         match c.verdict {
             Verdict::Match => {}
@@ -276,6 +286,7 @@ pub fn release_with(
             published: Some(reprove_build::Published::Digests(published)),
             variations: false,
             keep: Some(work.clone()),
+            fetch: opts.fetch.clone(),
         },
         &|m| progress(Stage::Rebuild, m),
     );
@@ -285,6 +296,8 @@ pub fn release_with(
         Err(
             e @ (BuildError::BuildFailed { .. }
             | BuildError::TimedOut { .. }
+            | BuildError::FetchFailed { .. }
+            | BuildError::FetchTimedOut { .. }
             | BuildError::NoArtifacts { .. }),
         ) => {
             failures.push(format!("rebuild: {e}"));

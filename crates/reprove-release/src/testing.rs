@@ -50,6 +50,7 @@ pub fn synthetic_report(
         engine: EngineKind::Docker.program().to_owned(),
         engine_version: "synthetic".into(),
         network: "none".into(),
+        fetch: None,
         conditions: Conditions {
             build_path: reprove_build::BUILD_PATH.into(),
             hostname: reprove_build::HOSTNAME.into(),

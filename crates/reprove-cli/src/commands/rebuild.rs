@@ -30,6 +30,8 @@ pub struct RebuildArgs {
     /// Build a second time varying build path, time zone, locale, umask, hostname and user.
     #[arg(long)]
     variations: bool,
+    #[command(flatten)]
+    fetch: crate::args::FetchArgs,
     /// Keep the build log, rebuilt artifacts, explanations and report in DIR.
     #[arg(long, value_name = "DIR")]
     keep: Option<PathBuf>,
@@ -99,7 +101,51 @@ fn short(hex: &str) -> &str {
     hex.get(..16).unwrap_or(hex)
 }
 
+/// The fetch phase's lines: the store, the packages checked, the findings by code.
+fn fetch_text(s: &mut String, f: &reprove_build::FetchReport) {
+    s.push_str(&format!(
+        "fetch: {} package(s) checked against {} (store sha256:{}, {} file(s), {} index metadata{}{})\n",
+        f.packages.len(),
+        f.lockfiles
+            .keys()
+            .map(|l| terminal(l))
+            .collect::<Vec<_>>()
+            .join(", "),
+        f.store_sha256,
+        f.files,
+        f.metadata_files,
+        if f.from_cache { "; from the cache, no network" } else { "" },
+        match (&f.ca_bundle_sha256, f.from_cache) {
+            (Some(ca), false) => format!("; CA bundle sha256:{}… offered", short(ca)),
+            _ => String::new(),
+        }
+    ));
+    for finding in &f.findings {
+        s.push_str(&format!(
+            "  {:<9} {}\n",
+            if finding.code.rejects() {
+                "REJECTED"
+            } else {
+                "note"
+            },
+            terminal(&format!("{}: {}", finding.code, finding.message))
+        ));
+    }
+}
+
 fn text(r: &RebuildReport) -> String {
+    if r.verdict == reprove_build::RebuildVerdict::InputsRejected {
+        let mut s = format!(
+            "not built `{}` (commit {}): the fetched dependencies do not match the lockfiles\n",
+            terminal(&r.tag),
+            terminal(&r.commit)
+        );
+        if let Some(f) = &r.fetch {
+            fetch_text(&mut s, f);
+        }
+        s.push_str(&format!("verdict: {}\n", r.verdict.as_str()));
+        return s;
+    }
     let mut s = format!(
         "rebuilt `{}` (commit {}) in {} with {} {}, no network\n",
         terminal(&r.tag),
@@ -114,6 +160,9 @@ fn text(r: &RebuildReport) -> String {
             terminal(&e.origin),
             terminal(&e.sha256)
         ));
+    }
+    if let Some(f) = &r.fetch {
+        fetch_text(&mut s, f);
     }
     if r.comparison.is_empty() {
         for (name, a) in &r.artifacts {
@@ -185,6 +234,20 @@ fn text(r: &RebuildReport) -> String {
 /// JUnit XML: one test case per artifact (and per varied artifact).
 fn junit(r: &RebuildReport) -> String {
     let mut cases = Vec::new();
+    for f in r.fetch.iter().flat_map(|f| f.findings.iter()) {
+        cases.push((
+            format!(
+                "dependency {}",
+                f.package
+                    .as_deref()
+                    .or(f.path.as_deref())
+                    .unwrap_or("store")
+            ),
+            f.code
+                .rejects()
+                .then(|| format!("{}: {}", f.code, f.message)),
+        ));
+    }
     for c in &r.comparison {
         let failure = match c.verdict {
             Verdict::Match => None,
@@ -250,6 +313,7 @@ pub fn run(dir: &Path, args: RebuildArgs) -> Result<Outcome> {
             .map(reprove_build::Published::from_path),
         variations: args.variations,
         keep: args.keep,
+        fetch: args.fetch.options()?,
     };
     let show = std::io::stderr().is_terminal();
     let report = reprove_build::rebuild(&repo, tag, &opts, &|msg| {

@@ -41,6 +41,8 @@ pub struct ReleaseArgs {
     previous: Option<Tag>,
     #[arg(long, value_enum)]
     engine: Option<EngineArg>,
+    #[command(flatten)]
+    fetch: crate::args::FetchArgs,
 }
 
 /// What each evidence file proves, for the closing summary.
@@ -90,6 +92,7 @@ pub fn run(dir: &Path, args: ReleaseArgs) -> Result<Outcome> {
         evidence: evidence_dir.clone(),
         force: args.force,
         engine: args.engine.map(EngineKind::from),
+        fetch: args.fetch.options()?,
         previous: args.previous,
     };
     let released = reprove_release::pipeline::release(&repo, tag, &opts, &key, &|_, m| {

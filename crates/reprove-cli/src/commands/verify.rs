@@ -64,6 +64,8 @@ pub struct VerifyArgs {
     rebuild: bool,
     #[arg(long, value_enum)]
     engine: Option<EngineArg>,
+    #[command(flatten)]
+    fetch: crate::args::FetchArgs,
     #[arg(long, value_enum, default_value_t = RebuildFormat::Text)]
     format: RebuildFormat,
     /// Sign the SLSA verification summary with this key.
@@ -221,6 +223,11 @@ pub fn run(dir: &Path, args: VerifyArgs) -> Result<Outcome> {
         .check_images
         .then(|| image_check(&args.insecure_registry))
         .transpose()?;
+    let fetch_options = if args.rebuild {
+        Some(args.fetch.options()?)
+    } else {
+        None
+    };
     let opts = reprove_release::verify::Options {
         tag: tag.clone(),
         evidence: evidence_dir,
@@ -233,8 +240,9 @@ pub fn run(dir: &Path, args: VerifyArgs) -> Result<Outcome> {
         source_uri: args.product.source_uri.clone(),
         repo: repo.as_ref(),
         images,
-        rebuild: args.rebuild.then(|| reprove_release::verify::RebuildCheck {
+        rebuild: fetch_options.map(|fetch| reprove_release::verify::RebuildCheck {
             engine: args.engine.map(EngineKind::from),
+            fetch,
         }),
     };
     let show = std::io::stderr().is_terminal();

@@ -423,6 +423,7 @@ pub(super) fn rebuild(
         published: Some(reprove_build::Published::digests(subjects)),
         variations: false,
         keep: None,
+        fetch: rc.fetch.clone(),
     };
     match reprove_build::rebuild_at(repo, &info, recipe, &opts, progress) {
         Ok(r) => {

@@ -210,6 +210,8 @@ pub struct ImageCheck {
 #[derive(Debug, Clone)]
 pub struct RebuildCheck {
     pub engine: Option<EngineKind>,
+    /// How the fetch phase runs here, when the recipe has one.
+    pub fetch: reprove_build::FetchOptions,
 }
 
 #[derive(Debug)]

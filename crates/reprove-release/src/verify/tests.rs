@@ -649,6 +649,7 @@ mod pipeline_on_a_fake_engine {
                 force: false,
                 engine: None,
                 previous: None,
+                fetch: Default::default(),
             },
             &fx.key,
             &|_, _| {},
@@ -763,6 +764,7 @@ mod pipeline_on_a_fake_engine {
                 _: &Job,
                 _: &mut dyn std::io::Read,
                 _: &reprove_build::Listing,
+                _: Option<reprove_build::StoreInput<'_>>,
                 _: &mut (dyn std::io::Write + Send),
                 outputs: &mut dyn std::io::Write,
             ) -> Result<RunEnd, reprove_build::BuildError> {
@@ -774,8 +776,10 @@ mod pipeline_on_a_fake_engine {
                 // `set_path` refuses `..`; write the name bytes as a hostile peer would.
                 h.as_old_mut().name[..12].copy_from_slice(b"../escape.sh");
                 h.set_cksum();
-                b.append(&h, &b"bad"[..]).unwrap();
-                b.finish().unwrap();
+                // The reader may refuse the entry and close the pipe before the rest is
+                // written (flaky under load before): a hostile peer does not care.
+                let _ = b.append(&h, &b"bad"[..]);
+                let _ = b.finish();
                 Ok(RunEnd::Exited(0))
             }
         }
@@ -790,6 +794,7 @@ mod pipeline_on_a_fake_engine {
                 force: false,
                 engine: None,
                 previous: None,
+                fetch: Default::default(),
             },
             &fx.key,
             &|_, _| {},
@@ -848,7 +853,12 @@ fn verify_rebuild_refuses_a_moved_tag_without_building() {
         "moved\n\nReviewed-by: R <r@example.com>",
     ]);
     fx.git(&["tag", "-f", "v1.0.0"]);
-    let r = fx.verify_with(|o| o.rebuild = Some(RebuildCheck { engine: None }));
+    let r = fx.verify_with(|o| {
+        o.rebuild = Some(RebuildCheck {
+            engine: None,
+            fetch: Default::default(),
+        })
+    });
     let f = findings(&r, "rebuild");
     assert!(
         f.starts_with("Fail") && f.contains("tag-moved") && f.contains("not rebuilt"),
@@ -914,7 +924,10 @@ fn an_unkeyed_verify_never_runs_a_recipe() {
     let fx = Fx::new("hello");
     let r = fx.verify_with(|o| {
         o.signers.clear();
-        o.rebuild = Some(RebuildCheck { engine: None });
+        o.rebuild = Some(RebuildCheck {
+            engine: None,
+            fetch: Default::default(),
+        });
     });
     let f = findings(&r, "rebuild");
     assert!(f.starts_with("Error") && f.contains("give a key"), "{f}");

@@ -1,0 +1,352 @@
+//! The fetch phase (`[build.fetch]`): the one job of a rebuild with a network. It runs in the
+//! same pinned image over the same build tree and fills a store; reprove reads the store back,
+//! checks it against the tag's lockfiles ([`reprove_fetch`]), and hands the build a private
+//! copy of what passed, at the same path, with no network. A store that fails its checks is
+//! never given to a build.
+//!
+//! A checked store is cached by what determines it (image, fetch recipe, lockfiles): a warm
+//! rebuild runs no fetch job and needs no network. The cache is not trusted — a cached store
+//! goes through the same checks as a fresh one, and one that fails them is fetched again.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use reprove_build_types::FetchRecipe;
+use reprove_fetch::{Checked, DependencyFinding, Lockfile, ResolvedPackage, StoreFile};
+use reprove_source::{ObjectId, Repository, rfc3339_utc, unix_now};
+
+use crate::BuildError;
+use crate::compare::{Shape, read_engine_tar};
+use crate::engine::{ContainerEngine, Job, JobKind, RunEnd};
+use crate::export::{SourceArchive, StoreArchive};
+use crate::rebuild::Conditions;
+
+/// The most bytes of one lockfile read for the check.
+const MAX_LOCKFILE: u64 = 64 << 20;
+
+/// What the fetch phase did and found: recorded in the rebuild report and the provenance.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FetchReport {
+    /// The lockfiles the store was checked against, with their sha256.
+    pub lockfiles: BTreeMap<String, String>,
+    /// The digest of the store the build was given (sha256 of its `sha256sum` listing).
+    pub store_sha256: String,
+    /// Files the build was given, and how many of them are index metadata.
+    pub files: usize,
+    pub metadata_files: usize,
+    /// Files the fetch wrote that a build derives again (cargo's unpacked sources): dropped.
+    pub dropped_files: usize,
+    pub packages: Vec<ResolvedPackage>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<DependencyFinding>,
+    /// The engine network the fetch ran on (`default`: the engine's own).
+    pub network: String,
+    /// Whether the engine held the fetch to `[build.fetch] allow` (the docker and podman CLI
+    /// engines cannot: the hosts are recorded, not enforced).
+    pub allow_enforced: bool,
+    /// sha256 of the CA bundle offered to the fetch (the host's, for a TLS-intercepting proxy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_bundle_sha256: Option<String>,
+    /// The store came from reprove's cache (checked again): no fetch job ran.
+    pub from_cache: bool,
+    pub started_on: String,
+    pub finished_on: String,
+}
+
+impl FetchReport {
+    /// Whether a finding stops the build.
+    pub fn rejected(&self) -> bool {
+        self.findings.iter().any(|f| f.code.rejects())
+    }
+}
+
+/// How the fetch phase runs on this machine (from the command line, not the recipe: none of
+/// it may change what the build is given).
+#[derive(Debug, Clone, Default)]
+pub struct FetchOptions {
+    /// The engine network the fetch runs on (`None`: the engine's default).
+    pub network: Option<String>,
+    /// The CA bundle offered to the fetch (bytes of a PEM file).
+    pub ca_bundle: Option<Vec<u8>>,
+    /// Where checked stores are cached (`None`: no cache).
+    pub cache: Option<PathBuf>,
+}
+
+/// The outcome of the fetch phase: its report, and the store to give the build when it passed.
+pub(crate) struct Fetched {
+    pub report: FetchReport,
+    pub store: Option<StoreArchive>,
+}
+
+/// The lockfiles the store is checked against, read from the commit's checked objects.
+fn lockfiles(
+    repo: &Repository,
+    commit: &ObjectId,
+    fetch: &FetchRecipe,
+) -> Result<Vec<(String, Vec<u8>)>, BuildError> {
+    let entries = repo
+        .tree_entries(commit)
+        .map_err(|source| BuildError::Git {
+            action: "list the tree for the fetch check",
+            source,
+        })?;
+    let names = if fetch.lockfiles.is_empty() {
+        let paths: Vec<String> = entries
+            .iter()
+            .filter_map(|e| String::from_utf8(e.path.clone()).ok())
+            .collect();
+        reprove_fetch::default_lockfiles(paths.iter().map(String::as_str))
+    } else {
+        fetch.lockfiles.clone()
+    };
+    let mut out = Vec::new();
+    for name in names {
+        let bytes = repo
+            .read_tree_file(&entries, name.as_bytes(), MAX_LOCKFILE)
+            .map_err(|source| BuildError::Git {
+                action: "read a lockfile for the fetch check",
+                source,
+            })?
+            .ok_or_else(|| BuildError::FetchLockfile { path: name.clone() })?;
+        out.push((name, bytes));
+    }
+    Ok(out)
+}
+
+/// The cache key: everything that determines what a fetch may put in the store.
+fn cache_key(
+    image: &str,
+    fetch: &FetchRecipe,
+    env: &BTreeMap<String, String>,
+    locks: &[(String, Vec<u8>)],
+) -> String {
+    let locks: BTreeMap<&str, String> = locks
+        .iter()
+        .map(|(p, b)| (p.as_str(), reprove_digest::sha256_bytes(b).hex()))
+        .collect();
+    let key = serde_json::json!({
+        "v": 1,
+        "image": image,
+        "fetch": fetch,
+        "env": env,
+        "lockfiles": locks,
+    });
+    reprove_digest::sha256_bytes(key.to_string().as_bytes()).hex()
+}
+
+/// Reads a store tar (from the engine or the cache) into `dir` and checks it.
+fn read_and_check(
+    stream: impl std::io::Read,
+    dir: &Path,
+    locks: &[(String, Vec<u8>)],
+    fixed: Option<&str>,
+) -> Result<(Checked, usize, BTreeMap<String, bool>), BuildError> {
+    let cargo = locks
+        .iter()
+        .any(|(p, _)| p == "Cargo.lock" || p.ends_with("/Cargo.lock"));
+    let mut files = Vec::new();
+    let mut executable = BTreeMap::new();
+    // cargo's unpacked sources are derived from the `.crate` files: drained, never kept.
+    let skip = move |p: &str| cargo && p.starts_with("src/");
+    let dropped = read_engine_tar(stream, dir, Shape::Tree, &skip, &mut |f| {
+        executable.insert(f.path.clone(), f.executable);
+        files.push(StoreFile {
+            path: f.path,
+            sha256: f.sha256,
+            size: f.size,
+        });
+    })?;
+    let lockfiles: Vec<Lockfile<'_>> = locks
+        .iter()
+        .map(|(p, b)| Lockfile {
+            path: p,
+            content: b,
+        })
+        .collect();
+    let fixed_hex = fixed.and_then(reprove_build_types::sha256_hex);
+    let checked = reprove_fetch::check(files, &lockfiles, fixed_hex.as_deref())
+        .map_err(|source| BuildError::FetchCheck { source })?;
+    Ok((checked, dropped, executable))
+}
+
+/// Runs the fetch phase (or takes a cached store), checks the store, and spools what passed.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn fetch_phase(
+    engine: &dyn ContainerEngine,
+    repo: &Repository,
+    commit: &ObjectId,
+    source: &SourceArchive,
+    fetch: &FetchRecipe,
+    image: &str,
+    conditions: &Conditions,
+    log: &Path,
+    opts: &FetchOptions,
+    owner: &crate::owner::Owner,
+    progress: &dyn Fn(&str),
+) -> Result<Fetched, BuildError> {
+    let started = unix_now();
+    let locks = lockfiles(repo, commit, fetch)?;
+    let mut env = conditions.environment.clone();
+    env.extend(fetch.env.clone());
+    let key = cache_key(image, fetch, &env, &locks);
+    let work = crate::owner::owned_tempdir(owner.id())?;
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| BuildError::Io { path, source }
+    };
+    let cached = opts.cache.as_ref().map(|d| d.join(format!("{key}.tar")));
+    let mut from_cache = None;
+    if let Some(path) = cached.as_ref().filter(|p| p.is_file()) {
+        progress(&format!(
+            "checking the cached dependency store `{}`",
+            path.display()
+        ));
+        let dir = work.path().join("cached");
+        let file = std::fs::File::open(path).map_err(io(path))?;
+        match read_and_check(file, &dir, &locks, fetch.fixed.as_deref()) {
+            Ok(c) if !c.0.rejected() => from_cache = Some((c, dir)),
+            // A cache is not evidence: a store that fails its checks is fetched again.
+            _ => {
+                progress("the cached store failed its checks: fetching again");
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+    let was_cached = from_cache.is_some();
+    let ((checked, dropped, executable), dir) = match from_cache {
+        Some(c) => c,
+        None => {
+            progress(&format!(
+                "fetching dependencies: `{}` (network: {})",
+                fetch.command.join(" "),
+                opts.network.as_deref().unwrap_or("the engine's default")
+            ));
+            let job = Job {
+                image: image.to_owned(),
+                command: fetch.command.clone(),
+                env: env.clone(),
+                build_path: conditions.build_path.clone(),
+                workdir: None,
+                user: conditions.user.clone(),
+                hostname: conditions.hostname.clone(),
+                umask: conditions.umask.clone(),
+                timeout: Duration::from_secs(fetch.timeout),
+                name: format!("reprove-{}-fetch-{}", owner.id(), unix_now()),
+                owner: owner.id().to_owned(),
+                owner_lock: owner.lock_path(),
+                outputs: Vec::new(),
+                open_tree: false,
+                kind: JobKind::Fetch {
+                    network: opts.network.clone(),
+                    ca_bundle: opts.ca_bundle.clone(),
+                },
+                store: Some(fetch.store.clone()),
+            };
+            let dir = work.path().join("fetched");
+            let mut log_file = std::fs::File::create(log).map_err(io(log))?;
+            let mut tar = source.open()?;
+            let (reader, mut writer) = std::io::pipe().map_err(io(work.path()))?;
+            let (end, read) = std::thread::scope(|s| {
+                let consumer =
+                    s.spawn(|| read_and_check(reader, &dir, &locks, fetch.fixed.as_deref()));
+                let end = engine.run_job(
+                    &job,
+                    &mut tar,
+                    source.listing(),
+                    None,
+                    &mut log_file,
+                    &mut writer,
+                );
+                drop(writer);
+                let read = consumer.join().unwrap_or_else(|_| {
+                    Err(BuildError::Outputs {
+                        detail: "the store reader panicked".into(),
+                    })
+                });
+                (end, read)
+            });
+            log_file.sync_all().map_err(io(log))?;
+            match end? {
+                RunEnd::Exited(0) => {}
+                RunEnd::Exited(code) => {
+                    return Err(BuildError::FetchFailed {
+                        code,
+                        log: log.to_owned(),
+                    });
+                }
+                RunEnd::TimedOut => {
+                    return Err(BuildError::FetchTimedOut {
+                        seconds: fetch.timeout,
+                        log: log.to_owned(),
+                    });
+                }
+            }
+            (read?, dir)
+        }
+    };
+    let report = FetchReport {
+        lockfiles: locks
+            .iter()
+            .map(|(p, b)| (p.clone(), reprove_digest::sha256_bytes(b).hex()))
+            .collect(),
+        store_sha256: checked.sha256.clone(),
+        files: checked.kept.len(),
+        metadata_files: checked.metadata,
+        dropped_files: dropped + checked.dropped,
+        packages: checked.packages.clone(),
+        findings: checked.findings.clone(),
+        network: opts.network.clone().unwrap_or_else(|| "default".into()),
+        allow_enforced: false,
+        ca_bundle_sha256: opts
+            .ca_bundle
+            .as_ref()
+            .filter(|_| !was_cached)
+            .map(|b| reprove_digest::sha256_bytes(b).hex()),
+        from_cache: was_cached,
+        started_on: rfc3339_utc(started),
+        finished_on: rfc3339_utc(unix_now()),
+    };
+    if checked.rejected() {
+        return Ok(Fetched {
+            report,
+            store: None,
+        });
+    }
+    let kept: Vec<(String, String, bool)> = checked
+        .kept
+        .iter()
+        .map(|f| {
+            (
+                f.path.clone(),
+                f.sha256.clone(),
+                executable.get(&f.path).copied().unwrap_or(false),
+            )
+        })
+        .collect();
+    let spool = crate::owner::owned_tempdir(owner.id())?;
+    let archive = StoreArchive::create(&dir, &kept, spool.path())?;
+    if let Some(path) = cached.as_ref().filter(|_| !was_cached) {
+        // Best effort: a cache that cannot be written costs the next run a fetch, no more.
+        let _ = save_to_cache(&archive, path);
+    }
+    Ok(Fetched {
+        report,
+        store: Some(archive.with_spool(spool)),
+    })
+}
+
+/// Copies the spooled store into the cache, atomically (temporary file + rename).
+fn save_to_cache(archive: &StoreArchive, path: &Path) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".reprove-store-")
+        .tempfile_in(dir)?;
+    let mut src = archive.open().map_err(std::io::Error::other)?;
+    std::io::copy(&mut src, tmp.as_file_mut())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
