@@ -8,6 +8,7 @@ mod audit;
 mod baseline;
 mod ci_templates;
 mod conformance;
+mod fetch;
 mod help;
 mod images;
 mod init;

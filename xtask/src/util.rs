@@ -366,3 +366,35 @@ pub fn debian_gcc_rootfs() -> Result<PathBuf> {
     std::fs::rename(&partial, &tar)?;
     Ok(tar)
 }
+
+/// A Debian bookworm root filesystem with Rust — bookworm's `rustc-web` and `cargo-web`
+/// (a recent rustc, from bookworm-security) — gcc and libc6-dev, as one tar, made by mmdebstrap
+/// with a fixed SOURCE_DATE_EPOCH; documentation left out. No `ca-certificates`: like many
+/// stock images it trusts nothing, so the fetch phase works only with the CA bundle reprove
+/// offers. Reused while it exists.
+pub fn debian_rust_rootfs() -> Result<PathBuf> {
+    let dir = target().join("xtask").join("rootfs");
+    let tar = dir.join("bookworm-rust.tar");
+    if tar.exists() {
+        return Ok(tar);
+    }
+    std::fs::create_dir_all(&dir)?;
+    let partial = dir.join("bookworm-rust.partial.tar");
+    run(Command::new("mmdebstrap")
+        .args([
+            "--quiet",
+            "--format=tar",
+            "--variant=minbase",
+            "--include=rustc-web,cargo-web,gcc,libc6-dev",
+            "--dpkgopt=path-exclude=/usr/share/doc/*",
+            "--dpkgopt=path-exclude=/usr/share/man/*",
+            "--dpkgopt=path-exclude=/usr/share/locale/*",
+            "bookworm",
+        ])
+        .arg(&partial)
+        .arg("deb http://deb.debian.org/debian bookworm main")
+        .arg("deb http://deb.debian.org/debian-security bookworm-security main")
+        .env("SOURCE_DATE_EPOCH", "1700000000"))?;
+    std::fs::rename(&partial, &tar)?;
+    Ok(tar)
+}

@@ -6,7 +6,7 @@
 //! resolved dependencies by digest, read from the tag's tree — the same bytes the baseline
 //! records.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use reprove_attest::ResourceDescriptor;
 use reprove_attest::Statement;
@@ -158,6 +158,11 @@ pub fn source_uri(repository: Option<&str>, tag: &str) -> Option<String> {
     })
 }
 
+/// The `resolvedDependencies` name of the fetched store.
+pub const FETCH_STORE: &str = "fetch-store";
+/// The `role` annotation of a package the build was given from the fetched store.
+pub const FETCHED_DEPENDENCY: &str = "fetched-dependency";
+
 /// Builds the provenance statement of a rebuild. Refuses a rebuild that did not reproduce the
 /// published artifacts: provenance states what was built, and a release must not carry
 /// provenance for bytes other than the ones it ships.
@@ -215,6 +220,26 @@ pub fn statement(
         },
         "imageId": report.image_id,
     });
+    // The fetch phase: the one step with a network, recorded as it ran (its network, the CA
+    // bundle offered, whether the allowed hosts were enforced), and the store it produced.
+    let mut internal = internal;
+    if let (Some(f), Value::Object(m)) = (&report.fetch, &mut internal) {
+        m.insert(
+            "fetch".into(),
+            json!({
+                "network": f.network,
+                "allowedHosts": r.fetch.as_ref().map(|x| x.allow.clone()).unwrap_or_default(),
+                "allowedHostsEnforced": f.allow_enforced,
+                "caBundleSha256": f.ca_bundle_sha256,
+                "fromCache": f.from_cache,
+                "lockfiles": f.lockfiles,
+                "storeSha256": f.store_sha256,
+                "files": f.files,
+                "metadataFiles": f.metadata_files,
+                "droppedFiles": f.dropped_files,
+            }),
+        );
+    }
     let mut deps = Vec::new();
     let mut source = ResourceDescriptor::named("source", "gitCommit", &report.commit);
     source.uri = source_uri(inputs.repository.as_deref(), &report.tag);
@@ -231,6 +256,28 @@ pub fn statement(
     }
     for (path, sha) in &inputs.lockfiles {
         deps.push(ResourceDescriptor::named(path.clone(), "sha256", sha));
+    }
+    // What the build was given besides its tree and image: the checked store (its digest is
+    // the sha256 of its `sha256sum` listing) and every package in it, by purl — the set the
+    // verifier's `soup-closure` check holds against the SOUP register.
+    if let (Some(f), Some(fr)) = (&report.fetch, &r.fetch) {
+        let mut store = ResourceDescriptor::named(FETCH_STORE, "sha256", &f.store_sha256);
+        store.annotations = Some([("path".to_owned(), json!(fr.store))].into_iter().collect());
+        deps.push(store);
+        for p in &f.packages {
+            let mut d = ResourceDescriptor::named(p.purl.clone(), "sha256", &p.sha256);
+            d.name = None;
+            d.uri = Some(p.purl.clone());
+            let mut a = serde_json::Map::new();
+            a.insert("role".into(), json!(FETCHED_DEPENDENCY));
+            a.insert("lockfiles".into(), json!(p.lockfiles));
+            a.insert("storePath".into(), json!(p.path));
+            if let Some(dl) = &p.download {
+                a.insert("downloadLocation".into(), json!(dl));
+            }
+            d.annotations = Some(a);
+            deps.push(d);
+        }
     }
     let mut version = BTreeMap::new();
     version.insert("reprove".to_owned(), env!("CARGO_PKG_VERSION").to_owned());
@@ -341,6 +388,9 @@ pub struct InternalView {
     pub source_date_epoch: Option<Value>,
     #[serde(default)]
     pub environment: Option<Value>,
+    /// The fetch phase, when the build had one.
+    #[serde(default)]
+    pub fetch: Option<Value>,
 }
 
 impl InternalView {
@@ -424,6 +474,41 @@ impl ProvenanceView {
 
     fn external(&self) -> &ExternalView {
         &self.predicate.build_definition.external_parameters
+    }
+
+    /// The lockfiles the fetched store was checked against (`None`: the build fetched
+    /// nothing).
+    pub fn fetched_lockfiles(&self) -> Option<BTreeSet<String>> {
+        let fetch = self
+            .predicate
+            .build_definition
+            .internal_parameters
+            .fetch
+            .as_ref()?;
+        Some(
+            fetch
+                .get("lockfiles")
+                .and_then(Value::as_object)
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default(),
+        )
+    }
+
+    /// The packages the build was given from the fetched store: purl → sha256.
+    pub fn fetched_packages(&self) -> BTreeMap<String, String> {
+        self.predicate
+            .build_definition
+            .resolved_dependencies
+            .iter()
+            .filter(|d| {
+                d.annotations
+                    .as_ref()
+                    .and_then(|a| a.get("role"))
+                    .and_then(Value::as_str)
+                    == Some(FETCHED_DEPENDENCY)
+            })
+            .filter_map(|d| Some((d.uri.clone()?, d.digest.get("sha256")?.clone())))
+            .collect()
     }
 
     /// The artifacts attested: name → sha256.

@@ -66,10 +66,16 @@ pub enum FindingCode {
     PolicyFailed,
     /// the fresh rebuild failed.
     BuildFailed,
+    /// a SOUP item of a lockfile the fetch covered is not among the build's resolved dependencies.
+    SoupNotFetched,
+    /// a package the build was given is not in the SOUP register.
+    FetchedNotInSoup,
+    /// a package's digest in the build's inputs differs from the SOUP register's checksum.
+    SoupDigestDiffers,
 }
 
 impl FindingCode {
-    pub const ALL: [FindingCode; 30] = [
+    pub const ALL: [FindingCode; 33] = [
         FindingCode::DigestMismatch,
         FindingCode::EvidenceMissing,
         FindingCode::EvidenceUnlisted,
@@ -100,6 +106,9 @@ impl FindingCode {
         FindingCode::TagMissing,
         FindingCode::PolicyFailed,
         FindingCode::BuildFailed,
+        FindingCode::SoupNotFetched,
+        FindingCode::FetchedNotInSoup,
+        FindingCode::SoupDigestDiffers,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -134,6 +143,9 @@ impl FindingCode {
             FindingCode::TagMissing => "tag-missing",
             FindingCode::PolicyFailed => "policy-failed",
             FindingCode::BuildFailed => "build-failed",
+            FindingCode::SoupNotFetched => "soup-not-fetched",
+            FindingCode::FetchedNotInSoup => "fetched-not-in-soup",
+            FindingCode::SoupDigestDiffers => "soup-digest-differs",
         }
     }
 
@@ -192,6 +204,15 @@ impl FindingCode {
             FindingCode::TagMissing => "the tag is not in this repository",
             FindingCode::PolicyFailed => "the baseline's recorded policy result is not a pass",
             FindingCode::BuildFailed => "the fresh rebuild failed",
+            FindingCode::SoupNotFetched => {
+                "a SOUP item of a lockfile the fetch covered is not among the build's resolved dependencies"
+            }
+            FindingCode::FetchedNotInSoup => {
+                "a package the build was given is not in the SOUP register"
+            }
+            FindingCode::SoupDigestDiffers => {
+                "a package's digest in the build's inputs differs from the SOUP register's checksum"
+            }
         }
     }
 

@@ -65,6 +65,7 @@ pub enum CheckId {
     ProvenanceSignature,
     ArtifactDigests,
     BaselineProvenanceAgree,
+    SoupClosure,
     ReleaseTag,
     ProjectSource,
     TagCommit,
@@ -75,12 +76,13 @@ pub enum CheckId {
 
 impl CheckId {
     /// Every check, in the order `verify` runs them.
-    pub const ALL: [CheckId; 11] = [
+    pub const ALL: [CheckId; 12] = [
         CheckId::EvidenceIndex,
         CheckId::BaselineSignature,
         CheckId::ProvenanceSignature,
         CheckId::ArtifactDigests,
         CheckId::BaselineProvenanceAgree,
+        CheckId::SoupClosure,
         CheckId::ReleaseTag,
         CheckId::ProjectSource,
         CheckId::TagCommit,
@@ -96,6 +98,7 @@ impl CheckId {
             CheckId::ProvenanceSignature => "provenance-signature",
             CheckId::ArtifactDigests => "artifact-digests",
             CheckId::BaselineProvenanceAgree => "baseline-provenance-agree",
+            CheckId::SoupClosure => "soup-closure",
             CheckId::ReleaseTag => "release-tag",
             CheckId::ProjectSource => "project-source",
             CheckId::TagCommit => "tag-commit",
@@ -122,6 +125,9 @@ impl CheckId {
             }
             CheckId::BaselineProvenanceAgree => {
                 "the provenance was built as the baseline says: commit, image, recipe, no network"
+            }
+            CheckId::SoupClosure => {
+                "the SOUP register and the dependencies the build was given are the same set (IEC 62304 §8.1.2)"
             }
             CheckId::ReleaseTag => "every signed statement is for the tag asked about",
             CheckId::ProjectSource => {
@@ -562,6 +568,16 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
         (Some(b), Some(p)) => provenance::agreement_check(b, p),
         _ => CheckResult::new(
             CheckId::BaselineProvenanceAgree,
+            CheckStatus::Fail,
+            "needs both a verified baseline and a verified provenance",
+        ),
+    });
+
+    // The SOUP register and the build's fetched inputs are the same set.
+    report.checks.push(match (&baseline_view, &provenance) {
+        (Some(b), Some(p)) => provenance::soup_closure(b, p),
+        _ => CheckResult::new(
+            CheckId::SoupClosure,
             CheckStatus::Fail,
             "needs both a verified baseline and a verified provenance",
         ),

@@ -413,3 +413,73 @@ pub(super) fn agreement_check(b: &BaselineView, p: &Value) -> CheckResult {
         ),
     )
 }
+
+/// `soup-closure`: when the build fetched its dependencies, the SOUP register of the lockfiles
+/// the fetch was checked against and the packages the build was given are the same set, each
+/// with the same digest. Without a fetch phase there is nothing to close (skipped, said so).
+pub(super) fn soup_closure(baseline: &BaselineView, p: &Value) -> CheckResult {
+    let Ok(provenance) = ProvenanceView::from_value(p) else {
+        return CheckResult::new(
+            CheckId::SoupClosure,
+            CheckStatus::Fail,
+            "the provenance cannot be read",
+        );
+    };
+    let Some(lockfiles) = provenance.fetched_lockfiles() else {
+        return CheckResult::new(
+            CheckId::SoupClosure,
+            CheckStatus::Skipped,
+            "the build fetched nothing (no `[build.fetch]`): its dependencies were in the tree or the image",
+        );
+    };
+    let fetched = provenance.fetched_packages();
+    let mut findings = Vec::new();
+    let mut soup_purls = BTreeSet::new();
+    for item in baseline
+        .predicate
+        .soup
+        .iter()
+        .filter(|i| lockfiles.contains(&i.manifest))
+    {
+        soup_purls.insert(item.purl.as_str());
+        let soup_sha = item
+            .checksum
+            .as_ref()
+            .filter(|c| c.algorithm == "sha256")
+            .map(|c| c.value.as_str());
+        // A package without a checksum (a git source) cannot be fetched into a checked store.
+        let Some(soup_sha) = soup_sha else { continue };
+        match fetched.get(item.purl.as_str()) {
+            None => findings.push(format!(
+                "{}: `{}` ({}) is in the SOUP register but not among the build's inputs",
+                FindingCode::SoupNotFetched,
+                printable(&item.purl),
+                printable(&item.manifest)
+            )),
+            Some(sha) if *sha != soup_sha => findings.push(format!(
+                "{}: `{}` is sha256:{} in the SOUP register but sha256:{} among the build's inputs",
+                FindingCode::SoupDigestDiffers,
+                printable(&item.purl),
+                printable(soup_sha),
+                printable(sha)
+            )),
+            Some(_) => {}
+        }
+    }
+    for purl in fetched.keys().filter(|p| !soup_purls.contains(p.as_str())) {
+        findings.push(format!(
+            "{}: the build was given `{}`, which the SOUP register does not list",
+            FindingCode::FetchedNotInSoup,
+            printable(purl)
+        ));
+    }
+    CheckResult::from_findings(
+        CheckId::SoupClosure,
+        findings,
+        format!(
+            "the {} package(s) the build was given are the SOUP register of {}",
+            fetched.len(),
+            printable(&lockfiles.iter().cloned().collect::<Vec<_>>().join(", "))
+        ),
+    )
+}

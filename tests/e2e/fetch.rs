@@ -1,0 +1,295 @@
+//! The fetch phase on a real ecosystem: a Rust workspace with crates.io dependencies, built in
+//! a Debian image with Rust (bookworm's `rustc-web`/`cargo-web`, made by mmdebstrap), published
+//! by a plain `docker run` that fetches as it builds, then rebuilt by reprove with the fetch in
+//! its own job and the build offline — bit for bit. The host's CA bundle is what lets the
+//! fetch through this machine's TLS-intercepting proxy; the image has none of its own.
+
+use crate::rebuild::engine;
+use crate::support::{Fixture, require_tool};
+use reprove_oci::testing::TestRegistry;
+
+/// Where the host's CA bundle is (the one the fetch is offered and the publisher mounts).
+const HOST_CA: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+struct Rust {
+    f: Fixture,
+    _reg: TestRegistry,
+    docker_host: String,
+    image: String,
+}
+
+impl Rust {
+    fn new() -> Option<Rust> {
+        let docker_host = engine()?;
+        if !require_tool("docker-registry") {
+            return None;
+        }
+        let Some(rootfs) = std::env::var_os("REPROVE_TEST_RUST_ROOTFS") else {
+            assert!(
+                std::env::var_os("REPROVE_REQUIRE_TOOLS").is_none(),
+                "REPROVE_TEST_RUST_ROOTFS is not set; cargo xtask test builds it"
+            );
+            eprintln!("skipping: no Debian Rust rootfs");
+            return None;
+        };
+        let reg = TestRegistry::start();
+        let layer = std::fs::read(&rootfs).unwrap();
+        let digest = reg.push_rootfs("reprove/build-rust", "bookworm", &layer);
+        drop(layer);
+        let image = format!("{}/reprove/build-rust:bookworm@{digest}", reg.host);
+        let f = Fixture::new();
+        let ws = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/cargo-workspace");
+        crate::baseline::copy_dir(&ws, &f.repo());
+        f.write(".gitignore", "target/\n");
+        f.write("reprove.toml", recipe(&image, "cargo fetch --locked"));
+        f.commit("app 1.0\n\nReviewed-by: R <r@example.com>");
+        f.tag("v1.0.0");
+        Some(Rust {
+            f,
+            _reg: reg,
+            docker_host,
+            image,
+        })
+    }
+
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_reprove"));
+        cmd.current_dir(self.f.repo()).args(args);
+        self.f.env(&mut cmd);
+        cmd.env("DOCKER_HOST", &self.docker_host);
+        cmd.env("REPROVE_DIFFOSCOPE", "");
+        let out = cmd.output().unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn p(&self, rel: &str) -> String {
+        self.f.path(rel).display().to_string()
+    }
+
+    /// The project's ordinary CI build: one `docker run` with network that fetches as it
+    /// builds, at the same paths (`/build/src`, `HOME=/tmp`). Returns the published folder.
+    fn publish(&self, tag: &str) -> String {
+        let tree = self.f.path(&format!("ci-{tag}"));
+        self.f.git_in(
+            self.f.dir.path(),
+            &[
+                "clone",
+                "-q",
+                "--branch",
+                tag,
+                self.f.repo().to_str().unwrap(),
+                tree.to_str().unwrap(),
+            ],
+        );
+        let out = std::process::Command::new("docker")
+            .env("DOCKER_HOST", &self.docker_host)
+            .args(["run", "--rm", "--network", "host", "-e", "HOME=/tmp"])
+            .args(["--tmpfs", "/tmp:rw,exec,mode=1777"])
+            .arg("--volume")
+            .arg(format!("{HOST_CA}:{HOST_CA}:ro"))
+            .arg("--volume")
+            .arg(format!("{}:/build/src", tree.display()))
+            .args(["--workdir", "/build/src", &self.image])
+            .args(["cargo", "build", "--release", "--locked"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "the ordinary build failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let dist = self.f.path(&format!("published-{tag}"));
+        std::fs::create_dir_all(&dist).unwrap();
+        std::fs::copy(tree.join("target/release/app"), dist.join("app")).unwrap();
+        dist.display().to_string()
+    }
+}
+
+fn recipe(image: &str, fetch: &str) -> String {
+    format!(
+        "[project]\nname = \"app\"\n\n[build]\nimage = \"{image}\"\ncommand = \"cargo build --release --locked --offline\"\nartifacts = [\"target/release/app\"]\n\n[build.fetch]\ncommand = \"{fetch}\"\nstore = \"/tmp/.cargo/registry\"\nallow = [\"index.crates.io\", \"static.crates.io\"]\n"
+    )
+}
+
+#[test]
+fn a_rust_workspace_with_crates_io_dependencies_rebuilds_offline_bit_for_bit() {
+    let Some(r) = Rust::new() else { return };
+    assert!(
+        std::path::Path::new(HOST_CA).is_file(),
+        "the host has no CA bundle at {HOST_CA}"
+    );
+    let dist = r.publish("v1.0.0");
+    let cache = r.p("fetch-cache");
+    // Cold: the fetch job runs (host network, host CA bundle), the store is checked, the
+    // build runs with --network none.
+    let (code, out, err) = r.run(&[
+        "rebuild",
+        "v1.0.0",
+        "--artifacts",
+        &dist,
+        "--fetch-network",
+        "host",
+        "--fetch-cache",
+        &cache,
+        "--keep",
+        &r.p("kept"),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("fetch: 4 package(s) checked against Cargo.lock"),
+        "{out}"
+    );
+    assert!(out.contains("CA bundle sha256:"), "{out}");
+    assert!(out.contains("match     app  sha256:"), "{out}");
+    assert!(out.contains("verdict: reproducible"), "{out}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(r.f.path("kept/rebuild-report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["network"], "none");
+    assert_eq!(report["fetch"]["network"], "host");
+    assert_eq!(report["fetch"]["fromCache"], false);
+    let purls: Vec<&str> = report["fetch"]["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["purl"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        purls,
+        [
+            "pkg:cargo/cfg-if@1.0.5",
+            "pkg:cargo/itoa@1.0.19",
+            "pkg:cargo/memchr@2.8.3",
+            "pkg:cargo/ryu@1.0.23"
+        ]
+    );
+    assert!(r.f.path("kept/fetch.log").is_file());
+
+    // Warm: the cached store, checked again, and no fetch job at all — proven by giving the
+    // fetch a network that cannot reach anything.
+    let (code, out, err) = r.run(&[
+        "rebuild",
+        "v1.0.0",
+        "--artifacts",
+        &dist,
+        "--fetch-network",
+        "none",
+        "--fetch-cache",
+        &cache,
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("from the cache, no network"), "{out}");
+
+    // A poisoned cache is not evidence: it fails its checks and is fetched again.
+    for entry in std::fs::read_dir(&cache).unwrap() {
+        let p = entry.unwrap().path();
+        let mut bytes = std::fs::read(&p).unwrap();
+        let at = bytes.windows(11).position(|w| w == b"itoa-1.0.19").unwrap();
+        // A byte inside the first crate's data, well past its header.
+        let data = bytes.len().min(at + 2048);
+        bytes[data] ^= 0xff;
+        std::fs::write(&p, bytes).unwrap();
+    }
+    let (code, out, err) = r.run(&[
+        "rebuild",
+        "v1.0.0",
+        "--artifacts",
+        &dist,
+        "--fetch-network",
+        "host",
+        "--fetch-cache",
+        &cache,
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains("from the cache"), "{out}");
+
+    // Release and verify: the provenance lists the packages, soup-closure holds.
+    let (code, _, err) = r.run(&["key", "generate", "--output", &r.p("k")]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = r.run(&[
+        "release",
+        "v1.0.0",
+        "--artifacts",
+        &dist,
+        "--key",
+        &r.p("k.key"),
+        "--fetch-network",
+        "host",
+        "--fetch-cache",
+        &cache,
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = r.run(&[
+        "verify",
+        "v1.0.0",
+        "--key",
+        &r.p("k.pub"),
+        "--artifacts",
+        &dist,
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("soup-closure"), "{out}");
+    assert!(
+        out.contains("the 4 package(s) the build was given are the SOUP register of Cargo.lock"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_tampered_crate_in_the_store_is_named_and_never_built() {
+    let Some(r) = Rust::new() else { return };
+    // A compromised mirror or proxy: the fetch succeeds, one crate's bytes are not the locked
+    // ones. The build never runs.
+    r.f.write(
+        "reprove.toml",
+        recipe(
+            &r.image,
+            "cargo fetch --locked && for f in /tmp/.cargo/registry/cache/*/itoa-1.0.19.crate; do printf tampered >> $f; done",
+        ),
+    );
+    r.f.commit("tampered fetch\n\nReviewed-by: R <r@example.com>");
+    r.f.tag("v1.0.1");
+    let (code, out, err) = r.run(&[
+        "rebuild",
+        "v1.0.1",
+        "--fetch-network",
+        "host",
+        "--no-fetch-cache",
+        "--keep",
+        &r.p("k"),
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("not built `v1.0.1`"), "{out}");
+    assert!(out.contains("REJECTED  dependency-mismatch"), "{out}");
+    assert!(out.contains("pkg:cargo/itoa@1.0.19"), "{out}");
+    assert!(out.contains("verdict: inputs-rejected"), "{out}");
+    assert!(
+        !r.f.path("k/build.log").exists(),
+        "the build must not have run"
+    );
+    // A crate the lockfile does not name, planted beside the real ones, is refused too.
+    r.f.write(
+        "reprove.toml",
+        recipe(
+            &r.image,
+            "cargo fetch --locked && cp /tmp/.cargo/registry/cache/*/ryu-1.0.23.crate /tmp/.cargo/registry/cache/index.crates.io-1949cf8c6b5b557f/evil-0.1.0.crate",
+        ),
+    );
+    r.f.commit("planted crate\n\nReviewed-by: R <r@example.com>");
+    r.f.tag("v1.0.2");
+    let (code, out, err) = r.run(&[
+        "rebuild",
+        "v1.0.2",
+        "--fetch-network",
+        "host",
+        "--no-fetch-cache",
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("dependency-unlocked"), "{out}");
+    assert!(out.contains("evil-0.1.0.crate"), "{out}");
+}
