@@ -105,6 +105,9 @@ pub fn run(args: &[String]) -> Result<()> {
         results.push(export(&dir)?);
         results.push(rebuild(&dir)?);
     }
+    if matches!(which, "all" | "fetch") {
+        results.push(fetch(&dir)?);
+    }
     if matches!(which, "all" | "verify") {
         results.push(verify(&dir)?);
     }
@@ -725,5 +728,120 @@ fn openssl_verify(bundle: &Path, prefix: &Path, pubkey: &Path) -> Result<String>
         pubkey.display(),
         sig_path.display(),
         pae_path.display()
+    ))
+}
+
+/// The fetch phase of a real Cargo.lock with 182 crates.io packages (`xtask/bench/fetch-100`)
+/// in the Debian Rust image, against `cargo fetch --locked` alone in a bare `docker run` with
+/// the same network and CA bundle. What reprove adds is measured as the difference between a
+/// rebuild with the fetch phase and the same rebuild (a trivial build) without one, so the
+/// export, image check and build container are not counted against the fetch. Cold: no cache;
+/// warm: the cached store, checked again, with the fetch given no network at all.
+fn fetch(dir: &Path) -> Result<String> {
+    let engine = crate::util::Dockerd::start()?;
+    let reg = reprove_oci::testing::TestRegistry::start();
+    let rootfs = crate::util::debian_rust_rootfs()?;
+    let layer = std::fs::read(&rootfs)?;
+    let digest = reg.push_rootfs("bench/rust", "bookworm", &layer);
+    drop(layer);
+    let image = format!("{}/bench/rust@{digest}", reg.host);
+    let work = dir.join("fetch");
+    let _ = std::fs::remove_dir_all(&work);
+    let repo = work.join("repo");
+    let fixture = crate::util::root().join("xtask/bench/fetch-100");
+    crate::util::copy_dir(&fixture, &repo)?;
+    let ca = "/etc/ssl/certs/ca-certificates.crt";
+    let with_fetch = format!(
+        "[build]\nimage = \"{image}\"\ncommand = \"true\"\n\n[build.fetch]\ncommand = \"cargo fetch --locked\"\nstore = \"/tmp/.cargo/registry\"\n"
+    );
+    let without = format!("[build]\nimage = \"{image}\"\ncommand = \"true\"\n");
+    let home = work.join("home");
+    std::fs::create_dir_all(&home)?;
+    git(&repo, &home, 1_700_000_000, &["init", "-q", "-b", "main"])?;
+    std::fs::write(repo.join("reprove.toml"), &without)?;
+    git(&repo, &home, 1_700_000_000, &["add", "-A"])?;
+    git(
+        &repo,
+        &home,
+        1_700_000_000,
+        &["commit", "-q", "-m", "no fetch"],
+    )?;
+    git(&repo, &home, 1_700_000_000, &["tag", "plain"])?;
+    std::fs::write(repo.join("reprove.toml"), &with_fetch)?;
+    git(
+        &repo,
+        &home,
+        1_700_000_100,
+        &["commit", "-q", "-am", "fetch"],
+    )?;
+    git(&repo, &home, 1_700_000_100, &["tag", "fetch"])?;
+    let docker = |args: &[&str]| {
+        let mut c = Command::new("docker");
+        c.args(["-H", &engine.host]).args(args);
+        c
+    };
+    crate::util::run(&mut docker(&["pull", "--quiet", &image]))?;
+    let reprove = target().join("release").join("reprove");
+    let cache = work.join("cache");
+    let cache_s = cache.display().to_string();
+    let rebuild = |tag: &str, extra: &[&str]| {
+        let mut c = Command::new(&reprove);
+        c.current_dir(&repo)
+            .args(["rebuild", tag, "--fetch-cache", &cache_s])
+            .args(extra)
+            .env("DOCKER_HOST", &engine.host)
+            .env("HOME", &home);
+        c
+    };
+    let once = |mut c: Command| -> Result<Duration> {
+        c.stdout(Stdio::null()).stderr(Stdio::null());
+        let start = Instant::now();
+        let st = c.status()?;
+        if !st.success() {
+            bail!("`{}` failed", crate::util::describe(&c));
+        }
+        Ok(start.elapsed())
+    };
+    let mut plain = Duration::MAX;
+    let mut cold = Duration::MAX;
+    let mut warm = Duration::MAX;
+    let mut cargo_fetch = Duration::MAX;
+    for _ in 0..3 {
+        let _ = std::fs::remove_dir_all(&cache);
+        plain = plain.min(once(rebuild("plain", &[]))?);
+        cold = cold.min(once(rebuild("fetch", &["--fetch-network", "host"]))?);
+        // Warm: the store comes from the cache; a fetch job could reach nothing.
+        warm = warm.min(once(rebuild("fetch", &["--fetch-network", "none"]))?);
+        cargo_fetch = cargo_fetch.min(once(docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "host",
+            "-e",
+            "HOME=/tmp",
+            "--tmpfs",
+            "/tmp:rw,exec,mode=1777",
+            "-v",
+            &format!("{ca}:{ca}:ro"),
+            "-v",
+            &format!("{}:/build/src", repo.display()),
+            "-w",
+            "/build/src",
+            &image,
+            "cargo",
+            "fetch",
+            "--locked",
+        ]))?);
+    }
+    let cold_fetch = cold.saturating_sub(plain);
+    let warm_fetch = warm.saturating_sub(plain);
+    let ratio = cold_fetch.as_secs_f64() / cargo_fetch.as_secs_f64();
+    Ok(format!(
+        "fetch + checks of 182 crates: reprove's fetch phase {:.2} s cold ({:.2} s warm, from the cache, no network) vs cargo fetch --locked alone {:.2} s → time ratio {ratio:.3} cold (target ≤ 1.2) {}; rebuild without fetch {:.2} s",
+        cold_fetch.as_secs_f64(),
+        warm_fetch.as_secs_f64(),
+        cargo_fetch.as_secs_f64(),
+        if ratio <= 1.2 { "PASS" } else { "FAIL" },
+        plain.as_secs_f64()
     ))
 }

@@ -149,6 +149,7 @@ fn layering() -> Result<()> {
         "reprove-baseline",
         "reprove-build",
         "reprove-build-types",
+        "reprove-fetch",
         "reprove-soup",
         "reprove-source",
         "reprove-digest",

@@ -103,7 +103,9 @@ pub(crate) struct ReadFile {
 
 /// The most files a store brings back (cargo's unpacked sources of a large workspace run to
 /// hundreds of thousands; they are drained, not written).
-const MAX_STORE_FILES: usize = 2_000_000;
+pub(crate) const MAX_STORE_FILES: usize = 2_000_000;
+/// The most path bytes a store brings back in all (names are kept in memory while it is read).
+const MAX_STORE_PATH_BYTES: usize = 256 << 20;
 
 /// Reads a tar stream that came from an engine, not from reprove, into `dest` (created),
 /// hashing each file as it is written. Entries are read raw (a GNU long-name or PAX member,
@@ -135,6 +137,10 @@ pub(crate) fn read_engine_tar(
     let mut archive = tar::Archive::new(stream);
     let mut seen = std::collections::BTreeSet::new();
     let mut skipped = 0usize;
+    let mut path_bytes = 0usize;
+    // Drained bytes are bounded too: a sparse file that costs the job nothing must not keep
+    // this machine reading zeros for hours.
+    let mut drain_left = MAX_OUTPUT_BYTES;
     // A GNU long-name member (a name over 100 bytes) names the member after it; read here by
     // hand, bounded, since the tar crate would load one of any size whole.
     let mut long_name: Option<Vec<u8>> = None;
@@ -184,6 +190,20 @@ pub(crate) fn read_engine_tar(
                 }
             )));
         }
+        // No control characters: a newline in a path could forge a line of the store's
+        // `sha256sum` listing, and no tool writes one.
+        if rel.chars().any(char::is_control) {
+            return Err(bad(format!(
+                "`{}` holds a control character",
+                rel.escape_debug()
+            )));
+        }
+        path_bytes += rel.len();
+        if path_bytes > MAX_STORE_PATH_BYTES {
+            return Err(bad(format!(
+                "more than {MAX_STORE_PATH_BYTES} bytes of file names"
+            )));
+        }
         let rel = rel.to_owned();
         if !seen.insert(rel.clone()) {
             return Err(bad(format!("`{rel}` is returned twice")));
@@ -197,6 +217,13 @@ pub(crate) fn read_engine_tar(
             continue;
         }
         if skip(&rel) {
+            if entry.size() > drain_left {
+                return Err(bad(format!(
+                    "`{rel}` is {} bytes, more than a store may hold",
+                    entry.size()
+                )));
+            }
+            drain_left -= entry.size();
             std::io::copy(&mut entry, &mut std::io::sink()).map_err(io(&target))?;
             skipped += 1;
             continue;

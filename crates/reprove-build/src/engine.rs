@@ -105,6 +105,9 @@ pub struct Job {
     pub kind: JobKind,
     /// Where the dependency store appears inside the container (`[build.fetch] store`).
     pub store: Option<String>,
+    /// Folders of the store (relative) that a fetch writes but a build derives again (cargo's
+    /// unpacked `src`): scratch space in the fetch job, never returned.
+    pub store_scratch: Vec<String>,
 }
 
 /// What a job is for — the one thing that decides whether it has a network.
@@ -380,7 +383,8 @@ impl CliEngine {
                     .prefix(".reprove-ca-")
                     .tempfile()
                     .map_err(io)?;
-                std::fs::write(f.path(), bytes).map_err(io)?;
+                // Through the handle created exclusively, not by path.
+                std::io::Write::write_all(&mut f.as_file(), bytes).map_err(io)?;
                 {
                     use std::os::unix::fs::PermissionsExt as _;
                     // Readable by the job's user, whoever that is: it is public data.
@@ -592,7 +596,7 @@ pub(crate) fn run_in_tree(
     let end = run(tree.path(), store_dir.as_ref().map(|d| d.path()))?;
     if end == RunEnd::Exited(0) {
         match (&job.kind, &store_dir) {
-            (JobKind::Fetch { .. }, Some(d)) => write_store(d.path(), outputs)?,
+            (JobKind::Fetch { .. }, Some(d)) => write_store(d.path(), &job.store_scratch, outputs)?,
             _ => {
                 let found = crate::compare::find_outputs(tree.path(), &job.outputs)?;
                 write_outputs(&found, outputs)?;
@@ -605,10 +609,15 @@ pub(crate) fn run_in_tree(
 /// The store a fetch filled, as a tar stream: folders and regular files by relative path, in
 /// path order, mode 0644 or 0755, mtime 0. Anything else (a link, a device) is refused: the
 /// store is data a build reads, and a link could point it anywhere.
-pub(crate) fn write_store(dir: &Path, out: &mut dyn Write) -> Result<(), BuildError> {
+pub(crate) fn write_store(
+    dir: &Path,
+    scratch: &[String],
+    out: &mut dyn Write,
+) -> Result<(), BuildError> {
     fn walk(
         root: &Path,
         dir: &Path,
+        scratch: &[String],
         out: &mut Vec<(String, PathBuf, bool)>,
     ) -> Result<(), BuildError> {
         let io = |e| BuildError::Io {
@@ -627,9 +636,21 @@ pub(crate) fn write_store(dir: &Path, out: &mut dyn Write) -> Result<(), BuildEr
                 .map(|p| p.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let ft = e.file_type().map_err(io)?;
+            if scratch.contains(&rel) {
+                // Scratch space (an engine that could not mount it there wrote it here).
+                continue;
+            }
+            if out.len() >= crate::compare::MAX_STORE_FILES {
+                return Err(BuildError::Outputs {
+                    detail: format!(
+                        "the fetched store holds more than {} entries",
+                        crate::compare::MAX_STORE_FILES
+                    ),
+                });
+            }
             if ft.is_dir() {
                 out.push((rel, path.clone(), true));
-                walk(root, &path, out)?;
+                walk(root, &path, scratch, out)?;
             } else if ft.is_file() {
                 out.push((rel, path, false));
             } else {
@@ -643,7 +664,7 @@ pub(crate) fn write_store(dir: &Path, out: &mut dyn Write) -> Result<(), BuildEr
         Ok(())
     }
     let mut entries = Vec::new();
-    walk(dir, dir, &mut entries)?;
+    walk(dir, dir, scratch, &mut entries)?;
     let mut builder = tar::Builder::new(out);
     for (rel, path, folder) in entries {
         let io = |e: std::io::Error| BuildError::Io {

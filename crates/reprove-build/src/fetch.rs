@@ -72,6 +72,10 @@ pub struct FetchOptions {
     pub ca_bundle: Option<Vec<u8>>,
     /// Where checked stores are cached (`None`: no cache).
     pub cache: Option<PathBuf>,
+    /// Whether a fetch job may run at all. `verify --rebuild` runs the fetch of someone else's
+    /// recipe only when the auditor names a network for it; otherwise only a cached store
+    /// (checked again) can serve.
+    pub allow_network: bool,
 }
 
 /// The outcome of the fetch phase: its report, and the store to give the build when it passed.
@@ -217,6 +221,11 @@ pub(crate) fn fetch_phase(
     let was_cached = from_cache.is_some();
     let ((checked, dropped, executable), dir) = match from_cache {
         Some(c) => c,
+        None if !opts.allow_network => {
+            return Err(BuildError::FetchNotAllowed {
+                command: fetch.command.join(" "),
+            });
+        }
         None => {
             progress(&format!(
                 "fetching dependencies: `{}` (network: {})",
@@ -243,6 +252,12 @@ pub(crate) fn fetch_phase(
                     ca_bundle: opts.ca_bundle.clone(),
                 },
                 store: Some(fetch.store.clone()),
+                store_scratch: reprove_fetch::derived_folders(
+                    locks.iter().map(|(p, _)| p.as_str()),
+                )
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
             };
             let dir = work.path().join("fetched");
             let mut log_file = std::fs::File::create(log).map_err(io(log))?;

@@ -71,6 +71,10 @@ pub enum BuildError {
         #[source]
         source: reprove_fetch::FetchError,
     },
+    #[error(
+        "the recipe fetches dependencies (`{command}`) and no checked store is cached: pass --fetch-network NAME to let the release's own fetch command reach the network from this machine"
+    )]
+    FetchNotAllowed { command: String },
     #[error("failed to read `{path}` at the tag for the fetch check")]
     FetchLockfile { path: String },
     #[error("the build failed with exit code {code}; see `{}`", log.display())]

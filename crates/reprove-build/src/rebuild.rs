@@ -212,6 +212,7 @@ fn one_build(
         open_tree: open,
         kind: JobKind::Build,
         store: recipe.fetch.as_ref().map(|f| f.store.clone()),
+        store_scratch: Vec::new(),
     };
     let outputs = crate::owner::owned_tempdir(owner.id())?;
     let io = |path: &Path| {

@@ -173,13 +173,12 @@ impl FetchArgs {
                             .map_err(anyhow::Error::from)
                     })
                     .with_context(|| format!("failed to read the CA bundle `{}`", p.display()))?;
-                if !bytes
-                    .windows(27)
-                    .any(|w| w == b"-----BEGIN CERTIFICATE-----")
-                {
+                // Only the certificates go to the container: a combined PEM may hold a key.
+                let certs = certificates_only(&bytes);
+                if certs.is_empty() {
                     anyhow::bail!("the CA bundle `{}` holds no PEM certificate", p.display());
                 }
-                Some(bytes)
+                Some(certs)
             }
             None => None,
         };
@@ -198,6 +197,42 @@ impl FetchArgs {
             network: self.fetch_network.clone(),
             ca_bundle,
             cache,
+            allow_network: true,
         })
+    }
+}
+
+/// The `CERTIFICATE` blocks of a PEM file, and nothing else (no private key, no comment).
+fn certificates_only(pem: &[u8]) -> Vec<u8> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let text = String::from_utf8_lossy(pem);
+    let mut out = String::new();
+    let mut rest = text.as_ref();
+    while let Some(start) = rest.find(BEGIN) {
+        let Some(len) = rest[start..].find(END) else {
+            break;
+        };
+        out.push_str(&rest[start..start + len + END.len()]);
+        out.push('\n');
+        rest = &rest[start + len + END.len()..];
+    }
+    out.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_certificates_leave_a_ca_bundle() {
+        let pem = b"# comment\n-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\nSECRET\n-----END PRIVATE KEY-----\n-----BEGIN CERTIFICATE-----\nBBB\n-----END CERTIFICATE-----\n";
+        let out = String::from_utf8(certificates_only(pem)).unwrap();
+        assert!(!out.contains("SECRET") && !out.contains("PRIVATE"));
+        assert_eq!(out.matches("BEGIN CERTIFICATE").count(), 2);
+        assert!(
+            certificates_only(b"-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n")
+                .is_empty()
+        );
     }
 }

@@ -34,8 +34,11 @@ enum Kind<'a> {
 fn kind(path: &str) -> Kind<'_> {
     let parts: Vec<&str> = path.split('/').collect();
     match parts.as_slice() {
-        [.., "CACHEDIR.TAG"] => Kind::Metadata,
-        ["index", _, ..] => Kind::Metadata,
+        // cargo's cache markers, where cargo writes them.
+        ["CACHEDIR.TAG"] | ["cache" | "index" | "src", "CACHEDIR.TAG"] => Kind::Metadata,
+        // A sparse registry's index: its `config.json` and the `.cache` entries. Anything else
+        // there (a git index's `.git`, a file beside them) is not what cargo fetch writes.
+        ["index", _, "config.json"] | ["index", _, ".cache", ..] => Kind::Metadata,
         ["src", _, ..] => Kind::Derived,
         ["cache", _, file] if file.ends_with(".crate") => Kind::Package { file_name: file },
         _ => Kind::Other,
@@ -121,6 +124,24 @@ pub(crate) fn check(
             Kind::Derived => dropped += 1,
             Kind::Package { file_name } => {
                 let candidates = by_file.get(file_name).map(Vec::as_slice).unwrap_or(&[]);
+                // One file name locked from two sources: the folder does not tell reprove which
+                // source a file is from, so bytes could be swapped between them.
+                if candidates.len() > 1 {
+                    findings.push(DependencyFinding {
+                        code: DependencyCode::DependencyMismatch,
+                        package: candidates.first().map(|p| (*p).to_owned()),
+                        path: Some(f.path.clone()),
+                        expected: None,
+                        actual: Some(format!("sha256:{}", f.sha256)),
+                        message: format!(
+                            "`{}` is locked from {} sources ({}); reprove cannot tell which copy is which",
+                            file_name,
+                            candidates.len(),
+                            candidates.join(", ")
+                        ),
+                    });
+                    continue;
+                }
                 let matching = candidates.iter().find(|purl| {
                     locked
                         .get(**purl)

@@ -168,6 +168,16 @@ pub fn store_digest(files: &[StoreFile]) -> String {
     hex::encode(h.finalize())
 }
 
+/// Folders of the store (relative) that a fetch writes and a build derives again from the
+/// checked packages: cargo's unpacked sources (`src`). A fetch job keeps them in scratch space
+/// (never returned, never checked, never given to a build).
+pub fn derived_folders<'a>(lockfiles: impl IntoIterator<Item = &'a str>) -> Vec<&'static str> {
+    let cargo = lockfiles
+        .into_iter()
+        .any(|p| lockfile_kind(p) == Some(LockfileKind::CargoLock));
+    if cargo { vec!["src"] } else { Vec::new() }
+}
+
 /// Which lockfiles of the tree the store is checked against when the recipe names none:
 /// those at the root that reprove can check.
 pub fn default_lockfiles<'a>(tree_paths: impl IntoIterator<Item = &'a str>) -> Vec<String> {

@@ -41,6 +41,10 @@ fn store(extra: &[StoreFile]) -> Vec<StoreFile> {
         ),
         file(&format!("index/{IDX}/config.json"), b"{}"),
         file(&format!("index/{IDX}/.cache/it/oa/itoa"), b"index entry"),
+        file(
+            "cache/CACHEDIR.TAG",
+            b"Signature: 8a477f597d28d172789f06886806bc55",
+        ),
         file(&format!("cache/{IDX}/itoa-1.0.19.crate"), b"itoa crate"),
         file(&format!("cache/{IDX}/ryu-1.0.23.crate"), b"ryu crate"),
         file(
@@ -80,8 +84,8 @@ fn a_store_with_every_locked_crate_passes_and_drops_unpacked_sources() {
     let c = checked(store(&[]), &l);
     assert!(c.findings.is_empty(), "{:?}", c.findings);
     assert_eq!(c.dropped, 1);
-    assert_eq!(c.metadata, 3);
-    assert_eq!(c.kept.len(), 5);
+    assert_eq!(c.metadata, 4);
+    assert_eq!(c.kept.len(), 6);
     assert!(c.kept.iter().all(|f| !f.path.starts_with("src/")));
     let purls: Vec<_> = c.packages.iter().map(|p| p.purl.as_str()).collect();
     assert_eq!(purls, ["pkg:cargo/itoa@1.0.19", "pkg:cargo/ryu@1.0.23"]);
@@ -129,6 +133,9 @@ fn missing_unlocked_and_planted_files_are_findings() {
         // A config file cargo would read, or a file beside the layout.
         file("config.toml", b"[build]\nrustflags = []"),
         file(&format!("cache/{IDX}/nested/x.crate"), b"x"),
+        // Not what a sparse index holds: refused, not waved through as metadata.
+        file(&format!("index/{IDX}/.git/config"), b"[core]"),
+        file("deep/CACHEDIR.TAG", b"x"),
     ];
     let c = checked(store(&planted), &l);
     assert_eq!(
@@ -153,6 +160,16 @@ fn missing_unlocked_and_planted_files_are_findings() {
                 DependencyCode::DependencyUnlocked,
                 None,
                 Some("config.toml".into())
+            ),
+            (
+                DependencyCode::DependencyUnlocked,
+                None,
+                Some("deep/CACHEDIR.TAG".into())
+            ),
+            (
+                DependencyCode::DependencyUnlocked,
+                None,
+                Some(format!("index/{IDX}/.git/config"))
             ),
         ]
     );
@@ -237,4 +254,30 @@ fn codes_are_kebab_case_and_stable() {
     for c in DependencyCode::ALL {
         assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
     }
+}
+
+#[test]
+fn one_file_name_locked_from_two_sources_is_refused() {
+    let mut l = lock(&[
+        ("itoa", "1.0.19", b"itoa crate"),
+        ("ryu", "1.0.23", b"ryu crate"),
+    ]);
+    l.push_str(&format!(
+        "\n[[package]]\nname = \"itoa\"\nversion = \"1.0.19\"\nsource = \"registry+https://other.example/index\"\nchecksum = \"{}\"\n",
+        sha(b"other itoa")
+    ));
+    let c = checked(
+        store(&[file("cache/other-0000/itoa-1.0.19.crate", b"other itoa")]),
+        &l,
+    );
+    assert!(c.rejected());
+    assert!(
+        c.findings.iter().any(
+            |f| f.code == DependencyCode::DependencyMismatch && f.message.contains("2 sources")
+        ),
+        "{:?}",
+        c.findings
+    );
+    assert_eq!(derived_folders(["Cargo.lock"]), ["src"]);
+    assert!(derived_folders(["package-lock.json"]).is_empty());
 }

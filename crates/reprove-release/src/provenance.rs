@@ -494,6 +494,23 @@ impl ProvenanceView {
         )
     }
 
+    /// How many resolved dependencies say they were fetched but carry no purl or no sha256.
+    pub fn malformed_fetched(&self) -> usize {
+        self.predicate
+            .build_definition
+            .resolved_dependencies
+            .iter()
+            .filter(|d| {
+                d.annotations
+                    .as_ref()
+                    .and_then(|a| a.get("role"))
+                    .and_then(Value::as_str)
+                    == Some(FETCHED_DEPENDENCY)
+            })
+            .filter(|d| d.uri.is_none() || !d.digest.contains_key("sha256"))
+            .count()
+    }
+
     /// The packages the build was given from the fetched store: purl → sha256.
     pub fn fetched_packages(&self) -> BTreeMap<String, String> {
         self.predicate

@@ -224,7 +224,11 @@ pub fn run(dir: &Path, args: VerifyArgs) -> Result<Outcome> {
         .then(|| image_check(&args.insecure_registry))
         .transpose()?;
     let fetch_options = if args.rebuild {
-        Some(args.fetch.options()?)
+        // Someone else's fetch command reaches the network from the auditor's machine only
+        // when the auditor names a network for it; otherwise a cached store must serve.
+        let mut o = args.fetch.options()?;
+        o.allow_network = args.fetch.fetch_network.is_some();
+        Some(o)
     } else {
         None
     };

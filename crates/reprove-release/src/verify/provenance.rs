@@ -425,15 +425,82 @@ pub(super) fn soup_closure(baseline: &BaselineView, p: &Value) -> CheckResult {
             "the provenance cannot be read",
         );
     };
-    let Some(lockfiles) = provenance.fetched_lockfiles() else {
+    // Whether the build fetched is the signed baseline's word, not the provenance's.
+    let fetch = match baseline.recipe() {
+        Some(Ok(r)) => r.fetch,
+        _ => {
+            return CheckResult::new(
+                CheckId::SoupClosure,
+                CheckStatus::Fail,
+                "the baseline records no valid `[build]` recipe",
+            );
+        }
+    };
+    let recorded = provenance.fetched_lockfiles();
+    let fetched = provenance.fetched_packages();
+    let Some(fetch) = fetch else {
+        if recorded.is_some() || !fetched.is_empty() {
+            return CheckResult::from_findings(
+                CheckId::SoupClosure,
+                vec![format!(
+                    "{}: the provenance records fetched dependencies, but the baseline's recipe fetches nothing",
+                    FindingCode::FetchedNotInSoup
+                )],
+                String::new(),
+            );
+        }
         return CheckResult::new(
             CheckId::SoupClosure,
             CheckStatus::Skipped,
             "the build fetched nothing (no `[build.fetch]`): its dependencies were in the tree or the image",
         );
     };
-    let fetched = provenance.fetched_packages();
+    let Some(lockfiles) = recorded else {
+        return CheckResult::from_findings(
+            CheckId::SoupClosure,
+            vec![format!(
+                "{}: the baseline's recipe fetches dependencies, but the provenance records no fetch",
+                FindingCode::SoupNotFetched
+            )],
+            String::new(),
+        );
+    };
+    if lockfiles.is_empty() {
+        if fetch.fixed.is_some() && fetch.lockfiles.is_empty() {
+            return CheckResult::new(
+                CheckId::SoupClosure,
+                CheckStatus::Skipped,
+                "a fixed-output fetch: its store is held to its digest, not to the SOUP register",
+            );
+        }
+        return CheckResult::from_findings(
+            CheckId::SoupClosure,
+            vec![format!(
+                "{}: the provenance records a fetch checked against no lockfile",
+                FindingCode::SoupNotFetched
+            )],
+            String::new(),
+        );
+    }
     let mut findings = Vec::new();
+    if !fetch.lockfiles.is_empty()
+        && fetch.lockfiles.iter().cloned().collect::<BTreeSet<_>>() != lockfiles
+    {
+        findings.push(format!(
+            "{}: the store was checked against {}, not the recipe's {}",
+            FindingCode::SoupNotFetched,
+            printable(&lockfiles.iter().cloned().collect::<Vec<_>>().join(", ")),
+            printable(&fetch.lockfiles.join(", "))
+        ));
+    }
+    let malformed = provenance.malformed_fetched();
+    if malformed > 0 {
+        findings.push(format!(
+            "{}: {malformed} fetched dependenc(ies) without a purl or a sha256",
+            FindingCode::FetchedNotInSoup
+        ));
+    }
+
     let mut soup_purls = BTreeSet::new();
     for item in baseline
         .predicate
@@ -441,14 +508,15 @@ pub(super) fn soup_closure(baseline: &BaselineView, p: &Value) -> CheckResult {
         .iter()
         .filter(|i| lockfiles.contains(&i.manifest))
     {
-        soup_purls.insert(item.purl.as_str());
         let soup_sha = item
             .checksum
             .as_ref()
             .filter(|c| c.algorithm == "sha256")
             .map(|c| c.value.as_str());
-        // A package without a checksum (a git source) cannot be fetched into a checked store.
+        // A package without a checksum (a git source) cannot be fetched into a checked store:
+        // one that was is flagged below as not in the register.
         let Some(soup_sha) = soup_sha else { continue };
+        soup_purls.insert(item.purl.as_str());
         match fetched.get(item.purl.as_str()) {
             None => findings.push(format!(
                 "{}: `{}` ({}) is in the SOUP register but not among the build's inputs",
