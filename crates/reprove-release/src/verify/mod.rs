@@ -576,9 +576,11 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
     // The SOUP register and the build's fetched inputs are the same set.
     report.checks.push(match (&baseline_view, &provenance) {
         (Some(b), Some(p)) => provenance::soup_closure(b, p),
+        // Nothing to close: the missing statement already fails its own check (a release that
+        // failed has no provenance, and is reported as failed, not as invalid).
         _ => CheckResult::new(
             CheckId::SoupClosure,
-            CheckStatus::Fail,
+            CheckStatus::Skipped,
             "needs both a verified baseline and a verified provenance",
         ),
     });
