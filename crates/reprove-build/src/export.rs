@@ -430,11 +430,16 @@ impl SourceArchive {
 
     /// The tar stream from its start (each call reads it afresh).
     pub fn open(&self) -> Result<std::fs::File, BuildError> {
-        self.file.reopen().map_err(|e| BuildError::Io {
-            path: self.file.path().to_owned(),
-            source: e,
-        })
+        reopen(&self.file)
     }
+}
+
+/// A spooled archive from its start, through a handle of its own.
+fn reopen(file: &tempfile::NamedTempFile) -> Result<std::fs::File, BuildError> {
+    file.reopen().map_err(|e| BuildError::Io {
+        path: file.path().to_owned(),
+        source: e,
+    })
 }
 
 /// A writer that hashes everything written through it.
@@ -804,7 +809,7 @@ impl StoreArchive {
     /// Writes the archive of the files `kept` (paths relative to `dir`) into `spool`.
     pub fn create(
         dir: &Path,
-        kept: &[(String, String, bool)],
+        kept: &[reprove_fetch::StoreFile],
         spool: &Path,
     ) -> Result<StoreArchive, BuildError> {
         let origin = Origin::Store;
@@ -820,7 +825,13 @@ impl StoreArchive {
         {
             let mut builder = tar::Builder::new(std::io::BufWriter::new(file.as_file()));
             let mut folders = BTreeSet::new();
-            for (path, sha256, executable) in kept {
+            for reprove_fetch::StoreFile {
+                path,
+                sha256,
+                executable,
+                ..
+            } in kept
+            {
                 // Each folder once, before what it holds.
                 let parts: Vec<&str> = path.split('/').collect();
                 for i in 1..parts.len() {
@@ -882,9 +893,6 @@ impl StoreArchive {
 
     /// The tar stream from its start (each call reads it afresh).
     pub fn open(&self) -> Result<std::fs::File, BuildError> {
-        self.file.reopen().map_err(|e| BuildError::Io {
-            path: self.file.path().to_owned(),
-            source: e,
-        })
+        reopen(&self.file)
     }
 }

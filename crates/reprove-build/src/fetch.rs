@@ -84,12 +84,20 @@ pub(crate) struct Fetched {
     pub store: Option<StoreArchive>,
 }
 
+/// A lockfile the store is checked against, with its sha256 (computed once: the cache key and
+/// the report both record it).
+struct Lock {
+    path: String,
+    bytes: Vec<u8>,
+    sha256: String,
+}
+
 /// The lockfiles the store is checked against, read from the commit's checked objects.
 fn lockfiles(
     repo: &Repository,
     commit: &ObjectId,
     fetch: &FetchRecipe,
-) -> Result<Vec<(String, Vec<u8>)>, BuildError> {
+) -> Result<Vec<Lock>, BuildError> {
     let entries = repo
         .tree_entries(commit)
         .map_err(|source| BuildError::Git {
@@ -114,7 +122,12 @@ fn lockfiles(
                 source,
             })?
             .ok_or_else(|| BuildError::FetchLockfile { path: name.clone() })?;
-        out.push((name, bytes));
+        let sha256 = reprove_digest::sha256_bytes(&bytes).hex();
+        out.push(Lock {
+            path: name,
+            bytes,
+            sha256,
+        });
     }
     Ok(out)
 }
@@ -124,11 +137,11 @@ fn cache_key(
     image: &str,
     fetch: &FetchRecipe,
     env: &BTreeMap<String, String>,
-    locks: &[(String, Vec<u8>)],
+    locks: &[Lock],
 ) -> String {
-    let locks: BTreeMap<&str, String> = locks
+    let locks: BTreeMap<&str, &str> = locks
         .iter()
-        .map(|(p, b)| (p.as_str(), reprove_digest::sha256_bytes(b).hex()))
+        .map(|l| (l.path.as_str(), l.sha256.as_str()))
         .collect();
     let key = serde_json::json!({
         "v": 1,
@@ -140,39 +153,42 @@ fn cache_key(
     reprove_digest::sha256_bytes(key.to_string().as_bytes()).hex()
 }
 
-/// Reads a store tar (from the engine or the cache) into `dir` and checks it.
+/// Reads a store tar (from the engine or the cache) into `dir` and checks it; files under
+/// the `scratch` folders (derived again by the build) are drained, never kept. Returns the
+/// checked store and how many files were drained.
 fn read_and_check(
     stream: impl std::io::Read,
     dir: &Path,
-    locks: &[(String, Vec<u8>)],
+    locks: &[Lock],
+    scratch: &[String],
     fixed: Option<&str>,
-) -> Result<(Checked, usize, BTreeMap<String, bool>), BuildError> {
-    let cargo = locks
-        .iter()
-        .any(|(p, _)| p == "Cargo.lock" || p.ends_with("/Cargo.lock"));
+) -> Result<(Checked, usize), BuildError> {
     let mut files = Vec::new();
-    let mut executable = BTreeMap::new();
-    // cargo's unpacked sources are derived from the `.crate` files: drained, never kept.
-    let skip = move |p: &str| cargo && p.starts_with("src/");
+    let skip = |p: &str| {
+        scratch.iter().any(|d| {
+            p.strip_prefix(d.as_str())
+                .is_some_and(|r| r.starts_with('/'))
+        })
+    };
     let dropped = read_engine_tar(stream, dir, Shape::Tree, &skip, &mut |f| {
-        executable.insert(f.path.clone(), f.executable);
         files.push(StoreFile {
             path: f.path,
             sha256: f.sha256,
             size: f.size,
+            executable: f.executable,
         });
     })?;
     let lockfiles: Vec<Lockfile<'_>> = locks
         .iter()
-        .map(|(p, b)| Lockfile {
-            path: p,
-            content: b,
+        .map(|l| Lockfile {
+            path: &l.path,
+            content: &l.bytes,
         })
         .collect();
     let fixed_hex = fixed.and_then(reprove_build_types::sha256_hex);
     let checked = reprove_fetch::check(files, &lockfiles, fixed_hex.as_deref())
         .map_err(|source| BuildError::FetchCheck { source })?;
-    Ok((checked, dropped, executable))
+    Ok((checked, dropped))
 }
 
 /// Runs the fetch phase (or takes a cached store), checks the store, and spools what passed.
@@ -195,6 +211,12 @@ pub(crate) fn fetch_phase(
     let mut env = conditions.environment.clone();
     env.extend(fetch.env.clone());
     let key = cache_key(image, fetch, &env, &locks);
+    // Folders the build derives again (cargo's `src`): scratch in the fetch job, drained on read.
+    let scratch: Vec<String> =
+        reprove_fetch::derived_folders(locks.iter().map(|l| l.path.as_str()))
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
     let work = crate::owner::owned_tempdir(owner.id())?;
     let io = |path: &Path| {
         let path = path.to_owned();
@@ -209,7 +231,7 @@ pub(crate) fn fetch_phase(
         ));
         let dir = work.path().join("cached");
         let file = std::fs::File::open(path).map_err(io(path))?;
-        match read_and_check(file, &dir, &locks, fetch.fixed.as_deref()) {
+        match read_and_check(file, &dir, &locks, &scratch, fetch.fixed.as_deref()) {
             Ok(c) if !c.0.rejected() => from_cache = Some((c, dir)),
             // A cache is not evidence: a store that fails its checks is fetched again.
             _ => {
@@ -219,7 +241,7 @@ pub(crate) fn fetch_phase(
         }
     }
     let was_cached = from_cache.is_some();
-    let ((checked, dropped, executable), dir) = match from_cache {
+    let ((checked, dropped), dir) = match from_cache {
         Some(c) => c,
         None if !opts.allow_network => {
             return Err(BuildError::FetchNotAllowed {
@@ -252,20 +274,16 @@ pub(crate) fn fetch_phase(
                     ca_bundle: opts.ca_bundle.clone(),
                 },
                 store: Some(fetch.store.clone()),
-                store_scratch: reprove_fetch::derived_folders(
-                    locks.iter().map(|(p, _)| p.as_str()),
-                )
-                .into_iter()
-                .map(str::to_owned)
-                .collect(),
+                store_scratch: scratch.clone(),
             };
             let dir = work.path().join("fetched");
             let mut log_file = std::fs::File::create(log).map_err(io(log))?;
             let mut tar = source.open()?;
             let (reader, mut writer) = std::io::pipe().map_err(io(work.path()))?;
             let (end, read) = std::thread::scope(|s| {
-                let consumer =
-                    s.spawn(|| read_and_check(reader, &dir, &locks, fetch.fixed.as_deref()));
+                let consumer = s.spawn(|| {
+                    read_and_check(reader, &dir, &locks, &scratch, fetch.fixed.as_deref())
+                });
                 let end = engine.run_job(
                     &job,
                     &mut tar,
@@ -304,7 +322,7 @@ pub(crate) fn fetch_phase(
     let report = FetchReport {
         lockfiles: locks
             .iter()
-            .map(|(p, b)| (p.clone(), reprove_digest::sha256_bytes(b).hex()))
+            .map(|l| (l.path.clone(), l.sha256.clone()))
             .collect(),
         store_sha256: checked.sha256.clone(),
         files: checked.kept.len(),
@@ -329,19 +347,8 @@ pub(crate) fn fetch_phase(
             store: None,
         });
     }
-    let kept: Vec<(String, String, bool)> = checked
-        .kept
-        .iter()
-        .map(|f| {
-            (
-                f.path.clone(),
-                f.sha256.clone(),
-                executable.get(&f.path).copied().unwrap_or(false),
-            )
-        })
-        .collect();
     let spool = crate::owner::owned_tempdir(owner.id())?;
-    let archive = StoreArchive::create(&dir, &kept, spool.path())?;
+    let archive = StoreArchive::create(&dir, &checked.kept, spool.path())?;
     if let Some(path) = cached.as_ref().filter(|_| !was_cached) {
         // Best effort: a cache that cannot be written costs the next run a fetch, no more.
         let _ = save_to_cache(&archive, path);

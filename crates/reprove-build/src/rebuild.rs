@@ -492,34 +492,46 @@ pub fn rebuild_with(
             None => None,
         };
         let fetch_report = fetched.as_ref().map(|f| f.report.clone());
+        // The report, whatever the outcome: what went in, then what came out.
+        let report = |artifacts: BTreeMap<String, ArtifactDigest>,
+                      comparison: Vec<Comparison>,
+                      variations: Option<VariationReport>,
+                      explanations: Vec<Explanation>,
+                      verdict: RebuildVerdict| RebuildReport {
+            tag: tag.to_string(),
+            commit: info.commit.to_string(),
+            tree: info.tree.to_string(),
+            source_date_epoch: epoch,
+            source_archive_sha256: archive.clone(),
+            recipe: recipe.clone(),
+            external_recipe: opts.recipe.as_ref().map(|(_, e)| e.clone()),
+            image: image.clone(),
+            image_id: image_id.clone(),
+            engine: engine.name().to_owned(),
+            engine_version: engine_version.clone(),
+            network: "none".into(),
+            fetch: fetch_report.clone(),
+            conditions: conditions.clone(),
+            started_on: rfc3339_utc(started),
+            finished_on: rfc3339_utc(unix_now()),
+            artifacts,
+            comparison,
+            variations,
+            explanations,
+            verdict,
+        };
         if let Some(f) = &fetched
             && f.store.is_none()
         {
             // The store failed its checks: it is never given to a build.
             progress("the fetched dependencies failed their checks: not building");
-            return Ok(RebuildReport {
-                tag: tag.to_string(),
-                commit: info.commit.to_string(),
-                tree: info.tree.to_string(),
-                source_date_epoch: epoch,
-                source_archive_sha256: archive,
-                recipe,
-                external_recipe: opts.recipe.as_ref().map(|(_, e)| e.clone()),
-                image,
-                image_id,
-                engine: engine.name().to_owned(),
-                engine_version,
-                network: "none".into(),
-                fetch: fetch_report,
-                conditions,
-                started_on: rfc3339_utc(started),
-                finished_on: rfc3339_utc(unix_now()),
-                artifacts: BTreeMap::new(),
-                comparison: Vec::new(),
-                variations: None,
-                explanations: Vec::new(),
-                verdict: RebuildVerdict::InputsRejected,
-            });
+            return Ok(report(
+                BTreeMap::new(),
+                Vec::new(),
+                None,
+                Vec::new(),
+                RebuildVerdict::InputsRejected,
+            ));
         }
         let store = fetched.as_ref().and_then(|f| f.store.as_ref());
         let log = staging.path().join(KEPT_LOG);
@@ -658,29 +670,13 @@ pub fn rebuild_with(
             None => (None, Vec::new()),
         };
         explanations.extend(vexpl);
-        let report = RebuildReport {
-            tag: tag.to_string(),
-            commit: info.commit.to_string(),
-            tree: info.tree.to_string(),
-            source_date_epoch: epoch,
-            source_archive_sha256: archive,
-            recipe,
-            external_recipe: opts.recipe.as_ref().map(|(_, e)| e.clone()),
-            image,
-            image_id,
-            engine: engine.name().to_owned(),
-            engine_version,
-            network: "none".into(),
-            fetch: fetch_report,
-            conditions,
-            started_on: rfc3339_utc(started),
-            finished_on: rfc3339_utc(unix_now()),
-            artifacts: build.artifacts.clone(),
+        let report = report(
+            build.artifacts.clone(),
             comparison,
             variations,
             explanations,
             verdict,
-        };
+        );
         if opts.keep.is_some() {
             copy_artifacts(&report.artifacts, &staging.path().join(KEPT_ARTIFACTS))?;
         }

@@ -22,6 +22,8 @@ pub struct StoreFile {
     /// Lowercase hex.
     pub sha256: String,
     pub size: u64,
+    /// Kept as the fetch left it; not part of the store digest (a `sha256sum` listing).
+    pub executable: bool,
 }
 
 /// A lockfile of the tag the store is checked against.

@@ -28,6 +28,7 @@ fn file(path: &str, bytes: &[u8]) -> StoreFile {
         path: path.into(),
         sha256: sha(bytes),
         size: bytes.len() as u64,
+        executable: false,
     }
 }
 

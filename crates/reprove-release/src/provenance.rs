@@ -494,8 +494,8 @@ impl ProvenanceView {
         )
     }
 
-    /// How many resolved dependencies say they were fetched but carry no purl or no sha256.
-    pub fn malformed_fetched(&self) -> usize {
+    /// The resolved dependencies marked as fetched (role `fetched-dependency`).
+    fn fetched_entries(&self) -> impl Iterator<Item = &ResourceDescriptor> {
         self.predicate
             .build_definition
             .resolved_dependencies
@@ -507,23 +507,18 @@ impl ProvenanceView {
                     .and_then(Value::as_str)
                     == Some(FETCHED_DEPENDENCY)
             })
+    }
+
+    /// How many resolved dependencies say they were fetched but carry no purl or no sha256.
+    pub fn malformed_fetched(&self) -> usize {
+        self.fetched_entries()
             .filter(|d| d.uri.is_none() || !d.digest.contains_key("sha256"))
             .count()
     }
 
     /// The packages the build was given from the fetched store: purl → sha256.
     pub fn fetched_packages(&self) -> BTreeMap<String, String> {
-        self.predicate
-            .build_definition
-            .resolved_dependencies
-            .iter()
-            .filter(|d| {
-                d.annotations
-                    .as_ref()
-                    .and_then(|a| a.get("role"))
-                    .and_then(Value::as_str)
-                    == Some(FETCHED_DEPENDENCY)
-            })
+        self.fetched_entries()
             .filter_map(|d| Some((d.uri.clone()?, d.digest.get("sha256")?.clone())))
             .collect()
     }
