@@ -17,6 +17,7 @@ const KEYS: &[&str] = &[
     "timeout",
     "user",
     "fetch",
+    "accept-equivalent",
 ];
 
 /// Keys of `[build.fetch]`, for "did you mean" suggestions.
@@ -44,6 +45,8 @@ struct Raw {
     timeout: Option<u64>,
     user: Option<String>,
     fetch: Option<RawFetch>,
+    #[serde(default, rename = "accept-equivalent")]
+    accept_equivalent: Vec<String>,
 }
 
 /// The `[build.fetch]` table as written.
@@ -89,6 +92,112 @@ pub struct Recipe {
     /// The fetch phase: the one step of a rebuild that has network.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fetch: Option<FetchRecipe>,
+    /// The normalizations under which an artifact that differs bit for bit is accepted as the
+    /// same build (`[build] accept-equivalent`); empty: only bit-for-bit matches are accepted.
+    #[serde(
+        default,
+        rename = "acceptEquivalent",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub accept_equivalent: Vec<Normalization>,
+}
+
+/// A named normalization under which two artifacts that differ bit for bit are compared again,
+/// as OSS Rebuild's stabilizers do. Two artifacts equal after some of them are `equivalent`,
+/// never `reproducible`; a release accepts that only for the ones `accept-equivalent` names.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Normalization {
+    /// gzip compared by what it decompresses to: header (mtime, OS, file name) and
+    /// compression level ignored.
+    Gzip,
+    /// tar members compared as a set of paths, not in archive order.
+    TarOrder,
+    /// tar member modification times (and pax atime/ctime) ignored.
+    TarMtime,
+    /// tar member owner and group, by id and by name, ignored.
+    TarOwner,
+    /// the mode of tar directory members ignored (files keep theirs).
+    TarDirMode,
+    /// zip entries compared as a set of names, not in archive order.
+    ZipOrder,
+    /// zip entry timestamps (DOS time and the extended-timestamp extra field) ignored.
+    ZipTime,
+    /// zip entries compared by what they decompress to: method and level ignored.
+    ZipCompression,
+    /// `ar` member headers' mtime, owner, group and mode ignored (what `ar D` zeroes).
+    ArHeader,
+}
+
+impl Normalization {
+    pub const ALL: [Normalization; 9] = [
+        Normalization::Gzip,
+        Normalization::TarOrder,
+        Normalization::TarMtime,
+        Normalization::TarOwner,
+        Normalization::TarDirMode,
+        Normalization::ZipOrder,
+        Normalization::ZipTime,
+        Normalization::ZipCompression,
+        Normalization::ArHeader,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Normalization::Gzip => "gzip",
+            Normalization::TarOrder => "tar-order",
+            Normalization::TarMtime => "tar-mtime",
+            Normalization::TarOwner => "tar-owner",
+            Normalization::TarDirMode => "tar-dir-mode",
+            Normalization::ZipOrder => "zip-order",
+            Normalization::ZipTime => "zip-time",
+            Normalization::ZipCompression => "zip-compression",
+            Normalization::ArHeader => "ar-header",
+        }
+    }
+
+    /// What the normalization ignores, for reports.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Normalization::Gzip => "gzip header and compression level",
+            Normalization::TarOrder => "tar member order",
+            Normalization::TarMtime => "tar member modification times",
+            Normalization::TarOwner => "tar member owner and group",
+            Normalization::TarDirMode => "tar directory modes",
+            Normalization::ZipOrder => "zip entry order",
+            Normalization::ZipTime => "zip entry timestamps",
+            Normalization::ZipCompression => "zip compression method and level",
+            Normalization::ArHeader => "ar member mtime, owner and mode",
+        }
+    }
+}
+
+impl std::fmt::Display for Normalization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Normalization {
+    type Err = RecipeError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Normalization::ALL
+            .into_iter()
+            .find(|n| n.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Normalization::ALL.iter().map(|n| n.as_str()).collect();
+                bad_key(
+                    "accept-equivalent",
+                    format!(
+                        "[build] accept-equivalent: `{s}` is not a normalization reprove knows (it knows {}){}",
+                        names.join(", "),
+                        suggest_in(&names, s)
+                    ),
+                )
+            })
+    }
 }
 
 /// `[build.fetch]`: the one step of a rebuild with network. It runs in the same pinned image,
@@ -253,6 +362,13 @@ impl Recipe {
         }
         let timeout = check_timeout("timeout", "[build]", raw.timeout.unwrap_or(DEFAULT_TIMEOUT))?;
         let fetch = raw.fetch.map(FetchRecipe::from_raw).transpose()?;
+        let mut accept_equivalent = raw
+            .accept_equivalent
+            .iter()
+            .map(|s| s.parse())
+            .collect::<Result<Vec<Normalization>, _>>()?;
+        accept_equivalent.sort();
+        accept_equivalent.dedup();
         Ok(Recipe {
             image,
             command,
@@ -262,6 +378,7 @@ impl Recipe {
             timeout,
             user: raw.user,
             fetch,
+            accept_equivalent,
         })
     }
 
@@ -294,6 +411,11 @@ impl Recipe {
         field("user", json!(self.user), json!(other.user));
         field("timeout", json!(self.timeout), json!(other.timeout));
         field("fetch", json!(self.fetch), json!(other.fetch));
+        field(
+            "accept-equivalent",
+            json!(self.accept_equivalent),
+            json!(other.accept_equivalent),
+        );
         out
     }
 }
