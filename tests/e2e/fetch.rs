@@ -1,5 +1,6 @@
-//! The fetch phase on a real ecosystem: a Rust workspace with crates.io dependencies, built in
-//! a Debian image with Rust (bookworm's `rustc-web`/`cargo-web`, made by mmdebstrap), published
+//! The fetch phase on real ecosystems: a Rust workspace with crates.io dependencies, built in
+//! a Debian image with Rust (bookworm's `rustc-web`/`cargo-web`, made by mmdebstrap), and a
+//! Python application with PyPI dependencies locked by `--hash` (bookworm's `python3-pip`) — each published
 //! by a plain `docker run` that fetches as it builds, then rebuilt by reprove with the fetch in
 //! its own job and the build offline — bit for bit. The host's CA bundle is what lets the
 //! fetch through this machine's TLS-intercepting proxy; the image has none of its own.
@@ -11,41 +12,45 @@ use reprove_oci::testing::TestRegistry;
 /// Where the host's CA bundle is (the one the fetch is offered and the publisher mounts).
 const HOST_CA: &str = "/etc/ssl/certs/ca-certificates.crt";
 
-struct Rust {
+/// A real project in a real image on a test registry, committed and tagged `v1.0.0`.
+struct Project {
     f: Fixture,
     _reg: TestRegistry,
     docker_host: String,
     image: String,
 }
 
-impl Rust {
-    fn new() -> Option<Rust> {
+impl Project {
+    /// `rootfs_var` names the image tar `cargo xtask test` builds; `fixture` the project under
+    /// `tests/fixtures`; `config` makes its `reprove.toml` from the pinned image.
+    fn new(rootfs_var: &str, fixture: &str, config: impl Fn(&str) -> String) -> Option<Project> {
         let docker_host = engine()?;
         if !require_tool("docker-registry") {
             return None;
         }
-        let Some(rootfs) = std::env::var_os("REPROVE_TEST_RUST_ROOTFS") else {
+        let Some(rootfs) = std::env::var_os(rootfs_var) else {
             assert!(
                 std::env::var_os("REPROVE_REQUIRE_TOOLS").is_none(),
-                "REPROVE_TEST_RUST_ROOTFS is not set; cargo xtask test builds it"
+                "{rootfs_var} is not set; cargo xtask test builds it"
             );
-            eprintln!("skipping: no Debian Rust rootfs");
+            eprintln!("skipping: no {rootfs_var}");
             return None;
         };
         let reg = TestRegistry::start();
         let layer = std::fs::read(&rootfs).unwrap();
-        let digest = reg.push_rootfs("reprove/build-rust", "bookworm", &layer);
+        let digest = reg.push_rootfs("reprove/build", "bookworm", &layer);
         drop(layer);
-        let image = format!("{}/reprove/build-rust:bookworm@{digest}", reg.host);
+        let image = format!("{}/reprove/build:bookworm@{digest}", reg.host);
         let f = Fixture::new();
-        let ws = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../tests/fixtures/cargo-workspace");
-        crate::baseline::copy_dir(&ws, &f.repo());
-        f.write(".gitignore", "target/\n");
-        f.write("reprove.toml", recipe(&image, "cargo fetch --locked"));
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures")
+            .join(fixture);
+        crate::baseline::copy_dir(&dir, &f.repo());
+        f.write(".gitignore", "target/\nbuild/\ndist/\n");
+        f.write("reprove.toml", config(&image));
         f.commit("app 1.0\n\nReviewed-by: R <r@example.com>");
         f.tag("v1.0.0");
-        Some(Rust {
+        Some(Project {
             f,
             _reg: reg,
             docker_host,
@@ -72,8 +77,9 @@ impl Rust {
     }
 
     /// The project's ordinary CI build: one `docker run` with network that fetches as it
-    /// builds, at the same paths (`/build/src`, `HOME=/tmp`). Returns the published folder.
-    fn publish(&self, tag: &str) -> String {
+    /// builds, at the same paths (`/build/src`, `HOME=/tmp`). Copies `artifact` (a path in
+    /// the tree) into the published folder it returns.
+    fn publish(&self, tag: &str, build: &[&str], artifact: &str) -> String {
         let tree = self.f.path(&format!("ci-{tag}"));
         self.f.git_in(
             self.f.dir.path(),
@@ -89,13 +95,14 @@ impl Rust {
         let out = std::process::Command::new("docker")
             .env("DOCKER_HOST", &self.docker_host)
             .args(["run", "--rm", "--network", "host", "-e", "HOME=/tmp"])
+            .args(["-e", &format!("PIP_CERT={HOST_CA}")])
             .args(["--tmpfs", "/tmp:rw,exec,mode=1777"])
             .arg("--volume")
             .arg(format!("{HOST_CA}:{HOST_CA}:ro"))
             .arg("--volume")
             .arg(format!("{}:/build/src", tree.display()))
             .args(["--workdir", "/build/src", &self.image])
-            .args(["cargo", "build", "--release", "--locked"])
+            .args(build)
             .output()
             .unwrap();
         assert!(
@@ -105,9 +112,17 @@ impl Rust {
         );
         let dist = self.f.path(&format!("published-{tag}"));
         std::fs::create_dir_all(&dist).unwrap();
-        std::fs::copy(tree.join("target/release/app"), dist.join("app")).unwrap();
+        let name = artifact.rsplit('/').next().unwrap();
+        std::fs::copy(tree.join(artifact), dist.join(name)).unwrap();
         dist.display().to_string()
     }
+}
+
+/// The Rust workspace with crates.io dependencies, built in bookworm's `rustc-web`.
+fn rust() -> Option<Project> {
+    Project::new("REPROVE_TEST_RUST_ROOTFS", "cargo-workspace", |image| {
+        recipe(image, "cargo fetch --locked")
+    })
 }
 
 fn recipe(image: &str, fetch: &str) -> String {
@@ -118,12 +133,16 @@ fn recipe(image: &str, fetch: &str) -> String {
 
 #[test]
 fn a_rust_workspace_with_crates_io_dependencies_rebuilds_offline_bit_for_bit() {
-    let Some(r) = Rust::new() else { return };
+    let Some(r) = rust() else { return };
     assert!(
         std::path::Path::new(HOST_CA).is_file(),
         "the host has no CA bundle at {HOST_CA}"
     );
-    let dist = r.publish("v1.0.0");
+    let dist = r.publish(
+        "v1.0.0",
+        &["cargo", "build", "--release", "--locked"],
+        "target/release/app",
+    );
     let cache = r.p("fetch-cache");
     // Cold: the fetch job runs (host network, host CA bundle), the store is checked, the
     // build runs with --network none.
@@ -242,7 +261,7 @@ fn a_rust_workspace_with_crates_io_dependencies_rebuilds_offline_bit_for_bit() {
 
 #[test]
 fn a_tampered_crate_in_the_store_is_named_and_never_built() {
-    let Some(r) = Rust::new() else { return };
+    let Some(r) = rust() else { return };
     // A compromised mirror or proxy: the fetch succeeds, one crate's bytes are not the locked
     // ones. The build never runs.
     r.f.write(
@@ -292,4 +311,120 @@ fn a_tampered_crate_in_the_store_is_named_and_never_built() {
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("dependency-unlocked"), "{out}");
     assert!(out.contains("evil-0.1.0.crate"), "{out}");
+}
+
+/// The Python application: `pip install --require-hashes` from PyPI in CI; in the rebuild
+/// from a wheelhouse that `pip download` filled in the fetch job.
+fn python(fetch: &str) -> Option<Project> {
+    Project::new("REPROVE_TEST_PYTHON_ROOTFS", "python-app", |image| {
+        python_recipe(image, fetch)
+    })
+}
+
+const PIP_DOWNLOAD: &str = "pip download --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements.txt -d /tmp/wheels";
+
+fn python_recipe(image: &str, fetch: &str) -> String {
+    format!(
+        "[project]\nname = \"app\"\n\n[build]\nimage = \"{image}\"\ncommand = \"sh build.sh\"\nartifacts = [\"dist/app.tar\"]\nenv = {{ PIP_FLAGS = \"--no-index --find-links /tmp/wheels\" }}\n\n[build.fetch]\ncommand = \"{fetch}\"\nstore = \"/tmp/wheels\"\nallow = [\"pypi.org\", \"files.pythonhosted.org\"]\n"
+    )
+}
+
+#[test]
+fn a_python_app_with_hashed_requirements_rebuilds_offline_bit_for_bit() {
+    let Some(r) = python(PIP_DOWNLOAD) else {
+        return;
+    };
+    let dist = r.publish("v1.0.0", &["sh", "build.sh"], "dist/app.tar");
+    let (code, out, err) = r.run(&[
+        "rebuild",
+        "v1.0.0",
+        "--artifacts",
+        &dist,
+        "--fetch-network",
+        "host",
+        "--no-fetch-cache",
+        "--keep",
+        &r.p("kept"),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("fetch: 3 package(s) checked against requirements.txt"),
+        "{out}"
+    );
+    assert!(out.contains("match     app.tar  sha256:"), "{out}");
+    assert!(out.contains("verdict: reproducible"), "{out}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(r.f.path("kept/rebuild-report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["network"], "none");
+    let files: Vec<&str> = report["fetch"]["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "attrs-23.2.0-py3-none-any.whl",
+            "idna-3.7-py3-none-any.whl",
+            "six-1.16.0-py2.py3-none-any.whl"
+        ]
+    );
+
+    // Release and verify: the wheels are the SOUP register (whose first hash is an sdist's
+    // for two of them: any file the requirement accepts is the component).
+    let (code, _, err) = r.run(&["key", "generate", "--output", &r.p("k")]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = r.run(&[
+        "release",
+        "v1.0.0",
+        "--artifacts",
+        &dist,
+        "--key",
+        &r.p("k.key"),
+        "--fetch-network",
+        "host",
+        "--no-fetch-cache",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = r.run(&[
+        "verify",
+        "v1.0.0",
+        "--key",
+        &r.p("k.pub"),
+        "--artifacts",
+        &dist,
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(
+            "the 3 package(s) the build was given are the SOUP register of requirements.txt"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_tampered_wheel_is_named_and_never_built() {
+    let fetch =
+        format!("{PIP_DOWNLOAD} && printf tampered >> /tmp/wheels/idna-3.7-py3-none-any.whl");
+    let Some(r) = python(&fetch) else { return };
+    let (code, out, err) = r.run(&[
+        "rebuild",
+        "v1.0.0",
+        "--fetch-network",
+        "host",
+        "--no-fetch-cache",
+        "--keep",
+        &r.p("k"),
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("REJECTED  dependency-mismatch"), "{out}");
+    assert!(out.contains("pkg:pypi/idna@3.7"), "{out}");
+    assert!(out.contains("verdict: inputs-rejected"), "{out}");
+    assert!(
+        !r.f.path("k/build.log").exists(),
+        "the build must not have run"
+    );
 }

@@ -368,33 +368,46 @@ pub fn debian_gcc_rootfs() -> Result<PathBuf> {
 }
 
 /// A Debian bookworm root filesystem with Rust — bookworm's `rustc-web` and `cargo-web`
-/// (a recent rustc, from bookworm-security) — gcc and libc6-dev, as one tar, made by mmdebstrap
-/// with a fixed SOURCE_DATE_EPOCH; documentation left out. No `ca-certificates`: like many
-/// stock images it trusts nothing, so the fetch phase works only with the CA bundle reprove
-/// offers. Reused while it exists.
+/// (a recent rustc, from bookworm-security) — gcc and libc6-dev, as one tar. No
+/// `ca-certificates`: like many stock images it trusts nothing, so the fetch phase works only
+/// with the CA bundle reprove offers.
 pub fn debian_rust_rootfs() -> Result<PathBuf> {
+    debian_rootfs("bookworm-rust", "rustc-web,cargo-web,gcc,libc6-dev", true)
+}
+
+/// A Debian bookworm root filesystem with Python 3 and pip (bookworm's `python3-pip`), as one
+/// tar; no `ca-certificates` either.
+pub fn debian_python_rootfs() -> Result<PathBuf> {
+    debian_rootfs("bookworm-python", "python3-pip", false)
+}
+
+/// A minbase Debian bookworm with `include` (comma-separated packages), made by mmdebstrap with
+/// a fixed SOURCE_DATE_EPOCH, documentation left out; reused while it exists.
+fn debian_rootfs(name: &str, include: &str, security: bool) -> Result<PathBuf> {
     let dir = target().join("xtask").join("rootfs");
-    let tar = dir.join("bookworm-rust.tar");
+    let tar = dir.join(format!("{name}.tar"));
     if tar.exists() {
         return Ok(tar);
     }
     std::fs::create_dir_all(&dir)?;
-    let partial = dir.join("bookworm-rust.partial.tar");
-    run(Command::new("mmdebstrap")
-        .args([
-            "--quiet",
-            "--format=tar",
-            "--variant=minbase",
-            "--include=rustc-web,cargo-web,gcc,libc6-dev",
-            "--dpkgopt=path-exclude=/usr/share/doc/*",
-            "--dpkgopt=path-exclude=/usr/share/man/*",
-            "--dpkgopt=path-exclude=/usr/share/locale/*",
-            "bookworm",
-        ])
-        .arg(&partial)
-        .arg("deb http://deb.debian.org/debian bookworm main")
-        .arg("deb http://deb.debian.org/debian-security bookworm-security main")
-        .env("SOURCE_DATE_EPOCH", "1700000000"))?;
+    let partial = dir.join(format!("{name}.partial.tar"));
+    let mut cmd = Command::new("mmdebstrap");
+    cmd.args([
+        "--quiet",
+        "--format=tar",
+        "--variant=minbase",
+        &format!("--include={include}"),
+        "--dpkgopt=path-exclude=/usr/share/doc/*",
+        "--dpkgopt=path-exclude=/usr/share/man/*",
+        "--dpkgopt=path-exclude=/usr/share/locale/*",
+        "bookworm",
+    ])
+    .arg(&partial)
+    .arg("deb http://deb.debian.org/debian bookworm main");
+    if security {
+        cmd.arg("deb http://deb.debian.org/debian-security bookworm-security main");
+    }
+    run(cmd.env("SOURCE_DATE_EPOCH", "1700000000"))?;
     std::fs::rename(&partial, &tar)?;
     Ok(tar)
 }

@@ -135,6 +135,9 @@ pub struct SoupView {
     pub source: Option<String>,
     #[serde(default)]
     pub checksum: Option<ChecksumView>,
+    /// The other files of the same release the lockfile accepts (see `SoupItem`).
+    #[serde(default)]
+    pub other_checksums: Vec<ChecksumView>,
     #[serde(default)]
     pub purl: String,
     #[serde(default)]
@@ -151,6 +154,17 @@ pub struct SoupView {
     pub end_of_support: Option<String>,
     #[serde(default)]
     pub last_anomaly_review: Option<String>,
+}
+
+impl SoupView {
+    /// Every sha256 (hex) the lockfile accepts for this component.
+    pub fn sha256s(&self) -> impl Iterator<Item = &str> {
+        self.checksum
+            .iter()
+            .chain(&self.other_checksums)
+            .filter(|c| c.algorithm == "sha256")
+            .map(|c| c.value.as_str())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

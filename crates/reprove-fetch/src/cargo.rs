@@ -11,7 +11,7 @@ use reprove_soup::{LockfileKind, SoupFindingCode, parse_lockfile};
 
 use crate::{
     Checked, DependencyCode, DependencyFinding, FetchError, Lockfile, ResolvedPackage, StoreFile,
-    group_by_purl,
+    group_by_purl, unlocked,
 };
 
 /// A package a Cargo.lock locks from a registry.
@@ -232,15 +232,4 @@ pub(crate) fn check(
         findings,
         sha256: String::new(),
     })
-}
-
-fn unlocked(f: &StoreFile, message: String) -> DependencyFinding {
-    DependencyFinding {
-        code: DependencyCode::DependencyUnlocked,
-        package: None,
-        path: Some(f.path.clone()),
-        expected: None,
-        actual: Some(format!("sha256:{}", f.sha256)),
-        message,
-    }
 }

@@ -8,6 +8,7 @@
 //! `find . -type f | LC_ALL=C sort | xargs sha256sum | sha256sum` (paths without `./`).
 
 mod cargo;
+mod python;
 
 use std::collections::BTreeMap;
 
@@ -37,9 +38,13 @@ pub struct Lockfile<'a> {
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     #[error(
-        "reprove cannot check a fetched store against `{path}` yet (it checks Cargo.lock); declare the fetch `fixed` or leave that lockfile out of `[build.fetch] lockfiles`"
+        "reprove cannot check a fetched store against `{path}` yet (it checks Cargo.lock and pip requirements files); declare the fetch `fixed` or leave that lockfile out of `[build.fetch] lockfiles`"
     )]
     UnsupportedLockfile { path: String },
+    #[error(
+        "one store cannot be checked against both `{first}` and `{second}`: a fetch fills one ecosystem's store (cargo's registry or a pip wheelhouse); name one kind in `[build.fetch] lockfiles`"
+    )]
+    MixedLockfiles { first: String, second: String },
     #[error(
         "the fetch phase has nothing to check its store against: no lockfile reprove can check at the root of the tree; name them in `[build.fetch] lockfiles` or declare the fetch `fixed`"
     )]
@@ -180,16 +185,16 @@ pub fn derived_folders<'a>(lockfiles: impl IntoIterator<Item = &'a str>) -> Vec<
     if cargo { vec!["src"] } else { Vec::new() }
 }
 
-/// Which lockfiles of the tree the store is checked against when the recipe names none:
-/// those at the root that reprove can check.
+/// Which lockfiles of the tree the store is checked against when the recipe names none: the
+/// root `Cargo.lock`, else the root `requirements.txt` (a project with both, or with other
+/// requirements files, names them).
 pub fn default_lockfiles<'a>(tree_paths: impl IntoIterator<Item = &'a str>) -> Vec<String> {
-    let mut out: Vec<String> = tree_paths
+    let paths: Vec<&str> = tree_paths.into_iter().collect();
+    ["Cargo.lock", "requirements.txt"]
         .into_iter()
-        .filter(|p| !p.contains('/') && lockfile_kind(p) == Some(LockfileKind::CargoLock))
-        .map(str::to_owned)
-        .collect();
-    out.sort();
-    out
+        .find(|want| paths.contains(want))
+        .map(|p| vec![p.to_owned()])
+        .unwrap_or_default()
 }
 
 /// Checks the store against the lockfiles and, for a fixed-output fetch, the declared digest
@@ -202,18 +207,32 @@ pub fn check(
     if lockfiles.is_empty() && fixed.is_none() {
         return Err(FetchError::NothingToCheck);
     }
-    let mut cargo_locks = Vec::new();
+    let mut kind = None;
     for l in lockfiles {
-        match lockfile_kind(l.path) {
-            Some(LockfileKind::CargoLock) => cargo_locks.push(*l),
+        let k = match lockfile_kind(l.path) {
+            Some(k @ (LockfileKind::CargoLock | LockfileKind::Requirements)) => k,
             _ => {
                 return Err(FetchError::UnsupportedLockfile {
                     path: l.path.to_owned(),
                 });
             }
+        };
+        match kind {
+            Some((first, first_path)) if first != k => {
+                return Err(FetchError::MixedLockfiles {
+                    first: first_path,
+                    second: l.path.to_owned(),
+                });
+            }
+            None => kind = Some((k, l.path.to_owned())),
+            Some(_) => {}
         }
     }
-    let mut checked = if cargo_locks.is_empty() {
+    let mut checked = if let Some((LockfileKind::CargoLock, _)) = kind {
+        cargo::check(files, lockfiles)?
+    } else if kind.is_some() {
+        python::check(files, lockfiles)?
+    } else {
         let mut kept = files;
         kept.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
         Checked {
@@ -224,8 +243,6 @@ pub fn check(
             findings: Vec::new(),
             sha256: String::new(),
         }
-    } else {
-        cargo::check(files, &cargo_locks)?
     };
     checked.sha256 = store_digest(&checked.kept);
     if let Some(want) = fixed
@@ -247,6 +264,18 @@ pub fn check(
         .findings
         .sort_by(|a, b| (a.code, &a.package, &a.path).cmp(&(b.code, &b.package, &b.path)));
     Ok(checked)
+}
+
+/// A file of the store no lockfile accounts for.
+pub(crate) fn unlocked(f: &StoreFile, message: String) -> DependencyFinding {
+    DependencyFinding {
+        code: DependencyCode::DependencyUnlocked,
+        package: None,
+        path: Some(f.path.clone()),
+        expected: None,
+        actual: Some(format!("sha256:{}", f.sha256)),
+        message,
+    }
 }
 
 /// Locked packages by purl, with the lockfiles that lock them.

@@ -282,3 +282,149 @@ fn one_file_name_locked_from_two_sources_is_refused() {
     assert_eq!(derived_folders(["Cargo.lock"]), ["src"]);
     assert!(derived_folders(["package-lock.json"]).is_empty());
 }
+
+fn requirements(reqs: &[(&str, &str, &[&[u8]])]) -> String {
+    let mut s = String::from("# pip-compile --generate-hashes\n");
+    for (n, v, files) in reqs {
+        s.push_str(&format!("{n}=={v}"));
+        for f in *files {
+            s.push_str(&format!(" \\\n    --hash=sha256:{}", sha(f)));
+        }
+        s.push_str("\n    # via -r requirements.in\n");
+    }
+    s
+}
+
+fn pip_checked(files: Vec<StoreFile>, text: &str) -> Checked {
+    check(
+        files,
+        &[Lockfile {
+            path: "requirements.txt",
+            content: text.as_bytes(),
+        }],
+        None,
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_wheelhouse_is_checked_by_hash_against_every_file_a_requirement_accepts() {
+    let text = requirements(&[
+        ("six", "1.16.0", &[b"six sdist", b"six wheel"]),
+        ("Zope.Interface", "6.0", &[b"zope wheel"]),
+    ]);
+    let c = pip_checked(
+        vec![
+            file("six-1.16.0-py2.py3-none-any.whl", b"six wheel"),
+            file(
+                "zope.interface-6.0-cp311-cp311-linux_x86_64.whl",
+                b"zope wheel",
+            ),
+        ],
+        &text,
+    );
+    assert!(codes(&c).is_empty(), "{:?}", c.findings);
+    assert_eq!(c.kept.len(), 2);
+    let purls: Vec<&str> = c.packages.iter().map(|p| p.purl.as_str()).collect();
+    assert_eq!(
+        purls,
+        ["pkg:pypi/six@1.16.0", "pkg:pypi/zope-interface@6.0"]
+    );
+    assert_eq!(c.packages[0].sha256, sha(b"six wheel"));
+    assert_eq!(c.packages[0].lockfiles, ["requirements.txt"]);
+}
+
+#[test]
+fn a_tampered_missing_or_planted_wheel_is_named() {
+    let text = requirements(&[
+        ("six", "1.16.0", &[b"six wheel"]),
+        ("idna", "3.7", &[b"idna wheel"]),
+        ("attrs", "23.2.0", &[b"attrs wheel"]),
+    ]);
+    let c = pip_checked(
+        vec![
+            file("six-1.16.0-py2.py3-none-any.whl", b"six wheel, tampered"),
+            file("attrs-23.2.0-py3-none-any.whl", b"attrs wheel"),
+            file("evil-1.0-py3-none-any.whl", b"evil"),
+            // The right bytes in a folder: pip writes the wheelhouse flat.
+            file("sub/idna-3.7-py3-none-any.whl", b"idna wheel"),
+            file("pip.conf", b"[global]\nindex-url = http://evil\n"),
+        ],
+        &text,
+    );
+    assert!(c.rejected());
+    assert_eq!(
+        codes(&c),
+        [
+            (
+                DependencyCode::DependencyMissing,
+                Some("pkg:pypi/idna@3.7".into()),
+                None
+            ),
+            (
+                DependencyCode::DependencyMismatch,
+                Some("pkg:pypi/six@1.16.0".into()),
+                Some("six-1.16.0-py2.py3-none-any.whl".into())
+            ),
+            (
+                DependencyCode::DependencyUnlocked,
+                None,
+                Some("evil-1.0-py3-none-any.whl".into())
+            ),
+            (
+                DependencyCode::DependencyUnlocked,
+                None,
+                Some("pip.conf".into())
+            ),
+            (
+                DependencyCode::DependencyUnlocked,
+                None,
+                Some("sub/idna-3.7-py3-none-any.whl".into())
+            ),
+        ]
+    );
+    assert_eq!(c.kept.len(), 1, "only the checked wheel is kept");
+}
+
+#[test]
+fn a_requirement_without_a_sha256_hash_is_unverifiable() {
+    let c = pip_checked(vec![], "six==1.16.0\n");
+    assert_eq!(
+        codes(&c),
+        [(
+            DependencyCode::UnverifiableDependency,
+            Some("pkg:pypi/six@1.16.0".into()),
+            None
+        )]
+    );
+    assert!(!c.rejected());
+}
+
+#[test]
+fn one_store_holds_one_ecosystem_and_defaults_prefer_cargo() {
+    let err = check(
+        vec![],
+        &[
+            Lockfile {
+                path: "Cargo.lock",
+                content: b"version = 4\n",
+            },
+            Lockfile {
+                path: "requirements.txt",
+                content: b"",
+            },
+        ],
+        None,
+    )
+    .unwrap_err();
+    assert!(matches!(err, FetchError::MixedLockfiles { .. }), "{err}");
+    assert_eq!(
+        default_lockfiles(["requirements.txt", "Cargo.lock"]),
+        ["Cargo.lock"]
+    );
+    assert_eq!(
+        default_lockfiles(["requirements-dev.txt", "requirements.txt"]),
+        ["requirements.txt"]
+    );
+    assert!(default_lockfiles(["docs/requirements.txt"]).is_empty());
+}

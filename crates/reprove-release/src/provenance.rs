@@ -517,10 +517,17 @@ impl ProvenanceView {
     }
 
     /// The packages the build was given from the fetched store: purl → sha256.
-    pub fn fetched_packages(&self) -> BTreeMap<String, String> {
-        self.fetched_entries()
+    /// Every fetched package: purl → the sha256 of each file of it the build was given (a
+    /// Python requirement may come as a wheel and an sdist).
+    pub fn fetched_packages(&self) -> BTreeMap<String, BTreeSet<String>> {
+        let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (purl, sha) in self
+            .fetched_entries()
             .filter_map(|d| Some((d.uri.clone()?, d.digest.get("sha256")?.clone())))
-            .collect()
+        {
+            out.entry(purl).or_default().insert(sha);
+        }
+        out
     }
 
     /// The artifacts attested: name → sha256.

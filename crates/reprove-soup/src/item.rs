@@ -122,6 +122,10 @@ pub struct SoupItem {
     pub source: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checksum: Option<Checksum>,
+    /// The other files of the same release the lockfile accepts (a Python requirement's wheel
+    /// per platform and its sdist): a build given any one of them was given this component.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub other_checksums: Vec<Checksum>,
     /// Package URL: the unique designator (IEC 62304 §8.1.2 c).
     pub purl: String,
     pub scope: Scope,
@@ -150,6 +154,7 @@ impl SoupItem {
             supplier_origin: None,
             source: None,
             checksum: None,
+            other_checksums: Vec::new(),
             purl,
             scope: Scope::Unknown,
             license: None,
@@ -159,6 +164,22 @@ impl SoupItem {
             end_of_support: None,
             last_anomaly_review: None,
         }
+    }
+
+    /// Sets the checksum to the first of `all` and keeps the rest as the other accepted files.
+    pub fn set_checksums(&mut self, all: Vec<Checksum>) {
+        let mut all = all.into_iter();
+        self.checksum = all.next();
+        self.other_checksums = all.collect();
+    }
+
+    /// Every sha256 (lowercase hex) the lockfile accepts for this component.
+    pub fn sha256s(&self) -> impl Iterator<Item = &str> {
+        self.checksum
+            .iter()
+            .chain(&self.other_checksums)
+            .filter(|c| c.algorithm == "sha256")
+            .map(|c| c.value.as_str())
     }
 
     pub fn with_derived_supplier(mut self, supplier: Option<String>) -> Self {

@@ -131,10 +131,13 @@ pub(crate) fn parse_requirements(path: &str, text: &str) -> Parsed {
             None => Some("pypi.org".to_owned()),
         });
         item.source = Some(url.clone().unwrap_or_else(|| PYPI.to_owned()));
-        item.checksum = options
-            .split_whitespace()
-            .filter_map(|o| o.strip_prefix("--hash="))
-            .find_map(Checksum::from_prefixed_hex);
+        item.set_checksums(
+            options
+                .split_whitespace()
+                .filter_map(|o| o.strip_prefix("--hash="))
+                .filter_map(Checksum::from_prefixed_hex)
+                .collect(),
+        );
         if !pinned {
             parsed.findings.push(SoupFinding::for_item(
                 SoupFindingCode::UnpinnedVersion,
@@ -183,12 +186,15 @@ fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
 
-fn first_hash(files: Option<&Value>) -> Option<Checksum> {
-    files?
-        .as_array()?
-        .iter()
+/// Every `hash` of a list of files (poetry's `files`, uv's `wheels`), in order.
+fn file_hashes(files: Option<&Value>) -> Vec<Checksum> {
+    files
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
         .filter_map(|f| str_of(f, "hash"))
-        .find_map(Checksum::from_prefixed_hex)
+        .filter_map(Checksum::from_prefixed_hex)
+        .collect()
 }
 
 pub(crate) fn parse_poetry(path: &str, text: &str) -> Parsed {
@@ -237,8 +243,11 @@ pub(crate) fn parse_poetry(path: &str, text: &str) -> Parsed {
             }
         }
         if item.checksum.is_none() {
-            item.checksum = first_hash(pkg.get("files"))
-                .or_else(|| first_hash(legacy_files.and_then(|f| f.get(name))));
+            let mut all = file_hashes(pkg.get("files"));
+            if all.is_empty() {
+                all = file_hashes(legacy_files.and_then(|f| f.get(name)));
+            }
+            item.set_checksums(all);
         }
         let groups: Vec<&str> = pkg
             .get("groups")
@@ -329,11 +338,14 @@ pub(crate) fn parse_uv(path: &str, text: &str) -> Parsed {
             item = item.with_derived_supplier(source_supplier(u));
         }
         if item.checksum.is_none() {
-            item.checksum = p
+            let mut all: Vec<Checksum> = p
                 .get("sdist")
                 .and_then(|s| str_of(s, "hash"))
                 .and_then(Checksum::from_prefixed_hex)
-                .or_else(|| first_hash(p.get("wheels")));
+                .into_iter()
+                .collect();
+            all.extend(file_hashes(p.get("wheels")));
+            item.set_checksums(all);
         }
         let n = normalize(name);
         item.scope = if direct.contains(&n) {
@@ -360,6 +372,18 @@ mod tests {
     use super::*;
 
     const H: &str = "sha256:2c0d7e8ae3a3ec6b9a5d5c6c5fa2e1b9f6e46bd8f8b1d0d8d5f6a8e0c1b2a3d4";
+
+    #[test]
+    fn every_hash_a_requirement_accepts_is_kept() {
+        let a = "a".repeat(64);
+        let b = "b".repeat(64);
+        let text = format!("six==1.16.0 \\\n    --hash=sha256:{a} \\\n    --hash=sha256:{b}\n");
+        let p = parse_requirements("requirements.txt", &text);
+        let item = &p.items[0];
+        assert_eq!(item.checksum.as_ref().unwrap().value, a);
+        let all: Vec<&str> = item.sha256s().collect();
+        assert_eq!(all, [a.as_str(), b.as_str()]);
+    }
 
     #[test]
     fn requirements_pinned_hashed_and_via() {

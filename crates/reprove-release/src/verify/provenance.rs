@@ -508,14 +508,14 @@ pub(super) fn soup_closure(baseline: &BaselineView, p: &Value) -> CheckResult {
         .iter()
         .filter(|i| lockfiles.contains(&i.manifest))
     {
-        let soup_sha = item
-            .checksum
-            .as_ref()
-            .filter(|c| c.algorithm == "sha256")
-            .map(|c| c.value.as_str());
+        // Any file the lockfile accepts (a Python requirement locks a wheel per platform and
+        // its sdist) is the component.
+        let accepted: Vec<&str> = item.sha256s().collect();
         // A package without a checksum (a git source) cannot be fetched into a checked store:
         // one that was is flagged below as not in the register.
-        let Some(soup_sha) = soup_sha else { continue };
+        let Some(soup_sha) = accepted.first().copied() else {
+            continue;
+        };
         soup_purls.insert(item.purl.as_str());
         match fetched.get(item.purl.as_str()) {
             None => findings.push(format!(
@@ -524,14 +524,17 @@ pub(super) fn soup_closure(baseline: &BaselineView, p: &Value) -> CheckResult {
                 printable(&item.purl),
                 printable(&item.manifest)
             )),
-            Some(sha) if *sha != soup_sha => findings.push(format!(
-                "{}: `{}` is sha256:{} in the SOUP register but sha256:{} among the build's inputs",
-                FindingCode::SoupDigestDiffers,
-                printable(&item.purl),
-                printable(soup_sha),
-                printable(sha)
-            )),
-            Some(_) => {}
+            Some(shas) => {
+                for sha in shas.iter().filter(|s| !accepted.contains(&s.as_str())) {
+                    findings.push(format!(
+                        "{}: `{}` is sha256:{} in the SOUP register but sha256:{} among the build's inputs",
+                        FindingCode::SoupDigestDiffers,
+                        printable(&item.purl),
+                        printable(soup_sha),
+                        printable(sha)
+                    ));
+                }
+            }
         }
     }
     for purl in fetched.keys().filter(|p| !soup_purls.contains(p.as_str())) {
