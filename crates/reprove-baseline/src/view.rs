@@ -14,6 +14,20 @@ pub struct BaselineView {
     #[serde(default)]
     pub subject: Vec<SubjectView>,
     pub predicate: PredicateView,
+    /// A recipe from outside the release, attached by the reader (never read from the
+    /// statement): see [`BaselineView::attach_external_recipe`].
+    #[serde(skip)]
+    pub external_recipe: Option<ExternalRecipeView>,
+}
+
+/// The recipe a release was built with when its tag had no `[build]` table of its own
+/// (`reprove release --recipe`): the evidence folder's `recipe.toml`, vouched by the signed
+/// index and named by sha256 in the provenance.
+#[derive(Debug, Clone)]
+pub struct ExternalRecipeView {
+    /// sha256 (hex) of the file's bytes.
+    pub sha256: String,
+    pub recipe: Result<reprove_build_types::Recipe, reprove_build_types::RecipeError>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -278,6 +292,31 @@ impl BaselineView {
         self.predicate.build.as_ref().map(|build| {
             reprove_build_types::Recipe::from_baseline_build(&Value::Object(build.clone()))
         })
+    }
+
+    /// Attaches the evidence's `recipe.toml` (`bytes`) as the recipe the release was built
+    /// with — only when the baseline records none of its own: a tag's own `[build]` always
+    /// says how it is built.
+    pub fn attach_external_recipe(&mut self, bytes: &[u8]) {
+        if self.predicate.build.is_some() {
+            return;
+        }
+        let recipe = std::str::from_utf8(bytes)
+            .map_err(|_| reprove_build_types::RecipeError::new("`recipe.toml` is not UTF-8"))
+            .and_then(reprove_build_types::Recipe::from_config);
+        self.external_recipe = Some(ExternalRecipeView {
+            sha256: reprove_digest::sha256_bytes(bytes).hex(),
+            recipe,
+        });
+    }
+
+    /// The recipe the release was built with: the baseline's own `[build]`, else the attached
+    /// external one.
+    pub fn release_recipe(
+        &self,
+    ) -> Option<Result<reprove_build_types::Recipe, reprove_build_types::RecipeError>> {
+        self.recipe()
+            .or_else(|| self.external_recipe.as_ref().map(|e| e.recipe.clone()))
     }
 
     /// Whether every policy `reprove.toml` switched on held.

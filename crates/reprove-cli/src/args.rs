@@ -236,3 +236,68 @@ mod tests {
         );
     }
 }
+
+/// A recipe from outside the tag: for releases made before the project had a `[build]` table.
+#[derive(Debug, Clone, Args)]
+pub struct RecipeArgs {
+    /// Run the `[build]` table of FILE (a reprove.toml) instead of the tag's own: for releases
+    /// made before the project had one. Recorded by sha256; not part of the release's baseline.
+    #[arg(long, value_name = "FILE", conflicts_with = "recipe_from")]
+    recipe: Option<PathBuf>,
+    /// Run the `[build]` table of `reprove.toml` at REV (a branch, tag or commit) instead of
+    /// the tag's own.
+    #[arg(long, value_name = "REV")]
+    recipe_from: Option<String>,
+}
+
+impl RecipeArgs {
+    /// The recipe named by `--recipe FILE` or `--recipe-from REV`, with where it came from and
+    /// the bytes it was read from.
+    pub fn read(
+        &self,
+        repo: &reprove_source::Repository,
+    ) -> Result<Option<reprove_release::pipeline::OutsideRecipe>> {
+        let (bytes, origin) = match (&self.recipe, &self.recipe_from) {
+            (Some(f), _) => {
+                let bytes = reprove_digest::read_regular(f, 1 << 20)
+                    .with_context(|| format!("failed to read the recipe `{}`", f.display()))?;
+                let name = f
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                (bytes, format!("file {name}"))
+            }
+            (None, Some(rev)) => {
+                if rev.starts_with('-') {
+                    anyhow::bail!("`{rev}` is not a revision");
+                }
+                let commit = repo
+                    .resolve_commit(rev)
+                    .with_context(|| format!("failed to resolve `{rev}` for --recipe-from"))?;
+                let entries = repo
+                    .tree_entries(&commit)
+                    .with_context(|| format!("failed to list the tree at `{rev}`"))?;
+                let Some(bytes) = repo
+                    .read_tree_file(&entries, b"reprove.toml", 1 << 20)
+                    .with_context(|| format!("failed to read `reprove.toml` at `{rev}`"))?
+                else {
+                    anyhow::bail!(
+                        "there is no `reprove.toml` (of at most 1 MiB) at `{rev}` ({commit})"
+                    );
+                };
+                (bytes, format!("commit {commit}"))
+            }
+            (None, None) => return Ok(None),
+        };
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| anyhow::anyhow!("the recipe ({origin}) is not UTF-8"))?;
+        let recipe = reprove_build::Recipe::from_config(text)
+            .map_err(|e| anyhow::anyhow!("invalid build recipe ({origin}): {e}"))?;
+        let sha256 = reprove_digest::sha256_bytes(&bytes).hex();
+        Ok(Some(reprove_release::pipeline::OutsideRecipe {
+            recipe,
+            external: reprove_build::ExternalRecipe { origin, sha256 },
+            bytes,
+        }))
+    }
+}

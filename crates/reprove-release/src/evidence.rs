@@ -19,6 +19,9 @@ pub const BASELINE: &str = "baseline.sigstore.json";
 pub const PROVENANCE: &str = "provenance.sigstore.json";
 /// The rebuild report, as `reprove rebuild --format json` prints it.
 pub const REBUILD_REPORT: &str = "rebuild-report.json";
+/// The recipe a release was built with when its tag had no `[build]` table
+/// (`release --recipe`): the file's bytes, which the provenance names by sha256.
+pub const RECIPE: &str = "recipe.toml";
 /// The build's combined stdout and stderr.
 pub const BUILD_LOG: &str = "build.log";
 /// The SOUP register in three forms.

@@ -61,6 +61,10 @@ pub enum ReleaseError {
         #[source]
         source: reprove_baseline::BaselineError,
     },
+    #[error(
+        "`{tag}` has a `[build]` table of its own, which says how it is built: a release records it; --recipe is for tags made before the project had one (`reprove rebuild --recipe` tries another recipe without releasing)"
+    )]
+    RecipeOfItsOwn { tag: String },
     #[error("failed to rebuild")]
     Rebuild {
         #[source]

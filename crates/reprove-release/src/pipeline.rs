@@ -38,6 +38,18 @@ pub struct Options {
     pub previous: Option<Tag>,
     /// How the fetch phase runs here, when the recipe has one.
     pub fetch: reprove_build::FetchOptions,
+    /// A recipe from outside the tag, for a tag made before the project had a `[build]`
+    /// table: written to the evidence as `recipe.toml` and named by sha256 in the provenance.
+    pub recipe: Option<OutsideRecipe>,
+}
+
+/// A recipe from outside the tag (`release --recipe FILE`, `--recipe-from REV`).
+#[derive(Debug, Clone)]
+pub struct OutsideRecipe {
+    pub recipe: reprove_build::Recipe,
+    pub external: reprove_build::ExternalRecipe,
+    /// The bytes it was read from (their sha256 is `external.sha256`).
+    pub bytes: Vec<u8>,
 }
 
 /// What a release produced.
@@ -268,20 +280,37 @@ pub fn release_with(
         &format!("rebuilding `{tag}` in its pinned image, no network"),
     );
     let work = staging.path().join(".rebuild");
-    // The recipe from the same parse of `reprove.toml` the baseline records.
-    let recipe = baseline.recipe().map_err(|e| ReleaseError::Rebuild {
-        source: BuildError::Recipe {
-            tag: tag.to_string(),
-            message: e.message,
-        },
-    })?;
+    // The recipe from the same parse of `reprove.toml` the baseline records — or, for a tag
+    // without a `[build]` table, the one from outside, kept in the evidence.
+    let own_build = baseline.config.as_ref().is_some_and(|c| c.build.is_some());
+    let recipe = match (&opts.recipe, baseline.recipe()) {
+        // Even an invalid one: the baseline records it, and a verifier reads it.
+        (Some(_), _) if own_build => {
+            return Err(ReleaseError::RecipeOfItsOwn {
+                tag: tag.to_string(),
+            });
+        }
+        (Some(outside), _) => {
+            staging.write(evidence::RECIPE, &outside.bytes)?;
+            outside.recipe.clone()
+        }
+        (None, r) => r.map_err(|e| ReleaseError::Rebuild {
+            source: BuildError::Recipe {
+                tag: tag.to_string(),
+                message: e.message,
+            },
+        })?,
+    };
     let rebuilt = reprove_build::rebuild_with(
         engine,
         repo,
         &info,
         recipe,
         &reprove_build::Options {
-            recipe: None,
+            recipe: opts
+                .recipe
+                .as_ref()
+                .map(|o| (o.recipe.clone(), o.external.clone())),
             engine: opts.engine,
             published: Some(reprove_build::Published::Digests(published)),
             variations: false,

@@ -3,7 +3,7 @@
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use clap::Args;
 use reprove_build::{EngineKind, Options, RebuildReport, Verdict};
 use reprove_escape::{terminal, xml};
@@ -40,61 +40,8 @@ pub struct RebuildArgs {
     force: bool,
     #[arg(long, value_enum, default_value_t = RebuildFormat::Text)]
     format: RebuildFormat,
-    /// Run the `[build]` table of FILE (a reprove.toml) instead of the tag's own: for releases
-    /// made before the project had one. Recorded by sha256; not part of the release's baseline.
-    #[arg(long, value_name = "FILE", conflicts_with = "recipe_from")]
-    recipe: Option<PathBuf>,
-    /// Run the `[build]` table of `reprove.toml` at REV (a branch, tag or commit) instead of
-    /// the tag's own.
-    #[arg(long, value_name = "REV")]
-    recipe_from: Option<String>,
-}
-
-/// The recipe named by `--recipe FILE` or `--recipe-from REV`, with where it came from.
-pub fn external_recipe(
-    repo: &Repository,
-    file: Option<&Path>,
-    rev: Option<&str>,
-) -> Result<Option<(reprove_build::Recipe, reprove_build::ExternalRecipe)>> {
-    let (bytes, origin) = match (file, rev) {
-        (Some(f), _) => {
-            let bytes = reprove_digest::read_regular(f, 1 << 20)
-                .with_context(|| format!("failed to read the recipe `{}`", f.display()))?;
-            let name = f
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            (bytes, format!("file {name}"))
-        }
-        (None, Some(rev)) => {
-            if rev.starts_with('-') {
-                bail!("`{rev}` is not a revision");
-            }
-            let commit = repo
-                .resolve_commit(rev)
-                .with_context(|| format!("failed to resolve `{rev}` for --recipe-from"))?;
-            let entries = repo
-                .tree_entries(&commit)
-                .with_context(|| format!("failed to list the tree at `{rev}`"))?;
-            let Some(bytes) = repo
-                .read_tree_file(&entries, b"reprove.toml", 1 << 20)
-                .with_context(|| format!("failed to read `reprove.toml` at `{rev}`"))?
-            else {
-                bail!("there is no `reprove.toml` (of at most 1 MiB) at `{rev}` ({commit})");
-            };
-            (bytes, format!("commit {commit}"))
-        }
-        (None, None) => return Ok(None),
-    };
-    let text = String::from_utf8(bytes.clone())
-        .map_err(|_| anyhow::anyhow!("the recipe ({origin}) is not UTF-8"))?;
-    let recipe = reprove_build::Recipe::from_config(&text)
-        .map_err(|e| anyhow::anyhow!("invalid build recipe ({origin}): {e}"))?;
-    let sha256 = reprove_digest::sha256_bytes(&bytes).hex();
-    Ok(Some((
-        recipe,
-        reprove_build::ExternalRecipe { origin, sha256 },
-    )))
+    #[command(flatten)]
+    recipe: crate::args::RecipeArgs,
 }
 
 fn short(hex: &str) -> &str {
@@ -303,9 +250,8 @@ pub fn run(dir: &Path, args: RebuildArgs) -> Result<Outcome> {
         }
         std::fs::remove_dir_all(k)?;
     }
-    let recipe = external_recipe(&repo, args.recipe.as_deref(), args.recipe_from.as_deref())?;
     let opts = Options {
-        recipe,
+        recipe: args.recipe.read(&repo)?.map(|o| (o.recipe, o.external)),
         engine: args.engine.map(EngineKind::from),
         published: args
             .artifacts

@@ -43,6 +43,8 @@ pub struct ReleaseArgs {
     engine: Option<EngineArg>,
     #[command(flatten)]
     fetch: crate::args::FetchArgs,
+    #[command(flatten)]
+    recipe: crate::args::RecipeArgs,
 }
 
 /// What each evidence file proves, for the closing summary.
@@ -56,6 +58,9 @@ fn describe(file: &str) -> &'static str {
         }
         evidence::REBUILD_REPORT => "the rebuild and its artifact-by-artifact comparison",
         evidence::BUILD_LOG => "the build's output",
+        evidence::RECIPE => {
+            "the recipe it was built with, from outside the tag (the provenance names its sha256)"
+        }
         evidence::SOUP_MARKDOWN | evidence::SOUP_CSV => "the SOUP register (§8.1.2)",
         evidence::SOUP_CYCLONEDX => "the SOUP register as a CycloneDX 1.5 SBOM",
         evidence::INDEX => "every file above with its sha256",
@@ -84,6 +89,7 @@ pub fn run(dir: &Path, args: ReleaseArgs) -> Result<Outcome> {
             evidence_dir.display()
         );
     }
+    let recipe = args.recipe.read(&repo)?;
     // The password is asked before any work.
     let key = crate::keys::read_private_key(&args.key)?;
     let show = std::io::stderr().is_terminal() || std::env::var_os("REPROVE_PROGRESS").is_some();
@@ -94,6 +100,7 @@ pub fn run(dir: &Path, args: ReleaseArgs) -> Result<Outcome> {
         engine: args.engine.map(EngineKind::from),
         fetch: args.fetch.options()?,
         previous: args.previous,
+        recipe,
     };
     let released = reprove_release::pipeline::release(&repo, tag, &opts, &key, &|_, m| {
         if show {

@@ -396,7 +396,7 @@ pub(super) fn rebuild(
             ),
         );
     }
-    let recipe = match b.recipe() {
+    let recipe = match b.release_recipe() {
         Some(Ok(r)) => r,
         Some(Err(e)) => {
             return CheckResult::new(
@@ -418,7 +418,16 @@ pub(super) fn rebuild(
     };
     // The attested digests play the published set.
     let opts = reprove_build::Options {
-        recipe: None,
+        // The evidence's recipe runs as what it is: from outside the release.
+        recipe: b.external_recipe.as_ref().map(|e| {
+            (
+                recipe.clone(),
+                reprove_build::ExternalRecipe {
+                    origin: format!("evidence {}", crate::evidence::RECIPE),
+                    sha256: e.sha256.clone(),
+                },
+            )
+        }),
         engine: rc.engine,
         published: Some(reprove_build::Published::digests(subjects)),
         variations: false,

@@ -142,6 +142,7 @@ pub(super) fn read_folder(dir: &Path) -> Folder {
         evidence::BASELINE,
         evidence::PROVENANCE,
         evidence::REBUILD_REPORT,
+        evidence::RECIPE,
     ];
     let added: Vec<String> = folder
         .entries

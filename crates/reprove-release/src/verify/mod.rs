@@ -534,7 +534,14 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
     // Provenance, k-of-n, every counted one agreeing with the baseline.
     progress("verifying the provenance signatures");
     let (baseline, baseline_view) = match baseline {
-        Some((st, view)) => (Some(st), Some(view)),
+        Some((st, mut view)) => {
+            // A tag without a `[build]` of its own was built with the evidence's recipe
+            // (`release --recipe`), when the signed index vouches for it.
+            if let Some(bytes) = vouched(evidence::RECIPE) {
+                view.attach_external_recipe(bytes);
+            }
+            (Some(st), Some(view))
+        }
         None => (None, None),
     };
     let counted = provenance::check(opts, &folder, baseline_view.as_ref(), index.as_ref());

@@ -293,9 +293,12 @@ pub(super) fn agreement_with(baseline: &BaselineView, p: &Value) -> Vec<String> 
             printable(pcommit.unwrap_or("(none)"))
         ));
     }
-    let brecipe = match baseline.recipe() {
-        Some(r) => r.map_err(|e| format!("the baseline's `[build]` is not a recipe: {e}")),
-        None => Err("the baseline records no `[build]` recipe".to_owned()),
+    let brecipe = match baseline.release_recipe() {
+        Some(r) => r.map_err(|e| format!("the release's `[build]` is not a recipe: {e}")),
+        None => Err(
+            "the baseline records no `[build]` recipe (and the evidence no `recipe.toml`)"
+                .to_owned(),
+        ),
     };
     let precipe = provenance
         .recipe()
@@ -324,13 +327,35 @@ pub(super) fn agreement_with(baseline: &BaselineView, p: &Value) -> Vec<String> 
             findings.push(format!("{}: {}", FindingCode::RecipeMismatch, printable(e)))
         }
     }
-    // A recipe from outside the release agrees only when it is the baseline's own; say so
-    // when it is not.
-    if let Some(ext) = &provenance
+    let external = provenance
         .predicate
         .build_definition
         .external_parameters
         .external_recipe
+        .as_ref();
+    // A release of a tag without a `[build]`: the evidence's recipe is the one the provenance
+    // names, byte for byte.
+    if let Some(attached) = &baseline.external_recipe {
+        let named = external
+            .and_then(|e| e.get("sha256"))
+            .and_then(Value::as_str);
+        if named != Some(attached.sha256.as_str()) {
+            findings.push(format!(
+                "{}: the evidence's `{}` is sha256:{} but the provenance names {}",
+                FindingCode::RecipeMismatch,
+                crate::evidence::RECIPE,
+                attached.sha256,
+                printable(&named.map_or(
+                    "no recipe from outside the release".to_owned(),
+                    |n| format!("sha256:{n}")
+                ))
+            ));
+        }
+    }
+    // A recipe from outside the release agrees only when it is the baseline's own; say so
+    // when it is not.
+    if let Some(ext) = external
+        && baseline.external_recipe.is_none()
         && findings.iter().any(|f| {
             FindingCode::RecipeMismatch.is_code_of(f) || FindingCode::ImageMismatch.is_code_of(f)
         })
@@ -426,7 +451,7 @@ pub(super) fn soup_closure(baseline: &BaselineView, p: &Value) -> CheckResult {
         );
     };
     // Whether the build fetched is the signed baseline's word, not the provenance's.
-    let fetch = match baseline.recipe() {
+    let fetch = match baseline.release_recipe() {
         Some(Ok(r)) => r.fetch,
         _ => {
             return CheckResult::new(

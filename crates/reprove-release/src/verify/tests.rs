@@ -650,6 +650,7 @@ mod pipeline_on_a_fake_engine {
                 engine: None,
                 previous: None,
                 fetch: Default::default(),
+                recipe: None,
             },
             &fx.key,
             &|_, _| {},
@@ -687,6 +688,117 @@ mod pipeline_on_a_fake_engine {
         assert_eq!(
             prov["predicate"]["buildDefinition"]["internalParameters"]["engine"]["name"],
             "fake"
+        );
+    }
+
+    /// A release tagged before the project had a `[build]` table: released with a recipe
+    /// from outside the tag, which the evidence keeps and the provenance names by sha256.
+    #[test]
+    fn a_tag_without_a_recipe_is_released_with_one_from_outside_and_verifies() {
+        let fx = Fx::new("hello");
+        let own = std::fs::read(fx.repo_dir().join("reprove.toml")).unwrap();
+        std::fs::write(
+            fx.repo_dir().join("reprove.toml"),
+            "[project]\nname = \"hello\"\nrepository = \"https://example.com/hello\"\n",
+        )
+        .unwrap();
+        fx.git(&["add", "-A"]);
+        fx.git(&[
+            "commit",
+            "-q",
+            "-m",
+            "old\n\nReviewed-by: R <r@example.com>",
+        ]);
+        fx.git(&["tag", "v1.1.0"]);
+        let outside = crate::pipeline::OutsideRecipe {
+            recipe: reprove_build::parse_recipe(std::str::from_utf8(&own).unwrap(), "file")
+                .unwrap(),
+            external: reprove_build::ExternalRecipe {
+                origin: "file reprove.toml".into(),
+                sha256: reprove_digest::sha256_bytes(&own).hex(),
+            },
+            bytes: own.clone(),
+        };
+        let opts =
+            |out: &Path, recipe: Option<crate::pipeline::OutsideRecipe>| crate::pipeline::Options {
+                artifacts: fx.dist(),
+                evidence: out.to_owned(),
+                force: false,
+                engine: None,
+                previous: None,
+                fetch: Default::default(),
+                recipe,
+            };
+        let out = fx.dir.path().join("evidence-outside");
+        let r = crate::pipeline::release_with(
+            &builder(b"app 1\n"),
+            &fx.repo(),
+            &tag("v1.1.0"),
+            &opts(&out, Some(outside.clone())),
+            &fx.key,
+            &|_, _| {},
+        )
+        .unwrap();
+        assert_eq!(r.index.outcome, crate::evidence::ReleaseOutcome::Released);
+        assert_eq!(
+            std::fs::read(out.join(crate::evidence::RECIPE)).unwrap(),
+            own
+        );
+        let report = fx.verify_with(|o| {
+            o.evidence = out.clone();
+            o.tag = tag("v1.1.0");
+        });
+        assert_verified(&report);
+        let prov = report.provenance.as_ref().unwrap();
+        assert_eq!(
+            prov["predicate"]["buildDefinition"]["externalParameters"]["externalRecipe"]["sha256"],
+            outside.external.sha256
+        );
+
+        // The evidence's recipe must be the one the provenance names: another one (vouched by
+        // a forged index or not) is a recipe mismatch.
+        let baseline = reprove_baseline::assemble(
+            &fx.repo(),
+            &tag("v1.1.0"),
+            &reprove_baseline::Options {
+                previous: None,
+                artifacts: None,
+                progress: &|_| {},
+            },
+        )
+        .unwrap();
+        let mut view =
+            BaselineView::from_value(&serde_json::to_value(&baseline.statement).unwrap()).unwrap();
+        view.attach_external_recipe(b"[build]\nimage = \"x\"\n");
+        let found = super::provenance::agreement_with(&view, prov);
+        assert!(
+            found.iter().any(|f| f.starts_with("recipe-mismatch")
+                && f.contains("recipe.toml")
+                && f.contains("but the provenance names sha256:")),
+            "{found:?}"
+        );
+        // Without the evidence's recipe, nothing says how it was built.
+        let bare =
+            BaselineView::from_value(&serde_json::to_value(&baseline.statement).unwrap()).unwrap();
+        let found = super::provenance::agreement_with(&bare, prov);
+        assert!(
+            found.iter().any(|f| f.contains("no `[build]` recipe")),
+            "{found:?}"
+        );
+
+        // A tag with a `[build]` of its own is released with it, never another.
+        let err = crate::pipeline::release_with(
+            &builder(b"app 1\n"),
+            &fx.repo(),
+            &tag("v1.0.0"),
+            &opts(&fx.dir.path().join("evidence-own"), Some(outside)),
+            &fx.key,
+            &|_, _| {},
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, crate::ReleaseError::RecipeOfItsOwn { .. }),
+            "{err}"
         );
     }
 
@@ -795,6 +907,7 @@ mod pipeline_on_a_fake_engine {
                 engine: None,
                 previous: None,
                 fetch: Default::default(),
+                recipe: None,
             },
             &fx.key,
             &|_, _| {},
