@@ -259,20 +259,23 @@ fn one(tag: &str, commit: &str, opts: &Options) -> ReleaseStatus {
     st
 }
 
-/// The status of every version tag (tags with a digit), newest first per prefix.
+/// The status of every version tag (tags with a digit), newest first by tag date — across
+/// prefixes, so `ignore-0.4.33` and `15.1.0` interleave as they were released — then by
+/// version.
 pub fn status(repo: &Repository, opts: &Options) -> Result<Vec<ReleaseStatus>, ReleaseError> {
     let tags = repo.tags().map_err(|source| ReleaseError::Git {
         action: "list the tags",
         source,
     })?;
-    let mut tags: Vec<(VersionKey, String, String)> = tags
+    let mut tags: Vec<((Option<i64>, VersionKey), String, String)> = tags
         .into_iter()
         .filter_map(|t| {
             let key = VersionKey::parse(&t.name)?;
             let commit = t.commit.as_ref()?.to_string();
-            Some((key, t.name, commit))
+            Some(((t.date, key), t.name, commit))
         })
         .collect();
+    // Newest date first (an undated tag last), then the higher version, then by name.
     tags.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
     // Each tag is independent: spread them over the cores.
     let next = AtomicUsize::new(0);

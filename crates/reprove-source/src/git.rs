@@ -30,6 +30,10 @@ pub struct TagRef {
     /// What the tag finally names, by its header (a commit, or a tree or blob for odd tags);
     /// `None` when that is missing, unreadable or behind too long a chain of tags.
     pub kind: Option<ObjectKind>,
+    /// When the tag was made, in seconds since the epoch: an annotated tag's tagger date, a
+    /// lightweight tag's commit date (git's `creatordate`). For ordering releases only —
+    /// nothing is decided on it.
+    pub date: Option<i64>,
 }
 
 /// Everything the baseline needs to identify a tag.
@@ -272,27 +276,29 @@ impl Repository {
     pub fn tags(&self) -> Result<Vec<TagRef>> {
         let out = self.run(&[
             "for-each-ref",
-            "--format=%(refname:strip=2)%00%(objectname)",
+            "--format=%(refname:strip=2)%00%(objectname)%00%(creatordate:unix)",
             "refs/tags",
         ])?;
         let text = String::from_utf8_lossy(&out);
-        let mut named: Vec<(String, ObjectId)> = Vec::new();
+        let mut named: Vec<(String, ObjectId, Option<i64>)> = Vec::new();
         for line in text.lines() {
             let mut f = line.split('\0');
-            let (Some(name), Some(target), None) = (f.next(), f.next(), f.next()) else {
+            let (Some(name), Some(target), Some(date), None) =
+                (f.next(), f.next(), f.next(), f.next())
+            else {
                 return Err(SourceError::Unexpected {
                     args: "for-each-ref".into(),
                     detail: line.to_owned(),
                 });
             };
-            named.push((name.to_owned(), target.parse()?));
+            named.push((name.to_owned(), target.parse()?, date.parse().ok()));
         }
         // What each object is (from its header), and what each checked tag object names;
         // peeled a level at a time, each level one request.
         let mut kinds: HashMap<ObjectId, Option<ObjectKind>> = HashMap::new();
         let mut names: HashMap<ObjectId, ObjectId> = HashMap::new();
         let mut odb = ObjectReader::start(self)?;
-        let mut level: Vec<ObjectId> = named.iter().map(|(_, t)| t.clone()).collect();
+        let mut level: Vec<ObjectId> = named.iter().map(|(_, t, _)| t.clone()).collect();
         for _ in 0..MAX_TAG_DEPTH {
             level.sort();
             level.dedup();
@@ -330,7 +336,7 @@ impl Repository {
         }
         odb.finish()?;
         let mut tags = Vec::with_capacity(named.len());
-        for (name, target) in named {
+        for (name, target, date) in named {
             let mut at = &target;
             let mut kind = None;
             for _ in 0..=MAX_TAG_DEPTH {
@@ -347,6 +353,7 @@ impl Repository {
                 commit: (kind == Some(ObjectKind::Commit)).then(|| at.clone()),
                 target,
                 kind,
+                date,
             });
         }
         tags.sort_by(|a, b| a.name.cmp(&b.name));

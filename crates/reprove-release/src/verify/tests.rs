@@ -468,6 +468,52 @@ fn status_shows_a_failed_release_as_failed() {
     assert_eq!(states, [("v1.0.0", "verified"), ("v0.9.0", "failed")]);
 }
 
+/// Issue 13: a repository with sub-crate tags (`ignore-0.4.33`) and product tags (`15.1.0`)
+/// lists its releases newest first by tag date across prefixes, not grouped by prefix.
+#[test]
+fn status_lists_releases_newest_first_by_tag_date_across_prefixes() {
+    let fx = Fx::new("hello");
+    for (name, date) in [
+        ("ignore-0.4.32", 1_700_000_100),
+        ("15.1.0", 1_700_000_200),
+        ("ignore-0.4.33", 1_700_000_300),
+    ] {
+        let out = Command::new("git")
+            .current_dir(fx.repo_dir())
+            .args(["tag", "-a", "-m", name, name])
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", fx.dir.path())
+            .env("GIT_COMMITTER_NAME", "C")
+            .env("GIT_COMMITTER_EMAIL", "c@example.com")
+            .env("GIT_COMMITTER_DATE", format!("@{date} +0000"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    let list = crate::status::status(
+        &fx.repo(),
+        &crate::status::Options {
+            evidence_root: fx.dir.path().join("evidence"),
+            signers: vec![fx.signer()],
+            trusted_root: None,
+            images: None,
+        },
+    )
+    .unwrap();
+    let order: Vec<&str> = list.iter().map(|s| s.tag.as_str()).collect();
+    // The lightweight tags carry their commit's date (1700000000): the oldest, by version.
+    assert_eq!(
+        order,
+        [
+            "ignore-0.4.33",
+            "15.1.0",
+            "ignore-0.4.32",
+            "v1.0.0",
+            "v0.9.0"
+        ]
+    );
+}
+
 #[test]
 fn a_rebuilder_key_cannot_sign_for_the_release() {
     // Regression (review of issue 11): every --key could sign the index, the baseline and the
