@@ -55,11 +55,22 @@ pub fn render(repo: &Repository) -> Result<String> {
         .iter()
         .filter_map(|p| p.split_once('/').map(|(d, _)| d))
         .collect();
-    let name = repo
-        .root()
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "my-project".into());
+    // What kind of project it is, from its tracked manifests (read from the working tree,
+    // bounded, regular files only).
+    let read = |p: &str| -> Option<String> {
+        if !paths.iter().any(|t| t == p) {
+            return None;
+        }
+        let bytes = reprove_digest::read_regular(&repo.root().join(p), 1 << 20).ok()?;
+        String::from_utf8(bytes).ok()
+    };
+    let detected = super::init_detect::detect(&paths, &read);
+    let name = detected.name.clone().unwrap_or_else(|| {
+        repo.root()
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "my-project".into())
+    });
 
     let mut out = String::new();
     let _ = writeln!(
@@ -96,21 +107,46 @@ pub fn render(repo: &Repository) -> Result<String> {
             let _ = writeln!(out, "# image = {}", toml_string(&r.to_string()));
         }
         None => {
+            let hint = match detected.kind {
+                super::init_detect::Kind::Cargo => "rust:1",
+                super::init_detect::Kind::Npm => "node:22",
+                super::init_detect::Kind::Python => "python:3",
+                _ => "gcc:14",
+            };
             let _ = writeln!(
                 out,
-                "# image = \"registry.example.com/build/gcc:14@sha256:…\""
+                "# image = \"registry.example.com/build/{hint}@sha256:…\"  # pin with `reprove images pin`"
             );
         }
     }
-    let build_cmd = if paths.iter().any(|p| p == "Makefile") {
-        "[\"make\", \"dist\"]"
-    } else if paths.iter().any(|p| p == "Cargo.toml") {
-        "[\"cargo\", \"build\", \"--release\", \"--locked\", \"--offline\"]"
-    } else {
-        "[\"./build.sh\"]"
-    };
-    let _ = writeln!(out, "# command = {build_cmd}");
-    let _ = writeln!(out, "# artifacts = [\"dist/*\"]\n");
+    let _ = writeln!(
+        out,
+        "# command = {}  # {}",
+        toml_string(&detected.command),
+        detected.kind.describe()
+    );
+    let artifacts: Vec<String> = detected.artifacts.iter().map(|a| toml_string(a)).collect();
+    let _ = writeln!(out, "# artifacts = [{}]", artifacts.join(", "));
+    if let Some(f) = &detected.fetch {
+        let _ = writeln!(
+            out,
+            "# The one step with network: it fills the store, which reprove checks against the"
+        );
+        let _ = writeln!(
+            out,
+            "# lockfiles before the build gets it (read-only, at the same path, no network)."
+        );
+        let _ = writeln!(out, "# [build.fetch]");
+        let _ = writeln!(out, "# command = {}", toml_string(&f.command));
+        let _ = writeln!(out, "# store = {}", toml_string(f.store));
+        let allow: Vec<String> = f.allow.iter().map(|a| toml_string(a)).collect();
+        let _ = writeln!(out, "# allow = [{}]", allow.join(", "));
+        if let Some(why) = f.unchecked {
+            let _ = writeln!(out, "# NOTE: {why}");
+            let _ = writeln!(out, "# fixed = \"sha256:…\"");
+        }
+    }
+    let _ = writeln!(out);
 
     let _ = writeln!(out, "[changes]");
     let _ = writeln!(
@@ -142,17 +178,23 @@ pub fn render(repo: &Repository) -> Result<String> {
         ("docs", &["docs", "doc"][..]),
         ("test", &["tests", "test", "spec"][..]),
     ];
-    let mut any = false;
+    // One key per class: the project kind's globs, then its test and docs folders.
+    let mut classes: Vec<(&str, Vec<String>)> = detected.classes.clone();
     for (class, dirs) in suggestions {
-        let found: Vec<String> = dirs
+        let found = dirs
             .iter()
             .filter(|d| top_dirs.contains(*d))
-            .map(|d| format!("\"{d}/**\""))
-            .collect();
-        if !found.is_empty() {
-            any = true;
-            let _ = writeln!(out, "{class} = [{}]", found.join(", "));
+            .map(|d| format!("{d}/**"));
+        match classes.iter_mut().find(|(c, _)| *c == class) {
+            Some((_, globs)) => globs.extend(found),
+            None => classes.push((class, found.collect())),
         }
+    }
+    let mut any = false;
+    for (class, globs) in classes.iter().filter(|(_, g)| !g.is_empty()) {
+        any = true;
+        let globs: Vec<String> = globs.iter().map(|g| toml_string(g)).collect();
+        let _ = writeln!(out, "{class} = [{}]", globs.join(", "));
     }
     if !any {
         let _ = writeln!(out, "# docs = [\"docs/**\", \"*.md\"]");

@@ -6,6 +6,7 @@ pub mod baseline;
 pub mod diff;
 pub mod images;
 pub mod init;
+mod init_detect;
 pub mod key;
 pub mod rebuild;
 pub mod release;
