@@ -376,6 +376,7 @@ fn provenance_statement() -> Result<Vec<u8>> {
             timeout: reprove_build::DEFAULT_TIMEOUT,
             user: None,
             fetch: None,
+            accept_equivalent: Vec::new(),
         },
         image: image.into(),
         image_id: "sha256:0".into(),
