@@ -373,6 +373,14 @@ impl CliEngine {
         if let (Some(dir), Some(at)) = (store, &spec.store) {
             cmd.arg("--volume")
                 .arg(format!("{}:{at}:rw", dir.display()));
+            // What a fetch writes and a build derives again (cargo's unpacked sources, ten
+            // times the size of the packages) lives in memory: never written to disk, never
+            // returned. On disk it made `cargo fetch` six times slower.
+            if matches!(spec.kind, JobKind::Fetch { .. }) {
+                for scratch in &spec.store_scratch {
+                    cmd.args(["--tmpfs", &format!("{at}/{scratch}:rw,exec,mode=1777")]);
+                }
+            }
         }
         let ca_file = match &spec.kind {
             JobKind::Fetch {
