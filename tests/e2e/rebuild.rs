@@ -670,3 +670,176 @@ fn a_release_made_before_reprove_rebuilds_with_a_recipe_from_outside() {
     let out = run(&["v0.1.0", "--recipe", "x", "--recipe-from", "main"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Issue 13: `release --recipe` attests a tag made before the project had a `[build]` table;
+/// the evidence keeps the recipe, and an auditor's `verify` (and `verify --rebuild`) reads it.
+#[test]
+fn a_release_made_before_reprove_is_released_and_verified_with_a_recipe_from_outside() {
+    let Some((docker_host, _reg, image)) = busybox_on_loopback() else {
+        return;
+    };
+    let f = Fixture::new();
+    f.write("src/greeting.txt", "hello, reproducible world\n");
+    f.write("build.sh", DETERMINISTIC);
+    f.commit("old release\n\nReviewed-by: R <r@example.com>");
+    f.tag("v0.1.0");
+    let recipe = format!(
+        "[build]\nimage = \"{image}\"\ncommand = [\"sh\", \"build.sh\"]\nartifacts = [\"dist/*\"]\nenv = {{ GREETING = \"hello\" }}\n"
+    );
+    let outside = f.dir.path().join("recipe.toml");
+    std::fs::write(&outside, &recipe).unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_reprove"));
+        cmd.current_dir(f.repo()).args(args);
+        f.env(&mut cmd);
+        cmd.env("DOCKER_HOST", &docker_host);
+        cmd.env("REPROVE_DIFFOSCOPE", "");
+        cmd.output().unwrap()
+    };
+    let keep = f.path("k");
+    let out = run(&[
+        "rebuild",
+        "v0.1.0",
+        "--recipe",
+        outside.to_str().unwrap(),
+        "--keep",
+        keep.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let dist = keep.join("artifacts");
+    let out = run(&[
+        "key",
+        "generate",
+        "--output",
+        f.path("rk").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = run(&[
+        "release",
+        "v0.1.0",
+        "--artifacts",
+        dist.to_str().unwrap(),
+        "--key",
+        f.path("rk.key").to_str().unwrap(),
+        "--recipe",
+        outside.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("recipe.toml"), "{shown}");
+    assert_eq!(
+        std::fs::read(f.repo().join("evidence/v0.1.0/recipe.toml")).unwrap(),
+        recipe.as_bytes()
+    );
+    let out = run(&[
+        "verify",
+        "v0.1.0",
+        "--key",
+        f.path("rk.pub").to_str().unwrap(),
+        "--artifacts",
+        dist.to_str().unwrap(),
+        "--rebuild",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out)
+    );
+    // A recipe.toml swapped in the evidence is not the one the signed index vouches for.
+    std::fs::write(
+        f.repo().join("evidence/v0.1.0/recipe.toml"),
+        recipe.replace("build.sh", "evil.sh"),
+    )
+    .unwrap();
+    let out = run(&[
+        "verify",
+        "v0.1.0",
+        "--key",
+        f.path("rk.pub").to_str().unwrap(),
+        "--artifacts",
+        dist.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}
+
+/// Issue 13: an artifact that differs from the published one only in its gzip header is
+/// `equivalent` (exit 1) until the recipe's `accept-equivalent` names `gzip`; then it is
+/// released with the equivalence on record, and verified — never called reproducible.
+#[test]
+fn an_artifact_equal_after_normalization_is_equivalent_not_reproducible() {
+    let build = "set -eu\nmkdir -p dist\ngzip -c src/greeting.txt > dist/greeting.gz\n";
+    let Some(s) = setup(build) else { return };
+    let (code, _, err) = s.rebuild(&["v1.0.0", "--keep", &s.path("k")]);
+    assert_eq!(code, 0, "{err}");
+    // The published file: the same payload, another time in the gzip header.
+    let published = s.f.path("published");
+    std::fs::create_dir_all(&published).unwrap();
+    let mut gz = std::fs::read(s.f.path("k/artifacts/greeting.gz")).unwrap();
+    assert_eq!(&gz[..2], &[0x1f, 0x8b]);
+    gz[4..8].copy_from_slice(&1_234_567_890u32.to_le_bytes());
+    std::fs::write(published.join("greeting.gz"), &gz).unwrap();
+    let p = published.display().to_string();
+    let (code, out, err) = s.rebuild(&["v1.0.0", "--artifacts", &p]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("EQUIVALENT  greeting.gz  the same after gzip (NOT accepted"),
+        "{out}"
+    );
+    assert!(out.contains("verdict: equivalent"), "{out}");
+    assert!(
+        out.contains("add \"gzip\" to `[build] accept-equivalent`"),
+        "{out}"
+    );
+
+    s.f.write(
+        "reprove.toml",
+        format!("[project]\nname = \"tiny\"\n\n[build]\nimage = \"{}\"\ncommand = [\"sh\", \"build.sh\"]\nartifacts = [\"dist/*\"]\nenv = {{ GREETING = \"hello\" }}\naccept-equivalent = [\"gzip\"]\n", s.image),
+    );
+    s.f.commit("accept gzip headers\n\nReviewed-by: R <r@example.com>");
+    s.f.tag("v1.1.0");
+    let (code, out, err) = s.rebuild(&["v1.1.0", "--artifacts", &p]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("equivalent  greeting.gz  the same after gzip (accepted"),
+        "{out}"
+    );
+    let key = s.path("rk");
+    let reprove = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_reprove"));
+        cmd.current_dir(s.f.repo()).args(args);
+        s.f.env(&mut cmd);
+        cmd.env("DOCKER_HOST", &s.docker_host);
+        cmd.env("REPROVE_DIFFOSCOPE", "");
+        cmd.output().unwrap()
+    };
+    assert_eq!(
+        reprove(&["key", "generate", "--output", &key])
+            .status
+            .code(),
+        Some(0)
+    );
+    let out = reprove(&[
+        "release",
+        "v1.1.0",
+        "--artifacts",
+        &p,
+        "--key",
+        &format!("{key}.key"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = reprove(&[
+        "verify",
+        "v1.1.0",
+        "--key",
+        &format!("{key}.pub"),
+        "--artifacts",
+        &p,
+        "--rebuild",
+    ]);
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{shown}{}", stderr(&out));
+    assert!(shown.contains("NOT bit for bit"), "{shown}");
+    assert!(shown.contains("`greeting.gz` after gzip"), "{shown}");
+}

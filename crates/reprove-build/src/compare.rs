@@ -26,6 +26,8 @@ pub struct ArtifactDigest {
 pub enum Verdict {
     Match,
     Mismatch,
+    /// Different bytes, the same after the normalizations the comparison names: never a match.
+    Equivalent,
     /// Published but not rebuilt.
     Missing,
     /// Rebuilt but not published.
@@ -40,6 +42,12 @@ pub struct Comparison {
     pub published: Option<ArtifactDigest>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rebuilt: Option<ArtifactDigest>,
+    /// For an equivalent artifact: the normalizations that made the two the same.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub normalizations: Vec<reprove_build_types::Normalization>,
+    /// For a mismatch: why no normalization makes the two the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_equivalent: Option<String>,
 }
 
 pub(crate) fn digest_file(path: &Path) -> Result<ArtifactDigest, BuildError> {
@@ -426,9 +434,52 @@ pub fn compare(
                 verdict,
                 published: p.cloned(),
                 rebuilt: r.cloned(),
+                normalizations: Vec::new(),
+                not_equivalent: None,
             }
         })
         .collect()
+}
+
+/// Compares each mismatch whose two files are at hand again after the named normalizations
+/// ([`crate::equivalence`]): equal then, it is `equivalent`, with the normalizations it
+/// needed; otherwise the reason stays on record.
+pub(crate) fn settle_equivalence(comparison: &mut [Comparison]) {
+    for c in comparison
+        .iter_mut()
+        .filter(|c| c.verdict == Verdict::Mismatch)
+    {
+        let (Some(p), Some(ra)) = (
+            c.published.as_ref(),
+            c.rebuilt.as_ref().and_then(|x| x.path.as_ref()),
+        ) else {
+            continue;
+        };
+        let Some(pa) = p.path.as_ref() else { continue };
+        // The file compared must be the one whose digest is on record (a caller may name a
+        // file beside a digest it hashed earlier).
+        match reprove_digest::sha256_file(pa) {
+            Ok((d, _)) if d.hex() == p.sha256 => {}
+            _ => {
+                c.not_equivalent = Some(format!(
+                    "`{}` is no longer the published file sha256:{}",
+                    pa.display(),
+                    p.sha256
+                ));
+                continue;
+            }
+        }
+        match crate::equivalence::compare(pa, ra) {
+            Ok(crate::equivalence::Equivalence::Equivalent(set)) => {
+                c.verdict = Verdict::Equivalent;
+                c.normalizations = set.into_iter().collect();
+            }
+            Ok(crate::equivalence::Equivalence::Different(why)) => c.not_equivalent = Some(why),
+            Err(e) => {
+                c.not_equivalent = Some(format!("cannot be compared after normalization: {e}"))
+            }
+        }
+    }
 }
 
 /// The recipe's artifacts in the build tree, by file name (not read); two artifacts with one

@@ -9,6 +9,7 @@
 
 mod compare;
 mod engine;
+pub mod equivalence;
 mod explain;
 mod export;
 mod fetch;

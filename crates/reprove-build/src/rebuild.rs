@@ -85,6 +85,10 @@ pub enum RebuildVerdict {
     Built,
     /// Not built: the fetched dependencies failed their checks against the lockfiles.
     InputsRejected,
+    /// Every artifact matched or is the same after named normalizations
+    /// (`Comparison::normalizations`): never `reproducible`. It holds only when the recipe's
+    /// `accept-equivalent` names every normalization that was needed.
+    Equivalent,
 }
 
 impl RebuildVerdict {
@@ -94,6 +98,7 @@ impl RebuildVerdict {
             RebuildVerdict::NotReproducible => "not-reproducible",
             RebuildVerdict::Built => "built",
             RebuildVerdict::InputsRejected => "inputs-rejected",
+            RebuildVerdict::Equivalent => "equivalent",
         }
     }
 }
@@ -140,10 +145,29 @@ pub struct RebuildReport {
 impl RebuildReport {
     /// Whether every check passed (exit 0).
     pub fn holds(&self) -> bool {
-        !matches!(
-            self.verdict,
-            RebuildVerdict::NotReproducible | RebuildVerdict::InputsRejected
-        )
+        match self.verdict {
+            RebuildVerdict::NotReproducible | RebuildVerdict::InputsRejected => false,
+            RebuildVerdict::Equivalent => self.unaccepted_normalizations().is_empty(),
+            RebuildVerdict::Reproducible | RebuildVerdict::Built => true,
+        }
+    }
+
+    /// Every normalization some artifact needed to be equivalent, sorted.
+    pub fn normalizations(&self) -> Vec<reprove_build_types::Normalization> {
+        let set: std::collections::BTreeSet<_> = self
+            .comparison
+            .iter()
+            .flat_map(|c| c.normalizations.iter().copied())
+            .collect();
+        set.into_iter().collect()
+    }
+
+    /// The normalizations needed that the recipe's `accept-equivalent` does not name.
+    pub fn unaccepted_normalizations(&self) -> Vec<reprove_build_types::Normalization> {
+        self.normalizations()
+            .into_iter()
+            .filter(|n| !self.recipe.accept_equivalent.contains(n))
+            .collect()
     }
 }
 
@@ -633,8 +657,12 @@ pub fn rebuild_with(
         let mut explanations = Vec::new();
         let comparison = match &published_set {
             Some(published) => {
-                let cmp = compare(published, &build.artifacts);
-                for c in cmp.iter().filter(|c| c.verdict == Verdict::Mismatch) {
+                let mut cmp = compare(published, &build.artifacts);
+                crate::compare::settle_equivalence(&mut cmp);
+                for c in cmp
+                    .iter()
+                    .filter(|c| matches!(c.verdict, Verdict::Mismatch | Verdict::Equivalent))
+                {
                     if let (Some(pa), Some(ra)) = (
                         c.published.as_ref().and_then(|x| x.path.as_ref()),
                         c.rebuilt.as_ref().and_then(|x| x.path.as_ref()),
@@ -649,9 +677,14 @@ pub fn rebuild_with(
         let variation_failed = variations
             .as_ref()
             .is_some_and(|(v, _, _)| !v.changed.is_empty());
-        let compare_failed = comparison.iter().any(|c| c.verdict != Verdict::Match);
+        let compare_failed = comparison
+            .iter()
+            .any(|c| !matches!(c.verdict, Verdict::Match | Verdict::Equivalent));
+        let equivalent = comparison.iter().any(|c| c.verdict == Verdict::Equivalent);
         let verdict = if compare_failed || variation_failed {
             RebuildVerdict::NotReproducible
+        } else if equivalent {
+            RebuildVerdict::Equivalent
         } else if opts.published.is_some() || opts.variations {
             RebuildVerdict::Reproducible
         } else {

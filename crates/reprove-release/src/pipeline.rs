@@ -163,6 +163,21 @@ pub(crate) fn rebuild_failures(report: &RebuildReport) -> Vec<String> {
     for c in &report.comparison {
         match c.verdict {
             Verdict::Match => {}
+            Verdict::Equivalent => {
+                let unaccepted: Vec<&str> = c
+                    .normalizations
+                    .iter()
+                    .filter(|n| !report.recipe.accept_equivalent.contains(n))
+                    .map(|n| n.as_str())
+                    .collect();
+                if !unaccepted.is_empty() {
+                    out.push(format!(
+                        "rebuild: `{}` is only equivalent to the published one, after {}, which `[build] accept-equivalent` does not name",
+                        c.name,
+                        unaccepted.join(", ")
+                    ));
+                }
+            }
             Verdict::Mismatch => out.push(format!(
                 "rebuild: `{}` differs (published sha256:{}, rebuilt sha256:{})",
                 c.name,
@@ -362,7 +377,12 @@ pub fn release_with(
 
     let repository = provenance::repository(p.project.repository.as_deref(), repo);
     let outcome = match (&report, failures.is_empty()) {
-        (Some(r), true) if r.verdict == RebuildVerdict::Reproducible => {
+        (Some(r), true)
+            if matches!(
+                r.verdict,
+                RebuildVerdict::Reproducible | RebuildVerdict::Equivalent
+            ) && r.holds() =>
+        {
             progress(Stage::Provenance, "writing and signing the SLSA provenance");
             let mut byproducts = Vec::new();
             for rel in [evidence::REBUILD_REPORT, evidence::BUILD_LOG] {

@@ -170,8 +170,14 @@ pub fn statement(
     report: &RebuildReport,
     inputs: &Inputs,
 ) -> Result<Statement<Provenance>, ReleaseError> {
-    // A rebuild compared with nothing (`built`) proves nothing about the released bytes.
-    if report.verdict != RebuildVerdict::Reproducible {
+    // A rebuild compared with nothing (`built`) proves nothing about the released bytes; an
+    // equivalent one counts only when the recipe accepts every normalization it needed.
+    let attestable = match report.verdict {
+        RebuildVerdict::Reproducible => true,
+        RebuildVerdict::Equivalent => report.holds(),
+        _ => false,
+    };
+    if !attestable {
         return Err(ReleaseError::NotReproducible {
             tag: report.tag.clone(),
         });
@@ -181,10 +187,38 @@ pub fn statement(
             tag: report.tag.clone(),
         });
     }
+    // The subjects are the bytes the release ships. An equivalent artifact is attested by
+    // its published digest, and `internalParameters.equivalence` records the rebuilt one and
+    // the normalizations that made them the same.
+    let published_of: BTreeMap<&str, &str> = report
+        .comparison
+        .iter()
+        .filter(|c| c.verdict == reprove_build::Verdict::Equivalent)
+        .filter_map(|c| Some((c.name.as_str(), c.published.as_ref()?.sha256.as_str())))
+        .collect();
     let subject: Vec<ResourceDescriptor> = report
         .artifacts
         .iter()
-        .map(|(name, a)| ResourceDescriptor::named(name.clone(), "sha256", &a.sha256))
+        .map(|(name, a)| {
+            let sha = published_of
+                .get(name.as_str())
+                .copied()
+                .unwrap_or(&a.sha256);
+            ResourceDescriptor::named(name.clone(), "sha256", sha)
+        })
+        .collect();
+    let equivalence: Vec<Value> = report
+        .comparison
+        .iter()
+        .filter(|c| c.verdict == reprove_build::Verdict::Equivalent)
+        .map(|c| {
+            json!({
+                "artifact": c.name,
+                "publishedSha256": c.published.as_ref().map(|a| &a.sha256),
+                "rebuiltSha256": c.rebuilt.as_ref().map(|a| &a.sha256),
+                "normalizations": c.normalizations,
+            })
+        })
         .collect();
     let r = &report.recipe;
     let mut external = json!({
@@ -206,7 +240,7 @@ pub fn statement(
         );
     }
     let c = &report.conditions;
-    let internal = json!({
+    let mut internal = json!({
         "sourceDateEpoch": report.source_date_epoch,
         "environment": c.environment,
         "buildPath": c.build_path,
@@ -220,9 +254,11 @@ pub fn statement(
         },
         "imageId": report.image_id,
     });
+    if let (false, Value::Object(m)) = (equivalence.is_empty(), &mut internal) {
+        m.insert("equivalence".into(), Value::Array(equivalence));
+    }
     // The fetch phase: the one step with a network, recorded as it ran (its network, the CA
     // bundle offered, whether the allowed hosts were enforced), and the store it produced.
-    let mut internal = internal;
     if let (Some(f), Value::Object(m)) = (&report.fetch, &mut internal) {
         m.insert(
             "fetch".into(),
@@ -391,6 +427,29 @@ pub struct InternalView {
     /// The fetch phase, when the build had one.
     #[serde(default)]
     pub fetch: Option<Value>,
+    /// Artifacts attested as equivalent to the rebuilt ones, not bit for bit.
+    #[serde(default)]
+    pub equivalence: Option<Value>,
+}
+
+/// One artifact attested as equivalent (`internalParameters.equivalence`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EquivalenceView {
+    pub artifact: String,
+    pub published_sha256: String,
+    pub rebuilt_sha256: String,
+    pub normalizations: Vec<reprove_build_types::Normalization>,
+}
+
+impl InternalView {
+    /// The equivalence records; `Err` when they do not read as reprove writes them.
+    pub fn equivalences(&self) -> Result<Vec<EquivalenceView>, String> {
+        match &self.equivalence {
+            None => Ok(Vec::new()),
+            Some(v) => serde_json::from_value(v.clone()).map_err(|e| e.to_string()),
+        }
+    }
 }
 
 impl InternalView {

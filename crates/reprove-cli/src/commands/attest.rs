@@ -77,7 +77,22 @@ pub fn run(dir: &Path, args: AttestArgs) -> Result<Outcome> {
         ));
         return Ok(Outcome::Fail);
     }
-    if report.verdict != reprove_build::RebuildVerdict::Reproducible {
+    if report.verdict == reprove_build::RebuildVerdict::Equivalent && !report.holds() {
+        let names: Vec<&str> = report
+            .unaccepted_normalizations()
+            .into_iter()
+            .map(|n| n.as_str())
+            .collect();
+        note(&format!(
+            "the rebuild of `{tag}` is only equivalent to the published artifacts, after {}, which `[build] accept-equivalent` does not name: no provenance is written",
+            names.join(", ")
+        ));
+        return Ok(Outcome::Fail);
+    }
+    if !matches!(
+        report.verdict,
+        reprove_build::RebuildVerdict::Reproducible | reprove_build::RebuildVerdict::Equivalent
+    ) {
         note(&format!(
             "the report's verdict for `{tag}` is `{}`, not reproducible: provenance is written only for a rebuild shown to match the published artifacts (reprove rebuild --artifacts)",
             report.verdict.as_str()

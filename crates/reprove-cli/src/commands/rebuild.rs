@@ -144,11 +144,32 @@ fn text(r: &RebuildReport) -> String {
                     .map(|n| n.to_string())
                     .unwrap_or_else(|| "?".into()),
             ),
+            Verdict::Equivalent => {
+                let passes: Vec<&str> = c.normalizations.iter().map(|n| n.as_str()).collect();
+                let accepted = c
+                    .normalizations
+                    .iter()
+                    .all(|n| r.recipe.accept_equivalent.contains(n));
+                format!(
+                    "  {}  {}  the same after {} ({})",
+                    if accepted { "equivalent" } else { "EQUIVALENT" },
+                    name,
+                    passes.join(", "),
+                    if accepted {
+                        "accepted by [build] accept-equivalent"
+                    } else {
+                        "NOT accepted: [build] accept-equivalent does not name them all"
+                    }
+                )
+            }
             Verdict::Missing => format!("  MISSING   {name}  published but not rebuilt"),
             Verdict::Extra => format!("  EXTRA     {name}  rebuilt but not published"),
         };
         s.push_str(&line);
         s.push('\n');
+        if let Some(why) = &c.not_equivalent {
+            s.push_str(&format!("            not equivalent: {}\n", terminal(why)));
+        }
     }
     if let Some(v) = &r.variations {
         s.push_str(&format!(
@@ -174,7 +195,29 @@ fn text(r: &RebuildReport) -> String {
             s.push_str(&format!("    {}\n", terminal(l)));
         }
     }
-    s.push_str(&format!("verdict: {}\n", r.verdict.as_str()));
+    s.push_str(&format!("verdict: {}", r.verdict.as_str()));
+    if r.verdict == reprove_build::RebuildVerdict::Equivalent {
+        let unaccepted: Vec<&str> = r
+            .unaccepted_normalizations()
+            .into_iter()
+            .map(|n| n.as_str())
+            .collect();
+        if unaccepted.is_empty() {
+            s.push_str(
+                " (not bit for bit; every normalization it needed is accepted by the recipe)",
+            );
+        } else {
+            s.push_str(&format!(
+                " (not bit for bit; add {} to `[build] accept-equivalent` to accept it)",
+                unaccepted
+                    .iter()
+                    .map(|n| format!("\"{n}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    s.push('\n');
     s
 }
 
@@ -198,6 +241,13 @@ fn junit(r: &RebuildReport) -> String {
     for c in &r.comparison {
         let failure = match c.verdict {
             Verdict::Match => None,
+            Verdict::Equivalent
+                if c.normalizations
+                    .iter()
+                    .all(|n| r.recipe.accept_equivalent.contains(n)) =>
+            {
+                None
+            }
             other => Some(format!("{other:?}").to_lowercase()),
         };
         cases.push((format!("artifact {}", c.name), failure));

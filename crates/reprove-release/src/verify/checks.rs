@@ -365,6 +365,7 @@ pub(super) fn rebuild(
     tag: &Tag,
     baseline: Option<&BaselineView>,
     subjects: &BTreeMap<String, String>,
+    published_dir: Option<&std::path::Path>,
     progress: &dyn Fn(&str),
 ) -> CheckResult {
     const ID: CheckId = CheckId::Rebuild;
@@ -416,7 +417,6 @@ pub(super) fn rebuild(
             );
         }
     };
-    // The attested digests play the published set.
     let opts = reprove_build::Options {
         // The evidence's recipe runs as what it is: from outside the release.
         recipe: b.external_recipe.as_ref().map(|e| {
@@ -429,7 +429,19 @@ pub(super) fn rebuild(
             )
         }),
         engine: rc.engine,
-        published: Some(reprove_build::Published::digests(subjects)),
+        // The attested digests play the published set; the auditor's files beside them (when
+        // given as a folder) let an equivalent artifact be compared after normalization.
+        published: Some(match reprove_build::Published::digests(subjects) {
+            reprove_build::Published::Digests(mut m) => {
+                if let Some(dir) = published_dir {
+                    for (name, a) in m.iter_mut() {
+                        a.path = Some(dir.join(name));
+                    }
+                }
+                reprove_build::Published::Digests(m)
+            }
+            other => other,
+        }),
         variations: false,
         keep: None,
         fetch: rc.fetch.clone(),

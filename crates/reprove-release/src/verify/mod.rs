@@ -687,6 +687,10 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
                     &opts.tag,
                     baseline_view.as_ref(),
                     &sha256_subjects(p),
+                    match &opts.artifacts {
+                        Artifacts::Folder(dir) => Some(dir.as_path()),
+                        _ => None,
+                    },
                     progress,
                 )
             }

@@ -408,8 +408,50 @@ pub(super) fn agreement_with(baseline: &BaselineView, p: &Value) -> Vec<String> 
             ));
         }
     }
-    let bsubjects = baseline.artifacts();
+    // Artifacts attested as equivalent, not bit for bit: each for the subject it names, and
+    // only after normalizations the recipe accepts.
+    let accepted = match &precipe {
+        Ok(r) => r.accept_equivalent.clone(),
+        Err(_) => Vec::new(),
+    };
     let psubjects = provenance.subjects();
+    match internal.equivalences() {
+        Err(e) => findings.push(format!(
+            "{}: the provenance's equivalence records cannot be read: {}",
+            FindingCode::RecipeMismatch,
+            printable(&e)
+        )),
+        Ok(list) => {
+            for e in list {
+                let unaccepted: Vec<&str> = e
+                    .normalizations
+                    .iter()
+                    .filter(|n| !accepted.contains(n))
+                    .map(|n| n.as_str())
+                    .collect();
+                if e.normalizations.is_empty() || !unaccepted.is_empty() {
+                    findings.push(format!(
+                        "{}: `{}` is attested as equivalent after {}, which the recipe's accept-equivalent does not name",
+                        FindingCode::RecipeMismatch,
+                        printable(&e.artifact),
+                        printable(&if unaccepted.is_empty() {
+                            "no normalization".to_owned()
+                        } else {
+                            unaccepted.join(", ")
+                        })
+                    ));
+                }
+                if psubjects.get(&e.artifact) != Some(&e.published_sha256) {
+                    findings.push(format!(
+                        "{}: the equivalence record of `{}` is not about its subject",
+                        FindingCode::SubjectMismatch,
+                        printable(&e.artifact)
+                    ));
+                }
+            }
+        }
+    }
+    let bsubjects = baseline.artifacts();
     if bsubjects != psubjects {
         let names: BTreeSet<&String> = bsubjects.keys().chain(psubjects.keys()).collect();
         for n in names {
@@ -429,11 +471,38 @@ pub(super) fn agreement_with(baseline: &BaselineView, p: &Value) -> Vec<String> 
 
 /// `baseline-provenance-agree` for the release's own provenance.
 pub(super) fn agreement_check(b: &BaselineView, p: &Value) -> CheckResult {
+    // Say it when some artifact is only equivalent: an auditor reads "not bit for bit".
+    let equivalent = ProvenanceView::from_value(p)
+        .ok()
+        .and_then(|v| {
+            v.predicate
+                .build_definition
+                .internal_parameters
+                .equivalences()
+                .ok()
+        })
+        .unwrap_or_default();
+    let note = if equivalent.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<String> = equivalent
+            .iter()
+            .map(|e| {
+                let passes: Vec<&str> = e.normalizations.iter().map(|n| n.as_str()).collect();
+                format!("`{}` after {}", printable(&e.artifact), passes.join(", "))
+            })
+            .collect();
+        format!(
+            "; NOT bit for bit: {} equivalent ({}), as the recipe accepts",
+            names.len(),
+            names.join("; ")
+        )
+    };
     CheckResult::from_findings(
         CheckId::BaselineProvenanceAgree,
         agreement_with(b, p),
         format!(
-            "same commit {}, image, recipe, network none, environment and artifacts",
+            "same commit {}, image, recipe, network none, environment and artifacts{note}",
             printable(&b.predicate.release.commit)
         ),
     )

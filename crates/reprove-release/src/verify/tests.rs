@@ -737,6 +737,133 @@ mod pipeline_on_a_fake_engine {
         );
     }
 
+    fn gz(data: &[u8], mtime: u32) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut e = flate2::GzBuilder::new()
+            .mtime(mtime)
+            .write(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    /// Issue 13: an artifact that differs only in its gzip header is `equivalent`, never
+    /// reproducible; a release refuses it unless the recipe's `accept-equivalent` names the
+    /// normalization, and then attests the published bytes with the equivalence on record.
+    #[test]
+    fn an_equivalent_artifact_is_released_only_when_the_recipe_accepts_it() {
+        let fx = Fx::new("hello");
+        let dist = fx.dir.path().join("dist-gz");
+        std::fs::create_dir_all(&dist).unwrap();
+        std::fs::write(dist.join("app.gz"), gz(b"app 1\n", 1_600_000_000)).unwrap();
+        let engine = FakeEngine::new(move |_job: &Job, tree: &Path| {
+            std::fs::create_dir_all(tree.join("dist")).unwrap();
+            std::fs::write(tree.join("dist/app.gz"), gz(b"app 1\n", 1_700_000_000)).unwrap();
+            RunEnd::Exited(0)
+        });
+        let release = |tag_name: &str, out: &Path| {
+            crate::pipeline::release_with(
+                &engine,
+                &fx.repo(),
+                &tag(tag_name),
+                &crate::pipeline::Options {
+                    artifacts: dist.clone(),
+                    evidence: out.to_owned(),
+                    force: false,
+                    engine: None,
+                    previous: None,
+                    fetch: Default::default(),
+                    recipe: None,
+                },
+                &fx.key,
+                &|_, _| {},
+            )
+            .unwrap()
+        };
+        let config = |accept: &str| {
+            format!(
+                "[project]\nname = \"hello\"\nrepository = \"https://example.com/hello\"\n\n[build]\nimage = \"{IMAGE}\"\ncommand = [\"make\", \"dist\"]\nartifacts = [\"dist/*\"]\n{accept}"
+            )
+        };
+        std::fs::write(fx.repo_dir().join("reprove.toml"), config("")).unwrap();
+        fx.git(&[
+            "commit",
+            "-q",
+            "-am",
+            "gz\n\nReviewed-by: R <r@example.com>",
+        ]);
+        fx.git(&["tag", "v1.1.0"]);
+        let refused = fx.dir.path().join("evidence-refused");
+        let r = release("v1.1.0", &refused);
+        assert_eq!(r.index.outcome, crate::evidence::ReleaseOutcome::Failed);
+        let report = r.report.as_ref().unwrap();
+        assert_eq!(report.verdict, reprove_build::RebuildVerdict::Equivalent);
+        assert_eq!(
+            report.comparison[0].normalizations,
+            [reprove_build_types::Normalization::Gzip]
+        );
+        assert!(
+            r.index
+                .failures
+                .iter()
+                .any(|f| f.contains("only equivalent")
+                    && f.contains("gzip")
+                    && f.contains("accept-equivalent")),
+            "{:?}",
+            r.index.failures
+        );
+        assert!(!refused.join(crate::evidence::PROVENANCE).exists());
+
+        std::fs::write(
+            fx.repo_dir().join("reprove.toml"),
+            config("accept-equivalent = [\"gzip\"]\n"),
+        )
+        .unwrap();
+        fx.git(&[
+            "commit",
+            "-q",
+            "-am",
+            "accept\n\nReviewed-by: R <r@example.com>",
+        ]);
+        fx.git(&["tag", "v1.2.0"]);
+        let out = fx.dir.path().join("evidence-accepted");
+        let r = release("v1.2.0", &out);
+        assert_eq!(r.index.outcome, crate::evidence::ReleaseOutcome::Released);
+        let report = fx.verify_with(|o| {
+            o.evidence = out.clone();
+            o.tag = tag("v1.2.0");
+            o.artifacts = Artifacts::Folder(dist.clone());
+        });
+        assert_verified(&report);
+        let prov = report.provenance.as_ref().unwrap();
+        let published = reprove_digest::sha256_file(&dist.join("app.gz"))
+            .unwrap()
+            .0
+            .hex();
+        assert_eq!(prov["subject"][0]["digest"]["sha256"], published);
+        let eq = &prov["predicate"]["buildDefinition"]["internalParameters"]["equivalence"][0];
+        assert_eq!(eq["normalizations"], json!(["gzip"]));
+        assert_ne!(eq["rebuiltSha256"], eq["publishedSha256"]);
+        let agree = report
+            .checks
+            .iter()
+            .find(|c| c.id == CheckId::BaselineProvenanceAgree)
+            .unwrap();
+        assert!(agree.detail.contains("NOT bit for bit"), "{}", agree.detail);
+
+        // A provenance claiming an equivalence the recipe does not accept disagrees.
+        let mut forged = prov.clone();
+        forged["predicate"]["buildDefinition"]["internalParameters"]["equivalence"][0]["normalizations"] =
+            json!(["gzip", "tar-mtime"]);
+        let baseline = report.baseline.as_ref().unwrap();
+        let found = provenance_agreement(baseline, &forged);
+        assert!(
+            found
+                .iter()
+                .any(|f| f.starts_with("recipe-mismatch") && f.contains("tar-mtime")),
+            "{found:?}"
+        );
+    }
+
     /// A release tagged before the project had a `[build]` table: released with a recipe
     /// from outside the tag, which the evidence keeps and the provenance names by sha256.
     #[test]
