@@ -427,19 +427,29 @@ fn compare_gzip(a: &Side, b: &Side, found: &mut BTreeSet<Normalization>) -> Step
     const WHAT: &str = "a well-formed gzip stream";
     let tar_a = a.read(Layer::Gzip, WHAT, starts_as_tar)?;
     let tar_b = b.read(Layer::Gzip, WHAT, starts_as_tar)?;
-    // The files differ, so the gzip layer either differs itself or hides what does.
-    found.insert(Normalization::Gzip);
+    let payload_a = a.read(Layer::Gzip, WHAT, |r| hash(r, MAX_BYTES))?;
+    let payload_b = b.read(Layer::Gzip, WHAT, |r| hash(r, MAX_BYTES))?;
+    // The same payload: only the gzip layer differs.
+    if payload_a == payload_b {
+        found.insert(Normalization::Gzip);
+        return Ok(());
+    }
     match (tar_a, tar_b) {
-        (true, true) => compare_tar(a, b, Layer::Gzip, found),
-        (false, false) => {
-            let content_a = a.read(Layer::Gzip, WHAT, |r| hash(r, MAX_BYTES))?;
-            let content_b = b.read(Layer::Gzip, WHAT, |r| hash(r, MAX_BYTES))?;
-            if content_a == content_b {
-                Ok(())
-            } else {
-                differ("the gzip streams decompress to different contents")
+        (true, true) => {
+            // Different payloads are equivalent only through a normalization of the tar inside;
+            // a tar that differs in bytes none of them covers is not hidden by the gzip one.
+            let mut inner = BTreeSet::new();
+            compare_tar(a, b, Layer::Gzip, &mut inner)?;
+            if inner.is_empty() {
+                return differ(
+                    "the gzip streams hold tar archives that differ in bytes the normalizations do not cover",
+                );
             }
+            found.extend(inner);
+            found.insert(Normalization::Gzip);
+            Ok(())
         }
+        (false, false) => differ("the gzip streams decompress to different contents"),
         _ => differ("only one of the gzip streams holds a tar archive"),
     }
 }
@@ -486,6 +496,14 @@ struct TarListing {
 
 fn compare_tar(a: &Side, b: &Side, layer: Layer, found: &mut BTreeSet<Normalization>) -> Step<()> {
     const WHAT: &str = "a well-formed tar archive";
+    for side in [a, b] {
+        if !side.read(layer, WHAT, extensions_bounded)? {
+            return differ(format!(
+                "an extension header of the {} archive is larger than {MAX_EXTENSION} bytes",
+                side.name
+            ));
+        }
+    }
     let listing_a = a.read(layer, WHAT, tar_listing)?;
     let listing_b = b.read(layer, WHAT, tar_listing)?;
     let pairs = pair_up(
@@ -502,6 +520,34 @@ fn compare_tar(a: &Side, b: &Side, layer: Layer, found: &mut BTreeSet<Normalizat
         return differ("the tar archives differ after their end-of-archive block");
     }
     Ok(())
+}
+
+/// The most bytes of one extension header (pax, GNU long name) read: the tar crate keeps them
+/// in memory, and a gzip bomb could make one gigabytes.
+const MAX_EXTENSION: u64 = 1 << 20;
+
+/// Whether every extension header (pax `x`/`g`, GNU `L`/`K`) is small enough to read: a first
+/// pass that reads headers only.
+fn extensions_bounded(r: &mut dyn Read) -> io::Result<bool> {
+    let mut archive = tar::Archive::new(r);
+    let mut entries = archive.entries()?.raw(true);
+    let mut n = 0usize;
+    for entry in &mut entries {
+        let entry = entry?;
+        n += 1;
+        if n > MAX_ENTRIES {
+            return Err(too_large());
+        }
+        let kind = entry.header().entry_type();
+        let extension = kind.is_pax_local_extensions()
+            || kind.is_pax_global_extensions()
+            || kind.is_gnu_longname()
+            || kind.is_gnu_longlink();
+        if extension && entry.size() > MAX_EXTENSION {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 fn tar_listing(r: &mut dyn Read) -> io::Result<TarListing> {
@@ -580,13 +626,36 @@ fn tar_member<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<TarMember> {
     if !kind.is_pax_global_extensions()
         && let Some(records) = entry.pax_extensions()?
     {
+        let mut seen = BTreeSet::new();
         for record in records {
             let record = record?;
+            // Readers disagree on a key given twice (the tar crate takes the first, GNU tar,
+            // bsdtar and Python the last): such an archive extracts differently by tool.
+            if !seen.insert(record.key_bytes().to_vec()) {
+                return Err(invalid(format!(
+                    "member `{}` has the pax record `{}` twice",
+                    show(&path),
+                    show(record.key_bytes())
+                )));
+            }
+            // A GNU long name beside a pax path: the tar crate takes the long name, GNU tar
+            // and Python the pax record. Only an archive where they agree is read.
+            let conflict = match record.key_bytes() {
+                b"path" => record.value_bytes() != path.as_slice(),
+                b"linkpath" => Some(record.value_bytes()) != link.as_deref(),
+                _ => false,
+            };
+            if conflict {
+                return Err(invalid(format!(
+                    "member `{}` is named differently by its pax record and its header",
+                    show(&path)
+                )));
+            }
             let fields = match record.key_bytes() {
                 b"mtime" | b"atime" | b"ctime" => &mut times,
                 b"uid" | b"gid" | b"uname" | b"gname" => &mut owner,
-                // the member's path, link target and size, compared as such
-                b"path" | b"linkpath" | b"size" => continue,
+                // the path, link target and size too: one side with a record and the other
+                // without is a difference in how the member is written
                 _ => &mut pax,
             };
             fields.insert(record.key_bytes().to_vec(), record.value_bytes().to_vec());
@@ -641,7 +710,10 @@ fn tar_member_differences(
         return differs("pax records");
     }
     if a.mode != b.mode {
-        if a.kind != tar::EntryType::Directory.as_byte() {
+        // Only a directory's ordinary permission bits: one writable by anyone, or with
+        // set-id or sticky bits, matters when the archive is extracted as root.
+        let risky = |m: u32| m & 0o7002 != 0;
+        if a.kind != tar::EntryType::Directory.as_byte() || risky(a.mode) || risky(b.mode) {
             return differs("mode");
         }
         found.insert(Normalization::TarDirMode);
@@ -707,6 +779,12 @@ struct ZipEntry {
     modified: Option<zip::DateTime>,
     central: Extras,
     header_start: u64,
+    /// The central directory's CRC-32, held against the local header's.
+    crc32: u32,
+    /// The compression method's code, as the central directory records it.
+    method_code: u16,
+    /// Where the entry's compressed data ends (its local header's offset, length and data).
+    data_end: u64,
     // From the local header, which the zip crate does not expose.
     local_name: Vec<u8>,
     flags: u16,
@@ -743,6 +821,17 @@ fn compare_zip(a: &Side, b: &Side, found: &mut BTreeSet<Normalization>) -> Step<
     Ok(())
 }
 
+/// The method code of a compression method (APPNOTE 4.4.5).
+fn central_method_code(m: zip::CompressionMethod) -> u16 {
+    #[allow(deprecated)]
+    match m {
+        zip::CompressionMethod::Stored => 0,
+        zip::CompressionMethod::Deflated => 8,
+        // Every other method is compared as a code the local header cannot equal.
+        _ => u16::MAX,
+    }
+}
+
 fn zip_listing<R: Read + Seek>(reader: R) -> io::Result<ZipListing> {
     let mut archive = zip::ZipArchive::new(reader)?;
     if archive.len() > MAX_ENTRIES {
@@ -776,6 +865,9 @@ fn zip_listing<R: Read + Seek>(reader: R) -> io::Result<ZipListing> {
             modified: file.last_modified(),
             central: Extras::parse(file.extra_data().unwrap_or_default()),
             header_start: file.header_start(),
+            crc32: file.crc32(),
+            method_code: central_method_code(file.compression()),
+            data_end: 0,
             local_name: Vec::new(),
             flags: 0,
             local_time: [0; 4],
@@ -803,6 +895,21 @@ fn zip_listing<R: Read + Seek>(reader: R) -> io::Result<ZipListing> {
     if listed != entries.len() {
         return Err(invalid("its central directory lists a name twice"));
     }
+    // The central directory runs straight into the end record, which ends the file: no bytes
+    // after it that a streaming reader or another tool could read. (Zip64 archives are not
+    // compared.)
+    reader.seek(SeekFrom::Start(at))?;
+    let mut end = [0u8; 22];
+    if !fill(&mut reader, &mut end)? || end[..4] != *b"PK\x05\x06" {
+        return Err(invalid(
+            "its central directory is not followed by its end record (zip64 archives are not compared)",
+        ));
+    }
+    let comment_len = u64::from(u16::from_le_bytes([end[20], end[21]]));
+    let file_len = reader.seek(SeekFrom::End(0))?;
+    if at.saturating_add(22).saturating_add(comment_len) != file_len {
+        return Err(invalid("it holds bytes after its end record"));
+    }
 
     for entry in &mut entries {
         reader.seek(SeekFrom::Start(entry.header_start))?;
@@ -824,6 +931,50 @@ fn zip_listing<R: Read + Seek>(reader: R) -> io::Result<ZipListing> {
         entry.flags = u16::from_le_bytes([fixed[6], fixed[7]]);
         entry.local_time = [fixed[10], fixed[11], fixed[12], fixed[13]];
         entry.local = Extras::parse(extra);
+        // A streaming reader (Java's ZipInputStream, libarchive) goes by the local header: its
+        // method, CRC and sizes must be the central directory's (zeros when the sizes follow
+        // the data, flag bit 3).
+        let word =
+            |i: usize| u32::from_le_bytes([fixed[i], fixed[i + 1], fixed[i + 2], fixed[i + 3]]);
+        let local_method = u16::from_le_bytes([fixed[8], fixed[9]]);
+        let deferred = entry.flags & 0b1000 != 0;
+        let agrees =
+            |local: u32, central: u64| u64::from(local) == central || (deferred && local == 0);
+        if local_method != entry.method_code
+            || !agrees(word(14), u64::from(entry.crc32))
+            || !agrees(word(18), entry.compressed.1)
+            || !agrees(word(22), entry.content.1)
+        {
+            return Err(invalid(format!(
+                "the local header of `{}` disagrees with its central directory record",
+                show(&entry.name)
+            )));
+        }
+        entry.data_end = entry
+            .header_start
+            .saturating_add(30)
+            .saturating_add(variable.len() as u64)
+            .saturating_add(entry.compressed.1);
+    }
+    // The entries tile the file up to the central directory: the first at 0, each next one
+    // right after the one before (and its data descriptor, at most 24 bytes, when flag bit 3
+    // is set). No gap can hide an entry only a streaming reader would extract.
+    let mut tiles: Vec<(u64, u64, bool)> = entries
+        .iter()
+        .map(|e| (e.header_start, e.data_end, e.flags & 0b1000 != 0))
+        .collect();
+    tiles.sort_unstable();
+    let mut next = 0u64;
+    let mut slack = 0u64;
+    for (start, data_end, deferred) in tiles.iter().copied().chain([(directory, directory, false)])
+    {
+        if start < next || start - next > slack {
+            return Err(invalid(
+                "its entries do not follow one another without gaps or overlaps",
+            ));
+        }
+        next = data_end;
+        slack = if deferred { 24 } else { 0 };
     }
     Ok(ZipListing { entries, comment })
 }
@@ -1396,5 +1547,108 @@ mod tests {
         std::fs::write(&present, plain_tar()).unwrap();
         let error = compare(&present, &dir.path().join("absent")).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::NotFound);
+    }
+
+    // ---- Regressions (attack review of issue 13) ----
+
+    /// A pax `size` given twice: the tar crate reads the first, GNU tar the last — the
+    /// difference could hide a payload in the padding.
+    #[test]
+    fn a_pax_record_given_twice_is_refused() {
+        let twice = pax_tar(&[("size", b"7"), ("size", b"400"), ("mtime", b"5")]);
+        let once = pax_tar(&[("size", b"7"), ("mtime", b"6")]);
+        assert_different(&check(&twice, &once), "twice");
+        assert_different(&check(&gz(&twice, 1), &gz(&once, 2)), "twice");
+    }
+
+    /// A GNU long name beside a pax `path`: the tar crate takes the long name, GNU tar the
+    /// pax record.
+    #[test]
+    fn a_long_name_that_disagrees_with_its_pax_path_is_refused() {
+        let long = format!("app/{}", "x".repeat(150));
+        let build = |pax_path: &str, mtime: u64| {
+            let mut builder = tar::Builder::new(Vec::new());
+            builder
+                .append_pax_extensions([("path", pax_path.as_bytes())])
+                .unwrap();
+            let mut header = tar::Header::new_gnu();
+            header.set_mode(0o644);
+            header.set_uid(0);
+            header.set_gid(0);
+            header.set_mtime(mtime);
+            header.set_size(7);
+            builder
+                .append_data(&mut header, &long, b"content".as_slice())
+                .unwrap();
+            builder.into_inner().unwrap()
+        };
+        assert_different(
+            &check(&build("app/evil", 1), &build(&long, 2)),
+            "named differently",
+        );
+        // Agreeing names are read as one.
+        assert_eq!(
+            check(&build(&long, 1), &build(&long, 2)),
+            equivalent(&[Normalization::TarMtime])
+        );
+    }
+
+    /// Bytes of a tar header no normalization covers (its padding) make a different tar; the
+    /// gzip normalization does not hide them.
+    #[test]
+    fn gzip_does_not_hide_tar_bytes_no_normalization_covers() {
+        let plain = plain_tar();
+        let mut marked = plain.clone();
+        marked[505] = b'!';
+        // The header checksum (bytes 148..156) over the block with the checksum as spaces.
+        let mut block = [0u8; 512];
+        block.copy_from_slice(&marked[..512]);
+        block[148..156].copy_from_slice(b"        ");
+        let sum: u32 = block.iter().map(|&b| u32::from(b)).sum();
+        marked[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        assert_eq!(
+            check(&gz(&plain, 1), &gz(&marked, 1)),
+            Equivalence::Different(
+                "the gzip streams hold tar archives that differ in bytes the normalizations do not cover".into()
+            )
+        );
+        // The gzip header alone is a gzip normalization.
+        assert_eq!(
+            check(&gz(&plain, 1), &gz(&plain, 2)),
+            equivalent(&[Normalization::Gzip])
+        );
+    }
+
+    #[test]
+    fn a_world_writable_or_setid_directory_mode_is_a_difference() {
+        let with = |mode: u32| {
+            tar_of(&MEMBERS, move |p, h, _| {
+                if p == "app/" {
+                    h.set_mode(mode);
+                }
+            })
+        };
+        assert_eq!(
+            check(&with(0o755), &with(0o700)),
+            equivalent(&[Normalization::TarDirMode])
+        );
+        assert_different(&check(&with(0o755), &with(0o777)), "differs in mode");
+        assert_different(&check(&with(0o755), &with(0o2755)), "differs in mode");
+    }
+
+    /// Bytes a streaming zip reader could read that the central directory does not show.
+    #[test]
+    fn zip_bytes_outside_the_directory_view_are_refused() {
+        let a = zip_of(&[("a.txt", b"hello")], zip::CompressionMethod::Stored, 2000);
+        let b = zip_of(&[("a.txt", b"hello")], zip::CompressionMethod::Stored, 2001);
+        assert_eq!(check(&a, &b), equivalent(&[Normalization::ZipTime]));
+        let mut trailing = a.clone();
+        trailing.extend_from_slice(b"PK\x03\x04hidden");
+        assert_different(&check(&trailing, &b), "after its end record");
+        // The local header claims more data than the central directory.
+        let mut longer = a.clone();
+        let size = u32::from_le_bytes([a[18], a[19], a[20], a[21]]) + 40;
+        longer[18..22].copy_from_slice(&size.to_le_bytes());
+        assert_different(&check(&longer, &b), "disagrees with its central directory");
     }
 }

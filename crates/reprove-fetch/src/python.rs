@@ -120,10 +120,23 @@ pub(crate) fn check(
     for f in files {
         // pip writes the wheelhouse flat; a folder in it is not something pip downloaded.
         let flat = !f.path.contains('/');
-        match by_sha.get(f.sha256.as_str()).filter(|_| flat) {
+        // The bytes of a locked file count only under a name that says so: pip's find-links
+        // reads every file in the folder (an `.html` one as an index page), by its name.
+        let named = flat.then(|| distribution(&f.path)).flatten();
+        let reqs: Option<Vec<&Locked>> = by_sha.get(f.sha256.as_str()).map(|reqs| {
+            reqs.iter()
+                .copied()
+                .filter(|r| {
+                    named
+                        .as_ref()
+                        .is_some_and(|(n, v)| *n == r.name && *v == r.version)
+                })
+                .collect()
+        });
+        match reqs.filter(|r| !r.is_empty()) {
             Some(reqs) => {
                 let mut lockfiles: Vec<String> = Vec::new();
-                for r in reqs {
+                for r in &reqs {
                     satisfied.insert((r.lockfile.as_str(), r.purl.as_str()), ());
                     if !lockfiles.contains(&r.lockfile) {
                         lockfiles.push(r.lockfile.clone());
@@ -140,14 +153,11 @@ pub(crate) fn check(
                 kept.push(f);
             }
             None => {
-                let claimed =
-                    flat.then(|| distribution(&f.path))
-                        .flatten()
-                        .and_then(|(name, version)| {
-                            locked
-                                .iter()
-                                .find(|l| l.name == name && l.version == version)
-                        });
+                let claimed = named.as_ref().and_then(|(name, version)| {
+                    locked
+                        .iter()
+                        .find(|l| l.name == *name && l.version == *version)
+                });
                 match claimed {
                     Some(l) => {
                         mismatched.insert(l.purl.as_str(), ());

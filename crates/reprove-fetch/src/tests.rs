@@ -428,3 +428,38 @@ fn one_store_holds_one_ecosystem_and_defaults_prefer_cargo() {
     );
     assert!(default_lockfiles(["docs/requirements.txt"]).is_empty());
 }
+
+/// Regression (attack review): the bytes of a locked wheel under another name (an `.html`
+/// page pip's find-links would parse, another package's name) are not that package.
+#[test]
+fn locked_bytes_under_another_name_are_unlocked() {
+    let text = requirements(&[
+        ("six", "1.16.0", &[b"six wheel"]),
+        ("idna", "3.7", &[b"idna wheel"]),
+    ]);
+    let c = pip_checked(
+        vec![
+            file("six-1.16.0-py2.py3-none-any.whl", b"six wheel"),
+            file("idna-3.7-py3-none-any.whl", b"idna wheel"),
+            file("index.html", b"six wheel"),
+            file("evil-9.9-py3-none-any.whl", b"idna wheel"),
+        ],
+        &text,
+    );
+    assert_eq!(
+        codes(&c),
+        [
+            (
+                DependencyCode::DependencyUnlocked,
+                None,
+                Some("evil-9.9-py3-none-any.whl".into())
+            ),
+            (
+                DependencyCode::DependencyUnlocked,
+                None,
+                Some("index.html".into())
+            ),
+        ]
+    );
+    assert_eq!(c.packages.len(), 2);
+}

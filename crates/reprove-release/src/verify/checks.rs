@@ -311,6 +311,10 @@ pub(super) fn images(ic: &ImageCheck, b: &BaselineView) -> CheckResult {
     {
         refs.insert(img.to_owned());
     }
+    // A release built with a recipe from outside the tag: that recipe's image is the build's.
+    if let Some(Ok(r)) = b.external_recipe.as_ref().map(|e| &e.recipe) {
+        refs.insert(r.image.to_string());
+    }
     let parsed: Vec<(String, Result<ImageRef, String>)> = refs
         .into_iter()
         .map(|r| {
@@ -453,10 +457,20 @@ pub(super) fn rebuild(
                 ID,
                 findings,
                 format!(
-                    "rebuilt in {} with {} {}: every artifact matches the provenance",
+                    "rebuilt in {} with {} {}: {}",
                     printable(&r.image),
                     r.engine.as_str(),
-                    printable(&r.engine_version)
+                    printable(&r.engine_version),
+                    if r.verdict == reprove_build::RebuildVerdict::Equivalent {
+                        let passes: Vec<&str> =
+                            r.normalizations().into_iter().map(|n| n.as_str()).collect();
+                        format!(
+                            "every artifact matches the provenance, NOT bit for bit: equivalent after {}, as the recipe accepts",
+                            passes.join(", ")
+                        )
+                    } else {
+                        "every artifact matches the provenance".to_owned()
+                    }
                 ),
             )
         }
