@@ -223,3 +223,63 @@ fn soup_scope_follows_lockfiles_and_exclude() {
         crate::support::stderr(&out)
     );
 }
+
+/// Issue 13: a vendored tree (`cargo vendor`) is read as the crates it holds — one item each,
+/// with the package checksum — never as their own lockfiles or CI files; a crate the root
+/// Cargo.lock locks with the same checksum is listed once.
+#[test]
+fn a_vendored_tree_is_the_crates_it_holds() {
+    let f = crate::support::Fixture::new();
+    let sum = "ab".repeat(32);
+    let other = "cd".repeat(32);
+    f.write(
+        "Cargo.lock",
+        format!("version = 4\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\ndependencies = [\"itoa\"]\n\n[[package]]\nname = \"itoa\"\nversion = \"1.0.19\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"{sum}\"\n"),
+    );
+    for (name, version, checksum) in [("itoa", "1.0.19", &sum), ("ryu", "1.0.23", &other)] {
+        f.write(
+            &format!("vendor/{name}/Cargo.toml"),
+            format!("[package]\nname = \"{name}\"\nversion = \"{version}\"\n"),
+        );
+        f.write(
+            &format!("vendor/{name}/.cargo-checksum.json"),
+            format!("{{\"files\":{{}},\"package\":\"{checksum}\"}}"),
+        );
+        f.write(&format!("vendor/{name}/src/lib.rs"), "");
+        // What cargo vendor copies along and no build of this project reads.
+        f.write(
+            &format!("vendor/{name}/Cargo.lock"),
+            "version = 3\n\n[[package]]\nname = \"criterion\"\nversion = \"0.5.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"0000000000000000000000000000000000000000000000000000000000000000\"\n",
+        );
+        f.write(
+            &format!("vendor/{name}/.github/workflows/ci.yml"),
+            "jobs:\n  t:\n    container: node:20\n",
+        );
+    }
+    f.commit("vendored\n\nReviewed-by: R <r@example.com>");
+    let v = f.json(&["soup", "--format", "json"], 0);
+    let items: Vec<(String, String)> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["purl"].as_str().unwrap().to_owned(),
+                i["manifest"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        items,
+        [
+            ("pkg:cargo/itoa@1.0.19".to_owned(), "Cargo.lock".to_owned()),
+            (
+                "pkg:cargo/ryu@1.0.23".to_owned(),
+                "vendor/ryu/.cargo-checksum.json".to_owned()
+            ),
+        ]
+    );
+    f.tag("v1.0.0");
+    let b = f.json(&["baseline", "v1.0.0", "--format", "json"], 0);
+    assert_eq!(b["predicate"]["images"].as_array().unwrap().len(), 0, "{b}");
+}

@@ -111,7 +111,12 @@ fn display_path(p: &[u8]) -> (String, Option<String>) {
 
 /// Should this file's content be kept for parsing?
 fn wanted_for_parsing(path: &str, overrides: Option<&str>) -> bool {
-    lockfile_kind(path).is_some() || file_kind(path).is_some() || Some(path) == overrides
+    lockfile_kind(path).is_some()
+        || file_kind(path).is_some()
+        || Some(path) == overrides
+        // a vendored crate: what it is, and the package it came from
+        || path.ends_with("/.cargo-checksum.json")
+        || path.ends_with("/Cargo.toml")
 }
 
 /// Reads one small file from the tree at the tag (used for `reprove.toml`).
@@ -496,6 +501,15 @@ fn collect_soup(
     };
     let mut soup = Vec::new();
     let mut images = Vec::new();
+    // Vendored crates (`cargo vendor`): each one item, never read for its own lockfiles or
+    // image references.
+    let vendored = reprove_soup::vendored_roots(
+        entries
+            .iter()
+            .filter(|e| matches!(e.kind, TreeEntryKind::File | TreeEntryKind::Executable))
+            .filter_map(|e| std::str::from_utf8(&e.path).ok())
+            .filter(|p| !scope.excluded(p)),
+    );
     for e in entries
         .iter()
         .filter(|e| matches!(e.kind, TreeEntryKind::File | TreeEntryKind::Executable))
@@ -503,7 +517,7 @@ fn collect_soup(
         let Ok(path) = std::str::from_utf8(&e.path) else {
             continue;
         };
-        if scope.excluded(path) {
+        if scope.excluded(path) || reprove_soup::in_vendored(&vendored, path).is_some() {
             continue;
         }
         let is_lockfile = lockfile_kind(path).is_some();
@@ -579,6 +593,23 @@ fn collect_soup(
                     soup.push(item);
                 }
                 images.push(entry);
+            }
+        }
+    }
+    for root in &vendored {
+        let parsed = reprove_soup::parse_vendored(
+            root,
+            content(&format!("{root}/.cargo-checksum.json")).as_deref(),
+            content(&format!("{root}/Cargo.toml")).as_deref(),
+        );
+        findings.extend(parsed.findings.into_iter().map(soup_finding));
+        for item in parsed.items {
+            // A crate the root Cargo.lock already locks with the same checksum is that item.
+            let locked = soup.iter().any(|s: &SoupItem| {
+                s.purl.split('?').next() == Some(item.purl.as_str()) && s.checksum == item.checksum
+            });
+            if !locked {
+                soup.push(item);
             }
         }
     }

@@ -15,10 +15,12 @@ mod npm;
 mod overrides;
 mod python;
 mod render;
+mod vendor;
 
 pub use item::{Checksum, Ecosystem, Scope, SoupFinding, SoupFindingCode, SoupItem};
 pub use overrides::{Override, Overrides};
 pub use render::{BomMetadata, to_csv, to_cyclonedx, to_markdown};
+pub use vendor::{in_vendored, parse_vendored, vendored_roots};
 
 /// Errors that make the SOUP register untrustworthy as a whole.
 #[derive(Debug, thiserror::Error)]
