@@ -606,14 +606,9 @@ fn a_killed_rebuild_leaves_no_container_or_tree_behind() {
     );
 }
 
-/// A release made before the project had a `reprove.toml` is rebuilt with a recipe from
-/// outside the tag (issue 13): a file, or the `reprove.toml` at another revision. The report
-/// says where the recipe came from, by sha256, and that it is not the release's own.
-#[test]
-fn a_release_made_before_reprove_rebuilds_with_a_recipe_from_outside() {
-    let Some((docker_host, _reg, image)) = busybox_on_loopback() else {
-        return;
-    };
+/// A project's release `v0.1.0`, tagged before it had a `reprove.toml`, and the recipe that
+/// builds it.
+fn old_release(image: &str) -> (Fixture, String) {
     let f = Fixture::new();
     f.write("src/greeting.txt", "hello, reproducible world\n");
     f.write("build.sh", DETERMINISTIC);
@@ -622,6 +617,18 @@ fn a_release_made_before_reprove_rebuilds_with_a_recipe_from_outside() {
     let recipe = format!(
         "[build]\nimage = \"{image}\"\ncommand = [\"sh\", \"build.sh\"]\nartifacts = [\"dist/*\"]\nenv = {{ GREETING = \"hello\" }}\n"
     );
+    (f, recipe)
+}
+
+/// A release made before the project had a `reprove.toml` is rebuilt with a recipe from
+/// outside the tag (issue 13): a file, or the `reprove.toml` at another revision. The report
+/// says where the recipe came from, by sha256, and that it is not the release's own.
+#[test]
+fn a_release_made_before_reprove_rebuilds_with_a_recipe_from_outside() {
+    let Some((docker_host, _reg, image)) = busybox_on_loopback() else {
+        return;
+    };
+    let (f, recipe) = old_release(&image);
     f.write("reprove.toml", &recipe);
     f.commit("adopt reprove\n\nReviewed-by: R <r@example.com>");
     let outside = f.dir.path().join("recipe.toml");
@@ -678,14 +685,7 @@ fn a_release_made_before_reprove_is_released_and_verified_with_a_recipe_from_out
     let Some((docker_host, _reg, image)) = busybox_on_loopback() else {
         return;
     };
-    let f = Fixture::new();
-    f.write("src/greeting.txt", "hello, reproducible world\n");
-    f.write("build.sh", DETERMINISTIC);
-    f.commit("old release\n\nReviewed-by: R <r@example.com>");
-    f.tag("v0.1.0");
-    let recipe = format!(
-        "[build]\nimage = \"{image}\"\ncommand = [\"sh\", \"build.sh\"]\nartifacts = [\"dist/*\"]\nenv = {{ GREETING = \"hello\" }}\n"
-    );
+    let (f, recipe) = old_release(&image);
     let outside = f.dir.path().join("recipe.toml");
     std::fs::write(&outside, &recipe).unwrap();
     let run = |args: &[&str]| {

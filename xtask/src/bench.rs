@@ -499,10 +499,10 @@ fn rebuild(dir: &Path) -> Result<String> {
     }
     let ratio = ours.as_secs_f64() / bare.as_secs_f64();
     Ok(format!(
-        "rebuild of a 10-second build: reprove {:.2} s vs bare docker run {:.2} s → time ratio {ratio:.3} (target ≤ 1.1) {}",
+        "rebuild of a 10-second build: reprove {:.2} s vs bare docker run {:.2} s → time ratio {ratio:.3} (target ≤ 1.05) {}",
         ours.as_secs_f64(),
         bare.as_secs_f64(),
-        if ratio <= 1.1 { "PASS" } else { "FAIL" }
+        if ratio <= 1.05 { "PASS" } else { "FAIL" }
     ))
 }
 

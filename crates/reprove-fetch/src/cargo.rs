@@ -7,11 +7,11 @@
 
 use std::collections::BTreeMap;
 
-use reprove_soup::{LockfileKind, SoupFindingCode, parse_lockfile};
+use reprove_soup::LockfileKind;
 
 use crate::{
     Checked, DependencyCode, DependencyFinding, FetchError, Lockfile, ResolvedPackage, StoreFile,
-    group_by_purl, unlocked,
+    group_by_purl, locked_items, unlocked,
 };
 
 /// A package a Cargo.lock locks from a registry.
@@ -50,18 +50,7 @@ fn locked_packages(
 ) -> Result<Vec<(String, Locked, String)>, FetchError> {
     let mut out = Vec::new();
     for l in lockfiles {
-        let parsed = parse_lockfile(l.path, LockfileKind::CargoLock, l.content, &|_| None);
-        if let Some(f) = parsed
-            .findings
-            .iter()
-            .find(|f| f.code == SoupFindingCode::UnparsableLockfile)
-        {
-            return Err(FetchError::BadLockfile {
-                path: l.path.to_owned(),
-                detail: f.message.clone(),
-            });
-        }
-        for item in parsed.items {
+        for item in locked_items(l, LockfileKind::CargoLock)? {
             let sha256 = item
                 .checksum
                 .as_ref()

@@ -266,6 +266,34 @@ pub fn check(
     Ok(checked)
 }
 
+/// The items a lockfile locks, or why it cannot be read (a lockfile that does not parse is no
+/// ground to check a store on).
+pub(crate) fn locked_items(
+    l: &Lockfile<'_>,
+    kind: LockfileKind,
+) -> Result<Vec<reprove_soup::SoupItem>, FetchError> {
+    let parsed = reprove_soup::parse_lockfile(l.path, kind, l.content, &|_| None);
+    if let Some(f) = parsed
+        .findings
+        .iter()
+        .find(|f| f.code == reprove_soup::SoupFindingCode::UnparsableLockfile)
+    {
+        return Err(FetchError::BadLockfile {
+            path: l.path.to_owned(),
+            detail: f.message.clone(),
+        });
+    }
+    Ok(parsed.items)
+}
+
+/// `sha256:<hex>` of each, space-separated: what a finding says was expected.
+pub(crate) fn prefixed(shas: &[String]) -> String {
+    shas.iter()
+        .map(|s| format!("sha256:{s}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// A file of the store no lockfile accounts for.
 pub(crate) fn unlocked(f: &StoreFile, message: String) -> DependencyFinding {
     DependencyFinding {

@@ -7,11 +7,11 @@
 
 use std::collections::BTreeMap;
 
-use reprove_soup::{LockfileKind, SoupFindingCode, parse_lockfile};
+use reprove_soup::LockfileKind;
 
 use crate::{
     Checked, DependencyCode, DependencyFinding, FetchError, Lockfile, ResolvedPackage, StoreFile,
-    unlocked,
+    locked_items, prefixed, unlocked,
 };
 
 /// A pinned requirement and the files it accepts.
@@ -62,18 +62,7 @@ fn distribution(file: &str) -> Option<(String, String)> {
 fn locked_packages(lockfiles: &[Lockfile<'_>]) -> Result<Vec<Locked>, FetchError> {
     let mut out = Vec::new();
     for l in lockfiles {
-        let parsed = parse_lockfile(l.path, LockfileKind::Requirements, l.content, &|_| None);
-        if let Some(f) = parsed
-            .findings
-            .iter()
-            .find(|f| f.code == SoupFindingCode::UnparsableLockfile)
-        {
-            return Err(FetchError::BadLockfile {
-                path: l.path.to_owned(),
-                detail: f.message.clone(),
-            });
-        }
-        for item in parsed.items {
+        for item in locked_items(l, LockfileKind::Requirements)? {
             out.push(Locked {
                 sha256s: item.sha256s().map(str::to_owned).collect(),
                 purl: item.purl.clone(),
@@ -165,13 +154,7 @@ pub(crate) fn check(
                             code: DependencyCode::DependencyMismatch,
                             package: Some(l.purl.clone()),
                             path: Some(f.path.clone()),
-                            expected: Some(
-                                l.sha256s
-                                    .iter()
-                                    .map(|s| format!("sha256:{s}"))
-                                    .collect::<Vec<_>>()
-                                    .join(" "),
-                            ),
+                            expected: Some(prefixed(&l.sha256s)),
                             actual: Some(format!("sha256:{}", f.sha256)),
                             message: format!(
                                 "`{}` in the store has none of the hashes `{}` accepts for `{}`",
@@ -201,13 +184,7 @@ pub(crate) fn check(
             code: DependencyCode::DependencyMissing,
             package: Some(l.purl.clone()),
             path: None,
-            expected: Some(
-                l.sha256s
-                    .iter()
-                    .map(|s| format!("sha256:{s}"))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            ),
+            expected: Some(prefixed(&l.sha256s)),
             actual: None,
             message: format!(
                 "`{}` {} (required by {}) is not in the store",
