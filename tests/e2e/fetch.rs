@@ -1,6 +1,8 @@
 //! The fetch phase on real ecosystems: a Rust workspace with crates.io dependencies, built in
 //! a Debian image with Rust (bookworm's `rustc-web`/`cargo-web`, made by mmdebstrap), and a
-//! Python application with PyPI dependencies locked by `--hash` (bookworm's `python3-pip`) — each published
+//! Python application with PyPI dependencies locked by `--hash` (bookworm's `python3-pip`), and
+//! a Node.js application with npm dependencies locked by `package-lock.json` (bookworm's
+//! `nodejs`/`npm`) — each published
 //! by a plain `docker run` that fetches as it builds, then rebuilt by reprove with the fetch in
 //! its own job and the build offline — bit for bit. The host's CA bundle is what lets the
 //! fetch through this machine's TLS-intercepting proxy; the image has none of its own.
@@ -427,6 +429,95 @@ fn a_tampered_wheel_is_named_and_never_built() {
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("REJECTED  dependency-mismatch"), "{out}");
     assert!(out.contains("pkg:pypi/idna@3.7"), "{out}");
+    assert!(out.contains("verdict: inputs-rejected"), "{out}");
+    assert!(
+        !r.f.path("k/build.log").exists(),
+        "the build must not have run"
+    );
+}
+
+/// The Node.js application: `npm ci` from the registry in CI; in the rebuild `npm ci --offline`
+/// from the npm cache the fetch job filled (`~/.npm`, HOME=/tmp).
+fn node(fetch: &str) -> Option<Project> {
+    Project::new("REPROVE_TEST_NODEJS_ROOTFS", "node-app", |image| {
+        format!(
+            "[project]\nname = \"app\"\n\n[build]\nimage = \"{image}\"\ncommand = \"sh build.sh\"\nartifacts = [\"dist/app.tar\"]\nenv = {{ NPM_FLAGS = \"--offline\" }}\n\n[build.fetch]\ncommand = \"{fetch}\"\nstore = \"/tmp/.npm\"\nallow = [\"registry.npmjs.org\"]\n"
+        )
+    })
+}
+
+const NPM_CI: &str = "npm ci --ignore-scripts --no-audit --no-fund";
+
+#[test]
+fn a_node_app_with_a_package_lock_rebuilds_offline_bit_for_bit() {
+    let Some(r) = node(NPM_CI) else { return };
+    let dist = r.publish("v1.0.0", &["sh", "build.sh"], "dist/app.tar");
+    let (code, out, err) = r.run(&[
+        "rebuild",
+        "v1.0.0",
+        "--artifacts",
+        &dist,
+        "--fetch-network",
+        "host",
+        "--no-fetch-cache",
+        "--keep",
+        &r.p("kept"),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("fetch: 3 package(s) checked against package-lock.json"),
+        "{out}"
+    );
+    assert!(out.contains("match     app.tar  sha256:"), "{out}");
+    let (code, _, err) = r.run(&["key", "generate", "--output", &r.p("k")]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = r.run(&[
+        "release",
+        "v1.0.0",
+        "--artifacts",
+        &dist,
+        "--key",
+        &r.p("k.key"),
+        "--fetch-network",
+        "host",
+        "--no-fetch-cache",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = r.run(&[
+        "verify",
+        "v1.0.0",
+        "--key",
+        &r.p("k.pub"),
+        "--artifacts",
+        &dist,
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(
+            "the 3 package(s) the build was given are the SOUP register of package-lock.json"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_poisoned_npm_cache_entry_is_named_and_never_built() {
+    // A compromised registry or proxy: the cache holds other bytes under a locked digest.
+    let fetch =
+        format!("{NPM_CI} && printf x >> $(find /tmp/.npm/_cacache/content-v2 -type f | head -1)");
+    let Some(r) = node(&fetch) else { return };
+    let (code, out, err) = r.run(&[
+        "rebuild",
+        "v1.0.0",
+        "--fetch-network",
+        "host",
+        "--no-fetch-cache",
+        "--keep",
+        &r.p("k"),
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("REJECTED  dependency-mismatch"), "{out}");
+    assert!(out.contains("pkg:npm/"), "{out}");
     assert!(out.contains("verdict: inputs-rejected"), "{out}");
     assert!(
         !r.f.path("k/build.log").exists(),

@@ -74,6 +74,8 @@ fn test(extra: &[String]) -> Result<()> {
     let rust_rootfs = rust_rootfs.display().to_string();
     let python_rootfs = util::debian_python_rootfs()?;
     let python_rootfs = python_rootfs.display().to_string();
+    let node_rootfs = util::debian_node_rootfs()?;
+    let node_rootfs = node_rootfs.display().to_string();
     let dockerd = util::Dockerd::start()?;
     // Independent verifiers the suite checks reprove's output with.
     let python = util::python_venv(
@@ -125,6 +127,7 @@ fn test(extra: &[String]) -> Result<()> {
             ("REPROVE_TEST_GCC_ROOTFS", gcc_rootfs.as_str()),
             ("REPROVE_TEST_RUST_ROOTFS", rust_rootfs.as_str()),
             ("REPROVE_TEST_PYTHON_ROOTFS", python_rootfs.as_str()),
+            ("REPROVE_TEST_NODEJS_ROOTFS", node_rootfs.as_str()),
             ("REPROVE_TEST_CONTAINERS_CONF", containers_conf.as_str()),
             // Snapshots are compared, never rewritten, by the suite.
             ("INSTA_UPDATE", "no"),

@@ -381,6 +381,12 @@ pub fn debian_python_rootfs() -> Result<PathBuf> {
     debian_rootfs("bookworm-python", "python3-pip", false)
 }
 
+/// A Debian bookworm root filesystem with Node.js and npm (bookworm's `nodejs` and `npm`), as
+/// one tar; no `ca-certificates` either.
+pub fn debian_node_rootfs() -> Result<PathBuf> {
+    debian_rootfs("bookworm-node", "nodejs,npm", false)
+}
+
 /// A minbase Debian bookworm with `include` (comma-separated packages), made by mmdebstrap with
 /// a fixed SOURCE_DATE_EPOCH, documentation left out; reused while it exists.
 fn debian_rootfs(name: &str, include: &str, security: bool) -> Result<PathBuf> {

@@ -171,13 +171,14 @@ pub struct SoupView {
 }
 
 impl SoupView {
-    /// Every sha256 (hex) the lockfile accepts for this component.
-    pub fn sha256s(&self) -> impl Iterator<Item = &str> {
+    /// Every digest the lockfile accepts for this component, as (algorithm, hex), for the
+    /// algorithms a fetched file is recorded with (sha256; sha512 for npm).
+    pub fn accepted_digests(&self) -> impl Iterator<Item = (&str, &str)> {
         self.checksum
             .iter()
             .chain(&self.other_checksums)
-            .filter(|c| c.algorithm == "sha256")
-            .map(|c| c.value.as_str())
+            .filter(|c| matches!(c.algorithm.as_str(), "sha256" | "sha512"))
+            .map(|c| (c.algorithm.as_str(), c.value.as_str()))
     }
 }
 

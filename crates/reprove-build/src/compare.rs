@@ -77,7 +77,7 @@ pub(crate) fn read_outputs(
     dest: &Path,
 ) -> Result<BTreeMap<String, ArtifactDigest>, BuildError> {
     let mut out = BTreeMap::new();
-    read_engine_tar(stream, dest, Shape::Flat, &|_| false, &mut |f| {
+    read_engine_tar(stream, dest, Shape::Flat, &|_| false, false, &mut |f| {
         out.insert(
             f.path,
             ArtifactDigest {
@@ -105,6 +105,8 @@ pub(crate) struct ReadFile {
     pub path: String,
     pub target: PathBuf,
     pub sha256: String,
+    /// Lowercase hex, when asked for (an npm cache names its files by sha512).
+    pub sha512: Option<String>,
     pub size: u64,
     pub executable: bool,
 }
@@ -127,6 +129,7 @@ pub(crate) fn read_engine_tar(
     dest: &Path,
     shape: Shape,
     skip: &dyn Fn(&str) -> bool,
+    sha512: bool,
     on_file: &mut dyn FnMut(ReadFile),
 ) -> Result<usize, BuildError> {
     let bad = |detail: String| BuildError::Outputs { detail };
@@ -260,6 +263,7 @@ pub(crate) fn read_engine_tar(
             .open(&target)
             .map_err(io(&target))?;
         let mut hasher = reprove_digest::Sha256Hasher::new();
+        let mut hasher512 = sha512.then(<sha2::Sha512 as sha2::Digest>::new);
         let mut buf = vec![0u8; 1 << 20];
         let mut written = 0u64;
         loop {
@@ -268,6 +272,9 @@ pub(crate) fn read_engine_tar(
                 break;
             }
             hasher.update(&buf[..n]);
+            if let Some(h) = hasher512.as_mut() {
+                sha2::Digest::update(h, &buf[..n]);
+            }
             std::io::Write::write_all(&mut f, &buf[..n]).map_err(io(&target))?;
             written += n as u64;
         }
@@ -281,6 +288,7 @@ pub(crate) fn read_engine_tar(
             path: rel,
             target,
             sha256: hasher.finish().hex(),
+            sha512: hasher512.map(|h| hex::encode(sha2::Digest::finalize(h))),
             size,
             executable,
         });

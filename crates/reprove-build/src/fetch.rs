@@ -170,10 +170,13 @@ fn read_and_check(
                 .is_some_and(|r| r.starts_with('/'))
         })
     };
-    let dropped = read_engine_tar(stream, dir, Shape::Tree, &skip, &mut |f| {
+    // An npm cache names its content by sha512: that digest is checked too.
+    let sha512 = reprove_fetch::wants_sha512(locks.iter().map(|l| l.path.as_str()));
+    let dropped = read_engine_tar(stream, dir, Shape::Tree, &skip, sha512, &mut |f| {
         files.push(StoreFile {
             path: f.path,
             sha256: f.sha256,
+            sha512: f.sha512,
             size: f.size,
             executable: f.executable,
         });

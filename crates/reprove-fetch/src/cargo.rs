@@ -145,6 +145,7 @@ pub(crate) fn check(
                             ResolvedPackage {
                                 purl: (*purl).to_owned(),
                                 sha256: f.sha256.clone(),
+                                sha512: None,
                                 path: f.path.clone(),
                                 download: l.crates_io.then(|| {
                                     format!(

@@ -8,6 +8,7 @@
 //! `find . -type f | LC_ALL=C sort | xargs sha256sum | sha256sum` (paths without `./`).
 
 mod cargo;
+mod npm;
 mod python;
 
 use std::collections::BTreeMap;
@@ -22,6 +23,8 @@ pub struct StoreFile {
     pub path: String,
     /// Lowercase hex.
     pub sha256: String,
+    /// Lowercase hex, when the reader computed it (an npm cache names content by sha512).
+    pub sha512: Option<String>,
     pub size: u64,
     /// Kept as the fetch left it; not part of the store digest (a `sha256sum` listing).
     pub executable: bool,
@@ -38,11 +41,11 @@ pub struct Lockfile<'a> {
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     #[error(
-        "reprove cannot check a fetched store against `{path}` yet (it checks Cargo.lock and pip requirements files); declare the fetch `fixed` or leave that lockfile out of `[build.fetch] lockfiles`"
+        "reprove cannot check a fetched store against `{path}` yet (it checks Cargo.lock, package-lock.json and pip requirements files); declare the fetch `fixed` or leave that lockfile out of `[build.fetch] lockfiles`"
     )]
     UnsupportedLockfile { path: String },
     #[error(
-        "one store cannot be checked against both `{first}` and `{second}`: a fetch fills one ecosystem's store (cargo's registry or a pip wheelhouse); name one kind in `[build.fetch] lockfiles`"
+        "one store cannot be checked against both `{first}` and `{second}`: a fetch fills one ecosystem's store (cargo's registry, npm's cache or a pip wheelhouse); name one kind in `[build.fetch] lockfiles`"
     )]
     MixedLockfiles { first: String, second: String },
     #[error(
@@ -129,6 +132,9 @@ pub struct ResolvedPackage {
     pub purl: String,
     /// sha256 of the package file, lowercase hex.
     pub sha256: String,
+    /// sha512 of the package file, lowercase hex, when its lockfile locks that digest (npm).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha512: Option<String>,
     /// Where it is in the store.
     pub path: String,
     /// Where the registry serves it.
@@ -176,21 +182,35 @@ pub fn store_digest(files: &[StoreFile]) -> String {
 }
 
 /// Folders of the store (relative) that a fetch writes and a build derives again from the
-/// checked packages: cargo's unpacked sources (`src`). A fetch job keeps them in scratch space
+/// checked packages: cargo's unpacked sources (`src`), npm's logs (`_logs`). A fetch job keeps them in scratch space
 /// (never returned, never checked, never given to a build).
 pub fn derived_folders<'a>(lockfiles: impl IntoIterator<Item = &'a str>) -> Vec<&'static str> {
-    let cargo = lockfiles
+    let kinds: Vec<Option<LockfileKind>> = lockfiles.into_iter().map(lockfile_kind).collect();
+    if kinds.contains(&Some(LockfileKind::CargoLock)) {
+        vec!["src"]
+    } else if kinds.contains(&Some(LockfileKind::PackageLock)) {
+        // npm's logs; its `_cacache/tmp` stays on the store's file system (cacache renames
+        // from there into place).
+        vec!["_logs"]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Whether the store's files must be read with their sha512 too: an npm cache names its
+/// content by it, and `package-lock.json` locks it.
+pub fn wants_sha512<'a>(lockfiles: impl IntoIterator<Item = &'a str>) -> bool {
+    lockfiles
         .into_iter()
-        .any(|p| lockfile_kind(p) == Some(LockfileKind::CargoLock));
-    if cargo { vec!["src"] } else { Vec::new() }
+        .any(|p| lockfile_kind(p) == Some(LockfileKind::PackageLock))
 }
 
 /// Which lockfiles of the tree the store is checked against when the recipe names none: the
-/// root `Cargo.lock`, else the root `requirements.txt` (a project with both, or with other
-/// requirements files, names them).
+/// root `Cargo.lock`, else the root `package-lock.json`, else the root `requirements.txt` (a
+/// project with several, or with other requirements files, names them).
 pub fn default_lockfiles<'a>(tree_paths: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let paths: Vec<&str> = tree_paths.into_iter().collect();
-    ["Cargo.lock", "requirements.txt"]
+    ["Cargo.lock", "package-lock.json", "requirements.txt"]
         .into_iter()
         .find(|want| paths.contains(want))
         .map(|p| vec![p.to_owned()])
@@ -210,7 +230,11 @@ pub fn check(
     let mut kind = None;
     for l in lockfiles {
         let k = match lockfile_kind(l.path) {
-            Some(k @ (LockfileKind::CargoLock | LockfileKind::Requirements)) => k,
+            Some(
+                k @ (LockfileKind::CargoLock
+                | LockfileKind::PackageLock
+                | LockfileKind::Requirements),
+            ) => k,
             _ => {
                 return Err(FetchError::UnsupportedLockfile {
                     path: l.path.to_owned(),
@@ -230,6 +254,8 @@ pub fn check(
     }
     let mut checked = if let Some((LockfileKind::CargoLock, _)) = kind {
         cargo::check(files, lockfiles)?
+    } else if let Some((LockfileKind::PackageLock, _)) = kind {
+        npm::check(files, lockfiles)?
     } else if kind.is_some() {
         python::check(files, lockfiles)?
     } else {

@@ -135,6 +135,7 @@ pub(crate) fn check(
                 packages.push(ResolvedPackage {
                     purl: first.to_owned(),
                     sha256: f.sha256.clone(),
+                    sha512: None,
                     path: f.path.clone(),
                     download: None,
                     lockfiles,

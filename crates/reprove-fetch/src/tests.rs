@@ -27,6 +27,7 @@ fn file(path: &str, bytes: &[u8]) -> StoreFile {
     StoreFile {
         path: path.into(),
         sha256: sha(bytes),
+        sha512: Some(hex::encode(sha2::Sha512::digest(bytes))),
         size: bytes.len() as u64,
         executable: false,
     }
@@ -227,8 +228,8 @@ fn nothing_to_check_and_unknown_lockfiles_are_errors() {
     let err = check(
         vec![],
         &[Lockfile {
-            path: "package-lock.json",
-            content: b"{}",
+            path: "yarn.lock",
+            content: b"",
         }],
         None,
     )
@@ -280,7 +281,8 @@ fn one_file_name_locked_from_two_sources_is_refused() {
         c.findings
     );
     assert_eq!(derived_folders(["Cargo.lock"]), ["src"]);
-    assert!(derived_folders(["package-lock.json"]).is_empty());
+    assert_eq!(derived_folders(["package-lock.json"]), ["_logs"]);
+    assert!(derived_folders(["requirements.txt"]).is_empty());
 }
 
 fn requirements(reqs: &[(&str, &str, &[&[u8]])]) -> String {
@@ -462,4 +464,125 @@ fn locked_bytes_under_another_name_are_unlocked() {
         ]
     );
     assert_eq!(c.packages.len(), 2);
+}
+
+fn sri(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    format!(
+        "sha512-{}",
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(bytes))
+    )
+}
+
+fn package_lock(pkgs: &[(&str, &str, &[u8])]) -> String {
+    let mut entries = vec!["\"\": {\"name\": \"app\", \"version\": \"1.0.0\"}".to_owned()];
+    for (n, v, bytes) in pkgs {
+        entries.push(format!(
+            "\"node_modules/{n}\": {{\"version\": \"{v}\", \"resolved\": \"https://registry.npmjs.org/{n}/-/{n}-{v}.tgz\", \"integrity\": \"{}\"}}",
+            sri(bytes)
+        ));
+    }
+    format!(
+        "{{\"name\": \"app\", \"lockfileVersion\": 3, \"packages\": {{{}}}}}",
+        entries.join(", ")
+    )
+}
+
+fn content(bytes: &[u8]) -> String {
+    let h = hex::encode(sha2::Sha512::digest(bytes));
+    format!(
+        "_cacache/content-v2/sha512/{}/{}/{}",
+        &h[..2],
+        &h[2..4],
+        &h[4..]
+    )
+}
+
+fn npm_checked(files: Vec<StoreFile>, text: &str) -> Checked {
+    check(
+        files,
+        &[Lockfile {
+            path: "package-lock.json",
+            content: text.as_bytes(),
+        }],
+        None,
+    )
+    .unwrap()
+}
+
+#[test]
+fn an_npm_cache_is_checked_by_the_integrity_the_lockfile_locks() {
+    let text = package_lock(&[("ms", "2.1.3", b"ms tgz"), ("left-pad", "1.3.0", b"lp tgz")]);
+    let c = npm_checked(
+        vec![
+            file(&content(b"ms tgz"), b"ms tgz"),
+            file(&content(b"lp tgz"), b"lp tgz"),
+            file("_cacache/index-v5/21/a7/bd8af8", b"key line"),
+            file("_update-notifier-last-checked", b""),
+        ],
+        &text,
+    );
+    assert!(codes(&c).is_empty(), "{:?}", c.findings);
+    assert_eq!((c.kept.len(), c.metadata, c.dropped), (3, 1, 1));
+    let purls: Vec<&str> = c.packages.iter().map(|p| p.purl.as_str()).collect();
+    assert_eq!(purls, ["pkg:npm/left-pad@1.3.0", "pkg:npm/ms@2.1.3"]);
+    assert_eq!(
+        c.packages[1].download.as_deref(),
+        Some("https://registry.npmjs.org/ms/-/ms-2.1.3.tgz")
+    );
+}
+
+#[test]
+fn a_tampered_missing_or_planted_npm_package_is_named() {
+    let text = package_lock(&[
+        ("ms", "2.1.3", b"ms tgz"),
+        ("left-pad", "1.3.0", b"lp tgz"),
+        ("is-number", "7.0.0", b"isn tgz"),
+    ]);
+    let c = npm_checked(
+        vec![
+            // the right name, other bytes: what a poisoned cache holds
+            file(&content(b"ms tgz"), b"evil tgz"),
+            file(&content(b"lp tgz"), b"lp tgz"),
+            // bytes no lockfile locks, under their own digest
+            file(&content(b"planted"), b"planted"),
+            file(".npmrc", b"registry=http://evil\n"),
+        ],
+        &text,
+    );
+    assert!(c.rejected());
+    let got = codes(&c);
+    assert!(
+        got.contains(&(
+            DependencyCode::DependencyMismatch,
+            Some("pkg:npm/ms@2.1.3".into()),
+            Some(content(b"ms tgz"))
+        )),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&(
+            DependencyCode::DependencyMissing,
+            Some("pkg:npm/is-number@7.0.0".into()),
+            None
+        )),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&(
+            DependencyCode::DependencyUnlocked,
+            None,
+            Some(content(b"planted"))
+        )),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&(
+            DependencyCode::DependencyUnlocked,
+            None,
+            Some(".npmrc".into())
+        )),
+        "{got:?}"
+    );
+    assert_eq!(got.len(), 4, "{got:?}");
 }

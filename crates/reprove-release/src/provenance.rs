@@ -302,6 +302,10 @@ pub fn statement(
         deps.push(store);
         for p in &f.packages {
             let mut d = ResourceDescriptor::named(p.purl.clone(), "sha256", &p.sha256);
+            // npm locks a package by sha512: that digest too, for the SOUP register to match.
+            if let Some(sha512) = &p.sha512 {
+                d.digest.insert("sha512".into(), sha512.clone());
+            }
             d.name = None;
             d.uri = Some(p.purl.clone());
             let mut a = serde_json::Map::new();
@@ -575,16 +579,20 @@ impl ProvenanceView {
             .count()
     }
 
-    /// The packages the build was given from the fetched store: purl → sha256.
-    /// Every fetched package: purl → the sha256 of each file of it the build was given (a
-    /// Python requirement may come as a wheel and an sdist).
-    pub fn fetched_packages(&self) -> BTreeMap<String, BTreeSet<String>> {
-        let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for (purl, sha) in self
+    /// Every fetched package: purl → the digests (algorithm → hex) of each file of it the
+    /// build was given (a Python requirement may come as a wheel and an sdist; an npm package
+    /// carries its sha512 beside the sha256).
+    pub fn fetched_packages(&self) -> BTreeMap<String, Vec<BTreeMap<String, String>>> {
+        let mut out: BTreeMap<String, Vec<BTreeMap<String, String>>> = BTreeMap::new();
+        for d in self
             .fetched_entries()
-            .filter_map(|d| Some((d.uri.clone()?, d.digest.get("sha256")?.clone())))
+            .filter(|d| d.digest.contains_key("sha256"))
         {
-            out.entry(purl).or_default().insert(sha);
+            if let Some(purl) = &d.uri {
+                out.entry(purl.clone())
+                    .or_default()
+                    .push(d.digest.clone().into_iter().collect());
+            }
         }
         out
     }

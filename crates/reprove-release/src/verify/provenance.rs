@@ -9,7 +9,7 @@
 //! and never fails a genuine release; a trusted rebuilder that attests other bytes for this
 //! very release is `rebuilders-disagree`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use reprove_attest::verify::Signer;
 
@@ -603,11 +603,11 @@ pub(super) fn soup_closure(baseline: &BaselineView, p: &Value) -> CheckResult {
         .filter(|i| lockfiles.contains(&i.manifest))
     {
         // Any file the lockfile accepts (a Python requirement locks a wheel per platform and
-        // its sdist) is the component.
-        let accepted: Vec<&str> = item.sha256s().collect();
+        // its sdist) is the component; npm locks by sha512.
+        let accepted: Vec<(&str, &str)> = item.accepted_digests().collect();
         // A package without a checksum (a git source) cannot be fetched into a checked store:
         // one that was is flagged below as not in the register.
-        let Some(soup_sha) = accepted.first().copied() else {
+        let Some((soup_alg, soup_sha)) = accepted.first().copied() else {
             continue;
         };
         soup_purls.insert(item.purl.as_str());
@@ -618,14 +618,25 @@ pub(super) fn soup_closure(baseline: &BaselineView, p: &Value) -> CheckResult {
                 printable(&item.purl),
                 printable(&item.manifest)
             )),
-            Some(shas) => {
-                for sha in shas.iter().filter(|s| !accepted.contains(&s.as_str())) {
+            Some(files) => {
+                let matches = |digests: &BTreeMap<String, String>| {
+                    accepted
+                        .iter()
+                        .any(|(alg, v)| digests.get(*alg).map(String::as_str) == Some(*v))
+                };
+                for digests in files.iter().filter(|d| !matches(d)) {
                     findings.push(format!(
-                        "{}: `{}` is sha256:{} in the SOUP register but sha256:{} among the build's inputs",
+                        "{}: `{}` is {soup_alg}:{} in the SOUP register but {} among the build's inputs",
                         FindingCode::SoupDigestDiffers,
                         printable(&item.purl),
                         printable(soup_sha),
-                        printable(sha)
+                        printable(
+                            &digests
+                                .get(soup_alg)
+                                .or_else(|| digests.get("sha256"))
+                                .map(|v| format!("{}:{v}", if digests.contains_key(soup_alg) { soup_alg } else { "sha256" }))
+                                .unwrap_or_default()
+                        )
                     ));
                 }
             }
