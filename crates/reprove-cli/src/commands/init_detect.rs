@@ -154,13 +154,15 @@ fn cargo(paths: &[String], read: &dyn Fn(&str) -> Option<String>) -> Detected {
     }
 }
 
-fn npm(read: &dyn Fn(&str) -> Option<String>) -> Detected {
+fn npm(paths: &[String], read: &dyn Fn(&str) -> Option<String>) -> Detected {
+    let locked = paths.iter().any(|p| p == "package-lock.json");
     let name = read("package.json")
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .and_then(|v| v.get("name")?.as_str().and_then(plain));
     Detected {
         kind: Kind::Npm,
         name,
+        // npm's cache is ~/.npm, and reprove builds with HOME=/tmp.
         command: "npm ci --offline --ignore-scripts && npm pack".into(),
         artifacts: vec!["*.tgz".into()],
         env: Vec::new(),
@@ -168,8 +170,8 @@ fn npm(read: &dyn Fn(&str) -> Option<String>) -> Detected {
             command: "npm ci --ignore-scripts".into(),
             store: "/tmp/.npm",
             allow: &["registry.npmjs.org"],
-            unchecked: Some(
-                "reprove cannot check an npm cache against package-lock.json yet: declare the store `fixed` with the digest a first rebuild prints",
+            unchecked: (!locked).then_some(
+                "no package-lock.json is committed: commit one (npm install --package-lock-only) so the cache can be checked",
             ),
         }),
         classes: Vec::new(),
@@ -279,7 +281,7 @@ pub fn detect(paths: &[String], read: &dyn Fn(&str) -> Option<String>) -> Detect
     let mut d = if root("Cargo.toml") {
         cargo(paths, read)
     } else if root("package.json") {
-        npm(read)
+        npm(paths, read)
     } else if root("pyproject.toml") || root("setup.py") || root("requirements.txt") {
         python(paths, read)
     } else if root("configure.ac") || root("configure") {
@@ -399,7 +401,10 @@ mod tests {
         )]);
         assert_eq!(d.kind, Kind::Npm);
         assert_eq!(d.name.as_deref(), Some("@acme/web"));
-        assert!(d.fetch.unwrap().unchecked.is_some());
+        assert!(d.fetch.unwrap().unchecked.is_some(), "no package-lock.json");
+        let d = run(&[("package.json", "{}"), ("package-lock.json", "{}")]);
+        let f = d.fetch.unwrap();
+        assert_eq!((f.store, f.unchecked), ("/tmp/.npm", None));
         let d = run(&[
             ("pyproject.toml", "[project]\nname = \"acme-tool\"\n"),
             ("requirements.txt", "six==1.16.0 --hash=sha256:ab\n"),
