@@ -236,6 +236,21 @@ fn a_vendored_tree_is_the_crates_it_holds() {
         "Cargo.lock",
         format!("version = 4\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\ndependencies = [\"itoa\"]\n\n[[package]]\nname = \"itoa\"\nversion = \"1.0.19\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"{sum}\"\n"),
     );
+    // What `cargo vendor` tells the user to add: cargo builds from the vendor directory.
+    f.write(
+        ".cargo/config.toml",
+        "[source.crates-io]\nreplace-with = \"vendored-sources\"\n\n[source.vendored-sources]\ndirectory = \"vendor\"\n",
+    );
+    // A `.cargo-checksum.json` planted elsewhere hides nothing.
+    f.write(
+        "docker/.cargo-checksum.json",
+        "{\"files\":{},\"package\":null}",
+    );
+    f.write(
+        "docker/Cargo.toml",
+        "[package]\nname = \"x\"\nversion = \"1.0.0\"\n",
+    );
+    f.write("docker/Dockerfile", "FROM debian:bookworm\n");
     for (name, version, checksum) in [("itoa", "1.0.19", &sum), ("ryu", "1.0.23", &other)] {
         f.write(
             &format!("vendor/{name}/Cargo.toml"),
@@ -277,9 +292,20 @@ fn a_vendored_tree_is_the_crates_it_holds() {
                 "pkg:cargo/ryu@1.0.23".to_owned(),
                 "vendor/ryu/.cargo-checksum.json".to_owned()
             ),
+            // the planted `.cargo-checksum.json` did not hide the Dockerfile's base image
+            (
+                "pkg:oci/debian?repository_url=docker.io/library/debian&tag=bookworm".to_owned(),
+                "docker/Dockerfile".to_owned()
+            ),
         ]
     );
     f.tag("v1.0.0");
     let b = f.json(&["baseline", "v1.0.0", "--format", "json"], 0);
-    assert_eq!(b["predicate"]["images"].as_array().unwrap().len(), 0, "{b}");
+    let images: Vec<&str> = b["predicate"]["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(images, ["docker/Dockerfile"], "{b}");
 }

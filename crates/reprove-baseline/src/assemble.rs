@@ -117,6 +117,8 @@ fn wanted_for_parsing(path: &str, overrides: Option<&str>) -> bool {
         // a vendored crate: what it is, and the package it came from
         || path.ends_with("/.cargo-checksum.json")
         || path.ends_with("/Cargo.toml")
+        || path == ".cargo/config.toml"
+        || path == ".cargo/config"
 }
 
 /// Reads one small file from the tree at the tag (used for `reprove.toml`).
@@ -501,14 +503,20 @@ fn collect_soup(
     };
     let mut soup = Vec::new();
     let mut images = Vec::new();
-    // Vendored crates (`cargo vendor`): each one item, never read for its own lockfiles or
-    // image references.
+    // Vendored crates (`cargo vendor`, in a directory the tree's cargo configuration names):
+    // each one item, never read for its own lockfiles or image references.
+    let vendor_dirs: Vec<String> = [".cargo/config.toml", ".cargo/config"]
+        .into_iter()
+        .filter_map(&content)
+        .flat_map(|b| reprove_soup::vendor_directories(&String::from_utf8_lossy(&b)))
+        .collect();
     let vendored = reprove_soup::vendored_roots(
         entries
             .iter()
             .filter(|e| matches!(e.kind, TreeEntryKind::File | TreeEntryKind::Executable))
             .filter_map(|e| std::str::from_utf8(&e.path).ok())
             .filter(|p| !scope.excluded(p)),
+        &vendor_dirs,
     );
     for e in entries
         .iter()

@@ -72,7 +72,8 @@ pub(crate) fn check(
                     lockfile: l.path.to_owned(),
                 }),
                 // A link, a bundled dependency or an old sha1 integrity: nothing reprove can
-                // hold the cache's bytes to.
+                // hold the cache's bytes to. (npm caches such a tarball under its own sha512,
+                // which no lockfile locks: the store is then refused as unlocked content.)
                 None => findings.push(DependencyFinding {
                     code: DependencyCode::UnverifiableDependency,
                     package: Some(item.purl.clone()),
@@ -80,7 +81,7 @@ pub(crate) fn check(
                     expected: item.checksum.as_ref().map(ToString::to_string),
                     actual: None,
                     message: format!(
-                        "`{}` {} has no sha512 integrity in `{}`: its bytes cannot be checked",
+                        "`{}` {} has no sha512 integrity in `{}`: its bytes cannot be checked (a tarball npm fetches for it is refused as unlocked content)",
                         item.name, item.version, l.path
                     ),
                 }),
@@ -91,7 +92,9 @@ pub(crate) fn check(
     let mut dropped = 0;
     let mut metadata = 0;
     let mut packages = Vec::new();
-    let mut found: BTreeMap<String, ()> = BTreeMap::new();
+    // (purl, sha512) pairs the store holds: the same package locked twice with different
+    // bytes (nested node_modules, two lockfiles) needs both.
+    let mut found: BTreeMap<(String, String), ()> = BTreeMap::new();
     for f in files {
         match kind(&f.path) {
             Kind::Metadata => {
@@ -118,7 +121,7 @@ pub(crate) fn check(
                         ),
                     });
                     if let Some(l) = locked {
-                        found.insert(l.purl.clone(), ());
+                        found.insert((l.purl.clone(), named.clone()), ());
                     }
                     continue;
                 }
@@ -126,7 +129,7 @@ pub(crate) fn check(
                     Some(locked) => {
                         let mut lockfiles: Vec<String> = Vec::new();
                         for l in locked {
-                            found.insert(l.purl.clone(), ());
+                            found.insert((l.purl.clone(), named.clone()), ());
                             if !lockfiles.contains(&l.lockfile) {
                                 lockfiles.push(l.lockfile.clone());
                             }
@@ -159,7 +162,10 @@ pub(crate) fn check(
         }
     }
     for (sha, locked) in &by_sha {
-        for l in locked.iter().filter(|l| !found.contains_key(&l.purl)) {
+        for l in locked
+            .iter()
+            .filter(|l| !found.contains_key(&(l.purl.clone(), sha.clone())))
+        {
             findings.push(DependencyFinding {
                 code: DependencyCode::DependencyMissing,
                 package: Some(l.purl.clone()),

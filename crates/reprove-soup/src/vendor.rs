@@ -6,11 +6,43 @@
 use crate::Parsed;
 use crate::item::{Checksum, Ecosystem, Scope, SoupFinding, SoupItem};
 
-/// The folders holding a vendored crate: those with a `.cargo-checksum.json`, sorted.
-pub fn vendored_roots<'a>(paths: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+/// The vendor directories a tree's cargo configuration (`.cargo/config.toml` or
+/// `.cargo/config`) names as directory sources (`[source.<name>] directory = "vendor"`),
+/// relative to the root; absolute paths and `..` are not the tree's.
+pub fn vendor_directories(cargo_config: &str) -> Vec<String> {
+    let Ok(table) = cargo_config.parse::<toml::Table>() else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<String> = table
+        .get("source")
+        .and_then(|s| s.as_table())
+        .into_iter()
+        .flat_map(|sources| sources.values())
+        .filter_map(|src| src.get("directory")?.as_str())
+        .map(|d| d.trim_start_matches("./").trim_end_matches('/').to_owned())
+        .filter(|d| !d.is_empty() && !d.starts_with('/') && !d.split('/').any(|c| c == ".."))
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    dirs
+}
+
+/// The folders holding a vendored crate: those with a `.cargo-checksum.json` directly inside
+/// one of `directories` (from [`vendor_directories`]), sorted. A `.cargo-checksum.json`
+/// anywhere else is an ordinary file: planting one must not hide a folder's lockfiles or
+/// Dockerfiles from the register — and pointing cargo at a vendor directory changes what it
+/// builds, which the baseline records.
+pub fn vendored_roots<'a>(
+    paths: impl IntoIterator<Item = &'a str>,
+    directories: &[String],
+) -> Vec<String> {
     let mut roots: Vec<String> = paths
         .into_iter()
         .filter_map(|p| p.strip_suffix("/.cargo-checksum.json"))
+        .filter(|root| {
+            root.rsplit_once('/')
+                .is_some_and(|(parent, _)| directories.iter().any(|d| d == parent))
+        })
         .map(str::to_owned)
         .collect();
     roots.sort();
@@ -107,12 +139,22 @@ mod tests {
 
     #[test]
     fn paths_inside_vendored_crates_are_found() {
-        let roots = vendored_roots([
-            "vendor/a/.cargo-checksum.json",
-            "vendor/a-b/.cargo-checksum.json",
-            "vendor/a/Cargo.lock",
-            "src/main.rs",
-        ]);
+        let dirs = vendor_directories(
+            "[source.crates-io]\nreplace-with = \"v\"\n[source.v]\ndirectory = \"./vendor/\"\n[source.x]\ndirectory = \"/abs\"\n",
+        );
+        assert_eq!(dirs, ["vendor"]);
+        let roots = vendored_roots(
+            [
+                "vendor/a/.cargo-checksum.json",
+                "vendor/a-b/.cargo-checksum.json",
+                "vendor/a/Cargo.lock",
+                "src/main.rs",
+                // planted outside the vendor directory: not a vendored crate
+                "docker/.cargo-checksum.json",
+                "vendor/a/nested/.cargo-checksum.json",
+            ],
+            &dirs,
+        );
         assert_eq!(roots, ["vendor/a", "vendor/a-b"]);
         assert_eq!(in_vendored(&roots, "vendor/a/Cargo.lock"), Some("vendor/a"));
         assert_eq!(
@@ -126,7 +168,7 @@ mod tests {
             .map(|i| format!("vendor/a-{i:03}/.cargo-checksum.json"))
             .chain(["vendor/a/.cargo-checksum.json".to_owned()])
             .collect();
-        let roots = vendored_roots(many.iter().map(String::as_str));
+        let roots = vendored_roots(many.iter().map(String::as_str), &dirs);
         assert_eq!(
             in_vendored(&roots, "vendor/a/deep/Cargo.lock"),
             Some("vendor/a")
