@@ -842,4 +842,12 @@ fn an_artifact_equal_after_normalization_is_equivalent_not_reproducible() {
     assert_eq!(out.status.code(), Some(0), "{shown}{}", stderr(&out));
     assert!(shown.contains("NOT bit for bit"), "{shown}");
     assert!(shown.contains("`greeting.gz` after gzip"), "{shown}");
+    // status says it too.
+    let out = reprove(&["status", "--key", &format!("{key}.pub")]);
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("NOT bit for bit: equivalent after gzip"),
+        "{shown}{}",
+        stderr(&out)
+    );
 }

@@ -83,6 +83,10 @@ pub struct ReleaseStatus {
     /// Checks that failed or could not run, with what they found.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
+    /// The normalizations the release's artifacts needed to match (an `equivalent` rebuild the
+    /// recipe accepted): not bit for bit.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub equivalent: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -117,6 +121,7 @@ fn one(tag: &str, commit: &str, opts: &Options) -> ReleaseStatus {
         evidence: None,
         findings: BTreeMap::new(),
         problems: Vec::new(),
+        equivalent: Vec::new(),
     };
     if !dir.is_dir() {
         return st;
@@ -174,6 +179,26 @@ fn one(tag: &str, commit: &str, opts: &Options) -> ReleaseStatus {
             evidence::BASELINE
         ));
     }
+    // An equivalent release is verified, and not bit for bit: say which normalizations.
+    let mut equivalent: Vec<String> = report
+        .provenance
+        .as_ref()
+        .and_then(|p| crate::provenance::ProvenanceView::from_value(p).ok())
+        .and_then(|v| {
+            v.predicate
+                .build_definition
+                .internal_parameters
+                .equivalences()
+                .ok()
+        })
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|e| e.normalizations)
+        .map(|n| n.as_str().to_owned())
+        .collect();
+    equivalent.sort();
+    equivalent.dedup();
+    st.equivalent = equivalent;
     let view = report.baseline_view.take();
     if let Some(b) = &view {
         report.push_check(verify::tag_check(tag, Ok(commit.to_owned()), b));

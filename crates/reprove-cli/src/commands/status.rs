@@ -118,6 +118,13 @@ pub fn run(dir: &Path, args: StatusArgs) -> Result<Outcome> {
                     },
                     findings_text(r)
                 ));
+                if !r.equivalent.is_empty() {
+                    s.push_str(&format!(
+                        "{:tw$}    NOT bit for bit: equivalent after {}, as its recipe accepts\n",
+                        "",
+                        r.equivalent.join(", ")
+                    ));
+                }
                 for p in &r.problems {
                     s.push_str(&format!(
                         "{:tw$}    ! {}\n",

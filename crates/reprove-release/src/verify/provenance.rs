@@ -625,18 +625,17 @@ pub(super) fn soup_closure(baseline: &BaselineView, p: &Value) -> CheckResult {
                         .any(|(alg, v)| digests.get(*alg).map(String::as_str) == Some(*v))
                 };
                 for digests in files.iter().filter(|d| !matches(d)) {
+                    // The build's digest in the register's algorithm when it has one.
+                    let (alg, given) = match digests.get(soup_alg) {
+                        Some(v) => (soup_alg, v.as_str()),
+                        None => ("sha256", digests.get("sha256").map_or("", String::as_str)),
+                    };
                     findings.push(format!(
-                        "{}: `{}` is {soup_alg}:{} in the SOUP register but {} among the build's inputs",
+                        "{}: `{}` is {soup_alg}:{} in the SOUP register but {alg}:{} among the build's inputs",
                         FindingCode::SoupDigestDiffers,
                         printable(&item.purl),
                         printable(soup_sha),
-                        printable(
-                            &digests
-                                .get(soup_alg)
-                                .or_else(|| digests.get("sha256"))
-                                .map(|v| format!("{}:{v}", if digests.contains_key(soup_alg) { soup_alg } else { "sha256" }))
-                                .unwrap_or_default()
-                        )
+                        printable(given)
                     ));
                 }
             }
