@@ -1218,3 +1218,100 @@ fn an_unkeyed_verify_never_runs_a_recipe() {
     let f = findings(&r, "rebuild");
     assert!(f.starts_with("Error") && f.contains("give a key"), "{f}");
 }
+
+/// `soup-closure`'s failure paths, on a baseline whose recipe fetches (npm, locked by sha512)
+/// and provenances that list what the build was given.
+#[test]
+fn soup_closure_holds_fetched_packages_to_the_register_by_the_digest_it_locks() {
+    let fx = Fx::new("hello");
+    let baseline = reprove_baseline::assemble(
+        &fx.repo(),
+        &tag("v1.0.0"),
+        &reprove_baseline::Options {
+            previous: None,
+            artifacts: None,
+            progress: &|_| {},
+        },
+    )
+    .unwrap();
+    let mut b = serde_json::to_value(&baseline.statement).unwrap();
+    b["predicate"]["build"]["fetch"] = json!({"command": "npm ci", "store": "/tmp/.npm"});
+    let item = |name: &str, sha512: &str| {
+        json!({"name": name, "version": "1.0.0", "ecosystem": "npm", "purl": format!("pkg:npm/{name}@1.0.0"),
+               "scope": "direct", "manifest": "package-lock.json",
+               "checksum": {"algorithm": "sha512", "value": sha512}})
+    };
+    let (a512, b512) = ("a".repeat(128), "b".repeat(128));
+    b["predicate"]["soup"] = json!([item("left", &a512), item("right", &b512)]);
+    let view = BaselineView::from_value(&b).unwrap();
+    let report = synthetic_report(&fx.repo(), &tag("v1.0.0"), &fx.dist()).unwrap();
+    let base =
+        serde_json::to_value(crate::provenance::statement(&report, &Default::default()).unwrap())
+            .unwrap();
+    let with = |deps: &[(&str, Value)]| {
+        let mut p = base.clone();
+        p["predicate"]["buildDefinition"]["internalParameters"]["fetch"] =
+            json!({"lockfiles": {"package-lock.json": "0".repeat(64)}});
+        let list = p["predicate"]["buildDefinition"]["resolvedDependencies"]
+            .as_array_mut()
+            .unwrap();
+        for (purl, digest) in deps {
+            list.push(json!({"uri": purl, "digest": digest,
+                              "annotations": {"role": crate::provenance::FETCHED_DEPENDENCY}}));
+        }
+        super::provenance::soup_closure(&view, &p)
+    };
+    let sha256 = "c".repeat(64);
+    // Both packages, each by the sha512 the register locks: the set closes.
+    let ok = with(&[
+        (
+            "pkg:npm/left@1.0.0",
+            json!({"sha256": sha256, "sha512": a512}),
+        ),
+        (
+            "pkg:npm/right@1.0.0",
+            json!({"sha256": sha256, "sha512": b512}),
+        ),
+    ]);
+    assert_eq!(ok.status, CheckStatus::Pass, "{:?}", ok.findings);
+    // Another sha512, a sha256 alone (npm locks sha512), one not fetched, one not listed.
+    let bad = with(&[
+        (
+            "pkg:npm/left@1.0.0",
+            json!({"sha256": sha256, "sha512": b512}),
+        ),
+        ("pkg:npm/right@1.0.0", json!({"sha256": sha256})),
+        (
+            "pkg:npm/extra@1.0.0",
+            json!({"sha256": sha256, "sha512": a512}),
+        ),
+    ]);
+    assert_eq!(bad.status, CheckStatus::Fail);
+    let codes: Vec<&str> = bad
+        .findings
+        .iter()
+        .map(|f| f.split(':').next().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "soup-digest-differs",
+            "soup-digest-differs",
+            "fetched-not-in-soup"
+        ],
+        "{:?}",
+        bad.findings
+    );
+    let missing = with(&[(
+        "pkg:npm/left@1.0.0",
+        json!({"sha256": sha256, "sha512": a512}),
+    )]);
+    assert!(
+        missing
+            .findings
+            .iter()
+            .any(|f| f.starts_with("soup-not-fetched") && f.contains("pkg:npm/right@1.0.0")),
+        "{:?}",
+        missing.findings
+    );
+}
