@@ -465,19 +465,8 @@ pub(crate) fn settle_equivalence(comparison: &mut [Comparison]) {
         };
         let Some(pa) = p.path.as_ref() else { continue };
         // The file compared must be the one whose digest is on record (a caller may name a
-        // file beside a digest it hashed earlier).
-        match reprove_digest::sha256_file(pa) {
-            Ok((d, _)) if d.hex() == p.sha256 => {}
-            _ => {
-                c.not_equivalent = Some(format!(
-                    "`{}` is no longer the published file sha256:{}",
-                    pa.display(),
-                    p.sha256
-                ));
-                continue;
-            }
-        }
-        match crate::equivalence::compare(pa, ra) {
+        // file beside a digest it hashed earlier): hashed and compared through one handle.
+        match crate::equivalence::compare_expecting(pa, Some(&p.sha256), ra) {
             Ok(crate::equivalence::Equivalence::Equivalent(set)) => {
                 c.verdict = Verdict::Equivalent;
                 c.normalizations = set.into_iter().collect();

@@ -44,7 +44,29 @@ pub enum Equivalence {
 /// normalizations their format allows. An error means a file could not be read; anything wrong
 /// with what is in it is [`Equivalence::Different`].
 pub fn compare(published: &Path, rebuilt: &Path) -> io::Result<Equivalence> {
+    compare_expecting(published, None, rebuilt)
+}
+
+/// [`compare`], holding the published file to a digest on record first (`sha256`, hex): the
+/// bytes compared are read through the same open file that was hashed, so a file swapped at
+/// its path after it was checked is not what gets compared.
+pub fn compare_expecting(
+    published: &Path,
+    sha256: Option<&str>,
+    rebuilt: &Path,
+) -> io::Result<Equivalence> {
     let a = Side::open("published", published)?;
+    if let Some(want) = sha256 {
+        let mut file = &a.file;
+        file.rewind()?;
+        let (got, _) = hash(&mut file, u64::MAX)?;
+        if got.hex() != want {
+            return Ok(Equivalence::Different(format!(
+                "`{}` is no longer the published file sha256:{want}",
+                published.display()
+            )));
+        }
+    }
     let b = Side::open("rebuilt", rebuilt)?;
     let (format_a, format_b) = (a.format()?, b.format()?);
     if format_a != format_b {
@@ -1650,5 +1672,24 @@ mod tests {
         let size = u32::from_le_bytes([a[18], a[19], a[20], a[21]]) + 40;
         longer[18..22].copy_from_slice(&size.to_le_bytes());
         assert_different(&check(&longer, &b), "disagrees with its central directory");
+    }
+
+    /// The published file is held to the digest on record through the handle it is compared
+    /// through.
+    #[test]
+    fn a_published_file_that_is_not_the_recorded_one_is_not_compared() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("published"), dir.path().join("rebuilt"));
+        std::fs::write(&a, gz(&plain_tar(), 1)).unwrap();
+        std::fs::write(&b, gz(&plain_tar(), 2)).unwrap();
+        let right = reprove_digest::sha256_file(&a).unwrap().0.hex();
+        assert_eq!(
+            compare_expecting(&a, Some(&right), &b).unwrap(),
+            equivalent(&[Normalization::Gzip])
+        );
+        assert_different(
+            &compare_expecting(&a, Some(&"0".repeat(64)), &b).unwrap(),
+            "no longer the published file",
+        );
     }
 }
