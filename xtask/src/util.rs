@@ -347,7 +347,7 @@ impl Drop for Dockerd {
             .filter(|m| m.starts_with(&prefix))
             .map(str::to_owned)
             .collect();
-        mounts.sort_by(|a, b| b.len().cmp(&a.len()));
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
         for m in mounts {
             let _ = Command::new("umount")
                 .args(["-l", &m])
