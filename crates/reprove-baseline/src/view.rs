@@ -168,6 +168,9 @@ pub struct SoupView {
     pub end_of_support: Option<String>,
     #[serde(default)]
     pub last_anomaly_review: Option<String>,
+    /// Installed only where it applies (npm's `optional`, see `SoupItem`).
+    #[serde(default)]
+    pub optional: bool,
 }
 
 impl SoupView {

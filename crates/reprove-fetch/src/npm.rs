@@ -48,6 +48,8 @@ fn kind(path: &str) -> Kind {
 /// A package `package-lock.json` locks by sha512.
 struct Locked {
     purl: String,
+    /// npm installs it only on the platforms it names: its absence is no finding.
+    optional: bool,
     name: String,
     version: String,
     resolved: Option<String>,
@@ -66,6 +68,7 @@ pub(crate) fn check(
             match item.checksum.as_ref().filter(|c| c.algorithm == "sha512") {
                 Some(c) => by_sha.entry(c.value.clone()).or_default().push(Locked {
                     purl: item.purl.clone(),
+                    optional: item.optional,
                     name: item.name.clone(),
                     version: item.version.clone(),
                     resolved: item.source.clone(),
@@ -162,9 +165,11 @@ pub(crate) fn check(
         }
     }
     for (sha, locked) in &by_sha {
+        // An optional package (one platform's binary) that npm did not fetch here is not one
+        // the build is given: the SOUP closure holds the same.
         for l in locked
             .iter()
-            .filter(|l| !found.contains_key(&(l.purl.clone(), sha.clone())))
+            .filter(|l| !l.optional && !found.contains_key(&(l.purl.clone(), sha.clone())))
         {
             findings.push(DependencyFinding {
                 code: DependencyCode::DependencyMissing,

@@ -586,3 +586,28 @@ fn a_tampered_missing_or_planted_npm_package_is_named() {
     );
     assert_eq!(got.len(), 4, "{got:?}");
 }
+
+/// A package npm installs only on other platforms (`"optional": true`, like
+/// `@esbuild/darwin-arm64`) is not missing when the fetch did not get it.
+#[test]
+fn an_optional_npm_package_absent_from_the_store_is_no_finding() {
+    let text = package_lock(&[("ms", "2.1.3", b"ms tgz")]).replace(
+        "\"packages\": {",
+        &format!(
+            "\"packages\": {{\"node_modules/@esbuild/darwin-arm64\": {{\"version\": \"0.20.0\", \"optional\": true, \"integrity\": \"{}\"}}, ",
+            sri(b"darwin binary")
+        ),
+    );
+    let c = npm_checked(vec![file(&content(b"ms tgz"), b"ms tgz")], &text);
+    assert!(codes(&c).is_empty(), "{:?}", c.findings);
+    // Present, it is checked like any other.
+    let c = npm_checked(
+        vec![
+            file(&content(b"ms tgz"), b"ms tgz"),
+            file(&content(b"darwin binary"), b"darwin binary"),
+        ],
+        &text,
+    );
+    assert!(codes(&c).is_empty(), "{:?}", c.findings);
+    assert_eq!(c.packages.len(), 2);
+}

@@ -141,6 +141,10 @@ pub struct SoupItem {
     pub end_of_support: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_anomaly_review: Option<String>,
+    /// Installed only where it applies (npm's `optional`: a package for one platform, such as
+    /// `@esbuild/linux-x64`): a build on another platform is not given it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
 }
 
 impl SoupItem {
@@ -163,6 +167,7 @@ impl SoupItem {
             safety_class: None,
             end_of_support: None,
             last_anomaly_review: None,
+            optional: false,
         }
     }
 

@@ -115,6 +115,7 @@ pub(crate) fn parse(path: &str, text: &str) -> Parsed {
             .get("license")
             .and_then(Value::as_str)
             .map(str::to_owned);
+        item.optional = entry.get("optional").and_then(Value::as_bool) == Some(true);
         let top_level = pos == 0;
         let dev = entry.get("dev").and_then(Value::as_bool) == Some(true)
             || entry.get("devOptional").and_then(Value::as_bool) == Some(true);

@@ -612,6 +612,8 @@ pub(super) fn soup_closure(baseline: &BaselineView, p: &Value) -> CheckResult {
         };
         soup_purls.insert(item.purl.as_str());
         match fetched.get(item.purl.as_str()) {
+            // npm installs an optional package only on the platforms it names.
+            None if item.optional => {}
             None => findings.push(format!(
                 "{}: `{}` ({}) is in the SOUP register but not among the build's inputs",
                 FindingCode::SoupNotFetched,

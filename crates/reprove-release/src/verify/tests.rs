@@ -1314,4 +1314,24 @@ fn soup_closure_holds_fetched_packages_to_the_register_by_the_digest_it_locks() 
         "{:?}",
         missing.findings
     );
+    // An optional package (another platform's binary) not fetched here closes the set.
+    b["predicate"]["soup"][1]["optional"] = json!(true);
+    let view = BaselineView::from_value(&b).unwrap();
+    let mut p = base.clone();
+    p["predicate"]["buildDefinition"]["internalParameters"]["fetch"] =
+        json!({"lockfiles": {"package-lock.json": "0".repeat(64)}});
+    p["predicate"]["buildDefinition"]["resolvedDependencies"]
+        .as_array_mut()
+        .unwrap()
+        .push(
+            json!({"uri": "pkg:npm/left@1.0.0", "digest": {"sha256": sha256, "sha512": a512},
+                     "annotations": {"role": crate::provenance::FETCHED_DEPENDENCY}}),
+        );
+    let optional = super::provenance::soup_closure(&view, &p);
+    assert_eq!(
+        optional.status,
+        CheckStatus::Pass,
+        "{:?}",
+        optional.findings
+    );
 }
