@@ -23,6 +23,8 @@ struct Locked {
     /// sha256 hex of every file the lockfile accepts; empty: nothing to check.
     sha256s: Vec<String>,
     lockfile: String,
+    /// Required only where its environment marker holds: its absence is no finding.
+    optional: bool,
 }
 
 /// PEP 503 normalization: lowercase, runs of `-`, `_`, `.` become one `-`.
@@ -69,6 +71,7 @@ fn locked_packages(lockfiles: &[Lockfile<'_>]) -> Result<Vec<Locked>, FetchError
                 name: normalize(&item.name),
                 version: item.version.clone(),
                 lockfile: l.path.to_owned(),
+                optional: item.optional,
             });
         }
     }
@@ -176,6 +179,7 @@ pub(crate) fn check(
     }
     for l in &locked {
         if l.sha256s.is_empty()
+            || l.optional
             || satisfied.contains_key(&(l.lockfile.as_str(), l.purl.as_str()))
             || mismatched.contains_key(l.purl.as_str())
         {

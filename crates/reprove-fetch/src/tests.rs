@@ -611,3 +611,19 @@ fn an_optional_npm_package_absent_from_the_store_is_no_finding() {
     assert!(codes(&c).is_empty(), "{:?}", c.findings);
     assert_eq!(c.packages.len(), 2);
 }
+
+/// A requirement with an environment marker (`; python_version < "3.11"`) that pip did not
+/// download on the build's platform is not missing.
+#[test]
+fn a_marked_requirement_absent_from_the_wheelhouse_is_no_finding() {
+    let text = format!(
+        "six==1.16.0 --hash=sha256:{}\ntomli==2.0.1 ; python_version < \"3.11\" --hash=sha256:{}\n",
+        sha(b"six wheel"),
+        sha(b"tomli wheel")
+    );
+    let c = pip_checked(
+        vec![file("six-1.16.0-py2.py3-none-any.whl", b"six wheel")],
+        &text,
+    );
+    assert!(codes(&c).is_empty(), "{:?}", c.findings);
+}

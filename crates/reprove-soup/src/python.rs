@@ -97,6 +97,8 @@ pub(crate) fn parse_requirements(path: &str, text: &str) -> Parsed {
             Some(i) => (content[..i].trim(), &content[i..]),
             None => (content, ""),
         };
+        // An environment marker (`; python_version < "3.11"`): installed only where it holds.
+        let marked = spec.contains(';');
         let spec = spec.split(';').next().unwrap_or(spec).trim();
         let name_end = spec
             .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
@@ -126,6 +128,7 @@ pub(crate) fn parse_requirements(path: &str, text: &str) -> Parsed {
             (rest.to_owned(), false, None)
         };
         let mut item = pypi_item(name, if version.is_empty() { "*" } else { &version });
+        item.optional = marked;
         item = item.with_derived_supplier(match &url {
             Some(u) => source_supplier(u),
             None => Some("pypi.org".to_owned()),
