@@ -895,4 +895,9 @@ impl StoreArchive {
     pub fn open(&self) -> Result<std::fs::File, BuildError> {
         reopen(&self.file)
     }
+
+    /// Where it is spooled (reprove's own temporary file).
+    pub(crate) fn path(&self) -> &Path {
+        self.file.path()
+    }
 }

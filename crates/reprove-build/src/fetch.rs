@@ -367,6 +367,19 @@ pub(crate) fn fetch_phase(
 fn save_to_cache(archive: &StoreArchive, path: &Path) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
+    // On the same file system, the spooled file itself is linked into the cache (no copy);
+    // reprove never writes to it again. A link is made under a temporary name and renamed, so
+    // a reader sees the whole file or none.
+    let linked = dir.join(format!(
+        ".reprove-store-{}-{}.tar",
+        std::process::id(),
+        reprove_source::unix_now()
+    ));
+    if std::fs::hard_link(archive.path(), &linked).is_ok() {
+        return std::fs::rename(&linked, path).inspect_err(|_| {
+            let _ = std::fs::remove_file(&linked);
+        });
+    }
     let mut tmp = tempfile::Builder::new()
         .prefix(".reprove-store-")
         .tempfile_in(dir)?;
