@@ -120,6 +120,40 @@ impl Project {
     }
 }
 
+impl Project {
+    /// Releases `v1.0.0` against the published folder `dist` with a fresh key (the fetch on
+    /// the host network, `cache` flags as given), then verifies it as an auditor: soup-closure
+    /// must find `closes` — "the N package(s) … are the SOUP register of <lockfile>".
+    fn release_and_verify(&self, dist: &str, cache: &[&str], closes: &str) {
+        let (code, _, err) = self.run(&["key", "generate", "--output", &self.p("k")]);
+        assert_eq!(code, 0, "{err}");
+        let key = self.p("k.key");
+        let mut release = vec![
+            "release",
+            "v1.0.0",
+            "--artifacts",
+            dist,
+            "--key",
+            &key,
+            "--fetch-network",
+            "host",
+        ];
+        release.extend_from_slice(cache);
+        let (code, out, err) = self.run(&release);
+        assert_eq!(code, 0, "{out}{err}");
+        let (code, out, err) = self.run(&[
+            "verify",
+            "v1.0.0",
+            "--key",
+            &self.p("k.pub"),
+            "--artifacts",
+            dist,
+        ]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains(closes), "{out}");
+    }
+}
+
 /// The Rust workspace with crates.io dependencies, built in bookworm's `rustc-web`.
 fn rust() -> Option<Project> {
     // The fetch also proves cargo's unpacked sources are in memory (a tmpfs over the store's
@@ -235,34 +269,10 @@ fn a_rust_workspace_with_crates_io_dependencies_rebuilds_offline_bit_for_bit() {
     assert!(!out.contains("from the cache"), "{out}");
 
     // Release and verify: the provenance lists the packages, soup-closure holds.
-    let (code, _, err) = r.run(&["key", "generate", "--output", &r.p("k")]);
-    assert_eq!(code, 0, "{err}");
-    let (code, out, err) = r.run(&[
-        "release",
-        "v1.0.0",
-        "--artifacts",
+    r.release_and_verify(
         &dist,
-        "--key",
-        &r.p("k.key"),
-        "--fetch-network",
-        "host",
-        "--fetch-cache",
-        &cache,
-    ]);
-    assert_eq!(code, 0, "{out}{err}");
-    let (code, out, err) = r.run(&[
-        "verify",
-        "v1.0.0",
-        "--key",
-        &r.p("k.pub"),
-        "--artifacts",
-        &dist,
-    ]);
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("soup-closure"), "{out}");
-    assert!(
-        out.contains("the 4 package(s) the build was given are the SOUP register of Cargo.lock"),
-        "{out}"
+        &["--fetch-cache", &cache],
+        "the 4 package(s) the build was given are the SOUP register of Cargo.lock",
     );
 }
 
@@ -381,34 +391,10 @@ fn a_python_app_with_hashed_requirements_rebuilds_offline_bit_for_bit() {
 
     // Release and verify: the wheels are the SOUP register (whose first hash is an sdist's
     // for two of them: any file the requirement accepts is the component).
-    let (code, _, err) = r.run(&["key", "generate", "--output", &r.p("k")]);
-    assert_eq!(code, 0, "{err}");
-    let (code, out, err) = r.run(&[
-        "release",
-        "v1.0.0",
-        "--artifacts",
+    r.release_and_verify(
         &dist,
-        "--key",
-        &r.p("k.key"),
-        "--fetch-network",
-        "host",
-        "--no-fetch-cache",
-    ]);
-    assert_eq!(code, 0, "{out}{err}");
-    let (code, out, err) = r.run(&[
-        "verify",
-        "v1.0.0",
-        "--key",
-        &r.p("k.pub"),
-        "--artifacts",
-        &dist,
-    ]);
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(
-        out.contains(
-            "the 3 package(s) the build was given are the SOUP register of requirements.txt"
-        ),
-        "{out}"
+        &["--no-fetch-cache"],
+        "the 3 package(s) the build was given are the SOUP register of requirements.txt",
     );
 }
 
@@ -469,34 +455,10 @@ fn a_node_app_with_a_package_lock_rebuilds_offline_bit_for_bit() {
         "{out}"
     );
     assert!(out.contains("match     app.tar  sha256:"), "{out}");
-    let (code, _, err) = r.run(&["key", "generate", "--output", &r.p("k")]);
-    assert_eq!(code, 0, "{err}");
-    let (code, out, err) = r.run(&[
-        "release",
-        "v1.0.0",
-        "--artifacts",
+    r.release_and_verify(
         &dist,
-        "--key",
-        &r.p("k.key"),
-        "--fetch-network",
-        "host",
-        "--no-fetch-cache",
-    ]);
-    assert_eq!(code, 0, "{out}{err}");
-    let (code, out, err) = r.run(&[
-        "verify",
-        "v1.0.0",
-        "--key",
-        &r.p("k.pub"),
-        "--artifacts",
-        &dist,
-    ]);
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(
-        out.contains(
-            "the 3 package(s) the build was given are the SOUP register of package-lock.json"
-        ),
-        "{out}"
+        &["--no-fetch-cache"],
+        "the 3 package(s) the build was given are the SOUP register of package-lock.json",
     );
 }
 

@@ -814,53 +814,37 @@ fn fetch(dir: &Path) -> Result<String> {
         cold = cold.min(once(rebuild("fetch", &["--fetch-network", "host"]))?);
         // Warm: the store comes from the cache; a fetch job could reach nothing.
         warm = warm.min(once(rebuild("fetch", &["--fetch-network", "none"]))?);
-        cargo_fetch = cargo_fetch.min(once(docker(&[
-            "run",
-            "--rm",
-            "--network",
-            "host",
-            "-e",
-            "HOME=/tmp",
-            "--tmpfs",
-            "/tmp:rw,exec,mode=1777",
-            "-v",
-            &format!("{ca}:{ca}:ro"),
-            "-v",
-            &format!("{}:/build/src", repo.display()),
-            "-w",
-            "/build/src",
-            &image,
-            "cargo",
-            "fetch",
-            "--locked",
-        ]))?);
+        // `cargo fetch --locked` alone in a bare `docker run`, its registry in the
+        // container's memory (`mounts` empty) or in a host folder.
+        let bare_fetch = |mounts: &[String]| {
+            let mut c = docker(&[
+                "run",
+                "--rm",
+                "--network",
+                "host",
+                "-e",
+                "HOME=/tmp",
+                "--tmpfs",
+                "/tmp:rw,exec,mode=1777",
+            ]);
+            c.args(mounts)
+                .arg("-v")
+                .arg(format!("{ca}:{ca}:ro"))
+                .arg("-v")
+                .arg(format!("{}:/build/src", repo.display()))
+                .args(["-w", "/build/src", &image, "cargo", "fetch", "--locked"]);
+            c
+        };
+        cargo_fetch = cargo_fetch.min(once(bare_fetch(&[]))?);
         // The same into a folder on the host (as a CI cache keeps it, and as reprove must, to
         // hand it to a separate build job), its unpacked sources in memory as reprove's are.
         let _ = std::fs::remove_dir_all(&host_store);
         std::fs::create_dir_all(&host_store)?;
-        cargo_fetch_host = cargo_fetch_host.min(once(docker(&[
-            "run",
-            "--rm",
-            "--network",
-            "host",
-            "-e",
-            "HOME=/tmp",
-            "--tmpfs",
-            "/tmp:rw,exec,mode=1777",
-            "-v",
-            &format!("{}:/tmp/.cargo/registry", host_store.display()),
-            "--tmpfs",
-            "/tmp/.cargo/registry/src:rw,exec,mode=1777",
-            "-v",
-            &format!("{ca}:{ca}:ro"),
-            "-v",
-            &format!("{}:/build/src", repo.display()),
-            "-w",
-            "/build/src",
-            &image,
-            "cargo",
-            "fetch",
-            "--locked",
+        cargo_fetch_host = cargo_fetch_host.min(once(bare_fetch(&[
+            "-v".into(),
+            format!("{}:/tmp/.cargo/registry", host_store.display()),
+            "--tmpfs".into(),
+            "/tmp/.cargo/registry/src:rw,exec,mode=1777".into(),
         ]))?);
     }
     let cold_fetch = cold.saturating_sub(plain);

@@ -436,6 +436,20 @@ pub struct InternalView {
     pub equivalence: Option<Value>,
 }
 
+/// The equivalence records of a provenance statement; none when it does not read as reprove's.
+pub fn equivalences_of(provenance: &Value) -> Vec<EquivalenceView> {
+    ProvenanceView::from_value(provenance)
+        .ok()
+        .and_then(|v| {
+            v.predicate
+                .build_definition
+                .internal_parameters
+                .equivalences()
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
 /// One artifact attested as equivalent (`internalParameters.equivalence`).
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]

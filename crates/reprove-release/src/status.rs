@@ -183,14 +183,7 @@ fn one(tag: &str, commit: &str, opts: &Options) -> ReleaseStatus {
     let mut equivalent: Vec<String> = report
         .provenance
         .as_ref()
-        .and_then(|p| crate::provenance::ProvenanceView::from_value(p).ok())
-        .and_then(|v| {
-            v.predicate
-                .build_definition
-                .internal_parameters
-                .equivalences()
-                .ok()
-        })
+        .map(crate::provenance::equivalences_of)
         .unwrap_or_default()
         .into_iter()
         .flat_map(|e| e.normalizations)

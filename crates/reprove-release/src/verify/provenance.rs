@@ -472,16 +472,7 @@ pub(super) fn agreement_with(baseline: &BaselineView, p: &Value) -> Vec<String> 
 /// `baseline-provenance-agree` for the release's own provenance.
 pub(super) fn agreement_check(b: &BaselineView, p: &Value) -> CheckResult {
     // Say it when some artifact is only equivalent: an auditor reads "not bit for bit".
-    let equivalent = ProvenanceView::from_value(p)
-        .ok()
-        .and_then(|v| {
-            v.predicate
-                .build_definition
-                .internal_parameters
-                .equivalences()
-                .ok()
-        })
-        .unwrap_or_default();
+    let equivalent = crate::provenance::equivalences_of(p);
     let note = if equivalent.is_empty() {
         String::new()
     } else {
