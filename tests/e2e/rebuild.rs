@@ -223,6 +223,17 @@ fn nondeterminism_is_caught_and_named() {
         .map(|c| c["name"].as_str().unwrap())
         .collect();
     assert_eq!(bad, ["build-id.txt"]);
+    // Why no normalization makes them the same is on record.
+    let why = r["comparison"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "build-id.txt")
+        .unwrap()["notEquivalent"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(why.contains("knows no normalization"), "{why}");
 }
 
 #[test]

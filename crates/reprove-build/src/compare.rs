@@ -46,7 +46,11 @@ pub struct Comparison {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub normalizations: Vec<reprove_build_types::Normalization>,
     /// For a mismatch: why no normalization makes the two the same.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "notEquivalent",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub not_equivalent: Option<String>,
 }
 
