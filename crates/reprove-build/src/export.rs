@@ -389,14 +389,7 @@ impl SourceArchive {
         spool: &Path,
     ) -> Result<SourceArchive, BuildError> {
         let entries = checked_entries(repo, commit, spool)?;
-        let file = tempfile::Builder::new()
-            .prefix(".reprove-source-")
-            .suffix(".tar")
-            .tempfile_in(spool)
-            .map_err(|e| BuildError::Io {
-                path: spool.to_owned(),
-                source: e,
-            })?;
+        let file = spool_file(spool, ".reprove-source-")?;
         let mtime = u64::try_from(mtime).unwrap_or(0);
         let (expected, sha256) = {
             let mut tee = HashingWriter {
@@ -794,6 +787,18 @@ mod tests {
     }
 }
 
+/// A new tar file in `spool` named `<prefix>….tar`, removed when dropped.
+fn spool_file(spool: &Path, prefix: &str) -> Result<tempfile::NamedTempFile, BuildError> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .suffix(".tar")
+        .tempfile_in(spool)
+        .map_err(|e| BuildError::Io {
+            path: spool.to_owned(),
+            source: e,
+        })
+}
+
 /// A checked dependency store as the tar stream a build job is handed: the kept files only,
 /// in path order, mode 0644 (0755 when executable), mtime 0, owner 0; spooled once for every
 /// job of a rebuild, with the listing an engine checks its unpack against.
@@ -813,14 +818,7 @@ impl StoreArchive {
         spool: &Path,
     ) -> Result<StoreArchive, BuildError> {
         let origin = Origin::Store;
-        let file = tempfile::Builder::new()
-            .prefix(".reprove-store-")
-            .suffix(".tar")
-            .tempfile_in(spool)
-            .map_err(|e| BuildError::Io {
-                path: spool.to_owned(),
-                source: e,
-            })?;
+        let file = spool_file(spool, ".reprove-store-")?;
         let mut expected = BTreeMap::new();
         {
             let mut builder = tar::Builder::new(std::io::BufWriter::new(file.as_file()));

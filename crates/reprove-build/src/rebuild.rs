@@ -164,8 +164,18 @@ impl RebuildReport {
 
     /// The normalizations needed that the recipe's `accept-equivalent` does not name.
     pub fn unaccepted_normalizations(&self) -> Vec<reprove_build_types::Normalization> {
-        self.normalizations()
-            .into_iter()
+        self.unaccepted(&self.normalizations())
+    }
+
+    /// Of `normalizations` (one artifact's, say), those the recipe's `accept-equivalent` does
+    /// not name: the one place that decides what an equivalent artifact is accepted with.
+    pub fn unaccepted(
+        &self,
+        normalizations: &[reprove_build_types::Normalization],
+    ) -> Vec<reprove_build_types::Normalization> {
+        normalizations
+            .iter()
+            .copied()
             .filter(|n| !self.recipe.accept_equivalent.contains(n))
             .collect()
     }

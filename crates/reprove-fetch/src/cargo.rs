@@ -11,7 +11,7 @@ use reprove_soup::LockfileKind;
 
 use crate::{
     Checked, DependencyCode, DependencyFinding, FetchError, Lockfile, ResolvedPackage, StoreFile,
-    group_by_purl, locked_items, unlocked,
+    group_by_purl, locked_items, stray, unlocked,
 };
 
 /// A package a Cargo.lock locks from a registry.
@@ -132,9 +132,7 @@ pub(crate) fn check(
                     continue;
                 }
                 let matching = candidates.iter().find(|purl| {
-                    locked
-                        .get(**purl)
-                        .and_then(|(l, _)| l.sha256.as_deref())
+                    locked.get(**purl).and_then(|(l, _)| l.sha256.as_deref())
                         == Some(f.sha256.as_str())
                 });
                 match (matching, candidates.first()) {
@@ -184,13 +182,7 @@ pub(crate) fn check(
                     )),
                 }
             }
-            Kind::Other => findings.push(unlocked(
-                &f,
-                format!(
-                    "`{}` is neither a locked package nor index metadata: a build must not be given it",
-                    f.path
-                ),
-            )),
+            Kind::Other => findings.push(stray(&f, "index metadata")),
         }
     }
     for (purl, (l, lockfiles)) in &locked {

@@ -332,6 +332,17 @@ pub(crate) fn unlocked(f: &StoreFile, message: String) -> DependencyFinding {
     }
 }
 
+/// A file that is neither a package nor `metadata` (what the layout calls its metadata).
+pub(crate) fn stray(f: &StoreFile, metadata: &str) -> DependencyFinding {
+    unlocked(
+        f,
+        format!(
+            "`{}` is neither a locked package nor {metadata}: a build must not be given it",
+            f.path
+        ),
+    )
+}
+
 /// Locked packages by purl, with the lockfiles that lock them.
 pub(crate) fn group_by_purl<T: Clone>(
     items: impl IntoIterator<Item = (String, T, String)>,

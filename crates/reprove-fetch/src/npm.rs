@@ -10,7 +10,7 @@ use reprove_soup::LockfileKind;
 
 use crate::{
     Checked, DependencyCode, DependencyFinding, FetchError, Lockfile, ResolvedPackage, StoreFile,
-    locked_items, unlocked,
+    locked_items, stray, unlocked,
 };
 
 enum Kind {
@@ -155,13 +155,7 @@ pub(crate) fn check(
                     )),
                 }
             }
-            Kind::Other => findings.push(unlocked(
-                &f,
-                format!(
-                    "`{}` is neither a locked package nor cache metadata: a build must not be given it",
-                    f.path
-                ),
-            )),
+            Kind::Other => findings.push(stray(&f, "cache metadata")),
         }
     }
     for (sha, locked) in &by_sha {

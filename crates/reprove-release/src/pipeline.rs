@@ -164,10 +164,9 @@ pub(crate) fn rebuild_failures(report: &RebuildReport) -> Vec<String> {
         match c.verdict {
             Verdict::Match => {}
             Verdict::Equivalent => {
-                let unaccepted: Vec<&str> = c
-                    .normalizations
-                    .iter()
-                    .filter(|n| !report.recipe.accept_equivalent.contains(n))
+                let unaccepted: Vec<&str> = report
+                    .unaccepted(&c.normalizations)
+                    .into_iter()
                     .map(|n| n.as_str())
                     .collect();
                 if !unaccepted.is_empty() {

@@ -146,10 +146,7 @@ fn text(r: &RebuildReport) -> String {
             ),
             Verdict::Equivalent => {
                 let passes: Vec<&str> = c.normalizations.iter().map(|n| n.as_str()).collect();
-                let accepted = c
-                    .normalizations
-                    .iter()
-                    .all(|n| r.recipe.accept_equivalent.contains(n));
+                let accepted = r.unaccepted(&c.normalizations).is_empty();
                 format!(
                     "  {}  {}  the same after {} ({})",
                     if accepted { "equivalent" } else { "EQUIVALENT" },
@@ -241,13 +238,7 @@ fn junit(r: &RebuildReport) -> String {
     for c in &r.comparison {
         let failure = match c.verdict {
             Verdict::Match => None,
-            Verdict::Equivalent
-                if c.normalizations
-                    .iter()
-                    .all(|n| r.recipe.accept_equivalent.contains(n)) =>
-            {
-                None
-            }
+            Verdict::Equivalent if r.unaccepted(&c.normalizations).is_empty() => None,
             other => Some(format!("{other:?}").to_lowercase()),
         };
         cases.push((format!("artifact {}", c.name), failure));
