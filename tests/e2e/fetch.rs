@@ -213,6 +213,19 @@ fn a_rust_workspace_with_crates_io_dependencies_rebuilds_offline_bit_for_bit() {
     assert_eq!(report["network"], "none");
     assert_eq!(report["fetch"]["network"], "host");
     assert_eq!(report["fetch"]["fromCache"], false);
+    // cargo's hosts, seen by reprove's fetch proxy: the index, and the download host its
+    // `config.json` names (static.crates.io; a mirror may serve both from the index host).
+    let hosts = contacted(&report);
+    assert!(
+        hosts.contains(&"index.crates.io:443".to_owned()),
+        "{hosts:?}"
+    );
+    assert!(
+        hosts
+            .iter()
+            .all(|h| ["index.crates.io:443", "static.crates.io:443"].contains(&h.as_str())),
+        "{hosts:?}"
+    );
     let purls: Vec<&str> = report["fetch"]["packages"]
         .as_array()
         .unwrap()
@@ -338,6 +351,75 @@ fn python(fetch: &str) -> Option<Project> {
     })
 }
 
+/// The hosts the fetch proxy let through, as `host:port`, from a rebuild report; every one
+/// of them allowed.
+fn contacted(report: &serde_json::Value) -> Vec<String> {
+    let hosts = report["fetch"]["hostsContacted"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no hostsContacted in {report}"));
+    hosts
+        .iter()
+        .map(|h| {
+            assert_eq!(h["allowed"], true, "{h}");
+            assert_eq!(h["method"], "connect", "{h}");
+            format!("{}:{}", h["host"].as_str().unwrap(), h["port"])
+        })
+        .collect()
+}
+
+#[test]
+fn the_fetch_reaches_only_allowed_hosts_and_the_build_cannot_change_the_store() {
+    // `allow` without the host pip downloads wheels from: the proxy refuses it, the fetch
+    // fails, and the error names the host.
+    let Some(r) = Project::new("REPROVE_TEST_PYTHON_ROOTFS", "python-app", |image| {
+        python_recipe(image, PIP_DOWNLOAD).replace(
+            "allow = [\"pypi.org\", \"files.pythonhosted.org\"]",
+            "allow = [\"pypi.org\"]",
+        )
+    }) else {
+        return;
+    };
+    let (code, out, err) = r.run(&[
+        "rebuild",
+        "v1.0.0",
+        "--fetch-network",
+        "host",
+        "--no-fetch-cache",
+        "--keep",
+        &r.p("k"),
+    ]);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(
+        err.contains("reprove's fetch proxy refused `files.pythonhosted.org:443`"),
+        "{err}"
+    );
+    let log = std::fs::read_to_string(r.f.path("k/fetch.log")).unwrap();
+    assert!(
+        log.contains("[reprove: the fetch proxy refused files.pythonhosted.org:443"),
+        "{log}"
+    );
+
+    // The build is given the checked store read-only: a build that plants a file in it (to
+    // poison what a later build or the cache would take) fails to.
+    let Some(r) = Project::new("REPROVE_TEST_PYTHON_ROOTFS", "python-app", |image| {
+        python_recipe(image, PIP_DOWNLOAD).replace(
+            "command = \"sh build.sh\"",
+            "command = \"sh build.sh && ! touch /tmp/wheels/planted.whl && ! rm /tmp/wheels/idna-3.7-py3-none-any.whl\"",
+        )
+    }) else {
+        return;
+    };
+    let (code, out, err) = r.run(&[
+        "rebuild",
+        "v1.0.0",
+        "--fetch-network",
+        "host",
+        "--no-fetch-cache",
+    ]);
+    assert_eq!(code, 0, "the build could write the store: {out}{err}");
+    assert!(out.contains("verdict: built"), "{out}");
+}
+
 const PIP_DOWNLOAD: &str = "pip download --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements.txt -d /tmp/wheels";
 
 fn python_recipe(image: &str, fetch: &str) -> String {
@@ -387,6 +469,10 @@ fn a_python_app_with_hashed_requirements_rebuilds_offline_bit_for_bit() {
             "idna-3.7-py3-none-any.whl",
             "six-1.16.0-py2.py3-none-any.whl"
         ]
+    );
+    assert_eq!(
+        contacted(&report),
+        ["files.pythonhosted.org:443", "pypi.org:443"]
     );
 
     // Release and verify: the wheels are the SOUP register (whose first hash is an sdist's
@@ -455,6 +541,14 @@ fn a_node_app_with_a_package_lock_rebuilds_offline_bit_for_bit() {
         "{out}"
     );
     assert!(out.contains("match     app.tar  sha256:"), "{out}");
+    assert!(
+        out.contains("hosts contacted (through reprove's proxy): registry.npmjs.org:443"),
+        "{out}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(r.f.path("kept/rebuild-report.json")).unwrap())
+            .unwrap();
+    assert_eq!(contacted(&report), ["registry.npmjs.org:443"]);
     r.release_and_verify(
         &dist,
         &["--no-fetch-cache"],

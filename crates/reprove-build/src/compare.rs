@@ -228,7 +228,8 @@ pub(crate) fn read_engine_tar(
         }
         let target = dest.join(&rel);
         if folder {
-            std::fs::create_dir_all(&target).map_err(io(&target))?;
+            // Made with the first file it holds: an empty folder (a scratch folder whose
+            // files are drained) is not kept, as the store's archive keeps none.
             continue;
         }
         if skip(&rel) {
@@ -261,9 +262,19 @@ pub(crate) fn read_engine_tar(
             // Parents under `dest` only: every part is plain, and nothing here is a link.
             std::fs::create_dir_all(parent).map_err(io(parent))?;
         }
+        let executable = entry.header().mode().is_ok_and(|m| m & 0o111 != 0);
+        // A store's files keep their executable bit, as its archive does: a build may be
+        // given this folder itself.
+        let mode = if executable && shape == Shape::Tree {
+            0o755
+        } else {
+            0o644
+        };
+        use std::os::unix::fs::OpenOptionsExt as _;
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
+            .mode(mode)
             .open(&target)
             .map_err(io(&target))?;
         let mut hasher = reprove_digest::Sha256Hasher::new();
@@ -287,7 +298,6 @@ pub(crate) fn read_engine_tar(
                 "`{rel}` ends early ({written} of {size} bytes)"
             )));
         }
-        let executable = entry.header().mode().is_ok_and(|m| m & 0o111 != 0);
         on_file(ReadFile {
             path: rel,
             target,

@@ -50,6 +50,11 @@ pub trait ContainerEngine: Send + Sync {
     /// Removes what runs killed earlier left behind (containers whose owner is gone). Best
     /// effort; engines without leftovers do nothing.
     fn remove_abandoned(&self) {}
+    /// Whether a job on the `host` network shares this machine's loopback, so that it can
+    /// reach reprove's fetch proxy there. `false` unless an engine knows it runs here.
+    fn shares_loopback(&self) -> bool {
+        false
+    }
 }
 
 /// Which CLI.
@@ -128,6 +133,24 @@ pub enum JobKind {
 pub struct StoreInput<'a> {
     pub stream: &'a mut dyn Read,
     pub listing: &'a Listing,
+    /// The same store already unpacked on this machine: an engine that builds here may use it
+    /// (once) instead of the stream; a remote engine reads the stream.
+    pub prepared: Option<crate::PreparedStore>,
+}
+
+/// A job's store folder: its own, or one prepared by the fetch phase.
+enum StoreDir {
+    Own(tempfile::TempDir),
+    Prepared(crate::PreparedStore),
+}
+
+impl StoreDir {
+    fn path(&self) -> &Path {
+        match self {
+            StoreDir::Own(d) => d.path(),
+            StoreDir::Prepared(p) => p.path(),
+        }
+    }
 }
 
 impl std::fmt::Debug for StoreInput<'_> {
@@ -318,6 +341,7 @@ impl CliEngine {
         spec: &Job,
         tree: &Path,
         store: Option<&Path>,
+        derived: Option<&Path>,
         log: &mut (dyn Write + Send),
     ) -> Result<RunEnd, BuildError> {
         let io = |e: std::io::Error| BuildError::Io {
@@ -368,17 +392,30 @@ impl CliEngine {
         ]);
         cmd.arg("--volume")
             .arg(format!("{}:{}:rw", tree.display(), spec.build_path));
-        // The store: an empty folder the fetch fills, or this build's own copy of the checked
-        // store (cargo unpacks its crates beside them; the copy is thrown away after the job).
+        // The store: an empty folder the fetch fills, or the checked store, read-only — a
+        // build cannot change what was checked — with the folders it derives from it (cargo
+        // unpacks its crates into `src/`) writable, each a fresh folder of this job.
         if let (Some(dir), Some(at)) = (store, &spec.store) {
-            cmd.arg("--volume")
-                .arg(format!("{}:{at}:rw", dir.display()));
-            // What a fetch writes and a build derives again (cargo's unpacked sources, ten
-            // times the size of the packages) lives in memory: never written to disk, never
-            // returned. On disk it made `cargo fetch` six times slower.
-            if matches!(spec.kind, JobKind::Fetch { .. }) {
-                for scratch in &spec.store_scratch {
-                    cmd.args(["--tmpfs", &format!("{at}/{scratch}:rw,exec,mode=1777")]);
+            match &spec.kind {
+                JobKind::Fetch { .. } => {
+                    cmd.arg("--volume")
+                        .arg(format!("{}:{at}:rw", dir.display()));
+                    // What a fetch writes and a build derives again (cargo's unpacked sources,
+                    // ten times the size of the packages) lives in memory: never written to
+                    // disk, never returned. On disk it made `cargo fetch` six times slower.
+                    for name in &spec.store_scratch {
+                        cmd.args(["--tmpfs", &format!("{at}/{name}:rw,exec,mode=1777")]);
+                    }
+                }
+                JobKind::Build => {
+                    cmd.arg("--volume")
+                        .arg(format!("{}:{at}:ro", dir.display()));
+                    if let Some(derived) = derived {
+                        for name in &spec.store_scratch {
+                            cmd.arg("--volume")
+                                .arg(format!("{}:{at}/{name}:rw", derived.join(name).display()));
+                        }
+                    }
                 }
             }
         }
@@ -466,23 +503,29 @@ impl CliEngine {
                 }
                 copied
             });
-            let end = loop {
-                match child.try_wait() {
-                    Ok(Some(status)) => break Ok(RunEnd::Exited(status.code().unwrap_or(-1))),
-                    Ok(None) => {}
-                    Err(e) => break Err(io(e)),
-                }
-                if Instant::now() >= deadline {
+            // The child is waited for on its own thread, so its end is seen at once (a poll
+            // cost every job half its period) and the deadline by a timed receive.
+            let (done, ended) = std::sync::mpsc::channel();
+            s.spawn(move || {
+                let _ = done.send(child.wait());
+            });
+            let left = deadline.saturating_duration_since(Instant::now());
+            let end = match ended.recv_timeout(left) {
+                Ok(Ok(status)) => Ok(RunEnd::Exited(status.code().unwrap_or(-1))),
+                Ok(Err(e)) => Err(io(e)),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                     let _ = self
                         .command()
                         .args(["kill", &spec.name])
                         .stdout(Stdio::null())
                         .stderr(Stdio::null())
                         .status();
-                    let _ = child.wait();
-                    break Ok(RunEnd::TimedOut);
+                    let _ = ended.recv();
+                    Ok(RunEnd::TimedOut)
                 }
-                std::thread::sleep(Duration::from_millis(50));
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(io(
+                    std::io::Error::other("the job's waiter ended without a status"),
+                )),
             };
             let copied = copier
                 .join()
@@ -555,13 +598,24 @@ impl ContainerEngine for CliEngine {
         log: &mut (dyn Write + Send),
         outputs: &mut dyn Write,
     ) -> Result<RunEnd, BuildError> {
-        run_in_tree(job, source, listing, store, outputs, |tree, store| {
-            self.run_container(job, tree, store, log)
-        })
+        run_in_tree(
+            job,
+            source,
+            listing,
+            store,
+            outputs,
+            |tree, store, derived| self.run_container(job, tree, store, derived, log),
+        )
     }
 
     fn remove_abandoned(&self) {
         self.remove_abandoned_containers();
+    }
+
+    /// The CLI engines build here: they bind-mount this machine's folders into every job, so
+    /// their `host` network is this machine's.
+    fn shares_loopback(&self) -> bool {
+        true
     }
 }
 
@@ -575,18 +629,24 @@ pub(crate) fn run_in_tree(
     listing: &Listing,
     store: Option<StoreInput<'_>>,
     outputs: &mut dyn Write,
-    run: impl FnOnce(&Path, Option<&Path>) -> Result<RunEnd, BuildError>,
+    run: impl FnOnce(&Path, Option<&Path>, Option<&Path>) -> Result<RunEnd, BuildError>,
 ) -> Result<RunEnd, BuildError> {
     let tree = crate::owner::owned_tempdir(&job.owner)?;
     unpack_checked(source, tree.path(), listing)?;
     let store_dir = match (&job.kind, &job.store, store) {
         (_, None, None) => None,
-        (JobKind::Fetch { .. }, Some(_), None) => Some(crate::owner::owned_tempdir(&job.owner)?),
-        (JobKind::Build, Some(_), Some(input)) => {
-            let dir = crate::owner::owned_tempdir(&job.owner)?;
-            unpack_checked(input.stream, dir.path(), input.listing)?;
-            Some(dir)
-        }
+        // What a fetch writes is read back at once: in memory when there is room.
+        (JobKind::Fetch { .. }, Some(_), None) => Some(StoreDir::Own(
+            crate::owner::owned_memory_tempdir(&job.owner)?,
+        )),
+        (JobKind::Build, Some(_), Some(input)) => match input.prepared {
+            Some(p) => Some(StoreDir::Prepared(p)),
+            None => {
+                let dir = crate::owner::owned_tempdir(&job.owner)?;
+                unpack_checked(input.stream, dir.path(), input.listing)?;
+                Some(StoreDir::Own(dir))
+            }
+        },
         _ => {
             return Err(BuildError::StoreTransfer {
                 detail:
@@ -595,13 +655,41 @@ pub(crate) fn run_in_tree(
             });
         }
     };
+    // A build's derived store folders (`job.store_scratch`): fresh folders on disk (cargo's
+    // unpacked sources are ten times the store), each mounted over an empty folder of the
+    // read-only store.
+    let derived = match (&job.kind, &store_dir) {
+        (JobKind::Build, Some(d)) if !job.store_scratch.is_empty() => {
+            let dir = crate::owner::owned_tempdir(&job.owner)?;
+            for name in &job.store_scratch {
+                for at in [dir.path().join(name), d.path().join(name)] {
+                    std::fs::create_dir_all(&at).map_err(|e| BuildError::Io {
+                        path: at.clone(),
+                        source: e,
+                    })?;
+                }
+            }
+            Some(dir)
+        }
+        _ => None,
+    };
     if job.open_tree {
         crate::owner::open_up(tree.path())?;
-        if let Some(d) = &store_dir {
-            crate::owner::open_up(d.path())?;
+        for d in [
+            store_dir.as_ref().map(StoreDir::path),
+            derived.as_ref().map(|d| d.path()),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            crate::owner::open_up(d)?;
         }
     }
-    let end = run(tree.path(), store_dir.as_ref().map(|d| d.path()))?;
+    let end = run(
+        tree.path(),
+        store_dir.as_ref().map(StoreDir::path),
+        derived.as_ref().map(|d| d.path()),
+    )?;
     if end == RunEnd::Exited(0) {
         match (&job.kind, &store_dir) {
             (JobKind::Fetch { .. }, Some(d)) => write_store(d.path(), &job.store_scratch, outputs)?,

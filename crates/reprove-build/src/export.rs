@@ -808,6 +808,37 @@ pub struct StoreArchive {
     listing: Listing,
     /// The folder the file is spooled in, when the archive owns it (dropped after the file).
     _spool: Option<tempfile::TempDir>,
+    /// The same store already unpacked here, for the first build that takes it.
+    prepared: std::sync::Mutex<Option<PreparedStore>>,
+    /// Folders of the store a build derives again (cargo's `src`): writable in a build.
+    derived: Vec<String>,
+}
+
+/// A checked store already unpacked on this machine, holding exactly what the archive's
+/// listing says: the folder the fetch phase wrote while hashing what the engine returned,
+/// every file of it checked against the lockfiles. An engine that builds on this machine may
+/// hand it to one build instead of unpacking the archive and hashing it again (a quarter of a
+/// cold fetch's overhead); the build may write into it, so it serves one build only.
+#[derive(Debug)]
+pub struct PreparedStore {
+    /// Removed with the store.
+    _owner: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl PreparedStore {
+    /// `path` (inside `owner`, a folder of this run) holds exactly the store.
+    pub(crate) fn new(owner: tempfile::TempDir, path: PathBuf) -> PreparedStore {
+        PreparedStore {
+            _owner: owner,
+            path,
+        }
+    }
+
+    /// Where the store is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
 }
 
 impl StoreArchive {
@@ -875,7 +906,33 @@ impl StoreArchive {
             file,
             listing: Listing { origin, expected },
             _spool: None,
+            prepared: std::sync::Mutex::new(None),
+            derived: Vec::new(),
         })
+    }
+
+    /// The same archive, whose builds may write the folders `derived` (relative, plain).
+    pub(crate) fn with_derived(mut self, derived: Vec<String>) -> StoreArchive {
+        self.derived = derived;
+        self
+    }
+
+    /// The folders of the store a build derives again.
+    pub fn derived(&self) -> &[String] {
+        &self.derived
+    }
+
+    /// The same archive, with the store already unpacked at `prepared`.
+    pub(crate) fn with_prepared(self, prepared: PreparedStore) -> StoreArchive {
+        if let Ok(mut p) = self.prepared.lock() {
+            *p = Some(prepared);
+        }
+        self
+    }
+
+    /// The unpacked store, to the first caller only.
+    pub fn take_prepared(&self) -> Option<PreparedStore> {
+        self.prepared.lock().ok().and_then(|mut p| p.take())
     }
 
     /// The same archive, owning the folder it is spooled in.

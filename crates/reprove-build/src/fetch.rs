@@ -1,7 +1,8 @@
 //! The fetch phase (`[build.fetch]`): the one job of a rebuild with a network. It runs in the
 //! same pinned image over the same build tree and fills a store; reprove reads the store back,
-//! checks it against the tag's lockfiles ([`reprove_fetch`]), and hands the build a private
-//! copy of what passed, at the same path, with no network. A store that fails its checks is
+//! checks it against the tag's lockfiles ([`reprove_fetch`]), and hands the build what passed,
+//! read-only at the same path (the folders a build derives, such as cargo's unpacked sources,
+//! writable and its own), with no network. A store that fails its checks is
 //! never given to a build.
 //!
 //! A checked store is cached by what determines it (image, fetch recipe, lockfiles): a warm
@@ -46,6 +47,14 @@ pub struct FetchReport {
     /// Whether the engine held the fetch to `[build.fetch] allow` (the docker and podman CLI
     /// engines cannot: the hosts are recorded, not enforced).
     pub allow_enforced: bool,
+    /// The hosts the fetch asked reprove's egress proxy for, each with whether it was let
+    /// through (`allow`); `None` when no proxy could serve the fetch (its network is not the
+    /// host's, or the store came from the cache).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts_contacted: Option<Vec<crate::proxy::HostContact>>,
+    /// Requests for hosts past the most the proxy names.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub hosts_not_named: u64,
     /// sha256 of the CA bundle offered to the fetch (the host's, for a TLS-intercepting proxy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_bundle_sha256: Option<String>,
@@ -53,6 +62,10 @@ pub struct FetchReport {
     pub from_cache: bool,
     pub started_on: String,
     pub finished_on: String,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl FetchReport {
@@ -220,7 +233,9 @@ pub(crate) fn fetch_phase(
             .into_iter()
             .map(str::to_owned)
             .collect();
-    let work = crate::owner::owned_tempdir(owner.id())?;
+    // The store read back: in memory when there is room (a build mounts it read-only, and
+    // its writes go to folders of its own on disk).
+    let work = crate::owner::owned_memory_tempdir(owner.id())?;
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| BuildError::Io { path, source }
@@ -244,6 +259,7 @@ pub(crate) fn fetch_phase(
         }
     }
     let was_cached = from_cache.is_some();
+    let mut contacts = None;
     let ((checked, dropped), dir) = match from_cache {
         Some(c) => c,
         None if !opts.allow_network => {
@@ -257,10 +273,23 @@ pub(crate) fn fetch_phase(
                 fetch.command.join(" "),
                 opts.network.as_deref().unwrap_or("the engine's default")
             ));
+            // The egress proxy, where the job shares this machine's loopback: the host's
+            // network on an engine that runs here.
+            let proxy = match opts.network.as_deref() {
+                Some("host") if engine.shares_loopback() => Some(crate::proxy::EgressProxy::start(
+                    fetch.allow.clone(),
+                    crate::proxy::upstream_from_env(),
+                )?),
+                _ => None,
+            };
+            let mut job_env = env.clone();
+            if let Some(p) = &proxy {
+                job_env.extend(p.env());
+            }
             let job = Job {
                 image: image.to_owned(),
                 command: fetch.command.clone(),
-                env: env.clone(),
+                env: job_env,
                 build_path: conditions.build_path.clone(),
                 workdir: None,
                 user: conditions.user.clone(),
@@ -303,6 +332,21 @@ pub(crate) fn fetch_phase(
                 });
                 (end, read)
             });
+            contacts = proxy.map(crate::proxy::EgressProxy::stop);
+            let refused: Vec<String> = contacts
+                .iter()
+                .flat_map(|(hosts, _)| hosts)
+                .filter(|h| !h.allowed)
+                .map(|h| format!("{}:{}", h.host, h.port))
+                .collect();
+            if !refused.is_empty() {
+                use std::io::Write as _;
+                let _ = writeln!(
+                    log_file,
+                    "\n[reprove: the fetch proxy refused {}: not in [build.fetch] allow, or plain HTTP]",
+                    refused.join(", ")
+                );
+            }
             log_file.sync_all().map_err(io(log))?;
             match end? {
                 RunEnd::Exited(0) => {}
@@ -310,6 +354,7 @@ pub(crate) fn fetch_phase(
                     return Err(BuildError::FetchFailed {
                         code,
                         log: log.to_owned(),
+                        refused,
                     });
                 }
                 RunEnd::TimedOut => {
@@ -335,6 +380,8 @@ pub(crate) fn fetch_phase(
         findings: checked.findings.clone(),
         network: opts.network.clone().unwrap_or_else(|| "default".into()),
         allow_enforced: false,
+        hosts_not_named: contacts.as_ref().map_or(0, |(_, n)| *n),
+        hosts_contacted: contacts.map(|(hosts, _)| hosts),
         ca_bundle_sha256: opts
             .ca_bundle
             .as_ref()
@@ -356,9 +403,15 @@ pub(crate) fn fetch_phase(
         // Best effort: a cache that cannot be written costs the next run a fetch, no more.
         let _ = save_to_cache(&archive, path);
     }
+    let mut archive = archive.with_spool(spool).with_derived(scratch);
+    // The folder read back holds exactly the kept files (hashed as they were written) unless
+    // the check dropped some: then the first build unpacks the archive like any other.
+    if checked.dropped == 0 {
+        archive = archive.with_prepared(crate::export::PreparedStore::new(work, dir));
+    }
     Ok(Fetched {
         report,
-        store: Some(archive.with_spool(spool)),
+        store: Some(archive),
     })
 }
 

@@ -14,6 +14,7 @@ mod explain;
 mod export;
 mod fetch;
 pub mod owner;
+mod proxy;
 mod rebuild;
 mod recipe;
 #[cfg(any(test, feature = "testing"))]
@@ -24,7 +25,9 @@ pub use compare::{
 };
 pub use engine::{CliEngine, ContainerEngine, EngineKind, Job, JobKind, RunEnd, StoreInput};
 pub use explain::{Explanation, explain, summarize};
-pub use export::{Listing, SourceArchive, StoreArchive, export_tree, unpack_checked};
+pub use export::{
+    Listing, PreparedStore, SourceArchive, StoreArchive, export_tree, unpack_checked,
+};
 pub use fetch::{FetchOptions, FetchReport};
 pub use rebuild::{
     BUILD_PATH, Conditions, ExternalRecipe, HOSTNAME, KeptRebuild, Options, RebuildReport,
@@ -63,8 +66,13 @@ pub enum BuildError {
     Outputs { detail: String },
     #[error("failed to hand the checked dependency store to the build: {detail}")]
     StoreTransfer { detail: String },
-    #[error("the fetch phase failed with exit code {code}; see `{}`", log.display())]
-    FetchFailed { code: i32, log: PathBuf },
+    #[error("the fetch phase failed with exit code {code}{}; see `{}`", refused_note(refused), log.display())]
+    FetchFailed {
+        code: i32,
+        log: PathBuf,
+        /// Hosts reprove's egress proxy refused (`host:port`): the likely cause.
+        refused: Vec<String>,
+    },
     #[error("the fetch phase did not finish within {seconds} s and was stopped; see `{}`", log.display())]
     FetchTimedOut { seconds: u64, log: PathBuf },
     #[error("failed to check the fetched store against the lockfiles")]
@@ -124,4 +132,16 @@ pub enum BuildError {
     },
     #[error("failed to write the rebuild report: {detail}")]
     Report { detail: String },
+}
+
+/// "; reprove's fetch proxy refused `a:443`, `b:443` (not in `[build.fetch] allow`)", or nothing.
+fn refused_note(refused: &[String]) -> String {
+    if refused.is_empty() {
+        return String::new();
+    }
+    let hosts: Vec<String> = refused.iter().map(|h| format!("`{h}`")).collect();
+    format!(
+        "; reprove's fetch proxy refused {} (not in `[build.fetch] allow`, or plain HTTP)",
+        hosts.join(", ")
+    )
 }

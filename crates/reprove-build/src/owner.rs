@@ -168,6 +168,35 @@ pub fn owned_tempdir(owner: &str) -> Result<tempfile::TempDir, BuildError> {
             source: e,
         })
 }
+
+/// Where [`owned_memory_tempdir`] puts its folders: a memory-backed file system.
+pub const MEMORY_DIR: &str = "/dev/shm";
+
+/// The free space [`owned_memory_tempdir`] asks of [`MEMORY_DIR`] before using it.
+const MEMORY_HEADROOM: u64 = 2 << 30;
+
+/// Like [`owned_tempdir`], in memory when this machine has room there: for what a job writes
+/// once and reprove reads back at once (a fetch's store — a tenth the size of the unpacked
+/// sources the fetch already keeps in a tmpfs). On disk it costs a cold fetch a tenth of its
+/// time for nothing. Falls back to [`owned_tempdir`] when `/dev/shm` is missing, not
+/// writable, mounted `noexec`, or has less than [`MEMORY_HEADROOM`] free.
+pub fn owned_memory_tempdir(owner: &str) -> Result<tempfile::TempDir, BuildError> {
+    let dir = Path::new(MEMORY_DIR);
+    let roomy = rustix::fs::statvfs(dir).is_ok_and(|s| {
+        s.f_bavail.saturating_mul(s.f_frsize) >= MEMORY_HEADROOM
+            && !s.f_flag.contains(rustix::fs::StatVfsMountFlags::NOEXEC)
+            && !s.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY)
+    });
+    if roomy
+        && let Ok(d) = tempfile::Builder::new()
+            .prefix(&format!("{TREE_PREFIX}{owner}-"))
+            .tempdir_in(dir)
+    {
+        return Ok(d);
+    }
+    owned_tempdir(owner)
+}
+
 pub const STAGING_PREFIX: &str = ".reprove-rebuild-";
 
 /// Removes what dead runs left: containers (through `engine`'s CLI) and, in each of `dirs`,

@@ -246,7 +246,7 @@ fn one_build(
         open_tree: open,
         kind: JobKind::Build,
         store: recipe.fetch.as_ref().map(|f| f.store.clone()),
-        store_scratch: Vec::new(),
+        store_scratch: store.map(|s| s.derived().to_vec()).unwrap_or_default(),
     };
     let outputs = crate::owner::owned_tempdir(owner.id())?;
     let io = |path: &Path| {
@@ -260,6 +260,7 @@ fn one_build(
         (Some(t), Some(s)) => Some(StoreInput {
             stream: t,
             listing: s.listing(),
+            prepared: s.take_prepared(),
         }),
         _ => None,
     };
@@ -481,7 +482,14 @@ pub fn rebuild_with(
             }
         });
     // What runs killed earlier left (containers, trees, staging folders) goes first.
-    crate::owner::sweep(Some(engine), &[&std::env::temp_dir(), &staging_parent]);
+    crate::owner::sweep(
+        Some(engine),
+        &[
+            &std::env::temp_dir(),
+            &staging_parent,
+            Path::new(crate::owner::MEMORY_DIR),
+        ],
+    );
     let owner = crate::owner::Owner::acquire()?;
     let staging = tempfile::Builder::new()
         .prefix(&format!("{}{}-", crate::owner::STAGING_PREFIX, owner.id()))
@@ -773,7 +781,9 @@ fn keep_failure(staging: tempfile::TempDir, keep: Option<&Path>, err: BuildError
         BuildError::VariantFailed { code, .. } => BuildError::VariantFailed { code, log },
         BuildError::TimedOut { seconds, .. } => BuildError::TimedOut { seconds, log },
         BuildError::NoArtifacts { patterns, .. } => BuildError::NoArtifacts { patterns, log },
-        BuildError::FetchFailed { code, .. } => BuildError::FetchFailed { code, log },
+        BuildError::FetchFailed { code, refused, .. } => {
+            BuildError::FetchFailed { code, log, refused }
+        }
         BuildError::FetchTimedOut { seconds, .. } => BuildError::FetchTimedOut { seconds, log },
         other => other,
     }

@@ -79,7 +79,7 @@ impl ContainerEngine for FakeEngine {
         if let Ok(mut jobs) = self.jobs.lock() {
             jobs.push(job.clone());
         }
-        crate::engine::run_in_tree(job, source, listing, store, outputs, |tree, store| {
+        crate::engine::run_in_tree(job, source, listing, store, outputs, |tree, store, _| {
             let io = |e| BuildError::Io {
                 path: tree.to_owned(),
                 source: e,

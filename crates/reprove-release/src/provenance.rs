@@ -266,6 +266,8 @@ pub fn statement(
                 "network": f.network,
                 "allowedHosts": r.fetch.as_ref().map(|x| x.allow.clone()).unwrap_or_default(),
                 "allowedHostsEnforced": f.allow_enforced,
+                // What reprove's egress proxy saw (null: no proxy could serve this fetch).
+                "hostsContacted": f.hosts_contacted,
                 "caBundleSha256": f.ca_bundle_sha256,
                 "fromCache": f.from_cache,
                 "lockfiles": f.lockfiles,

@@ -67,6 +67,27 @@ fn fetch_text(s: &mut String, f: &reprove_build::FetchReport) {
             _ => String::new(),
         }
     ));
+    if let Some(hosts) = &f.hosts_contacted {
+        let shown: Vec<String> = hosts
+            .iter()
+            .map(|h| {
+                format!(
+                    "{}:{}{}",
+                    h.host,
+                    h.port,
+                    if h.allowed { "" } else { " (refused)" }
+                )
+            })
+            .collect();
+        s.push_str(&format!(
+            "  hosts contacted (through reprove's proxy): {}\n",
+            if shown.is_empty() {
+                "none".to_owned()
+            } else {
+                terminal(&shown.join(", "))
+            }
+        ));
+    }
     for finding in &f.findings {
         s.push_str(&format!(
             "  {:<9} {}\n",
