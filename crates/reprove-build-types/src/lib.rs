@@ -499,6 +499,25 @@ pub const CA_BUNDLE_ENV: &[&str] = &[
     "REQUESTS_CA_BUNDLE",
 ];
 
+/// The variables that point a fetch at reprove's egress proxy (set in a fetch job on the host
+/// network), each tool's own included so that none of them is left to pick another proxy.
+/// A recipe may not set them, in any case (npm reads its `npm_config_*` in any case).
+pub const PROXY_ENV: &[&str] = &[
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "CARGO_HTTP_PROXY",
+    "npm_config_proxy",
+    "npm_config_https_proxy",
+    "PIP_PROXY",
+];
+
+/// The variables emptied in a fetch job pointed at the proxy: nothing bypasses it.
+pub const NO_PROXY_ENV: &[&str] = &["NO_PROXY", "no_proxy", "npm_config_noproxy"];
+
 impl FetchRecipe {
     fn from_raw(raw: RawFetch) -> Result<FetchRecipe, RecipeError> {
         let command = command_of(raw.command);
@@ -548,6 +567,19 @@ impl FetchRecipe {
             None => None,
         };
         check_env("fetch", "[build.fetch]", &raw.env)?;
+        if let Some(k) = raw.env.keys().find(|k| {
+            PROXY_ENV
+                .iter()
+                .chain(NO_PROXY_ENV)
+                .any(|p| p.eq_ignore_ascii_case(k))
+        }) {
+            return Err(bad_key(
+                "fetch",
+                format!(
+                    "[build.fetch] env may not set `{k}`: reprove points the fetch at its own proxy, which records the hosts contacted"
+                ),
+            ));
+        }
         if let Some(k) = raw.env.keys().find(|k| CA_BUNDLE_ENV.contains(&k.as_str())) {
             return Err(bad_key(
                 "fetch",
@@ -813,6 +845,24 @@ mod tests {
             (
                 "command = \"x\"\nstore = \"/s\"\nenv = { SSL_CERT_FILE = \"/x\" }",
                 "CA env",
+            ),
+            // A proxy of the recipe's choosing would take the fetch past reprove's, which
+            // records the hosts and holds `allow`: refused in any spelling.
+            (
+                "command = \"x\"\nstore = \"/s\"\nenv = { https_proxy = \"http://x:1\" }",
+                "proxy env",
+            ),
+            (
+                "command = \"x\"\nstore = \"/s\"\nenv = { NPM_CONFIG_HTTPS_PROXY = \"http://x:1\" }",
+                "npm proxy env, upper case",
+            ),
+            (
+                "command = \"x\"\nstore = \"/s\"\nenv = { CARGO_HTTP_PROXY = \"x:1\" }",
+                "cargo proxy env",
+            ),
+            (
+                "command = \"x\"\nstore = \"/s\"\nenv = { No_Proxy = \"*\" }",
+                "no-proxy env",
             ),
             (
                 "command = \"x\"\nstore = \"/s\"\ntimeout = 0",

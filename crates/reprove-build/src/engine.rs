@@ -506,6 +506,7 @@ impl CliEngine {
             // The child is waited for on its own thread, so its end is seen at once (a poll
             // cost every job half its period) and the deadline by a timed receive.
             let (done, ended) = std::sync::mpsc::channel();
+            let pid = child.id();
             s.spawn(move || {
                 let _ = done.send(child.wait());
             });
@@ -520,7 +521,17 @@ impl CliEngine {
                         .stdout(Stdio::null())
                         .stderr(Stdio::null())
                         .status();
-                    let _ = ended.recv();
+                    // The CLI ends once the container is gone; one that does not (a daemon
+                    // that no longer answers) is killed, so this run never hangs.
+                    if ended.recv_timeout(crate::owner::GRACE).is_err() {
+                        if let Some(p) = i32::try_from(pid)
+                            .ok()
+                            .and_then(rustix::process::Pid::from_raw)
+                        {
+                            let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+                        }
+                        let _ = ended.recv();
+                    }
                     Ok(RunEnd::TimedOut)
                 }
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(io(
@@ -544,6 +555,35 @@ impl CliEngine {
             Ok(end)
         })
     }
+}
+
+/// Whether an engine reached through `host` (`DOCKER_HOST`/`CONTAINER_HOST`) and `context`
+/// (docker's context, podman's connection) runs its `host`-network jobs in this machine's
+/// network namespace.
+fn loopback_shared(kind: EngineKind, host: Option<&str>, context: Option<&str>) -> bool {
+    match kind {
+        // A rootless daemon's socket is under the user's runtime folder (`/run/user/<uid>`).
+        EngineKind::Docker => {
+            host.is_none_or(|h| h.starts_with("unix://") && !h.contains("/run/user/"))
+                && context.is_none_or(|c| c == "default")
+        }
+        // Rootless podman shares the host's network namespace on `--network host`.
+        EngineKind::Podman => host.is_none() && context.is_none(),
+    }
+}
+
+/// The docker CLI's current context from its config file (`currentContext`), if it names one.
+fn docker_config_context() -> Option<String> {
+    let dir = std::env::var_os("DOCKER_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")))?;
+    let (file, _) = reprove_digest::open_regular(&dir.join("config.json")).ok()?;
+    let mut text = String::new();
+    std::io::Read::take(file, 1 << 20)
+        .read_to_string(&mut text)
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("currentContext")?.as_str().map(str::to_owned)
 }
 
 /// The most of a build's log kept (1 GiB); the rest is drained and dropped.
@@ -612,10 +652,19 @@ impl ContainerEngine for CliEngine {
         self.remove_abandoned_containers();
     }
 
-    /// The CLI engines build here: they bind-mount this machine's folders into every job, so
-    /// their `host` network is this machine's.
+    /// The CLI engines bind-mount this machine's folders into every job, so they run here;
+    /// their `host` network is this machine's unless the daemon is rootless (RootlessKit gives
+    /// it a network namespace of its own) or reached through a context or `*_HOST` variable.
     fn shares_loopback(&self) -> bool {
-        true
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let (host, context) = match self.kind {
+            EngineKind::Docker => (
+                var("DOCKER_HOST"),
+                var("DOCKER_CONTEXT").or_else(docker_config_context),
+            ),
+            EngineKind::Podman => (var("CONTAINER_HOST"), var("CONTAINER_CONNECTION")),
+        };
+        loopback_shared(self.kind, host.as_deref(), context.as_deref())
     }
 }
 
@@ -852,6 +901,32 @@ pub(crate) fn write_outputs(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_an_engine_on_this_machines_network_is_offered_the_fetch_proxy() {
+        use super::{EngineKind::*, loopback_shared};
+        assert!(loopback_shared(Docker, None, None));
+        assert!(loopback_shared(
+            Docker,
+            Some("unix:///tmp/dk/sock"),
+            Some("default")
+        ));
+        assert!(!loopback_shared(
+            Docker,
+            Some("unix:///run/user/1000/docker.sock"),
+            None
+        ));
+        assert!(!loopback_shared(Docker, Some("tcp://10.0.0.2:2375"), None));
+        assert!(!loopback_shared(Docker, Some("ssh://builder"), None));
+        assert!(!loopback_shared(Docker, None, Some("rootless")));
+        assert!(loopback_shared(Podman, None, None));
+        assert!(!loopback_shared(
+            Podman,
+            Some("ssh://core@vm/run/podman.sock"),
+            None
+        ));
+        assert!(!loopback_shared(Podman, None, Some("machine-default")));
+    }
+
     use super::*;
 
     #[test]

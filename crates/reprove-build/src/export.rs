@@ -818,7 +818,8 @@ pub struct StoreArchive {
 /// listing says: the folder the fetch phase wrote while hashing what the engine returned,
 /// every file of it checked against the lockfiles. An engine that builds on this machine may
 /// hand it to one build instead of unpacking the archive and hashing it again (a quarter of a
-/// cold fetch's overhead); the build may write into it, so it serves one build only.
+/// cold fetch's overhead). A build mounts it read-only, but gets writable folders mounted over
+/// empty folders made in it for the purpose: it serves one build only.
 #[derive(Debug)]
 pub struct PreparedStore {
     /// Removed with the store.

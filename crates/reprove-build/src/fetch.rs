@@ -168,14 +168,14 @@ fn cache_key(
 
 /// Reads a store tar (from the engine or the cache) into `dir` and checks it; files under
 /// the `scratch` folders (derived again by the build) are drained, never kept. Returns the
-/// checked store and how many files were drained.
+/// checked store, how many files were drained, and how many were written into `dir`.
 fn read_and_check(
     stream: impl std::io::Read,
     dir: &Path,
     locks: &[Lock],
     scratch: &[String],
     fixed: Option<&str>,
-) -> Result<(Checked, usize), BuildError> {
+) -> Result<(Checked, usize, usize), BuildError> {
     let mut files = Vec::new();
     let skip = |p: &str| {
         scratch.iter().any(|d| {
@@ -202,9 +202,10 @@ fn read_and_check(
         })
         .collect();
     let fixed_hex = fixed.and_then(reprove_build_types::sha256_hex);
+    let written = files.len();
     let checked = reprove_fetch::check(files, &lockfiles, fixed_hex.as_deref())
         .map_err(|source| BuildError::FetchCheck { source })?;
-    Ok((checked, dropped))
+    Ok((checked, dropped, written))
 }
 
 /// Runs the fetch phase (or takes a cached store), checks the store, and spools what passed.
@@ -255,12 +256,13 @@ pub(crate) fn fetch_phase(
             _ => {
                 progress("the cached store failed its checks: fetching again");
                 let _ = std::fs::remove_file(path);
+                let _ = std::fs::remove_dir_all(&dir);
             }
         }
     }
     let was_cached = from_cache.is_some();
     let mut contacts = None;
-    let ((checked, dropped), dir) = match from_cache {
+    let ((checked, dropped, written), dir) = match from_cache {
         Some(c) => c,
         None if !opts.allow_network => {
             return Err(BuildError::FetchNotAllowed {
@@ -276,10 +278,18 @@ pub(crate) fn fetch_phase(
             // The egress proxy, where the job shares this machine's loopback: the host's
             // network on an engine that runs here.
             let proxy = match opts.network.as_deref() {
-                Some("host") if engine.shares_loopback() => Some(crate::proxy::EgressProxy::start(
-                    fetch.allow.clone(),
-                    crate::proxy::upstream_from_env(),
-                )?),
+                Some("host") if engine.shares_loopback() => {
+                    let upstream = crate::proxy::upstream_from_env();
+                    if upstream.is_none() && crate::proxy::unusable_upstream() {
+                        progress(
+                            "this machine's HTTPS_PROXY is not `http://host:port` without credentials: the fetch proxy connects directly",
+                        );
+                    }
+                    Some(crate::proxy::EgressProxy::start(
+                        fetch.allow.clone(),
+                        upstream,
+                    )?)
+                }
                 _ => None,
             };
             let mut job_env = env.clone();
@@ -404,9 +414,9 @@ pub(crate) fn fetch_phase(
         let _ = save_to_cache(&archive, path);
     }
     let mut archive = archive.with_spool(spool).with_derived(scratch);
-    // The folder read back holds exactly the kept files (hashed as they were written) unless
-    // the check dropped some: then the first build unpacks the archive like any other.
-    if checked.dropped == 0 {
+    // The folder read back holds exactly the kept files (hashed as they were written) when
+    // every file written was kept; otherwise the first build unpacks the archive like any other.
+    if written == checked.kept.len() {
         archive = archive.with_prepared(crate::export::PreparedStore::new(work, dir));
     }
     Ok(Fetched {

@@ -266,8 +266,7 @@ pub fn statement(
                 "network": f.network,
                 "allowedHosts": r.fetch.as_ref().map(|x| x.allow.clone()).unwrap_or_default(),
                 "allowedHostsEnforced": f.allow_enforced,
-                // What reprove's egress proxy saw (null: no proxy could serve this fetch).
-                "hostsContacted": f.hosts_contacted,
+
                 "caBundleSha256": f.ca_bundle_sha256,
                 "fromCache": f.from_cache,
                 "lockfiles": f.lockfiles,
@@ -277,6 +276,15 @@ pub fn statement(
                 "droppedFiles": f.dropped_files,
             }),
         );
+        // What reprove's egress proxy saw, when one served the fetch: the hosts asked for
+        // through it (a process that bypasses the proxy is not in it), and how many requests
+        // went to hosts past the most it names.
+        if let (Some(hosts), Some(Value::Object(fm))) = (&f.hosts_contacted, m.get_mut("fetch")) {
+            fm.insert("hostsContacted".into(), json!(hosts));
+            if f.hosts_not_named > 0 {
+                fm.insert("hostsNotNamed".into(), json!(f.hosts_not_named));
+            }
+        }
     }
     let mut deps = Vec::new();
     let mut source = ResourceDescriptor::named("source", "gitCommit", &report.commit);
