@@ -805,6 +805,7 @@ fn fetch(dir: &Path) -> Result<String> {
     let mut plain = Duration::MAX;
     let mut cold = Duration::MAX;
     let mut warm = Duration::MAX;
+    let mut unproxied = Duration::MAX;
     let mut cargo_fetch = Duration::MAX;
     let mut cargo_fetch_host = Duration::MAX;
     let host_store = work.join("host-store");
@@ -812,6 +813,13 @@ fn fetch(dir: &Path) -> Result<String> {
         let _ = std::fs::remove_dir_all(&cache);
         plain = plain.min(once(rebuild("plain", &[]))?);
         cold = cold.min(once(rebuild("fetch", &["--fetch-network", "host"]))?);
+        // The same without reprove's egress proxy: cargo on bookworm's libcurl 7.88 turns
+        // HTTP/2 multiplexing off behind any proxy (rust-lang/cargo#12234), which costs it.
+        let _ = std::fs::remove_dir_all(&cache);
+        unproxied = unproxied.min(once(rebuild(
+            "fetch",
+            &["--fetch-network", "host", "--no-fetch-proxy"],
+        ))?);
         // Warm: the store comes from the cache; a fetch job could reach nothing.
         warm = warm.min(once(rebuild("fetch", &["--fetch-network", "none"]))?);
         // `cargo fetch --locked` alone in a bare `docker run`, its registry in the
@@ -849,14 +857,17 @@ fn fetch(dir: &Path) -> Result<String> {
     }
     let cold_fetch = cold.saturating_sub(plain);
     let warm_fetch = warm.saturating_sub(plain);
+    let unproxied_fetch = unproxied.saturating_sub(plain);
     let ratio = cold_fetch.as_secs_f64() / cargo_fetch.as_secs_f64();
     let ratio_host = cold_fetch.as_secs_f64() / cargo_fetch_host.as_secs_f64();
     Ok(format!(
-        "fetch + checks of 182 crates: reprove's fetch phase {:.2} s cold ({:.2} s warm, from the cache, no network) vs cargo fetch --locked alone {:.2} s → time ratio {ratio:.3} cold (target ≤ 1.2) {} [vs cargo fetch into a host folder {:.2} s: ratio {ratio_host:.3}]; rebuild without fetch {:.2} s",
+        "fetch + checks of 182 crates: reprove's fetch phase {:.2} s cold, through its egress proxy ({:.2} s warm, from the cache, no network) vs cargo fetch --locked alone {:.2} s → time ratio {ratio:.3} cold (target ≤ 1.2) {} [without the proxy {:.2} s: ratio {:.3}; vs cargo fetch into a host folder {:.2} s: ratio {ratio_host:.3}]; rebuild without fetch {:.2} s",
         cold_fetch.as_secs_f64(),
         warm_fetch.as_secs_f64(),
         cargo_fetch.as_secs_f64(),
         if ratio <= 1.2 { "PASS" } else { "FAIL" },
+        unproxied_fetch.as_secs_f64(),
+        unproxied_fetch.as_secs_f64() / cargo_fetch.as_secs_f64(),
         cargo_fetch_host.as_secs_f64(),
         plain.as_secs_f64()
     ))

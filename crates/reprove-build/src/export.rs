@@ -804,14 +804,23 @@ fn spool_file(spool: &Path, prefix: &str) -> Result<tempfile::NamedTempFile, Bui
 /// job of a rebuild, with the listing an engine checks its unpack against.
 #[derive(Debug)]
 pub struct StoreArchive {
-    file: tempfile::NamedTempFile,
+    spooled: Spooled,
     listing: Listing,
-    /// The folder the file is spooled in, when the archive owns it (dropped after the file).
-    _spool: Option<tempfile::TempDir>,
     /// The same store already unpacked here, for the first build that takes it.
     prepared: std::sync::Mutex<Option<PreparedStore>>,
     /// Folders of the store a build derives again (cargo's `src`): writable in a build.
     derived: Vec<String>,
+    /// The folder the file is spooled in, when the archive owns it (dropped after the file).
+    _spool: Option<tempfile::TempDir>,
+}
+
+/// The spooled tar: written, or being written on a thread of its own.
+#[derive(Debug)]
+struct Spooled {
+    done: std::sync::OnceLock<Result<tempfile::NamedTempFile, String>>,
+    pending: std::sync::Mutex<
+        Option<std::thread::JoinHandle<Result<tempfile::NamedTempFile, BuildError>>>,
+    >,
 }
 
 /// A checked store already unpacked on this machine, holding exactly what the archive's
@@ -822,14 +831,14 @@ pub struct StoreArchive {
 /// empty folders made in it for the purpose: it serves one build only.
 #[derive(Debug)]
 pub struct PreparedStore {
-    /// Removed with the store.
-    _owner: tempfile::TempDir,
+    /// Removed with the store, once the archive written from it is done too.
+    _owner: std::sync::Arc<tempfile::TempDir>,
     path: PathBuf,
 }
 
 impl PreparedStore {
     /// `path` (inside `owner`, a folder of this run) holds exactly the store.
-    pub(crate) fn new(owner: tempfile::TempDir, path: PathBuf) -> PreparedStore {
+    pub(crate) fn new(owner: std::sync::Arc<tempfile::TempDir>, path: PathBuf) -> PreparedStore {
         PreparedStore {
             _owner: owner,
             path,
@@ -842,6 +851,69 @@ impl PreparedStore {
     }
 }
 
+/// What the unpacked store must hold: the kept files with their digests.
+fn store_listing(kept: &[reprove_fetch::StoreFile]) -> Listing {
+    Listing {
+        origin: Origin::Store,
+        expected: kept
+            .iter()
+            .map(|f| {
+                (
+                    f.path.as_bytes().to_vec(),
+                    Expected::File {
+                        executable: f.executable,
+                        sha256: f.sha256.clone(),
+                    },
+                )
+            })
+            .collect(),
+    }
+}
+
+/// Writes the archive of the files `kept` (paths relative to `dir`) into `file`.
+fn write_store_tar(
+    dir: &Path,
+    kept: &[reprove_fetch::StoreFile],
+    file: &tempfile::NamedTempFile,
+) -> Result<(), BuildError> {
+    let origin = Origin::Store;
+    let mut builder = tar::Builder::new(std::io::BufWriter::new(file.as_file()));
+    let mut folders = BTreeSet::new();
+    for reprove_fetch::StoreFile {
+        path, executable, ..
+    } in kept
+    {
+        // Each folder once, before what it holds.
+        let parts: Vec<&str> = path.split('/').collect();
+        for i in 1..parts.len() {
+            let folder = parts[..i].join("/");
+            if folders.insert(folder.clone()) {
+                let mut h = header(tar::EntryType::Directory, 0o755, 0, 0);
+                builder
+                    .append_data(&mut h, format!("{folder}/"), std::io::empty())
+                    .map_err(|e| origin.err(e.to_string()))?;
+            }
+        }
+        let full = dir.join(path);
+        let io = |e| BuildError::Io {
+            path: full.clone(),
+            source: e,
+        };
+        let f = std::fs::File::open(&full).map_err(io)?;
+        let size = f.metadata().map_err(io)?.len();
+        let mode = if *executable { 0o755 } else { 0o644 };
+        let mut h = header(tar::EntryType::Regular, mode, size, 0);
+        builder
+            .append_data(&mut h, path, std::io::Read::take(f, size))
+            .map_err(|e| origin.err(format!("`{path}`: {e}")))?;
+    }
+    let inner = builder
+        .into_inner()
+        .map_err(|e| origin.err(e.to_string()))?;
+    inner.into_inner().map_err(|e| origin.err(e.to_string()))?;
+    Ok(())
+}
+
 impl StoreArchive {
     /// Writes the archive of the files `kept` (paths relative to `dir`) into `spool`.
     pub fn create(
@@ -849,66 +921,63 @@ impl StoreArchive {
         kept: &[reprove_fetch::StoreFile],
         spool: &Path,
     ) -> Result<StoreArchive, BuildError> {
-        let origin = Origin::Store;
         let file = spool_file(spool, ".reprove-store-")?;
-        let mut expected = BTreeMap::new();
-        {
-            let mut builder = tar::Builder::new(std::io::BufWriter::new(file.as_file()));
-            let mut folders = BTreeSet::new();
-            for reprove_fetch::StoreFile {
-                path,
-                sha256,
-                executable,
-                ..
-            } in kept
-            {
-                // Each folder once, before what it holds.
-                let parts: Vec<&str> = path.split('/').collect();
-                for i in 1..parts.len() {
-                    let folder = parts[..i].join("/");
-                    if folders.insert(folder.clone()) {
-                        let mut h = header(tar::EntryType::Directory, 0o755, 0, 0);
-                        builder
-                            .append_data(&mut h, format!("{folder}/"), std::io::empty())
-                            .map_err(|e| origin.err(e.to_string()))?;
-                    }
-                }
-                let full = dir.join(path);
-                let f = std::fs::File::open(&full).map_err(|e| BuildError::Io {
-                    path: full.clone(),
-                    source: e,
-                })?;
-                let size = f
-                    .metadata()
-                    .map_err(|e| BuildError::Io {
-                        path: full.clone(),
-                        source: e,
-                    })?
-                    .len();
-                let mode = if *executable { 0o755 } else { 0o644 };
-                let mut h = header(tar::EntryType::Regular, mode, size, 0);
-                builder
-                    .append_data(&mut h, path, std::io::Read::take(f, size))
-                    .map_err(|e| origin.err(format!("`{path}`: {e}")))?;
-                expected.insert(
-                    path.as_bytes().to_vec(),
-                    Expected::File {
-                        executable: *executable,
-                        sha256: sha256.clone(),
-                    },
-                );
-            }
-            let inner = builder
-                .into_inner()
-                .map_err(|e| origin.err(e.to_string()))?;
-            inner.into_inner().map_err(|e| origin.err(e.to_string()))?;
-        }
+        write_store_tar(dir, kept, &file)?;
         Ok(StoreArchive {
-            file,
-            listing: Listing { origin, expected },
-            _spool: None,
+            spooled: Spooled {
+                done: std::sync::OnceLock::from(Ok(file)),
+                pending: std::sync::Mutex::new(None),
+            },
+            listing: store_listing(kept),
             prepared: std::sync::Mutex::new(None),
             derived: Vec::new(),
+            _spool: None,
+        })
+    }
+
+    /// The same, written on a thread of its own while the first build runs from `dir` (which
+    /// the build mounts read-only, and `owner` keeps until the archive is written); `then` is
+    /// given the written file (to cache it). [`StoreArchive::open`] waits for it.
+    pub(crate) fn spawn(
+        owner: std::sync::Arc<tempfile::TempDir>,
+        dir: PathBuf,
+        kept: Vec<reprove_fetch::StoreFile>,
+        spool: tempfile::TempDir,
+        then: impl FnOnce(&tempfile::NamedTempFile) + Send + 'static,
+    ) -> Result<StoreArchive, BuildError> {
+        let file = spool_file(spool.path(), ".reprove-store-")?;
+        let listing = store_listing(&kept);
+        let handle = std::thread::spawn(move || {
+            let _owner = owner;
+            write_store_tar(&dir, &kept, &file)?;
+            then(&file);
+            Ok(file)
+        });
+        Ok(StoreArchive {
+            spooled: Spooled {
+                done: std::sync::OnceLock::new(),
+                pending: std::sync::Mutex::new(Some(handle)),
+            },
+            listing,
+            prepared: std::sync::Mutex::new(None),
+            derived: Vec::new(),
+            _spool: Some(spool),
+        })
+    }
+
+    /// The spooled file, once written.
+    fn file(&self) -> Result<&tempfile::NamedTempFile, BuildError> {
+        let done = self.spooled.done.get_or_init(|| {
+            let handle = self.spooled.pending.lock().ok().and_then(|mut p| p.take());
+            match handle.map(std::thread::JoinHandle::join) {
+                Some(Ok(Ok(file))) => Ok(file),
+                Some(Ok(Err(e))) => Err(e.to_string()),
+                Some(Err(_)) => Err("the store archive's writer panicked".into()),
+                None => Err("the store archive was not written".into()),
+            }
+        });
+        done.as_ref().map_err(|detail| BuildError::StoreTransfer {
+            detail: detail.clone(),
         })
     }
 
@@ -936,24 +1005,21 @@ impl StoreArchive {
         self.prepared.lock().ok().and_then(|mut p| p.take())
     }
 
-    /// The same archive, owning the folder it is spooled in.
-    pub(crate) fn with_spool(mut self, spool: tempfile::TempDir) -> StoreArchive {
-        self._spool = Some(spool);
-        self
-    }
-
     /// What the unpacked store must hold.
     pub fn listing(&self) -> &Listing {
         &self.listing
     }
 
-    /// The tar stream from its start (each call reads it afresh).
+    /// The tar stream from its start (each call reads it afresh; the first waits for it to
+    /// be written).
     pub fn open(&self) -> Result<std::fs::File, BuildError> {
-        reopen(&self.file)
+        reopen(self.file()?)
     }
+}
 
-    /// Where it is spooled (reprove's own temporary file).
-    pub(crate) fn path(&self) -> &Path {
-        self.file.path()
+impl Drop for StoreArchive {
+    /// A rebuild does not end with the archive half written (or its cache copy half made).
+    fn drop(&mut self) {
+        let _ = self.file();
     }
 }

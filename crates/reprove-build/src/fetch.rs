@@ -89,6 +89,9 @@ pub struct FetchOptions {
     /// recipe only when the auditor names a network for it; otherwise only a cached store
     /// (checked again) can serve.
     pub allow_network: bool,
+    /// Keep the fetch off reprove's egress proxy (`--no-fetch-proxy`: for an engine whose
+    /// host network cannot reach this machine's loopback); no hosts are recorded then.
+    pub no_proxy: bool,
 }
 
 /// The outcome of the fetch phase: its report, and the store to give the build when it passed.
@@ -278,7 +281,7 @@ pub(crate) fn fetch_phase(
             // The egress proxy, where the job shares this machine's loopback: the host's
             // network on an engine that runs here.
             let proxy = match opts.network.as_deref() {
-                Some("host") if engine.shares_loopback() => {
+                Some("host") if !opts.no_proxy && engine.shares_loopback() => {
                     let upstream = crate::proxy::upstream_from_env();
                     if upstream.is_none() && crate::proxy::unusable_upstream() {
                         progress(
@@ -322,6 +325,8 @@ pub(crate) fn fetch_phase(
             let mut log_file = std::fs::File::create(log).map_err(io(log))?;
             let mut tar = source.open()?;
             let (reader, mut writer) = std::io::pipe().map_err(io(work.path()))?;
+            // A larger pipe: the store's tar crosses it in fewer, larger steps.
+            let _ = rustix::pipe::fcntl_setpipe_size(&writer, 1 << 20);
             let (end, read) = std::thread::scope(|s| {
                 let consumer = s.spawn(|| {
                     read_and_check(reader, &dir, &locks, &scratch, fetch.fixed.as_deref())
@@ -407,13 +412,24 @@ pub(crate) fn fetch_phase(
             store: None,
         });
     }
+    // The archive (for a second build and the cache) is written while the first build runs
+    // from the folder read back, which that build mounts read-only.
     let spool = crate::owner::owned_tempdir(owner.id())?;
-    let archive = StoreArchive::create(&dir, &checked.kept, spool.path())?;
-    if let Some(path) = cached.as_ref().filter(|_| !was_cached) {
-        // Best effort: a cache that cannot be written costs the next run a fetch, no more.
-        let _ = save_to_cache(&archive, path);
-    }
-    let mut archive = archive.with_spool(spool).with_derived(scratch);
+    let work = std::sync::Arc::new(work);
+    let to_cache = cached.filter(|_| !was_cached);
+    let mut archive = StoreArchive::spawn(
+        std::sync::Arc::clone(&work),
+        dir.clone(),
+        checked.kept.clone(),
+        spool,
+        move |file| {
+            if let Some(path) = to_cache {
+                // Best effort: a cache that cannot be written costs the next run a fetch.
+                let _ = save_to_cache(file, &path);
+            }
+        },
+    )?
+    .with_derived(scratch);
     // The folder read back holds exactly the kept files (hashed as they were written) when
     // every file written was kept; otherwise the first build unpacks the archive like any other.
     if written == checked.kept.len() {
@@ -427,7 +443,7 @@ pub(crate) fn fetch_phase(
 
 /// Copies the spooled store into the cache (temporary file + rename: a reader sees the whole
 /// file or none).
-fn save_to_cache(archive: &StoreArchive, path: &Path) -> std::io::Result<()> {
+fn save_to_cache(archive: &tempfile::NamedTempFile, path: &Path) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     // On the same file system, the spooled file itself is linked into the cache (no copy);
@@ -446,7 +462,7 @@ fn save_to_cache(archive: &StoreArchive, path: &Path) -> std::io::Result<()> {
     let mut tmp = tempfile::Builder::new()
         .prefix(".reprove-store-")
         .tempfile_in(dir)?;
-    let mut src = archive.open().map_err(std::io::Error::other)?;
+    let mut src = archive.reopen()?;
     std::io::copy(&mut src, tmp.as_file_mut())?;
     // No fsync: the cache is not evidence — a file a crash left short fails its checks on
     // the next run and is fetched again — and a sync is a tenth of a cold fetch.

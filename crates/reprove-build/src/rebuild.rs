@@ -255,15 +255,22 @@ fn one_build(
     };
     let mut log_file = std::fs::File::create(log).map_err(io(log))?;
     let mut tar = source.open()?;
-    let mut store_tar = store.map(|s| s.open()).transpose()?;
-    let store_input = match (&mut store_tar, store) {
-        (Some(t), Some(s)) => Some(StoreInput {
-            stream: t,
-            listing: s.listing(),
-            prepared: s.take_prepared(),
-        }),
+    // The folder the fetch phase read back serves the first build as is; any other build
+    // unpacks the archive (waiting for it to be written).
+    let prepared = store.and_then(|s| s.take_prepared());
+    let mut store_tar = match (store, &prepared) {
+        (Some(s), None) => Some(s.open()?),
         _ => None,
     };
+    let mut nothing = std::io::empty();
+    let store_input = store.map(|s| StoreInput {
+        stream: match store_tar.as_mut() {
+            Some(t) => t,
+            None => &mut nothing,
+        },
+        listing: s.listing(),
+        prepared,
+    });
     // The outputs stream from the engine straight into checked files: never spooled whole.
     let (reader, mut writer) = std::io::pipe().map_err(io(outputs.path()))?;
     let out_dir = outputs.path().join("out");

@@ -142,6 +142,11 @@ pub struct FetchArgs {
     /// Always fetch afresh; cache nothing.
     #[arg(long)]
     pub no_fetch_cache: bool,
+    /// Do not point the fetch at reprove's egress proxy (which records the hosts contacted and
+    /// refuses those `allow` does not name): for an engine whose host network cannot reach
+    /// this machine's loopback. The provenance then records no hosts.
+    #[arg(long)]
+    pub no_fetch_proxy: bool,
 }
 
 /// The most bytes of a CA bundle read (Debian's is about 200 KiB).
@@ -198,6 +203,7 @@ impl FetchArgs {
             ca_bundle,
             cache,
             allow_network: true,
+            no_proxy: self.no_fetch_proxy,
         })
     }
 }
