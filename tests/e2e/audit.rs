@@ -207,12 +207,100 @@ fn report_is_a_self_contained_record_a_browser_renders() {
     ] {
         assert!(!page.contains(banned), "the report contains `{banned}`");
     }
-    assert!(out_dir.join("SOUP-List.md").is_file());
-    let cm = std::fs::read_to_string(out_dir.join("Configuration-Management.md")).unwrap();
+    // Document control: id, revision, the trusted key by fingerprint, the one local clock
+    // said to be one, a block to sign; no literal Markdown in HTML; no path of this machine;
+    // digests in full.
+    for needle in [
+        "CMR-tiny-v1.0.0",
+        "Revision",
+        "key sha256:",
+        "the only time in it not taken from the signed evidence",
+        "Prepared by",
+        "Approved by",
+        "<code>reprove verify</code>",
+    ] {
+        assert!(page.contains(needle), "{needle} missing");
+    }
+    assert!(!page.contains('`'), "literal backticks in the HTML");
+    let tmp = r.f.path("x").parent().unwrap().display().to_string();
+    assert!(!page.contains(&tmp), "a local path in the record: {tmp}");
+    assert!(!page.contains('…'), "a truncated digest in the record");
+    assert!(out_dir.join("SOUP-List-v1.0.0.md").is_file());
+    let cm = std::fs::read_to_string(out_dir.join("Configuration-Management-v1.0.0.md")).unwrap();
     assert!(
         cm.contains("reprove verify v1.0.0 --evidence evidence/v1.0.0"),
         "{cm}"
     );
+    // The recipe exactly as reprove.toml holds it, in a block to copy.
+    let recipe = Command::new("git")
+        .args([
+            "-C",
+            &r.f.repo().display().to_string(),
+            "show",
+            "v1.0.0:reprove.toml",
+        ])
+        .output()
+        .unwrap();
+    let recipe = String::from_utf8(recipe.stdout).unwrap();
+    assert!(
+        cm.contains(&format!("```toml\n{}\n```", recipe.trim_end())),
+        "{cm}"
+    );
+    assert!(cm.contains("Document ID: CMR-tiny-v1.0.0-CM"), "{cm}");
+
+    // Another release's record goes in the same folder without touching this one's; --force
+    // replaces this release's own documents, never another's, nor a file reprove did not
+    // write.
+    let html2 = out_dir.join("v1.2.0.html");
+    let soup1 = std::fs::read(out_dir.join("SOUP-List-v1.0.0.md")).unwrap();
+    r.run(&[
+        "report",
+        "v1.1.0",
+        "--key",
+        &r.p("k.pub"),
+        "-o",
+        &out_dir.join("v1.1.0.html").display().to_string(),
+    ]);
+    assert!(out_dir.join("SOUP-List-v1.1.0.md").is_file());
+    assert_eq!(
+        std::fs::read(out_dir.join("SOUP-List-v1.0.0.md")).unwrap(),
+        soup1
+    );
+    let (c, _, err) = r.run(&[
+        "report",
+        "v1.1.0",
+        "--key",
+        &r.p("k.pub"),
+        "-o",
+        &html.display().to_string(),
+        "--force",
+    ]);
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("not replaced, even with --force"), "{err}");
+    std::fs::write(&html2, "my own notes\n").unwrap();
+    let (c, _, err) = r.run(&[
+        "report",
+        "v1.0.0",
+        "--key",
+        &r.p("k.pub"),
+        "-o",
+        &html2.display().to_string(),
+        "--force",
+    ]);
+    assert_eq!(c, 2, "{err}");
+    assert_eq!(std::fs::read_to_string(&html2).unwrap(), "my own notes\n");
+    let (c, _, err) = r.run(&[
+        "report",
+        "v1.0.0",
+        "--key",
+        &r.p("k.pub"),
+        "--artifacts",
+        &dist,
+        "-o",
+        &html.display().to_string(),
+        "--force",
+    ]);
+    assert_eq!(c, 0, "{err}");
     // Without a key nothing is called verified: exit 2, and the record says so.
     let unkeyed = r.f.path("unkeyed/v1.0.0.html");
     let (c, o, _) = r.run(&["report", "v1.0.0", "-o", &unkeyed.display().to_string()]);
@@ -252,7 +340,7 @@ fn report_is_a_self_contained_record_a_browser_renders() {
     insta::with_settings!({filters => filters()}, {
         insta::assert_snapshot!("report_failed_release_md", crate::support::redact(&r.f, &text));
     });
-    let soup_list = std::fs::read_to_string(r.f.path("md/SOUP-List.md")).unwrap();
+    let soup_list = std::fs::read_to_string(r.f.path("md/SOUP-List-v1.1.0.md")).unwrap();
     assert!(
         soup_list.contains("| serde | 1.0.200 | cargo |"),
         "{soup_list}"

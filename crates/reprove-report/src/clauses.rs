@@ -5,7 +5,6 @@ use reprove_baseline::BaselineView;
 use reprove_release::verify::{CheckId, CheckStatus};
 use serde_json::Value;
 
-use crate::escape::short;
 use crate::{AuditInput, FileRef};
 
 /// The status of a clause's evidence.
@@ -63,6 +62,21 @@ pub fn clauses(a: &AuditInput<'_>) -> Vec<Clause> {
         sha256: String::from("(lists every other file)"),
     });
     let verified = |id: CheckId| a.check(id) == Some(CheckStatus::Pass);
+    // Why the evidence holds no provenance: the failures the signed index lists when the
+    // release failed its checks — the true reason, never a consequence of it.
+    let no_provenance = || match a.index {
+        Some(i) if i.outcome == reprove_release::evidence::ReleaseOutcome::Failed => {
+            if i.failures.is_empty() {
+                "no provenance: the release failed its checks".to_owned()
+            } else {
+                format!(
+                    "no provenance: the release failed its checks ({})",
+                    i.failures.join("; ")
+                )
+            }
+        }
+        _ => "no provenance in the evidence".to_owned(),
+    };
     let base_ok =
         a.baseline.is_some() && (verified(CheckId::BaselineSignature) || !a.signatures_checked);
     let unchecked_or = |ok: bool| {
@@ -88,7 +102,8 @@ pub fn clauses(a: &AuditInput<'_>) -> Vec<Clause> {
         shows: format!(
             "{} identified by path, git blob, sha256 and class at commit {}",
             plural(items, "configuration item", "configuration items"),
-            b.map(|b| short(&b.predicate.release.commit)).unwrap_or("?")
+            b.map(|b| b.predicate.release.commit.as_str())
+                .unwrap_or("?")
         ),
         status: unchecked_or(base_ok),
         gap: (!base_ok).then(|| "no verified baseline".to_owned()),
@@ -236,10 +251,21 @@ pub fn clauses(a: &AuditInput<'_>) -> Vec<Clause> {
         } else {
             ClauseStatus::Gap
         },
-        gap: if !reproducible {
-            Some("the rebuild did not reproduce the release".to_owned())
-        } else if !verified(CheckId::ProvenanceSignature) {
-            Some("no verified provenance (the release failed its checks, or a signature does not verify)".to_owned())
+        gap: if provenance.is_none() {
+            Some(no_provenance())
+        } else if !reproducible {
+            Some(
+                match a
+                    .rebuild
+                    .and_then(|r| r.get("verdict"))
+                    .and_then(Value::as_str)
+                {
+                    Some(v) => format!("the rebuild's verdict is {v}, not reproducible"),
+                    None => "no rebuild on record".to_owned(),
+                },
+            )
+        } else if a.signatures_checked && !verified(CheckId::ProvenanceSignature) {
+            Some("the provenance's signature does not verify".to_owned())
         } else {
             None
         },
@@ -265,8 +291,9 @@ pub fn clauses(a: &AuditInput<'_>) -> Vec<Clause> {
         shows: format!(
             "tag `{}`, commit {}, tree {}, {}",
             a.tag,
-            b.map(|b| short(&b.predicate.release.commit)).unwrap_or("?"),
-            b.map(|b| short(&b.predicate.release.tree)).unwrap_or("?"),
+            b.map(|b| b.predicate.release.commit.as_str())
+                .unwrap_or("?"),
+            b.map(|b| b.predicate.release.tree.as_str()).unwrap_or("?"),
             plural(
                 b.map(|b| b.artifacts().len()).unwrap_or(0),
                 "artifact by sha256",
@@ -284,7 +311,13 @@ pub fn clauses(a: &AuditInput<'_>) -> Vec<Clause> {
         shows: "SLSA provenance: recipe, build image by digest, environment, SOURCE_DATE_EPOCH, lockfiles"
             .to_owned(),
         status: unchecked_or(prov_ok || (!a.signatures_checked && provenance.is_some())),
-        gap: provenance.is_none().then(|| "no provenance (the release failed its checks)".to_owned()),
+        gap: if provenance.is_none() {
+            Some(no_provenance())
+        } else if a.signatures_checked && !prov_ok {
+            Some("the provenance's signature does not verify".to_owned())
+        } else {
+            None
+        },
     });
     let delivered = verified(CheckId::ArtifactDigests);
     rows.push(Clause {
@@ -306,6 +339,10 @@ pub fn clauses(a: &AuditInput<'_>) -> Vec<Clause> {
                 Some("artifacts not given to this report (--artifacts)".to_owned())
             }
             Some(CheckStatus::Pass) => None,
+            _ if provenance.is_none() => Some(format!(
+                "{}, so there is nothing to check the artifacts against",
+                no_provenance()
+            )),
             _ => Some("the artifacts do not match the provenance".to_owned()),
         },
     });

@@ -14,6 +14,7 @@ mod sections;
 
 pub use clauses::{Clause, ClauseStatus, clauses};
 pub use documents::{configuration_management, soup_list};
+pub use documents::{marker, written_for};
 pub use escape::{fence_safe, md_text};
 pub use html::to_html;
 pub use markdown::to_markdown;
@@ -42,9 +43,29 @@ pub struct AuditInput<'a> {
     pub index: Option<&'a Index>,
     pub verify: &'a VerifyReport,
     pub signatures_checked: bool,
-    /// RFC 3339 UTC.
+    /// RFC 3339 UTC: the clock of the machine that makes the report.
     pub generated_on: &'a str,
     pub reprove_version: &'a str,
+    /// Document control: the id and revision a QA system files the record under.
+    pub document_id: &'a str,
+    pub revision: &'a str,
+    /// The sha256 of the signed index (`index.sigstore.json`), when the folder has one.
+    pub index_sha256: Option<String>,
+    /// The signers the verification trusted, described (key fingerprint, or identity and
+    /// issuer); empty when none was given.
+    pub trusted: &'a [String],
+    /// The build recipe exactly as the release holds it, when it could be read.
+    pub recipe: Option<&'a RecipeText>,
+}
+
+/// The text of a release's recipe, as the file holds it.
+#[derive(Debug, Clone)]
+pub struct RecipeText {
+    /// `reprove.toml` at the tag, or `recipe.toml` of the evidence (a recipe from outside).
+    pub file: String,
+    pub text: String,
+    /// Whether the recipe came from outside the tag (`release --recipe`).
+    pub external: bool,
 }
 
 impl AuditInput<'_> {
@@ -128,6 +149,11 @@ mod tests {
             signatures_checked: true,
             generated_on: "2026-01-01T00:00:00Z",
             reprove_version: "0",
+            document_id: "CMR-v1",
+            revision: "1",
+            index_sha256: None,
+            trusted: &[],
+            recipe: None,
         };
         let html = to_html(&a);
         assert!(!html.contains("<script"), "{html}");
@@ -166,6 +192,11 @@ mod tests {
             signatures_checked: false,
             generated_on: "t",
             reprove_version: "0",
+            document_id: "CMR-v1",
+            revision: "1",
+            index_sha256: None,
+            trusted: &[],
+            recipe: None,
         };
         let rows = clauses(&a);
         assert_eq!(rows.len(), 13);

@@ -8,7 +8,7 @@ use reprove_release::verify::{CheckId, CheckStatus};
 use serde_json::Value;
 
 use crate::clauses::{clauses, plural};
-use crate::escape::{html_escape, md_cell, short};
+use crate::escape::{html_escape, md_cell, rich_html, rich_md};
 use crate::{AuditInput, FileRef};
 
 /// A rendered table: header and rows of plain text.
@@ -16,6 +16,9 @@ pub(crate) struct Table {
     pub(crate) id: &'static str,
     pub(crate) head: Vec<&'static str>,
     pub(crate) rows: Vec<Vec<String>>,
+    /// Columns that hold reprove's own sentences (their `code` spans rendered as code); the
+    /// others hold values, shown as they are.
+    pub(crate) rich: &'static [usize],
 }
 
 impl Table {
@@ -33,7 +36,12 @@ impl Table {
                 } else {
                     String::new()
                 };
-                let _ = write!(out, "<td{class}>{}</td>", html_escape(c));
+                let text = if self.rich.contains(&i) {
+                    rich_html(c)
+                } else {
+                    html_escape(c)
+                };
+                let _ = write!(out, "<td{class}>{text}</td>");
             }
             out.push_str("</tr>\n");
         }
@@ -56,7 +64,19 @@ impl Table {
         }
         for r in &self.rows {
             out.push_str("| ");
-            out.push_str(&r.iter().map(|c| md_cell(c)).collect::<Vec<_>>().join(" | "));
+            out.push_str(
+                &r.iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        if self.rich.contains(&i) {
+                            rich_md(c, true)
+                        } else {
+                            md_cell(c)
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" | "),
+            );
             out.push_str(" |\n");
         }
     }
@@ -68,12 +88,13 @@ pub(crate) fn evidence_cell(files: &[FileRef]) -> String {
     }
     files
         .iter()
-        .map(
-            |f| match f.sha256.get(..16).filter(|_| f.sha256.len() == 64) {
-                Some(head) => format!("{} (sha256:{head}…)", f.name),
-                None => f.name.clone(),
-            },
-        )
+        .map(|f| {
+            if f.sha256.len() == 64 {
+                format!("{} (sha256:{})", f.name, f.sha256)
+            } else {
+                f.name.clone()
+            }
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }
@@ -93,12 +114,13 @@ pub(crate) fn sections(a: &AuditInput<'_>) -> Vec<Section> {
     let b = a.baseline;
     let verdict = a.verify.verdict.as_str();
     let mut intro = vec![format!(
-        "Verification verdict: {verdict}. Generated {} by reprove {} from `{}`.",
-        a.generated_on, a.reprove_version, a.evidence
+        "Verification verdict: {verdict}, from the evidence in `{}`.",
+        a.evidence
     )];
     if !a.signatures_checked {
         intro.push("Signatures were NOT checked (no --key or identity was given): every statement below is as the files claim.".to_owned());
     }
+    out.push(document_control(a));
     out.push(Section {
         title: "Clause by clause".to_owned(),
         intro,
@@ -127,6 +149,7 @@ pub(crate) fn sections(a: &AuditInput<'_>) -> Vec<Section> {
                     ]
                 })
                 .collect(),
+            rich: &[5, 6],
         }),
     });
     if let Some(b) = b {
@@ -136,6 +159,7 @@ pub(crate) fn sections(a: &AuditInput<'_>) -> Vec<Section> {
             intro: Vec::new(),
             table: Some(Table {
                 id: "identity",
+                rich: &[],
                 head: vec!["Field", "Value"],
                 rows: vec![
                     vec!["Product".into(), opt(&b.predicate.project.name)],
@@ -182,7 +206,7 @@ pub(crate) fn sections(a: &AuditInput<'_>) -> Vec<Section> {
                 trace
                     .base
                     .as_ref()
-                    .map(|base| format!("since `{}` ({})", base.tag, short(&base.commit)))
+                    .map(|base| format!("since `{}` ({})", base.tag, base.commit))
                     .unwrap_or_else(|| "since the first commit".into()),
                 b.predicate
                     .policy
@@ -193,6 +217,7 @@ pub(crate) fn sections(a: &AuditInput<'_>) -> Vec<Section> {
             )],
             table: Some(Table {
                 id: "changes",
+                rich: &[],
                 head: vec![
                     "Commit",
                     "Time",
@@ -207,7 +232,7 @@ pub(crate) fn sections(a: &AuditInput<'_>) -> Vec<Section> {
                     .iter()
                     .map(|c| {
                         vec![
-                            short(&c.id).to_owned(),
+                            c.id.clone(),
                             c.commit_time.clone(),
                             c.author.clone(),
                             c.subject.clone(),
@@ -240,6 +265,7 @@ pub(crate) fn sections(a: &AuditInput<'_>) -> Vec<Section> {
             }],
             table: Some(Table {
                 id: "images",
+                rich: &[],
                 head: vec!["File", "Line", "Reference", "Pinned"],
                 rows: b
                     .predicate
@@ -296,6 +322,7 @@ pub(crate) fn sections(a: &AuditInput<'_>) -> Vec<Section> {
         intro: rebuild_intro,
         table: Some(Table {
             id: "artifacts",
+            rich: &[],
             head: vec!["Artifact", "sha256", "Rebuild"],
             rows: artifacts
                 .iter()
@@ -317,6 +344,7 @@ pub(crate) fn sections(a: &AuditInput<'_>) -> Vec<Section> {
         )],
         table: Some(Table {
             id: "checks",
+            rich: &[2],
             head: vec!["Check", "Status", "Detail"],
             rows: a
                 .verify
@@ -358,11 +386,95 @@ pub(crate) fn sections(a: &AuditInput<'_>) -> Vec<Section> {
         intro: Vec::new(),
         table: Some(Table {
             id: "not-run",
+            rich: &[1],
             head: vec!["Check", "Why"],
             rows: not_run,
         }),
     });
+    out.push(approval());
     out
+}
+
+/// Document control (ISO 13485 §4.2.4): what the document is, its id and revision, where it
+/// comes from, whom it trusts, and the one time in it that is not from signed evidence.
+pub(crate) fn document_control(a: &AuditInput<'_>) -> Section {
+    let product = a
+        .baseline
+        .and_then(|b| b.predicate.project.name.clone())
+        .unwrap_or_else(|| "—".into());
+    let commit = a
+        .baseline
+        .map(|b| b.predicate.release.commit.clone())
+        .unwrap_or_else(|| "—".into());
+    let trusted = if a.trusted.is_empty() {
+        "none given: the signatures were NOT checked".to_owned()
+    } else {
+        a.trusted.join("; ")
+    };
+    Section {
+        title: "Document control".to_owned(),
+        intro: Vec::new(),
+        table: Some(Table {
+            id: "document",
+            head: vec!["Field", "Value"],
+            rows: vec![
+                vec![
+                    "Document".into(),
+                    format!("Configuration management record of {product} {}", a.tag),
+                ],
+                vec!["Document ID".into(), a.document_id.to_owned()],
+                vec!["Revision".into(), a.revision.to_owned()],
+                vec!["Release".into(), format!("tag {}, commit {commit}", a.tag)],
+                vec![
+                    "Evidence".into(),
+                    match &a.index_sha256 {
+                        Some(d) => format!("{} (signed index sha256:{d})", a.evidence),
+                        None => a.evidence.to_owned(),
+                    },
+                ],
+                vec!["Trusted signers".into(), trusted],
+                vec![
+                    "Generated on".into(),
+                    format!(
+                        "{} by reprove {} — the clock of the machine that made this document, the only time in it not taken from the signed evidence",
+                        a.generated_on, a.reprove_version
+                    ),
+                ],
+                vec![
+                    "Verification verdict".into(),
+                    a.verify.verdict.as_str().to_owned(),
+                ],
+            ],
+            rich: &[],
+        }),
+    }
+}
+
+/// The block a QA system has the record signed in: prepared, reviewed, approved.
+pub(crate) fn approval() -> Section {
+    Section {
+        title: "Approval".to_owned(),
+        intro: vec![
+            "Signed by hand (or in the QA system) once the record has been reviewed.".to_owned(),
+        ],
+        table: Some(Table {
+            id: "approval",
+            head: vec!["Role", "Name", "Function", "Signature", "Date"],
+            rows: ["Prepared by", "Reviewed by", "Approved by"]
+                .into_iter()
+                .map(|r| {
+                    vec![
+                        r.to_owned(),
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                    ]
+                })
+                .collect(),
+            rich: &[],
+        }),
+    }
 }
 
 pub(crate) fn status_word(s: CheckStatus) -> &'static str {
@@ -377,6 +489,7 @@ pub(crate) fn status_word(s: CheckStatus) -> &'static str {
 pub(crate) fn soup_table(b: &BaselineView) -> Table {
     Table {
         id: "soup",
+        rich: &[],
         head: vec![
             "Name",
             "Version",

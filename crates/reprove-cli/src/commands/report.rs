@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Args, ValueEnum};
 use reprove_source::{Tag, rfc3339_utc, unix_now};
 
-use crate::args::{ProductArgs, TrustArgs};
+use crate::args::{EngineArg, ProductArgs, TrustArgs};
 use crate::outcome::Outcome;
 use crate::output::note;
 
@@ -39,9 +39,32 @@ pub struct ReportArgs {
     /// go in the same folder.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Overwrite existing files.
+    /// Replace this release's documents written earlier (never another release's, nor a file
+    /// `reprove report` did not write).
     #[arg(long)]
     force: bool,
+    /// The document id a QA system files the record under (default: CMR-<product>-<tag>); the
+    /// two documents get it with -SOUP and -CM.
+    #[arg(long, value_name = "ID")]
+    document_id: Option<String>,
+    /// The document's revision (default: 1).
+    #[arg(long, value_name = "REV", default_value = "1")]
+    revision: String,
+    /// Also check every image pin against its registry (needs the network), as `verify` does.
+    #[arg(long)]
+    check_images: bool,
+    /// A registry reached over plain HTTP (loopback only, unless named here).
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    insecure_registry: Vec<String>,
+    /// Also rebuild the tag and compare with the attested digests (needs an engine), as
+    /// `verify --rebuild` does.
+    #[arg(long)]
+    rebuild: bool,
+    /// The container engine for --rebuild (default: docker, else podman).
+    #[arg(long, value_enum)]
+    engine: Option<EngineArg>,
+    #[command(flatten)]
+    fetch: crate::args::FetchArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -76,17 +99,16 @@ pub fn run(dir: &Path, args: ReportArgs) -> Result<Outcome> {
         .filter(|p| !p.as_os_str().is_empty())
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
-    let soup_path = folder.join("SOUP-List.md");
-    let cm_path = folder.join("Configuration-Management.md");
-    if !args.force {
-        for p in [&output, &soup_path, &cm_path] {
-            if p.exists() {
-                bail!(
-                    "`{}` already exists; pass --force to overwrite it",
-                    p.display()
-                );
-            }
-        }
+    // Per release: several releases' records share a folder.
+    let file_tag = tag.as_str().replace('/', "-");
+    let soup_path = folder.join(format!("SOUP-List-{file_tag}.md"));
+    let cm_path = folder.join(format!("Configuration-Management-{file_tag}.md"));
+    for (p, kind) in [
+        (&output, "record"),
+        (&soup_path, "soup-list"),
+        (&cm_path, "configuration-management"),
+    ] {
+        refuse_to_replace(p, kind, tag.as_str(), args.force)?;
     }
     let signers = args.trust.signers()?;
     let checked = !signers.is_empty();
@@ -104,8 +126,21 @@ pub fn run(dir: &Path, args: ReportArgs) -> Result<Outcome> {
         project: args.product.project.clone(),
         source_uri: args.product.source_uri.clone(),
         repo: repo.as_ref(),
-        images: None,
-        rebuild: None,
+        images: args
+            .check_images
+            .then(|| crate::args::image_check(&args.insecure_registry))
+            .transpose()?,
+        rebuild: if args.rebuild {
+            // Someone else's fetch reaches the network only when the auditor names one.
+            let mut fetch = args.fetch.options()?;
+            fetch.allow_network = args.fetch.fetch_network.is_some();
+            Some(reprove_release::verify::RebuildCheck {
+                engine: args.engine.map(reprove_build::EngineKind::from),
+                fetch,
+            })
+        } else {
+            None
+        },
     };
     let show = std::io::stderr().is_terminal();
     let verified = reprove_release::verify::verify(&opts, &|m| {
@@ -120,7 +155,32 @@ pub fn run(dir: &Path, args: ReportArgs) -> Result<Outcome> {
     let rebuild = verified.rebuild_report.clone();
     let index = verified.index_json.clone();
     let generated = rfc3339_utc(unix_now());
-    let evidence_s = evidence_dir.display().to_string();
+    let evidence_s = shown_path(&evidence_dir, repo.as_ref());
+    let product = baseline
+        .and_then(|b| b.predicate.project.name.clone())
+        .unwrap_or_else(|| "release".into());
+    let document_id = args.document_id.clone().unwrap_or_else(|| {
+        let safe = |s: &str| -> String {
+            s.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect()
+        };
+        format!("CMR-{}-{}", safe(&product), safe(tag.as_str()))
+    });
+    let trusted = describe_signers(&args.trust, &signers);
+    let index_sha256 = reprove_digest::file::read_regular(
+        &evidence_dir.join(reprove_release::evidence::SIGNED_INDEX),
+        64 << 20,
+    )
+    .ok()
+    .map(|b| reprove_digest::sha256_bytes(&b).hex());
+    let recipe = recipe_text(repo.as_ref(), &evidence_dir, baseline);
     let input = reprove_report::AuditInput {
         tag: tag.as_str(),
         evidence: &evidence_s,
@@ -132,6 +192,11 @@ pub fn run(dir: &Path, args: ReportArgs) -> Result<Outcome> {
         signatures_checked: checked,
         generated_on: &generated,
         reprove_version: env!("CARGO_PKG_VERSION"),
+        document_id: &document_id,
+        revision: &args.revision,
+        index_sha256,
+        trusted: &trusted,
+        recipe: recipe.as_ref(),
     };
     let main = match args.format {
         ReportFormat::Html => reprove_report::to_html(&input),
@@ -170,4 +235,127 @@ pub fn run(dir: &Path, args: ReportArgs) -> Result<Outcome> {
         }
     ))?;
     Ok(Outcome::from_verdict(verified.verdict))
+}
+
+/// Refuses to replace `path` unless `--force` and it is `kind` of this release as `reprove
+/// report` wrote it: one release's record never replaces another's, nor a file of someone else.
+fn refuse_to_replace(path: &Path, kind: &str, tag: &str, force: bool) -> Result<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    if !force {
+        bail!(
+            "`{}` already exists; pass --force to replace this release's documents",
+            path.display()
+        );
+    }
+    let head = std::fs::File::open(path)
+        .and_then(|f| {
+            let mut head = String::new();
+            std::io::Read::read_to_string(&mut std::io::Read::take(f, 4096), &mut head)
+                .map(|_| head)
+        })
+        .unwrap_or_default();
+    if !reprove_report::written_for(&head, kind, tag) {
+        bail!(
+            "`{}` is not the {kind} of `{tag}` written by `reprove report`: not replaced, even with --force",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// The evidence folder as the record shows it: relative to the repository (or the current
+/// folder), never a local absolute path.
+fn shown_path(dir: &Path, repo: Option<&reprove_source::Repository>) -> String {
+    let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
+    let bases = [
+        repo.map(|r| r.root().to_owned()),
+        std::env::current_dir().ok(),
+    ];
+    for base in bases.into_iter().flatten() {
+        let base = std::path::absolute(&base).unwrap_or(base);
+        if let Ok(rel) = abs.strip_prefix(&base) {
+            return rel.display().to_string();
+        }
+    }
+    // Elsewhere: its last two parts (`evidence/v1.0.0`), no more of this machine's layout.
+    let parts: Vec<_> = abs.components().rev().take(2).collect();
+    parts
+        .into_iter()
+        .rev()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The signers the verification trusted, for the record: each key by the sha256 of its public
+/// key (and the file's name), the identity with its issuer.
+fn describe_signers(trust: &TrustArgs, signers: &[reprove_attest::verify::Signer]) -> Vec<String> {
+    let mut names = trust.keys.iter();
+    signers
+        .iter()
+        .map(|s| match s {
+            reprove_attest::verify::Signer::Key { key } => format!(
+                "key sha256:{} ({})",
+                reprove_digest::sha256_bytes(&key.spki_der()).hex(),
+                names
+                    .next()
+                    .and_then(|p| p.file_name())
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            ),
+            reprove_attest::verify::Signer::Identity { identity, issuer } => {
+                format!("certificate identity {identity} issued by {issuer}")
+            }
+        })
+        .collect()
+}
+
+/// The release's recipe as its file holds it: `recipe.toml` of the evidence when the release
+/// took one from outside (its sha256 the one the provenance names), else `reprove.toml` at the
+/// signed commit (its sha256 the baseline's). `None` when neither can be read and matched.
+fn recipe_text(
+    repo: Option<&reprove_source::Repository>,
+    evidence: &Path,
+    baseline: Option<&reprove_baseline::BaselineView>,
+) -> Option<reprove_report::RecipeText> {
+    const MAX: u64 = 1 << 20;
+    let b = baseline?;
+    let (file, bytes, want, external) = match &b.external_recipe {
+        Some(ext) => (
+            reprove_release::evidence::RECIPE,
+            reprove_digest::file::read_regular(
+                &evidence.join(reprove_release::evidence::RECIPE),
+                MAX,
+            )
+            .ok()?,
+            ext.sha256.clone(),
+            true,
+        ),
+        None => {
+            let item = b
+                .predicate
+                .configuration_items
+                .iter()
+                .find(|i| i.path == "reprove.toml")?;
+            let commit: reprove_source::ObjectId = b.predicate.release.commit.parse().ok()?;
+            let repo = repo?;
+            let entries = repo.tree_entries(&commit).ok()?;
+            (
+                "reprove.toml",
+                repo.read_tree_file(&entries, b"reprove.toml", MAX).ok()??,
+                item.sha256.clone()?,
+                false,
+            )
+        }
+    };
+    if reprove_digest::sha256_bytes(&bytes).hex() != want {
+        return None;
+    }
+    Some(reprove_report::RecipeText {
+        file: file.to_owned(),
+        text: String::from_utf8(bytes).ok()?,
+        external,
+    })
 }
