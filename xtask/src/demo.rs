@@ -336,7 +336,7 @@ pub fn run() -> Result<()> {
         );
     }
     say(&format!(
-        "  audit record: {} (open it in a browser; prints to PDF), with SOUP-List.md and Configuration-Management.md beside it",
+        "  audit record: {} (open it in a browser; prints to PDF), with SOUP-List-v1.0.0.md and Configuration-Management-v1.0.0.md beside it",
         audit.display()
     ));
     say(&format!(

@@ -433,9 +433,11 @@ fn soup_finding(f: SoupFinding) -> Finding {
 
 fn image_soup(m: &ImageMention) -> Option<SoupItem> {
     let r = m.reference.as_ref().ok()?;
-    let version = match (r.digest(), r.tag()) {
-        (Some(d), _) => d.to_string(),
-        (None, Some(t)) => t.to_owned(),
+    // The version is the tag the project names (the digest, its unique designator, is the
+    // checksum); a reference by digest alone has no other version.
+    let version = match (r.tag(), r.digest()) {
+        (Some(t), _) => t.to_owned(),
+        (None, Some(d)) => d.to_string(),
         (None, None) => "latest".to_owned(),
     };
     let mut item = SoupItem::new(&r.name(), &version, reprove_soup::Ecosystem::Oci, r.purl())

@@ -63,17 +63,17 @@ impl ImageRef {
         purl
     }
 
-    /// Who publishes the image, as far as the reference tells: the Docker Hub namespace, the
-    /// owner on well-known registries, else the registry host.
+    /// Who publishes the image, as far as the reference tells: the namespace that owns the
+    /// repository (its first path part: the Docker Hub user, the GitHub owner, a private
+    /// registry's project), with the registry; the registry alone for a repository with no
+    /// namespace there.
     pub fn supplier(&self) -> String {
         let first = self.repository.split('/').next().unwrap_or_default();
         match self.registry.as_str() {
             DOCKER_HUB if first == "library" => "Docker Official Images (docker.io)".to_owned(),
-            DOCKER_HUB | "ghcr.io" | "quay.io" | "gcr.io" | "registry.gitlab.com" => {
-                format!("{first} ({})", self.registry)
-            }
             "mcr.microsoft.com" => "Microsoft (mcr.microsoft.com)".to_owned(),
-            other => other.to_owned(),
+            registry if self.repository.contains('/') => format!("{first} ({registry})"),
+            registry => registry.to_owned(),
         }
     }
 }
@@ -329,5 +329,10 @@ mod tests {
         assert_eq!(r.supplier(), "Docker Official Images (docker.io)");
         let r: ImageRef = "ghcr.io/acme/tool:1".parse().unwrap();
         assert_eq!(r.supplier(), "acme (ghcr.io)");
+        // A private registry's project, not its host.
+        let r: ImageRef = "registry.example.com:5000/platform/base:1".parse().unwrap();
+        assert_eq!(r.supplier(), "platform (registry.example.com:5000)");
+        let r: ImageRef = "registry.example.com/base:1".parse().unwrap();
+        assert_eq!(r.supplier(), "registry.example.com");
     }
 }

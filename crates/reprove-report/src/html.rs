@@ -16,7 +16,7 @@ th,td{border:1px solid #bbb;padding:.3em .5em;text-align:left;vertical-align:top
 th{background:#eee;overflow-wrap:normal;word-break:keep-all}\
 code{font-family:ui-monospace,'DejaVu Sans Mono',monospace;font-size:.92em;background:#f3f3f3;padding:0 .15em}\
 #clauses td:nth-child(-n+2),#clauses td:nth-child(5),#clauses th{white-space:nowrap;overflow-wrap:normal}\
-#checks td:nth-child(2),#changes td:nth-child(5),#images td:nth-child(4){white-space:nowrap}\
+#checks td:nth-child(2),#changes td:nth-child(2),#changes td:nth-child(5),#images td:nth-child(-n+2),#images td:nth-child(4),#artifacts td:nth-child(3){white-space:nowrap}\
 #document td:first-child{white-space:nowrap;width:12em}#approval td{height:2.6em}\
 td.s-met{background:#e3f4e3}td.s-gap{background:#fbe3e3;font-weight:bold}\
 td.s-not-checked{background:#fff4d6}p.meta{color:#444}\

@@ -47,7 +47,7 @@ pub struct ReportArgs {
     /// two documents get it with -SOUP and -CM.
     #[arg(long, value_name = "ID")]
     document_id: Option<String>,
-    /// The document's revision (default: 1).
+    /// The document's revision.
     #[arg(long, value_name = "REV", default_value = "1")]
     revision: String,
     /// Also check every image pin against its registry (needs the network), as `verify` does.
