@@ -22,7 +22,7 @@ pub fn fence_safe(s: &str) -> String {
 /// backticks (`reprove verify`, a tag, a path). A sentence with an odd number of backticks
 /// (a value that holds one) is all text.
 fn pieces(s: &str) -> Vec<(bool, &str)> {
-    if s.matches('`').count() % 2 != 0 {
+    if !s.matches('`').count().is_multiple_of(2) {
         return vec![(false, s)];
     }
     s.split('`')
