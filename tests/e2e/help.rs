@@ -23,6 +23,8 @@ const COMMANDS: &[&[&str]] = &[
     &["images", "pin"],
     &["sign"],
     &["verify-bundle"],
+    &["completions"],
+    &["man"],
 ];
 
 #[test]
@@ -94,4 +96,53 @@ fn flag_constraints() {
         let err = stderr(&out);
         assert!(err.contains(needle), "{args:?}: {err}");
     }
+}
+
+/// Completions for every shell clap knows, and man pages a real `man` renders, all from the
+/// same clap tree.
+#[test]
+fn completions_and_man_pages_come_from_the_clap_tree() {
+    let f = Fixture::new();
+    for (shell, needle) in [
+        ("bash", "complete -F _reprove"),
+        ("zsh", "#compdef reprove"),
+        ("fish", "complete -c reprove"),
+        ("powershell", "Register-ArgumentCompleter"),
+        ("elvish", "edit:completion:arg-completer[reprove]"),
+    ] {
+        let out = f.reprove(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}: {}", stderr(&out));
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains(needle), "{shell}: {text}");
+        assert!(
+            text.contains("verify-bundle"),
+            "{shell}: every command is completed"
+        );
+    }
+    let out = f.reprove(&["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2));
+
+    let out = f.reprove(&["man"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains(".TH reprove 1")
+    );
+    let dir = f.path("man");
+    let out = f.reprove(&["man", "--output", &dir.display().to_string()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for page in [
+        "reprove.1",
+        "reprove-verify.1",
+        "reprove-images-check.1",
+        "reprove-key-generate.1",
+    ] {
+        assert!(dir.join(page).is_file(), "{page}");
+    }
+    // A page says what its options do, and never overwrites without --force.
+    let verify = std::fs::read_to_string(dir.join("reprove-verify.1")).unwrap();
+    assert!(verify.contains("insecure\\-registry"), "{verify}");
+    let out = f.reprove(&["man", "--output", &dir.display().to_string()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }

@@ -82,6 +82,11 @@ const BUILD: &[&str] = &[
     "configure",
     "configure.ac",
     "Makefile.am",
+    // Templates configure fills in, and the linker's version scripts (zlib's `zlib.map`).
+    "Makefile.in",
+    "*.pc.in",
+    "*.cmake.in",
+    "*.map",
     "build.rs",
     "Dockerfile",
     "Dockerfile.*",
@@ -112,6 +117,8 @@ const TEST: &[&str] = &[
     "*.spec.*",
     "**/tests/**",
     "**/test/**",
+    // Test inputs named so, wherever they sit (zlib's `contrib/…/test.txt`).
+    "test*.txt",
 ];
 const DOCS: &[&str] = &[
     "docs/**",
@@ -123,8 +130,17 @@ const DOCS: &[&str] = &[
     "COPYING*",
     "NOTICE*",
     "CHANGELOG*",
+    "ChangeLog*",
+    "NEWS*",
+    "HISTORY*",
     "AUTHORS*",
-    "*.txt",
+    "README*",
+    "FAQ*",
+    "INSTALL*",
+    // Man pages (`zlib.3`, `tool.1`).
+    "*.[1-9]",
+    // Text at the root only: elsewhere a `.txt` is as likely data or a test input.
+    "/*.txt",
 ];
 const CONFIG: &[&str] = &[
     ".gitignore",
@@ -143,11 +159,13 @@ const CONFIG: &[&str] = &[
     ".env*",
 ];
 const SOURCE: &[&str] = &[
-    "*.rs", "*.c", "*.h", "*.cc", "*.cpp", "*.cxx", "*.hpp", "*.hh", "*.go", "*.py", "*.js",
-    "*.mjs", "*.cjs", "*.ts", "*.tsx", "*.jsx", "*.java", "*.kt", "*.swift", "*.rb", "*.php",
-    "*.cs", "*.fs", "*.m", "*.mm", "*.s", "*.S", "*.asm", "*.sh", "*.bash", "*.ps1", "*.sql",
-    "*.proto", "*.vhd", "*.v", "*.sv", "*.scala", "*.hs", "*.ml", "*.ex", "*.exs", "*.erl",
-    "*.lua", "*.pl", "*.r", "*.R", "*.dart", "*.zig", "*.html", "*.css", "*.scss", "*.vue",
+    // A header configure fills in (`zconf.h.in`) is source.
+    "*.h.in", "*.rs", "*.c", "*.h", "*.cc", "*.cpp", "*.cxx", "*.hpp", "*.hh", "*.go", "*.py",
+    "*.js", "*.mjs", "*.cjs", "*.ts", "*.tsx", "*.jsx", "*.java", "*.kt", "*.swift", "*.rb",
+    "*.php", "*.cs", "*.fs", "*.m", "*.mm", "*.s", "*.S", "*.asm", "*.sh", "*.bash", "*.ps1",
+    "*.sql", "*.proto", "*.vhd", "*.v", "*.sv", "*.scala", "*.hs", "*.ml", "*.ex", "*.exs",
+    "*.erl", "*.lua", "*.pl", "*.r", "*.R", "*.dart", "*.zig", "*.html", "*.css", "*.scss",
+    "*.vue",
 ];
 
 /// An invalid glob in `[classes]`.
@@ -270,6 +288,19 @@ mod tests {
             ("docs/a/b.png", ItemClass::Docs),
             (".gitignore", ItemClass::Config),
             ("assets/logo.png", ItemClass::Other),
+            // What a C library such as zlib holds.
+            ("Makefile.in", ItemClass::Build),
+            ("zlib.pc.in", ItemClass::Build),
+            ("zlib.map", ItemClass::Build),
+            ("zconf.h.in", ItemClass::Source),
+            ("ChangeLog", ItemClass::Docs),
+            ("README", ItemClass::Docs),
+            ("FAQ", ItemClass::Docs),
+            ("zlib.3", ItemClass::Docs),
+            ("doc/tool.1", ItemClass::Docs),
+            ("notes.txt", ItemClass::Docs),
+            ("contrib/minizip/test.txt", ItemClass::Test),
+            ("contrib/data/words.txt", ItemClass::Other),
         ];
         for (p, want) in cases {
             assert_eq!(c.classify(p.as_bytes()), want, "{p}");

@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    attest, baseline, diff, images, init, key, rebuild, release, report, sign, soup, status,
+    attest, baseline, diff, docs, images, init, key, rebuild, release, report, sign, soup, status,
     verify, verify_bundle,
 };
 use crate::outcome::Outcome;
@@ -30,6 +30,7 @@ pub enum Command {
     Baseline(baseline::BaselineArgs),
     Soup(soup::SoupArgs),
     /// Write a commented reprove.toml for this repository (never overwrites one)
+    #[command(after_help = "Examples:\n  reprove init\n  reprove -C path/to/repo init")]
     Init,
     /// Generate a signing key or print a public key
     #[command(subcommand)]
@@ -47,6 +48,8 @@ pub enum Command {
     Sign(sign::SignArgs),
     #[command(name = "verify-bundle")]
     VerifyBundle(verify_bundle::VerifyBundleArgs),
+    Completions(docs::CompletionsArgs),
+    Man(docs::ManArgs),
 }
 
 /// Runs the command the user asked for.
@@ -70,5 +73,45 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Images(cmd) => images::run(&dir, cmd),
         Command::Sign(args) => sign::run(args),
         Command::VerifyBundle(args) => verify_bundle::run(args),
+        Command::Completions(args) => docs::completions(args),
+        Command::Man(args) => docs::man(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    /// Every option and argument says what it is, and every command's help ends with examples.
+    #[test]
+    fn every_option_has_help_and_every_command_has_examples() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}: no help"));
+                }
+            }
+            let subs: Vec<&clap::Command> = cmd
+                .get_subcommands()
+                .filter(|s| s.get_name() != "help")
+                .collect();
+            let after = cmd
+                .get_after_help()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            if subs.is_empty() && !after.starts_with("Examples:") {
+                missing.push(format!("{path}: no examples"));
+            }
+            for s in subs {
+                walk(s, &format!("{path} {}", s.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "reprove", &mut missing);
+        assert!(missing.is_empty(), "{missing:#?}");
     }
 }

@@ -17,6 +17,9 @@ use crate::output::{emit, note};
 /// the build image and the lockfiles are recorded by digest. Refuses (exit 1) a report that
 /// did not reproduce, or whose tag has moved since.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  reprove rebuild v1.4.0 --artifacts dist/ --format json > r.json\n  reprove attest v1.4.0 --rebuild-report r.json --key mine.key -o evidence/v1.4.0/provenance-mine.sigstore.json"
+)]
 pub struct AttestArgs {
     /// The release tag.
     tag: Tag,

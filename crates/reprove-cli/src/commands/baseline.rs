@@ -18,6 +18,9 @@ use crate::output::{emit, note};
 /// the previous release tag with its authorization. The JSON form is an in-toto Statement
 /// v1 in canonical JSON (RFC 8785): the same tag always gives the same bytes.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  reprove baseline v1.4.0\n  reprove baseline v1.4.0 --format json -o baseline.json\n  reprove baseline v1.4.0 --sign --key release.key -o baseline.sigstore.json"
+)]
 pub struct BaselineArgs {
     /// The release tag.
     tag: Tag,

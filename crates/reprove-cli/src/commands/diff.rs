@@ -23,13 +23,19 @@ use crate::output::{note, stdout};
 /// between them with its authorization. Exit 1 when an unauthorized change breaks the
 /// policy.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  reprove diff v1.3.0 v1.4.0\n  reprove diff v1.3.0 v1.4.0 --format markdown\n  reprove diff evidence/v1.3.0/baseline.sigstore.json evidence/v1.4.0/baseline.sigstore.json --key release.pub"
+)]
 pub struct DiffArgs {
+    /// The older release: a tag, or a baseline file (manifest or signed bundle).
     old: String,
+    /// The newer release: a tag, or a baseline file (manifest or signed bundle).
     new: String,
     /// Verify baseline bundles with this key (repeatable); without it they are read
     /// unverified, and a note says so.
     #[arg(long = "key", value_name = "PUB")]
     keys: Vec<PathBuf>,
+    /// Output format: text for people, Markdown (for a change record), or JSON.
     #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
     format: DiffFormat,
 }

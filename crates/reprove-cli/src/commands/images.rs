@@ -236,6 +236,9 @@ pub enum ImagesCommand {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  reprove images check\n  reprove images check Dockerfile compose.yaml --format json\n  reprove images check --baseline evidence/v1.4.0/baseline.sigstore.json --key release.pub"
+)]
 pub struct CheckArgs {
     /// Files or folders to scan (default: the repository's tracked files).
     paths: Vec<PathBuf>,
@@ -254,19 +257,25 @@ pub struct CheckArgs {
     /// Seconds before a registry request is abandoned (registry-unreachable).
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     timeout: u64,
+    /// Output format: text for people, or JSON (one verdict per reference).
     #[arg(long, value_enum, default_value_t = ImagesFormat::Text)]
     format: ImagesFormat,
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  reprove images pin --dry-run\n  reprove images pin Dockerfile .github/workflows/"
+)]
 pub struct PinArgs {
     /// Files or folders to rewrite (default: the repository's tracked files).
     paths: Vec<PathBuf>,
     /// Print the diff instead of writing.
     #[arg(long)]
     dry_run: bool,
+    /// A registry (host:port) reached over plain HTTP; loopback registries always are (repeatable).
     #[arg(long = "insecure-registry", value_name = "HOST")]
     insecure_registry: Vec<String>,
+    /// Registry requests in flight at once.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
     /// Seconds before a registry request is abandoned.

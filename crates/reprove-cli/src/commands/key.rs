@@ -15,18 +15,28 @@ use crate::output::{note, stdout, write_file_mode};
 pub enum KeyCommand {
     /// Write PREFIX.key (PKCS#8 PEM, mode 0600; cosign-encrypted when REPROVE_PASSWORD or
     /// COSIGN_PASSWORD is set) and PREFIX.pub (SPKI PEM)
+    #[command(
+        after_help = "Examples:\n  reprove key generate -o release\n  REPROVE_PASSWORD=… reprove key generate --algorithm ed25519 -o ci/release"
+    )]
     Generate {
+        /// The key's algorithm: ECDSA P-256 (cosign's default) or Ed25519.
         #[arg(long, value_enum, default_value_t = AlgorithmArg::P256)]
         algorithm: AlgorithmArg,
         /// Path prefix of the two files.
-        #[arg(long, value_name = "PREFIX")]
+        #[arg(short, long, value_name = "PREFIX")]
         output: PathBuf,
         /// Overwrite existing files.
         #[arg(long)]
         force: bool,
     },
     /// Print the public key (SPKI PEM) of a private or public key file
-    Public { key: PathBuf },
+    #[command(
+        after_help = "Examples:\n  reprove key public release.key > release.pub\n  reprove key public cosign.key"
+    )]
+    Public {
+        /// The key file (a private key, encrypted or not, or a public key).
+        key: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -4,6 +4,7 @@
 pub mod attest;
 pub mod baseline;
 pub mod diff;
+pub mod docs;
 pub mod images;
 pub mod init;
 mod init_detect;

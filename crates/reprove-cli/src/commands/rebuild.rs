@@ -18,6 +18,9 @@ use crate::output::{note, stdout, stdout_text};
 /// Exit 0 when every artifact matches (or, without --artifacts, the build succeeded),
 /// 1 on any difference, 2 when the rebuild could not run.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  reprove rebuild v1.4.0 --artifacts dist/\n  reprove rebuild v1.4.0 --variations --keep kept/\n  reprove rebuild v1.0.0 --recipe-from main --artifacts dist/ --fetch-network host"
+)]
 pub struct RebuildArgs {
     /// The release tag.
     tag: Tag,
@@ -38,6 +41,7 @@ pub struct RebuildArgs {
     /// Replace DIR if it exists.
     #[arg(long)]
     force: bool,
+    /// Output format: text for people, JSON (the rebuild report), or JUnit XML for CI.
     #[arg(long, value_enum, default_value_t = RebuildFormat::Text)]
     format: RebuildFormat,
     #[command(flatten)]

@@ -21,6 +21,9 @@ use crate::output::{note, stdout_text};
 /// change policy fails (the folder records why, with no provenance); 2 it could not run
 /// (nothing is written).
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  reprove release v1.4.0 --artifacts dist/ --key release.key\n  reprove release v1.4.0 --artifacts dist/ --key release.key --fetch-network host\n  reprove release v1.0.0 --artifacts dist/ --key release.key --recipe reprove.toml"
+)]
 pub struct ReleaseArgs {
     /// The release tag.
     tag: Tag,
@@ -39,6 +42,7 @@ pub struct ReleaseArgs {
     /// Base of the change trace (default: the previous release tag by version order).
     #[arg(long, value_name = "TAG")]
     previous: Option<Tag>,
+    /// The container engine (default: docker, else podman, whichever is found first).
     #[arg(long, value_enum)]
     engine: Option<EngineArg>,
     #[command(flatten)]

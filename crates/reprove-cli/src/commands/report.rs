@@ -19,6 +19,9 @@ use crate::output::note;
 /// 5.8.4, 5.8.5, 5.8.8 and ISO 13485 §4.2.4, 4.2.5. Exit 0 when the evidence verifies, 1
 /// when a check fails, 2 when one could not run; the documents are written in every case.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  reprove report v1.4.0 --key release.pub --artifacts dist/\n  reprove report v1.4.0 --key release.pub --format markdown -o audit/v1.4.0.md\n  reprove report v1.4.0 --key release.pub --artifacts dist/ --document-id QMS-REC-0042 --revision B"
+)]
 pub struct ReportArgs {
     /// The release tag.
     tag: Tag,
@@ -33,6 +36,7 @@ pub struct ReportArgs {
     product: ProductArgs,
     #[command(flatten)]
     trust: TrustArgs,
+    /// The record's format: self-contained HTML (prints to PDF) or Markdown.
     #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
     format: ReportFormat,
     /// The report file (default: reprove-report-<tag>.html or .md here); the two documents

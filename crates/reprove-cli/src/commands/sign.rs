@@ -15,6 +15,9 @@ use crate::output::note;
 /// The statement file's exact bytes are the signed payload. The password of an encrypted
 /// key comes from REPROVE_PASSWORD or COSIGN_PASSWORD, or a prompt on the terminal.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  reprove sign statement.json --key release.key -o statement.sigstore.json\n  reprove sign statement.json --key release.key --dsse -o statement.dsse.json"
+)]
 pub struct SignArgs {
     /// The in-toto Statement v1 (JSON) to sign.
     statement: PathBuf,

@@ -12,9 +12,13 @@ use crate::output::{emit, note};
 
 /// Print the SOUP register (IEC 62304 §8.1.2) of a tag, or of HEAD
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  reprove soup v1.4.0\n  reprove soup v1.4.0 --format cyclonedx -o sbom.cdx.json\n  reprove soup --format csv"
+)]
 pub struct SoupArgs {
     /// The release tag (default: the commit at HEAD).
     tag: Option<Tag>,
+    /// Output format: a Markdown table, CSV, JSON, or a CycloneDX 1.6 SBOM.
     #[arg(long, value_enum, default_value_t = SoupFormat::Markdown)]
     format: SoupFormat,
     /// Write to FILE (atomically) instead of stdout.

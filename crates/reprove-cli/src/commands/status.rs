@@ -19,6 +19,9 @@ use crate::output::{note, stdout};
 /// signatures are not checked and the state stops at attested. Exit 1 when any release's
 /// evidence is invalid.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  reprove status --key release.pub\n  reprove status --key release.pub --format json\n  reprove status --evidence-root /srv/evidence --key release.pub --check-images"
+)]
 pub struct StatusArgs {
     /// Where the evidence folders are (default: evidence/ in the repository).
     #[arg(long, value_name = "DIR")]
@@ -28,8 +31,10 @@ pub struct StatusArgs {
     /// Also check every release's image pins against the registries (drift).
     #[arg(long)]
     check_images: bool,
+    /// A registry (host:port) reached over plain HTTP; loopback registries always are (repeatable).
     #[arg(long = "insecure-registry", value_name = "HOST")]
     insecure_registry: Vec<String>,
+    /// Output format: a table for people, or JSON.
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
     format: TextOrJson,
 }

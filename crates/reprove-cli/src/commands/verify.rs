@@ -22,6 +22,9 @@ use crate::output::{note, stdout, stdout_text};
 /// change policy; --check-images asks the registries, --rebuild rebuilds. Exit 0 verified,
 /// 1 a check failed, 2 a check could not run.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  reprove verify v1.4.0 --artifacts dist/ --key release.pub\n  reprove verify v1.4.0 --no-artifacts --key release.pub --format junit > verify.xml\n  reprove verify v1.4.0 --artifacts dist/ --key release.pub --check-images --rebuild"
+)]
 pub struct VerifyArgs {
     /// The release tag.
     tag: Tag,
@@ -57,15 +60,18 @@ pub struct VerifyArgs {
     /// Also check every image pin against its registry (needs the network).
     #[arg(long)]
     check_images: bool,
+    /// A registry (host:port) reached over plain HTTP; loopback registries always are (repeatable).
     #[arg(long = "insecure-registry", value_name = "HOST")]
     insecure_registry: Vec<String>,
     /// Also rebuild the tag and compare with the attested digests (needs an engine).
     #[arg(long)]
     rebuild: bool,
+    /// The container engine (default: docker, else podman, whichever is found first).
     #[arg(long, value_enum)]
     engine: Option<EngineArg>,
     #[command(flatten)]
     fetch: crate::args::FetchArgs,
+    /// Output format: text for people, JSON (every check and finding), or JUnit XML for CI.
     #[arg(long, value_enum, default_value_t = RebuildFormat::Text)]
     format: RebuildFormat,
     /// Sign the SLSA verification summary with this key.

@@ -18,7 +18,11 @@ use crate::output::stdout;
 /// (--trusted-root replaces it). Follows the sigstore-conformance CLI protocol.
 /// Exit 0 verified, 1 rejected, 2 unusable input.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  reprove verify-bundle --bundle app.sigstore.json --key release.pub dist/app.tar.gz\n  reprove verify-bundle --bundle app.sigstore.json --certificate-identity https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main --certificate-oidc-issuer https://token.actions.githubusercontent.com dist/app.tar.gz"
+)]
 pub struct VerifyBundleArgs {
+    /// The Sigstore bundle (or bare DSSE envelope) to verify.
     #[arg(long, value_name = "FILE")]
     bundle: PathBuf,
     /// Public key (SPKI PEM) for key-signed bundles.
@@ -33,6 +37,7 @@ pub struct VerifyBundleArgs {
     /// Trusted root JSON to use instead of Sigstore's production root.
     #[arg(long, value_name = "FILE")]
     trusted_root: Option<PathBuf>,
+    /// Output format: text for people, or JSON.
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
     format: TextOrJson,
     /// The signed file, or `sha256:<64 hex>`.
