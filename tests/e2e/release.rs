@@ -338,6 +338,21 @@ fn release_then_verify_offline_and_by_independent_verifiers() {
     ]);
     assert_eq!(c, 2, "{out}");
     assert!(out.contains("is not a folder"), "{out}");
+    // A missing evidence folder: what to do, once, as `report` says it.
+    let (c, out, err) = r.run(&[
+        "verify",
+        "v1.0.0",
+        "--evidence",
+        &r.p("no-such-folder"),
+        "--key",
+        &r.p("k.pub"),
+    ]);
+    assert_eq!(c, 2, "{out}");
+    assert!(
+        err.contains("no evidence for `v1.0.0`")
+            && err.contains("run `reprove release v1.0.0` first"),
+        "{err}"
+    );
 
     // Evidence is never overwritten without --force, and survives the refusal intact.
     let before = std::fs::read(ev.join("index.json")).unwrap();
@@ -460,6 +475,39 @@ fn tampering_fails_with_the_culprit_named() {
     );
     assert!(
         out.contains("bad-signature: `provenance.sigstore.json`"),
+        "{out}"
+    );
+    // It says which key the bundles name (the one that signed them), and the checks that
+    // need a verified statement say they were not run rather than failing once more each.
+    let signer = std::fs::read_to_string(r.p("k.pub")).unwrap();
+    let signer = reprove_attest::PublicKey::from_pem(&signer).unwrap().hint();
+    assert!(
+        out.contains(&format!("the bundle names key {signer} as its signer")),
+        "{out}"
+    );
+    for check in [
+        "baseline-provenance-agree",
+        "tag-commit",
+        "change-policy",
+        "release-tag",
+    ] {
+        let line = out.lines().find(|l| l.contains(check)).unwrap();
+        assert!(line.trim_start().starts_with("skipped"), "{line}");
+    }
+    // One FAIL per signed file, and the artifacts (given, so never "skipped"): no cascade.
+    let failed: Vec<&str> = out
+        .lines()
+        .filter(|l| l.trim_start().starts_with("FAIL"))
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            "evidence-index",
+            "baseline-signature",
+            "provenance-signature",
+            "artifact-digests"
+        ],
         "{out}"
     );
 

@@ -369,8 +369,17 @@ fn verify_offline_key(
                     env.payload_type
                 )));
             }
-            env.verify(key)
-                .map_err(|e| rejected(format!("DSSE signature: {e}")))?;
+            env.verify(key).map_err(|e| {
+                // Which key the bundle says signed it (unauthenticated, but what a user
+                // needs to see when they gave the wrong one).
+                let named = match &parsed.material {
+                    Material::PublicKeyHint(h) if !h.is_empty() && !key.matches_hint(h) => {
+                        format!("; the bundle names key {h} as its signer")
+                    }
+                    _ => String::new(),
+                };
+                rejected(format!("DSSE signature: {e}{named}"))
+            })?;
             checks.push(Check {
                 name: "signature",
                 detail: format!("DSSE over PAE, {} key {}", key.algorithm(), key.hint()),

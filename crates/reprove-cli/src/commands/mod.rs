@@ -52,6 +52,24 @@ pub fn open_repo(dir: &Path) -> Result<Repository> {
 /// The repository at `dir` when there is one. A repository git refuses to read (an unknown
 /// extension, a `safe.directory` refusal) is an error, not "no repository": the checks that
 /// need it (the tag still names the signed commit) must not be quietly skipped.
+/// Stops with what to do when a release has no evidence folder where it is looked for (the
+/// same words for `verify` and `report`).
+pub fn require_evidence(dir: &std::path::Path, tag: &reprove_source::Tag) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if dir.exists() {
+        anyhow::bail!(
+            "`{}` is not a folder: give the release's evidence folder",
+            dir.display()
+        );
+    }
+    anyhow::bail!(
+        "no evidence for `{tag}` at `{}` (run `reprove release {tag}` first, or pass --evidence)",
+        dir.display()
+    )
+}
+
 pub fn optional_repo(dir: &Path) -> Result<Option<Repository>> {
     match Repository::discover(dir) {
         Ok(r) => Ok(Some(r)),

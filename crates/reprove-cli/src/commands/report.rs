@@ -82,12 +82,7 @@ pub fn run(dir: &Path, args: ReportArgs) -> Result<Outcome> {
     let tag = &args.tag;
     let repo = super::optional_repo(dir)?;
     let evidence_dir = super::evidence_dir(args.evidence.as_deref(), repo.as_ref(), tag)?;
-    if !evidence_dir.is_dir() {
-        bail!(
-            "no evidence for `{tag}` at `{}` (run `reprove release {tag}` first, or pass --evidence)",
-            evidence_dir.display()
-        );
-    }
+    super::require_evidence(&evidence_dir, tag)?;
     let ext = match args.format {
         ReportFormat::Html => "html",
         ReportFormat::Markdown => "md",

@@ -179,6 +179,7 @@ pub fn run(dir: &Path, args: VerifyArgs) -> Result<Outcome> {
     let tag = &args.tag;
     let repo = super::optional_repo(dir)?;
     let evidence_dir = super::evidence_dir(args.evidence.as_deref(), repo.as_ref(), tag)?;
+    super::require_evidence(&evidence_dir, tag)?;
     // Which published bytes are compared: saying none is a choice the verdict reports, never
     // a default.
     let artifacts = match (&args.artifacts, args.artifact.is_empty(), args.no_artifacts) {

@@ -79,7 +79,12 @@ pub(super) fn release_tag(
         }
     }
     if seen.is_empty() {
-        return CheckResult::new(ID, CheckStatus::Fail, "no statement names a release");
+        // No verified statement at all: their own checks fail the verdict.
+        return CheckResult::new(
+            ID,
+            CheckStatus::Skipped,
+            "not checked: no verified statement names a release",
+        );
     }
     CheckResult::from_findings(
         ID,
@@ -378,8 +383,8 @@ pub(super) fn rebuild(
     let Some(b) = baseline else {
         return CheckResult::new(
             ID,
-            CheckStatus::Fail,
-            "no verified baseline to say what to rebuild",
+            CheckStatus::Skipped,
+            "not checked: no verified baseline to say what to rebuild",
         );
     };
     let info = match repo.resolve_tag(tag) {

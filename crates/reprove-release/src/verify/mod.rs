@@ -573,10 +573,12 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
     // Baseline and provenance describe the same release, built the same way.
     report.checks.push(match (&baseline_view, &provenance) {
         (Some(b), Some(p)) => provenance::agreement_check(b, p),
+        // Not run: the statement that failed its own check already fails the verdict; a
+        // second FAIL for the same cause would only bury it.
         _ => CheckResult::new(
             CheckId::BaselineProvenanceAgree,
-            CheckStatus::Fail,
-            "needs both a verified baseline and a verified provenance",
+            CheckStatus::Skipped,
+            "not checked: needs both a verified baseline and a verified provenance",
         ),
     });
 
@@ -622,8 +624,8 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
         ),
         (None, Some(_)) => CheckResult::new(
             CheckId::TagCommit,
-            CheckStatus::Fail,
-            "no verified baseline to compare the tag with",
+            CheckStatus::Skipped,
+            "not checked: no verified baseline to compare the tag with",
         ),
         (Some(b), Some(repo)) => checks::tag(repo, &opts.tag, b),
     });
@@ -633,8 +635,8 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
         Some(b) => checks::policy(b),
         None => CheckResult::new(
             CheckId::ChangePolicy,
-            CheckStatus::Fail,
-            "no verified baseline to read the policy from",
+            CheckStatus::Skipped,
+            "not checked: no verified baseline to read the policy from",
         ),
     });
 
@@ -646,8 +648,8 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
         ),
         (Some(_), None) => CheckResult::new(
             CheckId::ImagePins,
-            CheckStatus::Fail,
-            "no verified baseline to read the images from",
+            CheckStatus::Skipped,
+            "not checked: no verified baseline to read the images from",
         ),
         (Some(ic), Some(b)) => {
             progress("checking image pins against their registries");
