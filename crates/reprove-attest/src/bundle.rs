@@ -27,6 +27,10 @@ pub enum BundleError {
     UnknownMediaType { media_type: String },
     #[error("malformed bundle: {reason}")]
     Malformed { reason: String },
+    /// A signed part no longer decodes: the bundle was altered after signing (a finding of
+    /// `bad-signature`, not of a malformed bundle).
+    #[error("{reason}")]
+    Altered { reason: String },
 }
 
 impl BundleError {
@@ -264,7 +268,12 @@ impl ParsedBundle {
         };
         let content = match exactly_one(&v, "bundle", &BUNDLE_KEYS[2..])? {
             ("dsseEnvelope", env) => {
-                let env = Envelope::from_json_value(env).map_err(|e| malformed(&e.to_string()))?;
+                let env = Envelope::from_json_value(env).map_err(|e| match e {
+                    crate::dsse::DsseError::PayloadAltered => BundleError::Altered {
+                        reason: e.to_string(),
+                    },
+                    e => malformed(&e.to_string()),
+                })?;
                 // One signature per bundle: sigstore-js enforces it, and it keeps the meaning
                 // clear.
                 if env.signatures.len() != 1 {

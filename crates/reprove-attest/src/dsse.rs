@@ -33,6 +33,12 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
 pub enum DsseError {
     #[error("malformed DSSE envelope: {reason}")]
     Malformed { reason: String },
+    /// The payload is no longer base64: nothing can have signed it (the signature is over the
+    /// decoded bytes), so the envelope was altered after signing.
+    #[error(
+        "the signature does not match the payload: the payload is no longer base64, so it was altered after signing"
+    )]
+    PayloadAltered,
 }
 
 /// One signature of an envelope.
@@ -118,9 +124,7 @@ impl Envelope {
         let wire: Wire = serde_json::from_value(v.clone()).map_err(|e| DsseError::Malformed {
             reason: e.to_string(),
         })?;
-        let payload = decode_base64(&wire.payload).ok_or_else(|| DsseError::Malformed {
-            reason: "payload is not base64".into(),
-        })?;
+        let payload = decode_base64(&wire.payload).ok_or(DsseError::PayloadAltered)?;
         // Each signature costs a verification per key: a handful is all an envelope needs.
         if wire.signatures.len() > MAX_SIGNATURES {
             return Err(DsseError::Malformed {

@@ -77,6 +77,7 @@ impl StatementError {
             StatementError::File(FileError::NotRegular { .. }) => "not-regular-file",
             StatementError::File(FileError::TooLarge { .. }) => "too-large",
             StatementError::File(_) => "unreadable",
+            StatementError::BadBundle(BundleError::Altered { .. }) => "bad-signature",
             StatementError::BadBundle(_) => "bad-bundle",
             StatementError::NotStatement { .. } => "wrong-predicate",
             StatementError::Signature { .. } | StatementError::Unsigned => "bad-signature",
@@ -212,8 +213,13 @@ fn bare_envelope(
     file_sha256: String,
 ) -> Result<SignedStatement, StatementError> {
     let env = Envelope::parse(bytes).map_err(|e| {
-        StatementError::BadBundle(BundleError::Malformed {
-            reason: e.to_string(),
+        StatementError::BadBundle(match e {
+            crate::dsse::DsseError::PayloadAltered => BundleError::Altered {
+                reason: e.to_string(),
+            },
+            e => BundleError::Malformed {
+                reason: e.to_string(),
+            },
         })
     })?;
     if signers.is_empty() {
@@ -254,4 +260,41 @@ pub fn read_statement_file(
 ) -> Result<SignedStatement, StatementError> {
     let bytes = reprove_digest::read_regular(path, MAX_BUNDLE_BYTES)?;
     statement_from_bytes(&bytes, signers, trusted_root)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{KeyAlgorithm, PrivateKey};
+
+    /// A signed bundle whose payload was altered after signing is `bad-signature` ("the
+    /// signature does not match"), whether the altered payload still decodes or not — never a
+    /// parse error that hides the forgery.
+    #[test]
+    fn an_altered_payload_is_a_bad_signature() {
+        let key = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
+        let statement = serde_json::json!({
+            "_type": crate::STATEMENT_V1,
+            "subject": [{"name": "a", "digest": {"sha256": "00".repeat(32)}}],
+            "predicateType": "https://example.com/p",
+            "predicate": {}
+        });
+        let bundle =
+            crate::bundle::sign_statement(serde_json::to_vec(&statement).unwrap(), &key).unwrap();
+        let signers = [Signer::Key {
+            key: key.public_key(),
+        }];
+        assert!(statement_from_bytes(&bundle, &signers, None).is_ok());
+        let mut v: Value = serde_json::from_slice(&bundle).unwrap();
+        let payload = v["dsseEnvelope"]["payload"].as_str().unwrap().to_owned();
+        use base64::Engine as _;
+        let other = base64::engine::general_purpose::STANDARD.encode(b"{\"not\": \"a statement\"");
+        for altered in [format!("!{}", &payload[1..]), other] {
+            v["dsseEnvelope"]["payload"] = Value::String(altered.clone());
+            let bytes = serde_json::to_vec(&v).unwrap();
+            let e = statement_from_bytes(&bytes, &signers, None).unwrap_err();
+            assert_eq!(e.code(), "bad-signature", "{altered}: {e}");
+            assert!(e.to_string().contains("signature does not match"), "{e}");
+        }
+    }
 }
