@@ -142,9 +142,64 @@ fn to_map(v: Value) -> Map<String, Value> {
 }
 
 /// The repository a provenance names: `[project] repository` when the project set one, else
-/// the clone's origin.
+/// the clone's origin — as a URI others can use ([`repository_uri`]), or none.
 pub fn repository(configured: Option<&str>, repo: &Repository) -> Option<String> {
-    configured.map(str::to_owned).or_else(|| repo.origin_url())
+    configured
+        .map(str::to_owned)
+        .or_else(|| repo.origin_url())
+        .and_then(|r| repository_uri(&r))
+}
+
+/// A repository location as a URI a signed statement may carry (SLSA `resourceUri`,
+/// RFC 3986): `https://`, `http://`, `ssh://` or `git://`, with any credentials removed
+/// (an origin such as `https://user:token@host/x` must never be signed into evidence); git's
+/// scp-like `git@host:org/x.git` becomes `ssh://git@host/org/x.git`. A local path, `file://`,
+/// or anything else names a place on the releasing machine only: `None`.
+pub fn repository_uri(raw: &str) -> Option<String> {
+    let raw = raw.trim();
+    let raw = raw.strip_prefix("git+").unwrap_or(raw);
+    if raw.is_empty() || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return None;
+    }
+    if let Some((scheme, rest)) = raw.split_once("://") {
+        let scheme = scheme.to_ascii_lowercase();
+        if !matches!(scheme.as_str(), "https" | "http" | "ssh" | "git") {
+            return None;
+        }
+        let (authority, path) = match rest.split_once('/') {
+            Some((a, p)) => (a, format!("/{p}")),
+            None => (rest, String::new()),
+        };
+        // Only an ssh user name (no password) is kept: it is part of how to reach the host.
+        let authority = match authority.rsplit_once('@') {
+            Some((user, host)) if scheme == "ssh" && !user.contains(':') => {
+                format!("{user}@{host}")
+            }
+            Some((_, host)) => host.to_owned(),
+            None => authority.to_owned(),
+        };
+        if authority.is_empty() || authority.ends_with('@') {
+            return None;
+        }
+        return Some(format!("{scheme}://{authority}{path}"));
+    }
+    // scp-like `[user@]host:path`: a colon before any slash.
+    let (left, path) = raw.split_once(':')?;
+    if left.is_empty() || left.contains('/') || path.is_empty() {
+        return None;
+    }
+    let (user, host) = match left.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, left),
+    };
+    if host.is_empty() {
+        return None;
+    }
+    let path = path.trim_start_matches('/');
+    Some(match user {
+        Some(u) if !u.is_empty() => format!("ssh://{u}@{host}/{path}"),
+        _ => format!("ssh://{host}/{path}"),
+    })
 }
 
 /// The source as a resource URI: `git+<repository>@refs/tags/<tag>` (SLSA's convention).
@@ -655,5 +710,32 @@ mod tests {
             Some("git+https://example.com/x.git@refs/tags/v1")
         );
         assert_eq!(source_uri(None, "v1"), None);
+        // Only URIs, never a path of the releasing machine, never a credential.
+        for (raw, want) in [
+            (
+                "https://github.com/acme/app.git",
+                Some("https://github.com/acme/app.git"),
+            ),
+            (
+                "https://user:ghp_secret@github.com/acme/app",
+                Some("https://github.com/acme/app"),
+            ),
+            (
+                "git@github.com:acme/app.git",
+                Some("ssh://git@github.com/acme/app.git"),
+            ),
+            (
+                "ssh://git@host:2222/x.git",
+                Some("ssh://git@host:2222/x.git"),
+            ),
+            ("ssh://git:pw@host/x.git", Some("ssh://host/x.git")),
+            ("git+https://host/x", Some("https://host/x")),
+            ("/home/ada/src/app", None),
+            ("../app", None),
+            ("file:///home/ada/app", None),
+            ("https://host/x y", None),
+        ] {
+            assert_eq!(repository_uri(raw).as_deref(), want, "{raw}");
+        }
     }
 }

@@ -61,6 +61,9 @@ pub fn summary(
         .input_attestations
         .iter()
         .map(|i| {
+            // VSA v1 `inputAttestations` carry `uri` and `digest` only: the evidence file's name,
+            // a relative reference (RFC 3986 §4.2) within the evidence folder — never a path of
+            // the verifying machine.
             let mut d = ResourceDescriptor::named(i.file.clone(), "sha256", &i.sha256);
             d.uri = Some(i.file.clone());
             d.name = None;
