@@ -323,6 +323,11 @@ fn refusals_and_failures_exit_2_and_leave_nothing_behind() {
         err.contains(&log.display().to_string()),
         "the error names the kept log: {err}"
     );
+    // …and shows its end before the error, where the cause is.
+    assert!(
+        err.contains(&format!("line(s) of `{}`:", log.display())) && err.contains("  | "),
+        "{err}"
+    );
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(
         !text.trim().is_empty(),

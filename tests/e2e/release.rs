@@ -703,6 +703,25 @@ fn a_failed_release_is_on_record_without_provenance() {
     assert!(out.contains("exit code 3"), "{out}");
     let log = std::fs::read_to_string(r.evidence("v1.0.0").join("build.log")).unwrap();
     assert!(log.contains("broken"), "{log}");
+    // The failure names the log where it now is — in the evidence folder, not the staging
+    // folder it was written in (gone, and a path of this machine) — and the end of the log is
+    // printed, in the order the build wrote it.
+    assert!(
+        out.contains("see `build.log` in the evidence folder"),
+        "{out}"
+    );
+    let index = std::fs::read_to_string(r.evidence("v1.0.0").join("index.json")).unwrap();
+    assert!(
+        !index.contains("/tmp"),
+        "a local path in the signed index: {index}"
+    );
+    assert!(!index.contains(".rebuild"), "{index}");
+    let tail = err
+        .split("line(s) of")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no log tail: {err}"));
+    let (compiling, broken) = (tail.find("| compiling"), tail.find("| broken"));
+    assert!(compiling.is_some() && compiling < broken, "{err}");
 }
 
 #[test]

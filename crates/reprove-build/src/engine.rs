@@ -457,7 +457,10 @@ impl CliEngine {
             cmd.args(["--user", u]);
         }
         cmd.args(["--entrypoint", "/bin/sh", &spec.image, "-c"]);
-        cmd.arg(format!("umask {} && exec \"$@\"", spec.umask));
+        // stderr joins stdout inside the container: the engine carries the two streams apart
+        // and interleaves them as it likes, so a log read back showed a build's errors before
+        // the output that led to them.
+        cmd.arg(format!("umask {} && exec \"$@\" 2>&1", spec.umask));
         cmd.arg("reprove-build");
         cmd.args(&spec.command);
         cmd.stdout(out).stderr(err);

@@ -134,6 +134,21 @@ pub enum BuildError {
     Report { detail: String },
 }
 
+impl BuildError {
+    /// The log of a job that ran and failed (build, variant, fetch), when the error has one.
+    pub fn log(&self) -> Option<&std::path::Path> {
+        match self {
+            BuildError::BuildFailed { log, .. }
+            | BuildError::VariantFailed { log, .. }
+            | BuildError::TimedOut { log, .. }
+            | BuildError::FetchFailed { log, .. }
+            | BuildError::FetchTimedOut { log, .. }
+            | BuildError::NoArtifacts { log, .. } => Some(log),
+            _ => None,
+        }
+    }
+}
+
 /// "; reprove's fetch proxy refused `a:443`, `b:443` (not in `[build.fetch] allow`)", or nothing.
 fn refused_note(refused: &[String]) -> String {
     if refused.is_empty() {

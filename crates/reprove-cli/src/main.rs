@@ -26,6 +26,15 @@ fn main() -> ExitCode {
                 .chain()
                 .map(|c| reprove_escape::terminal(&c.to_string()))
                 .collect();
+            // A job that ran and failed: the end of its log first, where the cause usually is.
+            if let Some(log) = err
+                .chain()
+                .find_map(|c| c.downcast_ref::<reprove_build::BuildError>())
+                .and_then(reprove_build::BuildError::log)
+                && let Some(tail) = output::log_tail(log, 20)
+            {
+                let _ = write!(stderr, "{tail}");
+            }
             let _ = writeln!(stderr, "error: {}", chain.join(": "));
             ExitCode::from(2)
         }

@@ -108,3 +108,36 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }
+
+/// The last `lines` lines of a job's log (from its last 64 KiB), each escaped for the
+/// terminal, under a line naming the log: what a user reads first when a build failed.
+pub fn log_tail(path: &Path, lines: usize) -> Option<String> {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    const TAIL: u64 = 64 << 10;
+    let (mut f, meta) = reprove_digest::open_regular(path).ok()?;
+    let start = meta.saturating_sub(TAIL);
+    f.seek(SeekFrom::Start(start)).ok()?;
+    let mut bytes = Vec::new();
+    f.take(TAIL).read_to_end(&mut bytes).ok()?;
+    let text = String::from_utf8_lossy(&bytes);
+    let all: Vec<&str> = text.lines().collect();
+    // A partial first line (cut by the 64 KiB window) is not shown.
+    let skip = usize::from(start > 0);
+    let shown: Vec<&str> = all[skip.min(all.len())..]
+        .iter()
+        .rev()
+        .take(lines)
+        .rev()
+        .copied()
+        .collect();
+    if shown.is_empty() {
+        return Some(format!("the log `{}` is empty", path.display()));
+    }
+    let mut out = format!("last {} line(s) of `{}`:\n", shown.len(), path.display());
+    for l in shown {
+        out.push_str("  | ");
+        out.push_str(&reprove_escape::terminal(l));
+        out.push('\n');
+    }
+    Some(out)
+}

@@ -24,6 +24,8 @@ pub const REBUILD_REPORT: &str = "rebuild-report.json";
 pub const RECIPE: &str = "recipe.toml";
 /// The build's combined stdout and stderr.
 pub const BUILD_LOG: &str = "build.log";
+/// The fetch phase's log (`[build.fetch]`), when the rebuild fetched.
+pub const FETCH_LOG: &str = "fetch.log";
 /// The SOUP register in three forms.
 pub const SOUP_MARKDOWN: &str = "soup.md";
 pub const SOUP_CSV: &str = "soup.csv";

@@ -101,6 +101,7 @@ fn adopt_rebuild(
         }
     };
     to(&kept.log, evidence::BUILD_LOG);
+    to(&kept.fetch_log, evidence::FETCH_LOG);
     to(&kept.variant_log, "build-variant.log");
     to(&kept.report, evidence::REBUILD_REPORT);
     if keep_rebuilt {
@@ -343,7 +344,18 @@ pub fn release_with(
             | BuildError::FetchTimedOut { .. }
             | BuildError::NoArtifacts { .. }),
         ) => {
-            failures.push(format!("rebuild: {e}"));
+            // The log moves into the evidence folder: the failure names it there, never by
+            // the staging path it had (gone by now, and a path of this machine).
+            let mut text = e.to_string();
+            if let Some(log) = e.log()
+                && let Some(name) = log.file_name()
+            {
+                text = text.replace(
+                    &format!("`{}`", log.display()),
+                    &format!("`{}` in the evidence folder", name.to_string_lossy()),
+                );
+            }
+            failures.push(format!("rebuild: {text}"));
             None
         }
         Err(source) => return Err(ReleaseError::Rebuild { source }),

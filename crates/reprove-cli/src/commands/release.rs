@@ -126,6 +126,18 @@ pub fn run(dir: &Path, args: ReleaseArgs) -> Result<Outcome> {
             for f in &index.failures {
                 s.push_str(&format!("  - {}\n", terminal(f)));
             }
+            // A build or fetch that failed: the end of its log, from the evidence folder.
+            for (log, what) in [(evidence::FETCH_LOG, "fetch"), (evidence::BUILD_LOG, "build")] {
+                if index
+                    .failures
+                    .iter()
+                    .any(|f| f.contains(&format!("`{log}` in the evidence folder")))
+                    && let Some(tail) =
+                        crate::output::log_tail(&released.evidence.join(log), 20)
+                {
+                    note(&format!("the {what} failed; {tail}"));
+                }
+            }
         }
     }
     if released.repository.is_none() {
