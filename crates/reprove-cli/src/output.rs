@@ -90,25 +90,6 @@ pub fn emit(output: Option<&Path>, bytes: &[u8], force: bool, what: &str) -> Res
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn refuses_to_overwrite_without_force() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("out.json");
-        write_file(&p, b"one", false).unwrap();
-        let err = write_file(&p, b"two", false).unwrap_err();
-        assert!(err.to_string().contains("--force"));
-        assert_eq!(std::fs::read(&p).unwrap(), b"one");
-        write_file(&p, b"two", true).unwrap();
-        assert_eq!(std::fs::read(&p).unwrap(), b"two");
-        // No temporary files are left behind.
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-    }
-}
-
 /// The last `lines` lines of a job's log (from its last 64 KiB), each escaped for the
 /// terminal, under a line naming the log: what a user reads first when a build failed.
 pub fn log_tail(path: &Path, lines: usize) -> Option<String> {
@@ -140,4 +121,23 @@ pub fn log_tail(path: &Path, lines: usize) -> Option<String> {
         out.push('\n');
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_to_overwrite_without_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.json");
+        write_file(&p, b"one", false).unwrap();
+        let err = write_file(&p, b"two", false).unwrap_err();
+        assert!(err.to_string().contains("--force"));
+        assert_eq!(std::fs::read(&p).unwrap(), b"one");
+        write_file(&p, b"two", true).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        // No temporary files are left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
 }
