@@ -454,9 +454,15 @@ fn diff_with_a_key_takes_tags_only_as_their_signed_baselines() {
     f.commit("two\n\nReviewed-by: R <r@example.com>");
     f.tag("v1.1.0");
     assert_eq!(
-        f.reprove(&["key", "generate", "--output", f.path("k").to_str().unwrap()])
-            .status
-            .code(),
+        f.reprove(&[
+            "key",
+            "generate",
+            "--no-password",
+            "--output",
+            f.path("k").to_str().unwrap()
+        ])
+        .status
+        .code(),
         Some(0)
     );
     let key = f.path("k.pub").display().to_string();

@@ -125,7 +125,8 @@ impl Project {
     /// the host network, `cache` flags as given), then verifies it as an auditor: soup-closure
     /// must find `closes` — "the N package(s) … are the SOUP register of <lockfile>".
     fn release_and_verify(&self, dist: &str, cache: &[&str], closes: &str) {
-        let (code, _, err) = self.run(&["key", "generate", "--output", &self.p("k")]);
+        let (code, _, err) =
+            self.run(&["key", "generate", "--no-password", "--output", &self.p("k")]);
         assert_eq!(code, 0, "{err}");
         let key = self.p("k.key");
         let mut release = vec![

@@ -246,9 +246,12 @@ fn baseline_images_and_repository_scan() {
     assert_eq!(verdicts(&String::from_utf8_lossy(&out.stdout)).len(), 1);
     // The signed baseline remembers the pin; the tag then moves.
     assert_eq!(
-        f.reprove_in(f.dir.path(), &["key", "generate", "--output", "k"])
-            .status
-            .code(),
+        f.reprove_in(
+            f.dir.path(),
+            &["key", "generate", "--no-password", "--output", "k"]
+        )
+        .status
+        .code(),
         Some(0)
     );
     let bundle = f.path("baseline.sigstore.json");
@@ -287,9 +290,12 @@ fn baseline_images_and_repository_scan() {
     assert!(err.contains("was not checked"), "{err}");
     // With the wrong key it refuses.
     assert_eq!(
-        f.reprove_in(f.dir.path(), &["key", "generate", "--output", "other"])
-            .status
-            .code(),
+        f.reprove_in(
+            f.dir.path(),
+            &["key", "generate", "--no-password", "--output", "other"]
+        )
+        .status
+        .code(),
         Some(0)
     );
     let (code, _, err) = run(
@@ -665,9 +671,12 @@ fn sha512_pins_and_signed_baseline_rules() {
     )
     .unwrap();
     assert_eq!(
-        f.reprove_in(f.dir.path(), &["key", "generate", "--output", "k"])
-            .status
-            .code(),
+        f.reprove_in(
+            f.dir.path(),
+            &["key", "generate", "--no-password", "--output", "k"]
+        )
+        .status
+        .code(),
         Some(0)
     );
     let (code, _, err) = run(

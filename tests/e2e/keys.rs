@@ -23,7 +23,15 @@ fn generate_both_algorithms_with_safe_modes() {
     for (alg, prefix) in [("p256", "rel"), ("ed25519", "ed")] {
         let out = with_env(
             &f,
-            &["key", "generate", "--algorithm", alg, "--output", prefix],
+            &[
+                "key",
+                "generate",
+                "--no-password",
+                "--algorithm",
+                alg,
+                "--output",
+                prefix,
+            ],
             &[],
         );
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -48,11 +56,26 @@ fn generate_both_algorithms_with_safe_modes() {
     }
     // Never overwritten without --force.
     let before = std::fs::read(f.path("rel.key")).unwrap();
-    let out = with_env(&f, &["key", "generate", "--output", "rel"], &[]);
+    let out = with_env(
+        &f,
+        &["key", "generate", "--no-password", "--output", "rel"],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--force"));
     assert_eq!(std::fs::read(f.path("rel.key")).unwrap(), before);
-    let out = with_env(&f, &["key", "generate", "--output", "rel", "--force"], &[]);
+    let out = with_env(
+        &f,
+        &[
+            "key",
+            "generate",
+            "--no-password",
+            "--output",
+            "rel",
+            "--force",
+        ],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(0));
     assert_ne!(std::fs::read(f.path("rel.key")).unwrap(), before);
 }
@@ -147,13 +170,62 @@ fn encrypted_keys_in_cosign_format() {
         stderr(&out)
     );
     assert!(!f.path("none.bundle").exists());
-    // An empty password variable counts as unset: the key is written unencrypted, and says so.
+    // An empty password variable counts as unset, and with no terminal to ask on, no key is
+    // written unencrypted unless --no-password says so.
     let out = with_env(
         &f,
         &["key", "generate", "--output", "plain"],
         &[("REPROVE_PASSWORD", "")],
     );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--no-password"), "{}", stderr(&out));
+    assert!(!f.path("plain.key").exists() && !f.path("plain.pub").exists());
+    let out = with_env(
+        &f,
+        &["key", "generate", "--no-password", "--output", "plain"],
+        &[("REPROVE_PASSWORD", "")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stderr(&out).contains("UNENCRYPTED"));
+}
+
+/// On a terminal, `key generate` asks for the password twice (no echo) and encrypts the key
+/// with it; two different answers write nothing.
+#[test]
+fn key_generate_asks_for_a_password_on_a_terminal() {
+    if !require_tool("script") {
+        return;
+    }
+    let f = Fixture::new();
+    let bin = env!("CARGO_BIN_EXE_reprove");
+    let run = |answers: [&str; 2], prefix: &str| {
+        let mut sh = std::process::Command::new("sh");
+        sh.current_dir(f.dir.path()).env_remove("REPROVE_PASSWORD").env_remove("COSIGN_PASSWORD").args([
+            "-c",
+            &format!(
+                "(sleep 1; printf '%s\\n' '{}'; sleep 1; printf '%s\\n' '{}') | script -qec '{bin} key generate -o {prefix}' /dev/null",
+                answers[0], answers[1]
+            ),
+        ]);
+        sh.output().unwrap()
+    };
+    let out = run(["tty-pw-1", "tty-pw-1"], "t1");
+    let text = std::fs::read_to_string(f.path("t1.key")).unwrap_or_default();
+    assert!(
+        text.starts_with("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"),
+        "{}{text}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // The password opens it.
+    let out = with_env(
+        &f,
+        &["key", "public", "t1.key"],
+        &[("REPROVE_PASSWORD", "tty-pw-1")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = run(["tty-pw-1", "tty-pw-2"], "t2");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("the two passwords differ"));
+    assert!(!f.path("t2.key").exists());
 }
 
 #[test]

@@ -726,6 +726,7 @@ fn a_release_made_before_reprove_is_released_and_verified_with_a_recipe_from_out
     let out = run(&[
         "key",
         "generate",
+        "--no-password",
         "--output",
         f.path("rk").to_str().unwrap(),
     ]);
@@ -831,7 +832,7 @@ fn an_artifact_equal_after_normalization_is_equivalent_not_reproducible() {
         cmd.output().unwrap()
     };
     assert_eq!(
-        reprove(&["key", "generate", "--output", &key])
+        reprove(&["key", "generate", "--no-password", "--output", &key])
             .status
             .code(),
         Some(0)

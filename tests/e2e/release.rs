@@ -42,7 +42,7 @@ impl Release {
             docker_host,
         };
         for k in ["k", "other"] {
-            let out = r.run(&["key", "generate", "--output", &r.p(k)]);
+            let out = r.run(&["key", "generate", "--no-password", "--output", &r.p(k)]);
             assert_eq!(out.0, 0, "{}", out.2);
         }
         Some(r)

@@ -20,7 +20,15 @@ fn setup() -> Fixture {
     for (alg, prefix) in [("p256", "p"), ("ed25519", "e")] {
         let out = f.reprove_in(
             f.dir.path(),
-            &["key", "generate", "--algorithm", alg, "--output", prefix],
+            &[
+                "key",
+                "generate",
+                "--no-password",
+                "--algorithm",
+                alg,
+                "--output",
+                prefix,
+            ],
         );
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     }
@@ -185,7 +193,10 @@ fn tampering_wrong_keys_and_wrong_artifacts_are_rejected() {
     // The wrong key, of either algorithm.
     let (code, text) = verify(&f, "b.json", "e.pub", "artifact.txt");
     assert_eq!(code, 1, "{text}");
-    let out = run(&f, &["key", "generate", "--output", "other"]);
+    let out = run(
+        &f,
+        &["key", "generate", "--no-password", "--output", "other"],
+    );
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(verify(&f, "b.json", "other.pub", "artifact.txt").0, 1);
 
@@ -436,7 +447,10 @@ fn a_signed_baseline_verifies_against_its_artifacts() {
         f.path("baseline.json").to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let k = f.reprove_in(f.dir.path(), &["key", "generate", "--output", "rel"]);
+    let k = f.reprove_in(
+        f.dir.path(),
+        &["key", "generate", "--no-password", "--output", "rel"],
+    );
     assert_eq!(k.status.code(), Some(0));
     let s = f.reprove_in(
         f.dir.path(),

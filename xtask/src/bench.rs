@@ -551,7 +551,7 @@ fn verify(dir: &Path) -> Result<String> {
     };
     let key = work.join("k");
     let key_s = key.display().to_string();
-    run_reprove(&["key", "generate", "--output", &key_s])?;
+    run_reprove(&["key", "generate", "--no-password", "--output", &key_s])?;
     let kept = work.join("kept");
     run_reprove(&["rebuild", "v1", "--keep", &kept.display().to_string()])?;
     let artifacts = kept.join("artifacts");

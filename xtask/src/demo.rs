@@ -260,7 +260,10 @@ pub fn run() -> Result<()> {
     let key = dir.join("keys").join("release");
     std::fs::create_dir_all(key.parent().unwrap_or(&dir))?;
     let key_s = key.display().to_string();
-    demo.reprove(&repo, &["key", "generate", "--output", &key_s])?;
+    demo.reprove(
+        &repo,
+        &["key", "generate", "--no-password", "--output", &key_s],
+    )?;
     let private = format!("{key_s}.key");
     let public = format!("{key_s}.pub");
 

@@ -28,6 +28,10 @@ pub enum KeyCommand {
         /// Overwrite existing files.
         #[arg(long)]
         force: bool,
+        /// Write the private key unencrypted (otherwise its password comes from
+        /// REPROVE_PASSWORD or COSIGN_PASSWORD, or is asked for twice on a terminal).
+        #[arg(long)]
+        no_password: bool,
     },
     /// Print the public key (SPKI PEM) of a private or public key file
     #[command(
@@ -51,12 +55,13 @@ pub fn run(cmd: KeyCommand) -> Result<Outcome> {
             algorithm,
             output,
             force,
+            no_password,
         } => {
             let alg = match algorithm {
                 AlgorithmArg::P256 => KeyAlgorithm::P256,
                 AlgorithmArg::Ed25519 => KeyAlgorithm::Ed25519,
             };
-            generate(alg, &output, force)?;
+            generate(alg, &output, force, no_password)?;
         }
         KeyCommand::Public { key } => public(&key)?,
     }
@@ -69,7 +74,41 @@ fn with_suffix(prefix: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn generate(algorithm: KeyAlgorithm, prefix: &Path, force: bool) -> Result<()> {
+/// The password the new key is encrypted with: from the environment, else asked twice on the
+/// terminal; `None` only with `--no-password`. Never an unencrypted key by default.
+fn new_key_password(no_password: bool) -> Result<Option<Zeroizing<String>>> {
+    use std::io::IsTerminal as _;
+    if no_password {
+        return Ok(None);
+    }
+    if let Some(pw) = env_password() {
+        return Ok(Some(pw));
+    }
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        bail!(
+            "no password for the new key: set REPROVE_PASSWORD (or COSIGN_PASSWORD), run on a terminal to be asked for one, or pass --no-password to write it unencrypted"
+        );
+    }
+    let first = Zeroizing::new(
+        rpassword::prompt_password("password for the new key: ")
+            .context("failed to read the password from the terminal")?,
+    );
+    if first.is_empty() {
+        bail!(
+            "an empty password encrypts nothing: pass --no-password to write the key unencrypted"
+        );
+    }
+    let again = Zeroizing::new(
+        rpassword::prompt_password("the same password again: ")
+            .context("failed to read the password from the terminal")?,
+    );
+    if *first != *again {
+        bail!("the two passwords differ: no key was written");
+    }
+    Ok(Some(first))
+}
+
+fn generate(algorithm: KeyAlgorithm, prefix: &Path, force: bool, no_password: bool) -> Result<()> {
     let key_path = with_suffix(prefix, ".key");
     let pub_path = with_suffix(prefix, ".pub");
     for p in [&key_path, &pub_path] {
@@ -80,8 +119,9 @@ fn generate(algorithm: KeyAlgorithm, prefix: &Path, force: bool) -> Result<()> {
             );
         }
     }
+    let password = new_key_password(no_password)?;
     let key = PrivateKey::generate(algorithm)?;
-    let (private_pem, encrypted) = match env_password() {
+    let (private_pem, encrypted) = match password {
         Some(pw) => (Zeroizing::new(key.to_encrypted_pem(pw.as_bytes())?), true),
         None => (key.to_pkcs8_pem()?, false),
     };
@@ -100,7 +140,7 @@ fn generate(algorithm: KeyAlgorithm, prefix: &Path, force: bool) -> Result<()> {
         ));
     } else {
         note(&format!(
-            "wrote `{}` (UNENCRYPTED: set REPROVE_PASSWORD or COSIGN_PASSWORD to encrypt it; mode 0600) and `{}` ({algorithm})",
+            "wrote `{}` (UNENCRYPTED, as --no-password asked; mode 0600) and `{}` ({algorithm})",
             key_path.display(),
             pub_path.display()
         ));
