@@ -146,3 +146,22 @@ fn completions_and_man_pages_come_from_the_clap_tree() {
     let out = f.reprove(&["man", "--output", &dir.display().to_string()]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+/// `--version` names the commit it was built from, and whether that was a tagged release.
+#[test]
+fn version_names_the_commit() {
+    let f = Fixture::new();
+    let out = f.reprove(&["--version"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let commit = text
+        .split("(commit ")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .unwrap_or_default();
+    assert!(
+        commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{text}"
+    );
+    assert!(text.contains(", tag ") || text.contains("not a tagged release"), "{text}");
+}

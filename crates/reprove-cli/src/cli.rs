@@ -16,7 +16,7 @@ use crate::outcome::Outcome;
 ///
 /// Exit status: 0 the check holds, 1 the check ran and failed, 2 it could not run.
 #[derive(Debug, Parser)]
-#[command(name = "reprove", version, about, max_term_width = 100)]
+#[command(name = "reprove", version = env!("REPROVE_LONG_VERSION"), about, max_term_width = 100)]
 pub struct Cli {
     /// Run as if started in DIR.
     #[arg(short = 'C', global = true, value_name = "DIR")]
