@@ -11,7 +11,9 @@ fn git(args: &[&str]) -> Option<String> {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 fn main() {
@@ -20,7 +22,12 @@ fn main() {
     }
     let top = git(&["rev-parse", "--show-toplevel"]);
     if let Some(top) = &top {
-        for f in [".git/HEAD", ".git/packed-refs", ".git/refs/tags", ".git/refs/heads"] {
+        for f in [
+            ".git/HEAD",
+            ".git/packed-refs",
+            ".git/refs/tags",
+            ".git/refs/heads",
+        ] {
             println!("cargo:rerun-if-changed={top}/{f}");
         }
     }
@@ -28,8 +35,9 @@ fn main() {
     let commit = from_env("REPROVE_BUILD_COMMIT")
         .or_else(|| git(&["rev-parse", "HEAD"]))
         .unwrap_or_else(|| "unknown".into());
-    let tag = from_env("REPROVE_BUILD_TAG")
-        .or_else(|| git(&["describe", "--tags", "--exact-match", "HEAD"]).filter(|t| !t.is_empty()));
+    let tag = from_env("REPROVE_BUILD_TAG").or_else(|| {
+        git(&["describe", "--tags", "--exact-match", "HEAD"]).filter(|t| !t.is_empty())
+    });
     let version = env!("CARGO_PKG_VERSION");
     let long = match tag {
         Some(t) => format!("{version} (commit {commit}, tag {t})"),

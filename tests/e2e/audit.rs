@@ -395,3 +395,45 @@ fn report_is_a_self_contained_record_a_browser_renders() {
         "a screenshot with content"
     );
 }
+
+/// On a terminal the status words are coloured; with `NO_COLOR`, or piped, never an escape.
+#[test]
+fn status_words_are_coloured_only_on_a_terminal() {
+    if !require_tool("script") {
+        return;
+    }
+    let Some((r, _)) = three_releases() else {
+        return;
+    };
+    let on_tty = |no_color: bool| {
+        let cmd = format!(
+            "{} verify v1.0.0 --no-artifacts --key {}",
+            env!("CARGO_BIN_EXE_reprove"),
+            r.p("k.pub")
+        );
+        let mut sh = Command::new("script");
+        sh.current_dir(r.f.repo()).args(["-qec", &cmd, "/dev/null"]);
+        r.f.env(&mut sh);
+        sh.env("TERM", "xterm");
+        if no_color {
+            sh.env("NO_COLOR", "1");
+        }
+        String::from_utf8_lossy(&sh.output().unwrap().stdout).into_owned()
+    };
+    let coloured = on_tty(false);
+    assert!(
+        coloured.contains("\u{1b}[32mpass   \u{1b}[0m"),
+        "{coloured:?}"
+    );
+    assert!(
+        coloured.contains("\u{1b}[33mskipped\u{1b}[0m"),
+        "{coloured:?}"
+    );
+    let plain = on_tty(true);
+    assert!(!plain.contains('\u{1b}'), "{plain:?}");
+    let (_, piped, _) = r.run(&["verify", "v1.0.0", "--no-artifacts", "--key", &r.p("k.pub")]);
+    assert!(
+        !piped.contains('\u{1b}') && piped.contains("pass "),
+        "{piped}"
+    );
+}

@@ -163,5 +163,27 @@ fn version_names_the_commit() {
         commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit()),
         "{text}"
     );
-    assert!(text.contains(", tag ") || text.contains("not a tagged release"), "{text}");
+    assert!(
+        text.contains(", tag ") || text.contains("not a tagged release"),
+        "{text}"
+    );
+}
+
+/// `-q` silences notes (never warnings or errors); `-v` and `-q` exclude each other.
+#[test]
+fn quiet_and_verbose() {
+    let f = Fixture::new();
+    let dir = f.path("keys");
+    std::fs::create_dir_all(&dir).unwrap();
+    let prefix = dir.join("k").display().to_string();
+    let out = f.reprove(&["-q", "key", "generate", "--no-password", "-o", &prefix]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // The unencrypted key is a warning: said even with -q.
+    assert!(stderr(&out).contains("UNENCRYPTED"), "{}", stderr(&out));
+    let man = f.path("man");
+    let out = f.reprove(&["man", "-o", &man.display().to_string(), "--quiet"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+    let out = f.reprove(&["-q", "-v", "man"]);
+    assert_eq!(out.status.code(), Some(2));
 }

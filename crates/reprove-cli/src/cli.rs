@@ -21,6 +21,12 @@ pub struct Cli {
     /// Run as if started in DIR.
     #[arg(short = 'C', global = true, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// Say nothing on stderr but errors and warnings (no progress, no notes).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Show progress even when stderr is not a terminal (a CI log).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -54,6 +60,13 @@ pub enum Command {
 
 /// Runs the command the user asked for.
 pub fn run(cli: Cli) -> Result<Outcome> {
+    crate::output::set_verbosity(if cli.quiet {
+        crate::output::Verbosity::Quiet
+    } else if cli.verbose {
+        crate::output::Verbosity::Verbose
+    } else {
+        crate::output::Verbosity::Normal
+    });
     let dir = match cli.dir {
         Some(d) => d,
         None => std::env::current_dir().context("failed to read the current directory")?,

@@ -69,11 +69,64 @@ pub fn stdout(bytes: &[u8]) -> Result<()> {
 /// ([`reprove_escape::terminal`]); this second pass makes sure no control character of any
 /// origin reaches the terminal.
 pub fn stdout_text(text: &str) -> Result<()> {
-    stdout(reprove_escape::terminal_block(text).as_bytes())
+    stdout(reprove_escape::terminal_block_styled(text, color()).as_bytes())
 }
 
-/// A diagnostic line on stderr (escaped as [`stdout_text`]).
+/// Whether stdout takes colour: a terminal, `NO_COLOR` unset (<https://no-color.org>), and a
+/// `TERM` other than `dumb`. Piped output never carries an escape sequence.
+pub fn color() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+}
+
+/// How much reprove says on stderr besides errors (`-q`, `-v`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    /// Errors and warnings only.
+    Quiet,
+    /// Progress on a terminal, notes.
+    Normal,
+    /// Progress even when stderr is not a terminal.
+    Verbose,
+}
+
+static VERBOSITY: std::sync::OnceLock<Verbosity> = std::sync::OnceLock::new();
+
+/// Set once, from the command line.
+pub fn set_verbosity(v: Verbosity) {
+    let _ = VERBOSITY.set(v);
+}
+
+fn verbosity() -> Verbosity {
+    VERBOSITY.get().copied().unwrap_or(Verbosity::Normal)
+}
+
+/// Whether progress lines are shown: on a terminal (or with `REPROVE_PROGRESS` set), always
+/// with `-v`, never with `-q`.
+pub fn show_progress() -> bool {
+    use std::io::IsTerminal as _;
+    match verbosity() {
+        Verbosity::Quiet => false,
+        Verbosity::Verbose => true,
+        Verbosity::Normal => {
+            std::io::stderr().is_terminal() || std::env::var_os("REPROVE_PROGRESS").is_some()
+        }
+    }
+}
+
+/// A diagnostic line on stderr (escaped as [`stdout_text`]); not shown with `-q`.
 pub fn note(message: &str) {
+    if verbosity() == Verbosity::Quiet {
+        return;
+    }
+    warn(message);
+}
+
+/// A line on stderr that `-q` does not hide: what a user must know (an unencrypted key, a
+/// statement read without its signature checked).
+pub fn warn(message: &str) {
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "{}", reprove_escape::terminal_block(message));
 }

@@ -52,8 +52,63 @@ fn invisible(c: char) -> bool {
 }
 
 /// Whether a terminal (or a reader) would treat `c` as anything but a visible character.
+/// The style markers ([`Style`]) count: only reprove's own words may carry them.
 pub fn is_unsafe_for_terminal(c: char) -> bool {
-    c.is_control() || invisible(c)
+    c.is_control() || invisible(c) || is_style_marker(c)
+}
+
+/// How one of reprove's status words is shown on a colour terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// A check that failed, a mismatch: bold red.
+    Bad,
+    /// A check that held: green.
+    Good,
+    /// Not checked, skipped, equivalent: yellow.
+    Note,
+}
+
+const STYLE_BAD: char = '\u{E000}';
+const STYLE_GOOD: char = '\u{E001}';
+const STYLE_NOTE: char = '\u{E002}';
+const STYLE_END: char = '\u{E003}';
+
+fn is_style_marker(c: char) -> bool {
+    matches!(c, STYLE_BAD | STYLE_GOOD | STYLE_NOTE | STYLE_END)
+}
+
+/// `word` (reprove's own text, already padded) marked for `style`: [`terminal_block_styled`]
+/// turns the marks into colour or drops them. A value from outside never carries a mark:
+/// [`terminal`] escapes them like any invisible character.
+pub fn styled(word: &str, style: Style) -> String {
+    let start = match style {
+        Style::Bad => STYLE_BAD,
+        Style::Good => STYLE_GOOD,
+        Style::Note => STYLE_NOTE,
+    };
+    let plain: String = word.chars().filter(|c| !is_style_marker(*c)).collect();
+    format!("{start}{plain}{STYLE_END}")
+}
+
+/// [`terminal_block`], with reprove's style marks turned into SGR colour sequences when
+/// `color`, or dropped.
+pub fn terminal_block_styled(s: &str, color: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            STYLE_BAD if color => out.push_str("\u{1b}[1;31m"),
+            STYLE_GOOD if color => out.push_str("\u{1b}[32m"),
+            STYLE_NOTE if color => out.push_str("\u{1b}[33m"),
+            STYLE_END if color => out.push_str("\u{1b}[0m"),
+            c if is_style_marker(c) => {}
+            '\n' | '\t' => out.push(c),
+            c if is_unsafe_for_terminal(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A value (name, subject, message) for a terminal line: every control and invisible
@@ -231,6 +286,25 @@ pub fn csv(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_reprove_words_are_coloured() {
+        let line = format!(
+            "  {} check {}",
+            styled("FAIL   ", Style::Bad),
+            terminal("x\u{e000}y")
+        );
+        assert_eq!(
+            terminal_block_styled(&line, true),
+            "  \u{1b}[1;31mFAIL   \u{1b}[0m check x\\u{e000}y"
+        );
+        assert_eq!(
+            terminal_block_styled(&line, false),
+            "  FAIL    check x\\u{e000}y"
+        );
+        // A value that slipped past `terminal` still cannot colour anything.
+        assert_eq!(terminal_block("\u{e001}ok"), "\\u{e001}ok");
+    }
+
     use super::*;
     use proptest::prelude::*;
 

@@ -139,7 +139,7 @@ fn generate(algorithm: KeyAlgorithm, prefix: &Path, force: bool, no_password: bo
             pub_path.display()
         ));
     } else {
-        note(&format!(
+        crate::output::warn(&format!(
             "wrote `{}` (UNENCRYPTED, as --no-password asked; mode 0600) and `{}` ({algorithm})",
             key_path.display(),
             pub_path.display()

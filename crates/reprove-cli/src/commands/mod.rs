@@ -27,8 +27,6 @@ use reprove_attest::verify::Signer;
 use reprove_baseline::BaselineView;
 use reprove_source::Repository;
 
-use crate::output::note;
-
 /// The evidence folder of `tag`: `--evidence DIR`, else `evidence/<tag>` in the repository.
 pub fn evidence_dir(
     given: Option<&Path>,
@@ -82,7 +80,7 @@ pub fn optional_repo(dir: &Path) -> Result<Option<Repository>> {
 }
 
 pub fn progress_bar() -> Option<indicatif::ProgressBar> {
-    if !std::io::stderr().is_terminal() {
+    if !std::io::stderr().is_terminal() || !crate::output::show_progress() {
         return None;
     }
     let pb = indicatif::ProgressBar::new(0);
@@ -106,11 +104,11 @@ pub fn read_baseline_arg(
     let file = reprove_release::baseline_file::read_baseline_file(path, signers, root)?;
     match file.form {
         _ if file.verified_by.is_some() => {}
-        Form::Manifest => note(&format!(
+        Form::Manifest => crate::output::warn(&format!(
             "note: `{}` is an unsigned statement; its content was not authenticated",
             path.display()
         )),
-        _ => note(&format!(
+        _ => crate::output::warn(&format!(
             "note: the signature of `{}` was not checked (give --key to verify it)",
             path.display()
         )),

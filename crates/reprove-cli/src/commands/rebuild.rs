@@ -1,12 +1,11 @@
 //! `reprove rebuild`.
 
-use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use clap::Args;
 use reprove_build::{EngineKind, Options, RebuildReport, Verdict};
-use reprove_escape::{terminal, xml};
+use reprove_escape::{Style, styled, terminal, xml};
 use reprove_source::{Repository, Tag};
 
 use crate::args::{EngineArg, RebuildFormat};
@@ -149,12 +148,14 @@ fn text(r: &RebuildReport) -> String {
         let name = terminal(&c.name);
         let line = match c.verdict {
             Verdict::Match => format!(
-                "  match     {}  sha256:{}",
+                "  {}  {}  sha256:{}",
+                styled("match   ", Style::Good),
                 name,
                 c.rebuilt.as_ref().map(|a| a.sha256.as_str()).unwrap_or("")
             ),
             Verdict::Mismatch => format!(
-                "  MISMATCH  {}  published sha256:{}… ({} B), rebuilt sha256:{}… ({} B)",
+                "  {}  {}  published sha256:{}… ({} B), rebuilt sha256:{}… ({} B)",
+                styled("MISMATCH", Style::Bad),
                 name,
                 c.published.as_ref().map(|a| short(&a.sha256)).unwrap_or(""),
                 c.published
@@ -174,7 +175,11 @@ fn text(r: &RebuildReport) -> String {
                 let accepted = r.unaccepted(&c.normalizations).is_empty();
                 format!(
                     "  {}  {}  the same after {} ({})",
-                    if accepted { "equivalent" } else { "EQUIVALENT" },
+                    if accepted {
+                        styled("equivalent", Style::Note)
+                    } else {
+                        styled("EQUIVALENT", Style::Bad)
+                    },
                     name,
                     passes.join(", "),
                     if accepted {
@@ -184,8 +189,14 @@ fn text(r: &RebuildReport) -> String {
                     }
                 )
             }
-            Verdict::Missing => format!("  MISSING   {name}  published but not rebuilt"),
-            Verdict::Extra => format!("  EXTRA     {name}  rebuilt but not published"),
+            Verdict::Missing => format!(
+                "  {}  {name}  published but not rebuilt",
+                styled("MISSING ", Style::Bad)
+            ),
+            Verdict::Extra => format!(
+                "  {}  {name}  rebuilt but not published",
+                styled("EXTRA   ", Style::Bad)
+            ),
         };
         s.push_str(&line);
         s.push('\n');
@@ -327,7 +338,7 @@ pub fn run(dir: &Path, args: RebuildArgs) -> Result<Outcome> {
         keep: args.keep,
         fetch: args.fetch.options()?,
     };
-    let show = std::io::stderr().is_terminal();
+    let show = crate::output::show_progress();
     let report = reprove_build::rebuild(&repo, tag, &opts, &|msg| {
         if show {
             note(msg);

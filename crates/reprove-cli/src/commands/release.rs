@@ -1,6 +1,5 @@
 //! `reprove release`: baseline, rebuild, compare, provenance, sign, evidence folder.
 
-use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
@@ -96,7 +95,7 @@ pub fn run(dir: &Path, args: ReleaseArgs) -> Result<Outcome> {
     let recipe = args.recipe.read(&repo)?;
     // The password is asked before any work.
     let key = crate::keys::read_private_key(&args.key)?;
-    let show = std::io::stderr().is_terminal() || std::env::var_os("REPROVE_PROGRESS").is_some();
+    let show = crate::output::show_progress();
     let opts = reprove_release::pipeline::Options {
         artifacts: args.artifacts,
         evidence: evidence_dir.clone(),

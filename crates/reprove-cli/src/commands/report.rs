@@ -1,7 +1,6 @@
 //! `reprove report`: the audit pack — the configuration management record (HTML or
 //! Markdown), `SOUP-List.md` and `Configuration-Management.md`.
 
-use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
@@ -141,7 +140,7 @@ pub fn run(dir: &Path, args: ReportArgs) -> Result<Outcome> {
             None
         },
     };
-    let show = std::io::stderr().is_terminal();
+    let show = crate::output::show_progress();
     let verified = reprove_release::verify::verify(&opts, &|m| {
         if show {
             note(m);

@@ -1,13 +1,12 @@
 //! `reprove verify`: the auditor's offline check of a release's evidence.
 
-use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use clap::Args;
 use reprove_attest::sign_statement;
 use reprove_build::EngineKind;
-use reprove_escape::{terminal, xml};
+use reprove_escape::{Style, styled, terminal, xml};
 use reprove_release::verify::{CheckStatus, VerifyReport};
 use reprove_source::{Tag, rfc3339_utc, unix_now};
 
@@ -107,9 +106,14 @@ fn text(r: &VerifyReport) -> String {
         .max()
         .unwrap_or(0);
     for c in &r.checks {
+        let style = match c.status {
+            CheckStatus::Pass => Style::Good,
+            CheckStatus::Skipped => Style::Note,
+            CheckStatus::Fail | CheckStatus::Error => Style::Bad,
+        };
         s.push_str(&format!(
-            "  {:<7}  {:w$}  {}\n",
-            status_word(c.status),
+            "  {}  {:w$}  {}\n",
+            styled(&format!("{:<7}", status_word(c.status)), style),
             c.id,
             c.detail
         ));
@@ -256,7 +260,7 @@ pub fn run(dir: &Path, args: VerifyArgs) -> Result<Outcome> {
             fetch,
         }),
     };
-    let show = std::io::stderr().is_terminal();
+    let show = crate::output::show_progress();
     let report = reprove_release::verify::verify(&opts, &|m| {
         if show {
             note(m);
