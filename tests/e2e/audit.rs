@@ -8,7 +8,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::release::{BUILD, Release};
-use crate::support::require_tool;
+use crate::support::{assert_schema, require_tool};
 
 /// v1.0.0 released, v1.1.0 failed (an unreviewed change), v1.2.0 untracked.
 fn three_releases() -> Option<(Release, String)> {
@@ -435,5 +435,107 @@ fn status_words_are_coloured_only_on_a_terminal() {
     assert!(
         !piped.contains('\u{1b}') && piped.contains("pass "),
         "{piped}"
+    );
+}
+
+/// Every `--format json` document carries `schemaVersion` and matches its schema in
+/// `schemas/`, in its passing and its failing shapes.
+#[test]
+fn every_json_output_matches_its_schema() {
+    let Some((r, dist)) = three_releases() else {
+        return;
+    };
+    let key = r.p("k.pub");
+    let json = |args: &[&str], schema: &str| {
+        let (c, out, err) = r.run(args);
+        assert!(c <= 2, "{args:?}: {err}");
+        let v: Value =
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}\n{out}{err}"));
+        assert_eq!(v["schemaVersion"], "1.0", "{args:?}");
+        assert_schema(schema, &out);
+        v
+    };
+    json(
+        &[
+            "verify",
+            "v1.0.0",
+            "--key",
+            &key,
+            "--artifacts",
+            &dist,
+            "--format",
+            "json",
+        ],
+        "verify",
+    );
+    let failed = json(
+        &[
+            "verify",
+            "v1.1.0",
+            "--key",
+            &key,
+            "--no-artifacts",
+            "--format",
+            "json",
+        ],
+        "verify",
+    );
+    assert_eq!(failed["verdict"], "failed");
+    json(
+        &[
+            "verify",
+            "v1.0.0",
+            "--key",
+            &r.p("other.pub"),
+            "--no-artifacts",
+            "--format",
+            "json",
+        ],
+        "verify",
+    );
+    json(&["status", "--key", &key, "--format", "json"], "status");
+    json(&["diff", "v1.0.0", "v1.1.0", "--format", "json"], "diff");
+    json(&["soup", "v1.1.0", "--format", "json"], "soup");
+    json(&["images", "check", "--format", "json"], "images-check");
+    let ev = r.f.repo().join("evidence/v1.0.0/provenance.sigstore.json");
+    let ev = ev.display().to_string();
+    let ok = json(
+        &[
+            "verify-bundle",
+            "--bundle",
+            &ev,
+            "--key",
+            &key,
+            "--format",
+            "json",
+            &format!("{dist}/greeting.txt"),
+        ],
+        "verify-bundle",
+    );
+    assert_eq!(ok["verified"], true);
+    let rejected = json(
+        &[
+            "verify-bundle",
+            "--bundle",
+            &ev,
+            "--key",
+            &r.p("other.pub"),
+            "--format",
+            "json",
+            &format!("{dist}/greeting.txt"),
+        ],
+        "verify-bundle",
+    );
+    assert_eq!(rejected["verified"], false);
+    json(
+        &[
+            "rebuild",
+            "v1.0.0",
+            "--artifacts",
+            &dist,
+            "--format",
+            "json",
+        ],
+        "rebuild-report",
     );
 }

@@ -262,3 +262,36 @@ pub fn interop(program: &str, env: &[(&str, &Path)], args: &[&Path]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Checks `json` (one document reprove printed) against `schemas/<schema>.json` with Python's
+/// `jsonschema` (Draft 2020-12, an independent validator), panicking with every violation.
+pub fn assert_schema(schema: &str, json: &str) {
+    let Some(python) = python_with("jsonschema") else {
+        return;
+    };
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../schemas")
+        .join(format!("{schema}.json"));
+    let script = "import json, sys, jsonschema\n\
+schema = json.load(open(sys.argv[1]))\n\
+jsonschema.Draft202012Validator.check_schema(schema)\n\
+errors = list(jsonschema.Draft202012Validator(schema).iter_errors(json.load(sys.stdin)))\n\
+for e in errors: print(list(e.absolute_path), e.message)\n\
+sys.exit(1 if errors else 0)\n";
+    let mut child = Command::new(&python)
+        .args(["-c", script])
+        .arg(&path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), json.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "reprove's output does not match schemas/{schema}.json:\n{}{}\n{json}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -89,8 +89,10 @@ fn test(extra: &[String]) -> Result<()> {
             // certificate code imports pyOpenSSL without declaring it)
             "model-signing==1.*",
             "pyopenssl==26.*",
+            // validates every --format json document against schemas/ (Draft 2020-12)
+            "jsonschema==4.*",
         ],
-        "import cyclonedx.validation.json, securesystemslib.dsse, in_toto_attestation, yaml, model_signing",
+        "import cyclonedx.validation.json, securesystemslib.dsse, in_toto_attestation, yaml, model_signing, jsonschema",
     )?;
     let node_modules = util::node_modules(
         &[

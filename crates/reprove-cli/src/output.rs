@@ -143,6 +143,65 @@ pub fn emit(output: Option<&Path>, bytes: &[u8], force: bool, what: &str) -> Res
     }
 }
 
+/// The JSON documents reprove prints (`--format json`), each described by a JSON Schema
+/// (2020-12) in `schemas/<name>.json` that the test suite validates every output against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonDoc {
+    Soup,
+    Rebuild,
+    Verify,
+    Status,
+    Diff,
+    ImagesCheck,
+    VerifyBundle,
+}
+
+impl JsonDoc {
+    #[cfg(test)]
+    pub const ALL: [JsonDoc; 7] = [
+        JsonDoc::Soup,
+        JsonDoc::Rebuild,
+        JsonDoc::Verify,
+        JsonDoc::Status,
+        JsonDoc::Diff,
+        JsonDoc::ImagesCheck,
+        JsonDoc::VerifyBundle,
+    ];
+
+    /// The schema's file name in `schemas/`, without `.json`.
+    #[cfg(test)]
+    pub fn name(self) -> &'static str {
+        match self {
+            JsonDoc::Soup => "soup",
+            JsonDoc::Rebuild => "rebuild-report",
+            JsonDoc::Verify => "verify",
+            JsonDoc::Status => "status",
+            JsonDoc::Diff => "diff",
+            JsonDoc::ImagesCheck => "images-check",
+            JsonDoc::VerifyBundle => "verify-bundle",
+        }
+    }
+}
+
+/// The version of every JSON document's shape: the major part changes when a member is
+/// removed or changes meaning, the minor part when one is added.
+pub const SCHEMA_VERSION: &str = "1.0";
+
+/// A JSON document as printed: `value` (an object) with its `schemaVersion`, pretty, with a
+/// final newline.
+pub fn json_doc(_doc: JsonDoc, value: impl serde::Serialize) -> Result<Vec<u8>> {
+    let mut v = serde_json::to_value(value).context("failed to render the JSON output")?;
+    if let serde_json::Value::Object(m) = &mut v {
+        m.insert(
+            "schemaVersion".into(),
+            serde_json::Value::String(SCHEMA_VERSION.into()),
+        );
+    }
+    let mut b = serde_json::to_vec_pretty(&v).context("failed to render the JSON output")?;
+    b.push(b'\n');
+    Ok(b)
+}
+
 /// The last `lines` lines of a job's log (from its last 64 KiB), each escaped for the
 /// terminal, under a line naming the log: what a user reads first when a build failed.
 pub fn log_tail(path: &Path, lines: usize) -> Option<String> {
@@ -178,6 +237,36 @@ pub fn log_tail(path: &Path, lines: usize) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    /// Every JSON document reprove prints has its schema checked in, with the version it
+    /// prints.
+    #[test]
+    fn every_json_document_has_its_schema() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas");
+        for doc in super::JsonDoc::ALL {
+            let path = dir.join(format!("{}.json", doc.name()));
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+            let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(
+                schema["$schema"], "https://json-schema.org/draft/2020-12/schema",
+                "{path:?}"
+            );
+            assert_eq!(
+                schema["$id"],
+                format!("https://reprove.dev/schemas/{}.json", doc.name())
+            );
+            assert!(
+                schema["required"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&serde_json::json!("schemaVersion")),
+                "{path:?}"
+            );
+            let printed = super::json_doc(doc, serde_json::json!({})).unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&printed).unwrap();
+            assert_eq!(v["schemaVersion"], super::SCHEMA_VERSION);
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -335,11 +335,7 @@ pub fn run(dir: &Path, args: DiffArgs) -> Result<Outcome> {
         }
     }
     let out = match args.format {
-        DiffFormat::Json => {
-            let mut b = serde_json::to_vec_pretty(&d)?;
-            b.push(b'\n');
-            b
-        }
+        DiffFormat::Json => crate::output::json_doc(crate::output::JsonDoc::Diff, &d)?,
         DiffFormat::Text => reprove_escape::terminal_block(&diff_text(&d, false)).into_bytes(),
         DiffFormat::Markdown => diff_text(&d, true).into_bytes(),
     };

@@ -412,11 +412,10 @@ fn check(dir: &Path, args: CheckArgs) -> Result<Outcome> {
         }
         ImagesFormat::Json => {
             let list: Vec<&Row<'_>> = rows.iter().map(|(r, _)| r).collect();
-            let mut b = serde_json::to_vec_pretty(
-                &serde_json::json!({ "references": list, "summary": counts }),
-            )?;
-            b.push(b'\n');
-            b
+            crate::output::json_doc(
+                crate::output::JsonDoc::ImagesCheck,
+                serde_json::json!({ "references": list, "summary": counts }),
+            )?
         }
         ImagesFormat::Sarif => {
             let mut b = serde_json::to_vec_pretty(&sarif(&rows))?;

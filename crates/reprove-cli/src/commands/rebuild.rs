@@ -353,11 +353,7 @@ pub fn run(dir: &Path, args: RebuildArgs) -> Result<Outcome> {
                 Outcome::Fail
             });
         }
-        RebuildFormat::Json => {
-            let mut b = serde_json::to_vec_pretty(&report)?;
-            b.push(b'\n');
-            b
-        }
+        RebuildFormat::Json => crate::output::json_doc(crate::output::JsonDoc::Rebuild, &report)?,
         RebuildFormat::Junit => junit(&report).into_bytes(),
     };
     stdout(&out)?;

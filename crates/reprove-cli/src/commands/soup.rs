@@ -74,11 +74,14 @@ fn soup(
             s.into_bytes()
         }
         SoupFormat::Csv => reprove_soup::to_csv(&reg.items).into_bytes(),
-        SoupFormat::Json => serde_json::to_vec_pretty(&serde_json::json!({
-            "commit": reg.commit.to_string(),
-            "items": reg.items,
-            "findings": reg.findings,
-        }))?,
+        SoupFormat::Json => crate::output::json_doc(
+            crate::output::JsonDoc::Soup,
+            serde_json::json!({
+                "commit": reg.commit.to_string(),
+                "items": reg.items,
+                "findings": reg.findings,
+            }),
+        )?,
         SoupFormat::Cyclonedx => {
             let meta = reprove_soup::BomMetadata {
                 name: reg.project.name.clone(),

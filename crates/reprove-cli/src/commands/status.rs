@@ -86,14 +86,15 @@ pub fn run(dir: &Path, args: StatusArgs) -> Result<Outcome> {
             for s in &list {
                 *counts.entry(s.state.as_str()).or_insert(0usize) += 1;
             }
-            let mut b = serde_json::to_vec_pretty(&serde_json::json!({
-                "evidenceRoot": root.display().to_string(),
-                "signaturesChecked": checked,
-                "summary": counts,
-                "releases": list,
-            }))?;
-            b.push(b'\n');
-            b
+            crate::output::json_doc(
+                crate::output::JsonDoc::Status,
+                serde_json::json!({
+                    "evidenceRoot": root.display().to_string(),
+                    "signaturesChecked": checked,
+                    "summary": counts,
+                    "releases": list,
+                }),
+            )?
         }
         TextOrJson::Text => {
             let tags: Vec<String> = list

@@ -303,9 +303,7 @@ pub fn run(dir: &Path, args: VerifyArgs) -> Result<Outcome> {
                     );
                 }
             }
-            let mut b = serde_json::to_vec_pretty(&v)?;
-            b.push(b'\n');
-            b
+            crate::output::json_doc(crate::output::JsonDoc::Verify, v)?
         }
     };
     stdout(&out)?;

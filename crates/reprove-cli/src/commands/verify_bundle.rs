@@ -115,18 +115,17 @@ fn verify_bundle(
     match result {
         Ok(v) => {
             let out = match format {
-                TextOrJson::Json => {
-                    let mut b = serde_json::to_vec_pretty(&serde_json::json!({
+                TextOrJson::Json => crate::output::json_doc(
+                    crate::output::JsonDoc::VerifyBundle,
+                    serde_json::json!({
                         "verified": true,
                         "bundle": bundle.display().to_string(),
                         "artifact": file_or_digest,
                         "checks": v.checks,
                         "notes": v.notes,
                         "statement": v.statement,
-                    }))?;
-                    b.push(b'\n');
-                    b
-                }
+                    }),
+                )?,
                 TextOrJson::Text => {
                     let mut s = format!(
                         "verified `{}` against `{}`\n",
@@ -149,16 +148,15 @@ fn verify_bundle(
         }
         Err(VerifyError::Rejected { message }) => {
             let out = match format {
-                TextOrJson::Json => {
-                    let mut b = serde_json::to_vec_pretty(&serde_json::json!({
+                TextOrJson::Json => crate::output::json_doc(
+                    crate::output::JsonDoc::VerifyBundle,
+                    serde_json::json!({
                         "verified": false,
                         "bundle": bundle.display().to_string(),
                         "artifact": file_or_digest,
                         "reason": message,
-                    }))?;
-                    b.push(b'\n');
-                    b
-                }
+                    }),
+                )?,
                 TextOrJson::Text => format!(
                     "rejected `{}`: {}\n",
                     terminal(&bundle.display().to_string()),
