@@ -301,6 +301,26 @@ fn report_is_a_self_contained_record_a_browser_renders() {
         "--force",
     ]);
     assert_eq!(c, 0, "{err}");
+    // --check-images asks the (loopback) registry now, and the record uses it: §8.1.3 says
+    // the pins were re-checked, the images section says they hold.
+    let pins = out_dir.join("pins/v1.0.0.html");
+    let (c, _, err) = r.run(&[
+        "report",
+        "v1.0.0",
+        "--key",
+        &r.p("k.pub"),
+        "--artifacts",
+        &dist,
+        "--check-images",
+        "-o",
+        &pins.display().to_string(),
+    ]);
+    assert_eq!(c, 0, "{err}");
+    let page = std::fs::read_to_string(&pins).unwrap();
+    assert!(
+        page.contains("Pins against their registries: pass"),
+        "{page}"
+    );
     // Without a key nothing is called verified: exit 2, and the record says so.
     let unkeyed = r.f.path("unkeyed/v1.0.0.html");
     let (c, o, _) = r.run(&["report", "v1.0.0", "-o", &unkeyed.display().to_string()]);
@@ -538,4 +558,7 @@ fn every_json_output_matches_its_schema() {
         ],
         "rebuild-report",
     );
+    // Without published files: nothing compared, verdict `built`.
+    let built = json(&["rebuild", "v1.0.0", "--format", "json"], "rebuild-report");
+    assert_eq!(built["verdict"], "built");
 }

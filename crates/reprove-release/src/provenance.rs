@@ -158,7 +158,13 @@ pub fn repository(configured: Option<&str>, repo: &Repository) -> Option<String>
 pub fn repository_uri(raw: &str) -> Option<String> {
     let raw = raw.trim();
     let raw = raw.strip_prefix("git+").unwrap_or(raw);
-    if raw.is_empty() || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    // No query or fragment: a token in one would be signed, and `host?x@evil` would move the
+    // host.
+    if raw.is_empty()
+        || raw
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '?' || c == '#')
+    {
         return None;
     }
     if let Some((scheme, rest)) = raw.split_once("://") {
@@ -185,7 +191,12 @@ pub fn repository_uri(raw: &str) -> Option<String> {
     }
     // scp-like `[user@]host:path`: a colon before any slash.
     let (left, path) = raw.split_once(':')?;
-    if left.is_empty() || left.contains('/') || path.is_empty() {
+    // Not a Windows drive (`C:/…`), not a bracketed address git's scp syntax cannot hold.
+    if left.is_empty()
+        || left.contains(['/', '[', ']'])
+        || (left.len() == 1 && left.chars().all(|c| c.is_ascii_alphabetic()))
+        || path.is_empty()
+    {
         return None;
     }
     let (user, host) = match left.rsplit_once('@') {
@@ -734,6 +745,11 @@ mod tests {
             ("../app", None),
             ("file:///home/ada/app", None),
             ("https://host/x y", None),
+            ("https://host?x@evil.example/r", None),
+            ("https://host/r?private_token=s3cret", None),
+            ("https://host#@evil.example/r", None),
+            ("C:/Users/ada/app", None),
+            ("git@[::1]:x", None),
         ] {
             assert_eq!(repository_uri(raw).as_deref(), want, "{raw}");
         }

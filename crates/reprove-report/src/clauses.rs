@@ -154,8 +154,18 @@ pub fn clauses(a: &AuditInput<'_>) -> Vec<Clause> {
                 "image references"
             )
         ),
-        status: unchecked_or(base_ok),
-        gap: (!base_ok).then(|| "no verified baseline".to_owned()),
+        // `--check-images`: the pins were asked of their registries now.
+        status: match a.check(CheckId::ImagePins) {
+            Some(CheckStatus::Fail) => ClauseStatus::Gap,
+            _ => unchecked_or(base_ok),
+        },
+        gap: if !base_ok {
+            Some("no verified baseline".to_owned())
+        } else if a.check(CheckId::ImagePins) == Some(CheckStatus::Fail) {
+            Some("an image pin no longer holds in its registry (image-pins)".to_owned())
+        } else {
+            None
+        },
     });
     let commits = b.map(|b| b.predicate.changes.commits.len()).unwrap_or(0);
     let unauthorized = b
@@ -215,9 +225,12 @@ pub fn clauses(a: &AuditInput<'_>) -> Vec<Clause> {
         status: match a.check(CheckId::TagCommit) {
             Some(CheckStatus::Pass) => unchecked_or(base_ok && complete),
             Some(CheckStatus::Fail) => ClauseStatus::Gap,
+            _ if a.signatures_checked && !base_ok => ClauseStatus::Gap,
             _ => ClauseStatus::NotChecked,
         },
-        gap: if !complete {
+        gap: if a.signatures_checked && !base_ok {
+            Some("no verified baseline".to_owned())
+        } else if !complete {
             Some("incomplete history".to_owned())
         } else {
             match a.check(CheckId::TagCommit) {
@@ -242,16 +255,25 @@ pub fn clauses(a: &AuditInput<'_>) -> Vec<Clause> {
             .into_iter()
             .flatten()
             .collect(),
-        shows: "an independent hermetic rebuild reproduced the released artifacts bit for bit"
-            .to_owned(),
-        status: if reproducible && verified(CheckId::ProvenanceSignature) {
+        shows: if a.check(CheckId::Rebuild) == Some(CheckStatus::Pass) {
+            "an independent hermetic rebuild reproduced the released artifacts bit for bit, and did again for this record (--rebuild)".to_owned()
+        } else {
+            "an independent hermetic rebuild reproduced the released artifacts bit for bit"
+                .to_owned()
+        },
+        // `--rebuild`: a fresh rebuild now, which must agree with the one on record.
+        status: if a.check(CheckId::Rebuild) == Some(CheckStatus::Fail) {
+            ClauseStatus::Gap
+        } else if reproducible && verified(CheckId::ProvenanceSignature) {
             ClauseStatus::Met
         } else if !a.signatures_checked && reproducible {
             ClauseStatus::NotChecked
         } else {
             ClauseStatus::Gap
         },
-        gap: if provenance.is_none() {
+        gap: if a.check(CheckId::Rebuild) == Some(CheckStatus::Fail) {
+            Some("the fresh rebuild (--rebuild) did not reproduce the attested artifacts".to_owned())
+        } else if provenance.is_none() {
             Some(no_provenance())
         } else if !reproducible {
             Some(

@@ -12,17 +12,28 @@ use crate::sections::soup_table;
 /// The first line of every document `reprove report` writes: which document of which
 /// release it is (the tag by sha256, so no tag text can end the comment). `--force` replaces
 /// a file only when it carries the same line.
-pub fn marker(kind: &str, tag: &str) -> String {
+pub fn marker(kind: &str, product: &str, tag: &str) -> String {
+    // The product and the tag, each length-prefixed: product A's `v1.0.0` is not product B's.
+    let id = format!("{}:{product}{}:{tag}", product.len(), tag.len());
     format!(
-        "<!-- reprove report: {kind} of the release whose tag's sha256 is {} -->",
-        reprove_digest::sha256_bytes(tag.as_bytes()).hex()
+        "<!-- reprove report: {kind} of the release whose product and tag hash to sha256:{} -->",
+        reprove_digest::sha256_bytes(id.as_bytes()).hex()
     )
 }
 
-/// Whether `head` (the start of an existing file) is `kind` of release `tag`, as written by
-/// `reprove report`.
-pub fn written_for(head: &str, kind: &str, tag: &str) -> bool {
-    head.lines().take(3).any(|l| l == marker(kind, tag))
+/// Whether `head` (the start of an existing file) is `kind` of `product`'s release `tag`, as
+/// written by `reprove report`.
+pub fn written_for(head: &str, kind: &str, product: &str, tag: &str) -> bool {
+    head.lines()
+        .take(3)
+        .any(|l| l == marker(kind, product, tag))
+}
+
+/// The product a record is of (its `[project] name`; empty when no baseline names one).
+pub(crate) fn product(a: &AuditInput<'_>) -> String {
+    a.baseline
+        .and_then(|b| b.predicate.project.name.clone())
+        .unwrap_or_default()
 }
 
 /// The document-control lines under a document's title.
@@ -40,7 +51,7 @@ fn control(a: &AuditInput<'_>, suffix: &str) -> String {
 pub fn soup_list(a: &AuditInput<'_>) -> String {
     let mut out = format!(
         "{}\n# SOUP list: {} {}\n\n{}Software of unknown provenance (IEC 62304 §3.29, §8.1.2) in release `{}` (commit {}), from the signed baseline.\n\n",
-        marker("soup-list", a.tag),
+        marker("soup-list", &product(a), a.tag),
         md_text(
             &a.baseline
                 .and_then(|b| b.predicate.project.name.clone())
@@ -209,7 +220,7 @@ reprove report {ts} --key release.pub --artifacts dist/
 
 The audit record of a release is `reprove report`'s output together with the evidence folder.
 "#,
-        marker = marker("configuration-management", a.tag),
+        marker = marker("configuration-management", &product(a), a.tag),
         control = control(a, "CM"),
         signed = if flag("accept-signed-commits") {
             ", or by a good signature"
@@ -235,7 +246,9 @@ fn recipe_block(a: &AuditInput<'_>) -> String {
     if let Some(r) = a.recipe {
         let longest = r.text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
         let fence = "`".repeat(longest.max(2) + 1);
-        let text = r.text.trim_end_matches('\n');
+        // As the file holds it, but for what a reader cannot see (escape sequences, bidi
+        // overrides, NUL): shown escaped.
+        let text = reprove_escape::terminal_block(r.text.trim_end_matches('\n'));
         return format!(
             "- The recipe, exactly as `{}` holds it{}:\n\n{fence}toml\n{text}\n{fence}\n",
             fence_safe(&r.file),
@@ -248,7 +261,9 @@ fn recipe_block(a: &AuditInput<'_>) -> String {
     }
     match a.baseline.and_then(|b| b.predicate.build.as_ref()) {
         Some(build) => {
-            let json = serde_json::to_string_pretty(build).unwrap_or_default();
+            let json = reprove_escape::terminal_block(
+                &serde_json::to_string_pretty(build).unwrap_or_default(),
+            );
             let longest = json.split(|c| c != '`').map(str::len).max().unwrap_or(0);
             let fence = "`".repeat(longest.max(2) + 1);
             format!(
@@ -256,5 +271,29 @@ fn recipe_block(a: &AuditInput<'_>) -> String {
             )
         }
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_marker_names_kind_product_and_tag() {
+        let m = marker("record", "A", "v1.0.0");
+        assert!(written_for(
+            &format!("<!DOCTYPE html>\n{m}\n"),
+            "record",
+            "A",
+            "v1.0.0"
+        ));
+        assert!(!written_for(&m, "record", "B", "v1.0.0"), "another product");
+        assert!(!written_for(&m, "record", "A", "v1.0.1"), "another release");
+        assert!(
+            !written_for(&m, "soup-list", "A", "v1.0.0"),
+            "another document"
+        );
+        // Length-prefixed: the product's end cannot be moved into the tag.
+        assert_ne!(marker("record", "ab", "c"), marker("record", "a", "bc"));
     }
 }

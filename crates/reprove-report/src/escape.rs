@@ -22,7 +22,9 @@ pub fn fence_safe(s: &str) -> String {
 /// backticks (`reprove verify`, a tag, a path). A sentence with an odd number of backticks
 /// (a value that holds one) is all text.
 fn pieces(s: &str) -> Vec<(bool, &str)> {
-    if !s.matches('`').count().is_multiple_of(2) {
+    // An odd backtick, or an empty span (two texts that would be escaped apart and then
+    // joined, so that `http:` and `//evil` meet as a link), leaves it all text.
+    if !s.matches('`').count().is_multiple_of(2) || s.contains("``") {
         return vec![(false, s)];
     }
     s.split('`')
@@ -85,5 +87,8 @@ mod tests {
         assert_eq!(rich_html("tag `v1`x`"), "tag `v1`x`");
         assert_eq!(rich_md("tag `v1`x`", false), "tag \\`v1\\`x\\`");
         assert_eq!(rich_html("`<script>`"), "<code>&lt;script&gt;</code>");
+        // Two pieces escaped apart must not join into an autolink.
+        let md = rich_md("see http:``//evil.example and www``.evil.example", false);
+        assert!(!md.contains("http://") && !md.contains("www.evil"), "{md}");
     }
 }

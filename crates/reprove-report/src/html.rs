@@ -36,7 +36,7 @@ pub fn to_html(a: &AuditInput<'_>) -> String {
     let t = title(a);
     let mut out = format!(
         "<!DOCTYPE html>\n{}\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{}</h1>\n",
-        crate::documents::marker("record", a.tag),
+        crate::documents::marker("record", &crate::documents::product(a), a.tag),
         html_escape(&t),
         html_escape(&t)
     );

@@ -11,7 +11,7 @@ use crate::sections::sections;
 pub fn to_markdown(a: &AuditInput<'_>) -> String {
     let mut out = format!(
         "{}\n# {}\n",
-        crate::documents::marker("record", a.tag),
+        crate::documents::marker("record", &crate::documents::product(a), a.tag),
         md_text(&title(a))
     );
     for s in sections(a) {

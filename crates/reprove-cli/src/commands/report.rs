@@ -10,6 +10,7 @@ use reprove_source::{Tag, rfc3339_utc, unix_now};
 use crate::args::{EngineArg, ProductArgs, TrustArgs};
 use crate::outcome::Outcome;
 use crate::output::note;
+use reprove_escape::terminal;
 
 /// The audit report of a release: a self-contained HTML (or Markdown) configuration
 /// management record, plus SOUP-List.md and Configuration-Management.md beside it
@@ -101,12 +102,25 @@ pub fn run(dir: &Path, args: ReportArgs) -> Result<Outcome> {
     let file_tag = tag.as_str().replace('/', "-");
     let soup_path = folder.join(format!("SOUP-List-{file_tag}.md"));
     let cm_path = folder.join(format!("Configuration-Management-{file_tag}.md"));
-    for (p, kind) in [
+    let documents = [
         (&output, "record"),
         (&soup_path, "soup-list"),
         (&cm_path, "configuration-management"),
-    ] {
-        refuse_to_replace(p, kind, tag.as_str(), args.force)?;
+    ];
+    if output == soup_path || output == cm_path {
+        bail!(
+            "`{}` is where the record's companion document goes; write the record elsewhere",
+            output.display()
+        );
+    }
+    // Before the (possibly long) verification: nothing is replaced without --force.
+    if !args.force
+        && let Some((p, _)) = documents.iter().find(|(p, _)| p.exists())
+    {
+        bail!(
+            "`{}` already exists; pass --force to replace this release's documents",
+            p.display()
+        );
     }
     let signers = args.trust.signers()?;
     let checked = !signers.is_empty();
@@ -146,6 +160,22 @@ pub fn run(dir: &Path, args: ReportArgs) -> Result<Outcome> {
             note(m);
         }
     });
+    // No path of this machine in the record: the artifacts folder as the auditor may know it.
+    let mut verified = verified;
+    if let Some(dir) = &args.artifacts {
+        let abs = std::path::absolute(dir)
+            .unwrap_or_else(|_| dir.clone())
+            .display()
+            .to_string();
+        let given = dir.display().to_string();
+        let shown = shown_path(dir, repo.as_ref());
+        for c in &mut verified.checks {
+            for text in std::iter::once(&mut c.detail).chain(c.findings.iter_mut()) {
+                *text = text.replace(&abs, &shown).replace(&given, &shown);
+            }
+        }
+    }
+    let verified = verified;
     // Without keys verify reads the statements as the files claim, and the report says so.
     let provenance_value = verified.provenance.clone();
     let baseline = verified.baseline_view.as_ref();
@@ -171,14 +201,30 @@ pub fn run(dir: &Path, args: ReportArgs) -> Result<Outcome> {
         };
         format!("CMR-{}-{}", safe(&product), safe(tag.as_str()))
     });
+    // With --force, only this product's release's own documents are replaced.
+    let marked_product = baseline
+        .and_then(|b| b.predicate.project.name.clone())
+        .unwrap_or_default();
+    for (p, kind) in documents {
+        refuse_to_replace(p, kind, &marked_product, tag.as_str())?;
+    }
     let trusted = describe_signers(&args.trust, &signers);
-    let index_sha256 = reprove_digest::file::read_regular(
-        &evidence_dir.join(reprove_release::evidence::SIGNED_INDEX),
-        64 << 20,
-    )
-    .ok()
-    .map(|b| reprove_digest::sha256_bytes(&b).hex());
-    let recipe = recipe_text(repo.as_ref(), &evidence_dir, baseline);
+    // Named as the signed index only when the verification found it so.
+    let index_ok = verified
+        .check(reprove_release::verify::CheckId::EvidenceIndex)
+        .map(|c| c.status)
+        == Some(reprove_release::verify::CheckStatus::Pass);
+    let index_sha256 = index_ok
+        .then(|| {
+            reprove_digest::file::read_regular(
+                &evidence_dir.join(reprove_release::evidence::SIGNED_INDEX),
+                64 << 20,
+            )
+            .ok()
+        })
+        .flatten()
+        .map(|b| reprove_digest::sha256_bytes(&b).hex());
+    let recipe = recipe_text(repo.as_ref(), &evidence_dir, baseline, index_ok);
     let input = reprove_report::AuditInput {
         tag: tag.as_str(),
         evidence: &evidence_s,
@@ -221,9 +267,9 @@ pub fn run(dir: &Path, args: ReportArgs) -> Result<Outcome> {
         .count();
     crate::output::stdout_text(&format!(
         "wrote `{}`, `{}` and `{}`\nverification: {}; {} of the clauses show a gap or were not checked{}\n",
-        output.display(),
-        soup_path.display(),
-        cm_path.display(),
+        terminal(&output.display().to_string()),
+        terminal(&soup_path.display().to_string()),
+        terminal(&cm_path.display().to_string()),
         verified.verdict.as_str(),
         gaps,
         if checked {
@@ -235,26 +281,26 @@ pub fn run(dir: &Path, args: ReportArgs) -> Result<Outcome> {
     Ok(Outcome::from_verdict(verified.verdict))
 }
 
-/// Refuses to replace `path` unless `--force` and it is `kind` of this release as `reprove
-/// report` wrote it: one release's record never replaces another's, nor a file of someone else.
-fn refuse_to_replace(path: &Path, kind: &str, tag: &str, force: bool) -> Result<()> {
-    if !path.exists() {
+/// Refuses to replace `path` (which `--force` allows) unless it is `kind` of `product`'s
+/// release `tag` as `reprove report` wrote it: one release's record never replaces another's,
+/// another product's, nor a file of someone else (nor anything but a regular file).
+fn refuse_to_replace(path: &Path, kind: &str, product: &str, tag: &str) -> Result<()> {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
         return Ok(());
-    }
-    if !force {
-        bail!(
-            "`{}` already exists; pass --force to replace this release's documents",
-            path.display()
-        );
-    }
-    let head = std::fs::File::open(path)
-        .and_then(|f| {
-            let mut head = String::new();
-            std::io::Read::read_to_string(&mut std::io::Read::take(f, 4096), &mut head)
-                .map(|_| head)
-        })
-        .unwrap_or_default();
-    if !reprove_report::written_for(&head, kind, tag) {
+    };
+    let head = if meta.is_file() {
+        std::fs::File::open(path)
+            .and_then(|f| {
+                let mut head = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::Read::take(f, 4096), &mut head)
+                    .map(|_| head)
+            })
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    // Cut anywhere: read as lossy text, the marker line is whole or absent.
+    if !reprove_report::written_for(&String::from_utf8_lossy(&head), kind, product, tag) {
         bail!(
             "`{}` is not the {kind} of `{tag}` written by `reprove report`: not replaced, even with --force",
             path.display()
@@ -317,10 +363,14 @@ fn recipe_text(
     repo: Option<&reprove_source::Repository>,
     evidence: &Path,
     baseline: Option<&reprove_baseline::BaselineView>,
+    index_ok: bool,
 ) -> Option<reprove_report::RecipeText> {
     const MAX: u64 = 1 << 20;
     let b = baseline?;
     let (file, bytes, want, external) = match &b.external_recipe {
+        // An outside recipe is vouched for by the signed index (its digest, which
+        // evidence-index checked) and named by the provenance (`recipe-mismatch` otherwise).
+        Some(_) if !index_ok => return None,
         Some(ext) => (
             reprove_release::evidence::RECIPE,
             reprove_digest::file::read_regular(

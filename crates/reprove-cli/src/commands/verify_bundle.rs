@@ -107,6 +107,14 @@ fn verify_bundle(
         }
         // A bundle readers could read differently is rejected before any signature is looked
         // at (finding `bad-bundle`).
+        // A signed part altered so that it no longer decodes: a signature that does not match.
+        Err(
+            e @ VerifyError::BadBundle {
+                source: reprove_attest::bundle::BundleError::Altered { .. },
+            },
+        ) => Err(VerifyError::Rejected {
+            message: format!("bad-signature: {}", reprove_attest::verify::error_chain(&e)),
+        }),
         Err(e @ VerifyError::BadBundle { .. }) => Err(VerifyError::Rejected {
             message: format!("bad-bundle: {}", reprove_attest::verify::error_chain(&e)),
         }),
