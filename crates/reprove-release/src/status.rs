@@ -202,7 +202,8 @@ fn one(tag: &str, commit: &str, opts: &Options) -> ReleaseStatus {
             *st.findings.entry("image-drift".into()).or_default() += c.findings.len();
         }
         if c.status == CheckStatus::Error {
-            st.problems.extend(c.findings.iter().cloned());
+            st.problems
+                .extend(c.findings.iter().map(ToString::to_string));
         }
     }
     baseline_findings(view.as_ref(), &mut st.findings);
@@ -266,7 +267,7 @@ fn one(tag: &str, commit: &str, opts: &Options) -> ReleaseStatus {
             .flat_map(|c| c.findings.iter())
             .filter(|f| FindingCode::ProvenanceMissing.is_code_of(f))
         {
-            st.problems.push(f.clone());
+            st.problems.push(f.to_string());
         }
         ReleaseState::Failed
     } else if claimed == ReleaseState::Attested && report.verdict.is_verified() {

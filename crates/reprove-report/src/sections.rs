@@ -354,7 +354,7 @@ pub(crate) fn sections(a: &AuditInput<'_>) -> Vec<Section> {
                     let mut detail = c.detail.clone();
                     for f in &c.findings {
                         detail.push_str("; ");
-                        detail.push_str(f);
+                        detail.push_str(&f.to_string());
                     }
                     vec![
                         c.id.as_str().to_owned(),

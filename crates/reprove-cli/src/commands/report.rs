@@ -170,7 +170,9 @@ pub fn run(dir: &Path, args: ReportArgs) -> Result<Outcome> {
         let given = dir.display().to_string();
         let shown = shown_path(dir, repo.as_ref());
         for c in &mut verified.checks {
-            for text in std::iter::once(&mut c.detail).chain(c.findings.iter_mut()) {
+            for text in
+                std::iter::once(&mut c.detail).chain(c.findings.iter_mut().map(|f| &mut f.message))
+            {
                 *text = text.replace(&abs, &shown).replace(&given, &shown);
             }
         }

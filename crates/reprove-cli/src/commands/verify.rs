@@ -154,7 +154,11 @@ fn junit(r: &VerifyReport) -> String {
         let message = if c.findings.is_empty() {
             c.detail.clone()
         } else {
-            c.findings.join("\n")
+            c.findings
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
         };
         match c.status {
             CheckStatus::Pass => out.push_str(&format!("{open}/>\n")),

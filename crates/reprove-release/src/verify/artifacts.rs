@@ -6,6 +6,7 @@
 //! `--artifact-path`) are each matched to the subject of their name; the release's other
 //! subjects are then not required.
 
+use super::codes::found;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -91,24 +92,24 @@ fn folder(
     let mut checked = Vec::new();
     for (name, want) in subjects {
         let Some((path, size)) = set.files.get(name) else {
-            findings.push(format!(
-                "{}: `{}` is attested but not in `{shown_dir}`",
+            findings.push(found!(
                 FindingCode::MissingArtifact,
+                "`{}` is attested but not in `{shown_dir}`",
                 printable(name)
             ));
             continue;
         };
         match reprove_digest::sha256_file_sized(path, Some(*size)) {
-            Ok((d, _)) if d.hex() != *want => findings.push(format!(
-                "{}: `{}` has sha256:{} but the provenance attests sha256:{want}",
+            Ok((d, _)) if d.hex() != *want => findings.push(found!(
                 FindingCode::DigestMismatch,
+                "`{}` has sha256:{} but the provenance attests sha256:{want}",
                 printable(name),
                 d.hex()
             )),
             Ok(_) => checked.push(name.clone()),
-            Err(e) => findings.push(format!(
-                "{}: `{}` could not be read as it was listed: {}",
+            Err(e) => findings.push(found!(
                 FindingCode::DigestMismatch,
+                "`{}` could not be read as it was listed: {}",
                 printable(name),
                 printable(&e.to_string())
             )),
@@ -116,17 +117,17 @@ fn folder(
     }
     for name in set.files.keys() {
         if !subjects.contains_key(name) {
-            findings.push(format!(
-                "{}: `{}` is in `{shown_dir}` but no provenance subject names it",
+            findings.push(found!(
                 FindingCode::UnattestedArtifact,
+                "`{}` is in `{shown_dir}` but no provenance subject names it",
                 printable(name)
             ));
         }
     }
     for other in &set.others {
-        findings.push(format!(
-            "{}: `{}` in `{shown_dir}` is {}, not a release file (never followed or read)",
+        findings.push(found!(
             FindingCode::UnattestedArtifact,
+            "`{}` in `{shown_dir}` is {}, not a release file (never followed or read)",
             printable(&other.name),
             other.what
         ));
@@ -151,9 +152,9 @@ fn single_files(
     for f in files {
         let shown = printable(&f.display().to_string());
         let Some(name) = f.file_name().and_then(|n| n.to_str()) else {
-            findings.push(format!(
-                "{}: `{shown}` has no file name a subject can carry",
-                FindingCode::UnattestedArtifact
+            findings.push(found!(
+                FindingCode::UnattestedArtifact,
+                "`{shown}` has no file name a subject can carry"
             ));
             continue;
         };
@@ -177,14 +178,14 @@ fn single_files(
             }
         };
         match subjects.get(name) {
-            None => findings.push(format!(
-                "{}: `{}` is not named by any provenance subject",
+            None => findings.push(found!(
                 FindingCode::UnattestedArtifact,
+                "`{}` is not named by any provenance subject",
                 printable(name)
             )),
-            Some(want) if *want != have => findings.push(format!(
-                "{}: `{}` has sha256:{have} but the provenance attests sha256:{want}",
+            Some(want) if *want != have => findings.push(found!(
                 FindingCode::DigestMismatch,
+                "`{}` has sha256:{have} but the provenance attests sha256:{want}",
                 printable(name)
             )),
             Some(_) => checked.push(name.to_owned()),

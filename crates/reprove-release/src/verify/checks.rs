@@ -1,6 +1,7 @@
 //! The checks on what the statements say: `release-tag`, `project-source`, `tag-commit`,
 //! `change-policy`, `image-pins`, and the optional `rebuild`.
 
+use super::codes::{Finding, found};
 use std::collections::{BTreeMap, BTreeSet};
 
 use reprove_oci::ImageRef;
@@ -30,17 +31,17 @@ pub(super) fn release_tag(
         if let Some(b) = bcommit
             && b != commit
         {
-            findings.push(format!(
-                "{}: the index is for commit {}, the baseline for {}",
+            findings.push(found!(
                 FindingCode::WrongRelease,
+                "the index is for commit {}, the baseline for {}",
                 printable(commit),
                 printable(b)
             ));
         }
         if outcome != "released" {
-            findings.push(format!(
-                "{}: the signed index records the outcome `{}`",
+            findings.push(found!(
                 FindingCode::ReleaseFailed,
+                "the signed index records the outcome `{}`",
                 printable(outcome)
             ));
         }
@@ -62,18 +63,18 @@ pub(super) fn release_tag(
             Some(t) => {
                 seen.push(what);
                 if t != tag {
-                    findings.push(format!(
-                        "{}: the {what} is for `{}`, not `{}`",
+                    findings.push(found!(
                         FindingCode::WrongRelease,
+                        "the {what} is for `{}`, not `{}`",
                         printable(t),
                         printable(tag)
                     ));
                 }
             }
             // A statement that names no release cannot vouch for this one.
-            None if present => findings.push(format!(
-                "{}: the {what} names no release",
-                FindingCode::WrongRelease
+            None if present => findings.push(found!(
+                FindingCode::WrongRelease,
+                "the {what} names no release"
             )),
             None => {}
         }
@@ -143,13 +144,11 @@ pub(super) fn project_source(
         for (what, have) in [("baseline", bproject), ("provenance", pproject)] {
             match have {
                 Some(h) if h == want => {}
-                Some(h) => findings.push(format!(
-                    "{}: the {what} is for project `{}`, not `{}`", FindingCode::WrongProject,
+                Some(h) => findings.push(found!(FindingCode::WrongProject, "the {what} is for project `{}`, not `{}`",
                     printable(h),
                     printable(want)
                 )),
-                None => findings.push(format!(
-                    "{}: the {what} names no project (`[project] name` in reprove.toml), so it cannot be shown to be `{}`", FindingCode::WrongProject,
+                None => findings.push(found!(FindingCode::WrongProject, "the {what} names no project (`[project] name` in reprove.toml), so it cannot be shown to be `{}`",
                     printable(want)
                 )),
             }
@@ -159,13 +158,11 @@ pub(super) fn project_source(
         let want_n = normalize_source(want);
         match prepo {
             Some(h) if normalize_source(h) == want_n => {}
-            Some(h) => findings.push(format!(
-                "{}: the provenance was built from `{}`, not `{}`", FindingCode::WrongSource,
+            Some(h) => findings.push(found!(FindingCode::WrongSource, "the provenance was built from `{}`, not `{}`",
                 printable(h),
                 printable(want)
             )),
-            None => findings.push(format!(
-                "{}: the provenance names no source repository, so it cannot be shown to come from `{}`", FindingCode::WrongSource,
+            None => findings.push(found!(FindingCode::WrongSource, "the provenance names no source repository, so it cannot be shown to come from `{}`",
                 printable(want)
             )),
         }
@@ -174,9 +171,9 @@ pub(super) fn project_source(
         if let Some(u) = provenance.and_then(ProvenanceView::source_uri)
             && normalize_source(u) != want_n
         {
-            findings.push(format!(
-                "{}: the provenance's source dependency is `{}`, not `{}`",
+            findings.push(found!(
                 FindingCode::WrongSource,
+                "the provenance's source dependency is `{}`, not `{}`",
                 printable(u),
                 printable(want)
             ));
@@ -184,9 +181,9 @@ pub(super) fn project_source(
         if let Some(h) = brepo
             && normalize_source(h) != want_n
         {
-            findings.push(format!(
-                "{}: the baseline's `[project] repository` is `{}`, not `{}`",
+            findings.push(found!(
                 FindingCode::WrongSource,
+                "the baseline's `[project] repository` is `{}`, not `{}`",
                 printable(h),
                 printable(want)
             ));
@@ -231,24 +228,24 @@ pub fn tag_check(tag: &str, now: Result<String, String>, b: &BaselineView) -> Ch
     let btag = b.predicate.release.tag.as_str();
     let mut findings = Vec::new();
     if btag != tag {
-        findings.push(format!(
-            "{}: the baseline is for `{}`, not `{}`",
+        findings.push(found!(
             FindingCode::WrongRelease,
+            "the baseline is for `{}`, not `{}`",
             printable(btag),
             printable(tag)
         ));
     }
     match now {
         Ok(commit) if commit == want => {}
-        Ok(commit) => findings.push(format!(
-            "{}: `{}` now points at {commit} but the signed baseline records {}",
+        Ok(commit) => findings.push(found!(
             FindingCode::TagMoved,
+            "`{}` now points at {commit} but the signed baseline records {}",
             printable(tag),
             printable(want)
         )),
-        Err(e) => findings.push(format!(
-            "{}: `{}`: {}",
+        Err(e) => findings.push(found!(
             FindingCode::TagMissing,
+            "`{}`: {}",
             printable(tag),
             printable(&e)
         )),
@@ -262,12 +259,12 @@ pub fn tag_check(tag: &str, now: Result<String, String>, b: &BaselineView) -> Ch
 
 pub(super) fn policy(b: &BaselineView) -> CheckResult {
     const ID: CheckId = CheckId::ChangePolicy;
-    let findings: Vec<String> = b
+    let findings: Vec<Finding> = b
         .predicate
         .findings
         .iter()
         .filter(|f| f.policy)
-        .map(|f| format!("{}: {}", printable(&f.code), printable(&f.message)))
+        .map(|f| Finding::other(&f.code, printable(&f.message)))
         .collect();
     let result = b
         .predicate
@@ -279,9 +276,9 @@ pub(super) fn policy(b: &BaselineView) -> CheckResult {
         return CheckResult::failed(
             ID,
             format!("policy result `{}`", printable(result)),
-            format!(
-                "{}: the baseline's policy result is `{}`",
+            found!(
                 FindingCode::PolicyFailed,
+                "the baseline's policy result is `{}`",
                 printable(result)
             ),
         );
@@ -337,11 +334,9 @@ pub(super) fn images(ic: &ImageCheck, b: &BaselineView) -> CheckResult {
     let mut findings = Vec::new();
     let mut unreachable = Vec::new();
     for ((raw, _), v) in parsed.iter().zip(&verdicts) {
-        let line = format!(
-            "{}: `{}`: {}",
+        let line = Finding::other(
             v.code.as_str(),
-            printable(raw),
-            printable(&v.message)
+            format!("`{}`: {}", printable(raw), printable(&v.message)),
         );
         match v.code.severity() {
             0 => {}
@@ -397,9 +392,9 @@ pub(super) fn rebuild(
         return CheckResult::failed(
             ID,
             "the tag names another commit than the signed one",
-            format!(
-                "{}: `{}` now points at {} but the signed baseline records {}; not rebuilt",
+            found!(
                 FindingCode::TagMoved,
+                "`{}` now points at {} but the signed baseline records {}; not rebuilt",
                 printable(tag.as_str()),
                 info.commit,
                 printable(&b.predicate.release.commit)
@@ -457,7 +452,10 @@ pub(super) fn rebuild(
     };
     match reprove_build::rebuild_at(repo, &info, recipe, &opts, progress) {
         Ok(r) => {
-            let findings = crate::pipeline::rebuild_failures(&r);
+            let findings = crate::pipeline::rebuild_failures(&r)
+                .into_iter()
+                .map(|f| Finding::new(FindingCode::RebuildDiffers, f))
+                .collect();
             CheckResult::from_findings(
                 ID,
                 findings,
@@ -486,11 +484,7 @@ pub(super) fn rebuild(
         ) => CheckResult::failed(
             ID,
             "the rebuild failed",
-            format!(
-                "{}: {}",
-                FindingCode::BuildFailed,
-                printable(&e.to_string())
-            ),
+            found!(FindingCode::BuildFailed, "{}", printable(&e.to_string())),
         ),
         Err(e) => CheckResult::new(
             ID,

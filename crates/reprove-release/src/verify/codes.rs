@@ -72,10 +72,12 @@ pub enum FindingCode {
     FetchedNotInSoup,
     /// a package's digest in the build's inputs differs from the SOUP register's checksum.
     SoupDigestDiffers,
+    /// the fresh rebuild ran and does not reproduce the attested artifacts.
+    RebuildDiffers,
 }
 
 impl FindingCode {
-    pub const ALL: [FindingCode; 33] = [
+    pub const ALL: [FindingCode; 34] = [
         FindingCode::DigestMismatch,
         FindingCode::EvidenceMissing,
         FindingCode::EvidenceUnlisted,
@@ -109,6 +111,7 @@ impl FindingCode {
         FindingCode::SoupNotFetched,
         FindingCode::FetchedNotInSoup,
         FindingCode::SoupDigestDiffers,
+        FindingCode::RebuildDiffers,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -146,6 +149,7 @@ impl FindingCode {
             FindingCode::SoupNotFetched => "soup-not-fetched",
             FindingCode::FetchedNotInSoup => "fetched-not-in-soup",
             FindingCode::SoupDigestDiffers => "soup-digest-differs",
+            FindingCode::RebuildDiffers => "rebuild-differs",
         }
     }
 
@@ -213,14 +217,15 @@ impl FindingCode {
             FindingCode::SoupDigestDiffers => {
                 "a package's digest in the build's inputs differs from the SOUP register's checksum"
             }
+            FindingCode::RebuildDiffers => {
+                "the fresh rebuild does not reproduce the attested artifacts"
+            }
         }
     }
 
     /// Whether a finding line (`code: message`) carries this code.
-    pub fn is_code_of(self, finding: &str) -> bool {
-        finding
-            .strip_prefix(self.as_str())
-            .is_some_and(|rest| rest.starts_with(':'))
+    pub fn is_code_of(self, finding: &Finding) -> bool {
+        finding.code == self.as_str()
     }
 }
 
@@ -242,9 +247,73 @@ impl std::str::FromStr for FindingCode {
 }
 
 /// A finding line: its code, then what was found (the form `verify` prints and serializes).
-pub fn finding(code: FindingCode, message: impl std::fmt::Display) -> String {
-    format!("{code}: {message}")
+pub fn finding(code: FindingCode, message: impl std::fmt::Display) -> Finding {
+    Finding::new(code, message.to_string())
 }
+
+/// One problem a check found: its stable code and what it means here. Printed for people as
+/// `code: message`; in JSON an object whose `message` carries no Markdown backticks (the
+/// values it quotes are plain text there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// A [`FindingCode`], or the code of the finding another layer made (an image pin's
+    /// verdict, a policy finding the signed baseline records, a fetch finding).
+    pub code: String,
+    pub message: String,
+}
+
+impl Finding {
+    pub fn new(code: FindingCode, message: String) -> Finding {
+        Finding {
+            code: code.as_str().to_owned(),
+            message,
+        }
+    }
+
+    /// A finding another layer coded (its code printable, as every value from outside).
+    pub fn other(code: &str, message: String) -> Finding {
+        Finding {
+            code: crate::verify::printable(code),
+            message,
+        }
+    }
+}
+
+/// For tests that look for words in a finding as `verify` prints it.
+#[cfg(test)]
+impl Finding {
+    pub fn contains(&self, s: &str) -> bool {
+        self.to_string().contains(s)
+    }
+
+    pub fn starts_with(&self, s: &str) -> bool {
+        self.to_string().starts_with(s)
+    }
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl serde::Serialize for Finding {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut st = s.serialize_struct("Finding", 2)?;
+        st.serialize_field("code", &self.code)?;
+        st.serialize_field("message", &self.message.replace('`', ""))?;
+        st.end()
+    }
+}
+
+/// A [`Finding`] of `code`, its message formatted as `format!` does.
+macro_rules! found {
+    ($code:expr, $($arg:tt)*) => {
+        $crate::verify::codes::Finding::new($code, format!($($arg)*))
+    };
+}
+pub(crate) use found;
 
 #[cfg(test)]
 mod tests {
@@ -336,12 +405,17 @@ mod tests {
 
     #[test]
     fn a_code_matches_only_its_own_findings() {
-        assert!(FindingCode::TagMoved.is_code_of("tag-moved: `v1` now points at …"));
-        assert!(!FindingCode::TagMoved.is_code_of("tag-moved-elsewhere: x"));
-        assert!(!FindingCode::TagMissing.is_code_of("rebuild: `tag-missing: x`"));
+        let moved = found!(FindingCode::TagMoved, "`v1` now points at {}", "c0ffee");
+        assert!(FindingCode::TagMoved.is_code_of(&moved));
+        assert!(!FindingCode::TagMissing.is_code_of(&moved));
+        // A message that looks like another code is not that code.
+        let rebuild = Finding::new(FindingCode::RebuildDiffers, "tag-missing: x".into());
+        assert!(!FindingCode::TagMissing.is_code_of(&rebuild));
+        assert_eq!(moved.to_string(), "tag-moved: `v1` now points at c0ffee");
+        // In JSON: an object, its message without Markdown backticks.
         assert_eq!(
-            finding(FindingCode::TagMissing, "`v1`"),
-            "tag-missing: `v1`"
+            serde_json::to_value(&moved).unwrap(),
+            serde_json::json!({"code": "tag-moved", "message": "v1 now points at c0ffee"})
         );
     }
 }

@@ -9,6 +9,7 @@
 //! swapped between the two is not a way in. Other files are hashed only when the index lists
 //! them, and only when their size is the one it records.
 
+use super::codes::{Finding, found};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -47,7 +48,7 @@ pub(super) struct Folder {
     /// The documents, read once (or why not).
     pub docs: BTreeMap<String, Result<Vec<u8>, FileError>>,
     /// Why the folder could not be listed: `code: message`.
-    pub problem: Option<String>,
+    pub problem: Option<Finding>,
     /// Added provenance beyond [`MAX_ADDED_PROVENANCE`], not read.
     pub skipped: Vec<String>,
 }
@@ -108,9 +109,9 @@ pub(super) fn read_folder(dir: &Path) -> Folder {
                 .unwrap_or(&path)
                 .display()
                 .to_string();
-            folder.problem = Some(format!(
-                "{}: `{}` is {}; evidence holds only regular files",
+            folder.problem = Some(found!(
                 FindingCode::NotRegularFile,
+                "`{}` is {}; evidence holds only regular files",
                 printable(&rel),
                 kind.describe()
             ));
@@ -121,17 +122,17 @@ pub(super) fn read_folder(dir: &Path) -> Folder {
                 .unwrap_or(&path)
                 .display()
                 .to_string();
-            folder.problem = Some(format!(
-                "{}: `{}` is nested deeper than {} folders",
+            folder.problem = Some(found!(
                 FindingCode::NotRegularFile,
+                "`{}` is nested deeper than {} folders",
                 printable(&rel),
                 evidence::MAX_DEPTH
             ));
         }
         Err(e) => {
-            folder.problem = Some(format!(
-                "{}: {}",
+            folder.problem = Some(found!(
                 FindingCode::Unreadable,
+                "{}",
                 printable(&reprove_attest::verify::error_chain(&e))
             ));
         }
@@ -188,24 +189,24 @@ fn read_signed(
     folder: &Folder,
     signers: &[Signer],
     root: Option<&str>,
-) -> Result<(IndexView, InputAttestation), String> {
+) -> Result<(IndexView, InputAttestation), Finding> {
     let (st, input) = match read_bundle(folder, evidence::SIGNED_INDEX, signers, root) {
         Ok(x) => x,
         // Folders written before the index was signed land here too: fail closed, and say how
         // to get a signed one.
         Err(StatementError::File(e)) if e.is_not_found() => {
-            return Err(format!(
-                "{}: no `{}`, so the folder's files are not signed as a whole (a folder made by an earlier reprove: re-release with --force)",
+            return Err(found!(
                 FindingCode::IndexUnsigned,
+                "no `{}`, so the folder's files are not signed as a whole (a folder made by an earlier reprove: re-release with --force)",
                 evidence::SIGNED_INDEX
             ));
         }
         Err(e) => return Err(super::statement_finding(evidence::SIGNED_INDEX, &e)),
     };
     if st.get("predicateType").and_then(Value::as_str) != Some(evidence::INDEX_PREDICATE_TYPE) {
-        return Err(format!(
-            "{}: `{}` is not a reprove evidence index",
+        return Err(found!(
             FindingCode::WrongPredicate,
+            "`{}` is not a reprove evidence index",
             evidence::SIGNED_INDEX
         ));
     }
@@ -261,14 +262,14 @@ fn read_signed(
     ))
 }
 
-fn unsigned(folder: &Folder) -> Result<IndexView, String> {
+fn unsigned(folder: &Folder) -> Result<IndexView, Finding> {
     let bytes = folder
         .doc(evidence::INDEX)
-        .map_err(|e| format!("{}: {e}", FindingCode::IndexMissing))?;
+        .map_err(|e| found!(FindingCode::IndexMissing, "{e}"))?;
     let index: evidence::Index = reprove_attest::json::from_slice(bytes).map_err(|e| {
-        format!(
-            "{}: `{}` is malformed: {e}",
+        found!(
             FindingCode::IndexMissing,
+            "`{}` is malformed: {e}",
             evidence::INDEX
         )
     })?;
@@ -318,7 +319,7 @@ pub(super) fn check(
     signers: &[Signer],
     root: Option<&str>,
 ) -> IndexCheck {
-    let fail = |f: String, detail: &str| IndexCheck {
+    let fail = |f: Finding, detail: &str| IndexCheck {
         check: CheckResult::failed(ID, detail, f),
         index: None,
         input: None,
@@ -346,27 +347,27 @@ pub(super) fn check(
     for (p, want) in &index.files {
         let shown = printable(p);
         let Some(size) = folder.entries.get(p) else {
-            findings.push(format!(
-                "{}: `{shown}` is listed but absent",
-                FindingCode::EvidenceMissing
+            findings.push(found!(
+                FindingCode::EvidenceMissing,
+                "`{shown}` is listed but absent"
             ));
             continue;
         };
         // No release writes a file this large; refusing it unread bounds what a folder can
         // cost to check, signed sizes or not (without a key they come from `index.json`).
         if *size > MAX_EVIDENCE_FILE {
-            findings.push(format!(
-                "{}: `{shown}` is {size} bytes, more than any evidence file (not read)",
-                FindingCode::TooLarge
+            findings.push(found!(
+                FindingCode::TooLarge,
+                "`{shown}` is {size} bytes, more than any evidence file (not read)"
             ));
             continue;
         }
         if let Some(listed) = index.sizes.get(p)
             && listed != size
         {
-            findings.push(format!(
-                "{}: `{shown}` is {size} bytes but the index lists {listed} (not read)",
-                FindingCode::DigestMismatch
+            findings.push(found!(
+                FindingCode::DigestMismatch,
+                "`{shown}` is {size} bytes but the index lists {listed} (not read)"
             ));
             continue;
         }
@@ -383,13 +384,13 @@ pub(super) fn check(
             Ok(have) if have == *want => {
                 matched.insert(p.clone());
             }
-            Ok(have) => findings.push(format!(
-                "{}: `{shown}` has sha256:{have} but the index lists sha256:{want}",
-                FindingCode::DigestMismatch
+            Ok(have) => findings.push(found!(
+                FindingCode::DigestMismatch,
+                "`{shown}` has sha256:{have} but the index lists sha256:{want}"
             )),
-            Err(e) => findings.push(format!(
-                "{}: `{shown}`: {}",
+            Err(e) => findings.push(found!(
                 FindingCode::Unreadable,
+                "`{shown}`: {}",
                 printable(&e)
             )),
         }
@@ -397,9 +398,9 @@ pub(super) fn check(
     for p in folder.entries.keys() {
         // Further rebuilders' provenance may be added after the release, at the top level.
         if !index.files.contains_key(p) && !is_added_provenance(p) && p != evidence::SIGNED_INDEX {
-            findings.push(format!(
-                "{}: `{}` is not in the index",
+            findings.push(found!(
                 FindingCode::EvidenceUnlisted,
+                "`{}` is not in the index",
                 printable(p)
             ));
         }

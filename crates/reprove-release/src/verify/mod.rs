@@ -17,11 +17,12 @@
 
 mod artifacts;
 mod checks;
-mod codes;
+pub(crate) mod codes;
 mod index;
 mod provenance;
 mod summary;
 
+use codes::found;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -167,9 +168,9 @@ pub struct CheckResult {
     pub id: CheckId,
     pub status: CheckStatus,
     pub detail: String,
-    /// Each problem found, prefixed with its finding code (`digest-mismatch: …`).
+    /// Each problem found, with its finding code.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub findings: Vec<String>,
+    pub findings: Vec<codes::Finding>,
 }
 
 impl CheckResult {
@@ -182,7 +183,11 @@ impl CheckResult {
         }
     }
 
-    pub fn from_findings(id: CheckId, findings: Vec<String>, ok: impl Into<String>) -> Self {
+    pub fn from_findings(
+        id: CheckId,
+        findings: Vec<codes::Finding>,
+        ok: impl Into<String>,
+    ) -> Self {
         if findings.is_empty() {
             CheckResult::new(id, CheckStatus::Pass, ok)
         } else {
@@ -195,7 +200,7 @@ impl CheckResult {
         }
     }
 
-    fn failed(id: CheckId, detail: impl Into<String>, finding: String) -> Self {
+    fn failed(id: CheckId, detail: impl Into<String>, finding: codes::Finding) -> Self {
         CheckResult {
             id,
             status: CheckStatus::Fail,
@@ -386,12 +391,10 @@ fn read_bundle(
 }
 
 /// `code: `file`: reason` for a bundle that did not yield a statement.
-fn statement_finding(file: &str, e: &StatementError) -> String {
-    format!(
-        "{}: `{}`: {}",
+fn statement_finding(file: &str, e: &StatementError) -> codes::Finding {
+    codes::Finding::other(
         e.code(),
-        printable(file),
-        printable(&e.to_string())
+        format!("`{}`: {}", printable(file), printable(&e.to_string())),
     )
 }
 
@@ -511,9 +514,9 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
                 report.checks.push(CheckResult::failed(
                     CheckId::BaselineSignature,
                     "not a reprove baseline",
-                    format!(
-                        "{}: `{}` is not a reprove baseline: {}",
+                    found!(
                         FindingCode::WrongPredicate,
+                        "`{}` is not a reprove baseline: {}",
                         evidence::BASELINE,
                         printable(&reason)
                     ),

@@ -9,6 +9,7 @@
 //! and never fails a genuine release; a trusted rebuilder that attests other bytes for this
 //! very release is `rebuilders-disagree`.
 
+use super::codes::{Finding, found};
 use std::collections::{BTreeMap, BTreeSet};
 
 use reprove_attest::verify::Signer;
@@ -51,7 +52,7 @@ pub(super) fn provenance_tag(p: &Value) -> Option<&str> {
 }
 
 /// Why a statement is not reprove's provenance of this tag, if it is not.
-fn not_this_release(st: &Value, tag: &str) -> Option<String> {
+fn not_this_release(st: &Value, tag: &str) -> Option<Finding> {
     let t = st.get("predicateType").and_then(Value::as_str);
     let bt = str_at(st, &["predicate", "buildDefinition", "buildType"]);
     if t != Some(PROVENANCE_V1) || bt != Some(BUILD_TYPE) {
@@ -62,9 +63,9 @@ fn not_this_release(st: &Value, tag: &str) -> Option<String> {
     }
     match provenance_tag(st) {
         Some(t) if t == tag => None,
-        Some(t) => Some(format!(
-            "{}: for `{}`, not `{tag}`",
+        Some(t) => Some(found!(
             FindingCode::WrongRelease,
+            "for `{}`, not `{tag}`",
             printable(t)
         )),
         None => Some(finding(FindingCode::WrongRelease, "names no release")),
@@ -99,7 +100,10 @@ pub(super) fn check(
     match read_bundle(folder, evidence::PROVENANCE, &opts.signers, root) {
         Ok((st, input)) => match not_this_release(&st, tag) {
             None => primary = Some((st, input)),
-            Some(why) => findings.push(format!("{why} (`{}`)", evidence::PROVENANCE)),
+            Some(why) => findings.push(Finding {
+                message: format!("{} (`{}`)", why.message, evidence::PROVENANCE),
+                ..why
+            }),
         },
         Err(reprove_attest::signed::StatementError::File(f)) if f.is_not_found() => {
             let why = index
@@ -111,9 +115,9 @@ pub(super) fn check(
                     )
                 })
                 .unwrap_or_default();
-            findings.push(format!(
-                "{}: no provenance in the folder{why}",
-                FindingCode::ProvenanceMissing
+            findings.push(found!(
+                FindingCode::ProvenanceMissing,
+                "no provenance in the folder{why}"
             ));
         }
         Err(e) => findings.push(statement_finding(evidence::PROVENANCE, &e)),
@@ -172,18 +176,18 @@ pub(super) fn check(
                 ));
                 continue;
             }
-            let problems: Vec<String> = match baseline {
+            let problems: Vec<Finding> = match baseline {
                 Some(b) => agreement_with(b, st)
                     .into_iter()
                     .filter(|p| !FindingCode::SubjectMismatch.is_code_of(p))
                     .collect(),
-                None => vec!["no verified baseline to compare with".to_owned()],
+                None => vec![Finding::other(
+                    "no-verified-baseline",
+                    "no verified baseline to compare with".to_owned(),
+                )],
             };
             if !problems.is_empty() {
-                let codes: BTreeSet<&str> = problems
-                    .iter()
-                    .filter_map(|p| p.split(':').next())
-                    .collect();
+                let codes: BTreeSet<&str> = problems.iter().map(|p| p.code.as_str()).collect();
                 not_counted.push(format!(
                     "{} (not built as the baseline says: {})",
                     other.file,
@@ -194,9 +198,9 @@ pub(super) fn check(
             if sha256_subjects(st) != want {
                 // A rebuilder the auditor trusts built this very release the same way and
                 // got other bytes.
-                findings.push(format!(
-                    "{}: `{}` ({}) attests other artifacts for the same commit, built the same way",
+                findings.push(found!(
                     FindingCode::RebuildersDisagree,
+                    "`{}` ({}) attests other artifacts for the same commit, built the same way",
                     other.file,
                     other.signer
                 ));
@@ -207,9 +211,9 @@ pub(super) fn check(
         }
     }
     if agreeing.len() < opts.require {
-        findings.push(format!(
-            "{}: {} independent signer(s) agree, {} required",
+        findings.push(found!(
             FindingCode::NotEnoughRebuilders,
+            "{} independent signer(s) agree, {} required",
             agreeing.len(),
             opts.require
         ));
@@ -254,12 +258,12 @@ pub(super) fn check(
 /// finding code. Empty when the provenance describes the release the baseline records: the
 /// same commit, `Recipe == Recipe` (one schema, [`reprove_build_types`], with the defaults
 /// `reprove.toml` leaves implicit), no network, and the reference conditions.
-pub fn agreement(b: &Value, p: &Value) -> Vec<String> {
+pub fn agreement(b: &Value, p: &Value) -> Vec<Finding> {
     match BaselineView::from_value(b) {
         Ok(baseline) => agreement_with(&baseline, p),
-        Err(e) => vec![format!(
-            "{}: the baseline cannot be read: {}",
+        Err(e) => vec![found!(
             FindingCode::RecipeMismatch,
+            "the baseline cannot be read: {}",
             printable(&e)
         )],
     }
@@ -267,14 +271,14 @@ pub fn agreement(b: &Value, p: &Value) -> Vec<String> {
 
 /// [`agreement`] for a baseline already read into its view (`verify` reads it once and tests
 /// every provenance in the folder against it).
-pub(super) fn agreement_with(baseline: &BaselineView, p: &Value) -> Vec<String> {
+pub(super) fn agreement_with(baseline: &BaselineView, p: &Value) -> Vec<Finding> {
     let mut findings = Vec::new();
     let provenance = match ProvenanceView::from_value(p) {
         Ok(v) => v,
         Err(e) => {
-            return vec![format!(
-                "{}: the provenance cannot be read: {}",
+            return vec![found!(
                 FindingCode::RecipeMismatch,
+                "the provenance cannot be read: {}",
                 printable(&e)
             )];
         }
@@ -282,9 +286,9 @@ pub(super) fn agreement_with(baseline: &BaselineView, p: &Value) -> Vec<String> 
     let bcommit = baseline.predicate.release.commit.as_str();
     let pcommit = provenance.dependency_digest("source", "gitCommit");
     if bcommit.is_empty() || Some(bcommit) != pcommit {
-        findings.push(format!(
-            "{}: the baseline records commit {} but the provenance {}",
+        findings.push(found!(
             FindingCode::CommitMismatch,
+            "the baseline records commit {} but the provenance {}",
             printable(if bcommit.is_empty() {
                 "(none)"
             } else {
@@ -307,16 +311,16 @@ pub(super) fn agreement_with(baseline: &BaselineView, p: &Value) -> Vec<String> 
         (Ok(br), Ok(pr)) => {
             for (key, bv, pv) in br.differences(pr) {
                 if key == "image" {
-                    findings.push(format!(
-                        "{}: the baseline's recipe uses `{}` but the provenance `{}`",
+                    findings.push(found!(
                         FindingCode::ImageMismatch,
+                        "the baseline's recipe uses `{}` but the provenance `{}`",
                         printable(bv.as_str().unwrap_or_default()),
                         printable(pv.as_str().unwrap_or_default())
                     ));
                 } else {
-                    findings.push(format!(
-                        "{}: `{key}` is {} in the baseline but {} in the provenance",
+                    findings.push(found!(
                         FindingCode::RecipeMismatch,
+                        "`{key}` is {} in the baseline but {} in the provenance",
                         printable(&bv.to_string()),
                         printable(&pv.to_string())
                     ));
@@ -324,7 +328,7 @@ pub(super) fn agreement_with(baseline: &BaselineView, p: &Value) -> Vec<String> 
             }
         }
         (Err(e), _) | (_, Err(e)) => {
-            findings.push(format!("{}: {}", FindingCode::RecipeMismatch, printable(e)))
+            findings.push(found!(FindingCode::RecipeMismatch, "{}", printable(e)))
         }
     }
     let external = provenance
@@ -340,9 +344,9 @@ pub(super) fn agreement_with(baseline: &BaselineView, p: &Value) -> Vec<String> 
             .and_then(|e| e.get("sha256"))
             .and_then(Value::as_str);
         if named != Some(attached.sha256.as_str()) {
-            findings.push(format!(
-                "{}: the evidence's `{}` is sha256:{} but the provenance names {}",
+            findings.push(found!(
                 FindingCode::RecipeMismatch,
+                "the evidence's `{}` is sha256:{} but the provenance names {}",
                 crate::evidence::RECIPE,
                 attached.sha256,
                 printable(&named.map_or(
@@ -360,9 +364,7 @@ pub(super) fn agreement_with(baseline: &BaselineView, p: &Value) -> Vec<String> 
             FindingCode::RecipeMismatch.is_code_of(f) || FindingCode::ImageMismatch.is_code_of(f)
         })
     {
-        findings.push(format!(
-            "{}: the provenance was built with a recipe from outside the release ({}), which its baseline does not record",
-            FindingCode::RecipeMismatch,
+        findings.push(found!(FindingCode::RecipeMismatch, "the provenance was built with a recipe from outside the release ({}), which its baseline does not record",
             printable(&ext.to_string())
         ));
     }
@@ -370,9 +372,9 @@ pub(super) fn agreement_with(baseline: &BaselineView, p: &Value) -> Vec<String> 
     // path, hostname and umask, and the environment reprove derives from the recipe.
     let internal = &provenance.predicate.build_definition.internal_parameters;
     if internal.network.as_ref().and_then(Value::as_str) != Some("none") {
-        findings.push(format!(
-            "{}: the provenance records network {}",
+        findings.push(found!(
             FindingCode::NetworkNotNone,
+            "the provenance records network {}",
             printable(&internal.network.clone().unwrap_or(Value::Null).to_string())
         ));
     }
@@ -396,9 +398,9 @@ pub(super) fn agreement_with(baseline: &BaselineView, p: &Value) -> Vec<String> 
     for (key, want) in expected {
         let have = internal.get(key).cloned();
         if want.is_none() || have != want {
-            findings.push(format!(
-                "{}: `{key}` is {} in the provenance, not {}",
+            findings.push(found!(
                 FindingCode::EnvironmentMismatch,
+                "`{key}` is {} in the provenance, not {}",
                 printable(&have.unwrap_or(Value::Null).to_string()),
                 printable(
                     &want
@@ -416,9 +418,9 @@ pub(super) fn agreement_with(baseline: &BaselineView, p: &Value) -> Vec<String> 
     };
     let psubjects = provenance.subjects();
     match internal.equivalences() {
-        Err(e) => findings.push(format!(
-            "{}: the provenance's equivalence records cannot be read: {}",
+        Err(e) => findings.push(found!(
             FindingCode::RecipeMismatch,
+            "the provenance's equivalence records cannot be read: {}",
             printable(&e)
         )),
         Ok(list) => {
@@ -430,9 +432,7 @@ pub(super) fn agreement_with(baseline: &BaselineView, p: &Value) -> Vec<String> 
                     .map(|n| n.as_str())
                     .collect();
                 if e.normalizations.is_empty() || !unaccepted.is_empty() {
-                    findings.push(format!(
-                        "{}: `{}` is attested as equivalent after {}, which the recipe's accept-equivalent does not name",
-                        FindingCode::RecipeMismatch,
+                    findings.push(found!(FindingCode::RecipeMismatch, "`{}` is attested as equivalent after {}, which the recipe's accept-equivalent does not name",
                         printable(&e.artifact),
                         printable(&if unaccepted.is_empty() {
                             "no normalization".to_owned()
@@ -442,9 +442,9 @@ pub(super) fn agreement_with(baseline: &BaselineView, p: &Value) -> Vec<String> 
                     ));
                 }
                 if psubjects.get(&e.artifact) != Some(&e.published_sha256) {
-                    findings.push(format!(
-                        "{}: the equivalence record of `{}` is not about its subject",
+                    findings.push(found!(
                         FindingCode::SubjectMismatch,
+                        "the equivalence record of `{}` is not about its subject",
                         printable(&e.artifact)
                     ));
                 }
@@ -456,9 +456,9 @@ pub(super) fn agreement_with(baseline: &BaselineView, p: &Value) -> Vec<String> 
         let names: BTreeSet<&String> = bsubjects.keys().chain(psubjects.keys()).collect();
         for n in names {
             if bsubjects.get(n) != psubjects.get(n) {
-                findings.push(format!(
-                    "{}: `{}` is sha256:{} in the baseline but sha256:{} in the provenance",
+                findings.push(found!(
                     FindingCode::SubjectMismatch,
+                    "`{}` is sha256:{} in the baseline but sha256:{} in the provenance",
                     printable(n),
                     bsubjects.get(n).map(String::as_str).unwrap_or("(absent)"),
                     psubjects.get(n).map(String::as_str).unwrap_or("(absent)")
@@ -527,9 +527,9 @@ pub(super) fn soup_closure(baseline: &BaselineView, p: &Value) -> CheckResult {
         if recorded.is_some() || !fetched.is_empty() {
             return CheckResult::from_findings(
                 CheckId::SoupClosure,
-                vec![format!(
-                    "{}: the provenance records fetched dependencies, but the baseline's recipe fetches nothing",
-                    FindingCode::FetchedNotInSoup
+                vec![found!(
+                    FindingCode::FetchedNotInSoup,
+                    "the provenance records fetched dependencies, but the baseline's recipe fetches nothing"
                 )],
                 String::new(),
             );
@@ -543,9 +543,9 @@ pub(super) fn soup_closure(baseline: &BaselineView, p: &Value) -> CheckResult {
     let Some(lockfiles) = recorded else {
         return CheckResult::from_findings(
             CheckId::SoupClosure,
-            vec![format!(
-                "{}: the baseline's recipe fetches dependencies, but the provenance records no fetch",
-                FindingCode::SoupNotFetched
+            vec![found!(
+                FindingCode::SoupNotFetched,
+                "the baseline's recipe fetches dependencies, but the provenance records no fetch"
             )],
             String::new(),
         );
@@ -560,9 +560,9 @@ pub(super) fn soup_closure(baseline: &BaselineView, p: &Value) -> CheckResult {
         }
         return CheckResult::from_findings(
             CheckId::SoupClosure,
-            vec![format!(
-                "{}: the provenance records a fetch checked against no lockfile",
-                FindingCode::SoupNotFetched
+            vec![found!(
+                FindingCode::SoupNotFetched,
+                "the provenance records a fetch checked against no lockfile"
             )],
             String::new(),
         );
@@ -571,18 +571,18 @@ pub(super) fn soup_closure(baseline: &BaselineView, p: &Value) -> CheckResult {
     if !fetch.lockfiles.is_empty()
         && fetch.lockfiles.iter().cloned().collect::<BTreeSet<_>>() != lockfiles
     {
-        findings.push(format!(
-            "{}: the store was checked against {}, not the recipe's {}",
+        findings.push(found!(
             FindingCode::SoupNotFetched,
+            "the store was checked against {}, not the recipe's {}",
             printable(&lockfiles.iter().cloned().collect::<Vec<_>>().join(", ")),
             printable(&fetch.lockfiles.join(", "))
         ));
     }
     let malformed = provenance.malformed_fetched();
     if malformed > 0 {
-        findings.push(format!(
-            "{}: {malformed} fetched dependenc(ies) without a purl or a sha256",
-            FindingCode::FetchedNotInSoup
+        findings.push(found!(
+            FindingCode::FetchedNotInSoup,
+            "{malformed} fetched dependenc(ies) without a purl or a sha256"
         ));
     }
 
@@ -605,9 +605,9 @@ pub(super) fn soup_closure(baseline: &BaselineView, p: &Value) -> CheckResult {
         match fetched.get(item.purl.as_str()) {
             // npm installs an optional package only on the platforms it names.
             None if item.optional => {}
-            None => findings.push(format!(
-                "{}: `{}` ({}) is in the SOUP register but not among the build's inputs",
+            None => findings.push(found!(
                 FindingCode::SoupNotFetched,
+                "`{}` ({}) is in the SOUP register but not among the build's inputs",
                 printable(&item.purl),
                 printable(&item.manifest)
             )),
@@ -623,9 +623,7 @@ pub(super) fn soup_closure(baseline: &BaselineView, p: &Value) -> CheckResult {
                         Some(v) => (soup_alg, v.as_str()),
                         None => ("sha256", digests.get("sha256").map_or("", String::as_str)),
                     };
-                    findings.push(format!(
-                        "{}: `{}` is {soup_alg}:{} in the SOUP register but {alg}:{} among the build's inputs",
-                        FindingCode::SoupDigestDiffers,
+                    findings.push(found!(FindingCode::SoupDigestDiffers, "`{}` is {soup_alg}:{} in the SOUP register but {alg}:{} among the build's inputs",
                         printable(&item.purl),
                         printable(soup_sha),
                         printable(given)
@@ -635,9 +633,9 @@ pub(super) fn soup_closure(baseline: &BaselineView, p: &Value) -> CheckResult {
         }
     }
     for purl in fetched.keys().filter(|p| !soup_purls.contains(p.as_str())) {
-        findings.push(format!(
-            "{}: the build was given `{}`, which the SOUP register does not list",
+        findings.push(found!(
             FindingCode::FetchedNotInSoup,
+            "the build was given `{}`, which the SOUP register does not list",
             printable(purl)
         ));
     }

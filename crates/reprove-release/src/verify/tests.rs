@@ -137,7 +137,8 @@ fn tag(s: &str) -> Tag {
 /// The findings of one check, joined, for assertions.
 fn findings(r: &VerifyReport, id: &str) -> String {
     let c = r.check(id.parse().unwrap()).unwrap();
-    format!("{:?} {} {}", c.status, c.detail, c.findings.join(" | "))
+    let findings: Vec<String> = c.findings.iter().map(ToString::to_string).collect();
+    format!("{:?} {} {}", c.status, c.detail, findings.join(" | "))
 }
 
 fn assert_verified(r: &VerifyReport) {
@@ -859,7 +860,7 @@ mod pipeline_on_a_fake_engine {
         assert!(
             found
                 .iter()
-                .any(|f| f.starts_with("recipe-mismatch") && f.contains("tar-mtime")),
+                .any(|f| f.code == "recipe-mismatch" && f.message.contains("tar-mtime")),
             "{found:?}"
         );
     }
@@ -1287,11 +1288,7 @@ fn soup_closure_holds_fetched_packages_to_the_register_by_the_digest_it_locks() 
         ),
     ]);
     assert_eq!(bad.status, CheckStatus::Fail);
-    let codes: Vec<&str> = bad
-        .findings
-        .iter()
-        .map(|f| f.split(':').next().unwrap())
-        .collect();
+    let codes: Vec<&str> = bad.findings.iter().map(|f| f.code.as_str()).collect();
     assert_eq!(
         codes,
         [
@@ -1310,7 +1307,7 @@ fn soup_closure_holds_fetched_packages_to_the_register_by_the_digest_it_locks() 
         missing
             .findings
             .iter()
-            .any(|f| f.starts_with("soup-not-fetched") && f.contains("pkg:npm/right@1.0.0")),
+            .any(|f| f.code == "soup-not-fetched" && f.message.contains("pkg:npm/right@1.0.0")),
         "{:?}",
         missing.findings
     );
