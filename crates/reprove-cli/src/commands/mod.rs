@@ -22,6 +22,8 @@ use std::io::IsTerminal as _;
 use std::path::Path;
 
 use anyhow::Result;
+
+use crate::output::note;
 use reprove_attest::signed::Form;
 use reprove_attest::verify::Signer;
 use reprove_baseline::BaselineView;
@@ -92,6 +94,51 @@ pub fn progress_bar() -> Option<indicatif::ProgressBar> {
         .progress_chars("=> "),
     );
     Some(pb)
+}
+
+/// Progress for a long job on a terminal: each step's line printed as it comes, and under it a
+/// spinner with the step and the time elapsed, so a build that takes minutes is seen to be
+/// alive. Off the terminal (or with `-q`) the lines go to stderr as notes, or nowhere.
+pub struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    show: bool,
+}
+
+impl Progress {
+    pub fn start() -> Progress {
+        let show = crate::output::show_progress();
+        let bar = (show && std::io::stderr().is_terminal()).then(|| {
+            let pb = indicatif::ProgressBar::new_spinner();
+            pb.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            pb.enable_steady_tick(std::time::Duration::from_millis(200));
+            pb
+        });
+        Progress { bar, show }
+    }
+
+    /// One step: printed above the spinner, which then shows it with the time it has taken.
+    pub fn step(&self, message: &str) {
+        match &self.bar {
+            Some(pb) => {
+                let line = reprove_escape::terminal_block(message);
+                pb.println(&line);
+                pb.set_message(line);
+            }
+            None if self.show => note(message),
+            None => {}
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(pb) = &self.bar {
+            pb.finish_and_clear();
+        }
+    }
 }
 
 /// A baseline file named on the command line, read through the library's one reader of

@@ -10,7 +10,7 @@ use reprove_source::{Repository, Tag};
 
 use crate::args::{EngineArg, RebuildFormat};
 use crate::outcome::Outcome;
-use crate::output::{note, stdout, stdout_text};
+use crate::output::{stdout, stdout_text};
 
 /// Rebuild a tag in its pinned image with no network and compare with the published artifacts
 ///
@@ -338,12 +338,11 @@ pub fn run(dir: &Path, args: RebuildArgs) -> Result<Outcome> {
         keep: args.keep,
         fetch: args.fetch.options()?,
     };
-    let show = crate::output::show_progress();
+    let progress = super::Progress::start();
     let report = reprove_build::rebuild(&repo, tag, &opts, &|msg| {
-        if show {
-            note(msg);
-        }
+        progress.step(msg);
     })?;
+    drop(progress);
     let out = match args.format {
         RebuildFormat::Text => {
             stdout_text(&text(&report))?;

@@ -95,7 +95,6 @@ pub fn run(dir: &Path, args: ReleaseArgs) -> Result<Outcome> {
     let recipe = args.recipe.read(&repo)?;
     // The password is asked before any work.
     let key = crate::keys::read_private_key(&args.key)?;
-    let show = crate::output::show_progress();
     let opts = reprove_release::pipeline::Options {
         artifacts: args.artifacts,
         evidence: evidence_dir.clone(),
@@ -105,11 +104,11 @@ pub fn run(dir: &Path, args: ReleaseArgs) -> Result<Outcome> {
         previous: args.previous,
         recipe,
     };
+    let progress = super::Progress::start();
     let released = reprove_release::pipeline::release(&repo, tag, &opts, &key, &|_, m| {
-        if show {
-            note(m);
-        }
+        progress.step(m);
     })?;
+    drop(progress);
     let index = &released.index;
     let mut s = String::new();
     match index.outcome {
