@@ -166,8 +166,8 @@ impl DiffCode {
     }
 }
 
-/// One finding of a diff: its code and what was found. Serialized as `code: message`, the
-/// form `diff --format json` has always had.
+/// One finding of a diff: its code and what was found. Printed as `code: message`; in JSON an
+/// object whose message carries no Markdown backticks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiffFinding {
     pub code: DiffCode,
@@ -191,7 +191,11 @@ impl std::fmt::Display for DiffFinding {
 
 impl Serialize for DiffFinding {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        use serde::ser::SerializeStruct as _;
+        let mut st = s.serialize_struct("DiffFinding", 2)?;
+        st.serialize_field("code", self.code.as_str())?;
+        st.serialize_field("message", &self.message.replace('`', ""))?;
+        st.end()
     }
 }
 

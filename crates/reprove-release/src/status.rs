@@ -82,11 +82,53 @@ pub struct ReleaseStatus {
     pub findings: BTreeMap<String, usize>,
     /// Checks that failed or could not run, with what they found.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub problems: Vec<String>,
+    pub problems: Vec<Problem>,
     /// The normalizations the release's artifacts needed to match (an `equivalent` rebuild the
     /// recipe accepted): not bit for bit.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub equivalent: Vec<String>,
+}
+
+/// A problem with a release's evidence: the check that found it (when one did), a stable
+/// kebab-case code, and what was found. Printed as `check: code: message`; in JSON an object
+/// whose message carries no Markdown backticks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub check: Option<CheckId>,
+    pub code: String,
+    pub message: String,
+}
+
+impl Problem {
+    fn of(check: CheckId, f: &crate::verify::codes::Finding) -> Problem {
+        Problem {
+            check: Some(check),
+            code: f.code.clone(),
+            message: f.message.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(c) = self.check {
+            write!(f, "{}: ", c.as_str())?;
+        }
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl Serialize for Problem {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut st = s.serialize_struct("Problem", 3)?;
+        if let Some(c) = self.check {
+            st.serialize_field("check", c.as_str())?;
+        }
+        st.serialize_field("code", &self.code)?;
+        st.serialize_field("message", &self.message.replace('`', ""))?;
+        st.end()
+    }
 }
 
 #[derive(Debug)]
@@ -129,7 +171,11 @@ fn one(tag: &str, commit: &str, opts: &Options) -> ReleaseStatus {
     st.evidence = Some(dir.display().to_string());
     let tag_parsed: Result<Tag, _> = tag.parse();
     let Ok(tag_parsed) = tag_parsed else {
-        st.problems.push(format!("`{tag}` is not a valid tag name"));
+        st.problems.push(Problem {
+            check: None,
+            code: "invalid-tag".into(),
+            message: format!("`{}` is not a valid tag name", verify::printable(tag)),
+        });
         st.state = ReleaseState::Invalid;
         return st;
     };
@@ -174,10 +220,14 @@ fn one(tag: &str, commit: &str, opts: &Options) -> ReleaseStatus {
         claimed = ReleaseState::Attested;
     }
     if claimed == ReleaseState::Invalid {
-        st.problems.push(format!(
-            "no readable `{}` in the evidence folder",
-            evidence::BASELINE
-        ));
+        st.problems.push(Problem {
+            check: None,
+            code: FindingCode::EvidenceMissing.as_str().into(),
+            message: format!(
+                "no readable `{}` in the evidence folder",
+                evidence::BASELINE
+            ),
+        });
     }
     // An equivalent release is verified, and not bit for bit: say which normalizations.
     let mut equivalent: Vec<String> = report
@@ -203,7 +253,7 @@ fn one(tag: &str, commit: &str, opts: &Options) -> ReleaseStatus {
         }
         if c.status == CheckStatus::Error {
             st.problems
-                .extend(c.findings.iter().map(ToString::to_string));
+                .extend(c.findings.iter().map(|f| Problem::of(c.id, f)));
         }
     }
     baseline_findings(view.as_ref(), &mut st.findings);
@@ -250,10 +300,19 @@ fn one(tag: &str, commit: &str, opts: &Options) -> ReleaseStatus {
         }
         broken = true;
         if c.findings.is_empty() {
-            st.problems.push(format!("{}: {}", c.id, c.detail));
+            st.problems.push(Problem {
+                check: Some(c.id),
+                code: if c.status == CheckStatus::Error {
+                    "check-could-not-run"
+                } else {
+                    "check-failed"
+                }
+                .into(),
+                message: c.detail.clone(),
+            });
         }
         for f in &c.findings {
-            st.problems.push(format!("{}: {f}", c.id));
+            st.problems.push(Problem::of(c.id, f));
         }
     }
     st.state = if broken {
@@ -267,7 +326,8 @@ fn one(tag: &str, commit: &str, opts: &Options) -> ReleaseStatus {
             .flat_map(|c| c.findings.iter())
             .filter(|f| FindingCode::ProvenanceMissing.is_code_of(f))
         {
-            st.problems.push(f.to_string());
+            st.problems
+                .push(Problem::of(CheckId::ProvenanceSignature, f));
         }
         ReleaseState::Failed
     } else if claimed == ReleaseState::Attested && report.verdict.is_verified() {

@@ -135,7 +135,7 @@ pub fn run(dir: &Path, args: StatusArgs) -> Result<Outcome> {
                     s.push_str(&format!(
                         "{:tw$}    ! {}\n",
                         "",
-                        reprove_escape::terminal(p)
+                        reprove_escape::terminal(&p.to_string())
                     ));
                 }
             }
