@@ -513,6 +513,37 @@ fn every_json_output_matches_its_schema() {
         "verify",
     );
     json(&["status", "--key", &key, "--format", "json"], "status");
+    // A published file that differs: the finding names it, with both digests.
+    let tampered = r.f.path("tampered");
+    std::fs::create_dir_all(&tampered).unwrap();
+    for e in std::fs::read_dir(&dist).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), tampered.join(e.file_name())).unwrap();
+    }
+    std::fs::write(tampered.join("greeting.txt"), "not what was released\n").unwrap();
+    let bad = json(
+        &[
+            "verify",
+            "v1.0.0",
+            "--key",
+            &key,
+            "--artifacts",
+            &tampered.display().to_string(),
+            "--format",
+            "json",
+        ],
+        "verify",
+    );
+    let finding = bad["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["findings"].as_array().cloned().unwrap_or_default())
+        .find(|f| f["code"] == "digest-mismatch")
+        .unwrap_or_else(|| panic!("{bad}"));
+    assert_eq!(finding["path"], "greeting.txt");
+    assert!(finding["expected"].as_str().unwrap().starts_with("sha256:"));
+    assert_ne!(finding["expected"], finding["actual"]);
     json(&["diff", "v1.0.0", "v1.1.0", "--format", "json"], "diff");
     json(&["soup", "v1.1.0", "--format", "json"], "soup");
     json(&["images", "check", "--format", "json"], "images-check");

@@ -177,6 +177,55 @@ mod tests {
         assert!(soup.contains("left\\|pad"), "{soup}");
     }
 
+    /// The record says what the build was given and from where, and never lets an
+    /// `equivalent` artifact pass for a bit-for-bit one.
+    #[test]
+    fn fetched_dependencies_and_equivalence_are_on_record() {
+        let b = baseline("fine", "Acme");
+        let v = verify_report(CheckStatus::Pass);
+        let rebuild = serde_json::json!({
+            "verdict": "equivalent",
+            "image": "img@sha256:00", "engine": "docker", "engineVersion": "1", "network": "none",
+            "sourceDateEpoch": 0,
+            "comparison": [{"name": "app", "verdict": "equivalent", "normalizations": ["gzip", "tar-mtime"]}],
+            "fetch": {
+                "network": "host", "lockfiles": {"Cargo.lock": "ab"}, "storeSha256": "cd",
+                "packages": [{"purl": "pkg:cargo/a@1"}, {"purl": "pkg:cargo/b@1"}],
+                "hostsContacted": [
+                    {"host": "index.crates.io", "port": 443, "method": "connect", "requests": 3, "allowed": true},
+                    {"host": "evil.example", "port": 443, "method": "connect", "requests": 1, "allowed": false}
+                ]
+            }
+        });
+        let a = AuditInput {
+            tag: "v1",
+            evidence: "e",
+            baseline: Some(&b),
+            provenance: None,
+            rebuild: Some(&rebuild),
+            index: None,
+            verify: &v,
+            signatures_checked: true,
+            generated_on: "t",
+            reprove_version: "0",
+            document_id: "CMR-v1",
+            revision: "1",
+            index_sha256: None,
+            trusted: &[],
+            recipe: None,
+        };
+        let md = to_markdown(&a);
+        assert!(md.contains("2 packages checked against Cargo.lock"), "{md}");
+        assert!(
+            md.contains("index.crates.io:443, evil.example:443 (refused)"),
+            "{md}"
+        );
+        assert!(
+            md.contains("equivalent after gzip, tar-mtime (NOT bit for bit)"),
+            "{md}"
+        );
+    }
+
     #[test]
     fn unchecked_signatures_are_never_called_met() {
         let b = baseline("fine", "Acme");

@@ -302,6 +302,56 @@ pub(crate) fn sections(a: &AuditInput<'_>) -> Vec<Section> {
                 .map(ToString::to_string)
                 .unwrap_or_default()
         ));
+        // The fetch phase: what the build was given, checked against which lockfiles, and
+        // which hosts the fetch reached (IEC 62304 §8.1.2 with evidence, not a list).
+        if let Some(f) = r.get("fetch").filter(|f| f.is_object()) {
+            let locks: Vec<&str> = f
+                .get("lockfiles")
+                .and_then(Value::as_object)
+                .map(|m| m.keys().map(String::as_str).collect())
+                .unwrap_or_default();
+            let packages = f
+                .get("packages")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            rebuild_intro.push(format!(
+                "Dependencies fetched before the build (the only step with a network, {}): {} checked against {}; the build was given the store sha256:{}{}.",
+                f.get("network").and_then(Value::as_str).unwrap_or("?"),
+                crate::clauses::plural(packages, "package", "packages"),
+                if locks.is_empty() { "no lockfile".to_owned() } else { locks.join(", ") },
+                f.get("storeSha256").and_then(Value::as_str).unwrap_or("?"),
+                if f.get("fromCache").and_then(Value::as_bool) == Some(true) {
+                    ", taken from the cache and checked again"
+                } else {
+                    ""
+                }
+            ));
+            if let Some(hosts) = f.get("hostsContacted").and_then(Value::as_array) {
+                let shown: Vec<String> = hosts
+                    .iter()
+                    .filter_map(|h| {
+                        Some(format!(
+                            "{}:{}{}",
+                            h.get("host")?.as_str()?,
+                            h.get("port")?,
+                            if h.get("allowed").and_then(Value::as_bool) == Some(false) {
+                                " (refused)"
+                            } else {
+                                ""
+                            }
+                        ))
+                    })
+                    .collect();
+                rebuild_intro.push(format!(
+                    "Hosts the fetch asked for through reprove's egress proxy: {}.",
+                    if shown.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        shown.join(", ")
+                    }
+                ));
+            }
+        }
     }
     let artifacts: BTreeMap<String, String> = b.map(|b| b.artifacts()).unwrap_or_default();
     let compared: BTreeMap<String, String> = a
@@ -311,10 +361,19 @@ pub(crate) fn sections(a: &AuditInput<'_>) -> Vec<Section> {
         .into_iter()
         .flatten()
         .filter_map(|c| {
-            Some((
-                c.get("name")?.as_str()?.to_owned(),
-                c.get("verdict")?.as_str()?.to_owned(),
-            ))
+            let verdict = c.get("verdict")?.as_str()?;
+            // Equivalent is not bit for bit: the normalizations it needed are named.
+            let shown = match c.get("normalizations").and_then(Value::as_array) {
+                Some(n) if verdict == "equivalent" && !n.is_empty() => format!(
+                    "equivalent after {} (NOT bit for bit)",
+                    n.iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                _ => verdict.to_owned(),
+            };
+            Some((c.get("name")?.as_str()?.to_owned(), shown))
         })
         .collect();
     out.push(Section {

@@ -100,12 +100,16 @@ fn folder(
             continue;
         };
         match reprove_digest::sha256_file_sized(path, Some(*size)) {
-            Ok((d, _)) if d.hex() != *want => findings.push(found!(
-                FindingCode::DigestMismatch,
-                "`{}` has sha256:{} but the provenance attests sha256:{want}",
-                printable(name),
-                d.hex()
-            )),
+            Ok((d, _)) if d.hex() != *want => findings.push(
+                found!(
+                    FindingCode::DigestMismatch,
+                    "`{}` has sha256:{} but the provenance attests sha256:{want}",
+                    printable(name),
+                    d.hex()
+                )
+                .at(name)
+                .compared(format!("sha256:{want}"), format!("sha256:{}", d.hex())),
+            ),
             Ok(_) => checked.push(name.clone()),
             Err(e) => findings.push(found!(
                 FindingCode::DigestMismatch,
@@ -183,11 +187,15 @@ fn single_files(
                 "`{}` is not named by any provenance subject",
                 printable(name)
             )),
-            Some(want) if *want != have => findings.push(found!(
-                FindingCode::DigestMismatch,
-                "`{}` has sha256:{have} but the provenance attests sha256:{want}",
-                printable(name)
-            )),
+            Some(want) if *want != have => findings.push(
+                found!(
+                    FindingCode::DigestMismatch,
+                    "`{}` has sha256:{have} but the provenance attests sha256:{want}",
+                    printable(name)
+                )
+                .at(name)
+                .compared(format!("sha256:{want}"), format!("sha256:{have}")),
+            ),
             Some(_) => checked.push(name.to_owned()),
         }
     }

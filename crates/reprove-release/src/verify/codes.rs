@@ -260,6 +260,12 @@ pub struct Finding {
     /// verdict, a policy finding the signed baseline records, a fetch finding).
     pub code: String,
     pub message: String,
+    /// The file it is about (an artifact's name, an evidence file's path), when it is one.
+    pub path: Option<String>,
+    /// What was expected and what was found (digests as `sha256:<hex>`), when the finding
+    /// compares two values.
+    pub expected: Option<String>,
+    pub actual: Option<String>,
 }
 
 impl Finding {
@@ -267,7 +273,23 @@ impl Finding {
         Finding {
             code: code.as_str().to_owned(),
             message,
+            path: None,
+            expected: None,
+            actual: None,
         }
+    }
+
+    /// The same finding, about the file `path`.
+    pub fn at(mut self, path: &str) -> Finding {
+        self.path = Some(path.to_owned());
+        self
+    }
+
+    /// The same finding, with the value expected and the one found.
+    pub fn compared(mut self, expected: String, actual: String) -> Finding {
+        self.expected = Some(expected);
+        self.actual = Some(actual);
+        self
     }
 
     /// A finding another layer coded (its code printable, as every value from outside).
@@ -275,6 +297,9 @@ impl Finding {
         Finding {
             code: crate::verify::printable(code),
             message,
+            path: None,
+            expected: None,
+            actual: None,
         }
     }
 }
@@ -300,9 +325,19 @@ impl std::fmt::Display for Finding {
 impl serde::Serialize for Finding {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct as _;
-        let mut st = s.serialize_struct("Finding", 2)?;
+        let mut st = s.serialize_struct("Finding", 5)?;
         st.serialize_field("code", &self.code)?;
         st.serialize_field("message", &self.message.replace('`', ""))?;
+        for (k, v) in [
+            ("path", &self.path),
+            ("expected", &self.expected),
+            ("actual", &self.actual),
+        ] {
+            match v {
+                Some(v) => st.serialize_field(k, v)?,
+                None => st.skip_field(k)?,
+            }
+        }
         st.end()
     }
 }

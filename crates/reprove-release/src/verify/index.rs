@@ -384,10 +384,14 @@ pub(super) fn check(
             Ok(have) if have == *want => {
                 matched.insert(p.clone());
             }
-            Ok(have) => findings.push(found!(
-                FindingCode::DigestMismatch,
-                "`{shown}` has sha256:{have} but the index lists sha256:{want}"
-            )),
+            Ok(have) => findings.push(
+                found!(
+                    FindingCode::DigestMismatch,
+                    "`{shown}` has sha256:{have} but the index lists sha256:{want}"
+                )
+                .at(p)
+                .compared(format!("sha256:{want}"), format!("sha256:{have}")),
+            ),
             Err(e) => findings.push(found!(
                 FindingCode::Unreadable,
                 "`{shown}`: {}",
