@@ -424,9 +424,9 @@ fn status_words_are_coloured_only_on_a_terminal() {
     let Some((r, _)) = three_releases() else {
         return;
     };
-    let on_tty = |no_color: bool| {
+    let on_tty_with = |args: &str, no_color: bool| {
         let cmd = format!(
-            "{} verify v1.0.0 --no-artifacts --key {}",
+            "{} {args} --key {}",
             env!("CARGO_BIN_EXE_reprove"),
             r.p("k.pub")
         );
@@ -439,6 +439,7 @@ fn status_words_are_coloured_only_on_a_terminal() {
         }
         String::from_utf8_lossy(&sh.output().unwrap().stdout).into_owned()
     };
+    let on_tty = |no_color: bool| on_tty_with("verify v1.0.0 --no-artifacts", no_color);
     let coloured = on_tty(false);
     assert!(
         coloured.contains("\u{1b}[32mpass   \u{1b}[0m"),
@@ -448,6 +449,10 @@ fn status_words_are_coloured_only_on_a_terminal() {
         coloured.contains("\u{1b}[33mskipped\u{1b}[0m"),
         "{coloured:?}"
     );
+    // `status` too: a verified release green, a failed one red.
+    let status = on_tty_with("status", false);
+    assert!(status.contains("\u{1b}[32mverified"), "{status:?}");
+    assert!(status.contains("\u{1b}[1;31mfailed"), "{status:?}");
     let plain = on_tty(true);
     assert!(!plain.contains('\u{1b}'), "{plain:?}");
     let (_, piped, _) = r.run(&["verify", "v1.0.0", "--no-artifacts", "--key", &r.p("k.pub")]);

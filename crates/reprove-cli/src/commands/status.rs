@@ -112,16 +112,25 @@ pub fn run(dir: &Path, args: StatusArgs) -> Result<Outcome> {
                 "TAG", "STATE", "SIGNATURES", "OPEN FINDINGS"
             );
             for (r, tag) in list.iter().zip(&tags) {
+                use reprove_escape::{Style, styled};
+                use reprove_release::status::ReleaseState as S;
+                let state = format!("{:16}", r.state.as_str());
+                let state = match r.state {
+                    S::Verified | S::Reproducible | S::Attested => styled(&state, Style::Good),
+                    S::Failed | S::Invalid | S::NotReproducible => styled(&state, Style::Bad),
+                    _ => styled(&state, Style::Note),
+                };
+                let (sig, style) = match r.signatures {
+                    Signatures::Verified => ("verified", Style::Good),
+                    Signatures::Failed => ("FAILED", Style::Bad),
+                    Signatures::NotChecked => ("not checked", Style::Note),
+                    Signatures::None => ("—", Style::Note),
+                };
                 s.push_str(&format!(
-                    "{:tw$}  {:16}  {:11}  {}\n",
+                    "{:tw$}  {}  {}  {}\n",
                     tag,
-                    r.state.as_str(),
-                    match r.signatures {
-                        Signatures::Verified => "verified",
-                        Signatures::Failed => "FAILED",
-                        Signatures::NotChecked => "not checked",
-                        Signatures::None => "—",
-                    },
+                    state,
+                    styled(&format!("{sig:11}"), style),
                     findings_text(r)
                 ));
                 if !r.equivalent.is_empty() {
@@ -149,7 +158,7 @@ pub fn run(dir: &Path, args: StatusArgs) -> Result<Outcome> {
                 list.len(),
                 reprove_escape::terminal(&root.display().to_string())
             ));
-            reprove_escape::terminal_block(&s).into_bytes()
+            reprove_escape::terminal_block_styled(&s, crate::output::color()).into_bytes()
         }
     };
     stdout(&out)?;
