@@ -90,6 +90,50 @@ pub fn image_check(insecure: &[String]) -> Result<reprove_release::verify::Image
     })
 }
 
+/// The checks of `verify` and `report` that reach out: image pins against their registries,
+/// and a fresh rebuild of the tag.
+#[derive(Debug, Clone, Args)]
+pub struct OnlineChecks {
+    /// Also check every image pin against its registry (needs the network).
+    #[arg(long)]
+    pub check_images: bool,
+    /// A registry (host:port) reached over plain HTTP; loopback registries always are (repeatable).
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    pub insecure_registry: Vec<String>,
+    /// Also rebuild the tag and compare with the attested digests (needs an engine).
+    #[arg(long)]
+    pub rebuild: bool,
+    /// The container engine (default: docker, else podman, whichever is found first).
+    #[arg(long, value_enum)]
+    pub engine: Option<EngineArg>,
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+}
+
+impl OnlineChecks {
+    /// The registry check, when `--check-images` asks for it.
+    pub fn images(&self) -> Result<Option<reprove_release::verify::ImageCheck>> {
+        self.check_images
+            .then(|| image_check(&self.insecure_registry))
+            .transpose()
+    }
+
+    /// The rebuild check, when `--rebuild` asks for it.
+    pub fn rebuild(&self) -> Result<Option<reprove_release::verify::RebuildCheck>> {
+        if !self.rebuild {
+            return Ok(None);
+        }
+        // Someone else's fetch command reaches the network from the auditor's machine only
+        // when the auditor names a network for it; otherwise a cached store must serve.
+        let mut fetch = self.fetch.options()?;
+        fetch.allow_network = self.fetch.fetch_network.is_some();
+        Ok(Some(reprove_release::verify::RebuildCheck {
+            engine: self.engine.map(reprove_build::EngineKind::from),
+            fetch,
+        }))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EngineArg {
     Docker,

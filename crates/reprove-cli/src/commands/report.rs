@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Args, ValueEnum};
 use reprove_source::{Tag, rfc3339_utc, unix_now};
 
-use crate::args::{EngineArg, ProductArgs, TrustArgs};
+use crate::args::{ProductArgs, TrustArgs};
 use crate::outcome::Outcome;
 use crate::output::note;
 use reprove_escape::terminal;
@@ -54,21 +54,8 @@ pub struct ReportArgs {
     /// The document's revision.
     #[arg(long, value_name = "REV", default_value = "1")]
     revision: String,
-    /// Also check every image pin against its registry (needs the network), as `verify` does.
-    #[arg(long)]
-    check_images: bool,
-    /// A registry reached over plain HTTP (loopback only, unless named here).
-    #[arg(long = "insecure-registry", value_name = "HOST")]
-    insecure_registry: Vec<String>,
-    /// Also rebuild the tag and compare with the attested digests (needs an engine), as
-    /// `verify --rebuild` does.
-    #[arg(long)]
-    rebuild: bool,
-    /// The container engine for --rebuild (default: docker, else podman).
-    #[arg(long, value_enum)]
-    engine: Option<EngineArg>,
     #[command(flatten)]
-    fetch: crate::args::FetchArgs,
+    online: crate::args::OnlineChecks,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -138,21 +125,8 @@ pub fn run(dir: &Path, args: ReportArgs) -> Result<Outcome> {
         project: args.product.project.clone(),
         source_uri: args.product.source_uri.clone(),
         repo: repo.as_ref(),
-        images: args
-            .check_images
-            .then(|| crate::args::image_check(&args.insecure_registry))
-            .transpose()?,
-        rebuild: if args.rebuild {
-            // Someone else's fetch reaches the network only when the auditor names one.
-            let mut fetch = args.fetch.options()?;
-            fetch.allow_network = args.fetch.fetch_network.is_some();
-            Some(reprove_release::verify::RebuildCheck {
-                engine: args.engine.map(reprove_build::EngineKind::from),
-                fetch,
-            })
-        } else {
-            None
-        },
+        images: args.online.images()?,
+        rebuild: args.online.rebuild()?,
     };
     let show = crate::output::show_progress();
     let verified = reprove_release::verify::verify(&opts, &|m| {

@@ -5,12 +5,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 use clap::Args;
 use reprove_attest::sign_statement;
-use reprove_build::EngineKind;
 use reprove_escape::{Style, styled, terminal, xml};
 use reprove_release::verify::{CheckStatus, VerifyReport};
 use reprove_source::{Tag, rfc3339_utc, unix_now};
 
-use crate::args::{EngineArg, ProductArgs, RebuildFormat, TrustArgs, image_check};
+use crate::args::{ProductArgs, RebuildFormat, TrustArgs};
 use crate::outcome::Outcome;
 use crate::output::{note, stdout, stdout_text};
 
@@ -56,20 +55,8 @@ pub struct VerifyArgs {
     /// Independent signers whose provenance must agree (k-of-n).
     #[arg(long, value_name = "N", default_value_t = 1)]
     require: usize,
-    /// Also check every image pin against its registry (needs the network).
-    #[arg(long)]
-    check_images: bool,
-    /// A registry (host:port) reached over plain HTTP; loopback registries always are (repeatable).
-    #[arg(long = "insecure-registry", value_name = "HOST")]
-    insecure_registry: Vec<String>,
-    /// Also rebuild the tag and compare with the attested digests (needs an engine).
-    #[arg(long)]
-    rebuild: bool,
-    /// The container engine (default: docker, else podman, whichever is found first).
-    #[arg(long, value_enum)]
-    engine: Option<EngineArg>,
     #[command(flatten)]
-    fetch: crate::args::FetchArgs,
+    online: crate::args::OnlineChecks,
     /// Output format: text for people, JSON (every check and finding), or JUnit XML for CI.
     #[arg(long, value_enum, default_value_t = RebuildFormat::Text)]
     format: RebuildFormat,
@@ -234,19 +221,6 @@ pub fn run(dir: &Path, args: VerifyArgs) -> Result<Outcome> {
         Some(k) => Some(crate::keys::read_private_key(k)?),
         None => None,
     };
-    let images = args
-        .check_images
-        .then(|| image_check(&args.insecure_registry))
-        .transpose()?;
-    let fetch_options = if args.rebuild {
-        // Someone else's fetch command reaches the network from the auditor's machine only
-        // when the auditor names a network for it; otherwise a cached store must serve.
-        let mut o = args.fetch.options()?;
-        o.allow_network = args.fetch.fetch_network.is_some();
-        Some(o)
-    } else {
-        None
-    };
     let opts = reprove_release::verify::Options {
         tag: tag.clone(),
         evidence: evidence_dir,
@@ -258,11 +232,8 @@ pub fn run(dir: &Path, args: VerifyArgs) -> Result<Outcome> {
         project: args.product.project.clone(),
         source_uri: args.product.source_uri.clone(),
         repo: repo.as_ref(),
-        images,
-        rebuild: fetch_options.map(|fetch| reprove_release::verify::RebuildCheck {
-            engine: args.engine.map(EngineKind::from),
-            fetch,
-        }),
+        images: args.online.images()?,
+        rebuild: args.online.rebuild()?,
     };
     let show = crate::output::show_progress();
     let report = reprove_release::verify::verify(&opts, &|m| {
