@@ -89,6 +89,9 @@ pub fn clauses(a: &AuditInput<'_>) -> Vec<Clause> {
         }
     };
     let v = |f: Option<FileRef>| f.into_iter().collect::<Vec<_>>();
+    // What `--check-images` and `--rebuild` found now, when they ran.
+    let pins_broken = a.check(CheckId::ImagePins) == Some(CheckStatus::Fail);
+    let fresh_rebuild = a.check(CheckId::Rebuild);
     let mut rows = Vec::new();
     let b = a.baseline;
     let items = b
@@ -155,13 +158,14 @@ pub fn clauses(a: &AuditInput<'_>) -> Vec<Clause> {
             )
         ),
         // `--check-images`: the pins were asked of their registries now.
-        status: match a.check(CheckId::ImagePins) {
-            Some(CheckStatus::Fail) => ClauseStatus::Gap,
-            _ => unchecked_or(base_ok),
+        status: if pins_broken {
+            ClauseStatus::Gap
+        } else {
+            unchecked_or(base_ok)
         },
         gap: if !base_ok {
             Some("no verified baseline".to_owned())
-        } else if a.check(CheckId::ImagePins) == Some(CheckStatus::Fail) {
+        } else if pins_broken {
             Some("an image pin no longer holds in its registry (image-pins)".to_owned())
         } else {
             None
@@ -255,14 +259,14 @@ pub fn clauses(a: &AuditInput<'_>) -> Vec<Clause> {
             .into_iter()
             .flatten()
             .collect(),
-        shows: if a.check(CheckId::Rebuild) == Some(CheckStatus::Pass) {
+        shows: if fresh_rebuild == Some(CheckStatus::Pass) {
             "an independent hermetic rebuild reproduced the released artifacts bit for bit, and did again for this record (--rebuild)".to_owned()
         } else {
             "an independent hermetic rebuild reproduced the released artifacts bit for bit"
                 .to_owned()
         },
         // `--rebuild`: a fresh rebuild now, which must agree with the one on record.
-        status: if a.check(CheckId::Rebuild) == Some(CheckStatus::Fail) {
+        status: if fresh_rebuild == Some(CheckStatus::Fail) {
             ClauseStatus::Gap
         } else if reproducible && verified(CheckId::ProvenanceSignature) {
             ClauseStatus::Met
@@ -271,7 +275,7 @@ pub fn clauses(a: &AuditInput<'_>) -> Vec<Clause> {
         } else {
             ClauseStatus::Gap
         },
-        gap: if a.check(CheckId::Rebuild) == Some(CheckStatus::Fail) {
+        gap: if fresh_rebuild == Some(CheckStatus::Fail) {
             Some("the fresh rebuild (--rebuild) did not reproduce the attested artifacts".to_owned())
         } else if provenance.is_none() {
             Some(no_provenance())

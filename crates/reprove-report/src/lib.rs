@@ -133,19 +133,16 @@ mod tests {
         }
     }
 
-    #[test]
-    fn hostile_text_is_escaped_everywhere() {
-        let evil = "<script>alert(1)</script><img src=x onerror=alert(2)> | \"q\" 'a' & done ![t](http://evil.example/p.png) `x`";
-        let b = baseline(evil, evil);
-        let v = verify_report(CheckStatus::Pass);
-        let a = AuditInput {
+    /// The record's input for `v1` with keys checked; a test changes what it is about.
+    fn input<'a>(b: &'a BaselineView, v: &'a VerifyReport) -> AuditInput<'a> {
+        AuditInput {
             tag: "v1",
-            evidence: "<evidence>",
-            baseline: Some(&b),
+            evidence: "e",
+            baseline: Some(b),
             provenance: None,
             rebuild: None,
             index: None,
-            verify: &v,
+            verify: v,
             signatures_checked: true,
             generated_on: "2026-01-01T00:00:00Z",
             reprove_version: "0",
@@ -154,6 +151,17 @@ mod tests {
             index_sha256: None,
             trusted: &[],
             recipe: None,
+        }
+    }
+
+    #[test]
+    fn hostile_text_is_escaped_everywhere() {
+        let evil = "<script>alert(1)</script><img src=x onerror=alert(2)> | \"q\" 'a' & done ![t](http://evil.example/p.png) `x`";
+        let b = baseline(evil, evil);
+        let v = verify_report(CheckStatus::Pass);
+        let a = AuditInput {
+            evidence: "<evidence>",
+            ..input(&b, &v)
         };
         let html = to_html(&a);
         assert!(!html.contains("<script"), "{html}");
@@ -198,21 +206,8 @@ mod tests {
             }
         });
         let a = AuditInput {
-            tag: "v1",
-            evidence: "e",
-            baseline: Some(&b),
-            provenance: None,
             rebuild: Some(&rebuild),
-            index: None,
-            verify: &v,
-            signatures_checked: true,
-            generated_on: "t",
-            reprove_version: "0",
-            document_id: "CMR-v1",
-            revision: "1",
-            index_sha256: None,
-            trusted: &[],
-            recipe: None,
+            ..input(&b, &v)
         };
         let md = to_markdown(&a);
         assert!(md.contains("2 packages checked against Cargo.lock"), "{md}");
@@ -231,21 +226,8 @@ mod tests {
         let b = baseline("fine", "Acme");
         let v = verify_report(CheckStatus::Skipped);
         let a = AuditInput {
-            tag: "v1",
-            evidence: "e",
-            baseline: Some(&b),
-            provenance: None,
-            rebuild: None,
-            index: None,
-            verify: &v,
             signatures_checked: false,
-            generated_on: "t",
-            reprove_version: "0",
-            document_id: "CMR-v1",
-            revision: "1",
-            index_sha256: None,
-            trusted: &[],
-            recipe: None,
+            ..input(&b, &v)
         };
         let rows = clauses(&a);
         assert_eq!(rows.len(), 13);
