@@ -526,6 +526,7 @@ fn every_json_output_matches_its_schema() {
         std::fs::copy(e.path(), tampered.join(e.file_name())).unwrap();
     }
     std::fs::write(tampered.join("greeting.txt"), "not what was released\n").unwrap();
+    std::fs::write(tampered.join("extra.bin"), "never released\n").unwrap();
     let bad = json(
         &[
             "verify",
@@ -549,6 +550,15 @@ fn every_json_output_matches_its_schema() {
     assert_eq!(finding["path"], "greeting.txt");
     assert!(finding["expected"].as_str().unwrap().starts_with("sha256:"));
     assert_ne!(finding["expected"], finding["actual"]);
+    // A file nobody attested: named by its path, so a dashboard can list it.
+    let extra = bad["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["findings"].as_array().cloned().unwrap_or_default())
+        .find(|f| f["code"] == "unattested-artifact")
+        .unwrap_or_else(|| panic!("{bad}"));
+    assert_eq!(extra["path"], "extra.bin");
     json(&["diff", "v1.0.0", "v1.1.0", "--format", "json"], "diff");
     json(&["soup", "v1.1.0", "--format", "json"], "soup");
     json(&["images", "check", "--format", "json"], "images-check");

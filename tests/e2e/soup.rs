@@ -1,7 +1,7 @@
 use serde_json::Value;
 
 use crate::baseline::rich;
-use crate::support::{redact, require_tool};
+use crate::support::redact;
 
 #[test]
 fn markdown_register_with_overrides() {
@@ -113,47 +113,87 @@ fn csv_register() {
     assert!(csv.contains("serde,1.0.215,cargo,David Tolnay,overrides,direct,,sha256:6513c1ad0b11a9376da888e3e0baa0077f1aed55c17f50e7b2397136129fb88f,pkg:cargo/serde@1.0.215,https://crates.io,Cargo.lock,reading configuration files,A,,2026-10-01"));
 }
 
-#[test]
-fn cyclonedx_validates_against_the_official_schema() {
-    let f = rich();
-    let bom = f.ok(&["soup", "v1.1.0", "--format", "cyclonedx"], 0);
-    let v: Value = serde_json::from_str(&bom).unwrap();
-    assert_eq!(v["specVersion"], "1.5");
-    assert_eq!(v["metadata"]["component"]["name"], "infusion-ctl");
-    assert_eq!(
-        v["metadata"]["component"]["supplier"]["name"],
-        "Acme Medical GmbH"
-    );
-    // Independent validation: cyclonedx-python-lib's strict JSON schema validator.
-    let python = std::env::var("REPROVE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    if !require_tool(&python) {
+/// Runs `script` with the suite's Python on `doc` (written to a file), failing with its output.
+fn python_accepts(f: &crate::support::Fixture, module: &str, script: &str, doc: &str, what: &str) {
+    let Some(python) = crate::support::python_with(module) else {
         return;
-    }
-    let check = std::process::Command::new(&python)
-        .args(["-c", "import cyclonedx.validation.json"])
-        .output()
-        .unwrap();
-    if !check.status.success() {
-        if std::env::var_os("REPROVE_REQUIRE_TOOLS").is_some() {
-            panic!(
-                "cyclonedx-python-lib[json-validation] is missing from `{python}` (cargo xtask test installs it)"
-            );
-        }
-        eprintln!("skipping: cyclonedx-python-lib not installed");
-        return;
-    }
-    let path = f.path("bom.json");
-    std::fs::write(&path, &bom).unwrap();
-    let script = "import sys\nfrom cyclonedx.schema import SchemaVersion\nfrom cyclonedx.validation.json import JsonStrictValidator\nerr = JsonStrictValidator(SchemaVersion.V1_5).validate_str(open(sys.argv[1]).read())\nprint(err if err else 'valid')\nsys.exit(1 if err else 0)\n";
+    };
+    let path = f.path("document.json");
+    std::fs::write(&path, doc).unwrap();
     let out = std::process::Command::new(&python)
         .args(["-c", script, path.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "CycloneDX schema validation failed:\n{}{}",
+        "{what} rejected the document:\n{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+const CYCLONEDX_CHECK: &str = "import sys\nfrom cyclonedx.schema import SchemaVersion\nfrom cyclonedx.validation.json import JsonStrictValidator\nv = {'1.5': SchemaVersion.V1_5, '1.6': SchemaVersion.V1_6}[sys.argv[2]]\nerr = JsonStrictValidator(v).validate_str(open(sys.argv[1]).read())\nprint(err if err else 'valid')\nsys.exit(1 if err else 0)\n";
+
+#[test]
+fn cyclonedx_validates_against_the_official_schema() {
+    let f = rich();
+    for (format, version) in [("cyclonedx", "1.6"), ("cyclonedx-1.5", "1.5")] {
+        let bom = f.ok(&["soup", "v1.1.0", "--format", format], 0);
+        let v: Value = serde_json::from_str(&bom).unwrap();
+        assert_eq!(v["specVersion"], version);
+        assert_eq!(v["metadata"]["component"]["name"], "infusion-ctl");
+        assert_eq!(
+            v["metadata"]["component"]["supplier"]["name"],
+            "Acme Medical GmbH"
+        );
+        // Independent validation: cyclonedx-python-lib's strict validator with the official
+        // CycloneDX schema of that version.
+        let script = CYCLONEDX_CHECK.replace("sys.argv[2]", &format!("'{version}'"));
+        python_accepts(
+            &f,
+            "cyclonedx.validation.json",
+            &script,
+            &bom,
+            "CycloneDX's schema",
+        );
+    }
+}
+
+/// SPDX's own tool (spdx-tools, from the SPDX project) parses the document and finds nothing
+/// wrong with it; the licences reprove could not express in SPDX stay readable.
+#[test]
+fn spdx_validates_with_the_spdx_tools() {
+    let f = rich();
+    let doc = f.ok(&["soup", "v1.1.0", "--format", "spdx"], 0);
+    let v: Value = serde_json::from_str(&doc).unwrap();
+    assert_eq!(v["spdxVersion"], "SPDX-2.3");
+    assert_eq!(v["packages"][0]["name"], "infusion-ctl");
+    assert_eq!(v["packages"][0]["versionInfo"], "v1.1.0");
+    assert_eq!(
+        v["packages"][0]["supplier"],
+        "Organization: Acme Medical GmbH"
+    );
+    // The only date is the commit's: the same tag gives the same bytes.
+    assert_eq!(doc, f.ok(&["soup", "v1.1.0", "--format", "spdx"], 0));
+    let serde = v["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "serde")
+        .unwrap();
+    assert_eq!(serde["supplier"], "Organization: David Tolnay");
+    assert_eq!(serde["checksums"][0]["algorithm"], "SHA256");
+    assert_eq!(
+        serde["externalRefs"][0]["referenceLocator"],
+        "pkg:cargo/serde@1.0.215"
+    );
+    let script = "import sys\nfrom spdx_tools.spdx.parser.parse_anything import parse_file\nfrom spdx_tools.spdx.validation.document_validator import validate_full_spdx_document\ndoc = parse_file(sys.argv[1])\nerrs = validate_full_spdx_document(doc)\nfor e in errs: print(e.validation_message, e.context)\nprint(len(doc.packages), 'packages', len(doc.relationships), 'relationships')\nsys.exit(1 if errs else 0)\n";
+    python_accepts(
+        &f,
+        "spdx_tools.spdx.validation.document_validator",
+        script,
+        &doc,
+        "spdx-tools",
     );
 }
 

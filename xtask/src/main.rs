@@ -91,8 +91,10 @@ fn test(extra: &[String]) -> Result<()> {
             "pyopenssl==26.*",
             // validates every --format json document against schemas/ (Draft 2020-12)
             "jsonschema==4.*",
+            // SPDX's own parser and validator for the SPDX 2.3 SOUP documents
+            "spdx-tools==0.8.*",
         ],
-        "import cyclonedx.validation.json, securesystemslib.dsse, in_toto_attestation, yaml, model_signing, jsonschema",
+        "import cyclonedx.validation.json, securesystemslib.dsse, in_toto_attestation, yaml, model_signing, jsonschema, spdx_tools.spdx.validation.document_validator",
     )?;
     let node_modules = util::node_modules(
         &[

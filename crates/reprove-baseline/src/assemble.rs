@@ -778,6 +778,8 @@ fn authorization_hint(c: &crate::config::Changes) -> String {
 #[derive(Debug, Clone)]
 pub struct SoupRegister {
     pub commit: ObjectId,
+    /// Committer time of `commit`, RFC 3339 UTC: the only date an SBOM of it carries.
+    pub commit_time: String,
     pub project: crate::config::Project,
     pub items: Vec<SoupItem>,
     pub images: Vec<ImageEntry>,
@@ -787,7 +789,7 @@ pub struct SoupRegister {
 /// Builds the SOUP register of `tag`, or of `HEAD` when no tag is given.
 pub fn soup_register(repo: &Repository, tag: Option<&Tag>) -> Result<SoupRegister, BaselineError> {
     let git = |action: &'static str| move |source| BaselineError::Git { action, source };
-    let (commit, label) = match tag {
+    let (commit, commit_time, label) = match tag {
         Some(t) => {
             let info = repo
                 .resolve_tag(t)
@@ -795,12 +797,15 @@ pub fn soup_register(repo: &Repository, tag: Option<&Tag>) -> Result<SoupRegiste
                     tag: t.to_string(),
                     source,
                 })?;
-            (info.commit, t.to_string())
+            (info.commit, info.commit_info.committer.time, t.to_string())
         }
-        None => (
-            repo.resolve_commit("HEAD").map_err(git("resolve `HEAD`"))?,
-            "HEAD".to_owned(),
-        ),
+        None => {
+            let commit = repo.resolve_commit("HEAD").map_err(git("resolve `HEAD`"))?;
+            let info = repo
+                .commit_info(&commit)
+                .map_err(git("read the commit at `HEAD`"))?;
+            (commit, info.committer.time, "HEAD".to_owned())
+        }
     };
     let entries = repo.tree_entries(&commit).map_err(git("list the tree"))?;
     let config = match read_small(repo, &entries, "reprove.toml")? {
@@ -839,6 +844,7 @@ pub fn soup_register(repo: &Repository, tag: Option<&Tag>) -> Result<SoupRegiste
     findings.dedup();
     Ok(SoupRegister {
         commit,
+        commit_time: rfc3339_utc(commit_time),
         project: config.project,
         items,
         images,

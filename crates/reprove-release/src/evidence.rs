@@ -26,10 +26,11 @@ pub const RECIPE: &str = "recipe.toml";
 pub const BUILD_LOG: &str = "build.log";
 /// The fetch phase's log (`[build.fetch]`), when the rebuild fetched.
 pub const FETCH_LOG: &str = "fetch.log";
-/// The SOUP register in three forms.
+/// The SOUP register in four forms: for people, spreadsheets, CycloneDX 1.6 and SPDX 2.3 tools.
 pub const SOUP_MARKDOWN: &str = "soup.md";
 pub const SOUP_CSV: &str = "soup.csv";
 pub const SOUP_CYCLONEDX: &str = "soup.cdx.json";
+pub const SOUP_SPDX: &str = "soup.spdx.json";
 /// Mismatch explanations (diffoscope reports), when the rebuild differs.
 pub const EXPLANATIONS: &str = "explanations";
 /// The rebuilt artifacts, kept only when they differ from the published ones.

@@ -270,21 +270,27 @@ pub fn release_with(
         version: Some(tag.to_string()),
         supplier: p.project.supplier.clone(),
         commit: Some(p.release.commit.clone()),
+        created: Some(p.release.commit_time.clone()),
     };
     staging.write(
         evidence::SOUP_MARKDOWN,
         reprove_soup::to_markdown(&p.soup).as_bytes(),
     )?;
     staging.write(evidence::SOUP_CSV, reprove_soup::to_csv(&p.soup).as_bytes())?;
-    let mut cdx =
-        serde_json::to_vec_pretty(&reprove_soup::to_cyclonedx(&meta, &p.soup)).map_err(|e| {
-            ReleaseError::Malformed {
-                path: PathBuf::from(evidence::SOUP_CYCLONEDX),
-                reason: e.to_string(),
-            }
+    for (name, doc) in [
+        (
+            evidence::SOUP_CYCLONEDX,
+            reprove_soup::to_cyclonedx(&meta, &p.soup, reprove_soup::CycloneDxVersion::V1_6),
+        ),
+        (evidence::SOUP_SPDX, reprove_soup::to_spdx(&meta, &p.soup)),
+    ] {
+        let mut bytes = serde_json::to_vec_pretty(&doc).map_err(|e| ReleaseError::Malformed {
+            path: PathBuf::from(name),
+            reason: e.to_string(),
         })?;
-    cdx.push(b'\n');
-    staging.write(evidence::SOUP_CYCLONEDX, &cdx)?;
+        bytes.push(b'\n');
+        staging.write(name, &bytes)?;
+    }
     let policy: Vec<_> = baseline.policy_failures().collect();
     for f in &policy {
         failures.push(format!("change policy: {} {}", f.code.as_str(), f.message));

@@ -57,6 +57,7 @@ pub fn clauses(a: &AuditInput<'_>) -> Vec<Clause> {
     let report = a.file(reprove_release::evidence::REBUILD_REPORT);
     let soup_md = a.file(reprove_release::evidence::SOUP_MARKDOWN);
     let soup_cdx = a.file(reprove_release::evidence::SOUP_CYCLONEDX);
+    let soup_spdx = a.file(reprove_release::evidence::SOUP_SPDX);
     let index = a.index.map(|_| FileRef {
         name: reprove_release::evidence::INDEX.to_owned(),
         sha256: String::from("(lists every other file)"),
@@ -133,7 +134,7 @@ pub fn clauses(a: &AuditInput<'_>) -> Vec<Clause> {
         standard: "IEC 62304",
         clause: "8.1.2",
         requirement: "Identify SOUP: title, manufacturer, unique designator",
-        evidence: [baseline.clone(), soup_md, soup_cdx]
+        evidence: [baseline.clone(), soup_md, soup_cdx, soup_spdx]
             .into_iter()
             .flatten()
             .collect(),

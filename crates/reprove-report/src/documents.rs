@@ -172,7 +172,8 @@ evidence of every release follows (IEC 62304 §8, ISO 13485 §4.2.4–4.2.5).
 ```sh
 reprove baseline {ts}                 # the baseline, for people
 reprove baseline {ts} --format json   # the manifest, canonical JSON
-reprove soup {ts} --format cyclonedx  # the SOUP register as an SBOM
+reprove soup {ts} --format cyclonedx  # the SOUP register as a CycloneDX 1.6 SBOM
+reprove soup {ts} --format spdx       # the SOUP register as an SPDX 2.3 document
 ```
 
 ## 2. Change control (IEC 62304 §8.2)

@@ -19,7 +19,7 @@ mod vendor;
 
 pub use item::{Checksum, Ecosystem, Scope, SoupFinding, SoupFindingCode, SoupItem};
 pub use overrides::{Override, Overrides};
-pub use render::{BomMetadata, to_csv, to_cyclonedx, to_markdown};
+pub use render::{BomMetadata, CycloneDxVersion, to_csv, to_cyclonedx, to_markdown, to_spdx};
 pub use vendor::{in_vendored, parse_vendored, vendor_directories, vendored_roots};
 
 /// Errors that make the SOUP register untrustworthy as a whole.

@@ -1,6 +1,6 @@
 //! The SOUP register as text for people (Markdown), spreadsheets (CSV, RFC 4180) and tools
-//! (CycloneDX 1.5 JSON, <https://cyclonedx.org/docs/1.5/json/>). Pure functions: data in,
-//! text out.
+//! (CycloneDX 1.6 or 1.5 JSON, <https://cyclonedx.org/docs/1.6/json/>; SPDX 2.3 JSON,
+//! <https://spdx.github.io/spdx-spec/v2.3/>). Pure functions: data in, text out.
 
 use serde_json::{Value, json};
 
@@ -14,6 +14,8 @@ pub struct BomMetadata {
     pub supplier: Option<String>,
     /// The commit the register was taken from, recorded as a property.
     pub commit: Option<String>,
+    /// That commit's committer time (RFC 3339 UTC): SPDX's mandatory `created`.
+    pub created: Option<String>,
 }
 
 fn md_escape(s: &str) -> String {
@@ -127,9 +129,9 @@ fn cdx_hash_alg(alg: &str) -> Option<&'static str> {
     }
 }
 
-/// A CycloneDX 1.5 BOM. Deterministic: no timestamp or random serial number, so the same
+/// A CycloneDX BOM. Deterministic: no timestamp or random serial number, so the same
 /// release gives the same bytes.
-pub fn to_cyclonedx(meta: &BomMetadata, items: &[SoupItem]) -> Value {
+pub fn to_cyclonedx(meta: &BomMetadata, items: &[SoupItem], version: CycloneDxVersion) -> Value {
     let mut components = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for i in items {
@@ -205,12 +207,247 @@ pub fn to_cyclonedx(meta: &BomMetadata, items: &[SoupItem]) -> Value {
     }
     json!({
         "bomFormat": "CycloneDX",
-        "specVersion": "1.5",
+        "specVersion": version.as_str(),
         "version": 1,
         "metadata": metadata,
         "components": components,
         "dependencies": [{ "ref": "reprove:release", "dependsOn": items.iter().filter(|i| i.scope == Scope::Direct).map(|i| i.purl.clone()).collect::<std::collections::BTreeSet<_>>() }],
     })
+}
+
+/// The CycloneDX specification a BOM follows. 1.6 is the default; 1.5 stays for tools that
+/// do not read 1.6 yet (the two differ here only in `specVersion`: every field written is in
+/// both, <https://cyclonedx.org/docs/1.6/json/>).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CycloneDxVersion {
+    V1_5,
+    #[default]
+    V1_6,
+}
+
+impl CycloneDxVersion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CycloneDxVersion::V1_5 => "1.5",
+            CycloneDxVersion::V1_6 => "1.6",
+        }
+    }
+}
+
+/// SPDX 2.3 checksum algorithm names (§7.10) for the digests the parsers record.
+fn spdx_hash_alg(alg: &str) -> Option<&'static str> {
+    match alg {
+        "sha1" => Some("SHA1"),
+        "sha256" => Some("SHA256"),
+        "sha384" => Some("SHA384"),
+        "sha512" => Some("SHA512"),
+        _ => None,
+    }
+}
+
+/// An SPDX element id (§3.2: `SPDXRef-` then letters, digits, `.` and `-`): a running number
+/// keeps it unique, the name (cleaned) keeps it readable.
+fn spdx_id(n: usize, name: &str) -> String {
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect();
+    format!("SPDXRef-Package-{n}-{clean}")
+}
+
+/// A licence as SPDX 2.3 §7.15 wants it: a valid SPDX licence expression, else `NOASSERTION`
+/// (the text as written goes to `licenseComments`, so nothing the lockfile said is lost).
+fn spdx_license(l: &Option<String>) -> (String, Option<String>) {
+    match l {
+        Some(l) if spdx::Expression::parse(l).is_ok() => (l.clone(), None),
+        Some(l) => (
+            "NOASSERTION".into(),
+            Some(format!(
+                "declared as `{l}`, which is not an SPDX licence expression"
+            )),
+        ),
+        None => ("NOASSERTION".into(), None),
+    }
+}
+
+/// A download location SPDX 2.3 §7.7 accepts: an http(s) URL or a VCS locator; anything else
+/// (a registry host alone, an image repository) is `NOASSERTION`.
+fn spdx_download(src: &Option<String>) -> String {
+    match src {
+        Some(s)
+            if (s.starts_with("https://") || s.starts_with("http://") || s.starts_with("git+"))
+                && !s.chars().any(|c| c.is_whitespace() || c.is_control()) =>
+        {
+            s.clone()
+        }
+        _ => "NOASSERTION".into(),
+    }
+}
+
+/// An SPDX actor (§6.8, §7.5): `Organization: name`. Parentheses and line breaks would be read
+/// as an e-mail part or a new field by SPDX parsers, so they become spaces.
+fn spdx_actor(name: &str) -> String {
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if matches!(c, '(' | ')') || c.is_control() {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    let clean = clean.split_whitespace().collect::<Vec<_>>().join(" ");
+    if clean.is_empty() {
+        "NOASSERTION".into()
+    } else {
+        format!("Organization: {clean}")
+    }
+}
+
+/// An SPDX 2.3 JSON document (<https://spdx.github.io/spdx-spec/v2.3/>) of the register: one
+/// package for the release, one per component, `DESCRIBES` and `DEPENDS_ON` relationships
+/// (`DEV_DEPENDENCY_OF` for development-only ones). Deterministic like the CycloneDX BOM: its
+/// one date, `created`, is the commit time, and `documentNamespace` is derived from the
+/// content, so the same release gives the same bytes.
+pub fn to_spdx(meta: &BomMetadata, items: &[SoupItem]) -> Value {
+    use sha2::Digest as _;
+    let name = meta.name.clone().unwrap_or_else(|| "unnamed".into());
+    let root_id = "SPDXRef-Package-release".to_owned();
+    let mut root = json!({
+        "SPDXID": root_id,
+        "name": name,
+        "downloadLocation": "NOASSERTION",
+        "filesAnalyzed": false,
+        "licenseConcluded": "NOASSERTION",
+        "licenseDeclared": "NOASSERTION",
+        "copyrightText": "NOASSERTION",
+        "primaryPackagePurpose": "APPLICATION",
+    });
+    if let Some(v) = &meta.version {
+        root["versionInfo"] = json!(v);
+    }
+    if let Some(s) = &meta.supplier {
+        root["supplier"] = json!(spdx_actor(s));
+    }
+    if let Some(c) = &meta.commit {
+        root["sourceInfo"] = json!(format!("built from git commit {c}"));
+    }
+    let mut packages = vec![root];
+    let mut relationships = vec![json!({
+        "spdxElementId": "SPDXRef-DOCUMENT",
+        "relationshipType": "DESCRIBES",
+        "relatedSpdxElement": root_id,
+    })];
+    let mut seen = std::collections::BTreeSet::new();
+    for i in items {
+        if !seen.insert(i.purl.clone()) {
+            continue;
+        }
+        let id = spdx_id(packages.len(), &i.name);
+        let (declared, license_comment) = spdx_license(&i.license);
+        let mut p = json!({
+            "SPDXID": id,
+            "name": i.name,
+            "versionInfo": i.version,
+            "downloadLocation": spdx_download(&i.source),
+            "filesAnalyzed": false,
+            "licenseConcluded": "NOASSERTION",
+            "licenseDeclared": declared,
+            "copyrightText": "NOASSERTION",
+            "primaryPackagePurpose": if i.ecosystem == crate::item::Ecosystem::Oci { "CONTAINER" } else { "LIBRARY" },
+            "externalRefs": [{
+                "referenceCategory": "PACKAGE-MANAGER",
+                "referenceType": "purl",
+                "referenceLocator": i.purl,
+            }],
+        });
+        p["supplier"] = json!(match &i.supplier {
+            Some(s) => spdx_actor(s),
+            None => "NOASSERTION".into(),
+        });
+        if let Some(c) = license_comment {
+            p["licenseComments"] = json!(c);
+        }
+        let mut checksums = Vec::new();
+        let mut other = Vec::new();
+        for ck in i.checksum.iter().chain(&i.other_checksums) {
+            match spdx_hash_alg(&ck.algorithm) {
+                Some(alg) if ck.value.chars().all(|c| c.is_ascii_hexdigit()) => {
+                    checksums.push(json!({"algorithm": alg, "checksumValue": ck.value}));
+                }
+                _ => other.push(ck.to_string()),
+            }
+        }
+        if !checksums.is_empty() {
+            p["checksums"] = Value::Array(checksums);
+        }
+        let mut comment = format!("scope: {}; declared in {}", i.scope.as_str(), i.manifest);
+        if !other.is_empty() {
+            comment.push_str(&format!("; checksum {}", other.join(", ")));
+        }
+        for (k, v) in [
+            ("purpose", &i.purpose),
+            ("safety class", &i.safety_class),
+            ("end of support", &i.end_of_support),
+            ("last anomaly review", &i.last_anomaly_review),
+        ] {
+            if let Some(v) = v {
+                comment.push_str(&format!("; {k}: {v}"));
+            }
+        }
+        p["comment"] = json!(comment);
+        relationships.push(if i.scope == Scope::Dev {
+            json!({"spdxElementId": id, "relationshipType": "DEV_DEPENDENCY_OF", "relatedSpdxElement": root_id})
+        } else {
+            json!({"spdxElementId": root_id, "relationshipType": "DEPENDS_ON", "relatedSpdxElement": id})
+        });
+        packages.push(p);
+    }
+    let created = meta
+        .created
+        .clone()
+        .unwrap_or_else(|| "1970-01-01T00:00:00Z".into());
+    let mut doc = json!({
+        "spdxVersion": "SPDX-2.3",
+        "dataLicense": "CC0-1.0",
+        "SPDXID": "SPDXRef-DOCUMENT",
+        "name": match &meta.version {
+            Some(v) => format!("{name} {v} SOUP register"),
+            None => format!("{name} SOUP register"),
+        },
+        "documentNamespace": "",
+        "creationInfo": {
+            "created": created,
+            "creators": [format!("Tool: reprove-{}", env!("CARGO_PKG_VERSION"))],
+            "comment": "created is the committer time of the release's commit, not the time this document was written, so the same release always gives the same document",
+        },
+        "packages": packages,
+        "relationships": relationships,
+    });
+    // §6.5: a unique URI per document. Derived from everything else in it, so a different
+    // register never shares one and the same register always has the same one.
+    let body = serde_json::to_vec(&doc).unwrap_or_default();
+    let digest = hex::encode(sha2::Sha256::digest(&body));
+    let slug: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    doc["documentNamespace"] = json!(format!("https://spdx.org/spdxdocs/{slug}-{digest}"));
+    doc
 }
 
 #[cfg(test)]
@@ -257,10 +494,83 @@ mod tests {
                 ..Default::default()
             },
             &items(),
+            CycloneDxVersion::V1_5,
         );
         assert_eq!(bom["specVersion"], "1.5");
         assert_eq!(bom["components"][0]["hashes"][0]["alg"], "SHA-512");
         assert!(bom["components"][1].get("hashes").is_none());
         assert_eq!(bom["dependencies"][0]["dependsOn"][0], "pkg:npm/a@1.0");
+    }
+
+    fn meta() -> BomMetadata {
+        BomMetadata {
+            name: Some("app (x)".into()),
+            version: Some("v1.0".into()),
+            supplier: Some("Acme (EU)\nGmbH".into()),
+            commit: Some("abc".into()),
+            created: Some("2024-01-31T12:00:00Z".into()),
+        }
+    }
+
+    #[test]
+    fn cyclonedx_default_is_1_6() {
+        let bom = to_cyclonedx(&meta(), &items(), CycloneDxVersion::default());
+        assert_eq!(bom["specVersion"], "1.6");
+    }
+
+    #[test]
+    fn spdx_shape() {
+        let mut its = items();
+        its[0].license = Some("MIT OR Apache-2.0".into());
+        its[1].license = Some("MIT/Apache-2.0".into());
+        let doc = to_spdx(&meta(), &its);
+        assert_eq!(doc["spdxVersion"], "SPDX-2.3");
+        assert_eq!(doc["creationInfo"]["created"], "2024-01-31T12:00:00Z");
+        let p = doc["packages"].as_array().unwrap();
+        assert_eq!(p.len(), 3);
+        assert_eq!(p[0]["supplier"], "Organization: Acme EU GmbH");
+        assert_eq!(p[1]["SPDXID"], "SPDXRef-Package-1-a-b");
+        assert_eq!(p[1]["licenseDeclared"], "MIT OR Apache-2.0");
+        assert_eq!(p[1]["checksums"][0]["algorithm"], "SHA512");
+        assert_eq!(p[2]["licenseDeclared"], "NOASSERTION");
+        assert!(
+            p[2]["licenseComments"]
+                .as_str()
+                .unwrap()
+                .contains("MIT/Apache-2.0")
+        );
+        // A Go `h1:` hash has no SPDX algorithm: kept in the comment, not dropped.
+        assert!(p[2].get("checksums").is_none());
+        assert!(p[2]["comment"].as_str().unwrap().contains("h1:Zz="));
+        let rel = doc["relationships"].as_array().unwrap();
+        assert_eq!(rel[0]["relationshipType"], "DESCRIBES");
+        assert_eq!(rel[1]["relationshipType"], "DEPENDS_ON");
+        // Same register, same namespace; another register, another.
+        assert_eq!(
+            to_spdx(&meta(), &its)["documentNamespace"],
+            doc["documentNamespace"]
+        );
+        its[0].version = "1.1".into();
+        assert_ne!(
+            to_spdx(&meta(), &its)["documentNamespace"],
+            doc["documentNamespace"]
+        );
+    }
+
+    #[test]
+    fn spdx_ids_are_valid_and_unique() {
+        for (n, name) in ["@scope/pkg", "a b\u{202e}", "", "x".repeat(200).as_str()]
+            .iter()
+            .enumerate()
+        {
+            let id = spdx_id(n, name);
+            assert!(id.starts_with("SPDXRef-"));
+            assert!(
+                id[8..]
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'),
+                "{id}"
+            );
+        }
     }
 }

@@ -428,6 +428,14 @@ impl Repository {
         })
     }
 
+    /// The parsed commit `commit` (its committer time dates documents derived from it).
+    pub fn commit_info(&self, commit: &ObjectId) -> Result<CommitInfo> {
+        let mut odb = ObjectReader::start(self)?;
+        let (_, raw) = odb.read(commit, Some(ObjectKind::Commit), MAX_COMMIT)?;
+        odb.finish()?;
+        parse_commit(commit.clone(), &raw)
+    }
+
     /// Resolves any revision (`HEAD`, a branch, an id) to a commit.
     pub fn resolve_commit(&self, rev: &str) -> Result<ObjectId> {
         self.peel_to_commit(rev)

@@ -65,7 +65,8 @@ fn describe(file: &str) -> &'static str {
             "the recipe it was built with, from outside the tag (the provenance names its sha256)"
         }
         evidence::SOUP_MARKDOWN | evidence::SOUP_CSV => "the SOUP register (§8.1.2)",
-        evidence::SOUP_CYCLONEDX => "the SOUP register as a CycloneDX 1.5 SBOM",
+        evidence::SOUP_CYCLONEDX => "the SOUP register as a CycloneDX 1.6 SBOM",
+        evidence::SOUP_SPDX => "the SOUP register as an SPDX 2.3 document",
         evidence::INDEX => "every file above with its sha256",
         evidence::SIGNED_INDEX => "index.json and every file above, signed: the folder as a whole",
         f if f.starts_with("explanations/") => "why an artifact differs",

@@ -13,12 +13,13 @@ use crate::output::{emit, note};
 /// Print the SOUP register (IEC 62304 §8.1.2) of a tag, or of HEAD
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  reprove soup v1.4.0\n  reprove soup v1.4.0 --format cyclonedx -o sbom.cdx.json\n  reprove soup --format csv"
+    after_help = "Examples:\n  reprove soup v1.4.0\n  reprove soup v1.4.0 --format cyclonedx -o sbom.cdx.json\n  reprove soup v1.4.0 --format spdx -o sbom.spdx.json\n  reprove soup --format csv"
 )]
 pub struct SoupArgs {
     /// The release tag (default: the commit at HEAD).
     tag: Option<Tag>,
-    /// Output format: a Markdown table, CSV, JSON, or a CycloneDX 1.6 SBOM.
+    /// Output format: a Markdown table, CSV, JSON, a CycloneDX 1.6 (or 1.5) SBOM, or an SPDX 2.3
+    /// JSON document.
     #[arg(long, value_enum, default_value_t = SoupFormat::Markdown)]
     format: SoupFormat,
     /// Write to FILE (atomically) instead of stdout.
@@ -35,7 +36,23 @@ pub enum SoupFormat {
     Markdown,
     Csv,
     Json,
+    /// CycloneDX 1.6 JSON.
     Cyclonedx,
+    /// CycloneDX 1.5 JSON, for tools that do not read 1.6 yet.
+    #[value(name = "cyclonedx-1.5")]
+    Cyclonedx15,
+    /// SPDX 2.3 JSON.
+    Spdx,
+}
+
+impl SoupFormat {
+    /// The formats for tools, which carry no findings: those go to stderr.
+    fn is_sbom(self) -> bool {
+        matches!(
+            self,
+            SoupFormat::Csv | SoupFormat::Cyclonedx | SoupFormat::Cyclonedx15 | SoupFormat::Spdx
+        )
+    }
 }
 
 pub fn run(dir: &Path, args: SoupArgs) -> Result<Outcome> {
@@ -82,20 +99,34 @@ fn soup(
                 "findings": reg.findings,
             }),
         )?,
-        SoupFormat::Cyclonedx => {
+        SoupFormat::Cyclonedx | SoupFormat::Cyclonedx15 | SoupFormat::Spdx => {
             let meta = reprove_soup::BomMetadata {
                 name: reg.project.name.clone(),
                 version: tag.map(ToString::to_string),
                 supplier: reg.project.supplier.clone(),
                 commit: Some(reg.commit.to_string()),
+                created: Some(reg.commit_time.clone()),
             };
-            serde_json::to_vec_pretty(&reprove_soup::to_cyclonedx(&meta, &reg.items))?
+            let doc = match format {
+                SoupFormat::Spdx => reprove_soup::to_spdx(&meta, &reg.items),
+                SoupFormat::Cyclonedx15 => reprove_soup::to_cyclonedx(
+                    &meta,
+                    &reg.items,
+                    reprove_soup::CycloneDxVersion::V1_5,
+                ),
+                _ => reprove_soup::to_cyclonedx(
+                    &meta,
+                    &reg.items,
+                    reprove_soup::CycloneDxVersion::V1_6,
+                ),
+            };
+            serde_json::to_vec_pretty(&doc)?
         }
     };
     if format != SoupFormat::Csv && !bytes.ends_with(b"\n") {
         bytes.push(b'\n');
     }
-    if format == SoupFormat::Csv || format == SoupFormat::Cyclonedx {
+    if format.is_sbom() {
         for f in &reg.findings {
             note(&format!("{}: {}", f.code.as_str(), f.message));
         }

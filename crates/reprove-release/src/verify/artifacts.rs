@@ -92,11 +92,14 @@ fn folder(
     let mut checked = Vec::new();
     for (name, want) in subjects {
         let Some((path, size)) = set.files.get(name) else {
-            findings.push(found!(
-                FindingCode::MissingArtifact,
-                "`{}` is attested but not in `{shown_dir}`",
-                printable(name)
-            ));
+            findings.push(
+                found!(
+                    FindingCode::MissingArtifact,
+                    "`{}` is attested but not in `{shown_dir}`",
+                    printable(name)
+                )
+                .at(name),
+            );
             continue;
         };
         match reprove_digest::sha256_file_sized(path, Some(*size)) {
@@ -111,30 +114,39 @@ fn folder(
                 .compared(format!("sha256:{want}"), format!("sha256:{}", d.hex())),
             ),
             Ok(_) => checked.push(name.clone()),
-            Err(e) => findings.push(found!(
-                FindingCode::DigestMismatch,
-                "`{}` could not be read as it was listed: {}",
-                printable(name),
-                printable(&e.to_string())
-            )),
+            Err(e) => findings.push(
+                found!(
+                    FindingCode::DigestMismatch,
+                    "`{}` could not be read as it was listed: {}",
+                    printable(name),
+                    printable(&e.to_string())
+                )
+                .at(name),
+            ),
         }
     }
     for name in set.files.keys() {
         if !subjects.contains_key(name) {
-            findings.push(found!(
-                FindingCode::UnattestedArtifact,
-                "`{}` is in `{shown_dir}` but no provenance subject names it",
-                printable(name)
-            ));
+            findings.push(
+                found!(
+                    FindingCode::UnattestedArtifact,
+                    "`{}` is in `{shown_dir}` but no provenance subject names it",
+                    printable(name)
+                )
+                .at(name),
+            );
         }
     }
     for other in &set.others {
-        findings.push(found!(
-            FindingCode::UnattestedArtifact,
-            "`{}` in `{shown_dir}` is {}, not a release file (never followed or read)",
-            printable(&other.name),
-            other.what
-        ));
+        findings.push(
+            found!(
+                FindingCode::UnattestedArtifact,
+                "`{}` in `{shown_dir}` is {}, not a release file (never followed or read)",
+                printable(&other.name),
+                other.what
+            )
+            .at(&other.name),
+        );
     }
     let ok = format!(
         "{} artifact(s) match the provenance subjects",
@@ -182,11 +194,14 @@ fn single_files(
             }
         };
         match subjects.get(name) {
-            None => findings.push(found!(
-                FindingCode::UnattestedArtifact,
-                "`{}` is not named by any provenance subject",
-                printable(name)
-            )),
+            None => findings.push(
+                found!(
+                    FindingCode::UnattestedArtifact,
+                    "`{}` is not named by any provenance subject",
+                    printable(name)
+                )
+                .at(name),
+            ),
             Some(want) if *want != have => findings.push(
                 found!(
                     FindingCode::DigestMismatch,

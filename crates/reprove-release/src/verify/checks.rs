@@ -144,10 +144,15 @@ pub(super) fn project_source(
         for (what, have) in [("baseline", bproject), ("provenance", pproject)] {
             match have {
                 Some(h) if h == want => {}
-                Some(h) => findings.push(found!(FindingCode::WrongProject, "the {what} is for project `{}`, not `{}`",
-                    printable(h),
-                    printable(want)
-                )),
+                Some(h) => findings.push(
+                    found!(
+                        FindingCode::WrongProject,
+                        "the {what} is for project `{}`, not `{}`",
+                        printable(h),
+                        printable(want)
+                    )
+                    .compared(printable(want), printable(h)),
+                ),
                 None => findings.push(found!(FindingCode::WrongProject, "the {what} names no project (`[project] name` in reprove.toml), so it cannot be shown to be `{}`",
                     printable(want)
                 )),
@@ -158,10 +163,15 @@ pub(super) fn project_source(
         let want_n = normalize_source(want);
         match prepo {
             Some(h) if normalize_source(h) == want_n => {}
-            Some(h) => findings.push(found!(FindingCode::WrongSource, "the provenance was built from `{}`, not `{}`",
-                printable(h),
-                printable(want)
-            )),
+            Some(h) => findings.push(
+                found!(
+                    FindingCode::WrongSource,
+                    "the provenance was built from `{}`, not `{}`",
+                    printable(h),
+                    printable(want)
+                )
+                .compared(printable(want), printable(h)),
+            ),
             None => findings.push(found!(FindingCode::WrongSource, "the provenance names no source repository, so it cannot be shown to come from `{}`",
                 printable(want)
             )),
@@ -171,22 +181,28 @@ pub(super) fn project_source(
         if let Some(u) = provenance.and_then(ProvenanceView::source_uri)
             && normalize_source(u) != want_n
         {
-            findings.push(found!(
-                FindingCode::WrongSource,
-                "the provenance's source dependency is `{}`, not `{}`",
-                printable(u),
-                printable(want)
-            ));
+            findings.push(
+                found!(
+                    FindingCode::WrongSource,
+                    "the provenance's source dependency is `{}`, not `{}`",
+                    printable(u),
+                    printable(want)
+                )
+                .compared(printable(want), printable(u)),
+            );
         }
         if let Some(h) = brepo
             && normalize_source(h) != want_n
         {
-            findings.push(found!(
-                FindingCode::WrongSource,
-                "the baseline's `[project] repository` is `{}`, not `{}`",
-                printable(h),
-                printable(want)
-            ));
+            findings.push(
+                found!(
+                    FindingCode::WrongSource,
+                    "the baseline's `[project] repository` is `{}`, not `{}`",
+                    printable(h),
+                    printable(want)
+                )
+                .compared(printable(want), printable(h)),
+            );
         }
     }
     let project = bproject.or(pproject).map(str::to_owned);
@@ -228,21 +244,29 @@ pub fn tag_check(tag: &str, now: Result<String, String>, b: &BaselineView) -> Ch
     let btag = b.predicate.release.tag.as_str();
     let mut findings = Vec::new();
     if btag != tag {
-        findings.push(found!(
-            FindingCode::WrongRelease,
-            "the baseline is for `{}`, not `{}`",
-            printable(btag),
-            printable(tag)
-        ));
+        findings.push(
+            found!(
+                FindingCode::WrongRelease,
+                "the baseline is for `{}`, not `{}`",
+                printable(btag),
+                printable(tag)
+            )
+            .about(tag)
+            .compared(printable(tag), printable(btag)),
+        );
     }
     match now {
         Ok(commit) if commit == want => {}
-        Ok(commit) => findings.push(found!(
-            FindingCode::TagMoved,
-            "`{}` now points at {commit} but the signed baseline records {}",
-            printable(tag),
-            printable(want)
-        )),
+        Ok(commit) => findings.push(
+            found!(
+                FindingCode::TagMoved,
+                "`{}` now points at {commit} but the signed baseline records {}",
+                printable(tag),
+                printable(want)
+            )
+            .about(tag)
+            .compared(printable(want), printable(&commit)),
+        ),
         Err(e) => findings.push(found!(
             FindingCode::TagMissing,
             "`{}`: {}",

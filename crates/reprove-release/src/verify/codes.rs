@@ -260,12 +260,21 @@ pub struct Finding {
     /// verdict, a policy finding the signed baseline records, a fetch finding).
     pub code: String,
     pub message: String,
+    /// Boxed: most findings have none, and a verify result carries many findings.
+    detail: Option<Box<FindingDetail>>,
+}
+
+/// The values a finding is about, for tools that read them rather than the message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct FindingDetail {
     /// The file it is about (an artifact's name, an evidence file's path), when it is one.
-    pub path: Option<String>,
+    path: Option<String>,
+    /// The tag or image reference it is about, when it is one.
+    reference: Option<String>,
     /// What was expected and what was found (digests as `sha256:<hex>`), when the finding
     /// compares two values.
-    pub expected: Option<String>,
-    pub actual: Option<String>,
+    expected: Option<String>,
+    actual: Option<String>,
 }
 
 impl Finding {
@@ -273,23 +282,48 @@ impl Finding {
         Finding {
             code: code.as_str().to_owned(),
             message,
-            path: None,
-            expected: None,
-            actual: None,
+            detail: None,
         }
+    }
+
+    fn detail(&mut self) -> &mut FindingDetail {
+        self.detail.get_or_insert_with(Default::default)
+    }
+
+    /// The same finding, about the tag, image or other reference `r` (printable).
+    pub fn about(mut self, r: &str) -> Finding {
+        self.detail().reference = Some(crate::verify::printable(r));
+        self
     }
 
     /// The same finding, about the file `path`.
     pub fn at(mut self, path: &str) -> Finding {
-        self.path = Some(path.to_owned());
+        self.detail().path = Some(path.to_owned());
         self
     }
 
     /// The same finding, with the value expected and the one found.
     pub fn compared(mut self, expected: String, actual: String) -> Finding {
-        self.expected = Some(expected);
-        self.actual = Some(actual);
+        let d = self.detail();
+        d.expected = Some(expected);
+        d.actual = Some(actual);
         self
+    }
+
+    pub fn path(&self) -> Option<&str> {
+        self.detail.as_ref()?.path.as_deref()
+    }
+
+    pub fn reference(&self) -> Option<&str> {
+        self.detail.as_ref()?.reference.as_deref()
+    }
+
+    pub fn expected(&self) -> Option<&str> {
+        self.detail.as_ref()?.expected.as_deref()
+    }
+
+    pub fn actual(&self) -> Option<&str> {
+        self.detail.as_ref()?.actual.as_deref()
     }
 
     /// A finding another layer coded (its code printable, as every value from outside).
@@ -297,9 +331,7 @@ impl Finding {
         Finding {
             code: crate::verify::printable(code),
             message,
-            path: None,
-            expected: None,
-            actual: None,
+            detail: None,
         }
     }
 }
@@ -325,13 +357,14 @@ impl std::fmt::Display for Finding {
 impl serde::Serialize for Finding {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct as _;
-        let mut st = s.serialize_struct("Finding", 5)?;
+        let mut st = s.serialize_struct("Finding", 6)?;
         st.serialize_field("code", &self.code)?;
         st.serialize_field("message", &self.message.replace('`', ""))?;
         for (k, v) in [
-            ("path", &self.path),
-            ("expected", &self.expected),
-            ("actual", &self.actual),
+            ("path", self.path()),
+            ("reference", self.reference()),
+            ("expected", self.expected()),
+            ("actual", self.actual()),
         ] {
             match v {
                 Some(v) => st.serialize_field(k, v)?,

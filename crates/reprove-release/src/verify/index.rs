@@ -347,28 +347,38 @@ pub(super) fn check(
     for (p, want) in &index.files {
         let shown = printable(p);
         let Some(size) = folder.entries.get(p) else {
-            findings.push(found!(
-                FindingCode::EvidenceMissing,
-                "`{shown}` is listed but absent"
-            ));
+            findings.push(
+                found!(
+                    FindingCode::EvidenceMissing,
+                    "`{shown}` is listed but absent"
+                )
+                .at(p),
+            );
             continue;
         };
         // No release writes a file this large; refusing it unread bounds what a folder can
         // cost to check, signed sizes or not (without a key they come from `index.json`).
         if *size > MAX_EVIDENCE_FILE {
-            findings.push(found!(
-                FindingCode::TooLarge,
-                "`{shown}` is {size} bytes, more than any evidence file (not read)"
-            ));
+            findings.push(
+                found!(
+                    FindingCode::TooLarge,
+                    "`{shown}` is {size} bytes, more than any evidence file (not read)"
+                )
+                .at(p),
+            );
             continue;
         }
         if let Some(listed) = index.sizes.get(p)
             && listed != size
         {
-            findings.push(found!(
-                FindingCode::DigestMismatch,
-                "`{shown}` is {size} bytes but the index lists {listed} (not read)"
-            ));
+            findings.push(
+                found!(
+                    FindingCode::DigestMismatch,
+                    "`{shown}` is {size} bytes but the index lists {listed} (not read)"
+                )
+                .at(p)
+                .compared(format!("{listed} bytes"), format!("{size} bytes")),
+            );
             continue;
         }
         // A document already in memory is hashed from those bytes: the ones read later.
@@ -392,21 +402,22 @@ pub(super) fn check(
                 .at(p)
                 .compared(format!("sha256:{want}"), format!("sha256:{have}")),
             ),
-            Err(e) => findings.push(found!(
-                FindingCode::Unreadable,
-                "`{shown}`: {}",
-                printable(&e)
-            )),
+            Err(e) => {
+                findings.push(found!(FindingCode::Unreadable, "`{shown}`: {}", printable(&e)).at(p))
+            }
         }
     }
     for p in folder.entries.keys() {
         // Further rebuilders' provenance may be added after the release, at the top level.
         if !index.files.contains_key(p) && !is_added_provenance(p) && p != evidence::SIGNED_INDEX {
-            findings.push(found!(
-                FindingCode::EvidenceUnlisted,
-                "`{}` is not in the index",
-                printable(p)
-            ));
+            findings.push(
+                found!(
+                    FindingCode::EvidenceUnlisted,
+                    "`{}` is not in the index",
+                    printable(p)
+                )
+                .at(p),
+            );
         }
     }
     let detail = format!(

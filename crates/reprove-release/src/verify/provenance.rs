@@ -100,10 +100,10 @@ pub(super) fn check(
     match read_bundle(folder, evidence::PROVENANCE, &opts.signers, root) {
         Ok((st, input)) => match not_this_release(&st, tag) {
             None => primary = Some((st, input)),
-            Some(why) => findings.push(Finding {
-                message: format!("{} (`{}`)", why.message, evidence::PROVENANCE),
-                ..why
-            }),
+            Some(mut why) => {
+                why.message = format!("{} (`{}`)", why.message, evidence::PROVENANCE);
+                findings.push(why.at(evidence::PROVENANCE));
+            }
         },
         Err(reprove_attest::signed::StatementError::File(f)) if f.is_not_found() => {
             let why = index

@@ -189,6 +189,14 @@ fn another_products_genuine_release_fails_when_the_product_is_named() {
         f.contains("wrong-project") && f.contains("wrong-source"),
         "{f}"
     );
+    let wrong = r
+        .checks
+        .iter()
+        .flat_map(|c| &c.findings)
+        .find(|f| f.code == "wrong-project")
+        .unwrap();
+    assert_eq!(wrong.expected(), Some("hello"));
+    assert_eq!(wrong.actual(), Some("other"));
 }
 
 #[test]
@@ -1151,6 +1159,16 @@ fn verify_rebuild_refuses_a_moved_tag_without_building() {
         f.starts_with("Fail") && f.contains("tag-moved") && f.contains("not rebuilt"),
         "{f}"
     );
+    // The tag check's finding names the tag and both commits as fields, for dashboards.
+    let moved = r
+        .checks
+        .iter()
+        .flat_map(|c| &c.findings)
+        .find(|f| f.code == "tag-moved")
+        .unwrap();
+    assert_eq!(moved.reference(), Some("v1.0.0"));
+    assert_eq!(moved.expected().map(str::len), Some(40));
+    assert_ne!(moved.expected(), moved.actual());
 }
 
 /// A provenance built with a recipe from outside the tag says so (origin and sha256), and it
