@@ -12,6 +12,7 @@ mod fetch;
 mod help;
 mod images;
 mod init;
+mod keyless;
 mod keys;
 mod rebuild;
 mod release;

@@ -53,11 +53,23 @@ impl Release {
     }
 
     fn run_in(&self, dir: &Path, args: &[&str]) -> (i32, String, String) {
+        self.run_env_in(dir, args, &[])
+    }
+
+    /// `reprove` in the repository with extra environment.
+    pub(crate) fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+        self.run_env_in(&self.f.repo(), args, env)
+    }
+
+    fn run_env_in(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_reprove"));
         cmd.current_dir(dir).args(args);
         self.f.env(&mut cmd);
         cmd.env("DOCKER_HOST", &self.docker_host)
             .env("REPROVE_DIFFOSCOPE", "");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         let out = cmd.output().unwrap();
         (
             out.status.code().unwrap_or(-1),

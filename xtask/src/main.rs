@@ -101,8 +101,14 @@ fn test(extra: &[String]) -> Result<()> {
             "@sigstore/verify@3",
             "@sigstore/bundle@4",
             "@sigstore/core@3",
+            "@sigstore/protobuf-specs@0.5",
+            // Sigstore's own mock Fulcio, Rekor and TSA for the keyless tests; 0.12 is the
+            // newest that runs on Debian's Node 20 (0.13 needs Node 22)
+            "@sigstore/mock@0.12.1",
+            "pkijs@3",
+            "asn1js@3",
         ],
-        "require('@sigstore/verify'); require('@sigstore/bundle')",
+        "require('@sigstore/verify'); require('@sigstore/bundle'); require('@sigstore/protobuf-specs'); require('@sigstore/mock'); require('pkijs'); require('asn1js')",
     )?;
     let node_modules = node_modules.display().to_string();
     util::cargo(&["fmt", "--all", "--", "--check"], &[])?;

@@ -167,6 +167,26 @@ pub fn key_signed_bundle(envelope: &Envelope, key: &PublicKey) -> Value {
 /// The key-signed Sigstore bundle of a statement's exact bytes (DSSE with the in-toto payload
 /// type), as reprove writes evidence: pretty JSON and a final newline. The bytes are signed as
 /// given, never re-serialized (DSSE signs PAE over the payload: `dsse/protocol.md`).
+/// Whatever signs reprove's statements into Sigstore bundles: a local key, or a keyless signer
+/// (an ephemeral key, a Fulcio certificate and a Rekor entry, in `reprove-keyless`).
+pub trait StatementSigner {
+    /// The in-toto statement's bytes, as they are, in a DSSE envelope inside a Sigstore bundle
+    /// (pretty JSON, newline-terminated).
+    fn sign_statement(&self, statement_bytes: Vec<u8>) -> Result<Vec<u8>, AttestError>;
+    /// Who signs, for people: a key's hint, or the identity and issuer.
+    fn describe(&self) -> String;
+}
+
+impl StatementSigner for PrivateKey {
+    fn sign_statement(&self, statement_bytes: Vec<u8>) -> Result<Vec<u8>, AttestError> {
+        sign_statement(statement_bytes, self)
+    }
+
+    fn describe(&self) -> String {
+        format!("key {}", self.public_key().hint())
+    }
+}
+
 pub fn sign_statement(statement_bytes: Vec<u8>, key: &PrivateKey) -> Result<Vec<u8>, AttestError> {
     let envelope = Envelope::sign(IN_TOTO_PAYLOAD_TYPE, statement_bytes, key);
     let mut b = serde_json::to_vec_pretty(&key_signed_bundle(&envelope, &key.public_key()))

@@ -23,6 +23,6 @@ pub mod statement;
 #[cfg(feature = "verify")]
 pub mod verify;
 
-pub use bundle::sign_statement;
+pub use bundle::{StatementSigner, sign_statement};
 pub use keys::{KeyAlgorithm, KeyError, PrivateKey, PublicKey};
 pub use statement::{AttestError, ResourceDescriptor, STATEMENT_V1, Statement, to_canonical_json};

@@ -29,6 +29,13 @@ pub enum AttestError {
         #[source]
         source: serde_json::Error,
     },
+    /// A signer other than a local key (keyless: Fulcio, Rekor, a timestamp authority) failed.
+    #[error("failed to sign with {signer}")]
+    Signer {
+        signer: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// A ResourceDescriptor: something identified by name and/or digests.

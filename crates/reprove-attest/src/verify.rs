@@ -38,8 +38,67 @@ pub enum ArtifactInput {
 /// Who must have signed.
 #[derive(Debug, Clone)]
 pub enum Signer {
-    Key { key: PublicKey },
-    Identity { identity: String, issuer: String },
+    Key {
+        key: PublicKey,
+    },
+    Identity {
+        identity: Expected,
+        issuer: Expected,
+    },
+}
+
+/// A value a keyless certificate must carry (its identity, its OIDC issuer): exactly, or
+/// matching a regular expression (cosign's `--certificate-identity-regexp`).
+///
+/// A pattern must match the whole value: it is anchored (`^(?:…)$`), unlike cosign's, so
+/// `github.com/acme/` does not accept `https://evil.example/?github.com/acme/`.
+#[derive(Debug, Clone)]
+pub enum Expected {
+    Exact(String),
+    /// The pattern as given, and its anchored form.
+    Pattern(String, regex::Regex),
+}
+
+impl Expected {
+    /// An anchored pattern; a pattern that does not compile is an error naming it.
+    pub fn pattern(re: &str) -> Result<Expected, regex::Error> {
+        regex::Regex::new(&format!("^(?:{re})$")).map(|r| Expected::Pattern(re.to_owned(), r))
+    }
+
+    pub fn matches(&self, value: &str) -> bool {
+        match self {
+            Expected::Exact(s) => s == value,
+            Expected::Pattern(_, re) => re.is_match(value),
+        }
+    }
+
+    fn exact(&self) -> Option<&str> {
+        match self {
+            Expected::Exact(s) => Some(s),
+            Expected::Pattern(..) => None,
+        }
+    }
+}
+
+impl From<&str> for Expected {
+    fn from(s: &str) -> Expected {
+        Expected::Exact(s.to_owned())
+    }
+}
+
+impl From<String> for Expected {
+    fn from(s: String) -> Expected {
+        Expected::Exact(s)
+    }
+}
+
+impl std::fmt::Display for Expected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Expected::Exact(s) => f.write_str(s),
+            Expected::Pattern(re, _) => write!(f, "pattern `{re}`"),
+        }
+    }
 }
 
 /// One check that ran and passed.
@@ -574,8 +633,17 @@ fn verify_with_sigstore(
             }
         }
         Signer::Identity { identity, issuer } => {
-            let policy =
-                sigstore_verify::VerificationPolicy::new(identity.as_str(), issuer.as_str());
+            // Exact values are the verifier's own policy; a pattern is checked below against
+            // the identity and issuer of the certificate the verifier accepted.
+            let mut policy = match identity.exact() {
+                Some(id) => {
+                    sigstore_verify::VerificationPolicy::any_identity().require_identity(id)
+                }
+                None => sigstore_verify::VerificationPolicy::any_identity(),
+            };
+            if let Some(iss) = issuer.exact() {
+                policy = policy.require_issuer(iss);
+            }
             match &whole {
                 Some(b) => sigstore_verify::verify(b.as_slice(), &bundle, &policy, &root),
                 None => sigstore_verify::verify(digest, &bundle, &policy, &root),
@@ -583,6 +651,20 @@ fn verify_with_sigstore(
         }
     }
     .map_err(|e| rejected(error_chain(&e)))?;
+    if let Signer::Identity { identity, issuer } = signer {
+        let got_id = result.identity().map(|i| i.as_str().to_owned());
+        let got_iss = result.issuer().map(str::to_owned);
+        match (&got_id, &got_iss) {
+            (Some(id), Some(iss)) if identity.matches(id) && issuer.matches(iss) => {}
+            _ => {
+                return Err(rejected(format!(
+                    "identity mismatch: expected {identity} issued by {issuer}, got {} issued by {}",
+                    got_id.as_deref().unwrap_or("no identity"),
+                    got_iss.as_deref().unwrap_or("no issuer")
+                )));
+            }
+        }
+    }
 
     let mut checks = Vec::new();
     let signature_detail = match (&parsed.content, signer) {
@@ -622,12 +704,21 @@ fn verify_with_sigstore(
             detail: format!("{} verified time source(s)", stamps.len()),
         });
     }
-    if result.identity_policy_checked()
-        && let Signer::Identity { identity, issuer } = signer
+    // Checked above for every keyless signer (by the verifier too when both are exact).
+    if let Signer::Identity { identity, issuer } = signer
+        && let (Some(id), Some(iss)) = (result.identity(), result.issuer())
     {
+        let shown = |want: &Expected, got: &str| match want {
+            Expected::Exact(_) => format!("`{got}`"),
+            Expected::Pattern(..) => format!("`{got}` (matches {want})"),
+        };
         checks.push(Check {
             name: "identity",
-            detail: format!("SAN `{identity}`, issuer `{issuer}`"),
+            detail: format!(
+                "SAN {}, issuer {}",
+                shown(identity, id.as_str()),
+                shown(issuer, iss)
+            ),
         });
     }
     checks.push(Check {

@@ -15,26 +15,97 @@ pub struct TrustArgs {
     /// provenance must be signed with it (repeatable, e.g. across a key rotation).
     #[arg(long = "key", value_name = "PUB")]
     pub keys: Vec<PathBuf>,
-    /// Keyless: expected certificate identity (exact).
-    #[arg(long, value_name = "ID", requires = "certificate_oidc_issuer")]
-    pub certificate_identity: Option<String>,
-    /// Keyless: expected OIDC issuer (exact).
-    #[arg(long, value_name = "URL", requires = "certificate_identity")]
-    pub certificate_oidc_issuer: Option<String>,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
     /// Trusted root JSON for keyless bundles (default: Sigstore's production root, built in).
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
 }
 
+/// The keyless signer expected: the certificate's identity and OIDC issuer, each exactly or
+/// by a pattern (cosign's flags; patterns here must match the whole value).
+#[derive(Debug, Clone, Args)]
+pub struct IdentityArgs {
+    /// Keyless: expected certificate identity (subject alternative name), exact match, e.g.
+    /// https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main.
+    #[arg(
+        long,
+        value_name = "ID",
+        conflicts_with = "certificate_identity_regexp"
+    )]
+    pub certificate_identity: Option<String>,
+    /// Keyless: expected certificate identity as a regular expression that must match all of
+    /// it (anchored, unlike cosign's), e.g. 'https://github\.com/acme/app/\.github/workflows/release\.yml@refs/tags/v.*'.
+    #[arg(long, value_name = "REGEX")]
+    pub certificate_identity_regexp: Option<String>,
+    /// Keyless: expected OIDC issuer, exact match, e.g.
+    /// https://token.actions.githubusercontent.com.
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "certificate_oidc_issuer_regexp"
+    )]
+    pub certificate_oidc_issuer: Option<String>,
+    /// Keyless: expected OIDC issuer as a regular expression that must match all of it.
+    #[arg(long, value_name = "REGEX")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+}
+
+impl IdentityArgs {
+    /// The identity and issuer expected, when the flags name one (both, or neither).
+    pub fn expected(
+        &self,
+    ) -> Result<
+        Option<(
+            reprove_attest::verify::Expected,
+            reprove_attest::verify::Expected,
+        )>,
+    > {
+        use reprove_attest::verify::Expected;
+        let one = |exact: &Option<String>, re: &Option<String>, flag: &str| -> Result<_> {
+            Ok(match (exact, re) {
+                (Some(e), _) => Some(Expected::Exact(e.clone())),
+                (None, Some(r)) => Some(
+                    Expected::pattern(r)
+                        .with_context(|| format!("--{flag}-regexp `{r}` is not a valid pattern"))?,
+                ),
+                (None, None) => None,
+            })
+        };
+        let id = one(
+            &self.certificate_identity,
+            &self.certificate_identity_regexp,
+            "certificate-identity",
+        )?;
+        let iss = one(
+            &self.certificate_oidc_issuer,
+            &self.certificate_oidc_issuer_regexp,
+            "certificate-oidc-issuer",
+        )?;
+        match (id, iss) {
+            (Some(i), Some(s)) => Ok(Some((i, s))),
+            (None, None) => Ok(None),
+            (Some(_), None) => anyhow::bail!(
+                "a keyless identity needs its issuer too: add --certificate-oidc-issuer (or -regexp)"
+            ),
+            (None, Some(_)) => anyhow::bail!(
+                "a keyless issuer needs the identity too: add --certificate-identity (or -regexp)"
+            ),
+        }
+    }
+
+    pub fn is_given(&self) -> bool {
+        self.certificate_identity.is_some()
+            || self.certificate_identity_regexp.is_some()
+            || self.certificate_oidc_issuer.is_some()
+            || self.certificate_oidc_issuer_regexp.is_some()
+    }
+}
+
 impl TrustArgs {
     /// The signers the flags name (keys read and parsed now).
     pub fn signers(&self) -> Result<Vec<Signer>> {
-        signers(
-            &self.keys,
-            self.certificate_identity
-                .clone()
-                .zip(self.certificate_oidc_issuer.clone()),
-        )
+        signers(&self.keys, self.identity.expected()?)
     }
 
     /// The trusted root's JSON, when one was given.
@@ -57,7 +128,13 @@ pub struct ProductArgs {
 }
 
 /// Who may have signed, from `--key`s and an identity.
-pub fn signers(keys: &[PathBuf], identity: Option<(String, String)>) -> Result<Vec<Signer>> {
+pub fn signers(
+    keys: &[PathBuf],
+    identity: Option<(
+        reprove_attest::verify::Expected,
+        reprove_attest::verify::Expected,
+    )>,
+) -> Result<Vec<Signer>> {
     let mut out = Vec::new();
     for k in keys {
         out.push(Signer::Key {
@@ -349,5 +426,82 @@ impl RecipeArgs {
             external: reprove_build::ExternalRecipe { origin, sha256 },
             bytes,
         }))
+    }
+}
+
+/// Who signs what a command writes: a private key, or keylessly (an OIDC identity, Fulcio,
+/// Rekor). Flattened into `release`, `attest`, `sign` and `baseline --sign`.
+#[derive(Debug, Clone, Args)]
+pub struct SigningArgs {
+    /// Private key to sign with (PKCS#8, SEC1, or cosign's encrypted format). Its password
+    /// comes from REPROVE_PASSWORD or COSIGN_PASSWORD, or a prompt on the terminal.
+    #[arg(long, value_name = "KEY", conflicts_with = "keyless")]
+    pub key: Option<PathBuf>,
+    /// Sign keylessly: an ephemeral key, a Fulcio certificate for your OIDC identity, and a
+    /// Rekor log entry (the default in a CI job that can hand out an identity token, when no
+    /// --key is given).
+    #[arg(long)]
+    pub keyless: bool,
+    /// Keyless: the OIDC identity token, or @FILE to read it from a file (default:
+    /// SIGSTORE_ID_TOKEN, else the CI's ambient token, e.g. GitHub Actions with
+    /// `id-token: write`).
+    #[arg(long, value_name = "TOKEN", requires = "keyless")]
+    pub identity_token: Option<String>,
+    /// Keyless: a Sigstore signing config (signing_config.json) naming Fulcio, Rekor and a
+    /// timestamp authority (default: the public-good instance).
+    #[arg(long, value_name = "FILE", requires = "keyless")]
+    pub signing_config: Option<PathBuf>,
+    /// Keyless: the Fulcio certificate authority (with --rekor-url; overrides the signing config).
+    #[arg(long, value_name = "URL", requires = "keyless")]
+    pub fulcio_url: Option<String>,
+    /// Keyless: the Rekor transparency log (with --fulcio-url; overrides the signing config).
+    #[arg(long, value_name = "URL", requires = "keyless")]
+    pub rekor_url: Option<String>,
+    /// Keyless: an RFC 3161 timestamp authority, e.g. https://timestamp.sigstore.dev/api/v1/timestamp.
+    #[arg(long, value_name = "URL", requires = "keyless")]
+    pub tsa_url: Option<String>,
+}
+
+impl SigningArgs {
+    /// The signer: the key read now (a wrong password fails before any work), or the keyless
+    /// signer with its identity token found now (an expired token fails before any work).
+    pub fn signer(&self) -> Result<Box<dyn reprove_attest::StatementSigner>> {
+        if let Some(k) = &self.key {
+            return Ok(Box::new(crate::keys::read_private_key(k)?));
+        }
+        if !self.keyless && !reprove_keyless::ambient_token_available() {
+            anyhow::bail!(
+                "nothing to sign with: give --key KEY, or --keyless to sign with an OIDC identity"
+            );
+        }
+        if !self.keyless {
+            crate::output::note(
+                "no --key given and this CI job can hand out an identity token: signing keylessly",
+            );
+        }
+        let token = match &self.identity_token {
+            Some(t) => reprove_keyless::TokenSource::Given(t.clone()),
+            None => reprove_keyless::TokenSource::Environment,
+        };
+        let services = reprove_keyless::Services {
+            signing_config: self.signing_config.clone(),
+            fulcio_url: self.fulcio_url.clone(),
+            rekor_url: self.rekor_url.clone(),
+            tsa_url: self.tsa_url.clone(),
+        };
+        let signer = reprove_keyless::KeylessSigner::new(&token, &services)
+            .context("failed to prepare keyless signing")?;
+        crate::output::note(&format!(
+            "signing keylessly as `{}` (issuer `{}`) with Fulcio `{}`, Rekor `{}`{}",
+            reprove_escape::terminal(signer.identity()),
+            reprove_escape::terminal(signer.issuer()),
+            reprove_escape::terminal(signer.fulcio_url()),
+            reprove_escape::terminal(signer.rekor_url()),
+            signer
+                .tsa_url()
+                .map(|t| format!(", timestamps from `{}`", reprove_escape::terminal(t)))
+                .unwrap_or_default()
+        ));
+        Ok(Box::new(signer))
     }
 }

@@ -22,10 +22,15 @@ fn main() -> ExitCode {
             // Error messages name paths, tags and references from outside, and some quote
             // input back (a parser's "unknown variant `…`"): each cause is escaped on its own,
             // so not even a newline in one can forge a line.
-            let chain: Vec<String> = err
-                .chain()
-                .map(|c| reprove_escape::terminal(&c.to_string()))
-                .collect();
+            // A cause whose text its parent already printed (libraries that put their source
+            // into their own message) is said once.
+            let mut chain: Vec<String> = Vec::new();
+            for c in err.chain() {
+                let text = reprove_escape::terminal(&c.to_string());
+                if !chain.iter().any(|p| p.contains(&text)) {
+                    chain.push(text);
+                }
+            }
             // A job that ran and failed: the end of its log first, where the cause usually is.
             if let Some(log) = err
                 .chain()

@@ -312,7 +312,7 @@ impl Staging {
         outcome: ReleaseOutcome,
         failures: Vec<String>,
         created_on: String,
-        key: &reprove_attest::PrivateKey,
+        key: &dyn reprove_attest::StatementSigner,
     ) -> Result<Index, ReleaseError> {
         let index = Index {
             tag: tag.to_owned(),

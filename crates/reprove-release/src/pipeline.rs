@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use reprove_attest::{PrivateKey, ResourceDescriptor};
+use reprove_attest::{ResourceDescriptor, StatementSigner};
 use reprove_build::{BuildError, EngineKind, RebuildReport, RebuildVerdict, Verdict};
 use reprove_source::{Repository, Tag, rfc3339_utc, unix_now};
 
@@ -64,12 +64,14 @@ pub struct Released {
     pub repository: Option<String>,
 }
 
-/// A key-signed Sigstore bundle of a statement's bytes (see [`reprove_attest::sign_statement`]).
+/// A Sigstore bundle of a statement's bytes, by a key or keylessly (see
+/// [`reprove_attest::StatementSigner`]).
 pub(crate) fn sign_statement(
     statement_bytes: Vec<u8>,
-    key: &PrivateKey,
+    signer: &dyn StatementSigner,
 ) -> Result<Vec<u8>, ReleaseError> {
-    reprove_attest::sign_statement(statement_bytes, key)
+    signer
+        .sign_statement(statement_bytes)
         .map_err(|source| ReleaseError::Statement { source })
 }
 
@@ -205,7 +207,7 @@ pub fn release(
     repo: &Repository,
     tag: &Tag,
     opts: &Options,
-    key: &PrivateKey,
+    key: &dyn StatementSigner,
     progress: &dyn Fn(Stage, &str),
 ) -> Result<Released, ReleaseError> {
     let engine = reprove_build::CliEngine::detect(opts.engine)
@@ -219,7 +221,7 @@ pub fn release_with(
     repo: &Repository,
     tag: &Tag,
     opts: &Options,
-    key: &PrivateKey,
+    key: &dyn StatementSigner,
     progress: &dyn Fn(Stage, &str),
 ) -> Result<Released, ReleaseError> {
     // The published files, hashed once, before anything is written: an empty folder, or one

@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
-use reprove_attest::sign_statement;
 use reprove_build::RebuildReport;
 use reprove_source::{Repository, Tag};
 
@@ -26,9 +25,9 @@ pub struct AttestArgs {
     /// The report of `reprove rebuild --format json`.
     #[arg(long, value_name = "FILE")]
     rebuild_report: PathBuf,
-    /// Private key to sign with.
-    #[arg(long, value_name = "KEY")]
-    key: PathBuf,
+    /// Who signs the provenance.
+    #[command(flatten)]
+    signing: crate::args::SigningArgs,
     /// Other files the rebuild produced (build log, diffoscope output), recorded by digest.
     #[arg(long = "byproduct", value_name = "FILE")]
     byproducts: Vec<PathBuf>,
@@ -53,7 +52,7 @@ pub fn run(dir: &Path, args: AttestArgs) -> Result<Outcome> {
             o.display()
         );
     }
-    let key = crate::keys::read_private_key(&args.key)?;
+    let key = args.signing.signer()?;
     let bytes = std::fs::read(&args.rebuild_report).with_context(|| {
         format!(
             "failed to read the rebuild report `{}`",
@@ -136,7 +135,7 @@ pub fn run(dir: &Path, args: AttestArgs) -> Result<Outcome> {
         invocation_id: reprove_release::provenance::invocation_id(),
     };
     let st = reprove_release::provenance::statement(&report, &inputs)?;
-    let out = sign_statement(st.to_canonical_json()?, &key)?;
+    let out = key.sign_statement(st.to_canonical_json()?)?;
     emit(
         args.output.as_deref(),
         &out,

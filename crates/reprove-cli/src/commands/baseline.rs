@@ -39,12 +39,12 @@ pub struct BaselineArgs {
     /// Overwrite FILE if it exists.
     #[arg(long)]
     force: bool,
-    /// Sign the manifest: the output is a Sigstore bundle (DSSE over the canonical bytes).
-    #[arg(long, requires = "key")]
+    /// Sign the manifest: the output is a Sigstore bundle (DSSE over the canonical bytes),
+    /// signed with --key or --keyless.
+    #[arg(long)]
     sign: bool,
-    /// Private key for --sign.
-    #[arg(long, value_name = "KEY", requires = "sign")]
-    key: Option<PathBuf>,
+    #[command(flatten)]
+    signing: crate::args::SigningArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -62,15 +62,13 @@ pub fn run(dir: &Path, args: BaselineArgs) -> Result<Outcome> {
         format,
         output,
         force,
-        sign: _,
-        key,
+        sign,
+        signing,
     } = args;
-    let (tag, artifacts, output, key) = (
-        &tag,
-        artifacts.as_deref(),
-        output.as_deref(),
-        key.as_deref(),
-    );
+    let (tag, artifacts, output) = (&tag, artifacts.as_deref(), output.as_deref());
+    if !sign && (signing.key.is_some() || signing.keyless) {
+        bail!("--key and --keyless sign the manifest: add --sign");
+    }
     let repo = open_repo(dir)?;
     if !force
         && let Some(o) = output
@@ -81,16 +79,14 @@ pub fn run(dir: &Path, args: BaselineArgs) -> Result<Outcome> {
             o.display()
         );
     }
-    if key.is_some() && format.is_some_and(|f| f != BaselineFormat::Json) {
+    if sign && format.is_some_and(|f| f != BaselineFormat::Json) {
         bail!(
             "--sign writes a Sigstore bundle; it cannot be combined with --format text or markdown"
         );
     }
-    // Load the key first: a wrong password must not cost a full baseline.
-    let signing_key = match key {
-        Some(k) => Some(crate::keys::read_private_key(k)?),
-        None => None,
-    };
+    // Load the key (or find the identity token) first: a wrong password must not cost a full
+    // baseline.
+    let signing_key = if sign { Some(signing.signer()?) } else { None };
     let pb = progress_bar();
     let progress = |p: Progress| {
         if let Some(pb) = &pb {
@@ -128,7 +124,7 @@ pub fn run(dir: &Path, args: BaselineArgs) -> Result<Outcome> {
         BaselineFormat::Text
     });
     let bytes = match (format, &signing_key) {
-        (_, Some(k)) => reprove_attest::sign_statement(baseline.canonical_json()?, k)?,
+        (_, Some(k)) => k.sign_statement(baseline.canonical_json()?)?,
         (BaselineFormat::Json, None) => {
             let mut b = baseline.canonical_json()?;
             if output.is_none() {

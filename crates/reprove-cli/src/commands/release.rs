@@ -21,7 +21,7 @@ use crate::output::{note, stdout_text};
 /// (nothing is written).
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  reprove release v1.4.0 --artifacts dist/ --key release.key\n  reprove release v1.4.0 --artifacts dist/ --key release.key --fetch-network host\n  reprove release v1.0.0 --artifacts dist/ --key release.key --recipe reprove.toml"
+    after_help = "Examples:\n  reprove release v1.4.0 --artifacts dist/ --key release.key\n  reprove release v1.4.0 --artifacts dist/ --key release.key --fetch-network host\n  reprove release v1.0.0 --artifacts dist/ --key release.key --recipe reprove.toml\n  reprove release v1.4.0 --artifacts dist/ --keyless   # in CI, with an OIDC identity"
 )]
 pub struct ReleaseArgs {
     /// The release tag.
@@ -29,9 +29,9 @@ pub struct ReleaseArgs {
     /// The published artifacts (a flat folder).
     #[arg(long, value_name = "DIR")]
     artifacts: PathBuf,
-    /// Private key to sign the baseline and the provenance with.
-    #[arg(long, value_name = "KEY")]
-    key: PathBuf,
+    /// Who signs the baseline, the provenance and the index.
+    #[command(flatten)]
+    signing: crate::args::SigningArgs,
     /// The evidence folder to create (default: evidence/<tag> in the repository).
     #[arg(long, value_name = "DIR")]
     evidence: Option<PathBuf>,
@@ -94,8 +94,8 @@ pub fn run(dir: &Path, args: ReleaseArgs) -> Result<Outcome> {
         );
     }
     let recipe = args.recipe.read(&repo)?;
-    // The password is asked before any work.
-    let key = crate::keys::read_private_key(&args.key)?;
+    // The password is asked (or the identity token found) before any work.
+    let key = args.signing.signer()?;
     let opts = reprove_release::pipeline::Options {
         artifacts: args.artifacts,
         evidence: evidence_dir.clone(),
@@ -106,7 +106,7 @@ pub fn run(dir: &Path, args: ReleaseArgs) -> Result<Outcome> {
         recipe,
     };
     let progress = super::Progress::start();
-    let released = reprove_release::pipeline::release(&repo, tag, &opts, &key, &|_, m| {
+    let released = reprove_release::pipeline::release(&repo, tag, &opts, key.as_ref(), &|_, m| {
         progress.step(m);
     })?;
     drop(progress);

@@ -16,19 +16,19 @@ use crate::output::note;
 /// key comes from REPROVE_PASSWORD or COSIGN_PASSWORD, or a prompt on the terminal.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  reprove sign statement.json --key release.key -o statement.sigstore.json\n  reprove sign statement.json --key release.key --dsse -o statement.dsse.json"
+    after_help = "Examples:\n  reprove sign statement.json --key release.key -o statement.sigstore.json\n  reprove sign statement.json --key release.key --dsse -o statement.dsse.json\n  reprove sign statement.json --keyless -o statement.sigstore.json"
 )]
 pub struct SignArgs {
     /// The in-toto Statement v1 (JSON) to sign.
     statement: PathBuf,
-    /// Private key (PKCS#8, SEC1, or cosign's encrypted format).
-    #[arg(long, value_name = "KEY")]
-    key: PathBuf,
+    #[command(flatten)]
+    signing: crate::args::SigningArgs,
     /// Where to write the bundle (atomically).
     #[arg(short, long, value_name = "BUNDLE")]
     output: PathBuf,
-    /// Write a bare DSSE envelope (for in-toto/securesystemslib tools) instead of a bundle.
-    #[arg(long)]
+    /// Write a bare DSSE envelope (for in-toto/securesystemslib tools) instead of a bundle
+    /// (key signing only: a keyless signature needs the bundle's certificate and log entry).
+    #[arg(long, conflicts_with = "keyless")]
     dsse: bool,
     /// Overwrite BUNDLE if it exists.
     #[arg(long)]
@@ -38,7 +38,7 @@ pub struct SignArgs {
 pub fn run(args: SignArgs) -> Result<Outcome> {
     sign(
         &args.statement,
-        &args.key,
+        &args.signing,
         &args.output,
         args.dsse,
         args.force,
@@ -71,7 +71,13 @@ fn validate_statement(bytes: &[u8], path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn sign(statement: &Path, key: &Path, output: &Path, dsse: bool, force: bool) -> Result<()> {
+fn sign(
+    statement: &Path,
+    signing: &crate::args::SigningArgs,
+    output: &Path,
+    dsse: bool,
+    force: bool,
+) -> Result<()> {
     if !force && output.exists() {
         bail!(
             "`{}` already exists; pass --force to overwrite it",
@@ -81,6 +87,21 @@ fn sign(statement: &Path, key: &Path, output: &Path, dsse: bool, force: bool) ->
     let bytes = reprove_digest::read_regular(statement, reprove_attest::signed::MAX_BUNDLE_BYTES)
         .with_context(|| format!("failed to read `{}`", statement.display()))?;
     validate_statement(&bytes, statement)?;
+    let Some(key) = &signing.key else {
+        if dsse {
+            bail!("--dsse writes a key-signed envelope: give --key");
+        }
+        let signer = signing.signer()?;
+        let out = signer.sign_statement(bytes)?;
+        crate::output::write_file(output, &out, force)?;
+        note(&format!(
+            "signed `{}` as {} → `{}` (Sigstore bundle v0.3)",
+            statement.display(),
+            signer.describe(),
+            output.display()
+        ));
+        return Ok(());
+    };
     let key = read_private_key(key)?;
     let envelope = Envelope::sign(IN_TOTO_PAYLOAD_TYPE, bytes, &key);
     let doc = if dsse {

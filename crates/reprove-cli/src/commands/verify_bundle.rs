@@ -26,14 +26,10 @@ pub struct VerifyBundleArgs {
     #[arg(long, value_name = "FILE")]
     bundle: PathBuf,
     /// Public key (SPKI PEM) for key-signed bundles.
-    #[arg(long, value_name = "PUB", conflicts_with_all = ["certificate_identity", "certificate_oidc_issuer"], required_unless_present = "certificate_identity")]
+    #[arg(long, value_name = "PUB")]
     key: Option<PathBuf>,
-    /// Expected certificate identity (subject alternative name), exact match.
-    #[arg(long, value_name = "ID", requires = "certificate_oidc_issuer")]
-    certificate_identity: Option<String>,
-    /// Expected OIDC issuer, exact match.
-    #[arg(long, value_name = "URL", requires = "certificate_identity")]
-    certificate_oidc_issuer: Option<String>,
+    #[command(flatten)]
+    identity: crate::args::IdentityArgs,
     /// Trusted root JSON to use instead of Sigstore's production root.
     #[arg(long, value_name = "FILE")]
     trusted_root: Option<PathBuf>,
@@ -45,10 +41,13 @@ pub struct VerifyBundleArgs {
 }
 
 pub fn run(args: VerifyBundleArgs) -> Result<Outcome> {
+    if args.key.is_some() && args.identity.is_given() {
+        anyhow::bail!("give --key or a keyless identity, not both");
+    }
     verify_bundle(
         &args.bundle,
         args.key.as_deref(),
-        args.certificate_identity.zip(args.certificate_oidc_issuer),
+        args.identity.expected()?,
         args.trusted_root.as_deref(),
         args.format,
         &args.file_or_digest,
@@ -70,7 +69,10 @@ fn artifact_input(arg: &str) -> ArtifactInput {
 fn verify_bundle(
     bundle: &Path,
     key: Option<&Path>,
-    identity: Option<(String, String)>,
+    identity: Option<(
+        reprove_attest::verify::Expected,
+        reprove_attest::verify::Expected,
+    )>,
     trusted_root: Option<&Path>,
     format: TextOrJson,
     file_or_digest: &str,
@@ -84,7 +86,9 @@ fn verify_bundle(
         },
         (None, Some((identity, issuer))) => Signer::Identity { identity, issuer },
         (None, None) => {
-            anyhow::bail!("give --key, or --certificate-identity with --certificate-oidc-issuer")
+            anyhow::bail!(
+                "give --key, or --certificate-identity (or -regexp) with --certificate-oidc-issuer (or -regexp)"
+            )
         }
     };
     let root = match trusted_root {
