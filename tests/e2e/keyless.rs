@@ -25,9 +25,9 @@ pub(crate) struct Mock {
 }
 
 impl Mock {
-    /// Starts the mock in `dir` (it accepts only tokens from [`ISSUER`]). `None` when node or
-    /// the npm packages are missing and the suite does not require them.
-    pub(crate) fn start(dir: &Path) -> Option<Mock> {
+    /// Starts the mock in `dir`; its Fulcio accepts only tokens from `issuer`. `None` when
+    /// node or the npm packages are missing and the suite does not require them.
+    pub(crate) fn start(dir: &Path, issuer: &str) -> Option<Mock> {
         let modules = sigstore_js()?;
         assert!(
             modules.join("@sigstore/mock").exists(),
@@ -46,7 +46,7 @@ impl Mock {
             .arg(&port_file)
             .arg("--trusted-root")
             .arg(&root)
-            .args(["--issuer", ISSUER])
+            .args(["--issuer", issuer])
             .env("NODE_PATH", &modules)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -167,7 +167,7 @@ fn a_keyless_release_verifies_by_identity_here_and_in_sigstore_js() {
     let Some(r) = Release::new(BUILD, true) else {
         return;
     };
-    let Some(mock) = Mock::start(&r.f.path("mock")) else {
+    let Some(mock) = Mock::start(&r.f.path("mock"), ISSUER) else {
         return;
     };
     let modules = sigstore_js().unwrap();
@@ -324,7 +324,7 @@ fn a_keyless_release_verifies_by_identity_here_and_in_sigstore_js() {
 #[test]
 fn keyless_signing_fails_closed_and_writes_nothing() {
     let f = Fixture::new();
-    let Some(mock) = Mock::start(&f.path("mock")) else {
+    let Some(mock) = Mock::start(&f.path("mock"), ISSUER) else {
         return;
     };
     f.write("src/a.txt", "a\n");

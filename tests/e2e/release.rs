@@ -48,6 +48,10 @@ impl Release {
         Some(r)
     }
 
+    pub(crate) fn docker_host(&self) -> &str {
+        &self.docker_host
+    }
+
     pub(crate) fn p(&self, rel: &str) -> String {
         self.f.path(rel).display().to_string()
     }

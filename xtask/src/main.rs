@@ -60,6 +60,8 @@ fn test(extra: &[String]) -> Result<()> {
         ("runc", "runc"),
         // renders the HTML audit report in the suite, as an auditor's browser would
         ("chromium", "chromium"),
+        // the CI templates' install and download steps, run for real in the suite
+        ("curl", "curl"),
     ])?;
     let containers_conf = util::target().join("xtask").join("containers.conf");
     std::fs::create_dir_all(util::target().join("xtask"))?;

@@ -17,8 +17,9 @@ pub struct TrustArgs {
     pub keys: Vec<PathBuf>,
     #[command(flatten)]
     pub identity: IdentityArgs,
-    /// Trusted root JSON for keyless bundles (default: Sigstore's production root, built in).
-    #[arg(long, value_name = "FILE")]
+    /// Trusted root JSON for keyless bundles (default: Sigstore's production root, built in;
+    /// a private Sigstore deployment's root here).
+    #[arg(long, value_name = "FILE", env = "REPROVE_TRUSTED_ROOT")]
     pub trusted_root: Option<PathBuf>,
 }
 
@@ -449,16 +450,16 @@ pub struct SigningArgs {
     pub identity_token: Option<String>,
     /// Keyless: a Sigstore signing config (signing_config.json) naming Fulcio, Rekor and a
     /// timestamp authority (default: the public-good instance).
-    #[arg(long, value_name = "FILE", requires = "keyless")]
+    #[arg(long, value_name = "FILE", env = "REPROVE_SIGNING_CONFIG")]
     pub signing_config: Option<PathBuf>,
     /// Keyless: the Fulcio certificate authority (with --rekor-url; overrides the signing config).
-    #[arg(long, value_name = "URL", requires = "keyless")]
+    #[arg(long, value_name = "URL", env = "REPROVE_FULCIO_URL")]
     pub fulcio_url: Option<String>,
     /// Keyless: the Rekor transparency log (with --fulcio-url; overrides the signing config).
-    #[arg(long, value_name = "URL", requires = "keyless")]
+    #[arg(long, value_name = "URL", env = "REPROVE_REKOR_URL")]
     pub rekor_url: Option<String>,
     /// Keyless: an RFC 3161 timestamp authority, e.g. https://timestamp.sigstore.dev/api/v1/timestamp.
-    #[arg(long, value_name = "URL", requires = "keyless")]
+    #[arg(long, value_name = "URL", env = "REPROVE_TSA_URL")]
     pub tsa_url: Option<String>,
 }
 

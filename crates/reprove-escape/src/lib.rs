@@ -221,6 +221,57 @@ pub fn markdown_code(s: &str) -> String {
         .collect()
 }
 
+/// The pieces of one of reprove's own sentences: text, and the code spans it marks with
+/// backticks (`reprove verify`, a tag, a path). A sentence with an odd number of backticks
+/// (a value that holds one) is all text.
+fn pieces(s: &str) -> Vec<(bool, &str)> {
+    // An odd backtick, or an empty span (two texts that would be escaped apart and then
+    // joined, so that `http:` and `//evil` meet as a link), leaves it all text.
+    if !s.matches('`').count().is_multiple_of(2) || s.contains("``") {
+        return vec![(false, s)];
+    }
+    s.split('`')
+        .enumerate()
+        .filter(|(_, p)| !p.is_empty())
+        .map(|(i, p)| (i % 2 == 1, p))
+        .collect()
+}
+
+/// One of reprove's sentences as HTML: its code spans as `<code>`, never literal backticks.
+pub fn html_rich(s: &str) -> String {
+    pieces(s)
+        .into_iter()
+        .map(|(code, p)| {
+            if code {
+                format!("<code>{}</code>", html(p))
+            } else {
+                html(p)
+            }
+        })
+        .collect()
+}
+
+/// One of reprove's sentences as Markdown: code spans kept (their content made safe for a
+/// span, and for a table cell when `cell`), the rest escaped.
+pub fn markdown_rich(s: &str, cell: bool) -> String {
+    pieces(s)
+        .into_iter()
+        .map(|(code, p)| {
+            if code {
+                let inner = markdown_code(p);
+                let inner = if cell {
+                    inner.replace('|', "\\|")
+                } else {
+                    inner
+                };
+                format!("`{inner}`")
+            } else {
+                markdown(p)
+            }
+        })
+        .collect()
+}
+
 /// HTML element text or a double- or single-quoted attribute value.
 pub fn html(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);

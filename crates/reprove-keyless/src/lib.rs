@@ -62,7 +62,9 @@ pub enum KeylessError {
         #[source]
         source: std::io::Error,
     },
-    #[error("the Sigstore services did not sign for `{identity}` (Fulcio `{fulcio}`, Rekor `{rekor}`)")]
+    #[error(
+        "the Sigstore services did not sign for `{identity}` (Fulcio `{fulcio}`, Rekor `{rekor}`)"
+    )]
     Sign {
         identity: String,
         fulcio: String,

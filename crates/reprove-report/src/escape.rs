@@ -18,55 +18,14 @@ pub fn fence_safe(s: &str) -> String {
     reprove_escape::markdown_code(s)
 }
 
-/// The pieces of one of reprove's own sentences: text, and the code spans it marks with
-/// backticks (`reprove verify`, a tag, a path). A sentence with an odd number of backticks
-/// (a value that holds one) is all text.
-fn pieces(s: &str) -> Vec<(bool, &str)> {
-    // An odd backtick, or an empty span (two texts that would be escaped apart and then
-    // joined, so that `http:` and `//evil` meet as a link), leaves it all text.
-    if !s.matches('`').count().is_multiple_of(2) || s.contains("``") {
-        return vec![(false, s)];
-    }
-    s.split('`')
-        .enumerate()
-        .filter(|(_, p)| !p.is_empty())
-        .map(|(i, p)| (i % 2 == 1, p))
-        .collect()
-}
-
-/// One of reprove's sentences as HTML: its code spans as `<code>`, never literal backticks.
+/// One of reprove's sentences as HTML ([`reprove_escape::html_rich`]).
 pub(crate) fn rich_html(s: &str) -> String {
-    pieces(s)
-        .into_iter()
-        .map(|(code, p)| {
-            if code {
-                format!("<code>{}</code>", html_escape(p))
-            } else {
-                html_escape(p)
-            }
-        })
-        .collect()
+    reprove_escape::html_rich(s)
 }
 
-/// One of reprove's sentences as Markdown: code spans kept (their content made safe for a
-/// span, and for a table cell when `cell`), the rest escaped.
+/// One of reprove's sentences as Markdown ([`reprove_escape::markdown_rich`]).
 pub(crate) fn rich_md(s: &str, cell: bool) -> String {
-    pieces(s)
-        .into_iter()
-        .map(|(code, p)| {
-            if code {
-                let inner = fence_safe(p);
-                let inner = if cell {
-                    inner.replace('|', "\\|")
-                } else {
-                    inner
-                };
-                format!("`{inner}`")
-            } else {
-                md_text(p)
-            }
-        })
-        .collect()
+    reprove_escape::markdown_rich(s, cell)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use reprove_attest::sign_statement;
 use reprove_escape::{Style, styled, terminal, xml};
@@ -21,7 +21,7 @@ use crate::output::{note, stdout, stdout_text};
 /// 1 a check failed, 2 a check could not run.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  reprove verify v1.4.0 --artifacts dist/ --key release.pub\n  reprove verify v1.4.0 --no-artifacts --key release.pub --format junit > verify.xml\n  reprove verify v1.4.0 --artifacts dist/ --key release.pub --check-images --rebuild"
+    after_help = "Examples:\n  reprove verify v1.4.0 --artifacts dist/ --key release.pub\n  reprove verify v1.4.0 --no-artifacts --key release.pub --format junit > verify.xml\n  reprove verify v1.4.0 --artifacts dist/ --key release.pub --check-images --rebuild\n  reprove verify v1.4.0 --artifacts dist/ --certificate-identity-regexp 'https://github\\.com/acme/app/\\.github/workflows/release\\.yml@refs/heads/main' --certificate-oidc-issuer https://token.actions.githubusercontent.com --junit verify.xml --summary \"$GITHUB_STEP_SUMMARY\""
 )]
 pub struct VerifyArgs {
     /// The release tag.
@@ -60,6 +60,16 @@ pub struct VerifyArgs {
     /// Output format: text for people, JSON (every check and finding), or JUnit XML for CI.
     #[arg(long, value_enum, default_value_t = RebuildFormat::Text)]
     format: RebuildFormat,
+    /// Also write the JUnit XML report to FILE (replaced each run), whatever --format prints.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Also write the JSON report to FILE (replaced each run), whatever --format prints.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Append a Markdown summary (verdict, checks, findings) to FILE, e.g.
+    /// "$GITHUB_STEP_SUMMARY" (created if missing).
+    #[arg(long, value_name = "FILE")]
+    summary: Option<PathBuf>,
     /// Sign the SLSA verification summary with this key.
     #[arg(long, value_name = "KEY")]
     vsa_key: Option<PathBuf>,
@@ -258,29 +268,97 @@ pub fn run(dir: &Path, args: VerifyArgs) -> Result<Outcome> {
             o.display()
         ));
     }
+    let json_doc = || -> Result<Vec<u8>> {
+        let mut v = serde_json::to_value(&report)?;
+        if let serde_json::Value::Object(m) = &mut v {
+            m.insert(
+                "verificationSummary".into(),
+                serde_json::to_value(&summary)?,
+            );
+            if let Some(b) = &signed_summary {
+                m.insert(
+                    "verificationSummaryBundle".into(),
+                    serde_json::from_slice(b)?,
+                );
+            }
+        }
+        crate::output::json_doc(crate::output::JsonDoc::Verify, v)
+    };
+    // The files a CI job keeps, written before stdout so a closed pipe cannot lose them.
+    if let Some(p) = &args.junit {
+        crate::output::write_file(p, junit(&report).as_bytes(), true)?;
+    }
+    if let Some(p) = &args.json {
+        crate::output::write_file(p, &json_doc()?, true)?;
+    }
+    if let Some(p) = &args.summary {
+        append_summary(p, &markdown_summary(&report))?;
+    }
     if args.format == RebuildFormat::Text {
         stdout_text(&text(&report))?;
         return Ok(Outcome::from_verdict(report.verdict));
     }
     let out = match args.format {
         RebuildFormat::Text | RebuildFormat::Junit => junit(&report).into_bytes(),
-        RebuildFormat::Json => {
-            let mut v = serde_json::to_value(&report)?;
-            if let serde_json::Value::Object(m) = &mut v {
-                m.insert(
-                    "verificationSummary".into(),
-                    serde_json::to_value(&summary)?,
-                );
-                if let Some(b) = &signed_summary {
-                    m.insert(
-                        "verificationSummaryBundle".into(),
-                        serde_json::from_slice(b)?,
-                    );
-                }
-            }
-            crate::output::json_doc(crate::output::JsonDoc::Verify, v)?
-        }
+        RebuildFormat::Json => json_doc()?,
     };
     stdout(&out)?;
     Ok(Outcome::from_verdict(report.verdict))
+}
+
+/// The verdict, every check and every finding as Markdown (GitHub's job summary, a merge
+/// request note): values from the evidence escaped, reprove's own code spans kept.
+fn markdown_summary(r: &VerifyReport) -> String {
+    use reprove_escape::{markdown, markdown_rich};
+    let icon = if r.verdict.is_verified() {
+        "✅"
+    } else {
+        "❌"
+    };
+    let mut s = format!(
+        "### {icon} reprove verify `{}`: {}\n\n| status | check | detail |\n|---|---|---|\n",
+        reprove_escape::markdown_code(&r.tag).replace('|', "\\|"),
+        markdown(r.verdict.as_str())
+    );
+    for c in &r.checks {
+        let status = match c.status {
+            CheckStatus::Fail | CheckStatus::Error => format!("**{}**", status_word(c.status)),
+            _ => status_word(c.status).to_owned(),
+        };
+        s.push_str(&format!(
+            "| {status} | {} | {} |\n",
+            c.id.as_str(),
+            markdown_rich(&c.detail, true)
+        ));
+    }
+    let findings: Vec<_> = r
+        .checks
+        .iter()
+        .flat_map(|c| c.findings.iter().map(move |f| (c.id, f)))
+        .collect();
+    if !findings.is_empty() {
+        s.push_str("\n**Findings**\n\n");
+        for (id, f) in findings {
+            s.push_str(&format!(
+                "- {id}: `{}` {}\n",
+                f.code,
+                markdown_rich(&f.message, false)
+            ));
+        }
+    }
+    s.push('\n');
+    s
+}
+
+/// Appends to a summary file that other steps write too (GitHub's `$GITHUB_STEP_SUMMARY`):
+/// one write of the whole text, so two steps' summaries never interleave.
+fn append_summary(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write as _;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("failed to open the summary file `{}`", path.display()))?;
+    f.write_all(text.as_bytes())
+        .with_context(|| format!("failed to write the summary to `{}`", path.display()))
 }

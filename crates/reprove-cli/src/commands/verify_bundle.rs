@@ -31,7 +31,7 @@ pub struct VerifyBundleArgs {
     #[command(flatten)]
     identity: crate::args::IdentityArgs,
     /// Trusted root JSON to use instead of Sigstore's production root.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "REPROVE_TRUSTED_ROOT")]
     trusted_root: Option<PathBuf>,
     /// Output format: text for people, or JSON.
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
