@@ -414,7 +414,7 @@ fn github_templates_release_then_verify_and_fail_visibly() {
     // 3. Verify, in a clone of the default branch, as the verify workflow does.
     let ws = r.f.path("ws");
     r.f.git_in(
-        &r.f.dir.path().to_path_buf(),
+        r.f.dir.path(),
         &["clone", "-q", &repo.display().to_string(), "ws"],
     );
     std::fs::create_dir_all(ws.join("evidence")).unwrap();
@@ -546,7 +546,7 @@ fn gitlab_template_release_then_verify_and_fail_visibly() {
 
     // Verify job: a tag pipeline in a fresh clone.
     r.f.git_in(
-        &r.f.dir.path().to_path_buf(),
+        r.f.dir.path(),
         &["clone", "-q", &repo.display().to_string(), "ws"],
     );
     let ws = r.f.path("ws");
@@ -564,7 +564,7 @@ fn gitlab_template_release_then_verify_and_fail_visibly() {
     std::fs::write(pkg.join("greeting.txt"), "not what was released\n").unwrap();
     let ws2 = r.f.path("ws2");
     r.f.git_in(
-        &r.f.dir.path().to_path_buf(),
+        r.f.dir.path(),
         &["clone", "-q", &repo.display().to_string(), "ws2"],
     );
     let (code, out, err) = run_owned(&ws2, &script("reprove-verify"), &tag_env);
@@ -578,7 +578,7 @@ fn gitlab_template_release_then_verify_and_fail_visibly() {
     // Evidence that names an artifact outside dist/ is refused before anything is fetched.
     let ws3 = r.f.path("ws3");
     r.f.git_in(
-        &r.f.dir.path().to_path_buf(),
+        r.f.dir.path(),
         &["clone", "-q", &repo.display().to_string(), "ws3"],
     );
     let evil = r.f.path("evil");
