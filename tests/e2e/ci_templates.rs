@@ -497,7 +497,7 @@ fn gitlab_template_release_then_verify_and_fail_visibly() {
             .collect::<Vec<_>>()
             .join("\n")
     };
-    let common = vec![
+    let common = [
         (
             "CI_API_V4_URL".to_owned(),
             format!("file://{}", api.display()),
