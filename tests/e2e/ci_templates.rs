@@ -393,9 +393,25 @@ fn github_templates_release_then_verify_and_fail_visibly() {
             .contains(&installed.display().to_string())
     );
 
-    // 2. Release: the "Sign the release" step in the checkout of the tag, dist/ built.
-    let dist = r.publish("v1.0.0", "dist");
+    // 2. Release. The sign job refuses a tag that is not on the default branch.
     let repo = r.f.repo();
+    r.f.git(&["update-ref", "refs/remotes/origin/main", "main"]);
+    r.f.git(&["checkout", "-q", "-b", "side"]);
+    r.f.write("src/greeting.txt", "unreviewed\n");
+    r.f.commit("side\n\nReviewed-by: R <r@example.com>");
+    r.f.tag("v9.0.0");
+    r.f.git(&["checkout", "-q", "main"]);
+    let on_default = github_step(&release, "Check the tag is on the default branch");
+    for (tag, ok) in [("v1.0.0", true), ("v9.0.0", false)] {
+        let env = vec![
+            ("TAG".to_owned(), tag.to_owned()),
+            ("DEFAULT_BRANCH".into(), "main".into()),
+        ];
+        let (code, out, err) = run_owned(&repo, &installed, &on_default, &env);
+        assert_eq!(code == 0, ok, "{tag}: {out}{err}");
+    }
+    // The "Sign the release" step in the checkout of the tag, dist/ built.
+    let dist = r.publish("v1.0.0", "dist");
     std::fs::rename(&dist, repo.join("dist")).unwrap();
     let sign = github_step(&release, "Sign the release");
     let tok = token(SAN, ISSUER, 600);
@@ -525,6 +541,7 @@ fn gitlab_template_release_then_verify_and_fail_visibly() {
     // Release job: from the default branch's pipeline, with GitLab's identity.
     let dist = r.publish("v1.0.0", "dist");
     let repo = r.f.repo();
+    r.f.git(&["update-ref", "refs/remotes/origin/main", "main"]);
     std::fs::rename(&dist, repo.join("dist")).unwrap();
     let identity = "https://gitlab.com/acme/tiny//.gitlab-ci.yml@refs/heads/main";
     let release_env = vec![
@@ -544,13 +561,13 @@ fn gitlab_template_release_then_verify_and_fail_visibly() {
         assert!(pkg.join(f).is_file(), "{f} was not uploaded");
     }
 
-    // Verify job: a tag pipeline in a fresh clone.
+    // Verify job: a default-branch pipeline (scheduled or the release's) in a fresh clone.
     r.f.git_in(
         r.f.dir.path(),
         &["clone", "-q", &repo.display().to_string(), "ws"],
     );
     let ws = r.f.path("ws");
-    let tag_env = vec![("CI_COMMIT_TAG".to_owned(), "v1.0.0".to_owned())];
+    let tag_env = vec![("RELEASE_TAG".to_owned(), "v1.0.0".to_owned())];
     let (code, out, err) = run_owned(&ws, &script("reprove-verify"), &tag_env);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("verdict: verified"), "{out}");

@@ -86,6 +86,8 @@ impl Mock {
             self.url.clone(),
             "--tsa-url".into(),
             format!("{}/api/v1/timestamp", self.url),
+            "--trusted-root".into(),
+            self.root(),
         ]
     }
 
@@ -178,8 +180,9 @@ fn a_keyless_release_verifies_by_identity_here_and_in_sigstore_js() {
     args.extend(flags.iter().map(String::as_str));
     let (code, _, err) = r.run_env(&args, &[("SIGSTORE_ID_TOKEN", &tok)]);
     assert_eq!(code, 0, "{err}\n{}", mock.log());
+    // The identity to pin is the certificate's, said after signing.
     assert!(
-        err.contains(&format!("signing keylessly as `{SAN}`")),
+        err.contains(&format!("signed by `{SAN}` (issuer `{ISSUER}`), keyless")),
         "{err}"
     );
     assert!(
@@ -435,15 +438,22 @@ fn keyless_signing_fails_closed_and_writes_nothing() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
 
-    // baseline --sign --keyless: a signed manifest with the same identity.
+    // baseline --sign --keyless: a manifest with no sha256 subject could never be verified
+    // keylessly, so it is refused before any service is asked; with the artifacts it signs.
     let b = f.path("baseline.sigstore.json").display().to_string();
     let mut args = vec!["baseline", "v1.0.0", "--sign", "-o", &b];
     args.extend(flags.iter().map(String::as_str));
-    let out = reprove_env(
-        &f,
-        &args,
-        &[("SIGSTORE_ID_TOKEN", &token(SAN, ISSUER, 600))],
-    );
+    let tok = token(SAN, ISSUER, 600);
+    let out = reprove_env(&f, &args, &[("SIGSTORE_ID_TOKEN", &tok)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--artifacts"), "{}", stderr(&out));
+    assert!(!Path::new(&b).exists());
+    let dist = f.path("dist");
+    std::fs::create_dir_all(&dist).unwrap();
+    std::fs::write(dist.join("app.bin"), "app\n").unwrap();
+    let dist = dist.display().to_string();
+    args.extend(["--artifacts", dist.as_str()]);
+    let out = reprove_env(&f, &args, &[("SIGSTORE_ID_TOKEN", &tok)]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_keyless_shape(Path::new(&b));
     let modules = sigstore_js().unwrap();

@@ -61,7 +61,11 @@ pub enum Expected {
 
 impl Expected {
     /// An anchored pattern; a pattern that does not compile is an error naming it.
+    ///
+    /// The pattern must compile on its own before it is wrapped: `x)|(.*` is unbalanced alone,
+    /// and wrapped it would read `^(?:x)|(.*)$`, which accepts anything.
     pub fn pattern(re: &str) -> Result<Expected, regex::Error> {
+        regex::Regex::new(re)?;
         regex::Regex::new(&format!("^(?:{re})$")).map(|r| Expected::Pattern(re.to_owned(), r))
     }
 
@@ -117,6 +121,9 @@ pub struct Verified {
     /// bytes whose signature was checked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub statement: Option<serde_json::Value>,
+    /// The signing certificate's identity (its subject alternative name), for keyless bundles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate_identity: Option<String>,
 }
 
 /// The statement of a DSSE bundle whose signature verified.
@@ -483,6 +490,7 @@ fn verify_offline_key(
                         checks,
                         notes,
                         statement: Some(statement),
+                        certificate_identity: None,
                     });
                 }
             };
@@ -494,6 +502,7 @@ fn verify_offline_key(
                 checks,
                 notes,
                 statement: Some(statement),
+                certificate_identity: None,
             })
         }
         Content::MessageSignature {
@@ -548,6 +557,7 @@ fn verify_offline_key(
                 checks,
                 notes,
                 statement: None,
+                certificate_identity: None,
             })
         }
     }
@@ -734,6 +744,7 @@ fn verify_with_sigstore(
         checks,
         notes: Vec::new(),
         statement,
+        certificate_identity: result.identity().map(|i| i.as_str().to_owned()),
     })
 }
 
@@ -750,4 +761,31 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Expected;
+
+    #[test]
+    fn a_pattern_matches_the_whole_value_and_cannot_break_out() {
+        let p = Expected::pattern(r"https://github\.com/acme/app/.*").unwrap();
+        assert!(p.matches("https://github.com/acme/app/.github/workflows/r.yml@refs/heads/main"));
+        assert!(!p.matches("https://evil.example/?https://github.com/acme/app/x"));
+        assert!(!p.matches("https://github.com/acme/app/x\n"));
+        // Alternation stays inside the group.
+        let p = Expected::pattern("a|b").unwrap();
+        assert!(p.matches("a") && !p.matches("ab") && !p.matches("xb"));
+        // A pattern that would close the anchoring group is refused, not widened to `.*`.
+        for escape in [
+            "nomatch)|(.*",
+            r"https://github\.com/acme/app/.*)|(?:.*",
+            "x)(?m)(?:y",
+        ] {
+            assert!(Expected::pattern(escape).is_err(), "{escape}");
+        }
+        // Flags set inside the pattern stay inside it.
+        let p = Expected::pattern("(?m)a").unwrap();
+        assert!(!p.matches("a\nb"));
+    }
 }

@@ -19,7 +19,7 @@ pub struct TrustArgs {
     pub identity: IdentityArgs,
     /// Trusted root JSON for keyless bundles (default: Sigstore's production root, built in;
     /// a private Sigstore deployment's root here).
-    #[arg(long, value_name = "FILE", env = "REPROVE_TRUSTED_ROOT")]
+    #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
 }
 
@@ -148,10 +148,26 @@ pub fn signers(
     Ok(out)
 }
 
-/// A trusted root JSON given with --trusted-root (a regular file of at most 16 MiB).
+/// A trusted root JSON given with --trusted-root, else named by `REPROVE_TRUSTED_ROOT` (a
+/// regular file of at most 16 MiB). What decides trust is said when it comes from the
+/// environment, where a CI variable can set it unseen.
 pub fn read_root(p: Option<&Path>) -> Result<Option<String>> {
-    p.map(|p| {
-        reprove_digest::read_regular_text(p, 16 << 20)
+    let from_env = std::env::var_os("REPROVE_TRUSTED_ROOT")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    let path = match (p, &from_env) {
+        (Some(p), _) => Some(p.to_owned()),
+        (None, Some(e)) => {
+            crate::output::warn(&format!(
+                "trusting the Sigstore root `{}` named by REPROVE_TRUSTED_ROOT instead of the production root",
+                reprove_escape::terminal(&e.display().to_string())
+            ));
+            Some(e.clone())
+        }
+        (None, None) => None,
+    };
+    path.map(|p| {
+        reprove_digest::read_regular_text(&p, 16 << 20)
             .with_context(|| format!("failed to read the trusted root `{}`", p.display()))
     })
     .transpose()
@@ -461,6 +477,10 @@ pub struct SigningArgs {
     /// Keyless: an RFC 3161 timestamp authority, e.g. https://timestamp.sigstore.dev/api/v1/timestamp.
     #[arg(long, value_name = "URL", env = "REPROVE_TSA_URL")]
     pub tsa_url: Option<String>,
+    /// Keyless: the deployment's trusted root, to verify each signature before it is written
+    /// (default: Sigstore's production root for the public-good instance; REPROVE_TRUSTED_ROOT).
+    #[arg(long = "trusted-root", value_name = "FILE")]
+    pub signing_trusted_root: Option<PathBuf>,
 }
 
 impl SigningArgs {
@@ -475,25 +495,36 @@ impl SigningArgs {
                 "nothing to sign with: give --key KEY, or --keyless to sign with an OIDC identity"
             );
         }
-        if !self.keyless {
-            crate::output::note(
-                "no --key given and this CI job can hand out an identity token: signing keylessly",
-            );
-        }
-        let token = match &self.identity_token {
-            Some(t) => reprove_keyless::TokenSource::Given(t.clone()),
-            None => reprove_keyless::TokenSource::Environment,
-        };
         let services = reprove_keyless::Services {
+            trusted_root: read_root(self.signing_trusted_root.as_deref())?,
             signing_config: self.signing_config.clone(),
             fulcio_url: self.fulcio_url.clone(),
             rekor_url: self.rekor_url.clone(),
             tsa_url: self.tsa_url.clone(),
         };
+        if !self.keyless {
+            crate::output::warn(&format!(
+                "no --key given and this CI job can hand out an identity token: signing keylessly, {}",
+                if services.is_custom() {
+                    "with the Sigstore services named".to_owned()
+                } else {
+                    "with an entry naming this job's identity in Sigstore's PUBLIC transparency log (give --key to sign with a key instead)".to_owned()
+                }
+            ));
+        }
+        let token = match &self.identity_token {
+            Some(t) => reprove_keyless::TokenSource::Given(t.clone()),
+            None => reprove_keyless::TokenSource::Environment,
+        };
         let signer = reprove_keyless::KeylessSigner::new(&token, &services)
             .context("failed to prepare keyless signing")?;
+        if !signer.checks_bundles() {
+            crate::output::warn(
+                "the signatures cannot be verified before they are written: give --trusted-root (the deployment's trusted_root.json)",
+            );
+        }
         crate::output::note(&format!(
-            "signing keylessly as `{}` (issuer `{}`) with Fulcio `{}`, Rekor `{}`{}",
+            "signing keylessly with a token for `{}` from `{}`, with Fulcio `{}`, Rekor `{}`{}",
             reprove_escape::terminal(signer.identity()),
             reprove_escape::terminal(signer.issuer()),
             reprove_escape::terminal(signer.fulcio_url()),

@@ -70,11 +70,46 @@ pub enum KeylessError {
         fulcio: String,
         rekor: String,
         #[source]
-        source: Box<sigstore_sign::Error>,
+        source: Redacted,
     },
     #[error("the Sigstore services returned a bundle that {problem}")]
     BadBundle { problem: String },
+    #[error(
+        "a keyless signature is verified against a sha256 subject of the statement, and this one has none (a baseline needs --artifacts)"
+    )]
+    NoSha256Subject,
+    #[error(
+        "the Sigstore services returned a bundle that does not verify against the trusted root"
+    )]
+    Unverifiable {
+        #[source]
+        source: reprove_attest::verify::VerifyError,
+    },
 }
+
+/// A service's error with the identity token cut out: a service may echo the request, and
+/// the token is a bearer credential that must not reach a log.
+#[derive(Debug)]
+pub struct Redacted(String);
+
+impl Redacted {
+    fn new(e: &dyn std::error::Error, token: &str) -> Redacted {
+        let chain = reprove_attest::verify::error_chain(e);
+        Redacted(if token.is_empty() {
+            chain
+        } else {
+            chain.replace(token, "<identity token>")
+        })
+    }
+}
+
+impl std::fmt::Display for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Redacted {}
 
 /// Where the identity token comes from, strongest first.
 #[derive(Debug, Clone, Default)]
@@ -88,9 +123,13 @@ pub enum TokenSource {
     Environment,
 }
 
-/// Which Sigstore services to use.
+/// Which Sigstore services to use, and the root their signatures are checked against.
 #[derive(Debug, Clone, Default)]
 pub struct Services {
+    /// The deployment's trusted root (JSON), to check each bundle before it is written.
+    /// Without one, public-good bundles are checked against Sigstore's production root and
+    /// other deployments' are not checked (see [`KeylessSigner::checks_bundles`]).
+    pub trusted_root: Option<String>,
     /// A Sigstore signing config (`signing_config.json`, v0.2) naming Fulcio, Rekor and a TSA.
     pub signing_config: Option<PathBuf>,
     pub fulcio_url: Option<String>,
@@ -186,6 +225,11 @@ pub struct KeylessSigner {
     token: IdentityToken,
     identity: String,
     issuer: String,
+    /// `Some(root)` (`None` inside: the production root) when each bundle is verified before
+    /// it is returned.
+    check_root: Option<Option<String>>,
+    /// The identity of the last certificate Fulcio issued, as verifiers must pin it.
+    certificate_identity: std::sync::Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for KeylessSigner {
@@ -209,16 +253,38 @@ impl KeylessSigner {
             .map_err(|source| KeylessError::Runtime { source })?;
         let token = find_token(token, &runtime)?;
         let context = SigningContext::new(services.resolve()?);
+        let check_root = match (&services.trusted_root, services.is_custom()) {
+            (Some(root), _) => Some(Some(root.clone())),
+            (None, false) => Some(None),
+            (None, true) => None,
+        };
         Ok(KeylessSigner {
             runtime,
             context,
             identity: token.identity().to_owned(),
             issuer: token.issuer().to_owned(),
             token,
+            check_root,
+            certificate_identity: std::sync::Mutex::new(None),
         })
     }
 
-    /// The identity the certificate will carry (the token's `email` or `sub`).
+    /// Whether each bundle is verified against a trusted root before it is returned (always
+    /// for the public-good instance; for another deployment only with its root).
+    pub fn checks_bundles(&self) -> bool {
+        self.check_root.is_some()
+    }
+
+    /// The identity the last certificate carried: what `--certificate-identity` must name.
+    pub fn certificate_identity(&self) -> Option<String> {
+        self.certificate_identity
+            .lock()
+            .ok()
+            .and_then(|g| g.clone())
+    }
+
+    /// The token's identity (its `email` or `sub`); the certificate's may differ (on GitHub
+    /// it is the workflow's URL): see [`Self::certificate_identity`].
     pub fn identity(&self) -> &str {
         &self.identity
     }
@@ -246,6 +312,19 @@ impl KeylessSigner {
         if self.token.is_expired() {
             return Err(KeylessError::Expired { origin: "the CI" });
         }
+        // Verifiers of keyless bundles (sigstore-rust's, cosign's) match an artifact digest
+        // against the statement: one without a sha256 subject could never be verified.
+        let has_sha256 = serde_json::from_slice::<serde_json::Value>(statement)
+            .ok()
+            .and_then(|v| v.get("subject").and_then(|s| s.as_array()).cloned())
+            .is_some_and(|subjects| {
+                subjects
+                    .iter()
+                    .any(|s| s["digest"]["sha256"].as_str().is_some())
+            });
+        if !has_sha256 {
+            return Err(KeylessError::NoSha256Subject);
+        }
         let signer = self.context.signer(self.token.clone());
         let bundle = self
             .runtime
@@ -254,13 +333,30 @@ impl KeylessSigner {
                 identity: self.identity.clone(),
                 fulcio: self.fulcio_url().to_owned(),
                 rekor: self.rekor_url().to_owned(),
-                source: Box::new(source),
+                source: Redacted::new(&source, self.token.expose_secret()),
             })?;
         let mut bytes =
             serde_json::to_vec_pretty(&bundle).map_err(|e| KeylessError::BadBundle {
                 problem: format!("cannot be written as JSON: {e}"),
             })?;
         check_bundle(&bytes, statement)?;
+        // The whole bundle verified as a verifier will (certificate chain and SCT, log entry
+        // with its inclusion proof, timestamps, the token's issuer), so a service that
+        // returned a bundle no one can verify is caught here, not by the auditor.
+        if let Some(root) = &self.check_root {
+            use reprove_attest::verify::{Expected, Signer, verify_statement};
+            let signer = Signer::Identity {
+                identity: Expected::pattern(".*").map_err(|e| KeylessError::BadBundle {
+                    problem: e.to_string(),
+                })?,
+                issuer: Expected::Exact(self.issuer.clone()),
+            };
+            let verified = verify_statement(&bytes, &signer, root.as_deref())
+                .map_err(|source| KeylessError::Unverifiable { source })?;
+            if let Ok(mut g) = self.certificate_identity.lock() {
+                *g = verified.verified.certificate_identity;
+            }
+        }
         bytes.push(b'\n');
         Ok(bytes)
     }
@@ -276,7 +372,12 @@ impl StatementSigner for KeylessSigner {
     }
 
     fn describe(&self) -> String {
-        format!("`{}` (issuer `{}`), keyless", self.identity, self.issuer)
+        format!(
+            "`{}` (issuer `{}`), keyless",
+            self.certificate_identity()
+                .unwrap_or_else(|| self.identity.clone()),
+            self.issuer
+        )
     }
 }
 

@@ -82,7 +82,7 @@ pub enum ReleaseError {
     NotReproducible { tag: String },
     #[error("the rebuild of `{tag}` produced no artifacts to attest")]
     NoArtifacts { tag: String },
-    #[error("the provenance is not a valid in-toto statement")]
+    #[error("failed to sign a statement of the evidence")]
     Statement {
         #[source]
         source: reprove_attest::AttestError,

@@ -136,6 +136,7 @@ pub fn run(dir: &Path, args: AttestArgs) -> Result<Outcome> {
     };
     let st = reprove_release::provenance::statement(&report, &inputs)?;
     let out = key.sign_statement(st.to_canonical_json()?)?;
+    note(&format!("signed by {}", key.describe()));
     emit(
         args.output.as_deref(),
         &out,

@@ -110,6 +110,9 @@ pub fn run(dir: &Path, args: ReleaseArgs) -> Result<Outcome> {
         progress.step(m);
     })?;
     drop(progress);
+    // The identity verifiers must pin (a keyless certificate's, which may differ from the
+    // token's) or the key's hint.
+    note(&format!("signed by {}", key.describe()));
     let index = &released.index;
     let mut s = String::new();
     match index.outcome {

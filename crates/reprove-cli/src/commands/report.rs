@@ -67,6 +67,8 @@ pub enum ReportFormat {
 /// `reprove report`.
 pub fn run(dir: &Path, args: ReportArgs) -> Result<Outcome> {
     let tag = &args.tag;
+    // The flags first: a usage mistake is said before anything is looked for.
+    let signers = args.trust.signers()?;
     let repo = super::optional_repo(dir)?;
     let evidence_dir = super::evidence_dir(args.evidence.as_deref(), repo.as_ref(), tag)?;
     super::require_evidence(&evidence_dir, tag)?;
@@ -109,7 +111,6 @@ pub fn run(dir: &Path, args: ReportArgs) -> Result<Outcome> {
             p.display()
         );
     }
-    let signers = args.trust.signers()?;
     let checked = !signers.is_empty();
     let opts = reprove_release::verify::Options {
         tag: tag.clone(),

@@ -31,7 +31,7 @@ pub struct VerifyBundleArgs {
     #[command(flatten)]
     identity: crate::args::IdentityArgs,
     /// Trusted root JSON to use instead of Sigstore's production root.
-    #[arg(long, value_name = "FILE", env = "REPROVE_TRUSTED_ROOT")]
+    #[arg(long, value_name = "FILE")]
     trusted_root: Option<PathBuf>,
     /// Output format: text for people, or JSON.
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
@@ -42,7 +42,12 @@ pub struct VerifyBundleArgs {
 
 pub fn run(args: VerifyBundleArgs) -> Result<Outcome> {
     if args.key.is_some() && args.identity.is_given() {
-        anyhow::bail!("give --key or a keyless identity, not both");
+        anyhow::bail!("--key cannot be used with a keyless identity (--certificate-identity…)");
+    }
+    if args.key.is_none() && !args.identity.is_given() {
+        anyhow::bail!(
+            "give --key, or --certificate-identity (or -regexp) with --certificate-oidc-issuer (or -regexp)"
+        );
     }
     verify_bundle(
         &args.bundle,
@@ -91,10 +96,7 @@ fn verify_bundle(
             )
         }
     };
-    let root = match trusted_root {
-        Some(p) => Some(crate::args::read_root(Some(p))?.unwrap_or_default()),
-        None => None,
-    };
+    let root = crate::args::read_root(trusted_root)?;
     let artifact = artifact_input(file_or_digest);
     if let ArtifactInput::File(p) = &artifact
         && !p.is_file()
