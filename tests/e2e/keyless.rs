@@ -28,6 +28,16 @@ impl Mock {
     /// Starts the mock in `dir`; its Fulcio accepts only tokens from `issuer`. `None` when
     /// node or the npm packages are missing and the suite does not require them.
     pub(crate) fn start(dir: &Path, issuer: &str) -> Option<Mock> {
+        Mock::start_with(dir, issuer, &[])
+    }
+
+    /// The pure `@sigstore/mock`, without what the server adds to make it behave as the real
+    /// services: its `dsse` log entries are not what Rekor stores, so no bundle verifies.
+    pub(crate) fn start_raw(dir: &Path, issuer: &str) -> Option<Mock> {
+        Mock::start_with(dir, issuer, &["--raw"])
+    }
+
+    fn start_with(dir: &Path, issuer: &str, extra: &[&str]) -> Option<Mock> {
         let modules = sigstore_js()?;
         assert!(
             modules.join("@sigstore/mock").exists(),
@@ -47,6 +57,7 @@ impl Mock {
             .arg("--trusted-root")
             .arg(&root)
             .args(["--issuer", issuer])
+            .args(extra)
             .env("NODE_PATH", &modules)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -395,6 +406,34 @@ fn keyless_signing_fails_closed_and_writes_nothing() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(!out_path.exists(), "a failed signature left a file");
+    // Services that return a bundle no verifier accepts (the pure mock's log entries): caught
+    // before anything is written.
+    let raw = Mock::start_raw(&f.path("raw-mock"), ISSUER).unwrap();
+    let mut args = vec!["sign", st.as_str(), "-o", out_s.as_str()];
+    // (No TSA: the pure mock's timestamps are sometimes malformed, which fails earlier.)
+    let raw_root = raw.root();
+    args.extend([
+        "--keyless",
+        "--fulcio-url",
+        raw.url.as_str(),
+        "--rekor-url",
+        raw.url.as_str(),
+        "--trusted-root",
+        raw_root.as_str(),
+    ]);
+    let out = reprove_env(
+        &f,
+        &args,
+        &[("SIGSTORE_ID_TOKEN", &token(SAN, ISSUER, 600))],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("does not verify against the trusted root"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!out_path.exists(), "an unverifiable bundle was written");
+    drop(raw);
     // A keyless DSSE envelope would carry no certificate: refused; key and keyless: refused.
     let out = sign(
         &["--dsse"],

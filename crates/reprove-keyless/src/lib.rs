@@ -548,6 +548,20 @@ mod tests {
     }
 
     #[test]
+    fn a_service_error_never_carries_the_token() {
+        #[derive(Debug)]
+        struct Echo(String);
+        impl std::fmt::Display for Echo {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "bad request: {}", self.0)
+            }
+        }
+        impl std::error::Error for Echo {}
+        let r = Redacted::new(&Echo("token=eyJ.secret.x".into()), "eyJ.secret.x");
+        assert_eq!(r.to_string(), "bad request: token=<identity token>");
+    }
+
+    #[test]
     fn services_need_both_urls_or_a_config() {
         let only_fulcio = Services {
             fulcio_url: Some("http://127.0.0.1:1".into()),
