@@ -242,20 +242,25 @@ fn a_keyless_release_verifies_by_identity_here_and_in_sigstore_js() {
         0,
     );
     assert!(ok.contains("verdict: verified"), "{ok}");
-    r.expect(
+    let by_pattern = r.expect(
         &[
             "verify",
             "v1.0.0",
             "--artifacts",
             &dist,
             "--certificate-identity-regexp",
-            r"https://github\.com/acme/tiny/\.github/workflows/release\.yml@refs/heads/main",
+            r"https://github\.com/acme/tiny/\.github/workflows/release\.yml@refs/heads/.*",
             "--certificate-oidc-issuer-regexp",
             r"https://token\.actions\.githubusercontent\.com",
             "--trusted-root",
             &root,
         ],
         0,
+    );
+    // A pattern says who may sign; the report says who did.
+    assert!(
+        by_pattern.contains(&format!("signed by {SAN} (pattern")),
+        "{by_pattern}"
     );
     // Who pushes a tag does not choose the signer: another workflow of the same repository, a
     // pattern that only contains the identity, or the release key are all refused.

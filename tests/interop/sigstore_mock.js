@@ -332,7 +332,10 @@ async function main() {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   // The test that started it holds stdin open; when that process dies, so does this one.
-  if (!process.stdin.isTTY) { process.stdin.on('end', stop); process.stdin.on('error', stop); process.stdin.resume(); }
+  // (Only a pipe: started by hand in the background, stdin is /dev/null and ends at once.)
+  let stdinIsPipe = false;
+  try { stdinIsPipe = fs.fstatSync(0).isFIFO(); } catch { /* no stdin */ }
+  if (stdinIsPipe) { process.stdin.on('end', stop); process.stdin.on('error', stop); process.stdin.resume(); }
 }
 
 main().catch((e) => { process.stderr.write(`serve.js: fatal: ${e.stack || e}\n`); process.exit(1); });
