@@ -133,15 +133,16 @@ fn cdx_hash_alg(alg: &str) -> Option<&'static str> {
 /// release gives the same bytes.
 pub fn to_cyclonedx(meta: &BomMetadata, items: &[SoupItem], version: CycloneDxVersion) -> Value {
     let mut components = Vec::new();
-    let mut seen = std::collections::BTreeSet::new();
+    let mut refs = BomRefs::default();
     for i in items {
-        // bom-ref must be unique; the same purl declared in two lockfiles is one component.
-        if !seen.insert(i.purl.clone()) {
+        // The same component declared in two lockfiles is one; the same purl from another
+        // source or with other bytes is another component, never dropped.
+        let Some(bom_ref) = refs.take(i) else {
             continue;
-        }
+        };
         let mut c = json!({
             "type": if i.ecosystem == Ecosystem::Oci { "container" } else { "library" },
-            "bom-ref": i.purl,
+            "bom-ref": bom_ref,
             "name": i.name,
             "version": i.version,
             "purl": i.purl,
@@ -150,7 +151,15 @@ pub fn to_cyclonedx(meta: &BomMetadata, items: &[SoupItem], version: CycloneDxVe
         if let Some(s) = &i.supplier {
             c["supplier"] = json!({ "name": s });
         }
+        // CycloneDX's hash content is hex of the algorithm's length; anything else (a
+        // malformed lockfile entry, Go's `h1:`) is kept as a property instead.
+        let hash_ok = |ck: &crate::item::Checksum| {
+            cdx_hash_alg(&ck.algorithm).is_some()
+                && spdx_hash_alg(&ck.algorithm).is_some_and(|(_, len)| ck.value.len() == len)
+                && ck.value.chars().all(|c| c.is_ascii_hexdigit())
+        };
         if let Some(ck) = &i.checksum
+            && hash_ok(ck)
             && let Some(alg) = cdx_hash_alg(&ck.algorithm)
         {
             c["hashes"] = json!([{ "alg": alg, "content": ck.value }]);
@@ -163,7 +172,7 @@ pub fn to_cyclonedx(meta: &BomMetadata, items: &[SoupItem], version: CycloneDxVe
             json!({"name": "reprove:scope", "value": i.scope.as_str()}),
         ];
         if let Some(ck) = &i.checksum
-            && cdx_hash_alg(&ck.algorithm).is_none()
+            && !hash_ok(ck)
         {
             props.push(json!({"name": "reprove:checksum", "value": ck.to_string()}));
         }
@@ -234,15 +243,65 @@ impl CycloneDxVersion {
     }
 }
 
-/// SPDX 2.3 checksum algorithm names (§7.10) for the digests the parsers record.
-fn spdx_hash_alg(alg: &str) -> Option<&'static str> {
+/// SPDX 2.3 checksum algorithm names (§7.10) for the digests the parsers record, with the
+/// length in hex digits a value of each must have.
+fn spdx_hash_alg(alg: &str) -> Option<(&'static str, usize)> {
     match alg {
-        "sha1" => Some("SHA1"),
-        "sha256" => Some("SHA256"),
-        "sha384" => Some("SHA384"),
-        "sha512" => Some("SHA512"),
+        "sha1" => Some(("SHA1", 40)),
+        "sha256" => Some(("SHA256", 64)),
+        "sha384" => Some(("SHA384", 96)),
+        "sha512" => Some(("SHA512", 128)),
         _ => None,
     }
+}
+
+/// Which register items become components, and under which unique reference: the first of
+/// each (purl, source, checksum) — an item declared in two lockfiles is one component — and
+/// a purl seen before from another source or with other bytes gets `#2`, `#3`… so it is kept.
+#[derive(Default)]
+struct BomRefs {
+    seen: std::collections::BTreeSet<(String, Option<String>, Option<String>)>,
+    per_purl: std::collections::BTreeMap<String, usize>,
+}
+
+impl BomRefs {
+    fn take(&mut self, i: &SoupItem) -> Option<String> {
+        let key = (
+            i.purl.clone(),
+            i.source.clone(),
+            i.checksum.as_ref().map(ToString::to_string),
+        );
+        if !self.seen.insert(key) {
+            return None;
+        }
+        let n = self.per_purl.entry(i.purl.clone()).or_insert(0);
+        *n += 1;
+        Some(if *n == 1 {
+            i.purl.clone()
+        } else {
+            format!("{}#{n}", i.purl)
+        })
+    }
+}
+
+/// A value from a lockfile as SPDX text: control and invisible characters (a newline would
+/// start a new field once the document is converted to tag-value) become U+FFFD.
+fn spdx_text(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() || reprove_escape::is_unsafe_for_terminal(c) {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// A value inside the package comment, whose fields are separated by `; `: a `;` of its own
+/// becomes `,` so it cannot start a field of its own.
+fn spdx_field(s: &str) -> String {
+    spdx_text(s).replace(';', ",")
 }
 
 /// An SPDX element id (§3.2: `SPDXRef-` then letters, digits, `.` and `-`): a running number
@@ -265,12 +324,21 @@ fn spdx_id(n: usize, name: &str) -> String {
 /// A licence as SPDX 2.3 §7.15 wants it: a valid SPDX licence expression, else `NOASSERTION`
 /// (the text as written goes to `licenseComments`, so nothing the lockfile said is lost).
 fn spdx_license(l: &Option<String>) -> (String, Option<String>) {
+    // Only licences and exceptions of the SPDX list: a `LicenseRef-` or `DocumentRef-` needs
+    // a declaration this document does not carry.
+    let listed = |l: &str| {
+        spdx::Expression::parse(l).is_ok_and(|e| {
+            e.requirements()
+                .all(|r| matches!(r.req.license, spdx::LicenseItem::Spdx { .. }))
+        })
+    };
     match l {
-        Some(l) if spdx::Expression::parse(l).is_ok() => (l.clone(), None),
+        Some(l) if listed(l) => (l.clone(), None),
         Some(l) => (
             "NOASSERTION".into(),
             Some(format!(
-                "declared as `{l}`, which is not an SPDX licence expression"
+                "declared as `{}`, which is not an expression of SPDX-listed licences",
+                spdx_text(l)
             )),
         ),
         None => ("NOASSERTION".into(), None),
@@ -282,8 +350,14 @@ fn spdx_license(l: &Option<String>) -> (String, Option<String>) {
 fn spdx_download(src: &Option<String>) -> String {
     match src {
         Some(s)
-            if (s.starts_with("https://") || s.starts_with("http://") || s.starts_with("git+"))
-                && !s.chars().any(|c| c.is_whitespace() || c.is_control()) =>
+            if !s.chars().any(|c| c.is_whitespace() || c.is_control())
+                && s.strip_prefix("git+")
+                    .unwrap_or(s)
+                    .split_once("://")
+                    .is_some_and(|(scheme, rest)| {
+                        matches!(scheme, "https" | "http" | "ssh" | "git")
+                            && rest.split('/').next().is_some_and(|host| !host.is_empty())
+                    }) =>
         {
             s.clone()
         }
@@ -297,15 +371,25 @@ fn spdx_actor(name: &str) -> String {
     let clean: String = name
         .chars()
         .map(|c| {
-            if matches!(c, '(' | ')') || c.is_control() {
+            if matches!(c, '(' | ')') || c.is_control() || reprove_escape::is_unsafe_for_terminal(c)
+            {
                 ' '
             } else {
                 c
             }
         })
         .collect();
-    let clean = clean.split_whitespace().collect::<Vec<_>>().join(" ");
-    if clean.is_empty() {
+    let mut clean = clean.split_whitespace().collect::<Vec<_>>().join(" ");
+    // A name that spells an actor type or the keyword itself must not read as one.
+    for prefix in ["Person:", "Organization:", "Tool:"] {
+        if clean.len() >= prefix.len() && clean[..prefix.len()].eq_ignore_ascii_case(prefix) {
+            clean = clean[prefix.len()..].trim().to_owned();
+        }
+    }
+    if clean.is_empty()
+        || clean.eq_ignore_ascii_case("NOASSERTION")
+        || clean.eq_ignore_ascii_case("NONE")
+    {
         "NOASSERTION".into()
     } else {
         format!("Organization: {clean}")
@@ -346,29 +430,38 @@ pub fn to_spdx(meta: &BomMetadata, items: &[SoupItem]) -> Value {
         "relationshipType": "DESCRIBES",
         "relatedSpdxElement": root_id,
     })];
-    let mut seen = std::collections::BTreeSet::new();
+    let mut refs = BomRefs::default();
     for i in items {
-        if !seen.insert(i.purl.clone()) {
+        if refs.take(i).is_none() {
             continue;
         }
         let id = spdx_id(packages.len(), &i.name);
         let (declared, license_comment) = spdx_license(&i.license);
         let mut p = json!({
             "SPDXID": id,
-            "name": i.name,
-            "versionInfo": i.version,
+            "name": spdx_text(&i.name),
+            "versionInfo": spdx_text(&i.version),
             "downloadLocation": spdx_download(&i.source),
             "filesAnalyzed": false,
             "licenseConcluded": "NOASSERTION",
             "licenseDeclared": declared,
             "copyrightText": "NOASSERTION",
             "primaryPackagePurpose": if i.ecosystem == crate::item::Ecosystem::Oci { "CONTAINER" } else { "LIBRARY" },
-            "externalRefs": [{
+        });
+        // A purl with whitespace or a control character is no purl (SPDX's pattern refuses
+        // it); it is kept in the comment instead.
+        let purl_ok = !i.purl.is_empty()
+            && !i
+                .purl
+                .chars()
+                .any(|c| c.is_whitespace() || reprove_escape::is_unsafe_for_terminal(c));
+        if purl_ok {
+            p["externalRefs"] = json!([{
                 "referenceCategory": "PACKAGE-MANAGER",
                 "referenceType": "purl",
                 "referenceLocator": i.purl,
-            }],
-        });
+            }]);
+        }
         p["supplier"] = json!(match &i.supplier {
             Some(s) => spdx_actor(s),
             None => "NOASSERTION".into(),
@@ -380,16 +473,29 @@ pub fn to_spdx(meta: &BomMetadata, items: &[SoupItem]) -> Value {
         let mut other = Vec::new();
         for ck in i.checksum.iter().chain(&i.other_checksums) {
             match spdx_hash_alg(&ck.algorithm) {
-                Some(alg) if ck.value.chars().all(|c| c.is_ascii_hexdigit()) => {
+                Some((alg, len))
+                    if ck.value.len() == len
+                        && ck
+                            .value
+                            .chars()
+                            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)) =>
+                {
                     checksums.push(json!({"algorithm": alg, "checksumValue": ck.value}));
                 }
-                _ => other.push(ck.to_string()),
+                _ => other.push(spdx_text(&ck.to_string())),
             }
         }
         if !checksums.is_empty() {
             p["checksums"] = Value::Array(checksums);
         }
-        let mut comment = format!("scope: {}; declared in {}", i.scope.as_str(), i.manifest);
+        let mut comment = format!(
+            "scope: {}; declared in {}",
+            i.scope.as_str(),
+            spdx_field(&i.manifest)
+        );
+        if !purl_ok {
+            comment.push_str(&format!("; purl {}", spdx_field(&i.purl)));
+        }
         if !other.is_empty() {
             comment.push_str(&format!("; checksum {}", other.join(", ")));
         }
@@ -400,7 +506,7 @@ pub fn to_spdx(meta: &BomMetadata, items: &[SoupItem]) -> Value {
             ("last anomaly review", &i.last_anomaly_review),
         ] {
             if let Some(v) = v {
-                comment.push_str(&format!("; {k}: {v}"));
+                comment.push_str(&format!("; {k}: {}", spdx_field(v)));
             }
         }
         p["comment"] = json!(comment);
@@ -458,7 +564,7 @@ mod tests {
     fn items() -> Vec<SoupItem> {
         let mut a = SoupItem::new("a|b", "1.0", Ecosystem::Npm, "pkg:npm/a@1.0".into())
             .with_derived_supplier(Some("npmjs.com".into()));
-        a.checksum = Some(Checksum::new("sha512", "ab"));
+        a.checksum = Some(Checksum::new("sha512", &"ab".repeat(64)));
         a.manifest = "package-lock.json".into();
         a.scope = Scope::Direct;
         let mut b = SoupItem::new("x,y", "2", Ecosystem::Golang, "pkg:golang/x@2".into());
@@ -555,6 +661,50 @@ mod tests {
             to_spdx(&meta(), &its)["documentNamespace"],
             doc["documentNamespace"]
         );
+    }
+
+    #[test]
+    fn sbom_values_from_lockfiles_cannot_forge_or_break_fields() {
+        let mut its = items();
+        // Same name and version from another source, other bytes: kept, not merged away.
+        let mut evil = its[0].clone();
+        evil.source = Some("https://evil.example/a.tgz".into());
+        evil.checksum = Some(Checksum::new("sha512", &"ab".repeat(64)));
+        its.push(evil);
+        its[0].supplier = Some("Person: Mallory (m@x)".into());
+        its[1].supplier = Some("NOASSERTION".into());
+        its[1].version = "1.0\nPackageSupplier: Organization: Acme".into();
+        its[1].purpose = Some("x; safety class: A".into());
+        its[0].license = Some("LicenseRef-foo".into());
+        its[0].checksum = Some(Checksum::new("sha512", "ab"));
+        its[0].source = Some("git+x".into());
+        let doc = to_spdx(&meta(), &its);
+        let p = doc["packages"].as_array().unwrap();
+        assert_eq!(p.len(), 4, "{doc:#}");
+        assert_eq!(p[1]["supplier"], "Organization: Mallory m@x");
+        assert_eq!(p[2]["supplier"], "NOASSERTION");
+        assert!(!p[2]["versionInfo"].as_str().unwrap().contains('\n'));
+        assert!(
+            p[2]["comment"]
+                .as_str()
+                .unwrap()
+                .contains("purpose: x, safety class: A")
+        );
+        assert_eq!(p[1]["licenseDeclared"], "NOASSERTION");
+        assert!(
+            p[1].get("checksums").is_none(),
+            "a short sha512 is no checksum"
+        );
+        assert_eq!(p[1]["downloadLocation"], "NOASSERTION");
+        assert_eq!(p[3]["downloadLocation"], "https://evil.example/a.tgz");
+        let bom = to_cyclonedx(&meta(), &its, CycloneDxVersion::V1_6);
+        let refs: Vec<&str> = bom["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["bom-ref"].as_str().unwrap())
+            .collect();
+        assert_eq!(refs, ["pkg:npm/a@1.0", "pkg:golang/x@2", "pkg:npm/a@1.0#2"]);
     }
 
     #[test]

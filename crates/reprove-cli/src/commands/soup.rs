@@ -79,13 +79,21 @@ fn soup(
             let mut s = reprove_soup::to_markdown(&reg.items);
             if !reg.findings.is_empty() {
                 s.push_str(&format!("\n**Findings ({}):**\n\n", reg.findings.len()));
+                // Names and versions from lockfiles are in these messages: escaped as the
+                // table is, so none can carry a terminal escape or Markdown of its own.
                 for f in &reg.findings {
                     let at = match (&f.file, f.line) {
-                        (Some(file), Some(l)) => format!("{file}:{l}: "),
-                        (Some(file), None) => format!("{file}: "),
+                        (Some(file), Some(l)) => {
+                            format!("{}:{l}: ", reprove_escape::markdown(file))
+                        }
+                        (Some(file), None) => format!("{}: ", reprove_escape::markdown(file)),
                         _ => String::new(),
                     };
-                    s.push_str(&format!("- `{}` {at}{}\n", f.code.as_str(), f.message));
+                    s.push_str(&format!(
+                        "- `{}` {at}{}\n",
+                        f.code.as_str(),
+                        reprove_escape::markdown_rich(&f.message, false)
+                    ));
                 }
             }
             s.into_bytes()

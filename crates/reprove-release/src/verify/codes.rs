@@ -296,9 +296,9 @@ impl Finding {
         self
     }
 
-    /// The same finding, about the file `path`.
+    /// The same finding, about the file `path` (printable, as every value from outside).
     pub fn at(mut self, path: &str) -> Finding {
-        self.detail().path = Some(path.to_owned());
+        self.detail().path = Some(crate::verify::printable(path));
         self
     }
 
