@@ -258,6 +258,12 @@ fn a_keyless_release_verifies_by_identity_here_and_in_sigstore_js() {
         0,
     );
     assert!(by_pattern.contains("verdict: verified"), "{by_pattern}");
+    // A pattern says who may sign; the report also says who did.
+    assert!(
+        by_pattern.contains(&format!("`baseline.sigstore.json` signed by pattern `"))
+            && by_pattern.contains(&format!(" as {SAN}")),
+        "{by_pattern}"
+    );
     // Who pushes a tag does not choose the signer: another workflow of the same repository, a
     // pattern that only contains the identity, or the release key are all refused.
     for wrong in [

@@ -43,6 +43,9 @@ pub struct SignedStatement {
     /// Which given signer verified it; `None` when no signer was given and the statement was
     /// read unverified (the caller must say so).
     pub verified_by: Option<String>,
+    /// The signing certificate's identity, for keyless bundles: who actually signed, for
+    /// people (a role is compared by `verified_by`, never by this).
+    pub certificate_identity: Option<String>,
     pub form: Form,
 }
 
@@ -146,6 +149,7 @@ pub fn statement_from_bytes(
                 statement: require_v1(statement)?,
                 file_sha256,
                 verified_by: None,
+                certificate_identity: None,
                 form: Form::Manifest,
             });
         }
@@ -174,6 +178,7 @@ pub fn statement_from_bytes(
                     statement: require_v1(v.statement)?,
                     file_sha256,
                     verified_by: Some(s.label()),
+                    certificate_identity: v.verified.certificate_identity,
                     form: Form::Bundle,
                 });
             }
@@ -206,6 +211,7 @@ fn unverified(
         statement: require_v1(statement)?,
         file_sha256,
         verified_by: None,
+        certificate_identity: None,
         form,
     })
 }

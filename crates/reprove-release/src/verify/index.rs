@@ -256,7 +256,7 @@ fn read_signed(
                 .flatten()
                 .filter_map(|f| f.as_str().map(str::to_owned))
                 .collect(),
-            signed_by: (!signers.is_empty()).then(|| input.signer.clone()),
+            signed_by: (!signers.is_empty()).then(|| input.signer_shown()),
         },
         input,
     ))

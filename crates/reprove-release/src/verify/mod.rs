@@ -256,8 +256,25 @@ pub struct Options<'a> {
 pub struct InputAttestation {
     pub file: String,
     pub sha256: String,
-    /// Which given signer verified it (`key <hint>` or the identity).
+    /// Which given signer verified it (`key <hint>` or the identity): the role, compared for
+    /// k-of-n.
     pub signer: String,
+    /// The certificate's identity, for keyless bundles: who signed, for people.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_as: Option<String>,
+}
+
+impl InputAttestation {
+    /// The signer for people: the role, and the certificate's identity when a pattern
+    /// matched it (an exact identity is its own).
+    pub fn signer_shown(&self) -> String {
+        match &self.signed_as {
+            Some(id) if !self.signer.starts_with(id.as_str()) => {
+                format!("{} as {}", self.signer, printable(id))
+            }
+            _ => self.signer.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -378,6 +395,7 @@ fn read_bundle(
         statement,
         file_sha256,
         verified_by,
+        certificate_identity,
         ..
     } = statement_from_bytes(bytes, signers, root)?;
     Ok((
@@ -386,6 +404,7 @@ fn read_bundle(
             file: printable(name),
             sha256: file_sha256,
             signer: verified_by.unwrap_or_else(|| "NOT CHECKED".to_owned()),
+            signed_as: certificate_identity,
         },
     ))
 }
@@ -504,7 +523,7 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
                     CheckResult::new(
                         CheckId::BaselineSignature,
                         CheckStatus::Pass,
-                        format!("`{}` signed by {}", input.file, input.signer),
+                        format!("`{}` signed by {}", input.file, input.signer_shown()),
                     )
                 });
                 report.input_attestations.push(input);
