@@ -260,7 +260,7 @@ fn a_keyless_release_verifies_by_identity_here_and_in_sigstore_js() {
     assert!(by_pattern.contains("verdict: verified"), "{by_pattern}");
     // A pattern says who may sign; the report also says who did.
     assert!(
-        by_pattern.contains(&format!("`baseline.sigstore.json` signed by pattern `"))
+        by_pattern.contains("`baseline.sigstore.json` signed by pattern `")
             && by_pattern.contains(&format!(" as {SAN}")),
         "{by_pattern}"
     );
