@@ -557,3 +557,85 @@ fn keyless_signing_fails_closed_and_writes_nothing() {
     );
     assert!(out.contains("verified keyless"), "{out}");
 }
+
+/// In a GitHub Actions job (`id-token: write`), no `--key` and no token given: reprove asks
+/// the job's token endpoint for a token with audience `sigstore` — here the mock's stand-in
+/// for `ACTIONS_ID_TOKEN_REQUEST_URL` — signs keylessly, and says so.
+#[test]
+fn a_github_actions_job_signs_keylessly_with_its_ambient_token() {
+    let f = Fixture::new();
+    let Some(mock) = Mock::start(&f.path("mock"), ISSUER) else {
+        return;
+    };
+    let st = f.path("st.json");
+    std::fs::write(
+        &st,
+        r#"{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"a","digest":{"sha256":"ca978112ca1bbdcafac231b39a23dc4da786eff8a35b3e2e2f1d0b6a6b8b8f6c"}}],"predicateType":"https://example.com/p","predicate":{}}"#,
+    )
+    .unwrap();
+    let (st, out_path) = (st.display().to_string(), f.path("st.sigstore.json"));
+    let out_s = out_path.display().to_string();
+    let sub = SAN
+        .replace(':', "%3A")
+        .replace('/', "%2F")
+        .replace('@', "%40");
+    let request_url = format!("{}/github/oidc?sub={sub}", mock.url);
+    let root = mock.root();
+    let tsa = format!("{}/api/v1/timestamp", mock.url);
+    let env = |request_token: &'static str, actions: &'static str| {
+        vec![
+            ("GITHUB_ACTIONS", actions.to_owned()),
+            ("ACTIONS_ID_TOKEN_REQUEST_URL", request_url.clone()),
+            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", request_token.to_owned()),
+            ("REPROVE_FULCIO_URL", mock.url.clone()),
+            ("REPROVE_REKOR_URL", mock.url.clone()),
+            ("REPROVE_TSA_URL", tsa.clone()),
+            ("REPROVE_TRUSTED_ROOT", root.clone()),
+        ]
+    };
+    let run = |env: Vec<(&str, String)>| {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        reprove_env(&f, &["sign", &st, "-o", &out_s], &env)
+    };
+    // Outside GitHub Actions the same variables do not make a signer.
+    let out = run(env("request-token", "false"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("nothing to sign with"),
+        "{}",
+        stderr(&out)
+    );
+    // A request token the endpoint refuses: an error that never shows it.
+    let out = run(env("not-the-token-xyz", "true"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        !stderr(&out).contains("not-the-token-xyz"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!out_path.exists());
+    // The job's own token: keyless by default, said as a warning, verified.
+    let out = run(env("request-token", "true"));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}\n{}", mock.log());
+    assert!(
+        err.contains("no --key given") && err.contains("signing keylessly"),
+        "{err}"
+    );
+    assert_keyless_shape(&out_path);
+    f.ok(
+        &[
+            "verify-bundle",
+            "--bundle",
+            &out_s,
+            "--certificate-identity",
+            SAN,
+            "--certificate-oidc-issuer",
+            ISSUER,
+            "--trusted-root",
+            &root,
+            "sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8a35b3e2e2f1d0b6a6b8b8f6c",
+        ],
+        0,
+    );
+}

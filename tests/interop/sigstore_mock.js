@@ -18,6 +18,8 @@
 //   GET  /api/v1/timestamp/certchain  TSA chain, PEM   (convenience)
 //   GET  /trusted_root.json      the trusted root        (convenience)
 //   GET  /mock/token?sub=..&email=..  unsigned JWT for testing (convenience)
+//   GET  /github/oidc?sub=..&audience=sigstore  GitHub Actions' token endpoint (bearer
+//        `request-token`), for the ambient-credential path
 //
 // Adaptations on top of the pure mock (all disabled with --raw, except DER
 // TSA requests, which the pure mock cannot handle at all): each is described where it is
@@ -309,6 +311,16 @@ async function main() {
           case 'GET /api/v2/trustBundle': return send(200, JSON.stringify({ chains: [{ certificates: [toPEM(ca.rootCertificate)] }] }), 'application/json');
           case 'GET /api/v1/timestamp/certchain': return send(200, toPEM(tsa.intCertificate) + toPEM(tsa.rootCertificate), 'application/pem-certificate-chain');
           case 'GET /trusted_root.json': return send(200, trustedRootJSON, 'application/json');
+          // GitHub Actions' OIDC token endpoint, as ACTIONS_ID_TOKEN_REQUEST_URL names it: the
+          // request token as a bearer, the audience as a query parameter, `{"value": JWT}` back.
+          case 'GET /github/oidc': {
+            if (req.headers.authorization !== 'Bearer request-token') return send(401, 'bad request token');
+            const audience = url.searchParams.get('audience');
+            if (audience !== 'sigstore') return send(400, `audience must be sigstore, not ${audience}`);
+            const now = Math.floor(Date.now() / 1000);
+            const claims = { iss: opts.issuer || DEFAULT_MOCK_ISSUER, aud: audience, sub: url.searchParams.get('sub') || 'repo:mock', iat: now, exp: now + 600 };
+            return send(200, JSON.stringify({ value: makeUnsignedJwt(claims) }), 'application/json');
+          }
           case 'GET /mock/token': {
             const claims = { iss: opts.issuer || DEFAULT_MOCK_ISSUER, aud: 'sigstore', sub: url.searchParams.get('sub') || 'https://example.com/mock-identity',
               iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 600 };

@@ -468,7 +468,8 @@ fn read_token_file(path: &Path) -> Result<String, KeylessError> {
 /// can be the default there): GitHub Actions with `id-token: write`, or `SIGSTORE_ID_TOKEN`.
 pub fn ambient_token_available() -> bool {
     std::env::var_os("SIGSTORE_ID_TOKEN").is_some_and(|v| !v.is_empty())
-        || (std::env::var_os("ACTIONS_ID_TOKEN_REQUEST_URL").is_some()
+        || (std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
+            && std::env::var_os("ACTIONS_ID_TOKEN_REQUEST_URL").is_some()
             && std::env::var_os("ACTIONS_ID_TOKEN_REQUEST_TOKEN").is_some())
 }
 
