@@ -258,6 +258,46 @@ fn a_keyless_release_verifies_by_identity_here_and_in_sigstore_js() {
         0,
     );
     assert!(by_pattern.contains("verdict: verified"), "{by_pattern}");
+    // The verify job attests its verification keylessly too (the VSA, as its own identity).
+    let verifier = "https://github.com/acme/tiny/.github/workflows/verify.yml@refs/heads/main";
+    let vsa = r.p("vsa.sigstore.json");
+    let tsa = format!("{}/api/v1/timestamp", mock.url);
+    let (code, out, err) = r.run_env(
+        &[
+            "verify",
+            "v1.0.0",
+            "--artifacts",
+            &dist,
+            "--certificate-identity",
+            SAN,
+            "--certificate-oidc-issuer",
+            ISSUER,
+            "--vsa-keyless",
+            "--vsa-output",
+            &vsa,
+        ],
+        &[
+            ("SIGSTORE_ID_TOKEN", &token(verifier, ISSUER, 600)),
+            ("REPROVE_FULCIO_URL", &mock.url),
+            ("REPROVE_REKOR_URL", &mock.url),
+            ("REPROVE_TSA_URL", &tsa),
+            ("REPROVE_TRUSTED_ROOT", &root),
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}\n{}", mock.log());
+    assert_keyless_shape(Path::new(&vsa));
+    let out = interop(
+        "node",
+        &[("NODE_PATH", &modules)],
+        &[
+            Path::new("sigstore_verify_keyless.js"),
+            Path::new(&vsa),
+            &mock.root,
+            Path::new(verifier),
+            Path::new(ISSUER),
+        ],
+    );
+    assert!(out.contains("verified keyless"), "{out}");
     // A pattern says who may sign; the report also says who did.
     assert!(
         by_pattern.contains("`baseline.sigstore.json` signed by pattern `")

@@ -484,6 +484,22 @@ pub struct SigningArgs {
 }
 
 impl SigningArgs {
+    /// Keyless, with everything from the environment as the flags' `env` would give it (for
+    /// a command whose own flags name something else, as `verify --vsa-keyless`).
+    pub fn keyless_from_env() -> SigningArgs {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        SigningArgs {
+            key: None,
+            keyless: true,
+            identity_token: None,
+            signing_config: var("REPROVE_SIGNING_CONFIG").map(PathBuf::from),
+            fulcio_url: var("REPROVE_FULCIO_URL"),
+            rekor_url: var("REPROVE_REKOR_URL"),
+            tsa_url: var("REPROVE_TSA_URL"),
+            signing_trusted_root: None,
+        }
+    }
+
     /// The signer: the key read now (a wrong password fails before any work), or the keyless
     /// signer with its identity token found now (an expired token fails before any work).
     pub fn signer(&self) -> Result<Box<dyn reprove_attest::StatementSigner>> {

@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
-use reprove_attest::sign_statement;
 use reprove_escape::{Style, styled, terminal, xml};
 use reprove_release::verify::{CheckStatus, VerifyReport};
 use reprove_source::{Tag, rfc3339_utc, unix_now};
@@ -73,6 +72,12 @@ pub struct VerifyArgs {
     /// Sign the SLSA verification summary with this key.
     #[arg(long, value_name = "KEY")]
     vsa_key: Option<PathBuf>,
+    /// Sign the SLSA verification summary keylessly instead: the identity token and services
+    /// as `release --keyless` finds them without flags (SIGSTORE_ID_TOKEN or the CI's own
+    /// token; REPROVE_FULCIO_URL, REPROVE_REKOR_URL, REPROVE_TSA_URL, REPROVE_SIGNING_CONFIG,
+    /// else the public-good instance).
+    #[arg(long, conflicts_with = "vsa_key")]
+    vsa_keyless: bool,
     /// Write the signed verification summary (bundle) to FILE.
     #[arg(long, value_name = "FILE")]
     vsa_output: Option<PathBuf>,
@@ -218,8 +223,8 @@ pub fn run(dir: &Path, args: VerifyArgs) -> Result<Outcome> {
         );
     }
     let trusted_root = args.trust.root()?;
-    if args.vsa_output.is_some() && args.vsa_key.is_none() {
-        bail!("--vsa-output writes the signed summary; give --vsa-key too");
+    if args.vsa_output.is_some() && args.vsa_key.is_none() && !args.vsa_keyless {
+        bail!("--vsa-output writes the signed summary; give --vsa-key or --vsa-keyless too");
     }
     if let Some(o) = &args.vsa_output
         && o.exists()
@@ -230,8 +235,10 @@ pub fn run(dir: &Path, args: VerifyArgs) -> Result<Outcome> {
             o.display()
         );
     }
-    let vsa_key = match &args.vsa_key {
-        Some(k) => Some(crate::keys::read_private_key(k)?),
+    // The signer is ready (password asked, token found) before the verification runs.
+    let vsa_key: Option<Box<dyn reprove_attest::StatementSigner>> = match &args.vsa_key {
+        Some(k) => Some(Box::new(crate::keys::read_private_key(k)?)),
+        None if args.vsa_keyless => Some(crate::args::SigningArgs::keyless_from_env().signer()?),
         None => None,
     };
     let opts = reprove_release::verify::Options {
@@ -261,7 +268,7 @@ pub fn run(dir: &Path, args: VerifyArgs) -> Result<Outcome> {
     }
     let summary = reprove_release::verify::summary(&report, args.require, rfc3339_utc(unix_now()));
     let signed_summary = match &vsa_key {
-        Some(k) => Some(sign_statement(summary.to_canonical_json()?, k)?),
+        Some(k) => Some(k.sign_statement(summary.to_canonical_json()?)?),
         None => None,
     };
     if let (Some(o), Some(b)) = (&args.vsa_output, &signed_summary) {
