@@ -809,7 +809,10 @@ fn fetch(dir: &Path) -> Result<String> {
     let mut cargo_fetch = Duration::MAX;
     let mut cargo_fetch_host = Duration::MAX;
     let host_store = work.join("host-store");
-    for _ in 0..3 {
+    // Best of five: a cold fetch goes through this machine's TLS-intercepting mirror, whose
+    // latency swings by ±0.2 s on a 1.4 s fetch; three runs left the ratio straddling the
+    // target (1.11–1.25 in one session, for the same code).
+    for _ in 0..5 {
         let _ = std::fs::remove_dir_all(&cache);
         plain = plain.min(once(rebuild("plain", &[]))?);
         cold = cold.min(once(rebuild("fetch", &["--fetch-network", "host"]))?);
