@@ -119,14 +119,54 @@ pub fn to_csv(items: &[SoupItem]) -> String {
     out
 }
 
-fn cdx_hash_alg(alg: &str) -> Option<&'static str> {
-    match alg {
-        "sha1" => Some("SHA-1"),
-        "sha256" => Some("SHA-256"),
-        "sha384" => Some("SHA-384"),
-        "sha512" => Some("SHA-512"),
-        _ => None,
-    }
+/// A digest algorithm both SBOM formats name: CycloneDX's name, SPDX 2.3's (§7.10), and the
+/// length in hex digits a value of it has.
+struct HashAlg {
+    cyclonedx: &'static str,
+    spdx: &'static str,
+    hex_len: usize,
+}
+
+fn hash_alg(alg: &str) -> Option<HashAlg> {
+    let (cyclonedx, spdx, hex_len) = match alg {
+        "sha1" => ("SHA-1", "SHA1", 40),
+        "sha256" => ("SHA-256", "SHA256", 64),
+        "sha384" => ("SHA-384", "SHA384", 96),
+        "sha512" => ("SHA-512", "SHA512", 128),
+        _ => return None,
+    };
+    Some(HashAlg {
+        cyclonedx,
+        spdx,
+        hex_len,
+    })
+}
+
+/// The algorithm of a checksum both formats can carry: a named algorithm and a value of
+/// lowercase hex of its length. Anything else (a malformed lockfile entry, Go's `h1:`) is
+/// kept as text by the callers instead.
+fn well_formed(ck: &crate::item::Checksum) -> Option<HashAlg> {
+    hash_alg(&ck.algorithm).filter(|h| {
+        ck.value.len() == h.hex_len
+            && ck
+                .value
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    })
+}
+
+/// Letters, digits, `.` and `-` kept, anything else `-`: an SPDX element id's characters
+/// (§3.2), and a document namespace's readable part.
+fn spdx_slug(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }
 
 /// A CycloneDX BOM. Deterministic: no timestamp or random serial number, so the same
@@ -151,18 +191,12 @@ pub fn to_cyclonedx(meta: &BomMetadata, items: &[SoupItem], version: CycloneDxVe
         if let Some(s) = &i.supplier {
             c["supplier"] = json!({ "name": s });
         }
-        // CycloneDX's hash content is hex of the algorithm's length; anything else (a
-        // malformed lockfile entry, Go's `h1:`) is kept as a property instead.
-        let hash_ok = |ck: &crate::item::Checksum| {
-            cdx_hash_alg(&ck.algorithm).is_some()
-                && spdx_hash_alg(&ck.algorithm).is_some_and(|(_, len)| ck.value.len() == len)
-                && ck.value.chars().all(|c| c.is_ascii_hexdigit())
-        };
+        // CycloneDX's hash content is hex of the algorithm's length; anything else is kept as
+        // a property instead.
         if let Some(ck) = &i.checksum
-            && hash_ok(ck)
-            && let Some(alg) = cdx_hash_alg(&ck.algorithm)
+            && let Some(h) = well_formed(ck)
         {
-            c["hashes"] = json!([{ "alg": alg, "content": ck.value }]);
+            c["hashes"] = json!([{ "alg": h.cyclonedx, "content": ck.value }]);
         }
         if let Some(l) = &i.license {
             c["licenses"] = json!([{ "expression": l }]);
@@ -172,7 +206,7 @@ pub fn to_cyclonedx(meta: &BomMetadata, items: &[SoupItem], version: CycloneDxVe
             json!({"name": "reprove:scope", "value": i.scope.as_str()}),
         ];
         if let Some(ck) = &i.checksum
-            && !hash_ok(ck)
+            && well_formed(ck).is_none()
         {
             props.push(json!({"name": "reprove:checksum", "value": ck.to_string()}));
         }
@@ -243,18 +277,6 @@ impl CycloneDxVersion {
     }
 }
 
-/// SPDX 2.3 checksum algorithm names (§7.10) for the digests the parsers record, with the
-/// length in hex digits a value of each must have.
-fn spdx_hash_alg(alg: &str) -> Option<(&'static str, usize)> {
-    match alg {
-        "sha1" => Some(("SHA1", 40)),
-        "sha256" => Some(("SHA256", 64)),
-        "sha384" => Some(("SHA384", 96)),
-        "sha512" => Some(("SHA512", 128)),
-        _ => None,
-    }
-}
-
 /// Which register items become components, and under which unique reference: the first of
 /// each (purl, source, checksum) — an item declared in two lockfiles is one component — and
 /// a purl seen before from another source or with other bytes gets `#2`, `#3`… so it is kept.
@@ -307,17 +329,7 @@ fn spdx_field(s: &str) -> String {
 /// An SPDX element id (§3.2: `SPDXRef-` then letters, digits, `.` and `-`): a running number
 /// keeps it unique, the name (cleaned) keeps it readable.
 fn spdx_id(n: usize, name: &str) -> String {
-    let clean: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(64)
-        .collect();
+    let clean: String = spdx_slug(name).chars().take(64).collect();
     format!("SPDXRef-Package-{n}-{clean}")
 }
 
@@ -472,17 +484,11 @@ pub fn to_spdx(meta: &BomMetadata, items: &[SoupItem]) -> Value {
         let mut checksums = Vec::new();
         let mut other = Vec::new();
         for ck in i.checksum.iter().chain(&i.other_checksums) {
-            match spdx_hash_alg(&ck.algorithm) {
-                Some((alg, len))
-                    if ck.value.len() == len
-                        && ck
-                            .value
-                            .chars()
-                            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)) =>
-                {
-                    checksums.push(json!({"algorithm": alg, "checksumValue": ck.value}));
+            match well_formed(ck) {
+                Some(h) => {
+                    checksums.push(json!({"algorithm": h.spdx, "checksumValue": ck.value}));
                 }
-                _ => other.push(spdx_text(&ck.to_string())),
+                None => other.push(spdx_text(&ck.to_string())),
             }
         }
         if !checksums.is_empty() {
@@ -542,17 +548,10 @@ pub fn to_spdx(meta: &BomMetadata, items: &[SoupItem]) -> Value {
     // register never shares one and the same register always has the same one.
     let body = serde_json::to_vec(&doc).unwrap_or_default();
     let digest = hex::encode(sha2::Sha256::digest(&body));
-    let slug: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    doc["documentNamespace"] = json!(format!("https://spdx.org/spdxdocs/{slug}-{digest}"));
+    doc["documentNamespace"] = json!(format!(
+        "https://spdx.org/spdxdocs/{}-{digest}",
+        spdx_slug(&name)
+    ));
     doc
 }
 
