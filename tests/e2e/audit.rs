@@ -252,53 +252,27 @@ fn report_is_a_self_contained_record_a_browser_renders() {
     // write.
     let html2 = out_dir.join("v1.2.0.html");
     let soup1 = std::fs::read(out_dir.join("SOUP-List-v1.0.0.md")).unwrap();
-    r.run(&[
-        "report",
-        "v1.1.0",
-        "--key",
-        &r.p("k.pub"),
-        "-o",
-        &out_dir.join("v1.1.0.html").display().to_string(),
-    ]);
+    let key = r.p("k.pub");
+    let report = |tag: &str, out: &Path, extra: &[&str]| {
+        let out = out.display().to_string();
+        let mut args = vec!["report", tag, "--key", &key, "-o", &out];
+        args.extend(extra);
+        r.run(&args)
+    };
+    report("v1.1.0", &out_dir.join("v1.1.0.html"), &[]);
     assert!(out_dir.join("SOUP-List-v1.1.0.md").is_file());
     assert_eq!(
         std::fs::read(out_dir.join("SOUP-List-v1.0.0.md")).unwrap(),
         soup1
     );
-    let (c, _, err) = r.run(&[
-        "report",
-        "v1.1.0",
-        "--key",
-        &r.p("k.pub"),
-        "-o",
-        &html.display().to_string(),
-        "--force",
-    ]);
+    let (c, _, err) = report("v1.1.0", &html, &["--force"]);
     assert_eq!(c, 2, "{err}");
     assert!(err.contains("not replaced, even with --force"), "{err}");
     std::fs::write(&html2, "my own notes\n").unwrap();
-    let (c, _, err) = r.run(&[
-        "report",
-        "v1.0.0",
-        "--key",
-        &r.p("k.pub"),
-        "-o",
-        &html2.display().to_string(),
-        "--force",
-    ]);
+    let (c, _, err) = report("v1.0.0", &html2, &["--force"]);
     assert_eq!(c, 2, "{err}");
     assert_eq!(std::fs::read_to_string(&html2).unwrap(), "my own notes\n");
-    let (c, _, err) = r.run(&[
-        "report",
-        "v1.0.0",
-        "--key",
-        &r.p("k.pub"),
-        "--artifacts",
-        &dist,
-        "-o",
-        &html.display().to_string(),
-        "--force",
-    ]);
+    let (c, _, err) = report("v1.0.0", &html, &["--artifacts", &dist, "--force"]);
     assert_eq!(c, 0, "{err}");
     // --check-images asks the (loopback) registry now, and the record uses it: §8.1.3 says
     // the pins were re-checked, the images section says they hold.

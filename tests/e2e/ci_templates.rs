@@ -7,6 +7,7 @@
 //! verification that passes and one that fails, whose failure must reach the log, the JUnit
 //! file and the summary.
 
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -259,30 +260,25 @@ fn gitlab_template_runs_real_commands() {
 
 /// Runs one CI script as the runner does (`bash --noprofile --norc -eo pipefail`), in `dir`,
 /// with the fixture's isolated environment, `bin` first on PATH, and `env`.
-fn run_script(
+fn run_script<K: AsRef<OsStr>, V: AsRef<OsStr>>(
     r: &Release,
     dir: &Path,
     bin: &Path,
     script: &str,
-    env: &[(&str, &str)],
+    env: &[(K, V)],
 ) -> (i32, String, String) {
-    let mut cmd = Command::new("bash");
-    cmd.args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
-        .current_dir(dir);
-    r.f.env(&mut cmd);
-    let path = std::env::var("PATH").unwrap_or_default();
-    cmd.env("PATH", format!("{}:{path}", bin.display()))
-        .env("DOCKER_HOST", r.docker_host())
-        .env("REPROVE_DIFFOSCOPE", "");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut all: Vec<(OsString, OsString)> = vec![("PATH".into(), path.into())];
+    all.extend(
+        env.iter()
+            .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned())),
+    );
+    let args = ["--noprofile", "--norc", "-eo", "pipefail", "-c", script];
+    r.run_program("bash", dir, &args, &all)
 }
 
 /// A local "release of reprove": this build's binary and its keyless provenance, signed as
@@ -374,16 +370,11 @@ fn github_templates_release_then_verify_and_fail_visibly() {
             ("REPROVE_TRUSTED_ROOT".into(), root.clone()),
         ]
     };
-    let as_refs = |v: &[(String, String)]| -> Vec<(String, String)> { v.to_vec() };
-    let run_owned = |dir: &Path, bin: &Path, script: &str, env: &[(String, String)]| {
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        run_script(&r, dir, bin, script, &env)
-    };
     let wrong = "1".repeat(64);
-    let (code, out, err) = run_owned(&runner, &empty_bin, &install, &as_refs(&base_env(&wrong)));
+    let (code, out, err) = run_script(&r, &runner, &empty_bin, &install, &base_env(&wrong));
     assert_ne!(code, 0, "a wrong checksum installed reprove:\n{out}{err}");
     assert!(!runner.join("reprove/bin/reprove").exists());
-    let (code, out, err) = run_owned(&runner, &empty_bin, &install, &as_refs(&base_env(&sha)));
+    let (code, out, err) = run_script(&r, &runner, &empty_bin, &install, &base_env(&sha));
     assert_eq!(code, 0, "{out}{err}");
     let installed = runner.join("reprove/bin");
     assert!(installed.join("reprove").is_file());
@@ -407,7 +398,7 @@ fn github_templates_release_then_verify_and_fail_visibly() {
             ("TAG".to_owned(), tag.to_owned()),
             ("DEFAULT_BRANCH".into(), "main".into()),
         ];
-        let (code, out, err) = run_owned(&repo, &installed, &on_default, &env);
+        let (code, out, err) = run_script(&r, &repo, &installed, &on_default, &env);
         assert_eq!(code == 0, ok, "{tag}: {out}{err}");
     }
     // The "Sign the release" step in the checkout of the tag, dist/ built.
@@ -422,7 +413,7 @@ fn github_templates_release_then_verify_and_fail_visibly() {
         ("REPROVE_REKOR_URL".into(), rekor.clone()),
         ("REPROVE_TSA_URL".into(), tsa.clone()),
     ];
-    let (code, out, err) = run_owned(&repo, &installed, &sign, &env);
+    let (code, out, err) = run_script(&r, &repo, &installed, &sign, &env);
     assert_eq!(code, 0, "{out}{err}\n{}", mock.log());
     let archive = repo.join("reprove-evidence-v1.0.0.tar.gz");
     assert!(archive.is_file());
@@ -434,11 +425,12 @@ fn github_templates_release_then_verify_and_fail_visibly() {
         &["clone", "-q", &repo.display().to_string(), "ws"],
     );
     std::fs::create_dir_all(ws.join("evidence")).unwrap();
-    let (code, _, err) = run_owned(
+    let (code, _, err) = run_script(
+        &r,
         &ws,
         &installed,
         &format!("tar -xzf {} -C evidence", archive.display()),
-        &[],
+        &[] as &[(&str, &str)],
     );
     assert_eq!(code, 0, "{err}");
     std::fs::rename(repo.join("dist"), ws.join("dist")).unwrap();
@@ -453,7 +445,7 @@ fn github_templates_release_then_verify_and_fail_visibly() {
         ("GITHUB_STEP_SUMMARY".into(), summary.display().to_string()),
         ("REPROVE_TRUSTED_ROOT".into(), root.clone()),
     ];
-    let (code, out, err) = run_owned(&ws, &installed, &verify_step, &env);
+    let (code, out, err) = run_script(&r, &ws, &installed, &verify_step, &env);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("verdict: verified"), "{out}");
     let s = std::fs::read_to_string(&summary).unwrap();
@@ -463,7 +455,7 @@ fn github_templates_release_then_verify_and_fail_visibly() {
 
     // A tampered artifact: the job fails, and says why where people look.
     std::fs::write(ws.join("dist/greeting.txt"), "not what was released\n").unwrap();
-    let (code, out, err) = run_owned(&ws, &installed, &verify_step, &env);
+    let (code, out, err) = run_script(&r, &ws, &installed, &verify_step, &env);
     assert_eq!(code, 1, "{out}{err}");
     assert!(
         out.contains("digest-mismatch") && out.contains("verdict: FAILED"),
@@ -530,12 +522,7 @@ fn gitlab_template_release_then_verify_and_fail_visibly() {
         ("REPROVE_TRUSTED_ROOT".into(), mock.root()),
     ];
     let run_owned = |dir: &Path, script: &str, extra: &[(String, String)]| {
-        let env: Vec<(&str, &str)> = common
-            .iter()
-            .chain(extra)
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        run_script(&r, dir, &bin, script, &env)
+        run_script(&r, dir, &bin, script, &[common.as_slice(), extra].concat())
     };
 
     // Release job: from the default branch's pipeline, with GitLab's identity.
@@ -613,7 +600,7 @@ fn gitlab_template_release_then_verify_and_fail_visibly() {
             "tar -czf {} v1.0.0",
             pkg.join("reprove-evidence-v1.0.0.tar.gz").display()
         ),
-        &[],
+        &[] as &[(&str, &str)],
     );
     assert_eq!(code, 0, "{err}");
     let (code, out, err) = run_owned(&ws3, &script("reprove-verify"), &tag_env);

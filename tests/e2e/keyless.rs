@@ -133,6 +133,35 @@ pub(crate) fn token(sub: &str, issuer: &str, expires_in: i64) -> String {
     )
 }
 
+/// The subject of [`statement`], as `verify-bundle` takes a digest.
+const SUBJECT: &str = "sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8a35b3e2e2f1d0b6a6b8b8f6c";
+
+/// A small in-toto statement to sign, its one subject [`SUBJECT`].
+fn statement() -> String {
+    let hex = SUBJECT.trim_start_matches("sha256:");
+    format!(
+        r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{{"name":"a","digest":{{"sha256":"{hex}"}}}}],"predicateType":"https://example.com/p","predicate":{{}}}}"#
+    )
+}
+
+/// `@sigstore/verify` accepts `bundle` given only the mock's trusted root and the expected
+/// identity (and GitHub's issuer).
+fn assert_sigstore_js_accepts(bundle: &Path, mock: &Mock, san: &str) {
+    let modules = sigstore_js().unwrap();
+    let out = interop(
+        "node",
+        &[("NODE_PATH", &modules)],
+        &[
+            Path::new("sigstore_verify_keyless.js"),
+            bundle,
+            &mock.root,
+            Path::new(san),
+            Path::new(ISSUER),
+        ],
+    );
+    assert!(out.contains("verified keyless"), "{out}");
+}
+
 /// `reprove` in the fixture's repository with extra environment.
 fn reprove_env(f: &Fixture, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_reprove"));
@@ -183,7 +212,6 @@ fn a_keyless_release_verifies_by_identity_here_and_in_sigstore_js() {
     let Some(mock) = Mock::start(&r.f.path("mock"), ISSUER) else {
         return;
     };
-    let modules = sigstore_js().unwrap();
     let dist = r.publish("v1.0.0", "dist");
     let tok = token(SAN, ISSUER, 600);
     let mut args = vec!["release", "v1.0.0", "--artifacts", &dist];
@@ -209,19 +237,7 @@ fn a_keyless_release_verifies_by_identity_here_and_in_sigstore_js() {
     ] {
         let path = ev.join(name);
         assert_keyless_shape(&path);
-        // @sigstore/verify, given only the mock's trusted root and the expected identity.
-        let out = interop(
-            "node",
-            &[("NODE_PATH", &modules)],
-            &[
-                Path::new("sigstore_verify_keyless.js"),
-                &path,
-                &mock.root,
-                Path::new(SAN),
-                Path::new(ISSUER),
-            ],
-        );
-        assert!(out.contains("verified keyless"), "{out}");
+        assert_sigstore_js_accepts(&path, &mock, SAN);
     }
 
     let root = mock.root();
@@ -286,18 +302,7 @@ fn a_keyless_release_verifies_by_identity_here_and_in_sigstore_js() {
     );
     assert_eq!(code, 0, "{out}{err}\n{}", mock.log());
     assert_keyless_shape(Path::new(&vsa));
-    let out = interop(
-        "node",
-        &[("NODE_PATH", &modules)],
-        &[
-            Path::new("sigstore_verify_keyless.js"),
-            Path::new(&vsa),
-            &mock.root,
-            Path::new(verifier),
-            Path::new(ISSUER),
-        ],
-    );
-    assert!(out.contains("verified keyless"), "{out}");
+    assert_sigstore_js_accepts(Path::new(&vsa), &mock, verifier);
     // A pattern says who may sign; the report also says who did.
     assert!(
         by_pattern.contains("`baseline.sigstore.json` signed by pattern `")
@@ -434,11 +439,7 @@ fn keyless_signing_fails_closed_and_writes_nothing() {
     f.commit("one\n\nReviewed-by: R <r@example.com>");
     f.tag("v1.0.0");
     let st = f.path("st.json");
-    std::fs::write(
-        &st,
-        r#"{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"a","digest":{"sha256":"ca978112ca1bbdcafac231b39a23dc4da786eff8a35b3e2e2f1d0b6a6b8b8f6c"}}],"predicateType":"https://example.com/p","predicate":{}}"#,
-    )
-    .unwrap();
+    std::fs::write(&st, statement()).unwrap();
     let st = st.display().to_string();
     let out_path = f.path("st.sigstore.json");
     let out_s = out_path.display().to_string();
@@ -556,7 +557,7 @@ fn keyless_signing_fails_closed_and_writes_nothing() {
             ISSUER,
             "--trusted-root",
             &root,
-            "sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8a35b3e2e2f1d0b6a6b8b8f6c",
+            SUBJECT,
         ],
         0,
     );
@@ -583,19 +584,7 @@ fn keyless_signing_fails_closed_and_writes_nothing() {
     let out = reprove_env(&f, &args, &[("SIGSTORE_ID_TOKEN", &tok)]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_keyless_shape(Path::new(&b));
-    let modules = sigstore_js().unwrap();
-    let out = interop(
-        "node",
-        &[("NODE_PATH", &modules)],
-        &[
-            Path::new("sigstore_verify_keyless.js"),
-            Path::new(&b),
-            &mock.root,
-            Path::new(SAN),
-            Path::new(ISSUER),
-        ],
-    );
-    assert!(out.contains("verified keyless"), "{out}");
+    assert_sigstore_js_accepts(Path::new(&b), &mock, SAN);
 }
 
 /// In a GitHub Actions job (`id-token: write`), no `--key` and no token given: reprove asks
@@ -608,11 +597,7 @@ fn a_github_actions_job_signs_keylessly_with_its_ambient_token() {
         return;
     };
     let st = f.path("st.json");
-    std::fs::write(
-        &st,
-        r#"{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"a","digest":{"sha256":"ca978112ca1bbdcafac231b39a23dc4da786eff8a35b3e2e2f1d0b6a6b8b8f6c"}}],"predicateType":"https://example.com/p","predicate":{}}"#,
-    )
-    .unwrap();
+    std::fs::write(&st, statement()).unwrap();
     let (st, out_path) = (st.display().to_string(), f.path("st.sigstore.json"));
     let out_s = out_path.display().to_string();
     let sub = SAN
@@ -674,7 +659,7 @@ fn a_github_actions_job_signs_keylessly_with_its_ambient_token() {
             ISSUER,
             "--trusted-root",
             &root,
-            "sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8a35b3e2e2f1d0b6a6b8b8f6c",
+            SUBJECT,
         ],
         0,
     );

@@ -2,6 +2,7 @@
 //! real engine `cargo xtask test` starts, a busybox image pushed to a real loopback registry,
 //! real git repositories, and real signatures checked by reprove and by independent verifiers.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -48,10 +49,6 @@ impl Release {
         Some(r)
     }
 
-    pub(crate) fn docker_host(&self) -> &str {
-        &self.docker_host
-    }
-
     pub(crate) fn p(&self, rel: &str) -> String {
         self.f.path(rel).display().to_string()
     }
@@ -66,7 +63,19 @@ impl Release {
     }
 
     fn run_env_in(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_reprove"));
+        self.run_program(env!("CARGO_BIN_EXE_reprove"), dir, args, env)
+    }
+
+    /// `program` in `dir`, in the fixture's isolated environment with this release's engine,
+    /// and `env` on top: (exit code, stdout, stderr).
+    pub(crate) fn run_program<K: AsRef<OsStr>, V: AsRef<OsStr>>(
+        &self,
+        program: impl AsRef<OsStr>,
+        dir: &Path,
+        args: &[&str],
+        env: &[(K, V)],
+    ) -> (i32, String, String) {
+        let mut cmd = Command::new(program);
         cmd.current_dir(dir).args(args);
         self.f.env(&mut cmd);
         cmd.env("DOCKER_HOST", &self.docker_host)

@@ -69,7 +69,7 @@ pub fn run(dir: &Path, args: ReportArgs) -> Result<Outcome> {
     let tag = &args.tag;
     // The identity flags first: a usage mistake is said before anything is looked for (the
     // key files are read where they were, after the repository is found).
-    args.trust.identity.expected()?;
+    let identity = args.trust.identity.expected()?;
     let repo = super::optional_repo(dir)?;
     let evidence_dir = super::evidence_dir(args.evidence.as_deref(), repo.as_ref(), tag)?;
     super::require_evidence(&evidence_dir, tag)?;
@@ -112,7 +112,7 @@ pub fn run(dir: &Path, args: ReportArgs) -> Result<Outcome> {
             p.display()
         );
     }
-    let signers = args.trust.signers()?;
+    let signers = crate::args::signers(&args.trust.keys, identity)?;
     let checked = !signers.is_empty();
     let opts = reprove_release::verify::Options {
         tag: tag.clone(),

@@ -189,7 +189,7 @@ pub fn run(dir: &Path, args: VerifyArgs) -> Result<Outcome> {
     let tag = &args.tag;
     // The identity flags first: a usage mistake is said before anything is looked for (the
     // key files are read where they were, after the repository is found).
-    args.trust.identity.expected()?;
+    let identity = args.trust.identity.expected()?;
     let repo = super::optional_repo(dir)?;
     let evidence_dir = super::evidence_dir(args.evidence.as_deref(), repo.as_ref(), tag)?;
     super::require_evidence(&evidence_dir, tag)?;
@@ -203,7 +203,7 @@ pub fn run(dir: &Path, args: VerifyArgs) -> Result<Outcome> {
             "give --artifacts DIR (the downloaded release files), --artifact FILE (repeatable), or --no-artifacts to verify the evidence alone"
         ),
     };
-    let signers = args.trust.signers()?;
+    let signers = crate::args::signers(&args.trust.keys, identity)?;
     if signers.is_empty() {
         bail!(
             "give --key PUB (repeatable), or --certificate-identity with --certificate-oidc-issuer"

@@ -141,6 +141,15 @@ fn findings(r: &VerifyReport, id: &str) -> String {
     format!("{:?} {} {}", c.status, c.detail, findings.join(" | "))
 }
 
+/// The first finding of `code`, whichever check made it.
+fn finding<'a>(r: &'a VerifyReport, code: &str) -> &'a codes::Finding {
+    r.checks
+        .iter()
+        .flat_map(|c| &c.findings)
+        .find(|f| f.code == code)
+        .unwrap_or_else(|| panic!("no `{code}` finding"))
+}
+
 fn assert_verified(r: &VerifyReport) {
     assert_eq!(
         r.verdict,
@@ -189,12 +198,7 @@ fn another_products_genuine_release_fails_when_the_product_is_named() {
         f.contains("wrong-project") && f.contains("wrong-source"),
         "{f}"
     );
-    let wrong = r
-        .checks
-        .iter()
-        .flat_map(|c| &c.findings)
-        .find(|f| f.code == "wrong-project")
-        .unwrap();
+    let wrong = finding(&r, "wrong-project");
     assert_eq!(wrong.expected(), Some("hello"));
     assert_eq!(wrong.actual(), Some("other"));
 }
@@ -1160,12 +1164,7 @@ fn verify_rebuild_refuses_a_moved_tag_without_building() {
         "{f}"
     );
     // The tag check's finding names the tag and both commits as fields, for dashboards.
-    let moved = r
-        .checks
-        .iter()
-        .flat_map(|c| &c.findings)
-        .find(|f| f.code == "tag-moved")
-        .unwrap();
+    let moved = finding(&r, "tag-moved");
     assert_eq!(moved.reference(), Some("v1.0.0"));
     assert_eq!(moved.expected().map(str::len), Some(40));
     assert_ne!(moved.expected(), moved.actual());
