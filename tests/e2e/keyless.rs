@@ -162,6 +162,27 @@ fn assert_sigstore_js_accepts(bundle: &Path, mock: &Mock, san: &str) {
     assert!(out.contains("verified keyless"), "{out}");
 }
 
+/// reprove's own `verify-bundle` accepts a signed [`statement`] for [`SUBJECT`], given the
+/// mock's trusted root and the expected identity.
+fn assert_reprove_accepts(f: &Fixture, bundle: &str, mock: &Mock) {
+    let root = mock.root();
+    f.ok(
+        &[
+            "verify-bundle",
+            "--bundle",
+            bundle,
+            "--certificate-identity",
+            SAN,
+            "--certificate-oidc-issuer",
+            ISSUER,
+            "--trusted-root",
+            &root,
+            SUBJECT,
+        ],
+        0,
+    );
+}
+
 /// `reprove` in the fixture's repository with extra environment.
 fn reprove_env(f: &Fixture, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_reprove"));
@@ -545,22 +566,7 @@ fn keyless_signing_fails_closed_and_writes_nothing() {
         mock.log()
     );
     assert_keyless_shape(&out_path);
-    let root = mock.root();
-    f.ok(
-        &[
-            "verify-bundle",
-            "--bundle",
-            &out_s,
-            "--certificate-identity",
-            SAN,
-            "--certificate-oidc-issuer",
-            ISSUER,
-            "--trusted-root",
-            &root,
-            SUBJECT,
-        ],
-        0,
-    );
+    assert_reprove_accepts(&f, &out_s, &mock);
     // Existing output is kept without --force.
     let out = sign(&["--identity-token", &at], &[]);
     assert_eq!(out.status.code(), Some(2));
@@ -648,19 +654,5 @@ fn a_github_actions_job_signs_keylessly_with_its_ambient_token() {
         "{err}"
     );
     assert_keyless_shape(&out_path);
-    f.ok(
-        &[
-            "verify-bundle",
-            "--bundle",
-            &out_s,
-            "--certificate-identity",
-            SAN,
-            "--certificate-oidc-issuer",
-            ISSUER,
-            "--trusted-root",
-            &root,
-            SUBJECT,
-        ],
-        0,
-    );
+    assert_reprove_accepts(&f, &out_s, &mock);
 }
