@@ -246,7 +246,7 @@ fn verify_parsed(
 
 /// The first sha256 subject an (unverified) statement names, read without building anything
 /// else: the other subjects and the predicate are skipped as they are parsed.
-fn first_sha256_subject(payload: &[u8]) -> Option<[u8; 32]> {
+pub fn first_sha256_subject(payload: &[u8]) -> Option<[u8; 32]> {
     use serde::de::{Deserializer as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
     /// `{ "subject": [...], ... }` → the first sha256 found.
     struct Head;

@@ -312,17 +312,10 @@ impl KeylessSigner {
         if self.token.is_expired() {
             return Err(KeylessError::Expired { origin: "the CI" });
         }
-        // Verifiers of keyless bundles (sigstore-rust's, cosign's) match an artifact digest
-        // against the statement: one without a sha256 subject could never be verified.
-        let has_sha256 = serde_json::from_slice::<serde_json::Value>(statement)
-            .ok()
-            .and_then(|v| v.get("subject").and_then(|s| s.as_array()).cloned())
-            .is_some_and(|subjects| {
-                subjects
-                    .iter()
-                    .any(|s| s["digest"]["sha256"].as_str().is_some())
-            });
-        if !has_sha256 {
+        // Verifiers of keyless bundles (sigstore-rust's, cosign's, reprove's own, through the
+        // same reader) match an artifact digest against the statement: one without a sha256
+        // subject could never be verified.
+        if reprove_attest::verify::first_sha256_subject(statement).is_none() {
             return Err(KeylessError::NoSha256Subject);
         }
         let signer = self.context.signer(self.token.clone());
