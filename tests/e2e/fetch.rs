@@ -14,10 +14,36 @@ use reprove_oci::testing::TestRegistry;
 /// Where the host's CA bundle is (the one the fetch is offered and the publisher mounts).
 const HOST_CA: &str = "/etc/ssl/certs/ca-certificates.crt";
 
+/// Projects on the same image take turns. Each holds the image in its own registry and the
+/// engine unpacks it on pull; the Rust image is 800 MB, and two at once (registry copies,
+/// downloads and unpacked layers) filled the disk of a CI machine. In turn, the second pull
+/// finds the layer already unpacked and the first registry is gone. A test drops one project
+/// before it makes another on the same image (the turn is not re-entrant).
+fn one_at_a_time(rootfs_var: &str) -> std::sync::MutexGuard<'static, ()> {
+    static TURNS: std::sync::Mutex<Vec<(String, &'static std::sync::Mutex<()>)>> =
+        std::sync::Mutex::new(Vec::new());
+    let lock = {
+        let mut turns = TURNS.lock().unwrap();
+        match turns.iter().find(|(v, _)| v == rootfs_var) {
+            Some((_, l)) => *l,
+            None => {
+                let l: &'static std::sync::Mutex<()> = Box::leak(Box::default());
+                turns.push((rootfs_var.to_owned(), l));
+                l
+            }
+        }
+    };
+    // A test that failed while holding its turn poisons it; the next still runs.
+    lock.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A real project in a real image on a test registry, committed and tagged `v1.0.0`.
 struct Project {
     f: Fixture,
     _reg: TestRegistry,
+    /// Held while the project lives: see [`one_at_a_time`].
+    _turn: std::sync::MutexGuard<'static, ()>,
     docker_host: String,
     image: String,
 }
@@ -38,6 +64,7 @@ impl Project {
             eprintln!("skipping: no {rootfs_var}");
             return None;
         };
+        let turn = one_at_a_time(rootfs_var);
         let reg = TestRegistry::start();
         let layer = std::fs::read(&rootfs).unwrap();
         let digest = reg.push_rootfs("reprove/build", "bookworm", &layer);
@@ -55,6 +82,7 @@ impl Project {
         Some(Project {
             f,
             _reg: reg,
+            _turn: turn,
             docker_host,
             image,
         })
@@ -401,7 +429,9 @@ fn the_fetch_reaches_only_allowed_hosts_and_the_build_cannot_change_the_store() 
     );
 
     // The build is given the checked store read-only: a build that plants a file in it (to
-    // poison what a later build or the cache would take) fails to.
+    // poison what a later build or the cache would take) fails to. (The first project gives
+    // up its turn on the image first.)
+    drop(r);
     let Some(r) = Project::new("REPROVE_TEST_PYTHON_ROOTFS", "python-app", |image| {
         python_recipe(image, PIP_DOWNLOAD).replace(
             "command = \"sh build.sh\"",

@@ -434,3 +434,25 @@ fn debian_rootfs(name: &str, include: &str, security: bool) -> Result<PathBuf> {
     std::fs::rename(&partial, &tar)?;
     Ok(tar)
 }
+
+/// One line saying how much disk is free where the suite writes (the target directory and the
+/// temporary directory, where the engine keeps its images): a run that fills the disk fails in
+/// whatever test was writing, and this line is what tells the reader why.
+pub fn disk_line(when: &str) -> String {
+    let mut parts = Vec::new();
+    for (what, dir) in [("target", target()), ("tmp", std::env::temp_dir())] {
+        let out = Command::new("df")
+            .args(["--output=avail", "-B1"])
+            .arg(&dir)
+            .output();
+        let avail = out
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.lines().nth(1).and_then(|l| l.trim().parse::<u64>().ok()));
+        match avail {
+            Some(b) => parts.push(format!("{what} {:.1} GiB", b as f64 / (1u64 << 30) as f64)),
+            None => parts.push(format!("{what} unknown")),
+        }
+    }
+    format!("xtask: disk free {when}: {}", parts.join(", "))
+}
