@@ -1,7 +1,7 @@
-//! Names the commit and tag `reprove --version` was built from: `REPROVE_BUILD_COMMIT` and
-//! `REPROVE_BUILD_TAG` when the build sets them (a hermetic build has no `.git`: its recipe
-//! passes them, so the bytes do not depend on whether a clone was at hand), else git's answer
-//! for the checkout, else `unknown`.
+//! Names the commit and tag `reprove --version` was built from: `REPROVE_SOURCE_COMMIT` and
+//! `REPROVE_SOURCE_TAG` when the build has them (reprove gives them to every build it runs: the
+//! exported tree has no `.git`, so the bytes do not depend on whether a clone was at hand),
+//! else git's answer for the checkout, else `unknown`.
 
 use std::process::Command;
 
@@ -17,7 +17,7 @@ fn git(args: &[&str]) -> Option<String> {
 }
 
 fn main() {
-    for var in ["REPROVE_BUILD_COMMIT", "REPROVE_BUILD_TAG"] {
+    for var in ["REPROVE_SOURCE_COMMIT", "REPROVE_SOURCE_TAG"] {
         println!("cargo:rerun-if-env-changed={var}");
     }
     let top = git(&["rev-parse", "--show-toplevel"]);
@@ -32,10 +32,10 @@ fn main() {
         }
     }
     let from_env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let commit = from_env("REPROVE_BUILD_COMMIT")
+    let commit = from_env("REPROVE_SOURCE_COMMIT")
         .or_else(|| git(&["rev-parse", "HEAD"]))
         .unwrap_or_else(|| "unknown".into());
-    let tag = from_env("REPROVE_BUILD_TAG").or_else(|| {
+    let tag = from_env("REPROVE_SOURCE_TAG").or_else(|| {
         git(&["describe", "--tags", "--exact-match", "HEAD"]).filter(|t| !t.is_empty())
     });
     let version = env!("CARGO_PKG_VERSION");

@@ -389,7 +389,14 @@ fn provenance_statement() -> Result<Vec<u8>> {
             hostname: reprove_build::HOSTNAME.into(),
             umask: reprove_build::UMASK.into(),
             user: None,
-            environment: reprove_build::reference_environment(&Default::default(), 1_700_000_000),
+            environment: reprove_build::reference_environment(
+                &Default::default(),
+                1_700_000_000,
+                reprove_build::BuildSource {
+                    commit: "0123456789abcdef0123456789abcdef01234567",
+                    tag: "v1.0.0",
+                },
+            ),
         },
         started_on: "2023-11-14T22:13:20Z".into(),
         finished_on: "2023-11-14T22:13:20Z".into(),

@@ -4,15 +4,17 @@
 //! - `demo`  builds a base image and an example repository, releases it, verifies it
 //! - `bench` the benchmarks the issues ask for, each a ratio against a reference tool
 //! - `fuzz`  every fuzz target (cargo-fuzz, nightly), with runs and crashes per target
+//! - `dist`  reprove built by reprove from a tag: the binary, SHA256SUMS and an OCI image
 
 mod bench;
 mod demo;
+mod dist;
 mod fuzz;
 mod util;
 
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result, bail};
 
 fn main() -> ExitCode {
     match run() {
@@ -32,14 +34,16 @@ fn run() -> Result<()> {
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz") => fuzz::run_fuzz(&args[1..]),
         Some("layering") => layering(),
+        Some("dist") => dist::run(&dist::DistArgs::parse(&args[1..])?),
         _ => bail!(
-            "usage: cargo xtask <test|demo|bench|fuzz|layering>\n  test   set up git, gpg and validators, then fmt + clippy + all tests\n  demo   release an example repository end to end and verify it as an auditor\n  bench  the benchmarks, each against a reference tool\n  fuzz   every fuzz target with cargo-fuzz [--seconds N] [--target NAME] [--seed]\n  layering  the read/write crates compile no TLS, HTTP or Sigstore stack (part of test)"
+            "usage: cargo xtask <test|demo|bench|fuzz|layering|dist>\n  test   set up git, gpg and validators, then fmt + clippy + all tests\n  demo   release an example repository end to end and verify it as an auditor\n  bench  the benchmarks, each against a reference tool\n  fuzz   every fuzz target with cargo-fuzz [--seconds N] [--target NAME] [--seed]\n  layering  the read/write crates compile no TLS, HTTP or Sigstore stack (part of test)\n  dist   reprove built by reprove from the tag at HEAD: binary, SHA256SUMS, OCI image [--check] [--repin] [--rootfs FILE]"
         ),
     }
 }
 
 /// Everything CI checks, in the order that fails fastest.
 fn test(extra: &[String]) -> Result<()> {
+    util::say(&util::disk_line("at the start"));
     util::ensure_tools(&[
         ("git", "git"),
         ("gpg", "gnupg"),
@@ -145,7 +149,7 @@ fn test(extra: &[String]) -> Result<()> {
             ("INSTA_UPDATE", "no"),
         ],
     )?;
-    drop(dockerd);
+    util::say(&util::disk_line("after the tests"));
     // One closing line for the whole suite (cargo prints one per test binary).
     util::out(&format!(
         "tests: {} passed, {} failed, {} skipped",
@@ -154,6 +158,13 @@ fn test(extra: &[String]) -> Result<()> {
     if !totals.ok || totals.failed > 0 || totals.passed == 0 {
         anyhow::bail!("the test suite did not pass");
     }
+    // reprove released by reprove: HEAD built from its own reprove.toml, then built again to
+    // the same bytes (the whole suite only: a filtered run is a developer's quick loop).
+    if extra.is_empty() {
+        dist::check_in_clone(Some(&dockerd.host)).context("the dist check failed")?;
+        util::say(&util::disk_line("after the dist check"));
+    }
+    drop(dockerd);
     util::say("xtask: all checks passed");
     Ok(())
 }

@@ -252,7 +252,29 @@ pub const DEFAULT_TIMEOUT: u64 = 3600;
 pub const MAX_TIMEOUT: u64 = 7 * 24 * 3600;
 
 /// Variables reprove sets itself; a recipe may not override them.
-pub const RESERVED_ENV: &[&str] = &["SOURCE_DATE_EPOCH", "TZ", "LANG", "LC_ALL", "HOME"];
+pub const RESERVED_ENV: &[&str] = &[
+    "SOURCE_DATE_EPOCH",
+    "TZ",
+    "LANG",
+    "LC_ALL",
+    "HOME",
+    SOURCE_COMMIT_VAR,
+    SOURCE_TAG_VAR,
+];
+
+/// The variable that tells a build the commit it builds: the exported tree has no `.git`, and
+/// a program that reports its version (as reprove's own `--version` does) has no other way to
+/// know it. Deterministic for a tag, so it is part of the reference environment.
+pub const SOURCE_COMMIT_VAR: &str = "REPROVE_SOURCE_COMMIT";
+/// The variable that tells a build the tag it builds (see [`SOURCE_COMMIT_VAR`]).
+pub const SOURCE_TAG_VAR: &str = "REPROVE_SOURCE_TAG";
+
+/// The release a build is of: the tag and the commit it names.
+#[derive(Debug, Clone, Copy)]
+pub struct BuildSource<'a> {
+    pub commit: &'a str,
+    pub tag: &'a str,
+}
 
 /// Where the source tree is mounted in the reference build.
 pub const BUILD_PATH: &str = "/build/src";
@@ -617,8 +639,9 @@ impl FetchRecipe {
 pub fn reference_environment(
     recipe_env: &BTreeMap<String, String>,
     epoch: i64,
+    source: BuildSource<'_>,
 ) -> BTreeMap<String, String> {
-    environment(recipe_env, epoch, "C.UTF-8", "UTC")
+    environment(recipe_env, epoch, source, "C.UTF-8", "UTC")
 }
 
 /// A build's environment: the recipe's `env`, then the variables reprove fixes (the varied
@@ -626,11 +649,14 @@ pub fn reference_environment(
 pub fn environment(
     recipe_env: &BTreeMap<String, String>,
     epoch: i64,
+    source: BuildSource<'_>,
     lang: &str,
     tz: &str,
 ) -> BTreeMap<String, String> {
     let mut env: BTreeMap<String, String> = recipe_env.clone();
     env.insert("SOURCE_DATE_EPOCH".into(), epoch.to_string());
+    env.insert(SOURCE_COMMIT_VAR.into(), source.commit.into());
+    env.insert(SOURCE_TAG_VAR.into(), source.tag.into());
     env.insert("TZ".into(), tz.into());
     env.insert("LANG".into(), lang.into());
     env.insert("LC_ALL".into(), lang.into());

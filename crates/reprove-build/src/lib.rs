@@ -3,7 +3,8 @@
 //! The tree at the tag's commit is exported into a fresh directory; the recipe's image is
 //! pulled by digest only and checked; the recipe runs with no network, a read-only root,
 //! writable `/tmp` and build tree, a fixed build path, hostname and umask, and an environment of
-//! the recipe's `env` plus `SOURCE_DATE_EPOCH` (the commit time), `TZ=UTC`, `LANG=C.UTF-8`,
+//! the recipe's `env` plus `SOURCE_DATE_EPOCH` (the commit time), `REPROVE_SOURCE_COMMIT` and
+//! `REPROVE_SOURCE_TAG`, `TZ=UTC`, `LANG=C.UTF-8`,
 //! `HOME`. Artifacts are hashed and compared with the published ones by name; `--variations`
 //! builds again under different conditions; mismatches are explained.
 
@@ -35,6 +36,7 @@ pub use rebuild::{
     reference_environment,
 };
 pub use recipe::{DEFAULT_TIMEOUT, Recipe, parse_recipe};
+pub use reprove_build_types::BuildSource;
 
 use std::path::PathBuf;
 

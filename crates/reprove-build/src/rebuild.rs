@@ -205,8 +205,14 @@ fn read_config(
     })
 }
 
-fn base_env(recipe: &Recipe, epoch: i64, lang: &str, tz: &str) -> BTreeMap<String, String> {
-    reprove_build_types::environment(&recipe.env, epoch, lang, tz)
+fn base_env(
+    recipe: &Recipe,
+    epoch: i64,
+    source: reprove_build_types::BuildSource<'_>,
+    lang: &str,
+    tz: &str,
+) -> BTreeMap<String, String> {
+    reprove_build_types::environment(&recipe.env, epoch, source, lang, tz)
 }
 
 struct Build {
@@ -507,12 +513,17 @@ pub fn rebuild_with(
         })?;
     let staged = (|| -> Result<RebuildReport, BuildError> {
         let epoch = info.commit_info.committer.time;
+        let commit = info.commit.to_string();
+        let build_source = reprove_build_types::BuildSource {
+            commit: &commit,
+            tag: tag.as_str(),
+        };
         let conditions = Conditions {
             build_path: BUILD_PATH.into(),
             hostname: HOSTNAME.into(),
             umask: UMASK.into(),
             user: recipe.user.clone(),
-            environment: base_env(&recipe, epoch, "C.UTF-8", "UTC"),
+            environment: base_env(&recipe, epoch, build_source, "C.UTF-8", "UTC"),
         };
         let started = unix_now();
         progress(&format!(
@@ -604,7 +615,7 @@ pub fn rebuild_with(
                 hostname: "variant-host".into(),
                 umask: "002".into(),
                 user: Some("1234:1234".into()),
-                environment: base_env(&recipe, epoch, "fr_FR.UTF-8", "XYZ-14"),
+                environment: base_env(&recipe, epoch, build_source, "fr_FR.UTF-8", "XYZ-14"),
             };
             progress("building again under varied conditions");
             let vlog = staging.path().join(KEPT_VARIANT_LOG);

@@ -57,20 +57,46 @@ pub fn tar_one_file(name: &str, content: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The config and manifest of the one-layer image [`TestRegistry::push_rootfs`] makes of a
+/// root filesystem tar: fixed but for the layer, so the image's digest is the layer's function.
+fn rootfs_image(layer_digest: &Digest, layer_len: usize) -> (String, String) {
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","created":"1970-01-01T00:00:00Z","config":{{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]}},"rootfs":{{"type":"layers","diff_ids":["{layer_digest}"]}}}}"#
+    );
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer_digest}","size":{layer_len}}}]}}"#,
+        sha256_bytes(config.as_bytes()),
+        config.len(),
+    );
+    (config, manifest)
+}
+
+/// The digest [`TestRegistry::push_rootfs`] gives the image of `layer`, without a registry: what
+/// a pin of that image names.
+pub fn rootfs_image_digest(layer: &[u8]) -> Digest {
+    let (_, manifest) = rootfs_image(&sha256_bytes(layer), layer.len());
+    sha256_bytes(manifest.as_bytes())
+}
+
 impl TestRegistry {
     /// Starts `docker-registry` with deletes enabled on 127.0.0.1 and waits until it answers.
     pub fn start() -> TestRegistry {
-        Self::start_with(None)
+        Self::start_with(None, free_port())
+    }
+
+    /// Like [`TestRegistry::start`], on a given port (the caller has checked it is free: a
+    /// registry already answering there would be taken for this one).
+    pub fn start_on(port: u16) -> TestRegistry {
+        Self::start_with(None, port)
     }
 
     /// Like [`TestRegistry::start`], requiring HTTP basic auth (htpasswd) for `user`/`password`.
     pub fn start_with_basic_auth(user: &str, password: &str) -> TestRegistry {
-        Self::start_with(Some((user, password)))
+        Self::start_with(Some((user, password)), free_port())
     }
 
-    fn start_with(basic: Option<(&str, &str)>) -> TestRegistry {
+    fn start_with(basic: Option<(&str, &str)>, port: u16) -> TestRegistry {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
         let config = dir.path().join("config.yml");
         let mut yaml = format!(
             "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  cache:\n    blobdescriptor: inmemory\nhttp:\n  addr: 127.0.0.1:{port}\n",
@@ -229,15 +255,8 @@ impl TestRegistry {
     /// Returns the manifest digest.
     pub fn push_rootfs(&self, repo: &str, tag: &str, layer: &[u8]) -> Digest {
         let layer_digest = self.push_blob(repo, layer);
-        let config = format!(
-            r#"{{"architecture":"amd64","os":"linux","created":"1970-01-01T00:00:00Z","config":{{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]}},"rootfs":{{"type":"layers","diff_ids":["{layer_digest}"]}}}}"#
-        );
-        let config_digest = self.push_blob(repo, config.as_bytes());
-        let manifest = format!(
-            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer_digest}","size":{}}}]}}"#,
-            config.len(),
-            layer.len()
-        );
+        let (config, manifest) = rootfs_image(&layer_digest, layer.len());
+        self.push_blob(repo, config.as_bytes());
         self.put_manifest(repo, tag, OCI_MANIFEST, manifest.as_bytes())
     }
 

@@ -56,7 +56,14 @@ pub fn synthetic_report(
             hostname: reprove_build::HOSTNAME.into(),
             umask: reprove_build::UMASK.into(),
             user: recipe.user.clone(),
-            environment: reprove_build::reference_environment(&recipe.env, epoch),
+            environment: reprove_build::reference_environment(
+                &recipe.env,
+                epoch,
+                reprove_build::BuildSource {
+                    commit: &info.commit.to_string(),
+                    tag: tag.as_str(),
+                },
+            ),
         },
         recipe,
         started_on: rfc3339_utc(epoch),

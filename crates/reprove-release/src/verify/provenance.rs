@@ -391,7 +391,14 @@ pub(super) fn agreement_with(baseline: &BaselineView, p: &Value) -> Vec<Finding>
         (
             "environment",
             brecipe.as_ref().ok().and_then(|r| {
-                serde_json::to_value(reprove_build_types::reference_environment(&r.env, epoch)).ok()
+                let source = reprove_build_types::BuildSource {
+                    commit: &baseline.predicate.release.commit,
+                    tag: &baseline.predicate.release.tag,
+                };
+                serde_json::to_value(reprove_build_types::reference_environment(
+                    &r.env, epoch, source,
+                ))
+                .ok()
             }),
         ),
     ];

@@ -1,0 +1,961 @@
+//! `cargo xtask dist`: reprove released by reprove.
+//!
+//! The binary is made by `reprove rebuild` from this repository's own `reprove.toml`: in a
+//! Debian bookworm image with `rustc-web`/`cargo-web` pinned by digest, the dependencies fetched
+//! in reprove's fetch phase (checked against `Cargo.lock`), then built offline with the `dist`
+//! profile (no debug info, stripped, thin LTO). `SHA256SUMS` names it, so a second build —
+//! `reprove rebuild TAG --artifacts SHA256SUMS`, or `reprove release` — proves the same bytes
+//! come out (`--check` does that here). Beside it, an OCI image of reprove for `docker run`: the
+//! C runtime (`libc6`, `libgcc-s1`) taken from the same pinned image plus the binary, every
+//! layer an uncompressed tar with sorted entries, owner 0 and the commit's time, so the image
+//! digest is a function of the binary and the pin alone.
+//!
+//! The build image is made here by mmdebstrap from Debian's mirror, which serves only current
+//! packages: the digest a tag pins can be made again only until Debian updates one of them.
+//! `--rootfs FILE` takes the image from an archived root filesystem instead (`--keep-rootfs`
+//! writes it beside the binary), and `--repin` pins what the mirror gives now, for the next tag.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, Result, bail};
+use reprove_digest::{Digest, sha256_bytes};
+use reprove_oci::ImageRef;
+use reprove_oci::testing::TestRegistry;
+
+use crate::util;
+
+/// The Debian packages whose files make the image's base: what a Rust binary linked against
+/// glibc needs at run time.
+const RUNTIME_PACKAGES: &[&str] = &["libc6:amd64", "libgcc-s1:amd64"];
+
+/// Where the binary sits in the image.
+const IMAGE_BINARY: &str = "usr/local/bin/reprove";
+
+#[derive(Debug, Default)]
+pub struct DistArgs {
+    /// The tag to build (default: the tag at HEAD).
+    pub tag: Option<String>,
+    /// The repository (default: this workspace).
+    pub repo: Option<PathBuf>,
+    /// The output folder (default: `target/dist/<tag>`).
+    pub out: Option<PathBuf>,
+    pub force: bool,
+    /// The build image's root filesystem from this archive instead of mmdebstrap.
+    pub rootfs: Option<PathBuf>,
+    /// Copy the root filesystem the image was made of into the output folder.
+    pub keep_rootfs: bool,
+    /// Rewrite the pin in `reprove.toml` to the image made now, and stop.
+    pub repin: bool,
+    /// Build a second time and require the same bytes.
+    pub check: bool,
+    /// The engine to use (`unix://…`); default: the environment's, else one started here.
+    pub docker_host: Option<String>,
+    /// What `cargo xtask test` runs: [`check_in_clone`].
+    pub check_in_clone: bool,
+}
+
+impl DistArgs {
+    pub fn parse(args: &[String]) -> Result<DistArgs> {
+        let mut d = DistArgs::default();
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            let mut value = |name: &str| {
+                it.next()
+                    .cloned()
+                    .with_context(|| format!("{name} needs a value"))
+            };
+            match a.as_str() {
+                "--tag" => d.tag = Some(value("--tag")?),
+                "--repo" => d.repo = Some(value("--repo")?.into()),
+                "--out" => d.out = Some(value("--out")?.into()),
+                "--rootfs" => d.rootfs = Some(value("--rootfs")?.into()),
+                "--force" => d.force = true,
+                "--keep-rootfs" => d.keep_rootfs = true,
+                "--repin" => d.repin = true,
+                "--check" => d.check = true,
+                "--check-in-clone" => d.check_in_clone = true,
+                other => bail!(
+                    "unknown argument `{other}`\nusage: cargo xtask dist [--tag TAG] [--out DIR] [--force] [--check] [--rootfs FILE] [--keep-rootfs] [--repin] [--repo DIR] [--check-in-clone]"
+                ),
+            }
+        }
+        Ok(d)
+    }
+}
+
+fn git_out(repo: &Path, args: &[&str]) -> Result<String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(args)
+        .output()
+        .context("failed to run git")?;
+    if !out.status.success() {
+        bail!(
+            "`git {}` failed in `{}`: {}",
+            args.join(" "),
+            repo.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// The image a root filesystem makes (one layer, the config `push_rootfs` writes) and its
+/// digest: what a pin of it names.
+fn rootfs_image(rootfs: &Path) -> Result<(Vec<u8>, Digest)> {
+    let layer =
+        std::fs::read(rootfs).with_context(|| format!("failed to read `{}`", rootfs.display()))?;
+    let digest = reprove_oci::testing::rootfs_image_digest(&layer);
+    Ok((layer, digest))
+}
+
+fn rootfs(args: &DistArgs) -> Result<PathBuf> {
+    match &args.rootfs {
+        Some(p) => Ok(p.clone()),
+        None => util::debian_rust_rootfs(),
+    }
+}
+
+/// The `image = "…"` line of `reprove.toml` rewritten to `digest`; the rest kept byte for byte.
+fn repinned(text: &str, digest: &Digest) -> Result<String> {
+    let mut done = false;
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if !done
+            && trimmed.starts_with("image")
+            && trimmed["image".len()..].trim_start().starts_with('=')
+            && let Some(at) = line.find("@sha256:")
+        {
+            let hex_end = at + "@sha256:".len() + 64;
+            if line.len() < hex_end {
+                bail!("the `image` line of `reprove.toml` has no full sha256 digest");
+            }
+            out.push_str(&line[..at]);
+            out.push('@');
+            out.push_str(&digest.to_string());
+            out.push_str(&line[hex_end..]);
+            done = true;
+        } else {
+            out.push_str(line);
+        }
+    }
+    if !done {
+        bail!("`reprove.toml` has no `image = \"…@sha256:…\"` line to repin");
+    }
+    Ok(out)
+}
+
+pub fn run(args: &DistArgs) -> Result<()> {
+    if args.check_in_clone {
+        return check_in_clone(None);
+    }
+    let repo = args.repo.clone().unwrap_or_else(util::root);
+    if args.repin {
+        let (_, digest) = rootfs_image(&rootfs(args)?)?;
+        let path = repo.join("reprove.toml");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("failed to read `{}`", path.display()))?;
+        let new = repinned(&text, &digest)?;
+        if new == text {
+            util::say(&format!("xtask: `reprove.toml` already pins {digest}"));
+        } else {
+            let tmp = path.with_extension("toml.tmp");
+            std::fs::write(&tmp, &new)?;
+            std::fs::rename(&tmp, &path)?;
+            util::say(&format!(
+                "xtask: `reprove.toml` now pins {digest}; commit it, then tag the release"
+            ));
+        }
+        return Ok(());
+    }
+    let tag = match &args.tag {
+        Some(t) => t.clone(),
+        None => git_out(&repo, &["describe", "--tags", "--exact-match", "HEAD"]).context(
+            "HEAD is not tagged: cargo xtask dist builds a tag (tag the release, or give --tag)",
+        )?,
+    };
+    let commit = git_out(&repo, &["rev-parse", &format!("{tag}^{{commit}}")])?;
+    let epoch: i64 = git_out(&repo, &["log", "-1", "--format=%ct", &commit])?
+        .parse()
+        .context("failed to read the commit time")?;
+    let recipe_text = git_out(&repo, &["show", &format!("{commit}:reprove.toml")])?;
+    let recipe = reprove_build::parse_recipe(&recipe_text, &tag)?;
+    let pinned = recipe.image.clone();
+    let Some(pin) = pinned.digest().cloned() else {
+        bail!("`reprove.toml` at `{tag}` does not pin its image by digest");
+    };
+    let port = loopback_port(&pinned)?;
+
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| util::target().join("dist").join(&tag));
+    if out.exists() {
+        if !args.force {
+            bail!("`{}` exists: pass --force to replace it", out.display());
+        }
+        std::fs::remove_dir_all(&out)?;
+    }
+
+    let rootfs_path = rootfs(args)?;
+    let (layer, made) = rootfs_image(&rootfs_path)?;
+    if made != pin {
+        bail!(
+            "the build image made now is {made}, but `reprove.toml` at `{tag}` pins {pin}: Debian's mirror has updated a package since the pin (it serves only current versions). Build with the root filesystem archived with that release (--rootfs FILE), or pin today's image for the next tag (cargo xtask dist --repin, commit, tag)"
+        );
+    }
+    util::say(&format!(
+        "xtask: build image {pinned} made again from `{}`",
+        rootfs_path.display()
+    ));
+
+    // The registry the pin names, on loopback, holding the image for the engine to pull.
+    if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+        bail!(
+            "127.0.0.1:{port} is in use: the pinned build image is served there while reprove builds; stop what listens on it"
+        );
+    }
+    let registry = TestRegistry::start_on(port);
+    let pushed = registry.push_rootfs(
+        pinned.repository(),
+        pinned.tag().unwrap_or("latest"),
+        &layer,
+    );
+    if pushed != pin {
+        bail!("the registry holds {pushed}, not the pinned {pin}");
+    }
+
+    let (_dockerd, docker_host) = engine(args)?;
+    util::cargo(&["build", "-p", "reprove-cli"], &[])?;
+    let reprove = util::target().join("debug").join("reprove");
+
+    let staging = out.with_file_name(format!(
+        ".{}.partial",
+        out.file_name().and_then(|n| n.to_str()).unwrap_or("dist")
+    ));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging)?;
+    let kept = staging.join("rebuild");
+    let mut rebuild = Command::new(&reprove);
+    rebuild
+        .arg("-C")
+        .arg(&repo)
+        .args(["rebuild", &tag, "--keep"])
+        .arg(&kept)
+        .args(["--fetch-network", "host"])
+        .env("DOCKER_HOST", &docker_host);
+    let started = std::time::Instant::now();
+    util::run(&mut rebuild)?;
+    let first = started.elapsed();
+    let binary = std::fs::read(kept.join("artifacts").join("reprove"))
+        .context("the rebuild kept no `reprove` artifact")?;
+    std::fs::write(staging.join("reprove"), &binary)?;
+    let sums = format!("{}  reprove\n", sha256_bytes(&binary).hex());
+    std::fs::write(staging.join("SHA256SUMS"), &sums)?;
+
+    // The OCI image.
+    let base = base_layer(&layer, epoch)?;
+    drop(layer);
+    let image = OciImage::new(
+        &tag,
+        &commit,
+        epoch,
+        &pinned,
+        base,
+        binary_layer(&binary, epoch)?,
+    )?;
+    let image_path = staging.join("reprove-image.oci.tar");
+    std::fs::write(&image_path, image.archive(epoch)?)?;
+    if args.keep_rootfs {
+        std::fs::copy(&rootfs_path, staging.join("build-rootfs.tar"))?;
+    }
+    std::fs::rename(&staging, &out)?;
+    let image_path = out.join("reprove-image.oci.tar");
+
+    // The image runs: loaded into the engine, `reprove --version` names the tag and commit.
+    let load = docker(
+        &docker_host,
+        &["load", "--input", &image_path.display().to_string()],
+    )?;
+    let version = docker(
+        &docker_host,
+        &["run", "--rm", "--network", "none", &image.name, "--version"],
+    )?;
+    let _ = docker(&docker_host, &["image", "rm", &image.name]);
+    if !version.contains(&commit) || !version.contains(&tag) {
+        bail!("the image's `reprove --version` does not name `{tag}` and {commit}: {version}");
+    }
+    util::say(&format!("xtask: {}", load.trim()));
+
+    util::out(&format!(
+        "dist {tag} (commit {commit})\n  {}  reprove ({:.1} MiB, built in {:.0} s)\n  image {} ({}, {})\n  {}",
+        sha256_bytes(&binary).hex(),
+        binary.len() as f64 / f64::from(1u32 << 20),
+        first.as_secs_f64(),
+        image.manifest_digest,
+        image.name,
+        version.trim(),
+        out.display()
+    ));
+
+    if args.check {
+        let mut again = Command::new(&reprove);
+        again
+            .arg("-C")
+            .arg(&repo)
+            .args(["rebuild", &tag, "--artifacts"])
+            .arg(out.join("SHA256SUMS"))
+            .args(["--fetch-network", "host"])
+            .env("DOCKER_HOST", &docker_host);
+        util::run(&mut again).context("the second build of reprove did not give the same bytes")?;
+        util::out(&format!("dist {tag}: a second build gave the same bytes"));
+    }
+    drop(registry);
+    Ok(())
+}
+
+/// The suite's proof, a stage of `cargo xtask test`: this repository's HEAD, cloned, pinned
+/// to the build image made now (the committed pin follows Debian's mirror, see the module
+/// comment) and tagged, is built by `cargo xtask dist`, built again by `reprove rebuild` to the
+/// same bytes, and its image runs.
+pub fn check_in_clone(docker_host: Option<&str>) -> Result<()> {
+    let dirty = git_out(
+        &util::root(),
+        &["status", "--porcelain", "--untracked-files=no"],
+    )?;
+    if !dirty.is_empty() {
+        util::say("xtask: dist check: uncommitted changes are not in it (it builds HEAD)");
+    }
+    let dir = util::target().join("xtask").join("dist-check");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    let clone = dir.join("reprove");
+    util::run(
+        Command::new("git")
+            .args(["clone", "-q", "--no-local"])
+            .arg(util::root())
+            .arg(&clone),
+    )?;
+    let home = dir.join("home");
+    std::fs::create_dir_all(&home)?;
+    run(&DistArgs {
+        repo: Some(clone.clone()),
+        repin: true,
+        ..DistArgs::default()
+    })?;
+    // A fixed time: the tag's commit time is the binary's SOURCE_DATE_EPOCH.
+    let time = 1_767_225_600;
+    util::git(
+        &clone,
+        &home,
+        time,
+        &[
+            "commit",
+            "-q",
+            "-a",
+            "--allow-empty",
+            "-m",
+            "dist check: pin the build image made now",
+        ],
+    )?;
+    let tag = "v0.0.0-dist-check";
+    util::git(&clone, &home, time, &["tag", tag])?;
+    run(&DistArgs {
+        repo: Some(clone),
+        tag: Some(tag.to_owned()),
+        out: Some(dir.join("out")),
+        check: true,
+        docker_host: docker_host.map(str::to_owned),
+        ..DistArgs::default()
+    })?;
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+/// The port of a `127.0.0.1:PORT` registry: the only kind `cargo xtask dist` serves.
+fn loopback_port(image: &ImageRef) -> Result<u16> {
+    image
+        .registry()
+        .strip_prefix("127.0.0.1:")
+        .and_then(|p| p.parse().ok())
+        .with_context(|| {
+            format!(
+                "the build image `{image}` is not on a 127.0.0.1:PORT registry, which is where cargo xtask dist serves it"
+            )
+        })
+}
+
+/// The engine: the environment's when it answers, else a dockerd of our own.
+fn engine(args: &DistArgs) -> Result<(Option<util::Dockerd>, String)> {
+    if let Some(h) = &args.docker_host {
+        return Ok((None, h.clone()));
+    }
+    let env_host =
+        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    let answers = Command::new("docker")
+        .args(["-H", &env_host, "info"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if answers {
+        return Ok((None, env_host));
+    }
+    util::ensure_tools(&[
+        ("dockerd", "docker.io"),
+        ("/usr/bin/docker-registry", "docker-registry"),
+    ])?;
+    let d = util::Dockerd::start()?;
+    let host = d.host.clone();
+    Ok((Some(d), host))
+}
+
+fn docker(host: &str, args: &[&str]) -> Result<String> {
+    let out = Command::new("docker")
+        .args(["-H", host])
+        .args(args)
+        .output()
+        .context("failed to run docker")?;
+    if !out.status.success() {
+        bail!(
+            "`docker {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// One tar entry of a layer, with everything but its name, kind, mode and content fixed.
+#[derive(Debug, Clone)]
+enum Node {
+    Dir { mode: u32 },
+    File { mode: u32, data: Vec<u8> },
+    Symlink { target: String },
+}
+
+/// A deterministic tar: entries sorted by path (parents first), owner 0, mtime `epoch`.
+fn layer_tar(nodes: &BTreeMap<String, Node>, epoch: i64) -> Result<Vec<u8>> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mtime = u64::try_from(epoch).unwrap_or(0);
+    for (path, node) in nodes {
+        let mut h = tar::Header::new_gnu();
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(mtime);
+        match node {
+            Node::Dir { mode } => {
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_mode(*mode);
+                h.set_size(0);
+                b.append_data(&mut h, format!("{path}/"), std::io::empty())?;
+            }
+            Node::File { mode, data } => {
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_mode(*mode);
+                h.set_size(data.len() as u64);
+                b.append_data(&mut h, path, data.as_slice())?;
+            }
+            Node::Symlink { target } => {
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_mode(0o777);
+                h.set_size(0);
+                b.append_link(&mut h, path, target)?;
+            }
+        }
+    }
+    Ok(b.into_inner()?)
+}
+
+/// A path in the root filesystem without `./` and trailing `/`.
+fn clean(path: &str) -> String {
+    path.trim_start_matches("./")
+        .trim_start_matches('/')
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// The files of [`RUNTIME_PACKAGES`] (as dpkg lists them) and the directories above them, from
+/// the build image's root filesystem; dpkg's list paths go through the merged-/usr links
+/// (`/lib` → `usr/lib`) the root filesystem has.
+fn base_layer(rootfs: &[u8], epoch: i64) -> Result<Vec<u8>> {
+    let mut lists: BTreeMap<String, String> = BTreeMap::new();
+    let mut top_links: BTreeMap<String, String> = BTreeMap::new();
+    let mut archive = tar::Archive::new(rootfs);
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let path = clean(&entry.path()?.to_string_lossy());
+        if entry.header().entry_type() == tar::EntryType::Symlink
+            && !path.contains('/')
+            && let Some(t) = entry.link_name()?
+        {
+            top_links.insert(path.clone(), clean(&t.to_string_lossy()));
+        }
+        for p in RUNTIME_PACKAGES {
+            if path == format!("var/lib/dpkg/info/{p}.list") {
+                let mut s = String::new();
+                entry.read_to_string(&mut s)?;
+                lists.insert((*p).to_owned(), s);
+            }
+        }
+    }
+    let mut wanted: BTreeSet<String> = BTreeSet::new();
+    for p in RUNTIME_PACKAGES {
+        let Some(list) = lists.get(*p) else {
+            bail!("the build image has no `/var/lib/dpkg/info/{p}.list`: is `{p}` installed?");
+        };
+        for line in list.lines() {
+            let path = clean(line);
+            if path.is_empty() || path == "." {
+                continue;
+            }
+            let (first, rest) = path.split_once('/').unwrap_or((path.as_str(), ""));
+            let path = match top_links.get(first) {
+                Some(target) => {
+                    wanted.insert(first.to_owned());
+                    if rest.is_empty() {
+                        target.clone()
+                    } else {
+                        format!("{target}/{rest}")
+                    }
+                }
+                None => path.clone(),
+            };
+            let mut parent = path.as_str();
+            wanted.insert(path.clone());
+            while let Some((p, _)) = parent.rsplit_once('/') {
+                wanted.insert(p.to_owned());
+                parent = p;
+            }
+        }
+    }
+    let mut nodes = BTreeMap::new();
+    let mut archive = tar::Archive::new(rootfs);
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let path = clean(&entry.path()?.to_string_lossy());
+        if !wanted.contains(&path) {
+            continue;
+        }
+        let node = match entry.header().entry_type() {
+            tar::EntryType::Directory => Node::Dir {
+                mode: entry.header().mode()? & 0o7777,
+            },
+            tar::EntryType::Regular => {
+                let mode = entry.header().mode()? & 0o7777;
+                let mut data = Vec::new();
+                entry.read_to_end(&mut data)?;
+                Node::File { mode, data }
+            }
+            tar::EntryType::Symlink => Node::Symlink {
+                target: entry
+                    .link_name()?
+                    .map(|t| t.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            },
+            other => bail!(
+                "`{path}` in the build image is a {other:?}, which the base layer does not copy"
+            ),
+        };
+        nodes.insert(path, node);
+    }
+    if !nodes.keys().any(|p| p.ends_with("/libc.so.6")) {
+        bail!(
+            "the base layer has no `libc.so.6`: the build image's file lists do not match its files"
+        );
+    }
+    layer_tar(&nodes, epoch)
+}
+
+/// The binary at [`IMAGE_BINARY`], a world-writable `/tmp` and the working directory `/work`.
+fn binary_layer(binary: &[u8], epoch: i64) -> Result<Vec<u8>> {
+    let mut nodes = BTreeMap::new();
+    for d in ["usr", "usr/local", "usr/local/bin", "work"] {
+        nodes.insert(d.to_owned(), Node::Dir { mode: 0o755 });
+    }
+    nodes.insert("tmp".to_owned(), Node::Dir { mode: 0o1777 });
+    nodes.insert(
+        IMAGE_BINARY.to_owned(),
+        Node::File {
+            mode: 0o755,
+            data: binary.to_vec(),
+        },
+    );
+    layer_tar(&nodes, epoch)
+}
+
+const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
+
+/// An OCI image (image-spec 1.1: `image-layout.md`, `manifest.md`, `config.md`) as the blobs
+/// of an image layout.
+struct OciImage {
+    /// `reprove:<tag>` as the engine names it on load.
+    name: String,
+    manifest_digest: Digest,
+    /// Every blob by digest: the layers, the config, the manifest.
+    blobs: BTreeMap<String, Vec<u8>>,
+    manifest_size: usize,
+    config_digest: Digest,
+    layer_digests: Vec<Digest>,
+    tag: String,
+}
+
+/// A Docker tag from a git tag: Docker allows `[A-Za-z0-9_.-]`, 128 at most, not starting with
+/// `.` or `-`.
+fn docker_tag(tag: &str) -> String {
+    let mut t: String = tag
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(128)
+        .collect();
+    if t.starts_with(['.', '-']) || t.is_empty() {
+        t.insert(0, '_');
+        t.truncate(128);
+    }
+    t
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for a Unix time (the proleptic Gregorian calendar, UTC): the
+/// `created` the image config records, which is the commit's time, not today's.
+fn rfc3339(epoch: i64) -> String {
+    let days = epoch.div_euclid(86_400);
+    let secs = epoch.rem_euclid(86_400);
+    // Days to civil date (H. Hinnant, "chrono-Compatible Low-Level Date Algorithms").
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+impl OciImage {
+    fn new(
+        tag: &str,
+        commit: &str,
+        epoch: i64,
+        base: &ImageRef,
+        base_layer: Vec<u8>,
+        binary_layer: Vec<u8>,
+    ) -> Result<OciImage> {
+        let created = rfc3339(epoch);
+        let layers = [base_layer, binary_layer];
+        let layer_digests: Vec<Digest> = layers.iter().map(|l| sha256_bytes(l)).collect();
+        let labels = serde_json::json!({
+            "org.opencontainers.image.title": "reprove",
+            "org.opencontainers.image.version": tag,
+            "org.opencontainers.image.revision": commit,
+            "org.opencontainers.image.base.name": base.name(),
+            "org.opencontainers.image.base.digest": base.digest().map(ToString::to_string),
+        });
+        let config = serde_json::json!({
+            "architecture": "amd64",
+            "os": "linux",
+            "created": created,
+            "config": {
+                "Entrypoint": [format!("/{IMAGE_BINARY}")],
+                "Env": ["PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp"],
+                "WorkingDir": "/work",
+                "Labels": labels,
+            },
+            "rootfs": {
+                "type": "layers",
+                "diff_ids": layer_digests.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            },
+            "history": [
+                {"created": created, "created_by": format!("cargo xtask dist: {} from {base}", RUNTIME_PACKAGES.join(", "))},
+                {"created": created, "created_by": format!("cargo xtask dist: reprove {tag}")},
+            ],
+        });
+        let config = serde_json::to_vec(&config)?;
+        let config_digest = sha256_bytes(&config);
+        let mut annotations = labels;
+        annotations["org.opencontainers.image.created"] = serde_json::Value::from(created);
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": config_digest.to_string(),
+                "size": config.len(),
+            },
+            "layers": layers.iter().zip(&layer_digests).map(|(l, d)| serde_json::json!({
+                "mediaType": LAYER,
+                "digest": d.to_string(),
+                "size": l.len(),
+            })).collect::<Vec<_>>(),
+            "annotations": annotations,
+        });
+        let manifest = serde_json::to_vec(&manifest)?;
+        let manifest_digest = sha256_bytes(&manifest);
+        let manifest_size = manifest.len();
+        let mut blobs = BTreeMap::new();
+        for (l, d) in layers.into_iter().zip(&layer_digests) {
+            blobs.insert(d.hex(), l);
+        }
+        blobs.insert(config_digest.hex(), config);
+        blobs.insert(manifest_digest.hex(), manifest);
+        Ok(OciImage {
+            name: format!("reprove:{}", docker_tag(tag)),
+            manifest_digest,
+            blobs,
+            manifest_size,
+            config_digest,
+            layer_digests,
+            tag: tag.to_owned(),
+        })
+    }
+
+    /// The image layout as one tar, with Docker's `manifest.json` beside `index.json` so
+    /// engines that predate OCI layouts load it too (as `docker save` writes since 25.0).
+    fn archive(&self, epoch: i64) -> Result<Vec<u8>> {
+        let index = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [{
+                "mediaType": MANIFEST,
+                "digest": self.manifest_digest.to_string(),
+                "size": self.manifest_size,
+                "annotations": {
+                    "org.opencontainers.image.ref.name": docker_tag(&self.tag),
+                    "io.containerd.image.name": format!("docker.io/library/{}", self.name),
+                },
+            }],
+        });
+        let docker = serde_json::json!([{
+            "Config": format!("blobs/sha256/{}", self.config_digest.hex()),
+            "RepoTags": [self.name],
+            "Layers": self.layer_digests.iter().map(|d| format!("blobs/sha256/{}", d.hex())).collect::<Vec<_>>(),
+        }]);
+        let mut nodes = BTreeMap::new();
+        nodes.insert("blobs".to_owned(), Node::Dir { mode: 0o755 });
+        nodes.insert("blobs/sha256".to_owned(), Node::Dir { mode: 0o755 });
+        for (hex, data) in &self.blobs {
+            nodes.insert(
+                format!("blobs/sha256/{hex}"),
+                Node::File {
+                    mode: 0o644,
+                    data: data.clone(),
+                },
+            );
+        }
+        for (name, value) in [("index.json", index), ("manifest.json", docker)] {
+            nodes.insert(
+                name.to_owned(),
+                Node::File {
+                    mode: 0o644,
+                    data: serde_json::to_vec(&value)?,
+                },
+            );
+        }
+        nodes.insert(
+            "oci-layout".to_owned(),
+            Node::File {
+                mode: 0o644,
+                data: br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
+            },
+        );
+        layer_tar(&nodes, epoch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_civil_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn docker_tags_are_valid() {
+        assert_eq!(docker_tag("v1.2.3"), "v1.2.3");
+        assert_eq!(docker_tag("release/1.0"), "release-1.0");
+        assert_eq!(docker_tag("-x"), "_-x");
+        assert_eq!(docker_tag(&"a".repeat(300)).len(), 128);
+    }
+
+    #[test]
+    fn repin_rewrites_only_the_digest() {
+        let old = format!(
+            "[build]\n# image = \"x@sha256:{}\"\nimage = \"127.0.0.1:5151/r/b:bookworm@sha256:{}\" # pinned\ncommand = \"make\"\n",
+            "a".repeat(64),
+            "b".repeat(64)
+        );
+        let d: Digest = format!("sha256:{}", "c".repeat(64)).parse().unwrap();
+        let new = repinned(&old, &d).unwrap();
+        assert_eq!(new, old.replace(&"b".repeat(64), &"c".repeat(64)));
+        assert!(repinned("[build]\nimage = \"x:1\"\n", &d).is_err());
+    }
+
+    /// A root filesystem as mmdebstrap writes one on merged /usr: dpkg lists `/lib/…`, the
+    /// files are under `usr/lib`, `./lib` links there.
+    fn rootfs() -> Vec<u8> {
+        let mut nodes = BTreeMap::new();
+        for d in [
+            "usr",
+            "usr/lib",
+            "usr/lib/x86_64-linux-gnu",
+            "usr/lib64",
+            "var",
+            "var/lib",
+            "var/lib/dpkg",
+            "var/lib/dpkg/info",
+            "etc",
+        ] {
+            nodes.insert(d.to_owned(), Node::Dir { mode: 0o755 });
+        }
+        let file = |data: &str| Node::File {
+            mode: 0o644,
+            data: data.as_bytes().to_vec(),
+        };
+        nodes.insert(
+            "lib".into(),
+            Node::Symlink {
+                target: "usr/lib".into(),
+            },
+        );
+        nodes.insert(
+            "lib64".into(),
+            Node::Symlink {
+                target: "usr/lib64".into(),
+            },
+        );
+        nodes.insert("usr/lib/x86_64-linux-gnu/libc.so.6".into(), file("libc"));
+        nodes.insert(
+            "usr/lib/x86_64-linux-gnu/libgcc_s.so.1".into(),
+            file("libgcc"),
+        );
+        nodes.insert(
+            "usr/lib/x86_64-linux-gnu/libstdc++.so.6".into(),
+            file("not wanted"),
+        );
+        nodes.insert(
+            "usr/lib64/ld-linux-x86-64.so.2".into(),
+            Node::Symlink {
+                target: "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2".into(),
+            },
+        );
+        nodes.insert("etc/passwd".into(), file("root:x:0:0"));
+        nodes.insert("var/lib/dpkg/info/libc6:amd64.list".into(), file("/.\n/lib\n/lib/x86_64-linux-gnu\n/lib/x86_64-linux-gnu/libc.so.6\n/lib64\n/lib64/ld-linux-x86-64.so.2\n/usr/share/doc/libc6\n"));
+        nodes.insert(
+            "var/lib/dpkg/info/libgcc-s1:amd64.list".into(),
+            file("/.\n/lib/x86_64-linux-gnu/libgcc_s.so.1\n"),
+        );
+        let mut tar = Vec::new();
+        let mut b = tar::Builder::new(&mut tar);
+        for (path, node) in &nodes {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(0);
+            match node {
+                Node::Dir { .. } => {
+                    h.set_entry_type(tar::EntryType::Directory);
+                    h.set_mode(0o755);
+                    b.append_data(&mut h, format!("./{path}/"), std::io::empty())
+                        .unwrap();
+                }
+                Node::File { data, .. } => {
+                    h.set_size(data.len() as u64);
+                    h.set_mode(0o644);
+                    b.append_data(&mut h, format!("./{path}"), data.as_slice())
+                        .unwrap();
+                }
+                Node::Symlink { target } => {
+                    h.set_entry_type(tar::EntryType::Symlink);
+                    b.append_link(&mut h, format!("./{path}"), target).unwrap();
+                }
+            }
+        }
+        b.finish().unwrap();
+        drop(b);
+        tar
+    }
+
+    #[test]
+    fn the_base_layer_is_the_runtime_packages_through_merged_usr() {
+        let layer = base_layer(&rootfs(), 7).unwrap();
+        let mut names = Vec::new();
+        for e in tar::Archive::new(layer.as_slice()).entries().unwrap() {
+            let e = e.unwrap();
+            assert_eq!(e.header().mtime().unwrap(), 7);
+            assert_eq!(e.header().uid().unwrap(), 0);
+            names.push(e.path().unwrap().display().to_string());
+        }
+        assert_eq!(
+            names,
+            [
+                "lib",
+                "lib64",
+                "usr/",
+                "usr/lib/",
+                "usr/lib/x86_64-linux-gnu/",
+                "usr/lib/x86_64-linux-gnu/libc.so.6",
+                "usr/lib/x86_64-linux-gnu/libgcc_s.so.1",
+                "usr/lib64/",
+                "usr/lib64/ld-linux-x86-64.so.2",
+            ]
+        );
+        // A root filesystem without the packages is refused, not turned into an empty base.
+        let mut nodes = BTreeMap::new();
+        nodes.insert("etc".to_owned(), Node::Dir { mode: 0o755 });
+        assert!(base_layer(&layer_tar(&nodes, 0).unwrap(), 0).is_err());
+    }
+
+    #[test]
+    fn layers_and_images_are_deterministic() {
+        let a = binary_layer(b"\x7fELF...", 1_700_000_000).unwrap();
+        let b = binary_layer(b"\x7fELF...", 1_700_000_000).unwrap();
+        assert_eq!(a, b);
+        let names: Vec<String> = tar::Archive::new(a.as_slice())
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "tmp/",
+                "usr/",
+                "usr/local/",
+                "usr/local/bin/",
+                "usr/local/bin/reprove",
+                "work/"
+            ]
+        );
+        let base: ImageRef = format!("127.0.0.1:5151/r/b:bookworm@sha256:{}", "b".repeat(64))
+            .parse()
+            .unwrap();
+        let one = OciImage::new("v1.0.0", "c0ffee", 0, &base, vec![1], a.clone()).unwrap();
+        let two = OciImage::new("v1.0.0", "c0ffee", 0, &base, vec![1], a).unwrap();
+        assert_eq!(one.manifest_digest, two.manifest_digest);
+        assert_eq!(one.archive(0).unwrap(), two.archive(0).unwrap());
+    }
+}
