@@ -18,10 +18,17 @@ const HOST_CA: &str = "/etc/ssl/certs/ca-certificates.crt";
 /// engine unpacks it on pull; the Rust image is 800 MB, and two at once (registry copies,
 /// downloads and unpacked layers) filled the disk of a CI machine. In turn, the second pull
 /// finds the layer already unpacked and the first registry is gone. A test drops one project
-/// before it makes another on the same image (the turn is not re-entrant).
-fn one_at_a_time(rootfs_var: &str) -> std::sync::MutexGuard<'static, ()> {
+/// before it makes another on the same image (a second turn on it would wait forever, so it
+/// panics instead).
+fn one_at_a_time(rootfs_var: &str) -> Turn {
     static TURNS: std::sync::Mutex<Vec<(String, &'static std::sync::Mutex<()>)>> =
         std::sync::Mutex::new(Vec::new());
+    HELD.with(|held| {
+        assert!(
+            !held.borrow().iter().any(|v| v == rootfs_var),
+            "this test already holds the turn on {rootfs_var}: drop the first project first"
+        );
+    });
     let lock = {
         let mut turns = TURNS.lock().unwrap();
         match turns.iter().find(|(v, _)| v == rootfs_var) {
@@ -34,8 +41,31 @@ fn one_at_a_time(rootfs_var: &str) -> std::sync::MutexGuard<'static, ()> {
         }
     };
     // A test that failed while holding its turn poisons it; the next still runs.
-    lock.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    let guard = lock
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    HELD.with(|held| held.borrow_mut().push(rootfs_var.to_owned()));
+    Turn {
+        _guard: guard,
+        var: rootfs_var.to_owned(),
+    }
+}
+
+thread_local! {
+    /// The images whose turn this thread holds: taking one twice would wait forever.
+    static HELD: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A project's turn on its image.
+struct Turn {
+    _guard: std::sync::MutexGuard<'static, ()>,
+    var: String,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        HELD.with(|held| held.borrow_mut().retain(|v| v != &self.var));
+    }
 }
 
 /// A real project in a real image on a test registry, committed and tagged `v1.0.0`.
@@ -43,7 +73,7 @@ struct Project {
     f: Fixture,
     _reg: TestRegistry,
     /// Held while the project lives: see [`one_at_a_time`].
-    _turn: std::sync::MutexGuard<'static, ()>,
+    _turn: Turn,
     docker_host: String,
     image: String,
 }

@@ -24,6 +24,7 @@ use anyhow::{Context as _, Result, bail};
 use reprove_digest::{Digest, sha256_bytes};
 use reprove_oci::ImageRef;
 use reprove_oci::testing::TestRegistry;
+use reprove_source::Tag;
 
 use crate::util;
 
@@ -107,47 +108,125 @@ fn git_out(repo: &Path, args: &[&str]) -> Result<String> {
 /// The image a root filesystem makes (one layer, the config `push_rootfs` writes) and its
 /// digest: what a pin of it names.
 fn rootfs_image(rootfs: &Path) -> Result<(Vec<u8>, Digest)> {
-    let layer =
-        std::fs::read(rootfs).with_context(|| format!("failed to read `{}`", rootfs.display()))?;
+    let layer = std::fs::read(rootfs)
+        .with_context(|| format!("failed to read the root filesystem `{}`", rootfs.display()))?;
     let digest = reprove_oci::testing::rootfs_image_digest(&layer);
     Ok((layer, digest))
 }
 
-fn rootfs(args: &DistArgs) -> Result<PathBuf> {
-    match &args.rootfs {
-        Some(p) => Ok(p.clone()),
-        None => util::debian_rust_rootfs(),
+/// The build image's root filesystem: `--rootfs`, else the one mmdebstrap made (`fresh`: made
+/// again from the mirror now, not the cached one, whose packages may be months old).
+fn rootfs(args: &DistArgs, fresh: bool) -> Result<PathBuf> {
+    if let Some(p) = &args.rootfs {
+        return Ok(p.clone());
+    }
+    util::ensure_tools(&[("mmdebstrap", "mmdebstrap")])?;
+    if fresh {
+        util::forget_debian_rust_rootfs()?;
+    }
+    util::debian_rust_rootfs()
+}
+
+/// How old a file is, for messages: "made 3 day(s) ago".
+fn age(path: &Path) -> String {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .map(|d| format!("made {} day(s) ago", d.as_secs() / 86_400))
+        .unwrap_or_else(|| "of unknown age".to_owned())
+}
+
+/// The `image = "…"` line of `reprove.toml`'s `[build]` table rewritten to `digest`; the rest
+/// kept byte for byte. The result is parsed again and must pin exactly `digest`.
+fn repinned(text: &str, digest: &Digest) -> Result<String> {
+    let mut done = false;
+    let mut table = String::new();
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            table = trimmed.to_owned();
+        }
+        let is_image = trimmed
+            .strip_prefix("image")
+            .is_some_and(|rest| rest.trim_start().starts_with('='));
+        if done || table != "[build]" || !is_image {
+            out.push_str(line);
+            continue;
+        }
+        // The digest inside the quoted value, not one in a comment after it.
+        let value_end = line
+            .find('=')
+            .and_then(|eq| {
+                let open = eq + 1 + line[eq + 1..].find('"')?;
+                Some(open + 1 + line[open + 1..].find('"')?)
+            })
+            .context("the `image` line of `reprove.toml` has no quoted value")?;
+        let at = line[..value_end]
+            .find("@sha256:")
+            .context("the `image` of `reprove.toml` is not pinned by a sha256 digest")?;
+        let hex_start = at + "@sha256:".len();
+        if value_end - hex_start != 64
+            || !line[hex_start..value_end]
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit())
+        {
+            bail!("the `image` of `reprove.toml` has no full sha256 digest");
+        }
+        out.push_str(&line[..at]);
+        out.push('@');
+        out.push_str(&digest.to_string());
+        out.push_str(&line[value_end..]);
+        done = true;
+    }
+    if !done {
+        bail!("`reprove.toml` has no `image = \"…@sha256:…\"` line in `[build]` to repin");
+    }
+    let recipe = reprove_build::parse_recipe(&out, "HEAD")?;
+    if recipe.image.digest() != Some(digest) {
+        bail!("the repinned `reprove.toml` does not pin {digest}");
+    }
+    Ok(out)
+}
+
+/// `reprove.toml` in `repo`'s working tree pinned to the image of `rootfs`.
+fn repin(repo: &Path, rootfs: &Path) -> Result<Digest> {
+    let (_, digest) = rootfs_image(rootfs)?;
+    let path = repo.join("reprove.toml");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("failed to read `{}`", path.display()))?;
+    let new = repinned(&text, &digest)?;
+    if new != text {
+        let tmp = path.with_extension("toml.tmp");
+        std::fs::write(&tmp, &new)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .with_context(|| format!("failed to write `{}`", path.display()))?;
+    }
+    Ok(digest)
+}
+
+/// A folder removed when dropped unless kept: a failed dist leaves no half-made output.
+struct Staging(Option<PathBuf>);
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_dir_all(p);
+        }
     }
 }
 
-/// The `image = "…"` line of `reprove.toml` rewritten to `digest`; the rest kept byte for byte.
-fn repinned(text: &str, digest: &Digest) -> Result<String> {
-    let mut done = false;
-    let mut out = String::with_capacity(text.len());
-    for line in text.split_inclusive('\n') {
-        let trimmed = line.trim_start();
-        if !done
-            && trimmed.starts_with("image")
-            && trimmed["image".len()..].trim_start().starts_with('=')
-            && let Some(at) = line.find("@sha256:")
-        {
-            let hex_end = at + "@sha256:".len() + 64;
-            if line.len() < hex_end {
-                bail!("the `image` line of `reprove.toml` has no full sha256 digest");
-            }
-            out.push_str(&line[..at]);
-            out.push('@');
-            out.push_str(&digest.to_string());
-            out.push_str(&line[hex_end..]);
-            done = true;
-        } else {
-            out.push_str(line);
-        }
+/// The commit a tag names, through `refs/tags/` only (a tag named `HEAD` or like a branch
+/// resolves to nothing else), with git told where its options end.
+fn tag_commit(repo: &Path, tag: &Tag) -> Result<String> {
+    let spec = format!("refs/tags/{tag}^{{commit}}");
+    let commit = git_out(repo, &["rev-parse", "--verify", "--end-of-options", &spec])
+        .with_context(|| format!("failed to resolve the tag `{tag}`"))?;
+    if commit.len() != 40 || !commit.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!("the tag `{tag}` resolved to `{commit}`, not a commit id");
     }
-    if !done {
-        bail!("`reprove.toml` has no `image = \"…@sha256:…\"` line to repin");
-    }
-    Ok(out)
+    Ok(commit)
 }
 
 pub fn run(args: &DistArgs) -> Result<()> {
@@ -156,59 +235,56 @@ pub fn run(args: &DistArgs) -> Result<()> {
     }
     let repo = args.repo.clone().unwrap_or_else(util::root);
     if args.repin {
-        let (_, digest) = rootfs_image(&rootfs(args)?)?;
-        let path = repo.join("reprove.toml");
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("failed to read `{}`", path.display()))?;
-        let new = repinned(&text, &digest)?;
-        if new == text {
-            util::say(&format!("xtask: `reprove.toml` already pins {digest}"));
-        } else {
-            let tmp = path.with_extension("toml.tmp");
-            std::fs::write(&tmp, &new)?;
-            std::fs::rename(&tmp, &path)?;
-            util::say(&format!(
-                "xtask: `reprove.toml` now pins {digest}; commit it, then tag the release"
-            ));
-        }
+        let rootfs = rootfs(args, true)?;
+        let digest = repin(&repo, &rootfs)?;
+        util::say(&format!(
+            "xtask: `reprove.toml` pins {digest}, the image of `{}`; commit it, then tag the release",
+            rootfs.display()
+        ));
         return Ok(());
     }
-    let tag = match &args.tag {
+    util::ensure_tools(&[("/usr/bin/docker-registry", "docker-registry")])?;
+    let tag_name = match &args.tag {
         Some(t) => t.clone(),
         None => git_out(&repo, &["describe", "--tags", "--exact-match", "HEAD"]).context(
             "HEAD is not tagged: cargo xtask dist builds a tag (tag the release, or give --tag)",
         )?,
     };
-    let commit = git_out(&repo, &["rev-parse", &format!("{tag}^{{commit}}")])?;
+    let tag: Tag = tag_name
+        .parse()
+        .with_context(|| format!("`{tag_name}` is not a tag name reprove takes"))?;
+    let commit = tag_commit(&repo, &tag)?;
     let epoch: i64 = git_out(&repo, &["log", "-1", "--format=%ct", &commit])?
         .parse()
         .context("failed to read the commit time")?;
     let recipe_text = git_out(&repo, &["show", &format!("{commit}:reprove.toml")])?;
-    let recipe = reprove_build::parse_recipe(&recipe_text, &tag)?;
+    let recipe = reprove_build::parse_recipe(&recipe_text, tag.as_str())?;
     let pinned = recipe.image.clone();
     let Some(pin) = pinned.digest().cloned() else {
         bail!("`reprove.toml` at `{tag}` does not pin its image by digest");
     };
     let port = loopback_port(&pinned)?;
 
+    // Outside `target/dist`, which is cargo's own folder for the `dist` profile.
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| util::target().join("dist").join(&tag));
-    if out.exists() {
-        if !args.force {
-            bail!("`{}` exists: pass --force to replace it", out.display());
-        }
-        std::fs::remove_dir_all(&out)?;
+        .unwrap_or_else(|| util::target().join("reprove-dist").join(tag.as_str()));
+    if out.exists() && !args.force {
+        bail!("`{}` exists: pass --force to replace it", out.display());
     }
 
-    let rootfs_path = rootfs(args)?;
+    let rootfs_path = rootfs(args, false)?;
     let (layer, made) = rootfs_image(&rootfs_path)?;
     if made != pin {
         bail!(
-            "the build image made now is {made}, but `reprove.toml` at `{tag}` pins {pin}: Debian's mirror has updated a package since the pin (it serves only current versions). Build with the root filesystem archived with that release (--rootfs FILE), or pin today's image for the next tag (cargo xtask dist --repin, commit, tag)"
+            "the build image made of `{}` ({}) is {made}, but `reprove.toml` at `{tag}` pins {pin}. Debian's mirror serves only current packages, so an image pinned before a package was updated cannot be made again from it. Build with the root filesystem archived with that release (--rootfs FILE), or pin the image made from the mirror now for the next tag (cargo xtask dist --repin, commit, tag)",
+            rootfs_path.display(),
+            age(&rootfs_path)
         );
     }
+    // Before the hour of building: a build image without its runtime packages fails now.
+    let base = base_layer(&layer, epoch)?;
     util::say(&format!(
         "xtask: build image {pinned} made again from `{}`",
         rootfs_path.display()
@@ -217,105 +293,154 @@ pub fn run(args: &DistArgs) -> Result<()> {
     // The registry the pin names, on loopback, holding the image for the engine to pull.
     if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
         bail!(
-            "127.0.0.1:{port} is in use: the pinned build image is served there while reprove builds; stop what listens on it"
+            "127.0.0.1:{port} is in use: the pinned build image is served there while reprove builds (a registry left by a killed dist?); stop what listens on it"
         );
     }
     let registry = TestRegistry::start_on(port);
-    let pushed = registry.push_rootfs(
+    registry.push_rootfs(
         pinned.repository(),
         pinned.tag().unwrap_or("latest"),
         &layer,
     );
-    if pushed != pin {
-        bail!("the registry holds {pushed}, not the pinned {pin}");
+    drop(layer);
+    if !registry.has_manifest(pinned.repository(), &pin) {
+        bail!("the registry on 127.0.0.1:{port} does not serve the pinned {pin} after the push");
     }
 
     let (_dockerd, docker_host) = engine(args)?;
     util::cargo(&["build", "-p", "reprove-cli"], &[])?;
     let reprove = util::target().join("debug").join("reprove");
 
-    let staging = out.with_file_name(format!(
+    let staging_path = out.with_file_name(format!(
         ".{}.partial",
         out.file_name().and_then(|n| n.to_str()).unwrap_or("dist")
     ));
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging)?;
-    let kept = staging.join("rebuild");
-    let mut rebuild = Command::new(&reprove);
-    rebuild
-        .arg("-C")
-        .arg(&repo)
-        .args(["rebuild", &tag, "--keep"])
-        .arg(&kept)
-        .args(["--fetch-network", "host"])
-        .env("DOCKER_HOST", &docker_host);
+    if staging_path.exists() {
+        std::fs::remove_dir_all(&staging_path).with_context(|| {
+            format!("failed to remove the leftover `{}`", staging_path.display())
+        })?;
+    }
+    std::fs::create_dir_all(&staging_path)
+        .with_context(|| format!("failed to create `{}`", staging_path.display()))?;
+    let mut staging = Staging(Some(staging_path.clone()));
+    let kept = staging_path.join("rebuild");
     let started = std::time::Instant::now();
-    util::run(&mut rebuild)?;
+    // -v: progress (the fetch, the build) in a log that is not a terminal.
+    util::run(
+        Command::new(&reprove)
+            .arg("-v")
+            .arg("-C")
+            .arg(&repo)
+            .args(["rebuild", "--keep"])
+            .arg(&kept)
+            .args(["--fetch-network", "host", "--", tag.as_str()])
+            .env("DOCKER_HOST", &docker_host),
+    )?;
     let first = started.elapsed();
     let binary = std::fs::read(kept.join("artifacts").join("reprove"))
         .context("the rebuild kept no `reprove` artifact")?;
-    std::fs::write(staging.join("reprove"), &binary)?;
-    let sums = format!("{}  reprove\n", sha256_bytes(&binary).hex());
-    std::fs::write(staging.join("SHA256SUMS"), &sums)?;
+    let write = |name: &str, data: &[u8]| {
+        std::fs::write(staging_path.join(name), data)
+            .with_context(|| format!("failed to write `{name}` in `{}`", staging_path.display()))
+    };
+    write("reprove", &binary)?;
+    write(
+        "SHA256SUMS",
+        format!("{}  reprove\n", sha256_bytes(&binary).hex()).as_bytes(),
+    )?;
 
     // The OCI image.
-    let base = base_layer(&layer, epoch)?;
-    drop(layer);
     let image = OciImage::new(
-        &tag,
+        tag.as_str(),
         &commit,
         epoch,
         &pinned,
         base,
         binary_layer(&binary, epoch)?,
     )?;
-    let image_path = staging.join("reprove-image.oci.tar");
-    std::fs::write(&image_path, image.archive(epoch)?)?;
+    let archive = image.archive(epoch)?;
+    write("reprove-image.oci.tar", &archive)?;
+    // Not in SHA256SUMS, which lists what a rebuild makes and compares.
+    write(
+        "reprove-image.oci.tar.sha256",
+        format!("{}  reprove-image.oci.tar\n", sha256_bytes(&archive).hex()).as_bytes(),
+    )?;
+    drop(archive);
     if args.keep_rootfs {
-        std::fs::copy(&rootfs_path, staging.join("build-rootfs.tar"))?;
+        std::fs::copy(&rootfs_path, staging_path.join("build-rootfs.tar"))
+            .context("failed to copy the root filesystem")?;
     }
-    std::fs::rename(&staging, &out)?;
-    let image_path = out.join("reprove-image.oci.tar");
 
     // The image runs: loaded into the engine, `reprove --version` names the tag and commit.
-    let load = docker(
+    let image_path = staging_path.join("reprove-image.oci.tar");
+    docker(
         &docker_host,
         &["load", "--input", &image_path.display().to_string()],
     )?;
     let version = docker(
         &docker_host,
         &["run", "--rm", "--network", "none", &image.name, "--version"],
-    )?;
+    );
     let _ = docker(&docker_host, &["image", "rm", &image.name]);
-    if !version.contains(&commit) || !version.contains(&tag) {
-        bail!("the image's `reprove --version` does not name `{tag}` and {commit}: {version}");
+    let version = version?;
+    if !version.contains(&commit) || !version.contains(tag.as_str()) {
+        bail!(
+            "the image's `reprove --version` does not name `{tag}` and {commit}: {}",
+            version.trim()
+        );
     }
-    util::say(&format!("xtask: {}", load.trim()));
-
     util::out(&format!(
-        "dist {tag} (commit {commit})\n  {}  reprove ({:.1} MiB, built in {:.0} s)\n  image {} ({}, {})\n  {}",
+        "dist {tag} (commit {commit})\n  {}  reprove ({:.1} MiB, built in {:.0} s)\n  image {} ({}): {}",
         sha256_bytes(&binary).hex(),
         binary.len() as f64 / f64::from(1u32 << 20),
         first.as_secs_f64(),
         image.manifest_digest,
         image.name,
         version.trim(),
-        out.display()
     ));
 
     if args.check {
         let mut again = Command::new(&reprove);
         again
+            .arg("-v")
             .arg("-C")
             .arg(&repo)
-            .args(["rebuild", &tag, "--artifacts"])
-            .arg(out.join("SHA256SUMS"))
-            .args(["--fetch-network", "host"])
+            .args(["rebuild", "--artifacts"])
+            .arg(staging_path.join("SHA256SUMS"))
+            .arg("--keep")
+            .arg(staging_path.join("check"))
+            .args(["--fetch-network", "host", "--", tag.as_str()])
             .env("DOCKER_HOST", &docker_host);
-        util::run(&mut again).context("the second build of reprove did not give the same bytes")?;
+        util::say(&format!("$ {}", util::describe(&again)));
+        let status = again.status().context("failed to start the second build")?;
+        match status.code() {
+            Some(0) => {}
+            // reprove rebuild: 1 is a difference, 2 a build that could not run.
+            Some(1) => {
+                // Both builds are kept for diffoscope, beside where the output would have gone.
+                let failed = out.with_extension("failed");
+                let _ = std::fs::remove_dir_all(&failed);
+                std::fs::rename(&staging_path, &failed)?;
+                bail!(
+                    "the second build of reprove gave different bytes (both kept in `{}`: rebuild/ and check/)",
+                    failed.display()
+                );
+            }
+            _ => bail!("the second build of reprove could not run ({status})"),
+        }
+        std::fs::remove_dir_all(staging_path.join("check"))?;
         util::out(&format!("dist {tag}: a second build gave the same bytes"));
     }
     drop(registry);
+    // Only now is the previous output replaced.
+    if out.exists() {
+        std::fs::remove_dir_all(&out)
+            .with_context(|| format!("failed to remove the previous `{}`", out.display()))?;
+    }
+    std::fs::rename(&staging_path, &out)
+        .with_context(|| format!("failed to move the output to `{}`", out.display()))?;
+    staging.0 = None;
+    util::out(&format!("  {}", out.display()));
     Ok(())
 }
 
@@ -345,11 +470,8 @@ pub fn check_in_clone(docker_host: Option<&str>) -> Result<()> {
     )?;
     let home = dir.join("home");
     std::fs::create_dir_all(&home)?;
-    run(&DistArgs {
-        repo: Some(clone.clone()),
-        repin: true,
-        ..DistArgs::default()
-    })?;
+    // The image this run's suite made (cargo xtask test made it minutes ago).
+    repin(&clone, &util::debian_rust_rootfs()?)?;
     // A fixed time: the tag's commit time is the binary's SOURCE_DATE_EPOCH.
     let time = 1_767_225_600;
     util::git(
@@ -385,6 +507,7 @@ fn loopback_port(image: &ImageRef) -> Result<u16> {
         .registry()
         .strip_prefix("127.0.0.1:")
         .and_then(|p| p.parse().ok())
+        .filter(|&p: &u16| p != 0)
         .with_context(|| {
             format!(
                 "the build image `{image}` is not on a 127.0.0.1:PORT registry, which is where cargo xtask dist serves it"
@@ -669,8 +792,9 @@ impl OciImage {
             "org.opencontainers.image.title": "reprove",
             "org.opencontainers.image.version": tag,
             "org.opencontainers.image.revision": commit,
-            "org.opencontainers.image.base.name": base.name(),
-            "org.opencontainers.image.base.digest": base.digest().map(ToString::to_string),
+            // Not `org.opencontainers.image.base.*`: this image is not a layer on top of the
+            // build image; its runtime files were taken from it.
+            "dev.reprove.runtime-from": base.to_string(),
         });
         let config = serde_json::json!({
             "architecture": "amd64",
@@ -804,16 +928,36 @@ mod tests {
     }
 
     #[test]
-    fn repin_rewrites_only_the_digest() {
-        let old = format!(
-            "[build]\n# image = \"x@sha256:{}\"\nimage = \"127.0.0.1:5151/r/b:bookworm@sha256:{}\" # pinned\ncommand = \"make\"\n",
-            "a".repeat(64),
-            "b".repeat(64)
-        );
-        let d: Digest = format!("sha256:{}", "c".repeat(64)).parse().unwrap();
+    fn repin_rewrites_only_the_pin_of_the_build_image() {
+        let (b, c) = ("b".repeat(64), "c".repeat(64));
+        let d: Digest = format!("sha256:{c}").parse().unwrap();
+        let recipe = |image_line: &str| {
+            format!(
+                "[project]\nname = \"x\"\n[other]\nimage = \"y@sha256:{b}\"\n[build]\n# image = \"x@sha256:{b}\"\n{image_line}\ncommand = \"make\"\nartifacts = [\"out\"]\n"
+            )
+        };
+        let old = recipe(&format!(
+            "image = \"127.0.0.1:5151/r/b:bookworm@sha256:{b}\" # was @sha256:{b}\r"
+        ));
         let new = repinned(&old, &d).unwrap();
-        assert_eq!(new, old.replace(&"b".repeat(64), &"c".repeat(64)));
-        assert!(repinned("[build]\nimage = \"x:1\"\n", &d).is_err());
+        // Only the value in [build] changes: not [other], the comment line or the comment after.
+        assert_eq!(
+            new,
+            old.replacen(
+                &format!("bookworm@sha256:{b}"),
+                &format!("bookworm@sha256:{c}"),
+                1
+            )
+        );
+        // No pin, a pin only in a comment, a short or non-hex digest: refused, nothing written.
+        for bad in [
+            "image = \"x:1\"".to_owned(),
+            format!("image = \"x:1\" # x@sha256:{b}"),
+            format!("image = \"x@sha256:{}\"", &b[..60]),
+            format!("image = \"x@sha256:{}g\"", &b[..63]),
+        ] {
+            assert!(repinned(&recipe(&bad), &d).is_err(), "{bad}");
+        }
     }
 
     /// A root filesystem as mmdebstrap writes one on merged /usr: dpkg lists `/lib/…`, the

@@ -392,6 +392,20 @@ pub fn debian_rust_rootfs() -> Result<PathBuf> {
     debian_rootfs("bookworm-rust", "rustc-web,cargo-web,gcc,libc6-dev", true)
 }
 
+/// Removes the cached Rust root filesystem, so the next [`debian_rust_rootfs`] makes it from
+/// the mirror as it is now.
+pub fn forget_debian_rust_rootfs() -> Result<()> {
+    let tar = target()
+        .join("xtask")
+        .join("rootfs")
+        .join("bookworm-rust.tar");
+    if tar.exists() {
+        std::fs::remove_file(&tar)
+            .with_context(|| format!("failed to remove `{}`", tar.display()))?;
+    }
+    Ok(())
+}
+
 /// A Debian bookworm root filesystem with Python 3 and pip (bookworm's `python3-pip`), as one
 /// tar; no `ca-certificates` either.
 pub fn debian_python_rootfs() -> Result<PathBuf> {

@@ -135,7 +135,7 @@ impl TestRegistry {
             .build()
             .into();
         let host = format!("127.0.0.1:{port}");
-        let reg = TestRegistry {
+        let mut reg = TestRegistry {
             host: host.clone(),
             child,
             _dir: dir,
@@ -144,6 +144,12 @@ impl TestRegistry {
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
+            // Ours exited (the port was taken after all): whatever answers there is not ours.
+            if let Ok(Some(status)) = reg.child.try_wait() {
+                panic!(
+                    "docker-registry exited ({status}) before answering on {host}: is the port in use?"
+                );
+            }
             if let Ok(r) = reg
                 .with_auth(reg.agent.get(&format!("http://{host}/v2/")))
                 .call()
@@ -169,6 +175,17 @@ impl TestRegistry {
 
     fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.host)
+    }
+
+    /// Whether the registry serves the manifest `digest` in `repo` (a HEAD by digest).
+    pub fn has_manifest(&self, repo: &str, digest: &Digest) -> bool {
+        self.with_auth(
+            self.agent
+                .head(&self.url(&format!("/v2/{repo}/manifests/{digest}"))),
+        )
+        .header("Accept", OCI_MANIFEST)
+        .call()
+        .is_ok_and(|r| r.status().as_u16() == 200)
     }
 
     /// Uploads a blob (monolithic POST + PUT) and returns its digest.
@@ -361,4 +378,17 @@ pub fn busybox_layer() -> Vec<u8> {
         b.append(&h, std::io::empty()).unwrap();
     }
     b.into_inner().unwrap()
+}
+
+#[cfg(test)]
+mod tests {
+    /// `cargo xtask dist` pins reprove's build image by this computation: a change to the config
+    /// or manifest it writes would make every tag pinned before it impossible to rebuild.
+    #[test]
+    fn the_rootfs_image_digest_is_frozen() {
+        assert_eq!(
+            super::rootfs_image_digest(b"").to_string(),
+            "sha256:4e776529d6de9834d9ebde7d94af86debaebdea986cbaebdd10da1fcbc2a9d0f"
+        );
+    }
 }
