@@ -56,6 +56,9 @@ pub struct DistArgs {
     pub docker_host: Option<String>,
     /// What `cargo xtask test` runs: [`check_in_clone`].
     pub check_in_clone: bool,
+    /// Release with this key: `reprove release` (the second build, compared, signed) writes the
+    /// evidence, and `reprove verify` checks it.
+    pub key: Option<PathBuf>,
 }
 
 impl DistArgs {
@@ -73,13 +76,14 @@ impl DistArgs {
                 "--repo" => d.repo = Some(value("--repo")?.into()),
                 "--out" => d.out = Some(value("--out")?.into()),
                 "--rootfs" => d.rootfs = Some(value("--rootfs")?.into()),
+                "--key" => d.key = Some(value("--key")?.into()),
                 "--force" => d.force = true,
                 "--keep-rootfs" => d.keep_rootfs = true,
                 "--repin" => d.repin = true,
                 "--check" => d.check = true,
                 "--check-in-clone" => d.check_in_clone = true,
                 other => bail!(
-                    "unknown argument `{other}`\nusage: cargo xtask dist [--tag TAG] [--out DIR] [--force] [--check] [--rootfs FILE] [--keep-rootfs] [--repin] [--repo DIR] [--check-in-clone]"
+                    "unknown argument `{other}`\nusage: cargo xtask dist [--tag TAG] [--out DIR] [--force] [--check] [--rootfs FILE] [--keep-rootfs] [--key FILE] [--repin] [--repo DIR] [--check-in-clone]"
                 ),
             }
         }
@@ -399,7 +403,9 @@ pub fn run(args: &DistArgs) -> Result<()> {
         version.trim(),
     ));
 
-    if args.check {
+    if let Some(key) = &args.key {
+        release(&reprove, &repo, &tag, key, &staging_path, &docker_host)?;
+    } else if args.check {
         let mut again = Command::new(&reprove);
         again
             .arg("-v")
@@ -489,15 +495,103 @@ pub fn check_in_clone(docker_host: Option<&str>) -> Result<()> {
     )?;
     let tag = "v0.0.0-dist-check";
     util::git(&clone, &home, time, &["tag", tag])?;
+    // A release key of this check's own: the second build is `reprove release`'s, and its
+    // evidence is verified.
+    util::cargo(&["build", "-p", "reprove-cli"], &[])?;
+    util::run(
+        Command::new(util::target().join("debug").join("reprove"))
+            .args(["key", "generate", "--no-password", "--output"])
+            .arg(dir.join("release")),
+    )?;
     run(&DistArgs {
         repo: Some(clone),
         tag: Some(tag.to_owned()),
         out: Some(dir.join("out")),
-        check: true,
+        key: Some(dir.join("release.key")),
         docker_host: docker_host.map(str::to_owned),
         ..DistArgs::default()
     })?;
     std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+/// `reprove release` of the tag against the binary just built: the second build, compared,
+/// then the baseline, provenance and index signed with `key` into `staging/evidence`; then
+/// `reprove verify` of that evidence with the key's public half, as a user would.
+fn release(
+    reprove: &Path,
+    repo: &Path,
+    tag: &Tag,
+    key: &Path,
+    staging: &Path,
+    docker_host: &str,
+) -> Result<()> {
+    // The release compares a folder of exactly the published artifacts.
+    let published = staging.join("artifacts");
+    std::fs::create_dir_all(&published)?;
+    std::fs::copy(staging.join("reprove"), published.join("reprove"))
+        .context("failed to copy the binary for the release")?;
+    let evidence = staging.join("evidence");
+    let code = |cmd: &mut Command| -> Result<Option<i32>> {
+        util::say(&format!("$ {}", util::describe(cmd)));
+        Ok(cmd
+            .env("DOCKER_HOST", docker_host)
+            .status()
+            .with_context(|| format!("failed to start `{}`", util::describe(cmd)))?
+            .code())
+    };
+    match code(
+        Command::new(reprove)
+            .arg("-v")
+            .arg("-C")
+            .arg(repo)
+            .arg("release")
+            .arg("--artifacts")
+            .arg(&published)
+            .arg("--key")
+            .arg(key)
+            .arg("--evidence")
+            .arg(&evidence)
+            .args(["--fetch-network", "host", "--", tag.as_str()]),
+    )? {
+        Some(0) => {}
+        // reprove release: 1 is a release refused (a second build that differs), 2 an error.
+        Some(1) => bail!("reprove release refused `{tag}`: see its report above"),
+        other => bail!("reprove release of `{tag}` could not run ({other:?})"),
+    }
+    let public = staging.join("release.pub");
+    let pem = Command::new(reprove)
+        .args(["key", "public"])
+        .arg(key)
+        .output()
+        .context("failed to run reprove key public")?;
+    if !pem.status.success() {
+        bail!(
+            "reprove key public failed: {}",
+            String::from_utf8_lossy(&pem.stderr).trim()
+        );
+    }
+    std::fs::write(&public, &pem.stdout)?;
+    match code(
+        Command::new(reprove)
+            .arg("-C")
+            .arg(repo)
+            .arg("verify")
+            .arg("--artifacts")
+            .arg(&published)
+            .arg("--key")
+            .arg(&public)
+            .arg("--evidence")
+            .arg(&evidence)
+            .args(["--", tag.as_str()]),
+    )? {
+        Some(0) => {}
+        other => bail!("reprove verify of the evidence just written failed ({other:?})"),
+    }
+    std::fs::remove_dir_all(&published)?;
+    util::out(&format!(
+        "dist {tag}: released (a second build gave the same bytes), evidence verified"
+    ));
     Ok(())
 }
 

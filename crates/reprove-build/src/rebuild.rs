@@ -526,10 +526,6 @@ pub fn rebuild_with(
             environment: base_env(&recipe, epoch, build_source, "C.UTF-8", "UTC"),
         };
         let started = unix_now();
-        progress(&format!(
-            "building `{}` in {image}",
-            recipe.command.join(" ")
-        ));
         // The build tree, exported once from checked git objects for every job of this run.
         // Spooled in a folder named after the owner: a killed run's archive is swept too.
         let spool = crate::owner::owned_tempdir(owner.id())?;
@@ -594,6 +590,12 @@ pub fn rebuild_with(
             ));
         }
         let store = fetched.as_ref().and_then(|f| f.store.as_ref());
+        // After the fetch phase, which reports its own progress: the lines come in the order
+        // the jobs run.
+        progress(&format!(
+            "building `{}` in {image}",
+            recipe.command.join(" ")
+        ));
         let log = staging.path().join(KEPT_LOG);
         let build = one_build(
             engine,
