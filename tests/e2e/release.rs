@@ -245,6 +245,35 @@ fn release_then_verify_offline_and_by_independent_verifiers() {
     }
     assert!(out.contains("skipped  image-pins"), "{out}");
     assert!(out.contains("skipped  rebuild"), "{out}");
+    // slsa-verifier's spelling of the tag is the same check; two different tags are a usage
+    // error, and another release's tag fails the release-tag check.
+    let by_flag = [
+        "verify",
+        "--source-tag",
+        "v1.0.0",
+        "--artifacts",
+        &dist,
+        "--key",
+        &r.p("k.pub"),
+    ];
+    assert!(r.expect(&by_flag, 0).contains("verdict: verified"));
+    let (code, _, err) = r.run(&[
+        "verify",
+        "v1.0.0",
+        "--source-tag",
+        "v1.1.0",
+        "--artifacts",
+        &dist,
+        "--key",
+        &r.p("k.pub"),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("`v1.0.0` and --source-tag `v1.1.0` differ"),
+        "{err}"
+    );
+    let (code, _, _) = r.run(&["verify", "--artifacts", &dist, "--key", &r.p("k.pub")]);
+    assert_eq!(code, 2, "no tag at all is a usage error");
 
     // JSON with a signed verification summary; online checks too.
     let vsa = r.p("vsa.sigstore.json");

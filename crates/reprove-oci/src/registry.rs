@@ -1,6 +1,7 @@
 //! A registry client for the OCI distribution API
-//! (<https://github.com/opencontainers/distribution-spec/blob/main/spec.md>), reading manifests
-//! only, and trusting nothing it has not hashed.
+//! (<https://github.com/opencontainers/distribution-spec/blob/main/spec.md>), trusting nothing
+//! it has not hashed. Reading manifests is here; pushing and pulling blobs, manifests and
+//! referrers (for evidence kept in a registry) is in `transfer`.
 //!
 //! - Every request sends both OCI and Docker manifest media types in `Accept` (CNCF
 //!   Distribution returns 404 for a manifest whose type was not accepted).
@@ -22,6 +23,10 @@ use base64::Engine as _;
 use reprove_digest::{Digest, digest_bytes, sha256_bytes};
 
 use crate::ImageRef;
+
+mod transfer;
+use transfer::{Access, token_key};
+pub use transfer::{Descriptor, fallback_tag};
 
 pub const MAX_MANIFEST_BYTES: u64 = 4 << 20;
 
@@ -70,6 +75,14 @@ pub enum RegistryError {
         registry: String,
         what: String,
         location: String,
+    },
+    #[error(
+        "the blob `{what}` from `{registry}` is larger than the {limit} bytes allowed; refused"
+    )]
+    BlobTooLarge {
+        registry: String,
+        what: String,
+        limit: u64,
     },
     #[error("invalid credentials file `{path}`: {reason}")]
     AuthFile { path: String, reason: String },
@@ -384,7 +397,7 @@ impl RegistryClient {
             image.repository()
         );
         let what = format!("{}:{reference}", image.name());
-        let key = image.name();
+        let key = token_key(image, Access::Pull);
         let mut auth = match self.tokens.lock().ok().and_then(|t| t.get(&key).cloned()) {
             Some(t) => Auth::Bearer(t),
             None => Auth::None,
@@ -477,7 +490,7 @@ impl RegistryClient {
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or_default()
                         .to_owned();
-                    auth = self.authenticate(image, &challenge)?;
+                    auth = self.authenticate(image, &challenge, Access::Pull)?;
                     if matches!(auth, Auth::None) {
                         return Err(RegistryError::Unauthorized {
                             registry: registry.to_owned(),
@@ -545,7 +558,12 @@ impl RegistryClient {
     }
 
     /// Answers a 401 challenge: basic credentials, or a bearer token from the token service.
-    fn authenticate(&self, image: &ImageRef, challenge: &str) -> Result<Auth, RegistryError> {
+    fn authenticate(
+        &self,
+        image: &ImageRef,
+        challenge: &str,
+        access: Access,
+    ) -> Result<Auth, RegistryError> {
         let registry = image.registry();
         let creds = self.credentials.get(registry);
         let basic = creds.map(|c| {
@@ -562,7 +580,11 @@ impl RegistryClient {
         };
         let mut url = format!(
             "{realm}?scope={}",
-            percent_encode(&format!("repository:{}:pull", image.repository()))
+            percent_encode(&format!(
+                "repository:{}:{}",
+                image.repository(),
+                access.actions()
+            ))
         );
         if let Some(service) = params.get("service") {
             url.push_str(&format!("&service={}", percent_encode(service)));
@@ -619,7 +641,7 @@ impl RegistryClient {
         match token_from_response(&body) {
             Some(t) => {
                 if let Ok(mut cache) = self.tokens.lock() {
-                    cache.insert(image.name(), t.clone());
+                    cache.insert(token_key(image, access), t.clone());
                 }
                 Ok(Auth::Bearer(t))
             }

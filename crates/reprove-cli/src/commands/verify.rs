@@ -23,8 +23,13 @@ use crate::output::{note, stdout, stdout_text};
     after_help = "Examples:\n  reprove verify v1.4.0 --artifacts dist/ --key release.pub\n  reprove verify v1.4.0 --no-artifacts --key release.pub --format junit > verify.xml\n  reprove verify v1.4.0 --artifacts dist/ --key release.pub --check-images --rebuild\n  reprove verify v1.4.0 --artifacts dist/ --certificate-identity-regexp 'https://github\\.com/acme/app/\\.github/workflows/release\\.yml@refs/heads/main' --certificate-oidc-issuer https://token.actions.githubusercontent.com --junit verify.xml --summary \"$GITHUB_STEP_SUMMARY\""
 )]
 pub struct VerifyArgs {
-    /// The release tag.
-    tag: Tag,
+    /// The release tag: the signed baseline, provenance and index must name it.
+    #[arg(required_unless_present = "source_tag")]
+    tag: Option<Tag>,
+    /// The release tag as slsa-verifier spells it: the same check as TAG (given both, they
+    /// must be the same tag).
+    #[arg(long, value_name = "TAG")]
+    source_tag: Option<Tag>,
     /// The release's evidence folder (default: evidence/<tag> in the repository).
     #[arg(long, value_name = "DIR")]
     evidence: Option<PathBuf>,
@@ -186,7 +191,15 @@ fn junit(r: &VerifyReport) -> String {
 
 /// `reprove verify`.
 pub fn run(dir: &Path, args: VerifyArgs) -> Result<Outcome> {
-    let tag = &args.tag;
+    let tag = match (&args.tag, &args.source_tag) {
+        (Some(t), Some(s)) if t != s => bail!(
+            "the tag `{}` and --source-tag `{}` differ: a release is checked against one tag",
+            terminal(t.as_str()),
+            terminal(s.as_str())
+        ),
+        (Some(t), _) | (None, Some(t)) => t,
+        (None, None) => bail!("no tag given (TAG or --source-tag)"),
+    };
     // The identity flags first: a usage mistake is said before anything is looked for (the
     // key files are read where they were, after the repository is found).
     let identity = args.trust.identity.expected()?;
