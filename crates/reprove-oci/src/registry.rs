@@ -9,7 +9,8 @@
 //!   the hash of its bytes, and a `Docker-Content-Digest` header that disagrees is an error.
 //! - Manifests are capped at 4 MiB (the distribution spec's recommended limit).
 //! - Plain HTTP only for loopback registries and hosts named as insecure.
-//! - Redirects are followed only within the same host, and credentials never leave it.
+//! - Redirects are followed only within the same host, and credentials never leave it (a
+//!   blob's redirect to a CDN is followed over HTTPS without them: its digest is the check).
 //! - Anonymous, bearer-token (RFC 6750 via the registry's token service) and basic auth, with
 //!   credentials from `~/.docker/config.json` or `REGISTRY_AUTH_FILE`. Secrets are never
 //!   included in errors.
@@ -180,8 +181,11 @@ pub struct RegistryClient {
     agent: ureq::Agent,
     options: ClientOptions,
     credentials: HashMap<String, Credentials>,
-    /// Bearer tokens by `registry/repository`.
+    /// Bearer tokens by `registry/repository#actions`.
     tokens: Mutex<HashMap<String, String>>,
+    /// Registries that asked for basic auth: later requests send it at once, so a pushed
+    /// body is not sent once unauthenticated first (a server may close the connection on it).
+    basic_registries: Mutex<std::collections::HashSet<String>>,
     /// What the caller should tell the user (credentials withheld from a token service).
     notes: Mutex<std::collections::BTreeSet<String>>,
 }
@@ -309,6 +313,7 @@ impl RegistryClient {
             options,
             credentials,
             tokens: Mutex::new(HashMap::new()),
+            basic_registries: Mutex::new(Default::default()),
             notes: Mutex::new(Default::default()),
         })
     }

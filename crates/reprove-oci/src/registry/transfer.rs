@@ -66,6 +66,14 @@ pub struct Descriptor {
 
 type Response = ureq::http::Response<ureq::Body>;
 
+/// A manifest the registry took.
+struct PushedManifest {
+    digest: Digest,
+    /// The registry answered `OCI-Subject`: it has the referrers API and indexes the
+    /// manifest's subject itself.
+    has_subject_header: bool,
+}
+
 impl RegistryClient {
     fn repo_url(&self, image: &ImageRef) -> String {
         let registry = image.registry();
@@ -90,8 +98,13 @@ impl RegistryClient {
     ) -> Result<Response, RegistryError> {
         let registry = image.registry();
         let key = token_key(image, access);
+        let known_basic = self
+            .basic_registries
+            .lock()
+            .is_ok_and(|b| b.contains(registry));
         let mut auth = match self.tokens.lock().ok().and_then(|t| t.get(&key).cloned()) {
             Some(t) => Auth::Bearer(t),
+            None if known_basic => self.basic_auth(registry),
             None => Auth::None,
         };
         let mut authed = false;
@@ -130,8 +143,14 @@ impl RegistryClient {
                         .unwrap_or_default()
                         .to_owned();
                     auth = self.authenticate(image, &challenge, access)?;
-                    if matches!(auth, Auth::None) {
-                        return Err(self.refused(image, status));
+                    match auth {
+                        Auth::None => return Err(self.refused(image, status)),
+                        Auth::Basic(_) => {
+                            if let Ok(mut b) = self.basic_registries.lock() {
+                                b.insert(registry.to_owned());
+                            }
+                        }
+                        Auth::Bearer(_) => {}
                     }
                 }
                 401 | 403 => return Err(self.refused(image, status)),
@@ -143,6 +162,17 @@ impl RegistryClient {
                 _ => return Ok(resp),
             }
         }
+    }
+
+    /// The registry's basic credentials from the credentials file, if it has any.
+    fn basic_auth(&self, registry: &str) -> Auth {
+        use base64::Engine as _;
+        self.credentials.get(registry).map_or(Auth::None, |c| {
+            Auth::Basic(
+                base64::engine::general_purpose::STANDARD
+                    .encode(format!("{}:{}", c.user, c.secret)),
+            )
+        })
     }
 
     fn refused(&self, image: &ImageRef, status: u16) -> RegistryError {
@@ -198,11 +228,18 @@ impl RegistryClient {
         });
         if ok {
             Ok(absolute)
+        } else if location.is_empty() {
+            Err(RegistryError::Http {
+                registry: registry.to_owned(),
+                what: what.to_owned(),
+                status: resp.status().as_u16(),
+                detail: Some("the answer has no `Location`".to_owned()),
+            })
         } else {
             Err(RegistryError::ForeignRedirect {
                 registry: registry.to_owned(),
                 what: what.to_owned(),
-                location,
+                location: without_query(&location),
             })
         }
     }
@@ -228,7 +265,7 @@ impl RegistryClient {
             Access::Push,
             Method::Post,
             &format!("{base}/blobs/uploads/"),
-            &[("Content-Length", "0")],
+            &[],
             &[],
         )?;
         if start.status().as_u16() != 202 {
@@ -262,6 +299,18 @@ impl RegistryClient {
         media_type: &str,
         bytes: &[u8],
     ) -> Result<Digest, RegistryError> {
+        Ok(self
+            .push_manifest_answer(repo, reference, media_type, bytes)?
+            .digest)
+    }
+
+    fn push_manifest_answer(
+        &self,
+        repo: &ImageRef,
+        reference: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<PushedManifest, RegistryError> {
         let what = format!("{}:{reference}", repo.name());
         if bytes.len() as u64 > MAX_MANIFEST_BYTES {
             return Err(RegistryError::TooLarge {
@@ -270,15 +319,17 @@ impl RegistryClient {
             });
         }
         let digest = sha256_bytes(bytes);
-        if let Ok(want) = reference.parse::<Digest>()
-            && want != digest
-        {
-            return Err(RegistryError::DigestMismatch {
-                registry: repo.registry().to_owned(),
-                what,
-                expected: want.to_string(),
-                actual: digest.to_string(),
-            });
+        // By digest: the bytes' digest in that algorithm, refused before anything is sent.
+        if let Ok(want) = reference.parse::<Digest>() {
+            let got = reprove_digest::digest_bytes(want.algorithm(), bytes);
+            if got != want {
+                return Err(RegistryError::DigestMismatch {
+                    registry: repo.registry().to_owned(),
+                    what,
+                    expected: want.to_string(),
+                    actual: got.to_string(),
+                });
+            }
         }
         let resp = self.send(
             repo,
@@ -291,20 +342,28 @@ impl RegistryClient {
         if resp.status().as_u16() != 201 {
             return Err(Self::unexpected(repo, &what, resp));
         }
+        // What the registry says it stored, in the algorithm it names.
         if let Some(reported) = resp
             .headers()
             .get("docker-content-digest")
             .and_then(|v| v.to_str().ok())
-            && reported != digest.to_string()
         {
-            return Err(RegistryError::DigestMismatch {
-                registry: repo.registry().to_owned(),
-                what,
-                expected: digest.to_string(),
-                actual: reported.to_owned(),
-            });
+            let ours = reported
+                .parse::<Digest>()
+                .map(|r| reprove_digest::digest_bytes(r.algorithm(), bytes) == r);
+            if !matches!(ours, Ok(true)) {
+                return Err(RegistryError::DigestMismatch {
+                    registry: repo.registry().to_owned(),
+                    what,
+                    expected: digest.to_string(),
+                    actual: reported.to_owned(),
+                });
+            }
         }
-        Ok(digest)
+        Ok(PushedManifest {
+            digest,
+            has_subject_header: resp.headers().contains_key("oci-subject"),
+        })
     }
 
     /// Reads the blob `digest` of `repo`, at most `limit` bytes; `Ok(None)` when the registry
@@ -350,7 +409,7 @@ impl RegistryClient {
                     return Err(RegistryError::ForeignRedirect {
                         registry: registry.to_owned(),
                         what,
-                        location,
+                        location: without_query(&location),
                     });
                 }
             };
@@ -385,136 +444,278 @@ impl RegistryClient {
         Ok(Some(bytes))
     }
 
-    /// The manifests whose `subject` is `subject`, of `artifact_type` when given: from the
-    /// referrers API, else from the fallback tag.
+    /// The manifests the registry says have `subject` as their subject, of `artifact_type`
+    /// when given: from the referrers API (every page), else from the fallback tag. What the
+    /// registry says: a caller fetches each by digest and checks its `subject` itself.
+    /// Entries that are not descriptors are skipped, not fatal (anyone who may push could
+    /// otherwise hide every referrer behind one bad entry).
     pub fn referrers(
         &self,
         repo: &ImageRef,
         subject: &Digest,
         artifact_type: Option<&str>,
     ) -> Result<Vec<Descriptor>, RegistryError> {
+        /// Pages and entries read at most: a registry cannot make a listing unbounded.
+        const MAX_PAGES: usize = 16;
+        const MAX_ENTRIES: usize = 10_000;
         let what = format!("referrers of {}@{subject}", repo.name());
-        let resp = self.send(
-            repo,
-            Access::Pull,
-            Method::Get,
-            &format!("{}/referrers/{subject}", self.repo_url(repo)),
-            &[("Accept", OCI_INDEX)],
-            &[],
-        )?;
-        let index = match resp.status().as_u16() {
-            200 => resp
-                .into_body()
-                .into_with_config()
-                .limit(MAX_MANIFEST_BYTES)
-                .read_to_vec()
-                .map_err(|e| match e {
-                    ureq::Error::BodyExceedsLimit(_) => RegistryError::TooLarge {
-                        registry: repo.registry().to_owned(),
-                        what: what.clone(),
-                    },
-                    other => Self::unreachable(repo.registry(), &other),
-                })?,
-            // No referrers API: the fallback tag, if anything was ever attached.
-            404 => match self.get_manifest(repo, &fallback_tag(subject))? {
-                Some(m) => m.bytes,
-                None => return Ok(Vec::new()),
-            },
-            _ => return Err(Self::unexpected(repo, &what, resp)),
-        };
-        let mut found = index_manifests(&index).map_err(|reason| RegistryError::Http {
-            registry: repo.registry().to_owned(),
-            what: what.clone(),
-            status: 200,
-            detail: Some(reason),
-        })?;
+        let mut url = format!("{}/referrers/{subject}", self.repo_url(repo));
+        let mut found: Vec<Descriptor> = Vec::new();
+        for page in 0.. {
+            if page == MAX_PAGES {
+                return Err(RegistryError::Http {
+                    registry: repo.registry().to_owned(),
+                    what,
+                    status: 200,
+                    detail: Some(format!("more than {MAX_PAGES} pages of referrers")),
+                });
+            }
+            let resp = self.send(
+                repo,
+                Access::Pull,
+                Method::Get,
+                &url,
+                &[("Accept", OCI_INDEX)],
+                &[],
+            )?;
+            let status = resp.status().as_u16();
+            let is_index = resp
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|t| t.split(';').next().unwrap_or(t).trim() == OCI_INDEX);
+            // No referrers API (404, or an answer that is not an index): the fallback tag.
+            if page == 0 && (status == 404 || (status == 200 && !is_index)) {
+                let Some(m) = self.get_manifest(repo, &fallback_tag(subject))? else {
+                    return Ok(Vec::new());
+                };
+                found = index_entries(&m.bytes)
+                    .map_err(|reason| Self::bad_index(repo, &fallback_tag(subject), reason))?
+                    .iter()
+                    .filter_map(|v| serde_json::from_value(v.clone()).ok())
+                    .collect();
+                break;
+            }
+            if status != 200 || !is_index {
+                return Err(Self::unexpected(repo, &what, resp));
+            }
+            let next = next_link(&resp);
+            let bytes = read_limited(repo, &what, resp)?;
+            found.extend(
+                index_entries(&bytes)
+                    .map_err(|reason| Self::bad_index(repo, &what, reason))?
+                    .iter()
+                    .filter_map(|v| serde_json::from_value(v.clone()).ok()),
+            );
+            if found.len() > MAX_ENTRIES {
+                return Err(RegistryError::Http {
+                    registry: repo.registry().to_owned(),
+                    what,
+                    status: 200,
+                    detail: Some(format!("more than {MAX_ENTRIES} referrers")),
+                });
+            }
+            match next {
+                Some(link) => {
+                    let base = format!(
+                        "{}://{}",
+                        self.scheme(repo.registry()),
+                        Self::api_host(repo.registry())
+                    );
+                    let absolute = if link.starts_with('/') {
+                        format!("{base}{link}")
+                    } else {
+                        link
+                    };
+                    // The next page on the registry itself only.
+                    if !absolute.starts_with(&format!("{base}/")) {
+                        return Err(RegistryError::ForeignRedirect {
+                            registry: repo.registry().to_owned(),
+                            what,
+                            location: absolute,
+                        });
+                    }
+                    url = absolute;
+                }
+                None => break,
+            }
+        }
         // A registry may ignore the filter (it says so in `OCI-Filters-Applied`): filter here.
         if let Some(t) = artifact_type {
             found.retain(|d| d.artifact_type.as_deref() == Some(t));
         }
+        let mut seen = std::collections::HashSet::new();
+        found.retain(|d| seen.insert(d.digest.clone()));
         Ok(found)
     }
 
-    /// Pushes `manifest` (an image manifest with a `subject`) by its digest, and, where the
-    /// registry does not answer with `OCI-Subject` (no referrers API), adds it to the
-    /// fallback tag's index of `subject`. The manifest's descriptor.
+    fn bad_index(repo: &ImageRef, what: &str, reason: String) -> RegistryError {
+        RegistryError::Http {
+            registry: repo.registry().to_owned(),
+            what: what.to_owned(),
+            status: 200,
+            detail: Some(reason),
+        }
+    }
+
+    /// Pushes `manifest` (an image manifest whose `subject` is `subject`) by its digest and,
+    /// where the registry does not answer with `OCI-Subject` (no referrers API), lists it in
+    /// the fallback tag's index, read again afterwards to make sure a concurrent pusher did
+    /// not drop it. The descriptor is the manifest's own (distribution-spec "Pushing
+    /// Manifests with Subject": `artifactType`, else `config.mediaType`, and its annotations).
     pub fn push_referrer(
         &self,
         repo: &ImageRef,
         subject: &Digest,
         media_type: &str,
-        artifact_type: &str,
-        annotations: BTreeMap<String, String>,
         manifest: &[u8],
     ) -> Result<Descriptor, RegistryError> {
         let digest = sha256_bytes(manifest);
         let what = format!("{}@{digest}", repo.name());
-        let resp = self.send(
-            repo,
-            Access::Push,
-            Method::Put,
-            &format!("{}/manifests/{digest}", self.repo_url(repo)),
-            &[("Content-Type", media_type)],
-            manifest,
-        )?;
-        if resp.status().as_u16() != 201 {
-            return Err(Self::unexpected(repo, &what, resp));
+        let bad = |reason: &str| RegistryError::Http {
+            registry: repo.registry().to_owned(),
+            what: what.clone(),
+            status: 0,
+            detail: Some(format!("not pushed: {reason}")),
+        };
+        let parsed: serde_json::Value =
+            serde_json::from_slice(manifest).map_err(|_| bad("the manifest is not JSON"))?;
+        if parsed.pointer("/subject/digest").and_then(|d| d.as_str()) != Some(&subject.to_string())
+        {
+            return Err(bad(
+                "the manifest's `subject` is not the subject it is attached to",
+            ));
         }
+        let artifact_type = parsed
+            .get("artifactType")
+            .or_else(|| parsed.pointer("/config/mediaType"))
+            .and_then(|t| t.as_str())
+            .map(str::to_owned);
+        let annotations: BTreeMap<String, String> = parsed
+            .get("annotations")
+            .and_then(|a| serde_json::from_value(a.clone()).ok())
+            .unwrap_or_default();
+        let pushed = self.push_manifest_answer(repo, &digest.to_string(), media_type, manifest)?;
         let descriptor = Descriptor {
             media_type: media_type.to_owned(),
             digest,
             size: manifest.len() as u64,
-            artifact_type: Some(artifact_type.to_owned()),
+            artifact_type,
             annotations,
         };
-        if resp.headers().contains_key("oci-subject") {
+        if pushed.has_subject_header {
             return Ok(descriptor);
         }
         let tag = fallback_tag(subject);
-        let mut listed = match self.get_manifest(repo, &tag)? {
-            Some(m) => index_manifests(&m.bytes).map_err(|reason| RegistryError::Http {
-                registry: repo.registry().to_owned(),
-                what: format!("{}:{tag}", repo.name()),
-                status: 200,
-                detail: Some(reason),
-            })?,
-            None => Vec::new(),
-        };
-        if !listed.iter().any(|d| d.digest == descriptor.digest) {
-            listed.push(descriptor.clone());
+        let entry = serde_json::to_value(&descriptor).map_err(|e| bad(&e.to_string()))?;
+        // Read, add, write, read again: two pushers racing can each drop the other's entry.
+        for _ in 0..5 {
+            let mut entries = match self.get_manifest(repo, &tag)? {
+                Some(m) if m.media_type == OCI_INDEX => {
+                    index_entries(&m.bytes).map_err(|reason| Self::bad_index(repo, &tag, reason))?
+                }
+                Some(m) => {
+                    return Err(Self::bad_index(
+                        repo,
+                        &tag,
+                        format!(
+                            "the fallback tag holds a `{}`, not an image index: left as it is",
+                            m.media_type
+                        ),
+                    ));
+                }
+                None => Vec::new(),
+            };
+            let listed = |entries: &[serde_json::Value]| {
+                entries.iter().any(|v| {
+                    v.get("digest").and_then(|d| d.as_str()) == Some(&descriptor.digest.to_string())
+                })
+            };
+            if listed(&entries) {
+                return Ok(descriptor);
+            }
+            // Other tools' entries are kept as they are, with fields this client does not know.
+            entries.push(entry.clone());
+            let index = serde_json::json!({
+                "schemaVersion": 2,
+                "mediaType": OCI_INDEX,
+                "manifests": entries,
+            });
+            let bytes = serde_json::to_vec(&index).map_err(|e| bad(&e.to_string()))?;
+            self.push_manifest(repo, &tag, OCI_INDEX, &bytes)?;
+            if let Some(m) = self.get_manifest(repo, &tag)?
+                && index_entries(&m.bytes).is_ok_and(|e| listed(&e))
+            {
+                return Ok(descriptor);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(
+                50 + u64::from(descriptor.digest.as_bytes()[0]),
+            ));
         }
-        let index = serde_json::json!({
-            "schemaVersion": 2,
-            "mediaType": OCI_INDEX,
-            "manifests": listed,
-        });
-        let bytes = serde_json::to_vec(&index).map_err(|e| RegistryError::Http {
-            registry: repo.registry().to_owned(),
-            what: format!("{}:{tag}", repo.name()),
-            status: 0,
-            detail: Some(e.to_string()),
-        })?;
-        self.push_manifest(repo, &tag, OCI_INDEX, &bytes)?;
-        Ok(descriptor)
+        Err(bad(
+            "the fallback tag kept losing this entry to other pushers",
+        ))
     }
 }
 
-/// The fallback tag of the referrers of `subject`: `<alg>-<hex>` (distribution-spec
-/// "Referrers Tag Schema").
+/// A URL without its query: presigned URLs carry their signature there, which an error
+/// message must not repeat.
+fn without_query(url: &str) -> String {
+    url.split(['?', '#']).next().unwrap_or_default().to_owned()
+}
+
+/// The `next` page of a paginated answer (`Link: <url>; rel="next"`, RFC 8288).
+fn next_link(resp: &Response) -> Option<String> {
+    resp.headers().get_all("link").iter().find_map(|v| {
+        let v = v.to_str().ok()?;
+        v.split(',').find_map(|part| {
+            let (target, params) = part.trim().split_once(';')?;
+            let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+            params
+                .split(';')
+                .any(|p| {
+                    let p = p.trim().replace(' ', "");
+                    p == "rel=\"next\"" || p == "rel=next"
+                })
+                .then(|| target.to_owned())
+        })
+    })
+}
+
+/// An index's body, at most [`MAX_MANIFEST_BYTES`].
+fn read_limited(repo: &ImageRef, what: &str, resp: Response) -> Result<Vec<u8>, RegistryError> {
+    resp.into_body()
+        .into_with_config()
+        .limit(MAX_MANIFEST_BYTES)
+        .read_to_vec()
+        .map_err(|e| match e {
+            ureq::Error::BodyExceedsLimit(_) => RegistryError::TooLarge {
+                registry: repo.registry().to_owned(),
+                what: what.to_owned(),
+            },
+            other => RegistryClient::unreachable(repo.registry(), &other),
+        })
+}
+
+/// The fallback tag of the referrers of `subject`: `<alg>-<hex>`, the hex cut to 64
+/// characters (distribution-spec "Referrers Tag Schema").
 pub fn fallback_tag(subject: &Digest) -> String {
-    format!("{}-{}", subject.algorithm().as_str(), subject.hex())
+    let hex = subject.hex();
+    format!(
+        "{}-{}",
+        subject.algorithm().as_str(),
+        &hex[..hex.len().min(64)]
+    )
 }
 
-/// The `manifests` of an image index.
-fn index_manifests(bytes: &[u8]) -> Result<Vec<Descriptor>, String> {
-    #[derive(serde::Deserialize)]
-    struct Index {
-        #[serde(default)]
-        manifests: Vec<Descriptor>,
+/// The `manifests` of an image index, each as it is (a member that is not one is an error).
+fn index_entries(bytes: &[u8]) -> Result<Vec<serde_json::Value>, String> {
+    let v: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    match v.get("manifests") {
+        Some(serde_json::Value::Array(a)) => Ok(a.clone()),
+        _ => Err("not an image index (no `manifests` list)".to_owned()),
     }
-    serde_json::from_slice::<Index>(bytes)
-        .map(|i| i.manifests)
-        .map_err(|e| format!("not an image index: {e}"))
 }
 
 #[cfg(all(test, feature = "testing"))]
@@ -547,6 +748,7 @@ mod tests {
         });
         if let Some((d, size)) = subject {
             m["subject"] = serde_json::json!({"mediaType": OCI_MANIFEST, "digest": d.to_string(), "size": size});
+            m["annotations"] = serde_json::json!({"dev.reprove.name": layer.to_string()});
         }
         serde_json::to_vec(&m).unwrap()
     }
@@ -603,21 +805,24 @@ mod tests {
                 body.len(),
                 Some((&subject, subject_bytes.len())),
             );
-            let annotations = BTreeMap::from([("dev.reprove.name".to_owned(), "x".to_owned())]);
-            pushed.push(
-                c.push_referrer(
-                    &repo,
-                    &subject,
-                    OCI_MANIFEST,
-                    "application/vnd.dev.sigstore.bundle.v0.3+json",
-                    annotations,
-                    &m,
-                )
-                .unwrap(),
-            );
+            pushed.push(c.push_referrer(&repo, &subject, OCI_MANIFEST, &m).unwrap());
+            // Again: listed once.
+            c.push_referrer(&repo, &subject, OCI_MANIFEST, &m).unwrap();
         }
+        // The descriptors are the manifests' own: artifactType and annotations copied.
+        assert_eq!(
+            pushed[0].artifact_type.as_deref(),
+            Some("application/vnd.dev.sigstore.bundle.v0.3+json")
+        );
+        assert!(pushed[0].annotations.contains_key("dev.reprove.name"));
         let found = c.referrers(&repo, &subject, None).unwrap();
         assert_eq!(found, pushed);
+        // A manifest whose subject is another one is not attached to this subject.
+        let other = artifact(&empty, &layer, 8, Some((&empty, 2)));
+        assert!(
+            c.push_referrer(&repo, &subject, OCI_MANIFEST, &other)
+                .is_err()
+        );
         assert_eq!(
             c.referrers(
                 &repo,
@@ -667,5 +872,206 @@ mod tests {
         .unwrap();
         let d = c.push_blob(&repo, b"x").unwrap();
         assert_eq!(c.get_blob(&repo, &d, 16).unwrap().unwrap(), b"x");
+    }
+
+    /// Regression (attack review): basic auth was asked for again on every request, so each
+    /// pushed body went out once without credentials first (a server may close the
+    /// connection on an unread body).
+    #[test]
+    fn once_a_registry_asked_for_basic_auth_every_request_carries_it() {
+        let (host, seen) = fake(|req, auth| {
+            if auth == "none" {
+                reply(
+                    "401 Unauthorized",
+                    "WWW-Authenticate: Basic realm=\"x\"\r\n",
+                )
+            } else if req.starts_with("POST") {
+                reply(
+                    "202 Accepted",
+                    "Location: /v2/evidence/app/blobs/uploads/u1\r\n",
+                )
+            } else if req.starts_with("PUT") {
+                reply("201 Created", "")
+            } else {
+                reply("404 Not Found", "")
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let auth = dir.path().join("config.json");
+        // ci:s3cret
+        std::fs::write(
+            &auth,
+            format!(r#"{{"auths":{{"{host}":{{"auth":"Y2k6czNjcmV0"}}}}}}"#),
+        )
+        .unwrap();
+        let c = RegistryClient::new(ClientOptions {
+            auth_file: Some(auth),
+            ..Default::default()
+        })
+        .unwrap();
+        let repo: ImageRef = format!("{host}/evidence/app:v1").parse().unwrap();
+        c.push_blob(&repo, &vec![7u8; 1 << 20]).unwrap();
+        let seen = seen.lock().unwrap().clone();
+        // The HEAD asked once without; the POST and the PUT with its body had them at once.
+        let auths: Vec<bool> = seen.iter().map(|(_, a)| a.starts_with("basic ")).collect();
+        assert_eq!(
+            auths,
+            [false, true, true, true],
+            "HEAD, HEAD, POST, PUT: {seen:?}"
+        );
+    }
+
+    #[test]
+    fn a_sha512_subject_has_a_64_character_fallback_tag() {
+        let d = reprove_digest::digest_bytes(reprove_digest::Algorithm::Sha512, b"x");
+        let tag = fallback_tag(&d);
+        assert_eq!(tag, format!("sha512-{}", &d.hex()[..64]));
+    }
+
+    /// Each request line with its `Authorization` header.
+    type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
+    /// A registry that answers every request with `answer(request line, authorization)`, recording each
+    /// request line and its `Authorization` header.
+    fn fake(answer: impl Fn(&str, &str) -> String + Send + 'static) -> (String, Seen) {
+        use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = format!("127.0.0.1:{}", l.local_addr().unwrap().port());
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen2 = seen.clone();
+        std::thread::spawn(move || {
+            for conn in l.incoming().flatten() {
+                let mut r = BufReader::new(conn.try_clone().unwrap());
+                let (mut first, mut auth, mut len) = (String::new(), String::from("none"), 0usize);
+                let mut line = String::new();
+                while r.read_line(&mut line).unwrap_or(0) > 0 {
+                    if first.is_empty() {
+                        first = line.trim().to_owned();
+                    }
+                    let lower = line.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("authorization:") {
+                        auth = v.trim().to_owned();
+                    }
+                    if let Some(v) = lower.strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                    line.clear();
+                }
+                let mut body = vec![0u8; len];
+                let _ = r.read_exact(&mut body);
+                let _ = (&conn).write_all(answer(&first, &auth).as_bytes());
+                seen2.lock().unwrap().push((first.clone(), auth));
+            }
+        });
+        (host, seen)
+    }
+
+    fn reply(status: &str, headers: &str) -> String {
+        format!("HTTP/1.1 {status}\r\n{headers}Content-Length: 0\r\nConnection: close\r\n\r\n")
+    }
+
+    #[test]
+    fn an_upload_session_on_another_host_gets_neither_content_nor_credentials() {
+        let (evil, evil_seen) = fake(|_, _| reply("201 Created", ""));
+        let (host, seen) = fake(move |req, _| {
+            if req.starts_with("HEAD") {
+                reply("404 Not Found", "")
+            } else {
+                reply(
+                    "202 Accepted",
+                    &format!("Location: http://{evil}/upload?x=1\r\n"),
+                )
+            }
+        });
+        let repo: ImageRef = format!("{host}/evidence/app:v1").parse().unwrap();
+        let err = client().push_blob(&repo, b"secret bundle").unwrap_err();
+        assert!(
+            matches!(err, RegistryError::ForeignRedirect { .. }),
+            "{err}"
+        );
+        assert!(evil_seen.lock().unwrap().is_empty());
+        assert_eq!(seen.lock().unwrap().len(), 2, "HEAD and POST only");
+    }
+
+    #[test]
+    fn a_registry_that_misreports_what_it_stored_or_serves_other_bytes_is_caught() {
+        let wrong = sha256_bytes(b"other");
+        let (host, _) = fake(move |req, _| {
+            if req.starts_with("PUT") {
+                reply(
+                    "201 Created",
+                    &format!("Docker-Content-Digest: {wrong}\r\n"),
+                )
+            } else {
+                // Any blob: five bytes that are not what was asked for.
+                "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nother".to_owned()
+            }
+        });
+        let repo: ImageRef = format!("{host}/evidence/app:v1").parse().unwrap();
+        let err = client()
+            .push_manifest(&repo, "v1", OCI_MANIFEST, b"{}")
+            .unwrap_err();
+        assert!(matches!(err, RegistryError::DigestMismatch { .. }), "{err}");
+        let err = client()
+            .get_blob(&repo, &sha256_bytes(b"asked"), 1 << 10)
+            .unwrap_err();
+        assert!(matches!(err, RegistryError::DigestMismatch { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_blob_redirect_elsewhere_is_followed_only_over_https_and_never_with_credentials() {
+        // To plain HTTP on another port: refused (a CDN is HTTPS), and never asked.
+        let (cdn, cdn_seen) = fake(|_, _| reply("200 OK", ""));
+        let (host, _) = fake(move |_, _| {
+            reply(
+                "307 Temporary Redirect",
+                &format!("Location: http://{cdn}/blob\r\n"),
+            )
+        });
+        let repo: ImageRef = format!("{host}/evidence/app:v1").parse().unwrap();
+        let err = client()
+            .get_blob(&repo, &sha256_bytes(b"x"), 16)
+            .unwrap_err();
+        assert!(
+            matches!(err, RegistryError::ForeignRedirect { .. }),
+            "{err}"
+        );
+        assert!(cdn_seen.lock().unwrap().is_empty());
+        // On the registry itself: followed, at most five times.
+        let (host, seen) = fake(|_, _| {
+            reply(
+                "307 Temporary Redirect",
+                "Location: /v2/evidence/app/blobs/again\r\n",
+            )
+        });
+        let repo: ImageRef = format!("{host}/evidence/app:v1").parse().unwrap();
+        assert!(client().get_blob(&repo, &sha256_bytes(b"x"), 16).is_err());
+        assert_eq!(seen.lock().unwrap().len(), 6);
+    }
+
+    #[test]
+    fn a_fallback_tag_that_is_not_an_index_is_left_alone() {
+        let reg = TestRegistry::start();
+        let c = client();
+        let repo: ImageRef = format!("{}/evidence/app:v1", reg.host).parse().unwrap();
+        let empty = c.push_blob(&repo, b"{}").unwrap();
+        let layer = c.push_blob(&repo, b"artifact").unwrap();
+        let subject_bytes = artifact(&empty, &layer, 8, None);
+        let subject = c
+            .push_manifest(&repo, "v1", OCI_MANIFEST, &subject_bytes)
+            .unwrap();
+        // Someone put an image manifest where the fallback index would be.
+        c.push_manifest(&repo, &fallback_tag(&subject), OCI_MANIFEST, &subject_bytes)
+            .unwrap();
+        let m = artifact(&empty, &layer, 8, Some((&subject, subject_bytes.len())));
+        assert!(c.push_referrer(&repo, &subject, OCI_MANIFEST, &m).is_err());
+        let still = c
+            .get_manifest(&repo, &fallback_tag(&subject))
+            .unwrap()
+            .unwrap();
+        assert_eq!(still.bytes, subject_bytes);
     }
 }
