@@ -10,56 +10,10 @@ use anyhow::{Context as _, Result, bail};
 use reprove_oci::testing::TestRegistry;
 
 use crate::util::{
-    Dockerd, cargo, copy_dir, debian_gcc_rootfs, ensure_tools, git, have, root, say, target,
+    Engine, cargo, copy_dir, debian_gcc_rootfs, ensure_engine, ensure_tools, git, root, say, target,
 };
 
 const T0: i64 = 1_735_689_600; // 2025-01-01T00:00:00Z
-
-/// The engine the demo uses: one that already runs, or one it starts.
-struct Engine {
-    /// DOCKER_HOST for reprove and docker (`None`: the client's default).
-    host: Option<String>,
-    _own: Option<Dockerd>,
-}
-
-fn docker_works(host: Option<&str>) -> bool {
-    let mut cmd = Command::new("docker");
-    cmd.arg("info").stdout(Stdio::null()).stderr(Stdio::null());
-    if let Some(h) = host {
-        cmd.env("DOCKER_HOST", h);
-    }
-    cmd.status().map(|s| s.success()).unwrap_or(false)
-}
-
-fn ensure_engine() -> Result<Engine> {
-    if let Ok(h) = std::env::var("DOCKER_HOST")
-        && have("docker")
-        && docker_works(Some(&h))
-    {
-        say(&format!("xtask: using the docker engine at {h}"));
-        return Ok(Engine {
-            host: Some(h),
-            _own: None,
-        });
-    }
-    if have("docker") && docker_works(None) {
-        say("xtask: using the running docker engine");
-        return Ok(Engine {
-            host: None,
-            _own: None,
-        });
-    }
-    // Installs Debian's docker.io when running as root with apt; else says what to install.
-    ensure_tools(&[("dockerd", "docker.io"), ("docker", "docker.io")]).context(
-        "no container engine: install Debian's docker.io (sudo apt-get install docker.io) or point DOCKER_HOST at a running engine",
-    )?;
-    say("xtask: starting a docker engine of our own (no bridge, no iptables)");
-    let own = Dockerd::start()?;
-    Ok(Engine {
-        host: Some(own.host.clone()),
-        _own: Some(own),
-    })
-}
 
 struct Demo {
     bin: PathBuf,
@@ -79,9 +33,7 @@ impl Demo {
             .env_remove("REPROVE_PASSWORD")
             .env_remove("COSIGN_PASSWORD")
             .env("REPROVE_PROGRESS", "1");
-        if let Some(h) = &self.engine.host {
-            cmd.env("DOCKER_HOST", h);
-        }
+        self.engine.apply(&mut cmd);
         let status = cmd.status().context("failed to run reprove")?;
         Ok(status.code().unwrap_or(2))
     }
@@ -137,9 +89,7 @@ impl Demo {
             .arg(format!("{}:/work", src.display()))
             .args(["-w", "/work", image, "make", "dist"])
             .stdout(Stdio::null());
-        if let Some(h) = &self.engine.host {
-            cmd.env("DOCKER_HOST", h);
-        }
+        self.engine.apply(&mut cmd);
         crate::util::run(&mut cmd)?;
         std::fs::create_dir_all(out)?;
         for name in ["hello", "hello.tar.gz"] {

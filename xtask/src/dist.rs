@@ -311,7 +311,10 @@ pub fn run(args: &DistArgs) -> Result<()> {
         bail!("the registry on 127.0.0.1:{port} does not serve the pinned {pin} after the push");
     }
 
-    let (_dockerd, docker_host) = engine(args)?;
+    let engine = match &args.docker_host {
+        Some(h) => util::Engine::at(h),
+        None => util::ensure_engine()?,
+    };
     util::cargo(&["build", "-p", "reprove-cli"], &[])?;
     let reprove = util::target().join("debug").join("reprove");
 
@@ -331,14 +334,14 @@ pub fn run(args: &DistArgs) -> Result<()> {
     let started = std::time::Instant::now();
     // -v: progress (the fetch, the build) in a log that is not a terminal.
     util::run(
-        Command::new(&reprove)
+        engine
+            .apply(&mut Command::new(&reprove))
             .arg("-v")
             .arg("-C")
             .arg(&repo)
             .args(["rebuild", "--keep"])
             .arg(&kept)
-            .args(["--fetch-network", "host", "--", tag.as_str()])
-            .env("DOCKER_HOST", &docker_host),
+            .args(["--fetch-network", "host", "--", tag.as_str()]),
     )?;
     let first = started.elapsed();
     let binary = std::fs::read(kept.join("artifacts").join("reprove"))
@@ -378,14 +381,14 @@ pub fn run(args: &DistArgs) -> Result<()> {
     // The image runs: loaded into the engine, `reprove --version` names the tag and commit.
     let image_path = staging_path.join("reprove-image.oci.tar");
     docker(
-        &docker_host,
+        &engine,
         &["load", "--input", &image_path.display().to_string()],
     )?;
     let version = docker(
-        &docker_host,
+        &engine,
         &["run", "--rm", "--network", "none", &image.name, "--version"],
     );
-    let _ = docker(&docker_host, &["image", "rm", &image.name]);
+    let _ = docker(&engine, &["image", "rm", &image.name]);
     let version = version?;
     if !version.contains(&commit) || !version.contains(tag.as_str()) {
         bail!(
@@ -404,10 +407,11 @@ pub fn run(args: &DistArgs) -> Result<()> {
     ));
 
     if let Some(key) = &args.key {
-        release(&reprove, &repo, &tag, key, &staging_path, &docker_host)?;
+        release(&reprove, &repo, &tag, key, &staging_path, &engine)?;
     } else if args.check {
         let mut again = Command::new(&reprove);
-        again
+        engine
+            .apply(&mut again)
             .arg("-v")
             .arg("-C")
             .arg(&repo)
@@ -415,11 +419,8 @@ pub fn run(args: &DistArgs) -> Result<()> {
             .arg(staging_path.join("SHA256SUMS"))
             .arg("--keep")
             .arg(staging_path.join("check"))
-            .args(["--fetch-network", "host", "--", tag.as_str()])
-            .env("DOCKER_HOST", &docker_host);
-        util::say(&format!("$ {}", util::describe(&again)));
-        let status = again.status().context("failed to start the second build")?;
-        match status.code() {
+            .args(["--fetch-network", "host", "--", tag.as_str()]);
+        match util::exit_code(&mut again)? {
             Some(0) => {}
             // reprove rebuild: 1 is a difference, 2 a build that could not run.
             Some(1) => {
@@ -432,7 +433,7 @@ pub fn run(args: &DistArgs) -> Result<()> {
                     failed.display()
                 );
             }
-            _ => bail!("the second build of reprove could not run ({status})"),
+            other => bail!("the second build of reprove could not run (exit {other:?})"),
         }
         std::fs::remove_dir_all(staging_path.join("check"))?;
         util::out(&format!("dist {tag}: a second build gave the same bytes"));
@@ -524,7 +525,7 @@ fn release(
     tag: &Tag,
     key: &Path,
     staging: &Path,
-    docker_host: &str,
+    engine: &util::Engine,
 ) -> Result<()> {
     // The release compares a folder of exactly the published artifacts.
     let published = staging.join("artifacts");
@@ -532,14 +533,7 @@ fn release(
     std::fs::copy(staging.join("reprove"), published.join("reprove"))
         .context("failed to copy the binary for the release")?;
     let evidence = staging.join("evidence");
-    let code = |cmd: &mut Command| -> Result<Option<i32>> {
-        util::say(&format!("$ {}", util::describe(cmd)));
-        Ok(cmd
-            .env("DOCKER_HOST", docker_host)
-            .status()
-            .with_context(|| format!("failed to start `{}`", util::describe(cmd)))?
-            .code())
-    };
+    let code = |cmd: &mut Command| util::exit_code(engine.apply(cmd));
     match code(
         Command::new(reprove)
             .arg("-v")
@@ -609,35 +603,9 @@ fn loopback_port(image: &ImageRef) -> Result<u16> {
         })
 }
 
-/// The engine: the environment's when it answers, else a dockerd of our own.
-fn engine(args: &DistArgs) -> Result<(Option<util::Dockerd>, String)> {
-    if let Some(h) = &args.docker_host {
-        return Ok((None, h.clone()));
-    }
-    let env_host =
-        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
-    let answers = Command::new("docker")
-        .args(["-H", &env_host, "info"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if answers {
-        return Ok((None, env_host));
-    }
-    util::ensure_tools(&[
-        ("dockerd", "docker.io"),
-        ("/usr/bin/docker-registry", "docker-registry"),
-    ])?;
-    let d = util::Dockerd::start()?;
-    let host = d.host.clone();
-    Ok((Some(d), host))
-}
-
-fn docker(host: &str, args: &[&str]) -> Result<String> {
-    let out = Command::new("docker")
-        .args(["-H", host])
+fn docker(engine: &util::Engine, args: &[&str]) -> Result<String> {
+    let out = engine
+        .apply(&mut Command::new("docker"))
         .args(args)
         .output()
         .context("failed to run docker")?;
@@ -847,29 +815,6 @@ fn docker_tag(tag: &str) -> String {
     t
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` for a Unix time (the proleptic Gregorian calendar, UTC): the
-/// `created` the image config records, which is the commit's time, not today's.
-fn rfc3339(epoch: i64) -> String {
-    let days = epoch.div_euclid(86_400);
-    let secs = epoch.rem_euclid(86_400);
-    // Days to civil date (H. Hinnant, "chrono-Compatible Low-Level Date Algorithms").
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
 impl OciImage {
     fn new(
         tag: &str,
@@ -879,7 +824,8 @@ impl OciImage {
         base_layer: Vec<u8>,
         binary_layer: Vec<u8>,
     ) -> Result<OciImage> {
-        let created = rfc3339(epoch);
+        // The commit's time, not today's.
+        let created = reprove_source::rfc3339_utc(epoch);
         let layers = [base_layer, binary_layer];
         let layer_digests: Vec<Digest> = layers.iter().map(|l| sha256_bytes(l)).collect();
         let labels = serde_json::json!({
@@ -1004,14 +950,6 @@ impl OciImage {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_are_civil_utc() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
-    }
 
     #[test]
     fn docker_tags_are_valid() {

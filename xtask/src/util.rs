@@ -34,6 +34,16 @@ pub fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
+/// Runs a command, echoing it; its exit code (`None`: killed by a signal), for callers that
+/// tell one failure from another.
+pub fn exit_code(cmd: &mut Command) -> Result<Option<i32>> {
+    say(&format!("$ {}", describe(cmd)));
+    Ok(cmd
+        .status()
+        .with_context(|| format!("failed to start `{}`", describe(cmd)))?
+        .code())
+}
+
 pub fn describe(cmd: &Command) -> String {
     let mut s = cmd.get_program().to_string_lossy().into_owned();
     for a in cmd.get_args() {
@@ -266,6 +276,71 @@ pub fn copy_dir(from: &Path, to: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The engine xtask's commands use: one that already runs, or one it starts.
+#[derive(Debug)]
+pub struct Engine {
+    /// DOCKER_HOST for reprove and docker (`None`: the client's default).
+    pub host: Option<String>,
+    _own: Option<Dockerd>,
+}
+
+impl Engine {
+    /// An engine someone else runs at `host`.
+    pub fn at(host: &str) -> Engine {
+        Engine {
+            host: Some(host.to_owned()),
+            _own: None,
+        }
+    }
+
+    /// Points `cmd` (reprove or docker) at this engine.
+    pub fn apply<'c>(&self, cmd: &'c mut Command) -> &'c mut Command {
+        if let Some(h) = &self.host {
+            cmd.env("DOCKER_HOST", h);
+        }
+        cmd
+    }
+}
+
+fn docker_works(host: Option<&str>) -> bool {
+    let mut cmd = Command::new("docker");
+    cmd.arg("info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    if let Some(h) = host {
+        cmd.env("DOCKER_HOST", h);
+    }
+    cmd.status().map(|s| s.success()).unwrap_or(false)
+}
+
+/// `DOCKER_HOST`'s engine when it answers, else the client's default one, else a dockerd of
+/// our own (installing Debian's docker.io when running as root with apt).
+pub fn ensure_engine() -> Result<Engine> {
+    if let Ok(h) = std::env::var("DOCKER_HOST")
+        && have("docker")
+        && docker_works(Some(&h))
+    {
+        say(&format!("xtask: using the docker engine at {h}"));
+        return Ok(Engine::at(&h));
+    }
+    if have("docker") && docker_works(None) {
+        say("xtask: using the running docker engine");
+        return Ok(Engine {
+            host: None,
+            _own: None,
+        });
+    }
+    ensure_tools(&[("dockerd", "docker.io"), ("docker", "docker.io")]).context(
+        "no container engine: install Debian's docker.io (sudo apt-get install docker.io) or point DOCKER_HOST at a running engine",
+    )?;
+    say("xtask: starting a docker engine of our own (no bridge, no iptables)");
+    let own = Dockerd::start()?;
+    Ok(Engine {
+        host: Some(own.host.clone()),
+        _own: Some(own),
+    })
 }
 
 /// A Docker engine of our own, started without touching the host's network (no bridge, no

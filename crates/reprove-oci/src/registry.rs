@@ -368,6 +368,21 @@ impl RegistryClient {
         }
     }
 
+    /// `location` (absolute, or a path) as an absolute URL on `registry` itself, or `None`:
+    /// same scheme and same authority only, so nothing is downgraded to plain HTTP and no
+    /// credentials are carried to another host.
+    fn on_registry(&self, registry: &str, location: &str) -> Option<String> {
+        let host = Self::api_host(registry);
+        let absolute = if location.starts_with('/') {
+            format!("{}://{host}{location}", self.scheme(registry))
+        } else {
+            location.to_owned()
+        };
+        split_url(&absolute)
+            .is_some_and(|(scheme, authority)| scheme == self.scheme(registry) && authority == host)
+            .then_some(absolute)
+    }
+
     fn api_host(registry: &str) -> &str {
         if registry == "docker.io" {
             "registry-1.docker.io"
@@ -523,25 +538,17 @@ impl RegistryClient {
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or_default()
                         .to_owned();
-                    let next = if location.starts_with('/') {
-                        format!("{}://{host}{location}", self.scheme(registry))
-                    } else {
-                        location.clone()
-                    };
-                    // Same scheme and same authority only: never downgrade to plain HTTP, never
-                    // carry credentials to another host.
-                    let same_place = split_url(&next).is_some_and(|(scheme, authority)| {
-                        scheme == self.scheme(registry) && authority == host
-                    });
                     hops += 1;
-                    if !same_place || hops > 5 {
-                        return Err(RegistryError::ForeignRedirect {
-                            registry: registry.to_owned(),
-                            what,
-                            location,
-                        });
+                    match self.on_registry(registry, &location) {
+                        Some(next) if hops <= 5 => url = next,
+                        _ => {
+                            return Err(RegistryError::ForeignRedirect {
+                                registry: registry.to_owned(),
+                                what,
+                                location,
+                            });
+                        }
                     }
-                    url = next;
                 }
                 _ => {
                     let detail = resp

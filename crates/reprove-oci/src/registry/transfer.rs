@@ -211,22 +211,13 @@ impl RegistryClient {
         resp: &Response,
     ) -> Result<String, RegistryError> {
         let registry = image.registry();
-        let host = Self::api_host(registry);
         let location = resp
             .headers()
             .get("location")
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
-        let absolute = if location.starts_with('/') {
-            format!("{}://{host}{location}", self.scheme(registry))
-        } else {
-            location.clone()
-        };
-        let ok = split_url(&absolute).is_some_and(|(scheme, authority)| {
-            scheme == self.scheme(registry) && authority == host
-        });
-        if ok {
+        if let Some(absolute) = self.on_registry(registry, &location) {
             Ok(absolute)
         } else if location.is_empty() {
             Err(RegistryError::Http {
@@ -516,27 +507,17 @@ impl RegistryClient {
                 });
             }
             match next {
-                Some(link) => {
-                    let base = format!(
-                        "{}://{}",
-                        self.scheme(repo.registry()),
-                        Self::api_host(repo.registry())
-                    );
-                    let absolute = if link.starts_with('/') {
-                        format!("{base}{link}")
-                    } else {
-                        link
-                    };
-                    // The next page on the registry itself only.
-                    if !absolute.starts_with(&format!("{base}/")) {
+                // The next page on the registry itself only.
+                Some(link) => match self.on_registry(repo.registry(), &link) {
+                    Some(next) => url = next,
+                    None => {
                         return Err(RegistryError::ForeignRedirect {
                             registry: repo.registry().to_owned(),
                             what,
-                            location: absolute,
+                            location: without_query(&link),
                         });
                     }
-                    url = absolute;
-                }
+                },
                 None => break,
             }
         }
@@ -733,6 +714,55 @@ mod tests {
         .unwrap()
     }
 
+    /// A client with `ci:s3cret` for `registry` in its credentials file (kept while the
+    /// returned folder lives).
+    fn client_with_basic_auth(registry: &str) -> (tempfile::TempDir, RegistryClient) {
+        let dir = tempfile::tempdir().unwrap();
+        let auth = dir.path().join("config.json");
+        // ci:s3cret
+        std::fs::write(
+            &auth,
+            format!(r#"{{"auths":{{"{registry}":{{"auth":"Y2k6czNjcmV0"}}}}}}"#),
+        )
+        .unwrap();
+        let c = RegistryClient::new(ClientOptions {
+            auth_file: Some(auth),
+            ..Default::default()
+        })
+        .unwrap();
+        (dir, c)
+    }
+
+    /// A real registry holding `v1`, an artifact to attach referrers to.
+    struct Subject {
+        _reg: TestRegistry,
+        c: RegistryClient,
+        repo: ImageRef,
+        empty: Digest,
+        layer: Digest,
+        bytes: Vec<u8>,
+        digest: Digest,
+    }
+
+    fn subject() -> Subject {
+        let reg = TestRegistry::start();
+        let c = client();
+        let repo: ImageRef = format!("{}/evidence/app:v1", reg.host).parse().unwrap();
+        let empty = c.push_blob(&repo, b"{}").unwrap();
+        let layer = c.push_blob(&repo, b"artifact").unwrap();
+        let bytes = artifact(&empty, &layer, 8, None);
+        let digest = c.push_manifest(&repo, "v1", OCI_MANIFEST, &bytes).unwrap();
+        Subject {
+            _reg: reg,
+            c,
+            repo,
+            empty,
+            layer,
+            bytes,
+            digest,
+        }
+    }
+
     fn artifact(
         config: &Digest,
         layer: &Digest,
@@ -785,15 +815,15 @@ mod tests {
 
     #[test]
     fn referrers_through_the_fallback_tag_where_the_registry_has_no_api() {
-        let reg = TestRegistry::start();
-        let c = client();
-        let repo: ImageRef = format!("{}/evidence/app:v1", reg.host).parse().unwrap();
-        let empty = c.push_blob(&repo, b"{}").unwrap();
-        let layer = c.push_blob(&repo, b"artifact").unwrap();
-        let subject_bytes = artifact(&empty, &layer, 8, None);
-        let subject = c
-            .push_manifest(&repo, "v1", OCI_MANIFEST, &subject_bytes)
-            .unwrap();
+        let Subject {
+            _reg,
+            c,
+            repo,
+            empty,
+            layer,
+            bytes: subject_bytes,
+            digest: subject,
+        } = subject();
         assert!(c.referrers(&repo, &subject, None).unwrap().is_empty());
 
         let mut pushed = Vec::new();
@@ -854,22 +884,7 @@ mod tests {
             client().push_blob(&repo, b"x"),
             Err(RegistryError::Unauthorized { .. })
         ));
-        let dir = tempfile::tempdir().unwrap();
-        let auth = dir.path().join("config.json");
-        // ci:s3cret
-        std::fs::write(
-            &auth,
-            format!(
-                r#"{{"auths":{{"{}":{{"auth":"Y2k6czNjcmV0"}}}}}}"#,
-                reg.host
-            ),
-        )
-        .unwrap();
-        let c = RegistryClient::new(ClientOptions {
-            auth_file: Some(auth),
-            ..Default::default()
-        })
-        .unwrap();
+        let (_creds, c) = client_with_basic_auth(&reg.host);
         let d = c.push_blob(&repo, b"x").unwrap();
         assert_eq!(c.get_blob(&repo, &d, 16).unwrap().unwrap(), b"x");
     }
@@ -896,19 +911,7 @@ mod tests {
                 reply("404 Not Found", "")
             }
         });
-        let dir = tempfile::tempdir().unwrap();
-        let auth = dir.path().join("config.json");
-        // ci:s3cret
-        std::fs::write(
-            &auth,
-            format!(r#"{{"auths":{{"{host}":{{"auth":"Y2k6czNjcmV0"}}}}}}"#),
-        )
-        .unwrap();
-        let c = RegistryClient::new(ClientOptions {
-            auth_file: Some(auth),
-            ..Default::default()
-        })
-        .unwrap();
+        let (_creds, c) = client_with_basic_auth(&host);
         let repo: ImageRef = format!("{host}/evidence/app:v1").parse().unwrap();
         c.push_blob(&repo, &vec![7u8; 1 << 20]).unwrap();
         let seen = seen.lock().unwrap().clone();
@@ -1054,15 +1057,15 @@ mod tests {
 
     #[test]
     fn a_fallback_tag_that_is_not_an_index_is_left_alone() {
-        let reg = TestRegistry::start();
-        let c = client();
-        let repo: ImageRef = format!("{}/evidence/app:v1", reg.host).parse().unwrap();
-        let empty = c.push_blob(&repo, b"{}").unwrap();
-        let layer = c.push_blob(&repo, b"artifact").unwrap();
-        let subject_bytes = artifact(&empty, &layer, 8, None);
-        let subject = c
-            .push_manifest(&repo, "v1", OCI_MANIFEST, &subject_bytes)
-            .unwrap();
+        let Subject {
+            _reg,
+            c,
+            repo,
+            empty,
+            layer,
+            bytes: subject_bytes,
+            digest: subject,
+        } = subject();
         // Someone put an image manifest where the fallback index would be.
         c.push_manifest(&repo, &fallback_tag(&subject), OCI_MANIFEST, &subject_bytes)
             .unwrap();
