@@ -965,8 +965,11 @@ mod tests {
                 }
                 let mut body = vec![0u8; len];
                 let _ = r.read_exact(&mut body);
-                let _ = (&conn).write_all(answer(&first, &auth).as_bytes());
+                // Recorded before the answer goes out: a client done with its last request
+                // then finds every request in `seen`.
+                let answer = answer(&first, &auth);
                 seen2.lock().unwrap().push((first.clone(), auth));
+                let _ = (&conn).write_all(answer.as_bytes());
             }
         });
         (host, seen)
