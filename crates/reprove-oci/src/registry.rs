@@ -85,6 +85,8 @@ pub enum RegistryError {
         what: String,
         limit: u64,
     },
+    #[error("failed to write the blob `{what}` where it was asked for: {reason}")]
+    Write { what: String, reason: String },
     #[error("invalid credentials file `{path}`: {reason}")]
     AuthFile { path: String, reason: String },
 }

@@ -306,7 +306,7 @@ impl Staging {
     /// while this run was working; with it, the old folder is moved aside and removed only
     /// after the new one is in place (and put back if that fails).
     pub fn finish(
-        mut self,
+        self,
         tag: &str,
         commit: &str,
         outcome: ReleaseOutcome,
@@ -343,6 +343,14 @@ impl Staging {
         files.sort_by(|a, b| a.path.cmp(&b.path));
         let signed = index_statement(&index, &files)?;
         self.write(SIGNED_INDEX, &crate::pipeline::sign_statement(signed, key)?)?;
+        self.place()?;
+        Ok(index)
+    }
+
+    /// Renames the staged folder into place as it is (a folder pulled from a registry, whose
+    /// own signed index is the check): the same no-overwrite-without-force rules as
+    /// [`Staging::finish`].
+    pub fn place(mut self) -> Result<(), ReleaseError> {
         // Everything on disk before the folder appears (files moved in from the rebuild were
         // not synced where they were written), and the rename itself after.
         sync_tree(&self.dir)?;
@@ -391,7 +399,7 @@ impl Staging {
         if let Some((_, lock)) = self.lock.take() {
             let _ = std::fs::remove_file(lock);
         }
-        Ok(index)
+        Ok(())
     }
 }
 

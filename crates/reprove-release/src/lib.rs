@@ -6,12 +6,14 @@
 //! - [`provenance`]: SLSA provenance v1 from a [`reprove_build::RebuildReport`].
 //! - [`verify`]: `reprove verify` — every check with a stable id, k-of-n rebuilders, the VSA.
 //! - [`status`]: `reprove status` — every release tag with the state its evidence proves.
+//! - [`registry`]: evidence as OCI artifacts — push, pull, the releases a repository holds.
 //! - [`baseline_file`]: a baseline file named on the command line, read and verified.
 
 pub mod baseline_file;
 pub mod evidence;
 pub mod pipeline;
 pub mod provenance;
+pub mod registry;
 pub mod status;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -37,6 +39,23 @@ pub enum ReleaseError {
     NotABaseline { path: PathBuf, reason: String },
     #[error("the evidence folder `{}` already exists; pass --force to replace it", path.display())]
     EvidenceExists { path: PathBuf },
+    #[error("`{location}` is not an evidence location: {reason}")]
+    BadEvidenceLocation { location: String, reason: String },
+    #[error("failed to {action} at `{location}`")]
+    Registry {
+        action: String,
+        location: String,
+        #[source]
+        source: reprove_oci::registry::RegistryError,
+    },
+    #[error("`{location}` already holds other evidence (`{existing}`); pass --force to replace it")]
+    EvidenceInRegistry { location: String, existing: String },
+    #[error(
+        "no evidence at `{location}` (push it with `reprove release --push` or `reprove push-evidence`)"
+    )]
+    NoEvidenceInRegistry { location: String },
+    #[error("`{location}` is not reprove evidence: {reason}")]
+    NotEvidence { location: String, reason: String },
     #[error("`{}` is {}; evidence holds only regular files and folders", path.display(), kind.describe())]
     EvidenceNotPlain {
         path: PathBuf,

@@ -330,7 +330,8 @@ impl RegistryClient {
             &[("Content-Type", media_type)],
             bytes,
         )?;
-        if resp.status().as_u16() != 201 {
+        // 201 is the spec's answer; some registries answer 200 or 202 for the same success.
+        if !matches!(resp.status().as_u16(), 200 | 201 | 202) {
             return Err(Self::unexpected(repo, &what, resp));
         }
         // What the registry says it stored, in the algorithm it names.
@@ -365,6 +366,22 @@ impl RegistryClient {
         digest: &Digest,
         limit: u64,
     ) -> Result<Option<Vec<u8>>, RegistryError> {
+        let mut out = Vec::new();
+        Ok(self
+            .get_blob_to(repo, digest, limit, &mut out)?
+            .map(|_| out))
+    }
+
+    /// [`RegistryClient::get_blob`] streamed into `out`, with the number of bytes: memory
+    /// stays flat whatever the blob's size. On an error `out` holds a part of the blob (or
+    /// bytes that are not it), which the caller must throw away.
+    pub fn get_blob_to(
+        &self,
+        repo: &ImageRef,
+        digest: &Digest,
+        limit: u64,
+        out: &mut dyn std::io::Write,
+    ) -> Result<Option<u64>, RegistryError> {
         let registry = repo.registry();
         let what = format!("{}@{digest}", repo.name());
         let mut resp = self.send(
@@ -410,20 +427,49 @@ impl RegistryClient {
             404 => return Ok(None),
             _ => return Err(Self::unexpected(repo, &what, resp)),
         }
-        let bytes = resp
-            .into_body()
-            .into_with_config()
-            .limit(limit)
-            .read_to_vec()
-            .map_err(|e| match e {
-                ureq::Error::BodyExceedsLimit(_) => RegistryError::BlobTooLarge {
+        let too_large = || RegistryError::BlobTooLarge {
+            registry: registry.to_owned(),
+            what: what.clone(),
+            limit,
+        };
+        let mut reader = resp.into_body().into_with_config().limit(limit).reader();
+        let failed =
+            |e: std::io::Error| match e.get_ref().and_then(|i| i.downcast_ref::<ureq::Error>()) {
+                Some(ureq::Error::BodyExceedsLimit(_)) => too_large(),
+                _ => RegistryError::Unreachable {
                     registry: registry.to_owned(),
-                    what: what.clone(),
-                    limit,
+                    reason: e.to_string(),
                 },
-                other => Self::unreachable(registry, &other),
-            })?;
-        let got = reprove_digest::digest_bytes(digest.algorithm(), &bytes);
+            };
+        let wrote = |e: std::io::Error| RegistryError::Write {
+            what: what.clone(),
+            reason: e.to_string(),
+        };
+        // sha256 is hashed as it streams; another algorithm is read whole first (capped).
+        let (got, len) = if digest.algorithm() == reprove_digest::Algorithm::Sha256 {
+            let mut hasher = reprove_digest::Sha256Hasher::new();
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                let n = match std::io::Read::read(&mut reader, &mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(failed(e)),
+                };
+                hasher.update(&buf[..n]);
+                out.write_all(&buf[..n]).map_err(wrote)?;
+            }
+            let len = hasher.len();
+            (hasher.finish(), len)
+        } else {
+            let mut all = Vec::new();
+            std::io::Read::read_to_end(&mut reader, &mut all).map_err(failed)?;
+            out.write_all(&all).map_err(wrote)?;
+            (
+                reprove_digest::digest_bytes(digest.algorithm(), &all),
+                all.len() as u64,
+            )
+        };
         if &got != digest {
             return Err(RegistryError::DigestMismatch {
                 registry: registry.to_owned(),
@@ -432,7 +478,7 @@ impl RegistryClient {
                 actual: got.to_string(),
             });
         }
-        Ok(Some(bytes))
+        Ok(Some(len))
     }
 
     /// The manifests the registry says have `subject` as their subject, of `artifact_type`
@@ -528,6 +574,66 @@ impl RegistryClient {
         let mut seen = std::collections::HashSet::new();
         found.retain(|d| seen.insert(d.digest.clone()));
         Ok(found)
+    }
+
+    /// Every tag of `repo` (distribution-spec "Listing Tags"), every page; empty when the
+    /// repository does not exist. Bounded: at most 256 pages and 100,000 tags.
+    pub fn list_tags(&self, repo: &ImageRef) -> Result<Vec<String>, RegistryError> {
+        const MAX_PAGES: usize = 256;
+        const MAX_TAGS: usize = 100_000;
+        #[derive(serde::Deserialize)]
+        struct TagList {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        let what = format!("tags of {}", repo.name());
+        let mut url = format!("{}/tags/list?n=1000", self.repo_url(repo));
+        let mut tags = Vec::new();
+        for page in 0.. {
+            if page == MAX_PAGES {
+                return Err(RegistryError::Http {
+                    registry: repo.registry().to_owned(),
+                    what,
+                    status: 200,
+                    detail: Some(format!("more than {MAX_PAGES} pages of tags")),
+                });
+            }
+            let resp = self.send(repo, Access::Pull, Method::Get, &url, &[], &[])?;
+            match resp.status().as_u16() {
+                200 => {}
+                404 if page == 0 => return Ok(Vec::new()),
+                _ => return Err(Self::unexpected(repo, &what, resp)),
+            }
+            let next = next_link(&resp);
+            let bytes = read_limited(repo, &what, resp)?;
+            let list: TagList = serde_json::from_slice(&bytes)
+                .map_err(|e| Self::bad_index(repo, &what, format!("not a tag list: {e}")))?;
+            tags.extend(list.tags.unwrap_or_default());
+            if tags.len() > MAX_TAGS {
+                return Err(RegistryError::Http {
+                    registry: repo.registry().to_owned(),
+                    what,
+                    status: 200,
+                    detail: Some(format!("more than {MAX_TAGS} tags")),
+                });
+            }
+            match next {
+                Some(link) => match self.on_registry(repo.registry(), &link) {
+                    Some(next) => url = next,
+                    None => {
+                        return Err(RegistryError::ForeignRedirect {
+                            registry: repo.registry().to_owned(),
+                            what,
+                            location: without_query(&link),
+                        });
+                    }
+                },
+                None => break,
+            }
+        }
+        tags.sort();
+        tags.dedup();
+        Ok(tags)
     }
 
     fn bad_index(repo: &ImageRef, what: &str, reason: String) -> RegistryError {
@@ -874,6 +980,25 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(tag.media_type, OCI_INDEX);
+    }
+
+    #[test]
+    fn tags_are_listed_across_pages_and_a_missing_repository_has_none() {
+        let Subject {
+            _reg,
+            c,
+            repo,
+            bytes,
+            ..
+        } = subject();
+        for t in ["v2", "v10", "a-b_c.d"] {
+            c.push_manifest(&repo, t, OCI_MANIFEST, &bytes).unwrap();
+        }
+        assert_eq!(c.list_tags(&repo).unwrap(), ["a-b_c.d", "v1", "v10", "v2"]);
+        let none: ImageRef = format!("{}/evidence/none", repo.registry())
+            .parse()
+            .unwrap();
+        assert!(c.list_tags(&none).unwrap().is_empty());
     }
 
     #[test]

@@ -1349,3 +1349,175 @@ fn soup_closure_holds_fetched_packages_to_the_register_by_the_digest_it_locks() 
         optional.findings
     );
 }
+
+// Evidence in a registry: pushed, pulled and verified against a real docker-registry.
+
+mod in_a_registry {
+    use super::*;
+    use crate::ReleaseError;
+    use crate::registry::{self, EvidenceRepo};
+    use reprove_oci::registry::{ClientOptions, OCI_MANIFEST, RegistryClient};
+    use reprove_oci::testing::TestRegistry;
+
+    fn client() -> RegistryClient {
+        RegistryClient::new(ClientOptions {
+            auth_file: Some("/nonexistent".into()),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    /// Every file of a folder with its bytes.
+    fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+        crate::evidence::scan(dir)
+            .unwrap()
+            .into_iter()
+            .map(|e| {
+                let b = std::fs::read(dir.join(&e.path)).unwrap();
+                (e.path, b)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn evidence_pushed_to_a_registry_comes_back_byte_for_byte_and_verifies() {
+        let fx = Fx::new("hello");
+        let reg = TestRegistry::start();
+        let c = client();
+        let to: EvidenceRepo = format!("oci://{}/acme/evidence", reg.host).parse().unwrap();
+        let pushed = registry::push(&c, &fx.evidence(), &to, false).unwrap();
+        assert!(!pushed.unchanged);
+        assert_eq!(pushed.files, files(&fx.evidence()).len());
+        assert!(
+            pushed.reference.contains(":v1.0.0@sha256:"),
+            "{}",
+            pushed.reference
+        );
+        // Each bundle is a referrer of the evidence manifest, with the bundle media type and
+        // the predicate type cosign and @sigstore/oci annotate.
+        let found = c
+            .referrers(
+                to.image(),
+                &pushed.manifest,
+                Some(registry::SIGSTORE_BUNDLE),
+            )
+            .unwrap();
+        let mut kinds: Vec<String> = found
+            .iter()
+            .map(|d| d.annotations[registry::BUNDLE_PREDICATE_TYPE].clone())
+            .collect();
+        kinds.sort();
+        assert_eq!(kinds.len(), 3, "{kinds:?}");
+        assert!(
+            kinds
+                .iter()
+                .any(|k| k.starts_with("https://slsa.dev/provenance/v1"))
+        );
+        // The same evidence again changes nothing (the manifests are deterministic).
+        let again = registry::push(&c, &fx.evidence(), &to, false).unwrap();
+        assert!(again.unchanged);
+        assert_eq!(again.manifest, pushed.manifest);
+
+        let out = fx.dir.path().join("pulled/v1.0.0");
+        let pulled =
+            registry::pull(&c, &to, &to.reference(Some("v1.0.0")).unwrap(), &out, false).unwrap();
+        assert_eq!(pulled.manifest, pushed.manifest);
+        assert_eq!(pulled.release_tag.as_deref(), Some("v1.0.0"));
+        assert_eq!(files(&out), files(&fx.evidence()));
+        assert_verified(&fx.verify_with(|o| o.evidence = out.clone()));
+        // By digest too; an existing folder is not replaced without force.
+        let by_digest = pushed.manifest.to_string();
+        assert!(matches!(
+            registry::pull(&c, &to, &by_digest, &out, false),
+            Err(ReleaseError::EvidenceExists { .. })
+        ));
+        registry::pull(&c, &to, &by_digest, &out, true).unwrap();
+        assert_eq!(files(&out), files(&fx.evidence()));
+        assert_eq!(
+            registry::release_tags(&c, &to).unwrap(),
+            ["v1.0.0"],
+            "fallback tags are not releases"
+        );
+    }
+
+    #[test]
+    fn a_registry_cannot_swap_evidence_unnoticed() {
+        let fx = Fx::new("hello");
+        let reg = TestRegistry::start();
+        let c = client();
+        let to: EvidenceRepo = format!("oci://{}/acme/evidence", reg.host).parse().unwrap();
+        let pushed = registry::push(&c, &fx.evidence(), &to, false).unwrap();
+        let original = c.get_manifest(to.image(), "v1.0.0").unwrap().unwrap();
+        let mut m: Value = serde_json::from_slice(&original.bytes).unwrap();
+
+        // Whoever can push replaces the provenance with other bytes under a consistent
+        // digest: the pull succeeds (the registry is self-consistent), verify does not.
+        let forged = b"{\"mediaType\":\"application/vnd.dev.sigstore.bundle.v0.3+json\"}";
+        let d = c.push_blob(to.image(), forged).unwrap();
+        for l in m["layers"].as_array_mut().unwrap() {
+            if l["annotations"][registry::TITLE] == crate::evidence::PROVENANCE {
+                l["digest"] = json!(d.to_string());
+                l["size"] = json!(forged.len());
+            }
+        }
+        let bytes = serde_json::to_vec(&m).unwrap();
+        c.push_manifest(to.image(), "v1.0.0", OCI_MANIFEST, &bytes)
+            .unwrap();
+        let out = fx.dir.path().join("pulled/v1.0.0");
+        registry::pull(&c, &to, "v1.0.0", &out, false).unwrap();
+        let r = fx.verify_with(|o| o.evidence = out.clone());
+        assert_eq!(r.verdict, VerifyVerdict::Failed);
+
+        // A layer whose size is not its blob's: refused, and nothing is left behind.
+        let mut lying = serde_json::from_slice::<Value>(&original.bytes).unwrap();
+        lying["layers"][0]["size"] = json!(1);
+        let bytes = serde_json::to_vec(&lying).unwrap();
+        c.push_manifest(to.image(), "lying", OCI_MANIFEST, &bytes)
+            .unwrap();
+        let out2 = fx.dir.path().join("pulled/lying");
+        let e = registry::pull(&c, &to, "lying", &out2, false).unwrap_err();
+        assert!(matches!(e, ReleaseError::Registry { .. }), "{e:?}");
+        assert!(!out2.exists());
+        let leftovers: Vec<_> = std::fs::read_dir(fx.dir.path().join("pulled"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(leftovers, [std::ffi::OsString::from("v1.0.0")]);
+
+        // An image or anything else under a release tag is not evidence.
+        let image = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": m["config"].clone(), "layers": []});
+        c.push_manifest(
+            to.image(),
+            "image",
+            OCI_MANIFEST,
+            &serde_json::to_vec(&image).unwrap(),
+        )
+        .unwrap();
+        assert!(matches!(
+            registry::pull(&c, &to, "image", &fx.dir.path().join("x"), false),
+            Err(ReleaseError::NotEvidence { .. })
+        ));
+        assert!(matches!(
+            registry::pull(&c, &to, "v9", &fx.dir.path().join("y"), false),
+            Err(ReleaseError::NoEvidenceInRegistry { .. })
+        ));
+
+        // The genuine evidence does not replace what the tag now holds without force.
+        assert!(matches!(
+            registry::push(&c, &fx.evidence(), &to, false),
+            Err(ReleaseError::EvidenceInRegistry { .. })
+        ));
+        let restored = registry::push(&c, &fx.evidence(), &to, true).unwrap();
+        assert_eq!(restored.manifest, pushed.manifest);
+        // Pushing to a location that names a release is a usage error.
+        let tagged: EvidenceRepo = format!("oci://{}/acme/evidence:v1.0.0", reg.host)
+            .parse()
+            .unwrap();
+        assert!(matches!(
+            registry::push(&c, &fx.evidence(), &tagged, false),
+            Err(ReleaseError::BadEvidenceLocation { .. })
+        ));
+    }
+}
