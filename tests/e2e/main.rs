@@ -15,6 +15,7 @@ mod init;
 mod keyless;
 mod keys;
 mod rebuild;
+mod registry;
 mod release;
 mod signatures;
 mod signing;

@@ -7,8 +7,8 @@ use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    attest, baseline, diff, docs, images, init, key, rebuild, release, report, sign, soup, status,
-    verify, verify_bundle,
+    attest, baseline, diff, docs, images, init, key, rebuild, registry, release, report, sign,
+    soup, status, verify, verify_bundle,
 };
 use crate::outcome::Outcome;
 
@@ -48,6 +48,10 @@ pub enum Command {
     Status(status::StatusArgs),
     Diff(diff::DiffArgs),
     Report(report::ReportArgs),
+    #[command(name = "push-evidence")]
+    PushEvidence(registry::PushEvidenceArgs),
+    #[command(name = "pull-evidence")]
+    PullEvidence(registry::PullEvidenceArgs),
     /// Find container image references, check their pins, pin them
     #[command(subcommand)]
     Images(images::ImagesCommand),
@@ -83,6 +87,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Status(args) => status::run(&dir, args),
         Command::Diff(args) => diff::run(&dir, args),
         Command::Report(args) => report::run(&dir, args),
+        Command::PushEvidence(args) => registry::push(args),
+        Command::PullEvidence(args) => registry::pull(&dir, args),
         Command::Images(cmd) => images::run(&dir, cmd),
         Command::Sign(args) => sign::run(args),
         Command::VerifyBundle(args) => verify_bundle::run(args),

@@ -45,8 +45,9 @@ pub enum ReleaseError {
     Registry {
         action: String,
         location: String,
+        // Boxed: registry errors are large, and every function here returns this enum.
         #[source]
-        source: reprove_oci::registry::RegistryError,
+        source: Box<reprove_oci::registry::RegistryError>,
     },
     #[error("`{location}` already holds other evidence (`{existing}`); pass --force to replace it")]
     EvidenceInRegistry { location: String, existing: String },

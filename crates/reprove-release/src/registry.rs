@@ -222,7 +222,7 @@ fn registry_error(
     move |source| ReleaseError::Registry {
         action,
         location,
-        source,
+        source: Box::new(source),
     }
 }
 
@@ -277,16 +277,17 @@ fn empty_descriptor() -> serde_json::Value {
     })
 }
 
-/// Runs `work` over `items` on at most [`CONCURRENCY`] threads; the first error wins.
+/// Runs `work` over `items` on at most `concurrency` threads; the first error wins.
 fn bounded<T: Sync, R: Send>(
     items: &[T],
+    concurrency: usize,
     work: impl Fn(&T) -> Result<R, ReleaseError> + Sync,
 ) -> Result<Vec<R>, ReleaseError> {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
     let failed: Mutex<Option<ReleaseError>> = Mutex::new(None);
     std::thread::scope(|s| {
-        for _ in 0..CONCURRENCY.min(items.len()) {
+        for _ in 0..concurrency.clamp(1, items.len().max(1)) {
             s.spawn(|| {
                 loop {
                     if failed.lock().map(|f| f.is_some()).unwrap_or(true) {
@@ -359,7 +360,7 @@ pub fn push(
 
     // Each file's blob, in parallel; the bytes are read in the worker so at most
     // CONCURRENCY files are in memory.
-    let layers = bounded(&entries, |e| {
+    let layers = bounded(&entries, CONCURRENCY, |e| {
         let path = dir.join(&e.path);
         let bytes = reprove_digest::read_regular(&path, MAX_FILE_BYTES).map_err(|source| {
             ReleaseError::Evidence {
@@ -621,6 +622,57 @@ pub struct Pulled {
     pub bytes: u64,
 }
 
+/// One release's manifest, read and checked, before anything is downloaded.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    /// `oci://REGISTRY/REPOSITORY:TAG` or `…@sha256:…`, as asked.
+    pub location: String,
+    pub manifest: Digest,
+    /// The release tag the manifest's annotation names (unverified: `verify` reads the
+    /// signed index).
+    pub release_tag: Option<String>,
+    layers: Vec<Layer>,
+}
+
+impl Listing {
+    /// The folder name this release gets under an evidence root: its release tag when the
+    /// annotation names one that parses as a tag and maps to `oci_tag` (so a registry
+    /// cannot steer it elsewhere), else the OCI tag itself.
+    pub fn folder_name(&self, oci: &str) -> String {
+        match &self.release_tag {
+            Some(t) if t.parse::<reprove_source::Tag>().is_ok() && oci_tag(t) == oci => t.clone(),
+            _ => oci.to_owned(),
+        }
+    }
+}
+
+/// Reads and checks the evidence manifest `reference` (an OCI tag or a manifest digest).
+pub fn list(
+    client: &RegistryClient,
+    from: &EvidenceRepo,
+    reference: &str,
+) -> Result<Listing, ReleaseError> {
+    let sep = if reference.parse::<Digest>().is_ok() {
+        '@'
+    } else {
+        ':'
+    };
+    let location = format!("{}{sep}{reference}", from.repository());
+    let manifest = client
+        .get_manifest(from.image(), reference)
+        .map_err(registry_error("read the evidence manifest", &location))?
+        .ok_or_else(|| ReleaseError::NoEvidenceInRegistry {
+            location: location.clone(),
+        })?;
+    let (layers, annotations) = layers_of(&manifest.bytes, &location)?;
+    Ok(Listing {
+        location,
+        manifest: manifest.digest,
+        release_tag: annotations.get(ANNOTATION_TAG).cloned(),
+        layers,
+    })
+}
+
 /// Pulls one release's evidence (`reference`: an OCI tag or a manifest digest) into the new
 /// folder `target`, replacing an existing one only with `force`. Every blob is checked
 /// against its digest and size before the folder is placed.
@@ -631,25 +683,26 @@ pub fn pull(
     target: &Path,
     force: bool,
 ) -> Result<Pulled, ReleaseError> {
+    let listing = list(client, from, reference)?;
+    download(client, from, &listing, target, force, CONCURRENCY)
+}
+
+/// Downloads a listed release into `target`, `concurrency` blobs at a time.
+pub fn download(
+    client: &RegistryClient,
+    from: &EvidenceRepo,
+    listing: &Listing,
+    target: &Path,
+    force: bool,
+    concurrency: usize,
+) -> Result<Pulled, ReleaseError> {
     let repo = from.image();
-    let sep = if reference.parse::<Digest>().is_ok() {
-        '@'
-    } else {
-        ':'
-    };
-    let location = format!("{}{sep}{reference}", from.repository());
-    let err = |action: &str| registry_error(action, &location);
-    let manifest = client
-        .get_manifest(repo, reference)
-        .map_err(err("read the evidence manifest"))?
-        .ok_or_else(|| ReleaseError::NoEvidenceInRegistry {
-            location: location.clone(),
-        })?;
-    let (layers, annotations) = layers_of(&manifest.bytes, &location)?;
+    let location = &listing.location;
+    let err = |action: &str| registry_error(action, location);
     // Refuse an existing folder before anything is downloaded.
     let staging = evidence::Staging::create(target, force)?;
     let root = staging.path().to_owned();
-    bounded(&layers, |l| {
+    bounded(&listing.layers, concurrency, |l| {
         let path = root.join(&l.path);
         if let Some(p) = path.parent() {
             std::fs::create_dir_all(p).map_err(|source| ReleaseError::Io {
@@ -692,14 +745,32 @@ pub fn pull(
     Ok(Pulled {
         reference: format!(
             "{}@{}",
-            location.split('@').next().unwrap_or(&location),
-            manifest.digest
+            location.split('@').next().unwrap_or(location),
+            listing.manifest
         ),
-        manifest: manifest.digest,
-        release_tag: annotations.get(ANNOTATION_TAG).cloned(),
-        files: layers.len(),
-        bytes: layers.iter().map(|l| l.size).sum(),
+        manifest: listing.manifest.clone(),
+        release_tag: listing.release_tag.clone(),
+        files: listing.layers.len(),
+        bytes: listing.layers.iter().map(|l| l.size).sum(),
     })
+}
+
+/// Pulls every release `oci_tags` names, each into the folder `target` gives it (from its
+/// OCI tag and checked listing), [`CONCURRENCY`] releases at a time (each release's blobs one
+/// after another, so connections stay bounded); one result per tag, in order. A release that
+/// fails does not stop the others.
+pub fn pull_each(
+    client: &RegistryClient,
+    from: &EvidenceRepo,
+    oci_tags: &[String],
+    target: &(dyn Fn(&str, &Listing) -> PathBuf + Sync),
+    force: bool,
+) -> Vec<Result<Pulled, ReleaseError>> {
+    let one = |t: &String| -> Result<Result<Pulled, ReleaseError>, ReleaseError> {
+        Ok(list(client, from, t)
+            .and_then(|listing| download(client, from, &listing, &target(t, &listing), force, 1)))
+    };
+    bounded(oci_tags, CONCURRENCY, one).unwrap_or_default()
 }
 
 /// The OCI tags of `from` that can hold releases (every tag but referrers fallback tags).

@@ -10,6 +10,7 @@ pub mod init;
 mod init_detect;
 pub mod key;
 pub mod rebuild;
+pub mod registry;
 pub mod release;
 pub mod report;
 pub mod sign;

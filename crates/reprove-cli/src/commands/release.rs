@@ -48,6 +48,13 @@ pub struct ReleaseArgs {
     fetch: crate::args::FetchArgs,
     #[command(flatten)]
     recipe: crate::args::RecipeArgs,
+    /// Also store the evidence in an OCI registry (oci://REGISTRY/REPOSITORY), tagged with the
+    /// release tag, its bundles attached as referrers (see `reprove push-evidence`).
+    #[arg(long, value_name = "OCI")]
+    push: Option<reprove_release::registry::EvidenceRepo>,
+    /// A registry (host:port) reached over plain HTTP; loopback registries always are (repeatable).
+    #[arg(long = "insecure-registry", value_name = "HOST", requires = "push")]
+    insecure_registry: Vec<String>,
 }
 
 /// What each evidence file proves, for the closing summary.
@@ -94,6 +101,18 @@ pub fn run(dir: &Path, args: ReleaseArgs) -> Result<Outcome> {
         );
     }
     let recipe = args.recipe.read(&repo)?;
+    // The registry before the hour of building: a wrong location or credentials file is a
+    // usage mistake to say at once.
+    let push = match &args.push {
+        Some(to) if to.names_release() => bail!(
+            "--push takes a repository (oci://REGISTRY/REPOSITORY): the tag comes from the release"
+        ),
+        Some(to) => Some((
+            to.clone(),
+            super::registry::client(&args.insecure_registry)?,
+        )),
+        None => None,
+    };
     // The password is asked (or the identity token found) before any work.
     let key = args.signing.signer()?;
     let opts = reprove_release::pipeline::Options {
@@ -159,6 +178,24 @@ pub fn run(dir: &Path, args: ReleaseArgs) -> Result<Outcome> {
     }
     for f in [evidence::INDEX, evidence::SIGNED_INDEX] {
         s.push_str(&format!("  {:<26} {}\n", f, describe(f)));
+    }
+    if let Some((to, client)) = &push {
+        // The folder is written whatever happens here; a failed push is said and exits 2.
+        let pushed = reprove_release::registry::push(client, &released.evidence, to, args.force)
+            .map_err(|e| {
+                anyhow::Error::new(e).context(format!(
+                    "the evidence is in `{}` but was not pushed (retry with `reprove push-evidence`)",
+                    released.evidence.display()
+                ))
+            });
+        super::registry::client_notes(client);
+        match pushed {
+            Ok(p) => s.push_str(&format!("pushed: {}\n", p.reference)),
+            Err(e) => {
+                stdout_text(&s)?;
+                return Err(e);
+            }
+        }
     }
     stdout_text(&s)?;
     Ok(match index.outcome {

@@ -25,9 +25,10 @@ use reprove_escape::terminal;
 pub struct ReportArgs {
     /// The release tag.
     tag: Tag,
-    /// The release's evidence folder (default: evidence/<tag> in the repository).
-    #[arg(long, value_name = "DIR")]
-    evidence: Option<PathBuf>,
+    /// The release's evidence: a folder, or oci://REGISTRY/REPOSITORY[:TAG|@DIGEST] to pull
+    /// it from a registry first (default: evidence/<tag> in the repository).
+    #[arg(long, value_name = "DIR|OCI")]
+    evidence: Option<reprove_release::registry::EvidenceSource>,
     /// The published artifacts, to check against the provenance (without it the record
     /// says no artifact was checked).
     #[arg(long, value_name = "DIR")]
@@ -71,8 +72,13 @@ pub fn run(dir: &Path, args: ReportArgs) -> Result<Outcome> {
     // key files are read where they were, after the repository is found).
     let identity = args.trust.identity.expected()?;
     let repo = super::optional_repo(dir)?;
-    let evidence_dir = super::evidence_dir(args.evidence.as_deref(), repo.as_ref(), tag)?;
-    super::require_evidence(&evidence_dir, tag)?;
+    let evidence = super::registry::evidence_for(
+        args.evidence.as_ref(),
+        repo.as_ref(),
+        tag,
+        &args.online.insecure_registry,
+    )?;
+    let evidence_dir = evidence.dir.clone();
     let ext = match args.format {
         ReportFormat::Html => "html",
         ReportFormat::Markdown => "md",
@@ -139,6 +145,7 @@ pub fn run(dir: &Path, args: ReportArgs) -> Result<Outcome> {
     });
     // No path of this machine in the record: the artifacts folder as the auditor may know it.
     let mut verified = verified;
+    evidence.name_in(&mut verified);
     if let Some(dir) = &args.artifacts {
         let abs = std::path::absolute(dir)
             .unwrap_or_else(|_| dir.clone())
@@ -162,7 +169,10 @@ pub fn run(dir: &Path, args: ReportArgs) -> Result<Outcome> {
     let rebuild = verified.rebuild_report.clone();
     let index = verified.index_json.clone();
     let generated = rfc3339_utc(unix_now());
-    let evidence_s = shown_path(&evidence_dir, repo.as_ref());
+    let evidence_s = evidence
+        .from_registry
+        .clone()
+        .unwrap_or_else(|| shown_path(&evidence_dir, repo.as_ref()));
     let product = baseline
         .and_then(|b| b.predicate.project.name.clone())
         .unwrap_or_else(|| "release".into());

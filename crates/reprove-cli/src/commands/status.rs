@@ -1,10 +1,11 @@
 //! `reprove status`: configuration status accounting (IEC 62304 §8.3) across every tag.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Result;
 use clap::Args;
-use reprove_release::status::{ReleaseState, ReleaseStatus, Signatures};
+use reprove_release::registry::{self as store, EvidenceRepo, EvidenceSource};
+use reprove_release::status::{Problem, ReleaseState, ReleaseStatus, Signatures};
 use reprove_source::Repository;
 
 use crate::args::{TextOrJson, TrustArgs, image_check};
@@ -23,9 +24,10 @@ use crate::output::{note, stdout};
     after_help = "Examples:\n  reprove status --key release.pub\n  reprove status --key release.pub --format json\n  reprove status --evidence-root /srv/evidence --key release.pub --check-images"
 )]
 pub struct StatusArgs {
-    /// Where the evidence folders are (default: evidence/ in the repository).
-    #[arg(long, value_name = "DIR")]
-    evidence_root: Option<PathBuf>,
+    /// Where the evidence folders are, or oci://REGISTRY/REPOSITORY to read every release's
+    /// evidence from a registry (default: evidence/ in the repository).
+    #[arg(long, value_name = "DIR|OCI")]
+    evidence_root: Option<EvidenceSource>,
     #[command(flatten)]
     trust: TrustArgs,
     /// Also check every release's image pins against the registries (drift).
@@ -53,10 +55,17 @@ fn findings_text(s: &ReleaseStatus) -> String {
 /// `reprove status`.
 pub fn run(dir: &Path, args: StatusArgs) -> Result<Outcome> {
     let repo = Repository::discover(dir)?;
-    let root = args
-        .evidence_root
-        .clone()
-        .unwrap_or_else(|| repo.root().join("evidence"));
+    let pulled = match &args.evidence_root {
+        Some(EvidenceSource::Registry(from)) => {
+            Some(pull_all(&repo, from, &args.insecure_registry)?)
+        }
+        _ => None,
+    };
+    let root = match (&args.evidence_root, &pulled) {
+        (_, Some(p)) => p.root.path().to_owned(),
+        (Some(EvidenceSource::Folder(d)), None) => d.clone(),
+        _ => repo.root().join("evidence"),
+    };
     let signers = args.trust.signers()?;
     let images = args
         .check_images
@@ -69,7 +78,15 @@ pub fn run(dir: &Path, args: StatusArgs) -> Result<Outcome> {
         trusted_root: args.trust.root()?,
         images,
     };
-    let list = reprove_release::status::status(&repo, &opts)?;
+    let mut list = reprove_release::status::status(&repo, &opts)?;
+    if let Some(p) = &pulled {
+        p.name_in(&mut list);
+    }
+    let list = list;
+    let root_shown = match (&args.evidence_root, &pulled) {
+        (Some(EvidenceSource::Registry(from)), _) => from.to_string(),
+        _ => root.display().to_string(),
+    };
     if let Some(ic) = &opts.images {
         for n in ic.client.notes() {
             note(&format!("note: {n}"));
@@ -89,7 +106,7 @@ pub fn run(dir: &Path, args: StatusArgs) -> Result<Outcome> {
             crate::output::json_doc(
                 crate::output::JsonDoc::Status,
                 serde_json::json!({
-                    "evidenceRoot": root.display().to_string(),
+                    "evidenceRoot": root_shown,
                     "signaturesChecked": checked,
                     "summary": counts,
                     "releases": list,
@@ -156,7 +173,7 @@ pub fn run(dir: &Path, args: StatusArgs) -> Result<Outcome> {
             s.push_str(&format!(
                 "{} release tag(s), evidence under `{}`\n",
                 list.len(),
-                reprove_escape::terminal(&root.display().to_string())
+                reprove_escape::terminal(&root_shown)
             ));
             reprove_escape::terminal_block_styled(&s, crate::output::color()).into_bytes()
         }
@@ -167,4 +184,106 @@ pub fn run(dir: &Path, args: StatusArgs) -> Result<Outcome> {
     } else {
         Outcome::Pass
     })
+}
+
+/// Every release's evidence pulled from a registry into a temporary root, and what happened
+/// to each.
+struct Pulled {
+    root: tempfile::TempDir,
+    /// Git tag → the reference pulled, or why it could not be.
+    outcome: std::collections::BTreeMap<String, std::result::Result<String, String>>,
+}
+
+impl Pulled {
+    /// The registry's references where the temporary folders would show, and a release whose
+    /// evidence could not be pulled as `invalid`, never `untracked`.
+    fn name_in(&self, list: &mut [ReleaseStatus]) {
+        let tmp = self.root.path().display().to_string();
+        for s in list {
+            match self.outcome.get(&s.tag) {
+                Some(Ok(reference)) => {
+                    s.evidence = Some(reference.clone());
+                    for p in &mut s.problems {
+                        p.message = p.message.replace(&tmp, reference);
+                    }
+                }
+                Some(Err(why)) => {
+                    s.state = ReleaseState::Invalid;
+                    s.evidence = None;
+                    s.problems.push(Problem {
+                        check: None,
+                        code: reprove_release::verify::FindingCode::Unreadable
+                            .as_str()
+                            .to_owned(),
+                        message: why.clone(),
+                    });
+                }
+                None => {}
+            }
+        }
+    }
+}
+
+/// Pulls the evidence of every version tag of `repo` that `from` holds.
+fn pull_all(repo: &Repository, from: &EvidenceRepo, insecure: &[String]) -> Result<Pulled> {
+    if from.names_release() {
+        anyhow::bail!(
+            "--evidence-root takes a repository (oci://REGISTRY/REPOSITORY), not one release"
+        );
+    }
+    let client = super::registry::client(insecure)?;
+    let held: std::collections::BTreeSet<String> =
+        store::release_tags(&client, from)?.into_iter().collect();
+    let tags: Vec<String> = repo
+        .tags()?
+        .into_iter()
+        .filter(|t| reprove_source::VersionKey::parse(&t.name).is_some())
+        .map(|t| t.name)
+        .collect();
+    let wanted: Vec<(String, String)> = tags
+        .iter()
+        .map(|t| (t.clone(), store::oci_tag(t)))
+        .filter(|(_, o)| held.contains(o))
+        .collect();
+    let strays = held
+        .iter()
+        .filter(|o| !tags.iter().any(|t| &store::oci_tag(t) == *o))
+        .count();
+    if strays > 0 {
+        note(&format!(
+            "note: {strays} tag(s) of `{}` name no version tag of this repository",
+            reprove_escape::terminal(&from.to_string())
+        ));
+    }
+    let root = tempfile::Builder::new()
+        .prefix("reprove-status-")
+        .tempdir()?;
+    let oci: Vec<String> = wanted.iter().map(|(_, o)| o.clone()).collect();
+    let by_oci: std::collections::BTreeMap<&str, &str> = wanted
+        .iter()
+        .map(|(t, o)| (o.as_str(), t.as_str()))
+        .collect();
+    let dir = root.path().to_owned();
+    let results = store::pull_each(
+        &client,
+        from,
+        &oci,
+        &|o, _| dir.join(by_oci.get(o).copied().unwrap_or(o)),
+        false,
+    );
+    super::registry::client_notes(&client);
+    let mut outcome = std::collections::BTreeMap::new();
+    for ((tag, _), r) in wanted.iter().zip(results) {
+        outcome.insert(
+            tag.clone(),
+            r.map(|p| p.reference)
+                .map_err(|e| super::registry::chain(&e)),
+        );
+    }
+    note(&format!(
+        "pulled the evidence of {} release(s) from `{}`",
+        outcome.values().filter(|r| r.is_ok()).count(),
+        reprove_escape::terminal(&from.to_string())
+    ));
+    Ok(Pulled { root, outcome })
 }

@@ -30,9 +30,10 @@ pub struct VerifyArgs {
     /// must be the same tag).
     #[arg(long, value_name = "TAG")]
     source_tag: Option<Tag>,
-    /// The release's evidence folder (default: evidence/<tag> in the repository).
-    #[arg(long, value_name = "DIR")]
-    evidence: Option<PathBuf>,
+    /// The release's evidence: a folder, or oci://REGISTRY/REPOSITORY[:TAG|@DIGEST] to pull
+    /// it from a registry first (default: evidence/<tag> in the repository).
+    #[arg(long, value_name = "DIR|OCI")]
+    evidence: Option<reprove_release::registry::EvidenceSource>,
     /// The published artifacts: the folder of downloaded files, whose bytes are hashed.
     /// Every entry counts: a file no subject names, a subfolder or a symlink fails.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["artifact", "no_artifacts"])]
@@ -204,8 +205,13 @@ pub fn run(dir: &Path, args: VerifyArgs) -> Result<Outcome> {
     // key files are read where they were, after the repository is found).
     let identity = args.trust.identity.expected()?;
     let repo = super::optional_repo(dir)?;
-    let evidence_dir = super::evidence_dir(args.evidence.as_deref(), repo.as_ref(), tag)?;
-    super::require_evidence(&evidence_dir, tag)?;
+    let evidence = super::registry::evidence_for(
+        args.evidence.as_ref(),
+        repo.as_ref(),
+        tag,
+        &args.online.insecure_registry,
+    )?;
+    let evidence_dir = evidence.dir.clone();
     // Which published bytes are compared: saying none is a choice the verdict reports, never
     // a default.
     let artifacts = match (&args.artifacts, args.artifact.is_empty(), args.no_artifacts) {
@@ -269,11 +275,13 @@ pub fn run(dir: &Path, args: VerifyArgs) -> Result<Outcome> {
         rebuild: args.online.rebuild()?,
     };
     let show = crate::output::show_progress();
-    let report = reprove_release::verify::verify(&opts, &|m| {
+    let mut report = reprove_release::verify::verify(&opts, &|m| {
         if show {
             note(m);
         }
     });
+    evidence.name_in(&mut report);
+    let report = report;
     if let Some(ic) = &opts.images {
         for n in ic.client.notes() {
             note(&format!("note: {n}"));

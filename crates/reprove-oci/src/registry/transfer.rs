@@ -331,7 +331,7 @@ impl RegistryClient {
             bytes,
         )?;
         // 201 is the spec's answer; some registries answer 200 or 202 for the same success.
-        if !matches!(resp.status().as_u16(), 200 | 201 | 202) {
+        if !(200..=202).contains(&resp.status().as_u16()) {
             return Err(Self::unexpected(repo, &what, resp));
         }
         // What the registry says it stored, in the algorithm it names.

@@ -1,0 +1,299 @@
+//! Evidence in an OCI registry: `release --push`, then `verify`, `report`, `status` and
+//! `pull-evidence` reading it back from a real docker-registry on loopback, and a registry
+//! that swaps evidence caught.
+
+use std::path::Path;
+
+use reprove_oci::registry::{ClientOptions, OCI_MANIFEST, RegistryClient};
+use reprove_oci::testing::TestRegistry;
+use serde_json::Value;
+
+use crate::release::{BUILD, Release};
+
+/// Every file under `dir` with its bytes, sorted.
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().display().to_string();
+                out.push((rel, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn client() -> RegistryClient {
+    RegistryClient::new(ClientOptions {
+        auth_file: Some("/nonexistent".into()),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+#[test]
+fn evidence_pushed_with_the_release_is_verified_reported_and_pulled_from_the_registry() {
+    let Some(r) = Release::new(BUILD, true) else {
+        return;
+    };
+    let reg = TestRegistry::start();
+    let repo = format!("oci://{}/tiny/evidence", reg.host);
+    let dist = r.publish("v1.0.0", "dist");
+    let out = r.expect(
+        &[
+            "release",
+            "v1.0.0",
+            "--artifacts",
+            &dist,
+            "--key",
+            &r.p("k.key"),
+            "--push",
+            &repo,
+        ],
+        0,
+    );
+    let pushed_line = out
+        .lines()
+        .find_map(|l| l.strip_prefix("pushed: "))
+        .unwrap_or_else(|| panic!("no `pushed:` line: {out}"));
+    assert!(
+        pushed_line.starts_with(&format!("{repo}:v1.0.0@sha256:")),
+        "{pushed_line}"
+    );
+    // The local folder goes: everything below reads the registry's copy only.
+    let original = files(&r.evidence("v1.0.0"));
+    std::fs::rename(r.evidence("v1.0.0"), r.p("evidence-kept")).unwrap();
+
+    let out = r.expect(
+        &[
+            "verify",
+            "v1.0.0",
+            "--evidence",
+            &repo,
+            "--artifacts",
+            &dist,
+            "--key",
+            &r.p("k.pub"),
+        ],
+        0,
+    );
+    assert!(
+        out.contains(&format!("with the evidence in `{pushed_line}`"))
+            && out.contains("verdict: verified"),
+        "{out}"
+    );
+    // The temporary copy is gone afterwards; the JSON names the registry, not a path.
+    let (code, json, _) = r.run(&[
+        "verify",
+        "v1.0.0",
+        "--evidence",
+        &repo,
+        "--artifacts",
+        &dist,
+        "--key",
+        &r.p("k.pub"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["evidence"], pushed_line);
+    assert!(!json.contains("reprove-evidence-"), "{json}");
+
+    let record = r.p("record.md");
+    r.expect(
+        &[
+            "report",
+            "v1.0.0",
+            "--evidence",
+            &repo,
+            "--key",
+            &r.p("k.pub"),
+            "--artifacts",
+            &dist,
+            "--format",
+            "markdown",
+            "-o",
+            &record,
+        ],
+        0,
+    );
+    let text = std::fs::read_to_string(&record).unwrap();
+    assert!(text.contains(pushed_line), "the record names its evidence");
+    assert!(!text.contains("reprove-evidence-"));
+
+    let (code, json, err) = r.run(&[
+        "status",
+        "--evidence-root",
+        &repo,
+        "--key",
+        &r.p("k.pub"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{json}{err}");
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["evidenceRoot"], repo);
+    assert_eq!(v["releases"][0]["tag"], "v1.0.0");
+    assert_eq!(v["releases"][0]["state"], "verified", "{v:#}");
+    assert_eq!(v["releases"][0]["evidence"], pushed_line);
+
+    // pull-evidence gives the folder back byte for byte, and never over an existing one.
+    let pulled = r.p("audit/v1.0.0");
+    r.expect(
+        &["pull-evidence", &format!("{repo}:v1.0.0"), "--out", &pulled],
+        0,
+    );
+    assert_eq!(files(Path::new(&pulled)), original);
+    let (code, _, err) = r.run(&["pull-evidence", &format!("{repo}:v1.0.0"), "--out", &pulled]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("already exists") && err.contains("--force"),
+        "{err}"
+    );
+    // Every release at once, under a root.
+    r.expect(&["pull-evidence", &repo, "--out", &r.p("all")], 0);
+    assert_eq!(files(&Path::new(&r.p("all")).join("v1.0.0")), original);
+
+    // Someone with push access swaps the build log: the pull is self-consistent, the
+    // signed index is not, and verify and status say so.
+    let c = client();
+    let image = format!("{}/tiny/evidence", reg.host).parse().unwrap();
+    let m = c.get_manifest(&image, "v1.0.0").unwrap().unwrap();
+    let mut v: Value = serde_json::from_slice(&m.bytes).unwrap();
+    let forged = b"a calmer build log\n";
+    let d = c.push_blob(&image, forged).unwrap();
+    for l in v["layers"].as_array_mut().unwrap() {
+        if l["annotations"]["org.opencontainers.image.title"] == "build.log" {
+            l["digest"] = d.to_string().into();
+            l["size"] = forged.len().into();
+        }
+    }
+    c.push_manifest(
+        &image,
+        "v1.0.0",
+        OCI_MANIFEST,
+        &serde_json::to_vec(&v).unwrap(),
+    )
+    .unwrap();
+    let (code, out, err) = r.run(&[
+        "verify",
+        "v1.0.0",
+        "--evidence",
+        &repo,
+        "--artifacts",
+        &dist,
+        "--key",
+        &r.p("k.pub"),
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("digest-mismatch") && out.contains("build.log"),
+        "{out}"
+    );
+    let (code, json, _) = r.run(&[
+        "status",
+        "--evidence-root",
+        &repo,
+        "--key",
+        &r.p("k.pub"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["releases"][0]["state"], "invalid", "{v:#}");
+
+    // The genuine folder does not replace it without --force; with it, all is well again.
+    let (code, _, err) = r.run(&["push-evidence", &r.p("evidence-kept"), "--to", &repo]);
+    assert_eq!(code, 2);
+    assert!(err.contains("already holds other evidence"), "{err}");
+    r.expect(
+        &[
+            "push-evidence",
+            &r.p("evidence-kept"),
+            "--to",
+            &repo,
+            "--force",
+        ],
+        0,
+    );
+    r.expect(
+        &[
+            "verify",
+            "v1.0.0",
+            "--evidence",
+            &repo,
+            "--artifacts",
+            &dist,
+            "--key",
+            &r.p("k.pub"),
+        ],
+        0,
+    );
+
+    // A manifest whose layer lies about its size cannot be pulled; status shows the release
+    // invalid, never untracked.
+    let m = c.get_manifest(&image, "v1.0.0").unwrap().unwrap();
+    let mut v: Value = serde_json::from_slice(&m.bytes).unwrap();
+    v["layers"][0]["size"] = 3.into();
+    c.push_manifest(
+        &image,
+        "v1.0.0",
+        OCI_MANIFEST,
+        &serde_json::to_vec(&v).unwrap(),
+    )
+    .unwrap();
+    let (code, json, _) = r.run(&[
+        "status",
+        "--evidence-root",
+        &repo,
+        "--key",
+        &r.p("k.pub"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["releases"][0]["state"], "invalid", "{v:#}");
+    assert_eq!(
+        v["releases"][0]["problems"][0]["code"], "unreadable",
+        "{v:#}"
+    );
+    let (code, _, err) = r.run(&[
+        "verify",
+        "v1.0.0",
+        "--evidence",
+        &repo,
+        "--artifacts",
+        &dist,
+        "--key",
+        &r.p("k.pub"),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("larger than the 3 bytes allowed"), "{err}");
+
+    // Usage mistakes: Docker Hub by default, a release named where a repository is wanted.
+    let (code, _, err) = r.run(&[
+        "push-evidence",
+        &r.p("evidence-kept"),
+        "--to",
+        "oci://tiny/evidence",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("name the registry host"), "{err}");
+    let (code, _, err) = r.run(&[
+        "push-evidence",
+        &r.p("evidence-kept"),
+        "--to",
+        &format!("{repo}:v1.0.0"),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("the tag comes from the evidence"), "{err}");
+}
