@@ -279,6 +279,58 @@ fn evidence_pushed_with_the_release_is_verified_reported_and_pulled_from_the_reg
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("larger than the 3 bytes allowed"), "{err}");
 
+    // Two git tags that share one OCI tag (`+` is not allowed there): the evidence is
+    // pulled once and counts for the tag it names; the other is invalid, never untracked.
+    r.expect(
+        &[
+            "push-evidence",
+            &r.p("evidence-kept"),
+            "--to",
+            &repo,
+            "--force",
+        ],
+        0,
+    );
+    r.f.git(&["tag", "v1.0.0+b"]);
+    r.f.git(&["tag", "v1.0.0-b"]);
+    r.expect(
+        &[
+            "release",
+            "v1.0.0+b",
+            "--artifacts",
+            &dist,
+            "--key",
+            &r.p("k.key"),
+            "--push",
+            &repo,
+        ],
+        0,
+    );
+    let (code, json, err) = r.run(&[
+        "status",
+        "--evidence-root",
+        &repo,
+        "--key",
+        &r.p("k.pub"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1, "{json}{err}");
+    let v: Value = serde_json::from_str(&json).unwrap();
+    let state = |tag: &str| {
+        v["releases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["tag"] == tag)
+            .map(|r| r["state"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    assert_eq!(state("v1.0.0+b"), "verified", "{v:#}");
+    assert_eq!(state("v1.0.0-b"), "invalid", "{v:#}");
+    assert_eq!(state("v1.0.0"), "verified", "{v:#}");
+    assert!(json.contains("share it"), "{json}");
+
     // Usage mistakes: Docker Hub by default, a release named where a repository is wanted.
     let (code, _, err) = r.run(&[
         "push-evidence",

@@ -62,6 +62,7 @@ pub fn run(args: &[String]) -> Result<()> {
         ("skopeo", "skopeo"),
         ("dockerd", "docker.io"),
         ("/bin/busybox", "busybox-static"),
+        ("curl", "curl"),
     ])?;
     cargo(&["build", "--release", "--quiet", "-p", "reprove-cli"], &[])?;
     cargo(
@@ -113,6 +114,10 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     if matches!(which, "all" | "status") {
         results.push(status(&dir)?);
+    }
+    if matches!(which, "all" | "registry") {
+        results.push(status_registry(&dir)?);
+        results.push(evidence_transfer(&dir)?);
     }
     say("\nxtask bench results");
     for r in &results {
@@ -609,17 +614,34 @@ fn verify(dir: &Path) -> Result<String> {
     ))
 }
 
-/// `reprove status --key` over a repository with 300 release tags, each with a real signed
-/// evidence folder (made with reprove's own library: baseline, a rebuild report, provenance,
-/// signed index), against the same checks with standard tools: `sha256sum` of every evidence
-/// file and `openssl dgst -verify` of its three signatures, tag by tag.
-fn status(dir: &Path) -> Result<String> {
-    const TAGS: usize = 300;
-    let work = dir.join("status");
-    let _ = std::fs::remove_dir_all(&work);
+/// A repository with `tags` release tags `v1.0.<i>`, each with a real signed evidence folder
+/// under `evidence/` (reprove's own library: baseline, rebuild report, provenance, signed
+/// index), and the public key at `k.pub`.
+struct Releases {
+    repo_dir: PathBuf,
+    home: PathBuf,
+    pubkey: PathBuf,
+}
+
+fn make_releases(work: &Path, tags: usize) -> Result<Releases> {
     let repo_dir = work.join("repo");
-    std::fs::create_dir_all(repo_dir.join("src"))?;
     let home = work.join("home");
+    let pubkey = work.join("k.pub");
+    // Made once (a thousand releases take minutes): a later run starts from the marker's
+    // copy, with the evidence folders put back where a run may have moved them.
+    let marker = work.join(format!(".complete-{tags}"));
+    let pristine = work.join("evidence-pristine");
+    if marker.exists() && pristine.is_dir() {
+        let _ = std::fs::remove_dir_all(repo_dir.join("evidence"));
+        crate::util::copy_dir(&pristine, &repo_dir.join("evidence"))?;
+        return Ok(Releases {
+            repo_dir,
+            home,
+            pubkey,
+        });
+    }
+    let _ = std::fs::remove_dir_all(work);
+    std::fs::create_dir_all(repo_dir.join("src"))?;
     std::fs::create_dir_all(&home)?;
     let image = "127.0.0.1:5000/bench/busybox@sha256:0000000000000000000000000000000000000000000000000000000000000000";
     std::fs::write(
@@ -635,14 +657,14 @@ fn status(dir: &Path) -> Result<String> {
         &["init", "-q", "-b", "main"],
     )?;
     say(&format!(
-        "xtask: making {TAGS} releases with signed evidence"
+        "xtask: making {tags} releases with signed evidence"
     ));
     let key = reprove_attest::PrivateKey::generate(reprove_attest::KeyAlgorithm::P256)?;
-    std::fs::write(work.join("k.pub"), key.public_key().to_pem())?;
+    std::fs::write(&pubkey, key.public_key().to_pem())?;
     let repo = reprove_source::Repository::discover(&repo_dir)?;
     let dist = work.join("dist");
     std::fs::create_dir_all(&dist)?;
-    for i in 0..TAGS {
+    for i in 0..tags {
         let t = 1_700_000_000 + i as i64 * 60;
         std::fs::write(repo_dir.join("src/version.txt"), format!("{i}\n"))?;
         git(&repo_dir, &home, t, &["add", "-A"])?;
@@ -661,6 +683,11 @@ fn status(dir: &Path) -> Result<String> {
         git(&repo_dir, &home, t, &["tag", &name])?;
         let tag: reprove_source::Tag = name.parse()?;
         std::fs::write(dist.join("app.txt"), format!("app {i}\n"))?;
+        // Packed now and then, as any real repository is: a baseline walks history, and
+        // thousands of loose objects would make that, not status, what is measured.
+        if i % 100 == 99 {
+            git(&repo_dir, &home, t, &["repack", "-adq"])?;
+        }
         reprove_release::testing::synthetic_release(
             &repo,
             &tag,
@@ -670,7 +697,27 @@ fn status(dir: &Path) -> Result<String> {
             true,
         )?;
     }
+    crate::util::copy_dir(&repo_dir.join("evidence"), &pristine)?;
+    std::fs::write(&marker, b"")?;
+    Ok(Releases {
+        repo_dir,
+        home,
+        pubkey,
+    })
+}
 
+/// `reprove status --key` over a repository with 300 release tags, each with a real signed
+/// evidence folder (made with reprove's own library: baseline, a rebuild report, provenance,
+/// signed index), against the same checks with standard tools: `sha256sum` of every evidence
+/// file and `openssl dgst -verify` of its three signatures, tag by tag.
+fn status(dir: &Path) -> Result<String> {
+    const TAGS: usize = 300;
+    let work = dir.join("status");
+    let Releases {
+        repo_dir,
+        home,
+        pubkey: _,
+    } = make_releases(&work, TAGS)?;
     let mut script = String::from("set -e\n");
     let pubkey = work.join("k.pub");
     for i in 0..TAGS {
@@ -873,5 +920,197 @@ fn fetch(dir: &Path) -> Result<String> {
         unproxied_fetch.as_secs_f64() / cargo_fetch.as_secs_f64(),
         cargo_fetch_host.as_secs_f64(),
         plain.as_secs_f64()
+    ))
+}
+
+/// `reprove status --evidence-root oci://…` over 1,000 releases whose evidence is in a loopback
+/// registry (every blob pulled, checked against its digest, every signature verified), against
+/// plain `curl` downloads of the same manifests and blobs one after another (no checks at
+/// all); and its peak memory against `status` over the same releases in local folders.
+fn status_registry(dir: &Path) -> Result<String> {
+    const TAGS: usize = 1000;
+    let work = dir.join("status-registry");
+    let r = make_releases(&work, TAGS)?;
+    let reg = reprove_oci::testing::TestRegistry::start();
+    let repo = format!("{}/bench/evidence", reg.host);
+    let to = format!("oci://{repo}");
+    let reprove = target().join("release").join("reprove");
+    let folders: Vec<PathBuf> = (0..TAGS)
+        .map(|i| r.repo_dir.join("evidence").join(format!("v1.0.{i}")))
+        .collect();
+    let start = Instant::now();
+    let st = Command::new(&reprove)
+        .arg("-q")
+        .arg("push-evidence")
+        .args(&folders)
+        .args(["--to", &to])
+        .stdout(Stdio::null())
+        .status()?;
+    if !st.success() {
+        bail!("reprove push-evidence failed");
+    }
+    let pushed = start.elapsed();
+    let status_cmd = |root: &str| {
+        let mut c = Command::new(&reprove);
+        c.current_dir(&r.repo_dir)
+            .args(["status", "--evidence-root", root, "--key"])
+            .arg(&r.pubkey)
+            .env("HOME", &r.home);
+        c
+    };
+    let local_root = r.repo_dir.join("evidence").display().to_string();
+    let local_kib = own_peak_kib(&mut status_cmd(&local_root))?;
+    // Everything below reads the registry.
+    let _ = std::fs::remove_dir_all(work.join("evidence-local"));
+    std::fs::rename(r.repo_dir.join("evidence"), work.join("evidence-local"))?;
+
+    // The reference: every manifest and blob of every release, with curl, one at a time.
+    let client = reprove_oci::registry::RegistryClient::new(Default::default())?;
+    let image: reprove_oci::ImageRef = repo.parse()?;
+    let mut script = String::from("set -e\n");
+    let mut blobs = 0;
+    for i in 0..TAGS {
+        let tag = format!("v1.0.{i}");
+        let m = client
+            .get_manifest(&image, &tag)?
+            .with_context(|| format!("{tag} was not pushed"))?;
+        script.push_str(&format!(
+            "curl -sf -o /dev/null -H 'Accept: application/vnd.oci.image.manifest.v1+json' http://{}/v2/bench/evidence/manifests/{tag}\n",
+            reg.host
+        ));
+        let v: serde_json::Value = serde_json::from_slice(&m.bytes)?;
+        for l in v["layers"].as_array().context("no layers")? {
+            let d = l["digest"].as_str().context("no digest")?;
+            script.push_str(&format!(
+                "curl -sf -o /dev/null http://{}/v2/bench/evidence/blobs/{d}\n",
+                reg.host
+            ));
+            blobs += 1;
+        }
+    }
+    let script_path = work.join("curl.sh");
+    std::fs::write(&script_path, script)?;
+    let ours = time_best(|| status_cmd(&to))?;
+    let registry_kib = own_peak_kib(&mut status_cmd(&to))?;
+    let reference = time_best(|| {
+        let mut c = Command::new("sh");
+        c.arg(&script_path);
+        c
+    })?;
+    let ratio = ours.as_secs_f64() / reference.as_secs_f64();
+    let memory = registry_kib as f64 / local_kib.max(1) as f64;
+    let pass = ratio <= 0.2 && memory <= 1.5;
+    Ok(format!(
+        "status of {TAGS} releases from a loopback registry ({blobs} blobs + {TAGS} manifests, every digest and signature checked; pushed in {:.1} s): reprove {:.2} s vs sequential curl of the same {:.2} s → time ratio {ratio:.3} (target ≤ 0.2); peak memory {} MiB vs {} MiB from local folders → ratio {memory:.2} (target ≤ 1.5) {}",
+        pushed.as_secs_f64(),
+        ours.as_secs_f64(),
+        reference.as_secs_f64(),
+        registry_kib / 1024,
+        local_kib / 1024,
+        if pass { "PASS" } else { "FAIL" }
+    ))
+}
+
+/// Push and pull of a 100-file evidence folder (a real signed release plus 95 files of 16 KiB
+/// to 1 MiB, 40 MiB in all) with `reprove push-evidence` / `pull-evidence`, against
+/// `skopeo copy` of the same manifest and blobs (from and to a `dir:` copy), each run into a
+/// fresh repository or folder so every blob really moves.
+fn evidence_transfer(dir: &Path) -> Result<String> {
+    let work = dir.join("evidence-transfer");
+    let r = make_releases(&work, 1)?;
+    let folder = r.repo_dir.join("evidence").join("v1.0.0");
+    let mut rng = Rng(0x5eed_0f_e71d);
+    let existing = std::fs::read_dir(&folder)?.count();
+    std::fs::create_dir_all(folder.join("extra"))?;
+    let mut total = 0u64;
+    for i in 0..(100 - existing) {
+        let size = 16 * 1024 + (rng.next() % (1024 * 1024 - 16 * 1024));
+        let mut buf = vec![0u8; size as usize];
+        rng.fill(&mut buf);
+        total += size;
+        std::fs::write(folder.join(format!("extra/file-{i:03}.bin")), buf)?;
+    }
+    let reg = reprove_oci::testing::TestRegistry::start();
+    let reprove = target().join("release").join("reprove");
+    let skopeo = |args: &[String]| {
+        let mut c = Command::new("skopeo");
+        c.args([
+            "copy",
+            "-q",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+        ])
+        .args(args);
+        c
+    };
+    // The same blobs for skopeo: the pushed evidence copied once into a `dir:` folder.
+    let seed = format!("oci://{}/bench/seed", reg.host);
+    let st = Command::new(&reprove)
+        .args(["-q", "push-evidence"])
+        .arg(&folder)
+        .args(["--to", &seed])
+        .stdout(Stdio::null())
+        .status()?;
+    if !st.success() {
+        bail!("reprove push-evidence failed");
+    }
+    let source = work.join("skopeo-source");
+    let st = skopeo(&[
+        format!("docker://{}/bench/seed:v1.0.0", reg.host),
+        format!("dir:{}", source.display()),
+    ])
+    .status()?;
+    if !st.success() {
+        bail!("skopeo copy of the seed failed");
+    }
+    let mut n = 0;
+    let ours_push = time_best(|| {
+        n += 1;
+        let mut c = Command::new(&reprove);
+        c.args(["-q", "push-evidence"])
+            .arg(&folder)
+            .args(["--to", &format!("oci://{}/bench/ours{n}", reg.host)]);
+        c
+    })?;
+    let mut n = 0;
+    let skopeo_push = time_best(|| {
+        n += 1;
+        skopeo(&[
+            format!("dir:{}", source.display()),
+            format!("docker://{}/bench/skopeo{n}:v1.0.0", reg.host),
+        ])
+    })?;
+    let mut n = 0;
+    let ours_pull = time_best(|| {
+        n += 1;
+        let mut c = Command::new(&reprove);
+        c.args([
+            "-q",
+            "pull-evidence",
+            &format!("oci://{}/bench/seed:v1.0.0", reg.host),
+            "--out",
+        ])
+        .arg(work.join(format!("ours-pull-{n}")));
+        c
+    })?;
+    let mut n = 0;
+    let skopeo_pull = time_best(|| {
+        n += 1;
+        skopeo(&[
+            format!("docker://{}/bench/seed:v1.0.0", reg.host),
+            format!("dir:{}", work.join(format!("skopeo-pull-{n}")).display()),
+        ])
+    })?;
+    let push_ratio = ours_push.as_secs_f64() / skopeo_push.as_secs_f64();
+    let pull_ratio = ours_pull.as_secs_f64() / skopeo_pull.as_secs_f64();
+    let pass = push_ratio <= 1.2 && pull_ratio <= 1.2;
+    Ok(format!(
+        "evidence folder of 100 files ({} MiB) to and from a loopback registry: push reprove {:.3} s vs skopeo copy {:.3} s → ratio {push_ratio:.2}; pull reprove {:.3} s vs skopeo copy {:.3} s → ratio {pull_ratio:.2} (target ≤ 1.2 each) {}",
+        total >> 20,
+        ours_push.as_secs_f64(),
+        skopeo_push.as_secs_f64(),
+        ours_pull.as_secs_f64(),
+        skopeo_pull.as_secs_f64(),
+        if pass { "PASS" } else { "FAIL" }
     ))
 }

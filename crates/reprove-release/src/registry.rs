@@ -566,6 +566,11 @@ fn layers_of(
             ))
         })?;
         let path = safe_path(title).map_err(&not)?;
+        // The signed index names files by sha256: another algorithm cannot match it, and
+        // would be read whole to be hashed.
+        if l.digest.algorithm() != reprove_digest::Algorithm::Sha256 {
+            return Err(not(format!("`{path}` is not named by a sha256 digest")));
+        }
         if l.size > MAX_FILE_BYTES {
             return Err(not(format!(
                 "`{path}` is larger than {MAX_FILE_BYTES} bytes"
@@ -639,11 +644,61 @@ impl Listing {
     /// annotation names one that parses as a tag and maps to `oci_tag` (so a registry
     /// cannot steer it elsewhere), else the OCI tag itself.
     pub fn folder_name(&self, oci: &str) -> String {
+        let plain = |t: &str| {
+            !t.is_empty()
+                && Path::new(t)
+                    .components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)))
+        };
         match &self.release_tag {
-            Some(t) if t.parse::<reprove_source::Tag>().is_ok() && oci_tag(t) == oci => t.clone(),
+            Some(t)
+                if t.parse::<reprove_source::Tag>().is_ok() && plain(t) && oci_tag(t) == oci =>
+            {
+                t.clone()
+            }
             _ => oci.to_owned(),
         }
     }
+}
+
+/// `root/<name>` for a release folder named from a registry: `name` must be plain relative
+/// parts (a registry's words never reach outside `root`), and no folder between `root` and
+/// the target may already be an evidence folder (one release planted inside another).
+pub fn folder_under(root: &Path, name: &str) -> Result<PathBuf, ReleaseError> {
+    let bad = |reason: &str| ReleaseError::NotEvidence {
+        location: name.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let parts: Vec<&str> = name.split('/').collect();
+    if name.is_empty()
+        || !Path::new(name)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+        || parts.iter().any(|p| p.is_empty() || p.starts_with('.'))
+    {
+        return Err(bad("its folder name is not a plain relative path"));
+    }
+    let mut at = root.to_path_buf();
+    for p in &parts[..parts.len() - 1] {
+        at.push(p);
+        if at.join(evidence::INDEX).exists() {
+            return Err(bad(&format!(
+                "its folder would be inside the evidence folder `{}`",
+                at.display()
+            )));
+        }
+    }
+    Ok(root.join(name))
+}
+
+/// Whether `s` is an OCI tag (distribution-spec: `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`).
+pub fn is_oci_tag(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        && s.len() <= 128
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 /// Reads and checks the evidence manifest `reference` (an OCI tag or a manifest digest).
@@ -654,8 +709,13 @@ pub fn list(
 ) -> Result<Listing, ReleaseError> {
     let sep = if reference.parse::<Digest>().is_ok() {
         '@'
-    } else {
+    } else if is_oci_tag(reference) {
         ':'
+    } else {
+        return Err(ReleaseError::BadEvidenceLocation {
+            location: format!("{}:{reference}", from.repository()),
+            reason: "not an OCI tag or a digest".to_owned(),
+        });
     };
     let location = format!("{}{sep}{reference}", from.repository());
     let manifest = client
@@ -763,12 +823,12 @@ pub fn pull_each(
     client: &RegistryClient,
     from: &EvidenceRepo,
     oci_tags: &[String],
-    target: &(dyn Fn(&str, &Listing) -> PathBuf + Sync),
+    target: &(dyn Fn(&str, &Listing) -> Result<PathBuf, ReleaseError> + Sync),
     force: bool,
 ) -> Vec<Result<Pulled, ReleaseError>> {
     let one = |t: &String| -> Result<Result<Pulled, ReleaseError>, ReleaseError> {
         Ok(list(client, from, t)
-            .and_then(|listing| download(client, from, &listing, &target(t, &listing), force, 1)))
+            .and_then(|listing| download(client, from, &listing, &target(t, &listing)?, force, 1)))
     };
     bounded(oci_tags, CONCURRENCY, one).unwrap_or_default()
 }
@@ -782,7 +842,12 @@ pub fn release_tags(
     let tags = client
         .list_tags(from.image())
         .map_err(registry_error("list the tags", &location))?;
-    Ok(tags.into_iter().filter(|t| !is_fallback_tag(t)).collect())
+    // A registry's answer is words from outside: only real OCI tags go further (they name
+    // URLs and folders).
+    Ok(tags
+        .into_iter()
+        .filter(|t| is_oci_tag(t) && !is_fallback_tag(t))
+        .collect())
 }
 
 #[cfg(test)]
@@ -798,6 +863,38 @@ mod tests {
         assert_eq!(oci_tag("-x"), "_-x");
         assert_eq!(oci_tag(&"a".repeat(300)).len(), 128);
         assert_eq!(oci_tag("ü"), "_-");
+    }
+
+    /// Regression (attack review): an annotation naming an absolute path, or a folder inside
+    /// another release's evidence, must not choose where a pull writes.
+    #[test]
+    fn a_registry_cannot_choose_a_folder_outside_the_root() {
+        let listing = |tag: &str| Listing {
+            location: "oci://r/x".into(),
+            manifest: sha256_bytes(b"m"),
+            release_tag: Some(tag.into()),
+            layers: Vec::new(),
+        };
+        let oci = oci_tag("/home/runner/work/pwn");
+        assert_eq!(listing("/home/runner/work/pwn").folder_name(&oci), oci);
+        assert_eq!(
+            listing("release/1.0").folder_name("release-1.0"),
+            "release/1.0"
+        );
+        assert_eq!(listing("v2").folder_name("v1"), "v1");
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("v1.0.0")).unwrap();
+        std::fs::write(root.path().join("v1.0.0").join(evidence::INDEX), b"{}").unwrap();
+        assert!(folder_under(root.path(), "v1.0.0/planted").is_err());
+        for bad in ["/abs", "../up", "a/../b", ".hidden", "a//b", ""] {
+            assert!(folder_under(root.path(), bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            folder_under(root.path(), "release/1.0").unwrap(),
+            root.path().join("release/1.0")
+        );
+        assert!(is_oci_tag("v1.0.0") && is_oci_tag("_x") && !is_oci_tag("../x"));
+        assert!(!is_oci_tag("/abs") && !is_oci_tag("") && !is_oci_tag(&"a".repeat(129)));
     }
 
     #[test]
@@ -884,6 +981,10 @@ mod tests {
         assert!(ok(layer("index.json/x", 1)).is_err());
         // Sizes bounded before anything is read.
         assert!(ok(layer("big", MAX_FILE_BYTES + 1)).is_err());
+        // sha256 only: the signed index cannot name anything else.
+        let mut sha512 = layer("other", 1);
+        sha512["digest"] = serde_json::json!(format!("sha512:{}", "a".repeat(128)));
+        assert!(ok(sha512).is_err());
         // Not an evidence artifact at all.
         let image = serde_json::to_vec(&serde_json::json!({
             "schemaVersion": 2, "mediaType": OCI_MANIFEST,

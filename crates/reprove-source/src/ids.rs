@@ -93,6 +93,11 @@ impl FromStr for Tag {
         if name.starts_with('-') {
             return Err(err("starts with `-`"));
         }
+        // git refuses it too (`refs/tags//x` has `//`); a tag also names a folder
+        // (`evidence/<tag>`), which must never be an absolute path.
+        if name.starts_with('/') {
+            return Err(err("starts with `/`"));
+        }
         if name.ends_with('/') || name.ends_with('.') || name.ends_with(".lock") {
             return Err(err("ends with `/`, `.` or `.lock`"));
         }
@@ -162,7 +167,8 @@ mod tests {
         }
         assert_eq!("refs/tags/v2".parse::<Tag>().unwrap().as_str(), "v2");
         for bad in [
-            "", "-v1", "v1..2", "v1 ", "v1~1", "a/.b", "x.lock", "v^{}", "@", "a//b",
+            "", "-v1", "v1..2", "v1 ", "v1~1", "a/.b", "x.lock", "v^{}", "@", "a//b", "/abs",
+            "/home/x",
         ] {
             assert!(bad.parse::<Tag>().is_err(), "{bad}");
         }

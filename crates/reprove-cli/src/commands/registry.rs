@@ -202,10 +202,13 @@ pub fn pull(dir: &Path, args: PullEvidenceArgs) -> Result<Outcome> {
     if args.from.names_release() {
         let reference = args.from.reference(None)?;
         let listing = store::list(&c, &args.from, &reference)?;
-        let target = args.out.clone().unwrap_or_else(|| {
-            dir.join("evidence")
-                .join(listing.folder_name(args.from.image().tag().unwrap_or(&reference)))
-        });
+        let target = match args.out.clone() {
+            Some(t) => t,
+            None => store::folder_under(
+                &dir.join("evidence"),
+                &listing.folder_name(args.from.image().tag().unwrap_or(&reference)),
+            )?,
+        };
         let p = store::download(
             &c,
             &args.from,
@@ -234,17 +237,14 @@ pub fn pull(dir: &Path, args: PullEvidenceArgs) -> Result<Outcome> {
         &c,
         &args.from,
         &tags,
-        &|t, listing| root.join(listing.folder_name(t)),
+        &|t, listing| store::folder_under(&root, &listing.folder_name(t)),
         args.force,
     );
     let mut failed = 0;
     for (t, r) in tags.iter().zip(results) {
         match r {
-            Ok(p) => out.push_str(&format!(
-                "{}  {}\n",
-                terminal(p.release_tag.as_deref().unwrap_or(t)),
-                terminal(&p.reference)
-            )),
+            // The OCI tag, not the manifest's unverified annotation.
+            Ok(p) => out.push_str(&format!("{}  {}\n", terminal(t), terminal(&p.reference))),
             Err(e) => {
                 failed += 1;
                 crate::output::warn(&format!("error: `{}`: {}", terminal(t), chain(&e)));

@@ -201,6 +201,18 @@ impl Pulled {
         let tmp = self.root.path().display().to_string();
         for s in list {
             match self.outcome.get(&s.tag) {
+                // Pulled, yet no folder where status looked: never `untracked`.
+                Some(Ok(reference)) if s.state == ReleaseState::Untracked => {
+                    s.state = ReleaseState::Invalid;
+                    s.evidence = Some(reference.clone());
+                    s.problems.push(Problem {
+                        check: None,
+                        code: reprove_release::verify::FindingCode::EvidenceMissing
+                            .as_str()
+                            .to_owned(),
+                        message: format!("the evidence pulled from `{reference}` was not found"),
+                    });
+                }
                 Some(Ok(reference)) => {
                     s.evidence = Some(reference.clone());
                     for p in &mut s.problems {
@@ -240,45 +252,67 @@ fn pull_all(repo: &Repository, from: &EvidenceRepo, insecure: &[String]) -> Resu
         .filter(|t| reprove_source::VersionKey::parse(&t.name).is_some())
         .map(|t| t.name)
         .collect();
-    let wanted: Vec<(String, String)> = tags
-        .iter()
-        .map(|t| (t.clone(), store::oci_tag(t)))
-        .filter(|(_, o)| held.contains(o))
-        .collect();
-    let strays = held
-        .iter()
-        .filter(|o| !tags.iter().any(|t| &store::oci_tag(t) == *o))
-        .count();
+    // Git tags by the OCI tag that holds their evidence: two git tags can share one
+    // (`v1+b` and `v1-b`); it is pulled once and belongs to one of them at most.
+    let mut groups: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for t in &tags {
+        groups.entry(store::oci_tag(t)).or_default().push(t.clone());
+    }
+    let strays = held.iter().filter(|o| !groups.contains_key(*o)).count();
     if strays > 0 {
         note(&format!(
             "note: {strays} tag(s) of `{}` name no version tag of this repository",
             reprove_escape::terminal(&from.to_string())
         ));
     }
+    groups.retain(|o, _| held.contains(o));
+    // The git tag a pulled release goes to: the one its (unverified) annotation names when
+    // that is in the group, else the first; verify then reads the signed index.
+    let chosen = |o: &str, named: Option<&str>| -> String {
+        let group = &groups[o];
+        named
+            .filter(|n| group.iter().any(|g| g == n))
+            .unwrap_or(&group[0])
+            .to_owned()
+    };
     let root = tempfile::Builder::new()
         .prefix("reprove-status-")
         .tempdir()?;
-    let oci: Vec<String> = wanted.iter().map(|(_, o)| o.clone()).collect();
-    let by_oci: std::collections::BTreeMap<&str, &str> = wanted
-        .iter()
-        .map(|(t, o)| (o.as_str(), t.as_str()))
-        .collect();
+    let oci: Vec<String> = groups.keys().cloned().collect();
     let dir = root.path().to_owned();
     let results = store::pull_each(
         &client,
         from,
         &oci,
-        &|o, _| dir.join(by_oci.get(o).copied().unwrap_or(o)),
+        &|o, listing| Ok(dir.join(chosen(o, listing.release_tag.as_deref()))),
         false,
     );
     super::registry::client_notes(&client);
     let mut outcome = std::collections::BTreeMap::new();
-    for ((tag, _), r) in wanted.iter().zip(results) {
-        outcome.insert(
-            tag.clone(),
-            r.map(|p| p.reference)
-                .map_err(|e| super::registry::chain(&e)),
-        );
+    for (o, r) in oci.iter().zip(results) {
+        let group = &groups[o];
+        match r {
+            Ok(p) => {
+                let owner = chosen(o, p.release_tag.as_deref());
+                for t in group {
+                    let r = if *t == owner {
+                        Ok(p.reference.clone())
+                    } else {
+                        Err(format!(
+                            "the registry tag `{o}` holds the evidence of `{owner}`; git tags {} share it",
+                            group.join(", ")
+                        ))
+                    };
+                    outcome.insert(t.clone(), r);
+                }
+            }
+            Err(e) => {
+                let why = super::registry::chain(&e);
+                for t in group {
+                    outcome.insert(t.clone(), Err(why.clone()));
+                }
+            }
+        }
     }
     note(&format!(
         "pulled the evidence of {} release(s) from `{}`",
