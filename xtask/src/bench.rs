@@ -1019,7 +1019,7 @@ fn evidence_transfer(dir: &Path) -> Result<String> {
     let work = dir.join("evidence-transfer");
     let r = make_releases(&work, 1)?;
     let folder = r.repo_dir.join("evidence").join("v1.0.0");
-    let mut rng = Rng(0x5eed_0f_e71d);
+    let mut rng = Rng(0x0005_eed0_fe71);
     let existing = std::fs::read_dir(&folder)?.count();
     std::fs::create_dir_all(folder.join("extra"))?;
     let mut total = 0u64;
