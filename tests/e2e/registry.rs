@@ -349,3 +349,154 @@ fn evidence_pushed_with_the_release_is_verified_reported_and_pulled_from_the_reg
     assert_eq!(code, 2);
     assert!(err.contains("the tag comes from the evidence"), "{err}");
 }
+
+/// Interop with the JavaScript Sigstore stack: a second rebuilder's provenance attached to
+/// the release's evidence with `@sigstore/oci` (as actions/attest attaches) counts toward
+/// `--require 2`; and what reprove pushed is found by the referrers convention and verified
+/// by `@sigstore/verify`. Both against a real registry on loopback.
+#[test]
+fn bundles_attached_with_sigstore_oci_count_and_reproves_are_found_by_javascript() {
+    let Some(r) = Release::new(BUILD, true) else {
+        return;
+    };
+    let Some(modules) = crate::support::sigstore_js() else {
+        return;
+    };
+    let reg = TestRegistry::start();
+    let repo = format!("oci://{}/tiny/evidence", reg.host);
+    let dist = r.publish("v1.0.0", "dist");
+    let out = r.expect(
+        &[
+            "release",
+            "v1.0.0",
+            "--artifacts",
+            &dist,
+            "--key",
+            &r.p("k.key"),
+            "--push",
+            &repo,
+        ],
+        0,
+    );
+    let pushed = out
+        .lines()
+        .find_map(|l| l.strip_prefix("pushed: "))
+        .unwrap();
+    let subject = pushed.rsplit_once('@').unwrap().1.to_owned();
+    let node = |args: &[&Path]| crate::support::interop("node", &[("NODE_PATH", &modules)], args);
+
+    // reprove → JavaScript: the three bundles, found through the fallback tag and verified.
+    let out = node(&[
+        Path::new("sigstore_oci.js"),
+        Path::new("discover"),
+        Path::new(&reg.host),
+        Path::new("tiny/evidence"),
+        Path::new(&subject),
+        &r.f.path("k.pub"),
+    ]);
+    assert!(out.contains("verified 3"), "{out}");
+    assert!(out.contains("https://slsa.dev/provenance/v1"), "{out}");
+
+    // JavaScript → reprove: a second rebuilder attests on its own and attaches with
+    // @sigstore/oci; verify counts it from the registry alone.
+    let two = [
+        "verify",
+        "v1.0.0",
+        "--evidence",
+        &repo,
+        "--artifacts",
+        &dist,
+        "--key",
+        &r.p("k.pub"),
+        "--rebuilder-key",
+        &r.p("other.pub"),
+        "--require",
+        "2",
+    ];
+    let (code, out, _) = r.run(&two);
+    assert_eq!(code, 1, "one signer before the attachment: {out}");
+    let report = r.expect(
+        &[
+            "rebuild",
+            "v1.0.0",
+            "--artifacts",
+            &dist,
+            "--format",
+            "json",
+        ],
+        0,
+    );
+    std::fs::write(r.p("report.json"), &report).unwrap();
+    let second = r.p("second.sigstore.json");
+    r.expect(
+        &[
+            "attest",
+            "v1.0.0",
+            "--rebuild-report",
+            &r.p("report.json"),
+            "--key",
+            &r.p("other.key"),
+            "-o",
+            &second,
+        ],
+        0,
+    );
+    let out = node(&[
+        Path::new("sigstore_oci.js"),
+        Path::new("attach"),
+        Path::new(&reg.host),
+        Path::new("tiny/evidence"),
+        Path::new(&subject),
+        Path::new(&second),
+    ]);
+    assert!(out.contains("attached sha256:"), "{out}");
+    let (code, out, err) = r.run(&two);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("2 independent signer(s) agree (2 required)"),
+        "{out}"
+    );
+    // Both sides see four bundles now, each verified with its signer's key.
+    let out = node(&[
+        Path::new("sigstore_oci.js"),
+        Path::new("discover"),
+        Path::new(&reg.host),
+        Path::new("tiny/evidence"),
+        Path::new(&subject),
+        &r.f.path("k.pub"),
+        &r.f.path("other.pub"),
+    ]);
+    assert!(out.contains("verified 4"), "{out}");
+    // pull-evidence keeps the attached provenance for the offline audit, where it counts.
+    let pulled = r.p("audit/v1.0.0");
+    r.expect(
+        &["pull-evidence", &format!("{repo}:v1.0.0"), "--out", &pulled],
+        0,
+    );
+    let added: Vec<String> = std::fs::read_dir(&pulled)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("provenance-oci-"))
+        .collect();
+    assert_eq!(added.len(), 1, "{added:?}");
+    let mut offline = two.to_vec();
+    offline[3] = &pulled;
+    let (code, out, _) = r.run(&offline);
+    assert_eq!(code, 0, "{out}");
+    // Junk attached by anyone with push access is skipped, not fatal.
+    std::fs::write(r.p("junk.json"), br#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","dsseEnvelope":{"payload":"e30=","payloadType":"application/vnd.in-toto+json","signatures":[{"sig":"AA=="}]},"verificationMaterial":{"publicKey":{"hint":"x"}}}"#).unwrap();
+    node(&[
+        Path::new("sigstore_oci.js"),
+        Path::new("attach"),
+        Path::new(&reg.host),
+        Path::new("tiny/evidence"),
+        Path::new(&subject),
+        &r.f.path("junk.json"),
+    ]);
+    let (code, out, _) = r.run(&two);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("not counted") || out.contains("provenance-oci-"),
+        "{out}"
+    );
+}

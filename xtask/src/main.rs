@@ -111,10 +111,14 @@ fn test(extra: &[String]) -> Result<()> {
             // Sigstore's own mock Fulcio, Rekor and TSA for the keyless tests; 0.12 is the
             // newest that runs on Debian's Node 20 (0.13 needs Node 22)
             "@sigstore/mock@0.12.1",
+            // attaches bundles to images as OCI referrers, as actions/attest does (interop
+            // with evidence in registries); 0.7 asks for Node 22 but runs on Debian's 20, and
+            // 0.6 requires a package it does not declare (promise-retry)
+            "@sigstore/oci@0.7.2",
             "pkijs@3",
             "asn1js@3",
         ],
-        "require('@sigstore/verify'); require('@sigstore/bundle'); require('@sigstore/protobuf-specs'); require('@sigstore/mock'); require('pkijs'); require('asn1js')",
+        "require('@sigstore/verify'); require('@sigstore/bundle'); require('@sigstore/protobuf-specs'); require('@sigstore/mock'); require('@sigstore/oci'); require('pkijs'); require('asn1js')",
     )?;
     let node_modules = node_modules.display().to_string();
     util::cargo(&["fmt", "--all", "--", "--check"], &[])?;

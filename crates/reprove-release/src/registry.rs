@@ -625,6 +625,8 @@ pub struct Pulled {
     pub release_tag: Option<String>,
     pub files: usize,
     pub bytes: u64,
+    /// Bundles attached to the release as referrers, written as added provenance.
+    pub attached: Vec<String>,
 }
 
 /// One release's manifest, read and checked, before anything is downloaded.
@@ -801,6 +803,7 @@ pub fn download(
         let file = out.into_inner().map_err(|e| io(e.into_error()))?;
         file.sync_all().map_err(io)
     })?;
+    let attached = attached_bundles(client, from, listing, &root)?;
     staging.place()?;
     Ok(Pulled {
         reference: format!(
@@ -812,7 +815,97 @@ pub fn download(
         release_tag: listing.release_tag.clone(),
         files: listing.layers.len(),
         bytes: listing.layers.iter().map(|l| l.size).sum(),
+        attached,
     })
+}
+
+/// Bundles attached to a release after it was made read at most (another rebuilder's
+/// provenance, attached with `@sigstore/oci`, cosign or `reprove push-evidence`).
+pub const MAX_ATTACHED: usize = 64;
+
+/// The name an attached bundle gets in the pulled folder: where `verify` looks for other
+/// rebuilders' provenance (`provenance-*.sigstore.json`), named by its manifest.
+fn attached_name(manifest: &Digest) -> String {
+    format!("provenance-oci-{}.sigstore.json", &manifest.hex()[..16])
+}
+
+/// Writes the Sigstore bundles attached to the release's manifest as referrers — other than
+/// the release's own — into `root` as added provenance, which `verify` counts only when one
+/// of the given rebuilders signed it for this release. Each referrer is read by digest and
+/// must name this manifest as its subject and hold exactly one bundle layer; one that does not
+/// is skipped (anyone who may push can attach anything, and must not hide the others).
+fn attached_bundles(
+    client: &RegistryClient,
+    from: &EvidenceRepo,
+    listing: &Listing,
+    root: &Path,
+) -> Result<Vec<String>, ReleaseError> {
+    #[derive(Deserialize)]
+    struct Referrer {
+        subject: Option<Subject>,
+        layers: Vec<ReferrerLayer>,
+    }
+    #[derive(Deserialize)]
+    struct Subject {
+        digest: Digest,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ReferrerLayer {
+        media_type: String,
+        digest: Digest,
+        size: u64,
+    }
+    let repo = from.image();
+    let found = client
+        .referrers(repo, &listing.manifest, None)
+        .map_err(registry_error(
+            "list the bundles attached",
+            &listing.location,
+        ))?;
+    let own: BTreeSet<&Digest> = listing.layers.iter().map(|l| &l.digest).collect();
+    let is_bundle = |t: &str| t.starts_with("application/vnd.dev.sigstore.bundle");
+    let mut written = Vec::new();
+    for d in found
+        .iter()
+        .filter(|d| d.artifact_type.as_deref().is_some_and(is_bundle))
+        .take(MAX_ATTACHED)
+    {
+        let Ok(Some(m)) = client.get_manifest(repo, &d.digest.to_string()) else {
+            continue;
+        };
+        let Ok(r) = serde_json::from_slice::<Referrer>(&m.bytes) else {
+            continue;
+        };
+        let bundles: Vec<&ReferrerLayer> = r
+            .layers
+            .iter()
+            .filter(|l| is_bundle(&l.media_type))
+            .collect();
+        let ([layer], Some(subject)) = (bundles.as_slice(), &r.subject) else {
+            continue;
+        };
+        if subject.digest != listing.manifest
+            || own.contains(&layer.digest)
+            || layer.size > reprove_attest::signed::MAX_BUNDLE_BYTES
+            || layer.digest.algorithm() != reprove_digest::Algorithm::Sha256
+        {
+            continue;
+        }
+        let name = attached_name(&m.digest);
+        if listing.layers.iter().any(|l| l.path == name) {
+            continue;
+        }
+        let Ok(Some(bytes)) = client.get_blob(repo, &layer.digest, layer.size) else {
+            continue;
+        };
+        let path = root.join(&name);
+        std::fs::write(&path, &bytes)
+            .and_then(|()| std::fs::File::open(&path)?.sync_all())
+            .map_err(|source| ReleaseError::Io { path, source })?;
+        written.push(name);
+    }
+    Ok(written)
 }
 
 /// Pulls every release `oci_tags` names, each into the folder `target` gives it (from its
