@@ -29,19 +29,9 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-fn client() -> RegistryClient {
-    RegistryClient::new(ClientOptions {
-        auth_file: Some("/nonexistent".into()),
-        ..Default::default()
-    })
-    .unwrap()
-}
-
-#[test]
-fn evidence_pushed_with_the_release_is_verified_reported_and_pulled_from_the_registry() {
-    let Some(r) = Release::new(BUILD, true) else {
-        return;
-    };
+/// `v1.0.0` released and pushed to a registry of its own: the registry, the repository
+/// (`oci://…/tiny/evidence`), the published folder and the reference the release printed.
+fn pushed_release(r: &Release) -> (TestRegistry, String, String, String) {
     let reg = TestRegistry::start();
     let repo = format!("oci://{}/tiny/evidence", reg.host);
     let dist = r.publish("v1.0.0", "dist");
@@ -58,10 +48,62 @@ fn evidence_pushed_with_the_release_is_verified_reported_and_pulled_from_the_reg
         ],
         0,
     );
-    let pushed_line = out
+    let pushed = out
         .lines()
         .find_map(|l| l.strip_prefix("pushed: "))
-        .unwrap_or_else(|| panic!("no `pushed:` line: {out}"));
+        .unwrap_or_else(|| panic!("no `pushed:` line: {out}"))
+        .to_owned();
+    (reg, repo, dist, pushed)
+}
+
+fn client() -> RegistryClient {
+    RegistryClient::new(ClientOptions {
+        auth_file: Some("/nonexistent".into()),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+#[test]
+fn evidence_pushed_with_the_release_is_verified_reported_and_pulled_from_the_registry() {
+    let Some(r) = Release::new(BUILD, true) else {
+        return;
+    };
+    let (reg, repo, dist, pushed_line) = pushed_release(&r);
+    let pushed_line = pushed_line.as_str();
+    let kpub = r.p("k.pub");
+    let verify = |extra: &[&str]| {
+        let mut a = vec![
+            "verify",
+            "v1.0.0",
+            "--evidence",
+            &repo,
+            "--artifacts",
+            &dist,
+            "--key",
+            &kpub,
+        ];
+        a.extend_from_slice(extra);
+        r.run(&a)
+    };
+    let status_json = || {
+        let (code, json, err) = r.run(&[
+            "status",
+            "--evidence-root",
+            &repo,
+            "--key",
+            &kpub,
+            "--format",
+            "json",
+        ]);
+        let v: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}{err}"));
+        (code, json, v)
+    };
+    let verify_ok = |extra: &[&str]| {
+        let (code, out, err) = verify(extra);
+        assert_eq!(code, 0, "{out}{err}");
+        out
+    };
     assert!(
         pushed_line.starts_with(&format!("{repo}:v1.0.0@sha256:")),
         "{pushed_line}"
@@ -70,37 +112,14 @@ fn evidence_pushed_with_the_release_is_verified_reported_and_pulled_from_the_reg
     let original = files(&r.evidence("v1.0.0"));
     std::fs::rename(r.evidence("v1.0.0"), r.p("evidence-kept")).unwrap();
 
-    let out = r.expect(
-        &[
-            "verify",
-            "v1.0.0",
-            "--evidence",
-            &repo,
-            "--artifacts",
-            &dist,
-            "--key",
-            &r.p("k.pub"),
-        ],
-        0,
-    );
+    let out = verify_ok(&[]);
     assert!(
         out.contains(&format!("with the evidence in `{pushed_line}`"))
             && out.contains("verdict: verified"),
         "{out}"
     );
     // The temporary copy is gone afterwards; the JSON names the registry, not a path.
-    let (code, json, _) = r.run(&[
-        "verify",
-        "v1.0.0",
-        "--evidence",
-        &repo,
-        "--artifacts",
-        &dist,
-        "--key",
-        &r.p("k.pub"),
-        "--format",
-        "json",
-    ]);
+    let (code, json, _) = verify(&["--format", "json"]);
     assert_eq!(code, 0);
     let v: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["evidence"], pushed_line);
@@ -128,17 +147,8 @@ fn evidence_pushed_with_the_release_is_verified_reported_and_pulled_from_the_reg
     assert!(text.contains(pushed_line), "the record names its evidence");
     assert!(!text.contains("reprove-evidence-"));
 
-    let (code, json, err) = r.run(&[
-        "status",
-        "--evidence-root",
-        &repo,
-        "--key",
-        &r.p("k.pub"),
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code, 0, "{json}{err}");
-    let v: Value = serde_json::from_str(&json).unwrap();
+    let (code, json, v) = status_json();
+    assert_eq!(code, 0, "{json}");
     assert_eq!(v["evidenceRoot"], repo);
     assert_eq!(v["releases"][0]["tag"], "v1.0.0");
     assert_eq!(v["releases"][0]["state"], "verified", "{v:#}");
@@ -182,32 +192,14 @@ fn evidence_pushed_with_the_release_is_verified_reported_and_pulled_from_the_reg
         &serde_json::to_vec(&v).unwrap(),
     )
     .unwrap();
-    let (code, out, err) = r.run(&[
-        "verify",
-        "v1.0.0",
-        "--evidence",
-        &repo,
-        "--artifacts",
-        &dist,
-        "--key",
-        &r.p("k.pub"),
-    ]);
+    let (code, out, err) = verify(&[]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(
         out.contains("digest-mismatch") && out.contains("build.log"),
         "{out}"
     );
-    let (code, json, _) = r.run(&[
-        "status",
-        "--evidence-root",
-        &repo,
-        "--key",
-        &r.p("k.pub"),
-        "--format",
-        "json",
-    ]);
+    let (code, _, v) = status_json();
     assert_eq!(code, 1);
-    let v: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["releases"][0]["state"], "invalid", "{v:#}");
 
     // The genuine folder does not replace it without --force; with it, all is well again.
@@ -224,19 +216,7 @@ fn evidence_pushed_with_the_release_is_verified_reported_and_pulled_from_the_reg
         ],
         0,
     );
-    r.expect(
-        &[
-            "verify",
-            "v1.0.0",
-            "--evidence",
-            &repo,
-            "--artifacts",
-            &dist,
-            "--key",
-            &r.p("k.pub"),
-        ],
-        0,
-    );
+    verify_ok(&[]);
 
     // A manifest whose layer lies about its size cannot be pulled; status shows the release
     // invalid, never untracked.
@@ -250,32 +230,14 @@ fn evidence_pushed_with_the_release_is_verified_reported_and_pulled_from_the_reg
         &serde_json::to_vec(&v).unwrap(),
     )
     .unwrap();
-    let (code, json, _) = r.run(&[
-        "status",
-        "--evidence-root",
-        &repo,
-        "--key",
-        &r.p("k.pub"),
-        "--format",
-        "json",
-    ]);
+    let (code, _, v) = status_json();
     assert_eq!(code, 1);
-    let v: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["releases"][0]["state"], "invalid", "{v:#}");
     assert_eq!(
         v["releases"][0]["problems"][0]["code"], "unreadable",
         "{v:#}"
     );
-    let (code, _, err) = r.run(&[
-        "verify",
-        "v1.0.0",
-        "--evidence",
-        &repo,
-        "--artifacts",
-        &dist,
-        "--key",
-        &r.p("k.pub"),
-    ]);
+    let (code, _, err) = verify(&[]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("larger than the 3 bytes allowed"), "{err}");
 
@@ -306,17 +268,8 @@ fn evidence_pushed_with_the_release_is_verified_reported_and_pulled_from_the_reg
         ],
         0,
     );
-    let (code, json, err) = r.run(&[
-        "status",
-        "--evidence-root",
-        &repo,
-        "--key",
-        &r.p("k.pub"),
-        "--format",
-        "json",
-    ]);
+    let (code, json, v) = status_json();
     assert_eq!(code, 1, "{json}{err}");
-    let v: Value = serde_json::from_str(&json).unwrap();
     let state = |tag: &str| {
         v["releases"]
             .as_array()
@@ -362,26 +315,7 @@ fn bundles_attached_with_sigstore_oci_count_and_reproves_are_found_by_javascript
     let Some(modules) = crate::support::sigstore_js() else {
         return;
     };
-    let reg = TestRegistry::start();
-    let repo = format!("oci://{}/tiny/evidence", reg.host);
-    let dist = r.publish("v1.0.0", "dist");
-    let out = r.expect(
-        &[
-            "release",
-            "v1.0.0",
-            "--artifacts",
-            &dist,
-            "--key",
-            &r.p("k.key"),
-            "--push",
-            &repo,
-        ],
-        0,
-    );
-    let pushed = out
-        .lines()
-        .find_map(|l| l.strip_prefix("pushed: "))
-        .unwrap();
+    let (reg, repo, dist, pushed) = pushed_release(&r);
     let subject = pushed.rsplit_once('@').unwrap().1.to_owned();
     let node = |args: &[&Path]| crate::support::interop("node", &[("NODE_PATH", &modules)], args);
 
@@ -415,32 +349,8 @@ fn bundles_attached_with_sigstore_oci_count_and_reproves_are_found_by_javascript
     ];
     let (code, out, _) = r.run(&two);
     assert_eq!(code, 1, "one signer before the attachment: {out}");
-    let report = r.expect(
-        &[
-            "rebuild",
-            "v1.0.0",
-            "--artifacts",
-            &dist,
-            "--format",
-            "json",
-        ],
-        0,
-    );
-    std::fs::write(r.p("report.json"), &report).unwrap();
     let second = r.p("second.sigstore.json");
-    r.expect(
-        &[
-            "attest",
-            "v1.0.0",
-            "--rebuild-report",
-            &r.p("report.json"),
-            "--key",
-            &r.p("other.key"),
-            "-o",
-            &second,
-        ],
-        0,
-    );
+    r.second_rebuilder(&dist, &second);
     let out = node(&[
         Path::new("sigstore_oci.js"),
         Path::new("attach"),

@@ -109,6 +109,30 @@ impl Release {
         self.p(name)
     }
 
+    /// A second rebuilder's provenance of `v1.0.0` at `out`: its own rebuild, attested with
+    /// the key `other`.
+    pub(crate) fn second_rebuilder(&self, dist: &str, out: &str) -> String {
+        let report = self.expect(
+            &["rebuild", "v1.0.0", "--artifacts", dist, "--format", "json"],
+            0,
+        );
+        std::fs::write(self.p("report.json"), &report).unwrap();
+        self.expect(
+            &[
+                "attest",
+                "v1.0.0",
+                "--rebuild-report",
+                &self.p("report.json"),
+                "--key",
+                &self.p("other.key"),
+                "-o",
+                out,
+            ],
+            0,
+        );
+        report
+    }
+
     pub(crate) fn evidence(&self, tag: &str) -> PathBuf {
         self.f.repo().join("evidence").join(tag)
     }
@@ -814,32 +838,8 @@ fn k_of_n_rebuilders_and_attest() {
         "{out}"
     );
     // A second rebuilder rebuilds on its own and attests with its own key.
-    let report = r.expect(
-        &[
-            "rebuild",
-            "v1.0.0",
-            "--artifacts",
-            &dist,
-            "--format",
-            "json",
-        ],
-        0,
-    );
-    std::fs::write(r.p("report.json"), &report).unwrap();
     let second = r.evidence("v1.0.0").join("provenance-second.sigstore.json");
-    r.expect(
-        &[
-            "attest",
-            "v1.0.0",
-            "--rebuild-report",
-            &r.p("report.json"),
-            "--key",
-            &r.p("other.key"),
-            "-o",
-            &second.display().to_string(),
-        ],
-        0,
-    );
+    let report = r.second_rebuilder(&dist, &second.display().to_string());
     let (c, out, _) = r.run(&two);
     assert_eq!(c, 0, "{out}");
     assert!(

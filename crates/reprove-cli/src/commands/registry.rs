@@ -247,7 +247,11 @@ pub fn pull(dir: &Path, args: PullEvidenceArgs) -> Result<Outcome> {
             Ok(p) => out.push_str(&format!("{}  {}\n", terminal(t), terminal(&p.reference))),
             Err(e) => {
                 failed += 1;
-                crate::output::warn(&format!("error: `{}`: {}", terminal(t), chain(&e)));
+                crate::output::warn(&format!(
+                    "error: `{}`: {}",
+                    terminal(t),
+                    reprove_attest::verify::error_chain(&e)
+                ));
             }
         }
     }
@@ -264,16 +268,4 @@ pub fn pull(dir: &Path, args: PullEvidenceArgs) -> Result<Outcome> {
     } else {
         Outcome::CouldNotCheck
     })
-}
-
-/// An error with its causes on one line.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }

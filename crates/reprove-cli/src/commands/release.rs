@@ -49,7 +49,8 @@ pub struct ReleaseArgs {
     #[command(flatten)]
     recipe: crate::args::RecipeArgs,
     /// Also store the evidence in an OCI registry (oci://REGISTRY/REPOSITORY), tagged with the
-    /// release tag, its bundles attached as referrers (see `reprove push-evidence`).
+    /// release tag, its bundles attached as referrers (see `reprove push-evidence`); --force
+    /// then also replaces other evidence under that tag.
     #[arg(long, value_name = "OCI")]
     push: Option<reprove_release::registry::EvidenceRepo>,
     /// A registry (host:port) reached over plain HTTP; loopback registries always are (repeatable).

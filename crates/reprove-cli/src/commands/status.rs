@@ -307,7 +307,7 @@ fn pull_all(repo: &Repository, from: &EvidenceRepo, insecure: &[String]) -> Resu
                 }
             }
             Err(e) => {
-                let why = super::registry::chain(&e);
+                let why = reprove_attest::verify::error_chain(&e);
                 for t in group {
                     outcome.insert(t.clone(), Err(why.clone()));
                 }

@@ -500,12 +500,11 @@ impl RegistryClient {
         let mut found: Vec<Descriptor> = Vec::new();
         for page in 0.. {
             if page == MAX_PAGES {
-                return Err(RegistryError::Http {
-                    registry: repo.registry().to_owned(),
-                    what,
-                    status: 200,
-                    detail: Some(format!("more than {MAX_PAGES} pages of referrers")),
-                });
+                return Err(too_many(
+                    repo,
+                    &what,
+                    &format!("{MAX_PAGES} pages of referrers"),
+                ));
             }
             let resp = self.send(
                 repo,
@@ -545,25 +544,10 @@ impl RegistryClient {
                     .filter_map(|v| serde_json::from_value(v.clone()).ok()),
             );
             if found.len() > MAX_ENTRIES {
-                return Err(RegistryError::Http {
-                    registry: repo.registry().to_owned(),
-                    what,
-                    status: 200,
-                    detail: Some(format!("more than {MAX_ENTRIES} referrers")),
-                });
+                return Err(too_many(repo, &what, &format!("{MAX_ENTRIES} referrers")));
             }
-            match next {
-                // The next page on the registry itself only.
-                Some(link) => match self.on_registry(repo.registry(), &link) {
-                    Some(next) => url = next,
-                    None => {
-                        return Err(RegistryError::ForeignRedirect {
-                            registry: repo.registry().to_owned(),
-                            what,
-                            location: without_query(&link),
-                        });
-                    }
-                },
+            match self.next_page(repo, &what, next)? {
+                Some(next) => url = next,
                 None => break,
             }
         }
@@ -591,12 +575,7 @@ impl RegistryClient {
         let mut tags = Vec::new();
         for page in 0.. {
             if page == MAX_PAGES {
-                return Err(RegistryError::Http {
-                    registry: repo.registry().to_owned(),
-                    what,
-                    status: 200,
-                    detail: Some(format!("more than {MAX_PAGES} pages of tags")),
-                });
+                return Err(too_many(repo, &what, &format!("{MAX_PAGES} pages of tags")));
             }
             let resp = self.send(repo, Access::Pull, Method::Get, &url, &[], &[])?;
             match resp.status().as_u16() {
@@ -610,30 +589,37 @@ impl RegistryClient {
                 .map_err(|e| Self::bad_index(repo, &what, format!("not a tag list: {e}")))?;
             tags.extend(list.tags.unwrap_or_default());
             if tags.len() > MAX_TAGS {
-                return Err(RegistryError::Http {
-                    registry: repo.registry().to_owned(),
-                    what,
-                    status: 200,
-                    detail: Some(format!("more than {MAX_TAGS} tags")),
-                });
+                return Err(too_many(repo, &what, &format!("{MAX_TAGS} tags")));
             }
-            match next {
-                Some(link) => match self.on_registry(repo.registry(), &link) {
-                    Some(next) => url = next,
-                    None => {
-                        return Err(RegistryError::ForeignRedirect {
-                            registry: repo.registry().to_owned(),
-                            what,
-                            location: without_query(&link),
-                        });
-                    }
-                },
+            match self.next_page(repo, &what, next)? {
+                Some(next) => url = next,
                 None => break,
             }
         }
         tags.sort();
         tags.dedup();
         Ok(tags)
+    }
+
+    /// The URL of a paginated answer's next page (`Link: <…>; rel="next"`), on the registry
+    /// itself only: a page elsewhere would take the credentials there.
+    fn next_page(
+        &self,
+        repo: &ImageRef,
+        what: &str,
+        link: Option<String>,
+    ) -> Result<Option<String>, RegistryError> {
+        let Some(link) = link else {
+            return Ok(None);
+        };
+        match self.on_registry(repo.registry(), &link) {
+            Some(next) => Ok(Some(next)),
+            None => Err(RegistryError::ForeignRedirect {
+                registry: repo.registry().to_owned(),
+                what: what.to_owned(),
+                location: without_query(&link),
+            }),
+        }
     }
 
     fn bad_index(repo: &ImageRef, what: &str, reason: String) -> RegistryError {
@@ -749,6 +735,16 @@ impl RegistryClient {
 /// message must not repeat.
 fn without_query(url: &str) -> String {
     url.split(['?', '#']).next().unwrap_or_default().to_owned()
+}
+
+/// A listing longer than this client reads.
+fn too_many(repo: &ImageRef, what: &str, limit: &str) -> RegistryError {
+    RegistryError::Http {
+        registry: repo.registry().to_owned(),
+        what: what.to_owned(),
+        status: 200,
+        detail: Some(format!("more than {limit}")),
+    }
 }
 
 /// The `next` page of a paginated answer (`Link: <url>; rel="next"`, RFC 8288).
