@@ -188,6 +188,9 @@ pub struct RegistryClient {
     /// Registries that asked for basic auth: later requests send it at once, so a pushed
     /// body is not sent once unauthenticated first (a server may close the connection on it).
     basic_registries: Mutex<std::collections::HashSet<String>>,
+    /// Repositories whose registry answered the referrers API with 404 (it has none): later
+    /// questions go to the fallback tag at once.
+    no_referrers_api: Mutex<std::collections::HashSet<String>>,
     /// What the caller should tell the user (credentials withheld from a token service).
     notes: Mutex<std::collections::BTreeSet<String>>,
 }
@@ -316,6 +319,7 @@ impl RegistryClient {
             credentials,
             tokens: Mutex::new(HashMap::new()),
             basic_registries: Mutex::new(Default::default()),
+            no_referrers_api: Mutex::new(Default::default()),
             notes: Mutex::new(Default::default()),
         })
     }

@@ -343,17 +343,20 @@ impl Staging {
         files.sort_by(|a, b| a.path.cmp(&b.path));
         let signed = index_statement(&index, &files)?;
         self.write(SIGNED_INDEX, &crate::pipeline::sign_statement(signed, key)?)?;
-        self.place()?;
+        self.place(true)?;
         Ok(index)
     }
 
     /// Renames the staged folder into place as it is (a folder pulled from a registry, whose
     /// own signed index is the check): the same no-overwrite-without-force rules as
-    /// [`Staging::finish`].
-    pub fn place(mut self) -> Result<(), ReleaseError> {
+    /// [`Staging::finish`]. With `durable`, every file and the rename are flushed to disk first; a temporary copy
+    /// (a registry's evidence pulled for one `verify`) skips the thousands of fsyncs.
+    pub fn place(mut self, durable: bool) -> Result<(), ReleaseError> {
         // Everything on disk before the folder appears (files moved in from the rebuild were
         // not synced where they were written), and the rename itself after.
-        sync_tree(&self.dir)?;
+        if durable {
+            sync_tree(&self.dir)?;
+        }
         // rename(2) replaces only an empty folder: a folder with evidence in it, even one
         // that appeared while this run worked, makes it fail and is never replaced here.
         let placed = if self.target.exists() {
@@ -390,12 +393,14 @@ impl Staging {
             }
         }
         self.done = true;
-        sync_dir(
-            self.target
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new(".")),
-        )?;
+        if durable {
+            sync_dir(
+                self.target
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new(".")),
+            )?;
+        }
         if let Some((_, lock)) = self.lock.take() {
             let _ = std::fs::remove_file(lock);
         }

@@ -427,32 +427,21 @@ pub fn push(
             .map_err(err("push the evidence manifest"))?;
     }
     // Every top-level bundle as a referrer of the evidence manifest.
-    let subject = serde_json::json!({
-        "mediaType": OCI_MANIFEST,
-        "digest": digest.to_string(),
-        "size": bytes.len(),
-    });
     let mut referrers = Vec::new();
     for (path, mt, blob, size, predicate) in &layers {
         if path.contains('/') || !path.ends_with(".sigstore.json") {
             continue;
         }
-        let mut annotations = BTreeMap::new();
-        annotations.insert(CREATED, index.created_on.clone());
-        annotations.insert(BUNDLE_CONTENT, "dsse-envelope".to_owned());
-        if let Some(p) = predicate {
-            annotations.insert(BUNDLE_PREDICATE_TYPE, p.clone());
-        }
-        let m = serde_json::json!({
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "artifactType": mt,
-            "config": empty_descriptor(),
-            "layers": [{ "mediaType": mt, "digest": blob.to_string(), "size": size }],
-            "subject": subject,
-            "annotations": annotations,
-        });
-        let m = serde_json::to_vec(&m).map_err(|e| ReleaseError::Malformed {
+        let m = bundle_referrer(
+            &digest,
+            bytes.len() as u64,
+            mt,
+            blob,
+            *size,
+            predicate.as_deref(),
+            &index.created_on,
+        )
+        .map_err(|e| ReleaseError::Malformed {
             path: dir.join(path),
             reason: e.to_string(),
         })?;
@@ -472,10 +461,45 @@ pub fn push(
     })
 }
 
+/// The manifest that attaches one of a release's own bundles to its evidence manifest
+/// (`subject`, `subject_size`), as cosign and `@sigstore/oci` attach theirs: deterministic, so
+/// a push again changes nothing and a pull knows the release's own referrers without reading
+/// them.
+fn bundle_referrer(
+    subject: &Digest,
+    subject_size: u64,
+    media_type: &str,
+    blob: &Digest,
+    size: u64,
+    predicate: Option<&str>,
+    created: &str,
+) -> Result<Vec<u8>, serde_json::Error> {
+    let mut annotations = BTreeMap::new();
+    annotations.insert(CREATED, created);
+    annotations.insert(BUNDLE_CONTENT, "dsse-envelope");
+    if let Some(p) = predicate {
+        annotations.insert(BUNDLE_PREDICATE_TYPE, p);
+    }
+    serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": media_type,
+        "config": empty_descriptor(),
+        "layers": [{ "mediaType": media_type, "digest": blob.to_string(), "size": size }],
+        "subject": {
+            "mediaType": OCI_MANIFEST,
+            "digest": subject.to_string(),
+            "size": subject_size,
+        },
+        "annotations": annotations,
+    }))
+}
+
 /// One file of a pulled manifest.
 #[derive(Debug, Clone)]
 struct Layer {
     path: String,
+    media_type: String,
     digest: Digest,
     size: u64,
 }
@@ -494,6 +518,8 @@ struct RawManifest {
 
 #[derive(Deserialize)]
 struct RawLayer {
+    #[serde(rename = "mediaType", default)]
+    media_type: String,
     digest: Digest,
     size: u64,
     #[serde(default)]
@@ -587,6 +613,7 @@ fn layers_of(
         }
         layers.push(Layer {
             path,
+            media_type: l.media_type,
             digest: l.digest,
             size: l.size,
         });
@@ -639,6 +666,10 @@ pub struct Listing {
     /// signed index).
     pub release_tag: Option<String>,
     layers: Vec<Layer>,
+    /// The manifest's size and `org.opencontainers.image.created`: what the release's own
+    /// referrers were made from.
+    size: u64,
+    created: Option<String>,
 }
 
 impl Listing {
@@ -732,21 +763,25 @@ pub fn list(
         manifest: manifest.digest,
         release_tag: annotations.get(ANNOTATION_TAG).cloned(),
         layers,
+        size: manifest.bytes.len() as u64,
+        created: annotations.get(CREATED).cloned(),
     })
 }
 
 /// Pulls one release's evidence (`reference`: an OCI tag or a manifest digest) into the new
 /// folder `target`, replacing an existing one only with `force`. Every blob is checked
-/// against its digest and size before the folder is placed.
+/// against its digest and size before the folder is placed; with `durable` the folder is on
+/// disk (fsync) before it appears, which a temporary copy does without.
 pub fn pull(
     client: &RegistryClient,
     from: &EvidenceRepo,
     reference: &str,
     target: &Path,
     force: bool,
+    durable: bool,
 ) -> Result<Pulled, ReleaseError> {
     let listing = list(client, from, reference)?;
-    download(client, from, &listing, target, force, CONCURRENCY)
+    download(client, from, &listing, target, force, CONCURRENCY, durable)
 }
 
 /// Downloads a listed release into `target`, `concurrency` blobs at a time.
@@ -757,6 +792,7 @@ pub fn download(
     target: &Path,
     force: bool,
     concurrency: usize,
+    durable: bool,
 ) -> Result<Pulled, ReleaseError> {
     let repo = from.image();
     let location = &listing.location;
@@ -800,11 +836,11 @@ pub fn download(
                 });
             }
         }
-        let file = out.into_inner().map_err(|e| io(e.into_error()))?;
-        file.sync_all().map_err(io)
+        out.into_inner().map_err(|e| io(e.into_error()))?;
+        Ok(())
     })?;
     let attached = attached_bundles(client, from, listing, &root)?;
-    staging.place()?;
+    staging.place(durable)?;
     Ok(Pulled {
         reference: format!(
             "{}@{}",
@@ -865,10 +901,31 @@ fn attached_bundles(
         ))?;
     let own: BTreeSet<&Digest> = listing.layers.iter().map(|l| &l.digest).collect();
     let is_bundle = |t: &str| t.starts_with("application/vnd.dev.sigstore.bundle");
+    // The release's own referrers, made again from what was pulled: not read a second time.
+    let own_referrers: BTreeSet<Digest> = listing
+        .layers
+        .iter()
+        .filter(|l| !l.path.contains('/') && l.path.ends_with(".sigstore.json"))
+        .filter_map(|l| {
+            let bytes = std::fs::read(root.join(&l.path)).ok()?;
+            let m = bundle_referrer(
+                &listing.manifest,
+                listing.size,
+                &l.media_type,
+                &l.digest,
+                l.size,
+                predicate_type(&bytes).as_deref(),
+                listing.created.as_deref()?,
+            )
+            .ok()?;
+            Some(sha256_bytes(&m))
+        })
+        .collect();
     let mut written = Vec::new();
     for d in found
         .iter()
         .filter(|d| d.artifact_type.as_deref().is_some_and(is_bundle))
+        .filter(|d| !own_referrers.contains(&d.digest))
         .take(MAX_ATTACHED)
     {
         let Ok(Some(m)) = client.get_manifest(repo, &d.digest.to_string()) else {
@@ -900,9 +957,7 @@ fn attached_bundles(
             continue;
         };
         let path = root.join(&name);
-        std::fs::write(&path, &bytes)
-            .and_then(|()| std::fs::File::open(&path)?.sync_all())
-            .map_err(|source| ReleaseError::Io { path, source })?;
+        std::fs::write(&path, &bytes).map_err(|source| ReleaseError::Io { path, source })?;
         written.push(name);
     }
     Ok(written)
@@ -918,10 +973,20 @@ pub fn pull_each(
     oci_tags: &[String],
     target: &(dyn Fn(&str, &Listing) -> Result<PathBuf, ReleaseError> + Sync),
     force: bool,
+    durable: bool,
 ) -> Vec<Result<Pulled, ReleaseError>> {
     let one = |t: &String| -> Result<Result<Pulled, ReleaseError>, ReleaseError> {
-        Ok(list(client, from, t)
-            .and_then(|listing| download(client, from, &listing, &target(t, &listing)?, force, 1)))
+        Ok(list(client, from, t).and_then(|listing| {
+            download(
+                client,
+                from,
+                &listing,
+                &target(t, &listing)?,
+                force,
+                1,
+                durable,
+            )
+        }))
     };
     bounded(oci_tags, CONCURRENCY, one).unwrap_or_default()
 }
@@ -967,6 +1032,8 @@ mod tests {
             manifest: sha256_bytes(b"m"),
             release_tag: Some(tag.into()),
             layers: Vec::new(),
+            size: 0,
+            created: None,
         };
         let oci = oci_tag("/home/runner/work/pwn");
         assert_eq!(listing("/home/runner/work/pwn").folder_name(&oci), oci);

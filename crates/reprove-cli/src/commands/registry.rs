@@ -95,7 +95,8 @@ pub fn evidence_for(
                 .prefix("reprove-evidence-")
                 .tempdir()?;
             let dir = tmp.path().join("evidence");
-            let pulled = store::pull(&c, from, &reference, &dir, false)?;
+            // A temporary copy: no fsync.
+            let pulled = store::pull(&c, from, &reference, &dir, false, false)?;
             client_notes(&c);
             note(&format!(
                 "pulled {} files ({} bytes) from `{}`",
@@ -216,6 +217,7 @@ pub fn pull(dir: &Path, args: PullEvidenceArgs) -> Result<Outcome> {
             &target,
             args.force,
             store::CONCURRENCY,
+            true,
         )?;
         note(&format!(
             "pulled {} files ({} bytes) from `{}`",
@@ -239,6 +241,7 @@ pub fn pull(dir: &Path, args: PullEvidenceArgs) -> Result<Outcome> {
         &tags,
         &|t, listing| store::folder_under(&root, &listing.folder_name(t)),
         args.force,
+        true,
     );
     let mut failed = 0;
     for (t, r) in tags.iter().zip(results) {

@@ -286,6 +286,8 @@ fn pull_all(repo: &Repository, from: &EvidenceRepo, insecure: &[String]) -> Resu
         &oci,
         &|o, listing| Ok(dir.join(chosen(o, listing.release_tag.as_deref()))),
         false,
+        // A temporary copy: no fsync.
+        false,
     );
     super::registry::client_notes(&client);
     let mut outcome = std::collections::BTreeMap::new();

@@ -498,7 +498,17 @@ impl RegistryClient {
         let what = format!("referrers of {}@{subject}", repo.name());
         let mut url = format!("{}/referrers/{subject}", self.repo_url(repo));
         let mut found: Vec<Descriptor> = Vec::new();
+        let without_api = self
+            .no_referrers_api
+            .lock()
+            .is_ok_and(|k| k.contains(&repo.name()));
+        if without_api {
+            found = self.fallback_referrers(repo, subject)?;
+        }
         for page in 0.. {
+            if without_api {
+                break;
+            }
             if page == MAX_PAGES {
                 return Err(too_many(
                     repo,
@@ -521,15 +531,13 @@ impl RegistryClient {
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|t| t.split(';').next().unwrap_or(t).trim() == OCI_INDEX);
             // No referrers API (404, or an answer that is not an index): the fallback tag.
+            // A registry with the API never answers it with 404 (distribution-spec "Listing
+            // Referrers"), so the next question to this repository goes to the tag at once.
             if page == 0 && (status == 404 || (status == 200 && !is_index)) {
-                let Some(m) = self.get_manifest(repo, &fallback_tag(subject))? else {
-                    return Ok(Vec::new());
-                };
-                found = index_entries(&m.bytes)
-                    .map_err(|reason| Self::bad_index(repo, &fallback_tag(subject), reason))?
-                    .iter()
-                    .filter_map(|v| serde_json::from_value(v.clone()).ok())
-                    .collect();
+                if let Ok(mut known) = self.no_referrers_api.lock() {
+                    known.insert(repo.name());
+                }
+                found = self.fallback_referrers(repo, subject)?;
                 break;
             }
             if status != 200 || !is_index {
@@ -558,6 +566,23 @@ impl RegistryClient {
         let mut seen = std::collections::HashSet::new();
         found.retain(|d| seen.insert(d.digest.clone()));
         Ok(found)
+    }
+
+    /// The referrers the fallback tag lists (none when there is no such tag).
+    fn fallback_referrers(
+        &self,
+        repo: &ImageRef,
+        subject: &Digest,
+    ) -> Result<Vec<Descriptor>, RegistryError> {
+        let tag = fallback_tag(subject);
+        let Some(m) = self.get_manifest(repo, &tag)? else {
+            return Ok(Vec::new());
+        };
+        Ok(index_entries(&m.bytes)
+            .map_err(|reason| Self::bad_index(repo, &tag, reason))?
+            .iter()
+            .filter_map(|v| serde_json::from_value(v.clone()).ok())
+            .collect())
     }
 
     /// Every tag of `repo` (distribution-spec "Listing Tags"), every page; empty when the

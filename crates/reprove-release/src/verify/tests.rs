@@ -1419,8 +1419,15 @@ mod in_a_registry {
         assert_eq!(again.manifest, pushed.manifest);
 
         let out = fx.dir.path().join("pulled/v1.0.0");
-        let pulled =
-            registry::pull(&c, &to, &to.reference(Some("v1.0.0")).unwrap(), &out, false).unwrap();
+        let pulled = registry::pull(
+            &c,
+            &to,
+            &to.reference(Some("v1.0.0")).unwrap(),
+            &out,
+            false,
+            true,
+        )
+        .unwrap();
         assert_eq!(pulled.manifest, pushed.manifest);
         assert_eq!(pulled.release_tag.as_deref(), Some("v1.0.0"));
         assert_eq!(files(&out), files(&fx.evidence()));
@@ -1428,10 +1435,10 @@ mod in_a_registry {
         // By digest too; an existing folder is not replaced without force.
         let by_digest = pushed.manifest.to_string();
         assert!(matches!(
-            registry::pull(&c, &to, &by_digest, &out, false),
+            registry::pull(&c, &to, &by_digest, &out, false, true),
             Err(ReleaseError::EvidenceExists { .. })
         ));
-        registry::pull(&c, &to, &by_digest, &out, true).unwrap();
+        registry::pull(&c, &to, &by_digest, &out, true, true).unwrap();
         assert_eq!(files(&out), files(&fx.evidence()));
         assert_eq!(
             registry::release_tags(&c, &to).unwrap(),
@@ -1464,7 +1471,7 @@ mod in_a_registry {
         c.push_manifest(to.image(), "v1.0.0", OCI_MANIFEST, &bytes)
             .unwrap();
         let out = fx.dir.path().join("pulled/v1.0.0");
-        registry::pull(&c, &to, "v1.0.0", &out, false).unwrap();
+        registry::pull(&c, &to, "v1.0.0", &out, false, true).unwrap();
         let r = fx.verify_with(|o| o.evidence = out.clone());
         assert_eq!(r.verdict, VerifyVerdict::Failed);
 
@@ -1475,7 +1482,7 @@ mod in_a_registry {
         c.push_manifest(to.image(), "lying", OCI_MANIFEST, &bytes)
             .unwrap();
         let out2 = fx.dir.path().join("pulled/lying");
-        let e = registry::pull(&c, &to, "lying", &out2, false).unwrap_err();
+        let e = registry::pull(&c, &to, "lying", &out2, false, true).unwrap_err();
         assert!(matches!(e, ReleaseError::Registry { .. }), "{e:?}");
         assert!(!out2.exists());
         let leftovers: Vec<_> = std::fs::read_dir(fx.dir.path().join("pulled"))
@@ -1496,11 +1503,11 @@ mod in_a_registry {
         )
         .unwrap();
         assert!(matches!(
-            registry::pull(&c, &to, "image", &fx.dir.path().join("x"), false),
+            registry::pull(&c, &to, "image", &fx.dir.path().join("x"), false, true),
             Err(ReleaseError::NotEvidence { .. })
         ));
         assert!(matches!(
-            registry::pull(&c, &to, "v9", &fx.dir.path().join("y"), false),
+            registry::pull(&c, &to, "v9", &fx.dir.path().join("y"), false, true),
             Err(ReleaseError::NoEvidenceInRegistry { .. })
         ));
 
