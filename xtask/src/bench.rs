@@ -1028,6 +1028,13 @@ fn status_registry(dir: &Path) -> Result<String> {
 fn evidence_transfer(dir: &Path) -> Result<String> {
     let work = dir.join("evidence-transfer");
     let r = make_releases(&work, 1)?;
+    // What an earlier run pulled or copied goes: each run starts from nothing.
+    for e in std::fs::read_dir(&work)?.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("ours-pull-") || name.starts_with("skopeo-") {
+            std::fs::remove_dir_all(e.path())?;
+        }
+    }
     let folder = r.repo_dir.join("evidence").join("v1.0.0");
     let mut rng = Rng(0x0005_eed0_fe71);
     let existing = std::fs::read_dir(&folder)?.count();
