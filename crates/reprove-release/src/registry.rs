@@ -702,13 +702,10 @@ pub fn folder_under(root: &Path, name: &str) -> Result<PathBuf, ReleaseError> {
         location: name.to_owned(),
         reason: reason.to_owned(),
     };
+    // The same rules as a file name from a manifest (`safe_path`), and no hidden parts: a
+    // release folder is never `.git` or a staging folder.
     let parts: Vec<&str> = name.split('/').collect();
-    if name.is_empty()
-        || !Path::new(name)
-            .components()
-            .all(|c| matches!(c, std::path::Component::Normal(_)))
-        || parts.iter().any(|p| p.is_empty() || p.starts_with('.'))
-    {
+    if safe_path(name).is_err() || parts.iter().any(|p| p.starts_with('.')) {
         return Err(bad("its folder name is not a plain relative path"));
     }
     let mut at = root.to_path_buf();
