@@ -17,6 +17,7 @@ mod keys;
 mod rebuild;
 mod registry;
 mod release;
+mod remote;
 mod signatures;
 mod signing;
 mod soup;

@@ -382,6 +382,7 @@ fn provenance_statement() -> Result<Vec<u8>> {
         image_id: "sha256:0".into(),
         engine: "docker".into(),
         engine_version: "seed".into(),
+        engine_site: Default::default(),
         network: "none".into(),
         fetch: None,
         conditions: reprove_build::Conditions {

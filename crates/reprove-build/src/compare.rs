@@ -101,6 +101,10 @@ pub(crate) enum Shape {
     Flat,
     /// A fetched store: relative paths and folders.
     Tree,
+    /// The folder a job left, as a remote engine's copy returns it: relative paths and
+    /// folders; links and other kinds are passed over (drained), as [`find_outputs`] passes
+    /// them over on this machine.
+    Left,
 }
 
 /// One file read from an engine's tar stream.
@@ -144,7 +148,7 @@ pub(crate) fn read_engine_tar(
     std::fs::create_dir_all(dest).map_err(io(dest))?;
     let max_files = match shape {
         Shape::Flat => MAX_OUTPUT_FILES,
-        Shape::Tree => MAX_STORE_FILES,
+        Shape::Tree | Shape::Left => MAX_STORE_FILES,
     };
     // Measured when the first output arrives — after the build, whose own files share this
     // file system — not when the job starts.
@@ -178,7 +182,13 @@ pub(crate) fn read_engine_tar(
             long_name = Some(name);
             continue;
         }
-        let folder = kind == tar::EntryType::Directory && shape == Shape::Tree;
+        let folder = kind == tar::EntryType::Directory && shape != Shape::Flat;
+        if kind != tar::EntryType::Regular && !folder && shape == Shape::Left {
+            // A link, a device: not an output, whatever its name.
+            long_name = None;
+            std::io::copy(&mut entry, &mut std::io::sink()).map_err(io(dest))?;
+            continue;
+        }
         if kind != tar::EntryType::Regular && !folder {
             let shown = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
             return Err(bad(format!("`{shown}` is not a regular file")));
@@ -265,7 +275,7 @@ pub(crate) fn read_engine_tar(
         let executable = entry.header().mode().is_ok_and(|m| m & 0o111 != 0);
         // A store's files keep their executable bit, as its archive does: a build may be
         // given this folder itself.
-        let mode = if executable && shape == Shape::Tree {
+        let mode = if executable && shape != Shape::Flat {
             0o755
         } else {
             0o644
@@ -493,12 +503,9 @@ pub(crate) fn settle_equivalence(comparison: &mut [Comparison]) {
     }
 }
 
-/// The recipe's artifacts in the build tree, by file name (not read); two artifacts with one
-/// file name are a recipe error.
-pub fn find_outputs(
-    tree: &Path,
-    patterns: &[String],
-) -> Result<BTreeMap<String, PathBuf>, BuildError> {
+/// The recipe's artifact patterns (`[build] artifacts`) as one set, matched against paths
+/// relative to the build tree; `/` is matched only by `/`.
+pub(crate) fn output_globs(patterns: &[String]) -> Result<globset::GlobSet, BuildError> {
     let mut set = globset::GlobSetBuilder::new();
     for p in patterns {
         let g = globset::GlobBuilder::new(p.trim_start_matches("./"))
@@ -510,10 +517,19 @@ pub fn find_outputs(
             })?;
         set.add(g);
     }
-    let set = set.build().map_err(|e| BuildError::RecipeGlob {
+    set.build().map_err(|e| BuildError::RecipeGlob {
         pattern: patterns.join(", "),
         detail: e.kind().to_string(),
-    })?;
+    })
+}
+
+/// The recipe's artifacts in the build tree, by file name (not read); two artifacts with one
+/// file name are a recipe error.
+pub fn find_outputs(
+    tree: &Path,
+    patterns: &[String],
+) -> Result<BTreeMap<String, PathBuf>, BuildError> {
+    let set = output_globs(patterns)?;
     let mut found: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut origin: BTreeMap<String, String> = BTreeMap::new();
     let mut stack = vec![tree.to_owned()];

@@ -55,6 +55,11 @@ pub trait ContainerEngine: Send + Sync {
     fn shares_loopback(&self) -> bool {
         false
     }
+    /// Where the engine is and how files reach it, for the provenance. Best effort: what
+    /// cannot be asked is left out.
+    fn site(&self) -> EngineSite {
+        EngineSite::default()
+    }
 }
 
 /// Which CLI.
@@ -74,11 +79,58 @@ impl EngineKind {
     }
 }
 
+/// How a job's files reach the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transfer {
+    /// Unpacked on this machine and bind-mounted: the daemon shares this machine's files.
+    Mount,
+    /// Copied into the engine's own volumes and out again through its API (`docker cp`):
+    /// nothing of this machine's disk is named, so a daemon elsewhere
+    /// (`DOCKER_HOST=tcp://…`/`ssh://…`, `CONTAINER_HOST`) serves the same job.
+    Copy,
+}
+
+impl Transfer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transfer::Mount => "mount",
+            Transfer::Copy => "copy",
+        }
+    }
+}
+
+/// Which engine a run asks for: the CLI (default: docker, else podman) and how files reach it
+/// (default: [`Transfer::Mount`] for a daemon on this machine's socket, [`Transfer::Copy`] for
+/// any other).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineChoice {
+    pub kind: Option<EngineKind>,
+    pub transfer: Option<Transfer>,
+}
+
+/// Where the engine that ran a job is, as the provenance records it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EngineSite {
+    /// `mount` or `copy` ([`Transfer`]); empty for an engine that does not say.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub transfer: String,
+    /// The daemon's address (`DOCKER_HOST`, `CONTAINER_HOST`, the context), credentials
+    /// removed; absent for the CLI's default socket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// What the daemon says it is: its host name and id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daemon: Option<String>,
+}
+
 /// A container engine reached through its CLI (docker or podman).
 #[derive(Debug, Clone)]
 pub struct CliEngine {
     pub kind: EngineKind,
-    program: PathBuf,
+    pub transfer: Transfer,
+    pub(crate) program: PathBuf,
 }
 
 /// One job: what a container run is asked to do. No host path: the source comes as a tar
@@ -175,16 +227,26 @@ fn which(program: &str) -> Option<PathBuf> {
 }
 
 impl CliEngine {
-    /// The engine asked for, or the first of docker and podman found on `PATH`.
-    pub fn detect(preferred: Option<EngineKind>) -> Result<CliEngine, BuildError> {
-        let candidates = match preferred {
+    /// The engine asked for, or the first of docker and podman found on `PATH`; files reach
+    /// it as asked, or bind-mounted only when its daemon is on this machine's socket.
+    pub fn detect(choice: EngineChoice) -> Result<CliEngine, BuildError> {
+        let candidates = match choice.kind {
             Some(k) => vec![k],
             None => vec![EngineKind::Docker, EngineKind::Podman],
         };
         for kind in &candidates {
             if let Some(program) = which(kind.program()) {
+                let (host, context) = daemon_address(*kind);
+                let transfer = choice.transfer.unwrap_or(
+                    if files_shared(host.as_deref(), context.as_deref()) {
+                        Transfer::Mount
+                    } else {
+                        Transfer::Copy
+                    },
+                );
                 return Ok(CliEngine {
                     kind: *kind,
+                    transfer,
                     program,
                 });
             }
@@ -198,13 +260,13 @@ impl CliEngine {
         })
     }
 
-    fn command(&self) -> Command {
+    pub(crate) fn command(&self) -> Command {
         let mut c = Command::new(&self.program);
         c.stdin(Stdio::null());
         c
     }
 
-    fn output(&self, args: &[&str], action: &'static str) -> Result<String, BuildError> {
+    pub(crate) fn output(&self, args: &[&str], action: &'static str) -> Result<String, BuildError> {
         let out = self
             .command()
             .args(args)
@@ -245,31 +307,67 @@ impl CliEngine {
             return;
         };
         let now = reprove_source::unix_now();
+        // Whether what carries these labels (the deadline first: a lock path may hold spaces)
+        // belongs to a run that is gone or overdue.
+        let abandoned = |labels: &str| {
+            let (deadline, lock) = labels.split_once(' ').unwrap_or((labels, ""));
+            let overdue = deadline.trim().parse::<i64>().is_ok_and(|d: i64| {
+                d.saturating_add(i64::try_from(crate::owner::GRACE.as_secs()).unwrap_or(0)) <= now
+            });
+            overdue || crate::owner::lock_is_free(Path::new(lock.trim()))
+        };
+        let labels_format = |at: &str| {
+            format!(
+                "{{{{index {at} \"{}\"}}}} {{{{index {at} \"{}\"}}}}",
+                crate::owner::DEADLINE_LABEL,
+                crate::owner::LOCK_LABEL
+            )
+        };
+        let format = labels_format(".Config.Labels");
         for name in names
             .lines()
             .map(str::trim)
             .filter(|n| n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()))
         {
-            // The deadline first: a lock path may hold spaces.
-            let format = format!(
-                "{{{{index .Config.Labels \"{}\"}}}} {{{{index .Config.Labels \"{}\"}}}}",
-                crate::owner::DEADLINE_LABEL,
-                crate::owner::LOCK_LABEL
-            );
             let Ok(labels) = self.output(
                 &["inspect", "--format", &format, name],
                 "inspect a container",
             ) else {
                 continue;
             };
-            let (deadline, lock) = labels.split_once(' ').unwrap_or((labels.as_str(), ""));
-            let overdue = deadline.trim().parse::<i64>().is_ok_and(|d: i64| {
-                d.saturating_add(i64::try_from(crate::owner::GRACE.as_secs()).unwrap_or(0)) <= now
-            });
-            if overdue || crate::owner::lock_is_free(Path::new(lock.trim())) {
+            if abandoned(&labels) {
+                // With its anonymous volumes (a copied job's tree, an image's `VOLUME`s).
                 let _ = self
                     .command()
-                    .args(["rm", "-f", name])
+                    .args(["rm", "-f", "-v", name])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+        // The stores of copied jobs ([`Transfer::Copy`]), once no container uses them.
+        let Ok(volumes) = self.output(
+            &["volume", "ls", "--quiet", "--filter", &filter],
+            "list volumes",
+        ) else {
+            return;
+        };
+        let format = labels_format(".Labels");
+        for volume in volumes.lines().map(str::trim).filter(|v| {
+            v.starts_with("reprove-")
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        }) {
+            let Ok(labels) = self.output(
+                &["volume", "inspect", "--format", &format, volume],
+                "inspect a volume",
+            ) else {
+                continue;
+            };
+            if abandoned(&labels) {
+                let _ = self
+                    .command()
+                    .args(["volume", "rm", "-f", volume])
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
                     .status();
@@ -348,48 +446,9 @@ impl CliEngine {
             path: tree.to_owned(),
             source: e,
         };
-        let (mut log_reader, out) = std::io::pipe().map_err(io)?;
-        let err = out.try_clone().map_err(io)?;
-        let workdir = match &spec.workdir {
-            Some(w) => format!("{}/{w}", spec.build_path),
-            None => spec.build_path.clone(),
-        };
         let mut cmd = self.command();
-        let deadline_unix = reprove_source::unix_now()
-            .saturating_add(i64::try_from(spec.timeout.as_secs()).unwrap_or(i64::MAX));
-        cmd.args(["run", "--rm", "--name", &spec.name]);
-        // Only a fetch has a network; a build has none, whatever else it asks.
-        match &spec.kind {
-            JobKind::Build => {
-                cmd.args(["--network", "none"]);
-            }
-            JobKind::Fetch {
-                network: Some(n), ..
-            } => {
-                cmd.args(["--network", n]);
-            }
-            JobKind::Fetch { network: None, .. } => {}
-        }
-        cmd.arg("--read-only");
-        cmd.arg("--label")
-            .arg(format!("{}={}", crate::owner::OWNER_LABEL, spec.owner));
-        cmd.arg("--label").arg(format!(
-            "{}={}",
-            crate::owner::LOCK_LABEL,
-            spec.owner_lock.display()
-        ));
-        cmd.arg("--label")
-            .arg(format!("{}={deadline_unix}", crate::owner::DEADLINE_LABEL));
-        cmd.args(["--tmpfs", "/tmp:rw,exec,mode=1777"]);
-        cmd.args(["--hostname", &spec.hostname]);
-        cmd.args(["--security-opt", "no-new-privileges"]);
-        // Limits this kernel allows for podman too (nofile ≤ 20000, nproc ≤ 32768).
-        cmd.args([
-            "--ulimit",
-            "nofile=20000:20000",
-            "--ulimit",
-            "nproc=32768:32768",
-        ]);
+        cmd.args(["run", "--rm"]);
+        self.container_options(spec, &mut cmd);
         cmd.arg("--volume")
             .arg(format!("{}:{}:rw", tree.display(), spec.build_path));
         // The store: an empty folder the fetch fills, or the checked store, read-only — a
@@ -449,6 +508,60 @@ impl CliEngine {
             }
             _ => None,
         };
+        self.job_command(spec, &mut cmd);
+        // Kept until the container is gone.
+        let _ca_file = ca_file;
+        self.supervise(spec, cmd, log)
+    }
+
+    /// The options of every job's container but its files: network (none for a build), a
+    /// read-only root with a writable `/tmp`, the owner's labels, hostname, no new privileges,
+    /// limits.
+    pub(crate) fn container_options(&self, spec: &Job, cmd: &mut Command) {
+        let deadline_unix = reprove_source::unix_now()
+            .saturating_add(i64::try_from(spec.timeout.as_secs()).unwrap_or(i64::MAX));
+        cmd.args(["--name", &spec.name]);
+        // Only a fetch has a network; a build has none, whatever else it asks.
+        match &spec.kind {
+            JobKind::Build => {
+                cmd.args(["--network", "none"]);
+            }
+            JobKind::Fetch {
+                network: Some(n), ..
+            } => {
+                cmd.args(["--network", n]);
+            }
+            JobKind::Fetch { network: None, .. } => {}
+        }
+        cmd.arg("--read-only");
+        cmd.arg("--label")
+            .arg(format!("{}={}", crate::owner::OWNER_LABEL, spec.owner));
+        cmd.arg("--label").arg(format!(
+            "{}={}",
+            crate::owner::LOCK_LABEL,
+            spec.owner_lock.display()
+        ));
+        cmd.arg("--label")
+            .arg(format!("{}={deadline_unix}", crate::owner::DEADLINE_LABEL));
+        cmd.args(["--tmpfs", "/tmp:rw,exec,mode=1777"]);
+        cmd.args(["--hostname", &spec.hostname]);
+        cmd.args(["--security-opt", "no-new-privileges"]);
+        // Limits this kernel allows for podman too (nofile ≤ 20000, nproc ≤ 32768).
+        cmd.args([
+            "--ulimit",
+            "nofile=20000:20000",
+            "--ulimit",
+            "nproc=32768:32768",
+        ]);
+    }
+
+    /// The working folder, environment, user, and the command — the last arguments of a
+    /// container's creation.
+    pub(crate) fn job_command(&self, spec: &Job, cmd: &mut Command) {
+        let workdir = match &spec.workdir {
+            Some(w) => format!("{}/{w}", spec.build_path),
+            None => spec.build_path.clone(),
+        };
         cmd.args(["--workdir", &workdir]);
         for (k, v) in &spec.env {
             cmd.arg("--env").arg(format!("{k}={v}"));
@@ -463,9 +576,23 @@ impl CliEngine {
         cmd.arg(format!("umask {} && exec \"$@\" 2>&1", spec.umask));
         cmd.arg("reprove-build");
         cmd.args(&spec.command);
+    }
+
+    /// Runs `cmd` (which starts the job's container attached) with its output streamed to
+    /// `log`, capped; stops the container at the job's deadline, even if this process is killed.
+    pub(crate) fn supervise(
+        &self,
+        spec: &Job,
+        mut cmd: Command,
+        log: &mut (dyn Write + Send),
+    ) -> Result<RunEnd, BuildError> {
+        let io = |e: std::io::Error| BuildError::Io {
+            path: PathBuf::from(format!("(the log of `{}`)", spec.name)),
+            source: e,
+        };
+        let (mut log_reader, out) = std::io::pipe().map_err(io)?;
+        let err = out.try_clone().map_err(io)?;
         cmd.stdout(out).stderr(err);
-        // Kept until the container is gone.
-        let _ca_file = ca_file;
         // The deadline before anything starts: a timeout no clock can hold is refused first.
         let Some(deadline) = Instant::now().checked_add(spec.timeout) else {
             return Err(BuildError::Engine {
@@ -548,7 +675,7 @@ impl CliEngine {
                 // Whatever went wrong here, the container does not outlive it.
                 let _ = self
                     .command()
-                    .args(["rm", "-f", &spec.name])
+                    .args(["rm", "-f", "-v", &spec.name])
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
                     .status();
@@ -557,6 +684,45 @@ impl CliEngine {
             copied.map_err(io)?;
             Ok(end)
         })
+    }
+}
+
+/// The daemon's address and the CLI's context, from the engine's own variables (and docker's
+/// config file).
+fn daemon_address(kind: EngineKind) -> (Option<String>, Option<String>) {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match kind {
+        EngineKind::Docker => (
+            var("DOCKER_HOST"),
+            var("DOCKER_CONTEXT")
+                .or_else(docker_config_context)
+                .filter(|c| c != "default"),
+        ),
+        EngineKind::Podman => (var("CONTAINER_HOST"), var("CONTAINER_CONNECTION")),
+    }
+}
+
+/// Whether a daemon reached through `host` and `context` sees this machine's files: only one
+/// on a local socket (`unix://`), without a context that could lead elsewhere. A socket that
+/// leads into a virtual machine (Docker Desktop, colima) shares only some folders: such a
+/// daemon is given `--remote-engine`.
+fn files_shared(host: Option<&str>, context: Option<&str>) -> bool {
+    host.is_none_or(|h| h.starts_with("unix://")) && context.is_none()
+}
+
+/// An address as the provenance records it: `user:password@` removed.
+fn endpoint_shown(address: &str) -> String {
+    match (address.find("://"), address.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &address[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => {
+                    format!("{}{user}@{}", &address[..scheme + 3], &address[at + 1..])
+                }
+                None => address.to_owned(),
+            }
+        }
+        _ => address.to_owned(),
     }
 }
 
@@ -641,6 +807,9 @@ impl ContainerEngine for CliEngine {
         log: &mut (dyn Write + Send),
         outputs: &mut dyn Write,
     ) -> Result<RunEnd, BuildError> {
+        if self.transfer == Transfer::Copy {
+            return self.run_copied(job, source, listing, store, log, outputs);
+        }
         run_in_tree(
             job,
             source,
@@ -655,19 +824,35 @@ impl ContainerEngine for CliEngine {
         self.remove_abandoned_containers();
     }
 
-    /// The CLI engines bind-mount this machine's folders into every job, so they run here;
-    /// their `host` network is this machine's unless the daemon is rootless (RootlessKit gives
-    /// it a network namespace of its own) or reached through a context or `*_HOST` variable.
+    /// A daemon on this machine's socket runs its jobs here; their `host` network is this
+    /// machine's unless the daemon is rootless (RootlessKit gives it a network namespace of its
+    /// own) or reached through a context or `*_HOST` variable.
     fn shares_loopback(&self) -> bool {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let (host, context) = match self.kind {
-            EngineKind::Docker => (
-                var("DOCKER_HOST"),
-                var("DOCKER_CONTEXT").or_else(docker_config_context),
-            ),
-            EngineKind::Podman => (var("CONTAINER_HOST"), var("CONTAINER_CONNECTION")),
-        };
+        let (host, context) = daemon_address(self.kind);
         loopback_shared(self.kind, host.as_deref(), context.as_deref())
+    }
+
+    fn site(&self) -> EngineSite {
+        let (host, context) = daemon_address(self.kind);
+        let endpoint = match (host, context) {
+            (Some(h), _) => Some(endpoint_shown(&h)),
+            (None, Some(c)) => Some(format!("context {c}")),
+            (None, None) => None,
+        };
+        let format = match self.kind {
+            EngineKind::Docker => "{{.Name}} {{.ID}}",
+            EngineKind::Podman => "{{.Host.Hostname}}",
+        };
+        let daemon = self
+            .output(&["info", "--format", format], "describe the daemon")
+            .ok()
+            .map(|d| d.trim().to_owned())
+            .filter(|d| !d.is_empty());
+        EngineSite {
+            transfer: self.transfer.as_str().to_owned(),
+            endpoint,
+            daemon,
+        }
     }
 }
 

@@ -465,6 +465,130 @@ pub fn unpack_checked(
     compare(&listing.origin, dest, &listing.expected)
 }
 
+/// Writes an archive `stream` (a [`SourceArchive`] or [`StoreArchive`]) again for an engine
+/// that unpacks it where reprove cannot look (a remote daemon): every entry is checked against
+/// the `listing` on the way — the same paths, kinds, executable bits and bytes, nothing more,
+/// nothing missing — and written under `prefix/` (a folder entry of its own first) when there
+/// is one, folders and files opened to any user when `open` (as [`crate::owner::open_up`]
+/// does), then an empty folder for each of `extra_dirs` the listing does not hold.
+///
+/// A difference fails the call; the engine may have read part of the stream by then, and the
+/// caller removes the job without starting it.
+pub(crate) fn retar_checked(
+    stream: impl std::io::Read,
+    listing: &Listing,
+    prefix: Option<&str>,
+    open: bool,
+    extra_dirs: &[String],
+    out: impl std::io::Write,
+) -> Result<(), BuildError> {
+    let origin = &listing.origin;
+    let err = |e: std::io::Error| origin.err(e.to_string());
+    let folders: BTreeSet<Vec<u8>> = listing
+        .expected
+        .keys()
+        .flat_map(|p| {
+            p.iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b'/')
+                .map(|(i, _)| p[..i].to_vec())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let placed = |path: &[u8]| -> Vec<u8> {
+        match prefix {
+            Some(p) => [p.as_bytes(), b"/", path].concat(),
+            None => path.to_vec(),
+        }
+    };
+    let folder_mode = if open { 0o777 } else { 0o755 };
+    let mut builder = tar::Builder::new(out);
+    builder.mode(tar::HeaderMode::Complete);
+    if let Some(p) = prefix {
+        let mut h = header(tar::EntryType::Directory, folder_mode, 0, 0);
+        builder
+            .append_data(&mut h, Path::new(p), std::io::empty())
+            .map_err(err)?;
+    }
+    let mut seen: BTreeSet<Vec<u8>> = BTreeSet::new();
+    let mut archive = tar::Archive::new(stream);
+    for entry in archive.entries().map_err(err)? {
+        let mut entry = entry.map_err(err)?;
+        let raw = entry.path_bytes().into_owned();
+        let path = raw.strip_suffix(b"/").unwrap_or(&raw).to_vec();
+        let shown = String::from_utf8_lossy(&path).into_owned();
+        let plain = !path.is_empty()
+            && path
+                .split(|b| *b == b'/')
+                .all(|c| !c.is_empty() && c != b"." && c != b"..");
+        if !plain {
+            return Err(origin.err(format!("the archive entry `{shown}` is not a plain path")));
+        }
+        if !seen.insert(path.clone()) {
+            return Err(origin.err(format!("the archive holds `{shown}` twice")));
+        }
+        let mtime = entry.header().mtime().unwrap_or(0);
+        let kind = entry.header().entry_type();
+        match (listing.expected.get(&path), kind) {
+            (Some(Expected::Folder), tar::EntryType::Directory) => {}
+            (None, tar::EntryType::Directory) if folders.contains(&path) => {}
+            (Some(Expected::Symlink { target }), tar::EntryType::Symlink) => {
+                let have = entry.link_name_bytes().map(|l| l.into_owned());
+                if have.as_deref() != Some(target.as_slice()) {
+                    return Err(origin.err(format!("the symlink `{shown}` points elsewhere")));
+                }
+                append_symlink(&mut builder, &placed(&path), target, mtime).map_err(err)?;
+                continue;
+            }
+            (Some(Expected::File { executable, sha256 }), tar::EntryType::Regular) => {
+                let mode = entry.header().mode().unwrap_or(0);
+                if (mode & 0o111 != 0) != *executable {
+                    return Err(origin.err(format!("`{shown}` has another mode")));
+                }
+                let mode = match (executable, open) {
+                    (true, true) => 0o777,
+                    (true, false) => 0o755,
+                    (false, true) => 0o666,
+                    (false, false) => 0o644,
+                };
+                let mut h = header(tar::EntryType::Regular, mode, entry.size(), mtime);
+                let mut tee = Tee {
+                    inner: &mut entry,
+                    hasher: Sha256Hasher::new(),
+                };
+                builder
+                    .append_data(&mut h, os(&placed(&path)), &mut tee)
+                    .map_err(err)?;
+                if tee.hasher.finish().hex() != *sha256 {
+                    return Err(origin.err(format!("`{shown}` has other bytes")));
+                }
+                continue;
+            }
+            (None, _) => return Err(origin.err(format!("`{shown}` is not in the commit"))),
+            (Some(_), _) => {
+                return Err(origin.err(format!("`{shown}` is another kind of entry")));
+            }
+        }
+        let mut h = header(tar::EntryType::Directory, folder_mode, 0, mtime);
+        builder
+            .append_data(&mut h, os(&placed(&path)), std::io::empty())
+            .map_err(err)?;
+    }
+    if let Some(missing) = listing.expected.keys().find(|p| !seen.contains(*p)) {
+        return Err(origin.err(format!("`{}` is missing", String::from_utf8_lossy(missing))));
+    }
+    for d in extra_dirs {
+        if seen.contains(d.as_bytes()) || folders.contains(d.as_bytes()) {
+            continue;
+        }
+        let mut h = header(tar::EntryType::Directory, folder_mode, 0, 0);
+        builder
+            .append_data(&mut h, os(&placed(d.as_bytes())), std::io::empty())
+            .map_err(err)?;
+    }
+    builder.finish().map_err(err)
+}
+
 /// The tree's entries, refused when git would call the tree invalid, when it has absurdly many
 /// paths or bytes, or when it would not fit in `dest`'s file system.
 fn checked_entries(

@@ -18,13 +18,17 @@ pub mod owner;
 mod proxy;
 mod rebuild;
 mod recipe;
+mod remote;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use compare::{
     ArtifactDigest, Comparison, Published, Verdict, collect, compare, published, published_folder,
 };
-pub use engine::{CliEngine, ContainerEngine, EngineKind, Job, JobKind, RunEnd, StoreInput};
+pub use engine::{
+    CliEngine, ContainerEngine, EngineChoice, EngineKind, EngineSite, Job, JobKind, RunEnd,
+    StoreInput, Transfer,
+};
 pub use explain::{Explanation, explain, summarize};
 pub use export::{
     Listing, PreparedStore, SourceArchive, StoreArchive, export_tree, unpack_checked,

@@ -255,11 +255,11 @@ pub struct Watchdog {
 }
 
 impl Watchdog {
-    /// Starts `setsid sh -c 'sleep <after>; exec <engine> rm -f <name>'`. Without `setsid` the
+    /// Starts `setsid sh -c 'sleep <after>; exec <engine> rm -f -v <name>'` (the container with its anonymous volumes). Without `setsid` the
     /// watchdog is skipped: the next run's [`sweep`] still removes the container.
     pub fn start(program: &Path, name: &str, after: Duration) -> Watchdog {
         let script = format!(
-            "sleep {}; exec \"$0\" rm -f \"$1\" >/dev/null 2>&1",
+            "sleep {}; exec \"$0\" rm -f -v \"$1\" >/dev/null 2>&1",
             after.as_secs().max(1)
         );
         let child = Command::new("setsid")
@@ -364,7 +364,7 @@ mod tests {
         }
         assert_eq!(
             std::fs::read_to_string(&out).unwrap().trim(),
-            "rm -f reprove-x"
+            "rm -f -v reprove-x"
         );
     }
 

@@ -8,7 +8,7 @@ use reprove_source::{Repository, Tag, TagInfo, rfc3339_utc, unix_now};
 
 use crate::BuildError;
 use crate::compare::{ArtifactDigest, Comparison, Published, Verdict, compare, published};
-use crate::engine::{CliEngine, ContainerEngine, EngineKind, Job, JobKind, RunEnd, StoreInput};
+use crate::engine::{CliEngine, ContainerEngine, Job, JobKind, RunEnd, StoreInput};
 use crate::explain::{Explanation, explain};
 use crate::export::SourceArchive;
 use crate::recipe::Recipe;
@@ -16,10 +16,14 @@ use crate::recipe::Recipe;
 /// The fixed build path, hostname and umask of the reference build.
 pub use reprove_build_types::{BUILD_PATH, HOSTNAME, UMASK, reference_environment};
 
+fn is_unsaid(site: &crate::engine::EngineSite) -> bool {
+    *site == crate::engine::EngineSite::default()
+}
+
 /// What to rebuild and against what.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    pub engine: Option<EngineKind>,
+    pub engine: crate::engine::EngineChoice,
     /// A recipe from outside the tag (`--recipe FILE`, `--recipe-from REV`) to run instead of
     /// the tag's own `[build]`; the report records where it came from.
     pub recipe: Option<(Recipe, ExternalRecipe)>,
@@ -124,6 +128,10 @@ pub struct RebuildReport {
     /// The engine that ran the jobs ([`ContainerEngine::name`]).
     pub engine: String,
     pub engine_version: String,
+    /// Where the engine is and how the files reached it (absent in reports made before
+    /// reprove recorded it).
+    #[serde(default, skip_serializing_if = "is_unsaid")]
+    pub engine_site: crate::engine::EngineSite,
     /// Always `none`: the build container has no network (only the fetch phase has one).
     pub network: String,
     /// The fetch phase, when the recipe has one.
@@ -457,6 +465,7 @@ pub fn rebuild_with(
     let tag = &info.name;
     let published_set = opts.published.as_ref().map(published).transpose()?;
     let engine_version = engine.version()?;
+    let engine_site = engine.site();
     progress(&format!("pulling {} by digest", recipe.image));
     let image_id = engine.prepare_image(&recipe.image)?;
     let image = format!(
@@ -565,6 +574,7 @@ pub fn rebuild_with(
             image_id: image_id.clone(),
             engine: engine.name().to_owned(),
             engine_version: engine_version.clone(),
+            engine_site: engine_site.clone(),
             network: "none".into(),
             fetch: fetch_report.clone(),
             conditions: conditions.clone(),

@@ -197,11 +197,32 @@ pub struct OnlineChecks {
     /// Also rebuild the tag and compare with the attested digests (needs an engine).
     #[arg(long)]
     pub rebuild: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+}
+
+/// Which container engine runs the jobs, and how the files reach it.
+#[derive(Debug, Clone, Args)]
+pub struct EngineArgs {
     /// The container engine (default: docker, else podman, whichever is found first).
     #[arg(long, value_enum)]
     pub engine: Option<EngineArg>,
-    #[command(flatten)]
-    pub fetch: FetchArgs,
+    /// The engine does not share this machine's files: copy the source in and the outputs out
+    /// through its API instead of mounting folders (the default when DOCKER_HOST or
+    /// CONTAINER_HOST is not a local unix socket).
+    #[arg(long)]
+    pub remote_engine: bool,
+}
+
+impl EngineArgs {
+    pub fn choice(&self) -> reprove_build::EngineChoice {
+        reprove_build::EngineChoice {
+            kind: self.engine.map(reprove_build::EngineKind::from),
+            transfer: self.remote_engine.then_some(reprove_build::Transfer::Copy),
+        }
+    }
 }
 
 impl OnlineChecks {
@@ -222,7 +243,7 @@ impl OnlineChecks {
         let mut fetch = self.fetch.options()?;
         fetch.allow_network = self.fetch.fetch_network.is_some();
         Ok(Some(reprove_release::verify::RebuildCheck {
-            engine: self.engine.map(reprove_build::EngineKind::from),
+            engine: self.engine.choice(),
             fetch,
         }))
     }

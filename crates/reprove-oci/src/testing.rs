@@ -173,6 +173,12 @@ impl TestRegistry {
         }
     }
 
+    /// The registry's configuration file: another `docker-registry` started with it (in a
+    /// network namespace of its own) serves the same storage at the same address there.
+    pub fn config_path(&self) -> std::path::PathBuf {
+        self._dir.path().join("config.yml")
+    }
+
     fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.host)
     }

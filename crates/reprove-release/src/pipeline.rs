@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use reprove_attest::{ResourceDescriptor, StatementSigner};
-use reprove_build::{BuildError, EngineKind, RebuildReport, RebuildVerdict, Verdict};
+use reprove_build::{BuildError, RebuildReport, RebuildVerdict, Verdict};
 use reprove_source::{Repository, Tag, rfc3339_utc, unix_now};
 
 use crate::ReleaseError;
@@ -33,7 +33,7 @@ pub struct Options {
     pub evidence: PathBuf,
     /// Replace an existing evidence folder.
     pub force: bool,
-    pub engine: Option<EngineKind>,
+    pub engine: reprove_build::EngineChoice,
     /// Base of the change trace.
     pub previous: Option<Tag>,
     /// How the fetch phase runs here, when the recipe has one.

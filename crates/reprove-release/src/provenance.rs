@@ -314,10 +314,7 @@ pub fn statement(
         "umask": c.umask,
         "network": report.network,
         "readOnlyRootFilesystem": true,
-        "engine": {
-            "name": report.engine,
-            "version": report.engine_version,
-        },
+        "engine": engine_record(report),
         "imageId": report.image_id,
     });
     if let (false, Value::Object(m)) = (equivalence.is_empty(), &mut internal) {
@@ -694,6 +691,29 @@ impl ProvenanceView {
             .filter_map(|s| Some((s.name.clone()?, s.digest.get("sha256")?.clone())))
             .collect()
     }
+}
+
+/// The engine as the provenance records it: its name and version, and — when it says — how the
+/// files reached it (`mount`, `copy`) and where its daemon is (address without credentials,
+/// the daemon's own name and id), so a rebuild on a remote engine says which one.
+fn engine_record(report: &RebuildReport) -> Value {
+    let mut e = json!({
+        "name": report.engine,
+        "version": report.engine_version,
+    });
+    let site = &report.engine_site;
+    if let Value::Object(m) = &mut e {
+        if !site.transfer.is_empty() {
+            m.insert("transfer".into(), json!(site.transfer));
+        }
+        if let Some(endpoint) = &site.endpoint {
+            m.insert("endpoint".into(), json!(endpoint));
+        }
+        if let Some(daemon) = &site.daemon {
+            m.insert("daemon".into(), json!(daemon));
+        }
+    }
+    e
 }
 
 #[cfg(test)]

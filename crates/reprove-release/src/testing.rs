@@ -49,6 +49,7 @@ pub fn synthetic_report(
         image_id: format!("sha256:{}", "1".repeat(64)),
         engine: EngineKind::Docker.program().to_owned(),
         engine_version: "synthetic".into(),
+        engine_site: Default::default(),
         network: "none".into(),
         fetch: None,
         conditions: Conditions {

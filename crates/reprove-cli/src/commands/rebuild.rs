@@ -4,11 +4,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use clap::Args;
-use reprove_build::{EngineKind, Options, RebuildReport, Verdict};
+use reprove_build::{Options, RebuildReport, Verdict};
 use reprove_escape::{Style, styled, terminal, xml};
 use reprove_source::{Repository, Tag};
 
-use crate::args::{EngineArg, RebuildFormat};
+use crate::args::RebuildFormat;
 use crate::outcome::Outcome;
 use crate::output::{stdout, stdout_text};
 
@@ -26,9 +26,8 @@ pub struct RebuildArgs {
     /// Published artifacts: a flat directory, or a SHA256SUMS file.
     #[arg(long, value_name = "DIR|SHA256SUMS")]
     artifacts: Option<PathBuf>,
-    /// Container engine (default: docker or podman, whichever is on PATH).
-    #[arg(long, value_enum)]
-    engine: Option<EngineArg>,
+    #[command(flatten)]
+    engine: crate::args::EngineArgs,
     /// Build a second time varying build path, time zone, locale, umask, hostname and user.
     #[arg(long)]
     variations: bool,
@@ -125,6 +124,20 @@ fn text(r: &RebuildReport) -> String {
         terminal(&r.engine),
         terminal(&r.engine_version)
     );
+    let site = &r.engine_site;
+    // Said for a remote engine: which daemon built it is part of the result.
+    if site.transfer == "copy" {
+        s.push_str(&format!(
+            "engine: {} at {}{}, files copied in and out\n",
+            terminal(&r.engine),
+            terminal(site.endpoint.as_deref().unwrap_or("its default socket")),
+            r.engine_site
+                .daemon
+                .as_deref()
+                .map(|d| format!(" (daemon {})", terminal(d)))
+                .unwrap_or_default()
+        ));
+    }
     if let Some(e) = &r.external_recipe {
         s.push_str(&format!(
             "recipe: {} (sha256:{}), not the tag's own: it is not part of the release's baseline\n",
@@ -329,7 +342,7 @@ pub fn run(dir: &Path, args: RebuildArgs) -> Result<Outcome> {
     }
     let opts = Options {
         recipe: args.recipe.read(&repo)?.map(|o| (o.recipe, o.external)),
-        engine: args.engine.map(EngineKind::from),
+        engine: args.engine.choice(),
         published: args
             .artifacts
             .as_deref()

@@ -4,12 +4,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
-use reprove_build::EngineKind;
 use reprove_escape::terminal;
 use reprove_release::evidence::{self, ReleaseOutcome};
 use reprove_source::{Repository, Tag};
 
-use crate::args::EngineArg;
 use crate::outcome::Outcome;
 use crate::output::{note, stdout_text};
 
@@ -41,9 +39,8 @@ pub struct ReleaseArgs {
     /// Base of the change trace (default: the previous release tag by version order).
     #[arg(long, value_name = "TAG")]
     previous: Option<Tag>,
-    /// The container engine (default: docker, else podman, whichever is found first).
-    #[arg(long, value_enum)]
-    engine: Option<EngineArg>,
+    #[command(flatten)]
+    engine: crate::args::EngineArgs,
     #[command(flatten)]
     fetch: crate::args::FetchArgs,
     #[command(flatten)]
@@ -120,7 +117,7 @@ pub fn run(dir: &Path, args: ReleaseArgs) -> Result<Outcome> {
         artifacts: args.artifacts,
         evidence: evidence_dir.clone(),
         force: args.force,
-        engine: args.engine.map(EngineKind::from),
+        engine: args.engine.choice(),
         fetch: args.fetch.options()?,
         previous: args.previous,
         recipe,

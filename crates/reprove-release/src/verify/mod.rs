@@ -32,7 +32,6 @@ use reprove_attest::signed::{
 };
 use reprove_attest::verify::Signer;
 use reprove_baseline::BaselineView;
-use reprove_build::EngineKind;
 use reprove_oci::registry::RegistryClient;
 use reprove_source::{Repository, Tag};
 use serde::Serialize;
@@ -220,7 +219,7 @@ pub struct ImageCheck {
 /// A fresh rebuild (`--rebuild`).
 #[derive(Debug, Clone)]
 pub struct RebuildCheck {
-    pub engine: Option<EngineKind>,
+    pub engine: reprove_build::EngineChoice,
     /// How the fetch phase runs here, when the recipe has one.
     pub fetch: reprove_build::FetchOptions,
 }

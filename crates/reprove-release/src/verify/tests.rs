@@ -706,7 +706,7 @@ mod pipeline_on_a_fake_engine {
                 artifacts: fx.dist(),
                 evidence: out.to_owned(),
                 force: false,
-                engine: None,
+                engine: Default::default(),
                 previous: None,
                 fetch: Default::default(),
                 recipe: None,
@@ -782,7 +782,7 @@ mod pipeline_on_a_fake_engine {
                     artifacts: dist.clone(),
                     evidence: out.to_owned(),
                     force: false,
-                    engine: None,
+                    engine: Default::default(),
                     previous: None,
                     fetch: Default::default(),
                     recipe: None,
@@ -910,7 +910,7 @@ mod pipeline_on_a_fake_engine {
                 artifacts: fx.dist(),
                 evidence: out.to_owned(),
                 force: false,
-                engine: None,
+                engine: Default::default(),
                 previous: None,
                 fetch: Default::default(),
                 recipe,
@@ -1090,7 +1090,7 @@ mod pipeline_on_a_fake_engine {
                 artifacts: fx.dist(),
                 evidence: out.clone(),
                 force: false,
-                engine: None,
+                engine: Default::default(),
                 previous: None,
                 fetch: Default::default(),
                 recipe: None,
@@ -1154,7 +1154,7 @@ fn verify_rebuild_refuses_a_moved_tag_without_building() {
     fx.git(&["tag", "-f", "v1.0.0"]);
     let r = fx.verify_with(|o| {
         o.rebuild = Some(RebuildCheck {
-            engine: None,
+            engine: Default::default(),
             fetch: Default::default(),
         })
     });
@@ -1229,7 +1229,7 @@ fn an_unkeyed_verify_never_runs_a_recipe() {
     let r = fx.verify_with(|o| {
         o.signers.clear();
         o.rebuild = Some(RebuildCheck {
-            engine: None,
+            engine: Default::default(),
             fetch: Default::default(),
         });
     });

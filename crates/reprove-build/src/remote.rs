@@ -1,0 +1,522 @@
+//! The copy transfer ([`Transfer::Copy`](crate::Transfer)): a job on an engine that does not
+//! share this machine's files — a daemon reached over `tcp://` or `ssh://`, podman remote, a
+//! daemon in a virtual machine. Nothing names a path here:
+//!
+//! 1. the job's container is created (not started) with the same options as a local one, an
+//!    anonymous volume holding the build tree's parent folder, and — for a build with a
+//!    dependency store — a named volume mounted read-only at the store, filled beforehand
+//!    through a helper container that never starts;
+//! 2. the source (and store) archives go in with `docker cp -`, each entry checked against its
+//!    listing on the way ([`crate::export::retar_checked`]);
+//! 3. `docker start --attach` streams the log, under the same deadline as a local run;
+//! 4. on exit 0 the outputs come back with `docker cp … -`: only the folders the artifact
+//!    patterns can match, read as any tar from an engine is ([`crate::compare::read_engine_tar`]),
+//!    then matched exactly as on this machine ([`crate::compare::find_outputs`]);
+//! 5. the container, its volumes and the store volume are removed whatever happened; a run
+//!    killed on the way leaves them labelled with its owner, for the next run's sweep.
+//!
+//! The tree's parent folder is a volume, not the tree itself: a fresh volume's root belongs to
+//! root with mode 0755, which the varied build (another user) could not write to, and
+//! `docker cp` cannot change it. Its folder entry in the archive can.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::BuildError;
+use crate::engine::{CliEngine, Job, JobKind, RunEnd, StoreInput};
+use crate::export::{Listing, retar_checked};
+
+/// Where inside the helper container the store volume is filled.
+const FILL_AT: &str = "/reprove-fill";
+
+/// The containers and volumes a job made, removed when it ends however it ends.
+struct Made<'a> {
+    engine: &'a CliEngine,
+    containers: Vec<String>,
+    volumes: Vec<String>,
+}
+
+impl Drop for Made<'_> {
+    fn drop(&mut self) {
+        for c in &self.containers {
+            let _ = self
+                .engine
+                .quiet()
+                .args(["rm", "--force", "--volumes", c])
+                .status();
+        }
+        for v in &self.volumes {
+            let _ = self
+                .engine
+                .quiet()
+                .args(["volume", "rm", "--force", v])
+                .status();
+        }
+    }
+}
+
+/// The build tree's parent folder and its own name: `/build/src` is `/build` and `src`.
+fn split_build_path(build_path: &str) -> Result<(String, String), BuildError> {
+    let refuse = |detail: String| BuildError::Engine {
+        engine: "remote engine",
+        action: "place the build tree",
+        detail,
+    };
+    let parts: Vec<&str> = build_path
+        .strip_prefix('/')
+        .ok_or_else(|| refuse(format!("the build path `{build_path}` is not absolute")))?
+        .split('/')
+        .collect();
+    if parts.len() < 2
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || *p == "." || *p == "..")
+    {
+        return Err(refuse(format!(
+            "the build path `{build_path}` must be a plain path two folders deep or more (its parent becomes the job's volume)"
+        )));
+    }
+    let (name, parent) = parts.split_last().unwrap_or((&"", &[]));
+    Ok((format!("/{}", parent.join("/")), (*name).to_owned()))
+}
+
+/// The folders of the build tree the artifact `patterns` can match files in: each pattern's
+/// folders up to the first that holds a glob character, and none inside another. `""` is the
+/// whole tree.
+pub(crate) fn output_folders(patterns: &[String]) -> Vec<String> {
+    let mut folders: Vec<String> = patterns
+        .iter()
+        .map(|p| {
+            let parts: Vec<&str> = p.trim_start_matches("./").split('/').collect();
+            let (_, dirs) = parts.split_last().unwrap_or((&"", &[]));
+            dirs.iter()
+                .take_while(|d| {
+                    !d.is_empty()
+                        && **d != "."
+                        && **d != ".."
+                        && !d.contains(['*', '?', '[', ']', '{', '}', '\\'])
+                })
+                .copied()
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .collect();
+    folders.sort();
+    folders.dedup();
+    let all = folders.clone();
+    folders.retain(|f| {
+        !all.iter()
+            .any(|o| o != f && (o.is_empty() || f.starts_with(&format!("{o}/"))))
+    });
+    folders
+}
+
+impl CliEngine {
+    /// The CLI with its output dropped (clean-ups, whose failure changes nothing).
+    fn quiet(&self) -> Command {
+        let mut c = Command::new(&self.program);
+        c.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    }
+
+    /// Runs the CLI with `args`, its stdin fed by `feed` (its stderr read on a thread of its
+    /// own, so neither pipe blocks the other).
+    fn fed(
+        &self,
+        args: &[&str],
+        action: &'static str,
+        feed: impl FnOnce(&mut dyn Write) -> Result<(), BuildError>,
+    ) -> Result<(), BuildError> {
+        let fail = |detail: String| BuildError::Engine {
+            engine: self.kind.program(),
+            action,
+            detail,
+        };
+        let mut child = Command::new(&self.program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| fail(e.to_string()))?;
+        let stdin = child.stdin.take();
+        let mut stderr = child.stderr.take();
+        let (fed, err) = std::thread::scope(|s| {
+            let reader = s.spawn(move || {
+                let mut text = String::new();
+                if let Some(e) = stderr.as_mut() {
+                    let _ = e.take(64 << 10).read_to_string(&mut text);
+                }
+                text
+            });
+            let fed = match stdin {
+                Some(mut w) => {
+                    let r = feed(&mut w);
+                    // Closed, so the CLI sees the end of the stream.
+                    drop(w);
+                    r
+                }
+                None => Err(fail("no stdin".into())),
+            };
+            if fed.is_err() {
+                let _ = child.kill();
+            }
+            (fed, reader.join().unwrap_or_default())
+        });
+        let status = child.wait().map_err(|e| fail(e.to_string()))?;
+        fed?;
+        if !status.success() {
+            return Err(fail(err.trim().to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Runs the CLI with `args`, its stdout read by `read`; the CLI is killed when `read`
+    /// stops early.
+    fn read_from(
+        &self,
+        args: &[&str],
+        action: &'static str,
+        read: impl FnOnce(&mut dyn Read) -> Result<(), BuildError>,
+    ) -> Result<(), BuildError> {
+        let fail = |detail: String| BuildError::Engine {
+            engine: self.kind.program(),
+            action,
+            detail,
+        };
+        let mut child = Command::new(&self.program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| fail(e.to_string()))?;
+        let mut stderr = child.stderr.take();
+        let err_reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(e) = stderr.as_mut() {
+                let _ = e.take(64 << 10).read_to_string(&mut text);
+            }
+            text
+        });
+        let read = match child.stdout.take() {
+            Some(mut out) => {
+                let r = read(&mut out);
+                if r.is_err() {
+                    let _ = child.kill();
+                }
+                // Drained, so the CLI never blocks on a full pipe before it exits.
+                let _ = std::io::copy(&mut out, &mut std::io::sink());
+                r
+            }
+            None => Err(fail("no stdout".into())),
+        };
+        let status = child.wait().map_err(|e| fail(e.to_string()))?;
+        let err = err_reader.join().unwrap_or_default();
+        read?;
+        if !status.success() {
+            return Err(fail(err.trim().to_owned()));
+        }
+        Ok(())
+    }
+
+    /// The owner's labels, for a volume or a helper container, so a killed run's leftovers
+    /// are swept by the next run ([`crate::owner`]).
+    fn owner_labels(job: &Job) -> Vec<String> {
+        let deadline = reprove_source::unix_now().saturating_add(
+            i64::try_from(job.timeout.as_secs().saturating_mul(2)).unwrap_or(i64::MAX),
+        );
+        vec![
+            "--label".into(),
+            format!("{}={}", crate::owner::OWNER_LABEL, job.owner),
+            "--label".into(),
+            format!("{}={}", crate::owner::LOCK_LABEL, job.owner_lock.display()),
+            "--label".into(),
+            format!("{}={deadline}", crate::owner::DEADLINE_LABEL),
+        ]
+    }
+
+    /// Runs `job` with its files copied in and out ([`Transfer::Copy`](crate::Transfer)).
+    pub(crate) fn run_copied(
+        &self,
+        job: &Job,
+        source: &mut dyn Read,
+        listing: &Listing,
+        store: Option<StoreInput<'_>>,
+        log: &mut (dyn Write + Send),
+        outputs: &mut dyn Write,
+    ) -> Result<RunEnd, BuildError> {
+        let (parent, tree_name) = split_build_path(&job.build_path)?;
+        if let JobKind::Fetch {
+            ca_bundle: Some(_), ..
+        } = &job.kind
+        {
+            return Err(BuildError::Engine {
+                engine: self.kind.program(),
+                action: "offer this machine's CA bundle to the fetch",
+                detail: "a remote engine's job has a read-only root and nothing of this machine mounted: pass `--no-ca-bundle` (the image's own bundle serves), or build the CA into the image".into(),
+            });
+        }
+        let mut made = Made {
+            engine: self,
+            containers: Vec::new(),
+            volumes: Vec::new(),
+        };
+        let labels = Self::owner_labels(job);
+        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+        // A build's store: a named volume, filled through a helper container that never starts
+        // (the job mounts it read-only, and `docker cp` cannot write to a read-only mount).
+        let store_volume = match (&job.kind, &job.store, store) {
+            (_, None, None) | (JobKind::Fetch { .. }, Some(_), None) => None,
+            (JobKind::Build, Some(_), Some(input)) => {
+                let volume = format!("{}-store", job.name);
+                let mut args = vec!["volume", "create"];
+                args.extend(&labels);
+                args.push(&volume);
+                self.output(&args, "create the store's volume")?;
+                made.volumes.push(volume.clone());
+                let helper = format!("{}-fill", job.name);
+                let mount = format!("type=volume,src={volume},dst={FILL_AT}");
+                let mut args = vec!["create", "--name", &helper, "--network", "none"];
+                args.extend(&labels);
+                args.extend([
+                    "--mount",
+                    &mount,
+                    "--entrypoint",
+                    "/reprove-never-started",
+                    &job.image,
+                ]);
+                self.output(&args, "create the store's helper container")?;
+                made.containers.push(helper.clone());
+                let into = format!("{helper}:{FILL_AT}");
+                let (stream, store_listing) = (input.stream, input.listing);
+                self.fed(&["cp", "-", &into], "copy the store in", |w| {
+                    retar_checked(stream, store_listing, None, false, &job.store_scratch, w)
+                })?;
+                Some(volume)
+            }
+            _ => {
+                return Err(BuildError::StoreTransfer {
+                    detail:
+                        "a fetch job starts with an empty store, and a build with a store is given one"
+                            .into(),
+                });
+            }
+        };
+        let mut cmd = self.command();
+        cmd.arg("create");
+        self.container_options(job, &mut cmd);
+        cmd.arg("--mount").arg(format!("type=volume,dst={parent}"));
+        if let Some(at) = &job.store {
+            match (&job.kind, &store_volume) {
+                (JobKind::Build, Some(volume)) => {
+                    cmd.arg("--mount")
+                        .arg(format!("type=volume,src={volume},dst={at},readonly"));
+                }
+                _ => {
+                    cmd.arg("--mount").arg(format!("type=volume,dst={at}"));
+                }
+            }
+            // What a build derives from the store (and a fetch writes but never returns) is
+            // scratch space in memory, writable by any user: the mount points exist in the
+            // store's volume, made when it was filled.
+            for name in &job.store_scratch {
+                cmd.args(["--tmpfs", &format!("{at}/{name}:rw,exec,mode=1777")]);
+            }
+        }
+        self.job_command(job, &mut cmd);
+        let created = cmd.output().map_err(|e| BuildError::Engine {
+            engine: self.kind.program(),
+            action: "create the job's container",
+            detail: e.to_string(),
+        })?;
+        if !created.status.success() {
+            return Err(BuildError::Engine {
+                engine: self.kind.program(),
+                action: "create the job's container",
+                detail: String::from_utf8_lossy(&created.stderr).trim().to_owned(),
+            });
+        }
+        made.containers.push(job.name.clone());
+        let into = format!("{}:{parent}", job.name);
+        self.fed(&["cp", "-", &into], "copy the build tree in", |w| {
+            retar_checked(source, listing, Some(&tree_name), job.open_tree, &[], w)
+        })?;
+        let mut start = self.command();
+        start.args(["start", "--attach", &job.name]);
+        let end = self.supervise(job, start, log)?;
+        if end != RunEnd::Exited(0) {
+            return Ok(end);
+        }
+        let stage = crate::owner::owned_tempdir(&job.owner)?;
+        match (&job.kind, &job.store) {
+            (JobKind::Fetch { .. }, Some(at)) => {
+                self.copy_store_out(job, at, stage.path(), outputs)?;
+            }
+            _ => self.copy_outputs_out(job, &tree_name, stage.path(), outputs)?,
+        }
+        Ok(end)
+    }
+
+    /// The store a fetch filled, read back and written as [`crate::engine::write_store`] writes
+    /// a local one.
+    fn copy_store_out(
+        &self,
+        job: &Job,
+        at: &str,
+        stage: &Path,
+        outputs: &mut dyn Write,
+    ) -> Result<(), BuildError> {
+        let name = at.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+        if name.is_empty() {
+            return Err(BuildError::StoreTransfer {
+                detail: format!("the store path `{at}` has no folder name"),
+            });
+        }
+        let from = format!("{}:{at}", job.name);
+        let scratch: Vec<String> = job
+            .store_scratch
+            .iter()
+            .map(|s| format!("{name}/{s}"))
+            .collect();
+        let skip = |rel: &str| {
+            scratch
+                .iter()
+                .any(|s| rel == s || rel.starts_with(&format!("{s}/")))
+        };
+        self.read_from(&["cp", &from, "-"], "copy the fetched store out", |r| {
+            crate::compare::read_engine_tar(
+                r,
+                stage,
+                crate::compare::Shape::Tree,
+                &skip,
+                false,
+                &mut |_| {},
+            )
+            .map(|_| ())
+        })?;
+        let dir = stage.join(name);
+        std::fs::create_dir_all(&dir).map_err(|e| BuildError::Io {
+            path: dir.clone(),
+            source: e,
+        })?;
+        crate::engine::write_store(&dir, &job.store_scratch, outputs)
+    }
+
+    /// The artifacts, read back from the folders their patterns can match in
+    /// ([`output_folders`]), then found as on this machine. A folder that cannot be copied
+    /// (it does not exist, or the engine failed) makes the whole tree be copied instead.
+    fn copy_outputs_out(
+        &self,
+        job: &Job,
+        tree_name: &str,
+        stage: &Path,
+        outputs: &mut dyn Write,
+    ) -> Result<(), BuildError> {
+        let globs = crate::compare::output_globs(&job.outputs)?;
+        let tree = stage.join(tree_name);
+        let copy = |folder: &str| -> Result<(), BuildError> {
+            // `docker cp C:/build/src/dist -` names its entries `dist/…`: they land in the
+            // folder's parent, and are matched by their path in the tree.
+            let (from, dest, base) = if folder.is_empty() {
+                (job.build_path.clone(), stage.to_owned(), String::new())
+            } else {
+                let parent = folder.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+                (
+                    format!("{}/{folder}", job.build_path),
+                    if parent.is_empty() {
+                        tree.clone()
+                    } else {
+                        tree.join(parent)
+                    },
+                    if parent.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{parent}/")
+                    },
+                )
+            };
+            let in_tree = |rel: &str| -> Option<String> {
+                if folder.is_empty() {
+                    rel.strip_prefix(tree_name)
+                        .and_then(|r| r.strip_prefix('/'))
+                        .map(str::to_owned)
+                } else {
+                    Some(format!("{base}{rel}"))
+                }
+            };
+            let skip = |rel: &str| in_tree(rel).is_none_or(|p| !globs.is_match(p));
+            let source = format!("{}:{from}", job.name);
+            self.read_from(&["cp", &source, "-"], "copy the outputs out", |r| {
+                crate::compare::read_engine_tar(
+                    r,
+                    &dest,
+                    crate::compare::Shape::Left,
+                    &skip,
+                    false,
+                    &mut |_| {},
+                )
+                .map(|_| ())
+            })
+        };
+        let folders = output_folders(&job.outputs);
+        let mut copied = Ok(());
+        for f in &folders {
+            copied = copy(f);
+            if copied.is_err() {
+                break;
+            }
+        }
+        if copied.is_err() && folders != [""] {
+            // Anything read so far goes, and the whole tree comes instead.
+            let _ = std::fs::remove_dir_all(&tree);
+            copied = copy("");
+        }
+        copied?;
+        std::fs::create_dir_all(&tree).map_err(|e| BuildError::Io {
+            path: tree.clone(),
+            source: e,
+        })?;
+        let found = crate::compare::find_outputs(&tree, &job.outputs)?;
+        crate::engine::write_outputs(&found, outputs)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tree_goes_below_a_folder_of_its_own() {
+        assert_eq!(
+            split_build_path("/build/src").unwrap(),
+            ("/build".into(), "src".into())
+        );
+        assert_eq!(
+            split_build_path("/var/tmp/reprove/variant/tree").unwrap(),
+            ("/var/tmp/reprove/variant".into(), "tree".into())
+        );
+        for bad in ["/src", "build/src", "/build//src", "/build/../src", "/", ""] {
+            assert!(split_build_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_the_folders_patterns_can_match_in_are_copied() {
+        let f = |p: &[&str]| output_folders(&p.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(f(&["dist/*"]), ["dist"]);
+        assert_eq!(
+            f(&["./target/release/rg", "target/release/*.d"]),
+            ["target/release"]
+        );
+        assert_eq!(f(&["target/*/rg", "target/release/x"]), ["target"]);
+        assert_eq!(f(&["dist/*", "*.tar.gz"]), [""]);
+        assert_eq!(f(&["**/x.so"]), [""]);
+        assert_eq!(f(&["a/b/*", "a/c/*", "d/{e,f}/*"]), ["a/b", "a/c", "d"]);
+        assert_eq!(f(&["a/*", "ab/*"]), ["a", "ab"]);
+    }
+}

@@ -1,0 +1,355 @@
+//! Rebuilds on an engine that does not share reprove's disk: a second Debian `dockerd` in a
+//! network namespace of its own (`ip netns`, a veth pair), reached over TCP, in a mount
+//! namespace where the test's folders are hidden under an empty tmpfs — so a job that named a
+//! path of this machine would find nothing. Its images come from the test's loopback registry,
+//! served inside the namespace at the same address by a second `docker-registry` on the same
+//! storage. The rebuild there must give the digests of the local one, under the same
+//! conditions (the probe build writes them into its artifact).
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use reprove_oci::testing::TestRegistry;
+use serde_json::Value;
+
+use crate::rebuild::busybox_on_loopback;
+use crate::support::{Fixture, require_tool, stderr};
+
+/// A dockerd in its own network and mount namespaces, on `tcp://10.x.y.2:2375`.
+struct RemoteDaemon {
+    ns: String,
+    host: String,
+    daemon: Child,
+    registry: Child,
+    _dir: tempfile::TempDir,
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl RemoteDaemon {
+    /// Starts it; `hide` is made an empty folder in its mount namespace.
+    fn start(reg: &TestRegistry, hide: &Path) -> RemoteDaemon {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        let pid = std::process::id();
+        let ns = format!("reprove-{pid}-{n}");
+        // Interface names are at most 15 bytes.
+        let tag = format!("{:x}", (pid << 4) | (n & 0xf));
+        let (outside, inside) = (format!("rvh{tag}"), format!("rvn{tag}"));
+        let subnet = format!("10.{}.{}", 200 + (n % 50), pid % 250);
+        ip(&["netns", "add", &ns]);
+        ip(&[
+            "link", "add", &outside, "type", "veth", "peer", "name", &inside,
+        ]);
+        ip(&["link", "set", &inside, "netns", &ns]);
+        ip(&["addr", "add", &format!("{subnet}.1/30"), "dev", &outside]);
+        ip(&["link", "set", &outside, "up"]);
+        let in_ns = |args: &[&str]| {
+            let mut all = vec!["netns", "exec", &ns, "ip"];
+            all.extend(args);
+            ip(&all);
+        };
+        in_ns(&["addr", "add", &format!("{subnet}.2/30"), "dev", &inside]);
+        in_ns(&["link", "set", &inside, "up"]);
+        in_ns(&["link", "set", "lo", "up"]);
+        // `nsenter`, not `ip netns exec`: that one mounts a fresh `/sys`, without the cgroup
+        // hierarchies dockerd needs.
+        let net = format!("--net=/run/netns/{ns}");
+        let registry = Command::new("nsenter")
+            .args([&net, "docker-registry", "serve"])
+            .arg(reg.config_path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let host = format!("tcp://{subnet}.2:2375");
+        let log = std::fs::File::create(dir.path().join("dockerd.log")).unwrap();
+        let daemon = Command::new("nsenter")
+            .args([&net, "unshare", "--mount", "--propagation", "private"])
+            .args([
+                "sh",
+                "-c",
+                "mount -t tmpfs -o mode=0755 tmpfs \"$1\" && shift && exec dockerd \"$@\"",
+                "sh",
+            ])
+            .arg(hide)
+            .args(["--bridge=none", "--iptables=false", "--ip6tables=false"])
+            .arg("--data-root")
+            .arg(dir.path().join("data"))
+            .arg("--exec-root")
+            .arg(dir.path().join("exec"))
+            .arg("--pidfile")
+            .arg(dir.path().join("pid"))
+            .args(["-H", &host])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let d = RemoteDaemon {
+            ns,
+            host,
+            daemon,
+            registry,
+            _dir: dir,
+        };
+        let until = Instant::now() + Duration::from_secs(90);
+        while d
+            .docker(&["version", "--format", "{{.Server.Version}}"])
+            .is_none()
+        {
+            assert!(
+                Instant::now() < until,
+                "the remote dockerd did not answer: {}",
+                std::fs::read_to_string(d._dir.path().join("dockerd.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        d
+    }
+
+    /// The docker CLI against this daemon: stdout, when it succeeds.
+    fn docker(&self, args: &[&str]) -> Option<String> {
+        let out = Command::new("docker")
+            .env("DOCKER_HOST", &self.host)
+            .args(args)
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+}
+
+impl Drop for RemoteDaemon {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.daemon.id().to_string()])
+            .status();
+        let until = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = self.daemon.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+        let _ = self.registry.kill();
+        let _ = self.registry.wait();
+        // The veth pair goes with the namespace.
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
+    }
+}
+
+/// What the build can see of its conditions, written into an artifact: the same bytes on
+/// two engines mean the same conditions.
+const PROBE: &str = "set -eu\nmkdir -p dist\n{\n  echo \"user $(id -u):$(id -g)\"\n  echo \"host $(hostname)\"\n  echo \"umask $(umask)\"\n  echo \"pwd $(pwd)\"\n  echo \"net $(ls /sys/class/net | tr '\\n' ' ')\"\n  if touch /probe-root 2>/dev/null; then echo 'root writable'; else echo 'root read-only'; fi\n  if touch /tmp/probe 2>/dev/null; then echo 'tmp writable'; else echo 'tmp read-only'; fi\n  env | grep -v '^HOSTNAME=' | sort\n  find . -path ./dist -prune -o -print | sort\n} > dist/probe.txt\necho generated > src/generated.txt\ncat src/greeting.txt src/generated.txt > dist/greeting.txt\nln -s greeting.txt dist/link.txt\n";
+
+struct Run {
+    code: i32,
+    out: String,
+    err: String,
+}
+
+fn rebuild(f: &Fixture, docker_host: &str, args: &[&str]) -> Run {
+    let tmp = f.path("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_reprove"));
+    cmd.current_dir(f.repo()).arg("rebuild").args(args);
+    f.env(&mut cmd);
+    cmd.env("DOCKER_HOST", docker_host)
+        .env("TMPDIR", &tmp)
+        .env("REPROVE_DIFFOSCOPE", "");
+    let out = cmd.output().unwrap();
+    Run {
+        code: out.status.code().unwrap(),
+        out: String::from_utf8_lossy(&out.stdout).into_owned(),
+        err: stderr(&out),
+    }
+}
+
+#[test]
+fn a_remote_engine_in_its_own_network_rebuilds_the_same_bits_under_the_same_conditions() {
+    let Some((local, reg, image)) = busybox_on_loopback() else {
+        return;
+    };
+    for tool in ["ip", "nsenter", "unshare", "dockerd"] {
+        assert!(
+            require_tool(tool),
+            "{tool} is needed to start a remote engine"
+        );
+    }
+    let f = Fixture::new();
+    f.write("reprove.toml", format!("[project]\nname = \"tiny\"\n\n[build]\nimage = \"{image}\"\ncommand = [\"sh\", \"build.sh\"]\nartifacts = [\"dist/*\"]\nenv = {{ GREETING = \"hello\" }}\n"));
+    f.write("src/greeting.txt", "hello, remote world\n");
+    f.write("build.sh", PROBE);
+    f.commit("release\n\nReviewed-by: R <r@example.com>");
+    f.tag("v1.0.0");
+    let first = f.path("first");
+    let local_run = rebuild(
+        &f,
+        &local,
+        &[
+            "v1.0.0",
+            "--keep",
+            first.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(local_run.code, 0, "{}{}", local_run.out, local_run.err);
+    let local_report: Value = serde_json::from_str(&local_run.out).unwrap();
+    assert_eq!(local_report["engineSite"]["transfer"], "mount");
+    let probe = std::fs::read_to_string(first.join("artifacts/probe.txt")).unwrap();
+    for line in [
+        "user 0:0",
+        "host reprove",
+        "umask 0022",
+        "pwd /build/src",
+        "net lo \n",
+        "root read-only",
+        "tmp writable",
+        "GREETING=hello",
+        "./src/greeting.txt",
+    ] {
+        assert!(probe.contains(line), "{line:?} not in {probe}");
+    }
+    // The symlink is not an artifact, on either engine.
+    assert!(!first.join("artifacts/link.txt").exists());
+
+    let remote = RemoteDaemon::start(&reg, f.dir.path());
+    // The remote daemon cannot see the test's files: a bind mount of them would be empty.
+    assert_eq!(
+        remote
+            .docker(&[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "-v",
+                &format!("{}:/seen", f.repo().display()),
+                &image.replacen(":1@", "@", 1),
+                "ls",
+                "-A",
+                "/seen",
+            ])
+            .unwrap_or_else(|| "the probe container failed".into()),
+        "",
+        "the remote daemon sees the test's files"
+    );
+    let artifacts = first.join("artifacts");
+    let r = rebuild(
+        &f,
+        &remote.host,
+        &[
+            "v1.0.0",
+            "--artifacts",
+            artifacts.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.out, r.err);
+    let report: Value = serde_json::from_str(&r.out).unwrap();
+    assert_eq!(report["verdict"], "reproducible", "{}", r.out);
+    assert_eq!(report["artifacts"], local_report["artifacts"]);
+    assert_eq!(report["engineSite"]["transfer"], "copy");
+    assert_eq!(report["engineSite"]["endpoint"], remote.host.as_str());
+    let daemon_id = remote.docker(&["info", "--format", "{{.ID}}"]).unwrap();
+    assert!(
+        report["engineSite"]["daemon"]
+            .as_str()
+            .is_some_and(|d| d.contains(&daemon_id)),
+        "{}",
+        report["engineSite"]
+    );
+    // The text says which daemon built it.
+    let text = rebuild(
+        &f,
+        &remote.host,
+        &["v1.0.0", "--artifacts", artifacts.to_str().unwrap()],
+    );
+    assert_eq!(text.code, 0, "{}{}", text.out, text.err);
+    assert!(
+        text.out
+            .contains(&format!("engine: docker at {}", remote.host))
+            && text.out.contains("files copied in and out"),
+        "{}",
+        text.out
+    );
+
+    // The varied build runs as another user on the remote engine too: the tree it was given
+    // must be writable by it (the probe writes into `src/`), and the varied conditions show.
+    let varied = rebuild(
+        &f,
+        &remote.host,
+        &["v1.0.0", "--variations", "--format", "json"],
+    );
+    assert_eq!(varied.code, 1, "{}{}", varied.out, varied.err);
+    let v: Value = serde_json::from_str(&varied.out).unwrap();
+    let changed: Vec<&str> = v["variations"]["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["artifact"].as_str().unwrap())
+        .collect();
+    assert_eq!(changed, ["probe.txt"], "{}", varied.out);
+
+    // `--remote-engine` copies to a daemon on this machine's socket as well, with the same
+    // result.
+    let copied = rebuild(
+        &f,
+        &local,
+        &[
+            "v1.0.0",
+            "--remote-engine",
+            "--artifacts",
+            artifacts.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(copied.code, 0, "{}{}", copied.out, copied.err);
+    let c: Value = serde_json::from_str(&copied.out).unwrap();
+    assert_eq!(c["engineSite"]["transfer"], "copy");
+    assert_eq!(c["verdict"], "reproducible");
+
+    // Nothing is left on the remote engine: no container, no volume.
+    assert_eq!(remote.docker(&["ps", "-aq"]).unwrap(), "");
+    assert_eq!(remote.docker(&["volume", "ls", "-q"]).unwrap(), "");
+
+    // A build that fails there fails here, with its log, and leaves nothing either.
+    f.write("build.sh", "echo 'broken on purpose' >&2\nexit 3\n");
+    f.commit("broken");
+    f.tag("v1.0.1");
+    let broken = rebuild(&f, &remote.host, &["v1.0.1"]);
+    assert_eq!(broken.code, 2, "{}{}", broken.out, broken.err);
+    assert!(
+        broken.err.contains("the build failed with exit code 3")
+            && broken.err.contains("broken on purpose"),
+        "{}",
+        broken.err
+    );
+    assert_eq!(remote.docker(&["ps", "-aq"]).unwrap(), "");
+
+    // An engine that is gone: a clear error, exit 2.
+    drop(remote);
+    let gone = rebuild(&f, "tcp://127.0.0.1:1", &["v1.0.0"]);
+    assert_eq!(gone.code, 2, "{}{}", gone.out, gone.err);
+    assert!(
+        gone.err.contains("not running or not reachable"),
+        "{}",
+        gone.err
+    );
+}
