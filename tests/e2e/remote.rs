@@ -325,6 +325,75 @@ fn a_remote_engine_in_its_own_network_rebuilds_the_same_bits_under_the_same_cond
     assert_eq!(c["engineSite"]["transfer"], "copy");
     assert_eq!(c["verdict"], "reproducible");
 
+    // A recipe with a fetch phase: the fetch runs there (offered this machine's CA bundle,
+    // which it checks for), its store comes back and is checked here, and the build there is
+    // given it read-only — then again from the cache, with no fetch job.
+    let wheel = b"not really a wheel\n";
+    let hash = {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(wheel))
+    };
+    f.write("vendor/demo-1.0-py3-none-any.whl", wheel);
+    f.write(
+        "requirements.txt",
+        format!("demo==1.0 --hash=sha256:{hash}\n"),
+    );
+    f.write("fetch.sh", "set -eu\ntest -s \"$SSL_CERT_FILE\" || { echo 'no CA bundle' >&2; exit 7; }\ncp vendor/demo-1.0-py3-none-any.whl /tmp/wheels/\n");
+    f.write("build.sh", "set -eu\nmkdir -p dist\ncat /tmp/wheels/demo-1.0-py3-none-any.whl > dist/app.bin\nif touch /tmp/wheels/planted 2>/dev/null; then echo 'store writable'; else echo 'store read-only'; fi > dist/store.txt\nls -ln /tmp/wheels >> dist/store.txt\n");
+    f.write("reprove.toml", format!("[project]\nname = \"tiny\"\n\n[build]\nimage = \"{image}\"\ncommand = [\"sh\", \"build.sh\"]\nartifacts = [\"dist/*\"]\n\n[build.fetch]\ncommand = [\"sh\", \"fetch.sh\"]\nstore = \"/tmp/wheels\"\n"));
+    f.commit("fetch\n\nReviewed-by: R <r@example.com>");
+    f.tag("v2.0.0");
+    let cache = f.path("cache");
+    let cache = cache.to_str().unwrap();
+    let fetched = f.path("fetched");
+    let local_fetch = rebuild(
+        &f,
+        &local,
+        &[
+            "v2.0.0",
+            "--fetch-network",
+            "none",
+            "--no-fetch-cache",
+            "--keep",
+            fetched.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        local_fetch.code, 0,
+        "{}{}",
+        local_fetch.out, local_fetch.err
+    );
+    let store_txt = std::fs::read_to_string(fetched.join("artifacts/store.txt")).unwrap();
+    assert!(store_txt.starts_with("store read-only\n"), "{store_txt}");
+    let fetched = fetched.join("artifacts");
+    let fetched = fetched.to_str().unwrap();
+    for round in ["fetched there", "from the cache"] {
+        let r = rebuild(
+            &f,
+            &remote.host,
+            &[
+                "v2.0.0",
+                "--fetch-network",
+                "none",
+                "--fetch-cache",
+                cache,
+                "--artifacts",
+                fetched,
+                "--format",
+                "json",
+            ],
+        );
+        assert_eq!(r.code, 0, "{round}: {}{}", r.out, r.err);
+        let report: Value = serde_json::from_str(&r.out).unwrap();
+        assert_eq!(report["verdict"], "reproducible", "{round}: {}", r.out);
+        assert_eq!(
+            report["fetch"]["fromCache"].as_bool().unwrap_or(false),
+            round == "from the cache",
+            "{round}: {}",
+            report["fetch"]
+        );
+    }
+
     // Nothing is left on the remote engine: no container, no volume.
     assert_eq!(remote.docker(&["ps", "-aq"]).unwrap(), "");
     assert_eq!(remote.docker(&["volume", "ls", "-q"]).unwrap(), "");

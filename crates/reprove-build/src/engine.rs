@@ -60,6 +60,11 @@ pub trait ContainerEngine: Send + Sync {
     fn site(&self) -> EngineSite {
         EngineSite::default()
     }
+    /// Whether the engine's jobs see this machine's files, so that a store already unpacked
+    /// here ([`StoreInput::prepared`]) can serve a build instead of its stream.
+    fn shares_files(&self) -> bool {
+        true
+    }
 }
 
 /// Which CLI.
@@ -830,6 +835,10 @@ impl ContainerEngine for CliEngine {
     fn shares_loopback(&self) -> bool {
         let (host, context) = daemon_address(self.kind);
         loopback_shared(self.kind, host.as_deref(), context.as_deref())
+    }
+
+    fn shares_files(&self) -> bool {
+        self.transfer == Transfer::Mount
     }
 
     fn site(&self) -> EngineSite {

@@ -271,7 +271,10 @@ fn one_build(
     let mut tar = source.open()?;
     // The folder the fetch phase read back serves the first build as is; any other build
     // unpacks the archive (waiting for it to be written).
-    let prepared = store.and_then(|s| s.take_prepared());
+    // An engine elsewhere reads the archive: the folder here is left for a later build.
+    let prepared = store
+        .filter(|_| engine.shares_files())
+        .and_then(|s| s.take_prepared());
     let mut store_tar = match (store, &prepared) {
         (Some(s), None) => Some(s.open()?),
         _ => None,

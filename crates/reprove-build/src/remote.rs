@@ -250,16 +250,6 @@ impl CliEngine {
         outputs: &mut dyn Write,
     ) -> Result<RunEnd, BuildError> {
         let (parent, tree_name) = split_build_path(&job.build_path)?;
-        if let JobKind::Fetch {
-            ca_bundle: Some(_), ..
-        } = &job.kind
-        {
-            return Err(BuildError::Engine {
-                engine: self.kind.program(),
-                action: "offer this machine's CA bundle to the fetch",
-                detail: "a remote engine's job has a read-only root and nothing of this machine mounted: pass `--no-ca-bundle` (the image's own bundle serves), or build the CA into the image".into(),
-            });
-        }
         let mut made = Made {
             engine: self,
             containers: Vec::new(),
@@ -327,6 +317,27 @@ impl CliEngine {
                 cmd.args(["--tmpfs", &format!("{at}/{name}:rw,exec,mode=1777")]);
             }
         }
+        // The CA bundle offered to a fetch: the root is read-only and nothing of this machine
+        // is mounted, so its folder is a volume of the job's own. A new volume starts with
+        // what the image holds there (the engine copies it up at creation); the bundle then
+        // replaces the image's own, as the bind mount of a local job does.
+        let ca_bundle = match &job.kind {
+            JobKind::Fetch {
+                ca_bundle: Some(bytes),
+                ..
+            } => {
+                let (folder, file) = reprove_build_types::CA_BUNDLE_PATH
+                    .rsplit_once('/')
+                    .unwrap_or(("", ""));
+                cmd.arg("--mount").arg(format!("type=volume,dst={folder}"));
+                for var in reprove_build_types::CA_BUNDLE_ENV {
+                    cmd.arg("--env")
+                        .arg(format!("{var}={}", reprove_build_types::CA_BUNDLE_PATH));
+                }
+                Some((folder, file, bytes))
+            }
+            _ => None,
+        };
         self.job_command(job, &mut cmd);
         let created = cmd.output().map_err(|e| BuildError::Engine {
             engine: self.kind.program(),
@@ -341,6 +352,24 @@ impl CliEngine {
             });
         }
         made.containers.push(job.name.clone());
+        if let Some((folder, file, bytes)) = ca_bundle {
+            let into = format!("{}:{folder}", job.name);
+            self.fed(&["cp", "-", &into], "copy the CA bundle in", |w| {
+                let mut builder = tar::Builder::new(w);
+                let mut h = tar::Header::new_gnu();
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_mode(0o644);
+                h.set_size(bytes.len() as u64);
+                h.set_mtime(0);
+                builder
+                    .append_data(&mut h, file, bytes.as_slice())
+                    .and_then(|()| builder.finish())
+                    .map_err(|e| BuildError::Io {
+                        path: reprove_build_types::CA_BUNDLE_PATH.into(),
+                        source: e,
+                    })
+            })?;
+        }
         let into = format!("{}:{parent}", job.name);
         self.fed(&["cp", "-", &into], "copy the build tree in", |w| {
             retar_checked(source, listing, Some(&tree_name), job.open_tree, &[], w)
