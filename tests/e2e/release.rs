@@ -151,7 +151,7 @@ fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no check `{id}` in {report:#}"))
 }
 
-fn payload(bundle: &Path) -> Value {
+pub(crate) fn payload(bundle: &Path) -> Value {
     use base64::Engine as _;
     let b: Value = serde_json::from_slice(&std::fs::read(bundle).unwrap()).unwrap();
     let raw = base64::engine::general_purpose::STANDARD

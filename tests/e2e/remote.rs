@@ -163,10 +163,16 @@ struct Run {
 }
 
 fn rebuild(f: &Fixture, docker_host: &str, args: &[&str]) -> Run {
+    reprove(f, docker_host, &[&["rebuild"], args].concat())
+}
+
+/// `reprove` in the fixture's repository, on the engine at `docker_host`, with its temporary
+/// files among the test's (which the remote daemon cannot see).
+fn reprove(f: &Fixture, docker_host: &str, args: &[&str]) -> Run {
     let tmp = f.path("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_reprove"));
-    cmd.current_dir(f.repo()).arg("rebuild").args(args);
+    cmd.current_dir(f.repo()).args(args);
     f.env(&mut cmd);
     cmd.env("DOCKER_HOST", docker_host)
         .env("TMPDIR", &tmp)
@@ -194,6 +200,7 @@ fn a_remote_engine_in_its_own_network_rebuilds_the_same_bits_under_the_same_cond
     f.write("reprove.toml", format!("[project]\nname = \"tiny\"\n\n[build]\nimage = \"{image}\"\ncommand = [\"sh\", \"build.sh\"]\nartifacts = [\"dist/*\"]\nenv = {{ GREETING = \"hello\" }}\n"));
     f.write("src/greeting.txt", "hello, remote world\n");
     f.write("build.sh", PROBE);
+    f.write(".gitignore", "/evidence/\n");
     f.commit("release\n\nReviewed-by: R <r@example.com>");
     f.tag("v1.0.0");
     let first = f.path("first");
@@ -324,6 +331,62 @@ fn a_remote_engine_in_its_own_network_rebuilds_the_same_bits_under_the_same_cond
     let c: Value = serde_json::from_str(&copied.out).unwrap();
     assert_eq!(c["engineSite"]["transfer"], "copy");
     assert_eq!(c["verdict"], "reproducible");
+
+    // A release rebuilt on the remote engine names it in its provenance, and a verifier's
+    // rebuild there passes.
+    let key = f.path("k");
+    let made = reprove(
+        &f,
+        &local,
+        &[
+            "key",
+            "generate",
+            "--no-password",
+            "--output",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(made.code, 0, "{}", made.err);
+    let (private, public) = (f.path("k.key"), f.path("k.pub"));
+    let released = reprove(
+        &f,
+        &remote.host,
+        &[
+            "release",
+            "v1.0.0",
+            "--artifacts",
+            artifacts.to_str().unwrap(),
+            "--key",
+            private.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(released.code, 0, "{}{}", released.out, released.err);
+    let statement =
+        crate::release::payload(&f.repo().join("evidence/v1.0.0/provenance.sigstore.json"));
+    let engine = &statement["predicate"]["buildDefinition"]["internalParameters"]["engine"];
+    assert_eq!(engine["name"], "docker");
+    assert_eq!(engine["transfer"], "copy");
+    assert_eq!(engine["endpoint"], remote.host.as_str());
+    assert!(
+        engine["daemon"]
+            .as_str()
+            .is_some_and(|d| d.contains(&daemon_id)),
+        "{engine}"
+    );
+    let verified = reprove(
+        &f,
+        &remote.host,
+        &[
+            "verify",
+            "v1.0.0",
+            "--artifacts",
+            artifacts.to_str().unwrap(),
+            "--key",
+            public.to_str().unwrap(),
+            "--rebuild",
+        ],
+    );
+    assert_eq!(verified.code, 0, "{}{}", verified.out, verified.err);
 
     // A recipe with a fetch phase: the fetch runs there (offered this machine's CA bundle,
     // which it checks for), its store comes back and is checked here, and the build there is

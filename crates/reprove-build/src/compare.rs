@@ -312,8 +312,7 @@ pub(crate) fn read_engine_tar(
             // The time the store's archive gives every file (mtime 0): a build given this
             // folder sees what a build given the archive (from the cache, or on a remote
             // engine) sees. With the time it was read back, `ls -l` of the store differed.
-            f.set_modified(std::time::UNIX_EPOCH)
-                .map_err(io(&target))?;
+            f.set_modified(std::time::UNIX_EPOCH).map_err(io(&target))?;
         }
         on_file(ReadFile {
             path: rel,

@@ -1099,6 +1099,47 @@ pub(crate) fn write_outputs(
 #[cfg(test)]
 mod tests {
     #[test]
+    fn only_a_daemon_on_a_local_socket_is_given_mounts() {
+        use super::files_shared;
+        assert!(files_shared(None, None));
+        assert!(files_shared(Some("unix:///var/run/docker.sock"), None));
+        assert!(files_shared(
+            Some("unix:///run/user/1000/docker.sock"),
+            None
+        ));
+        for remote in [
+            "tcp://10.0.0.2:2375",
+            "ssh://builder@ci",
+            "npipe:////./pipe/docker_engine",
+            "fd://",
+        ] {
+            assert!(!files_shared(Some(remote), None), "{remote}");
+        }
+        assert!(!files_shared(None, Some("colima")));
+    }
+
+    #[test]
+    fn an_endpoint_is_recorded_without_its_password() {
+        use super::endpoint_shown;
+        assert_eq!(endpoint_shown("tcp://10.0.0.2:2375"), "tcp://10.0.0.2:2375");
+        assert_eq!(endpoint_shown("ssh://ci@builder:22"), "ssh://ci@builder:22");
+        assert_eq!(
+            endpoint_shown("tcp://ci:s3cret@builder:2376"),
+            "tcp://ci@builder:2376"
+        );
+        // A password holding `@` or `:` goes whole.
+        assert_eq!(
+            endpoint_shown("ssh://ci:p@ss:w@builder"),
+            "ssh://ci@builder"
+        );
+        assert_eq!(
+            endpoint_shown("unix:///run/docker.sock"),
+            "unix:///run/docker.sock"
+        );
+        assert_eq!(endpoint_shown("builder@host"), "builder@host");
+    }
+
+    #[test]
     fn only_an_engine_on_this_machines_network_is_offered_the_fetch_proxy() {
         use super::{EngineKind::*, loopback_shared};
         assert!(loopback_shared(Docker, None, None));

@@ -891,6 +891,124 @@ mod tests {
         assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
     }
 
+    /// A tar of `(path, kind, mode, bytes)` entries; kind `d`, `f` or `l` (bytes: target).
+    fn tar_of(entries: &[(&[u8], char, u32, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, kind, mode, bytes) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_mode(*mode);
+            match kind {
+                'd' => {
+                    h.set_entry_type(tar::EntryType::Directory);
+                    h.set_size(0);
+                    b.append_data(&mut h, os(path), std::io::empty()).unwrap();
+                }
+                'l' => {
+                    h.set_entry_type(tar::EntryType::Symlink);
+                    h.set_size(0);
+                    b.append_link(&mut h, os(path), std::str::from_utf8(bytes).unwrap())
+                        .unwrap();
+                }
+                _ => {
+                    h.set_entry_type(tar::EntryType::Regular);
+                    h.set_size(bytes.len() as u64);
+                    b.append_data(&mut h, os(path), *bytes).unwrap();
+                }
+            }
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn an_archive_sent_to_a_remote_engine_is_checked_on_the_way_and_placed_below_its_folder() {
+        let (_dir, repo, commit) = repo_with_export_attributes();
+        let spool = tempfile::tempdir().unwrap();
+        let archive = SourceArchive::create(&repo, &commit, 1_700_000_000, spool.path()).unwrap();
+        let listing = archive.listing();
+        // The committed tree passes, under `src/`, opened to any user when asked.
+        for open in [false, true] {
+            let mut out = Vec::new();
+            retar_checked(
+                archive.open().unwrap(),
+                listing,
+                Some("src"),
+                open,
+                &[],
+                &mut out,
+            )
+            .unwrap();
+            let mut seen = Vec::new();
+            for e in tar::Archive::new(&out[..]).entries().unwrap() {
+                let e = e.unwrap();
+                let path = e.path().unwrap().display().to_string();
+                let mode = e.header().mode().unwrap();
+                seen.push((path, mode));
+            }
+            assert_eq!(
+                seen[0],
+                ("src".into(), if open { 0o777 } else { 0o755 }),
+                "{seen:?}"
+            );
+            assert!(seen.iter().all(|(p, _)| p.starts_with("src")), "{seen:?}");
+            let version = seen.iter().find(|(p, _)| p == "src/version.txt").unwrap();
+            assert_eq!(version.1, if open { 0o666 } else { 0o644 });
+            // Unpacked here, below the prefix, it is the committed tree.
+            let dest = tempfile::tempdir().unwrap();
+            let mut a = tar::Archive::new(&out[..]);
+            a.unpack(dest.path()).unwrap();
+            assert!(compare(&listing.origin, &dest.path().join("src"), &listing.expected).is_ok());
+        }
+        // Everything else is refused: other bytes, a planted file, another mode, a missing
+        // file, a path that climbs out.
+        let files: Vec<(Vec<u8>, u32, Vec<u8>)> = listing
+            .expected
+            .iter()
+            .filter_map(|(p, e)| match e {
+                Expected::File { executable, .. } => {
+                    let dest = tempfile::tempdir().unwrap();
+                    unpack_checked(archive.open().unwrap(), dest.path(), listing).unwrap();
+                    let bytes = std::fs::read(dest.path().join(os(p))).unwrap();
+                    Some((p.clone(), if *executable { 0o755 } else { 0o644 }, bytes))
+                }
+                _ => None,
+            })
+            .collect();
+        let good: Vec<(&[u8], char, u32, &[u8])> = files
+            .iter()
+            .map(|(p, m, b)| (p.as_slice(), 'f', *m, b.as_slice()))
+            .collect();
+        let refused = |entries: Vec<(&[u8], char, u32, &[u8])>, why: &str| {
+            let bytes = tar_of(&entries);
+            let err = retar_checked(
+                &bytes[..],
+                listing,
+                Some("src"),
+                false,
+                &[],
+                std::io::sink(),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains(why), "{why}: {err}");
+        };
+        let mut other = good.clone();
+        other[0].3 = b"evil";
+        refused(other, "has other bytes");
+        let mut planted = good.clone();
+        planted.push((b"planted.sh", 'f', 0o755, b"curl | sh"));
+        refused(planted, "`planted.sh` is not in the commit");
+        let mut mode = good.clone();
+        mode[0].2 ^= 0o111;
+        refused(mode, "has another mode");
+        refused(good[1..].to_vec(), "is missing");
+        let mut link = good.clone();
+        link.push((b"version.txt.lnk", 'l', 0o777, b"/etc/passwd"));
+        refused(link, "is not in the commit");
+        let mut twice = good.clone();
+        twice.push(good[0]);
+        refused(twice, "twice");
+    }
+
     #[test]
     fn anything_planted_in_the_tree_is_caught() {
         let (_dir, repo, commit) = repo_with_export_attributes();

@@ -314,7 +314,7 @@ pub fn statement(
         "umask": c.umask,
         "network": report.network,
         "readOnlyRootFilesystem": true,
-        "engine": engine_record(report),
+        "engine": engine_record(&report.engine, &report.engine_version, &report.engine_site),
         "imageId": report.image_id,
     });
     if let (false, Value::Object(m)) = (equivalence.is_empty(), &mut internal) {
@@ -696,12 +696,11 @@ impl ProvenanceView {
 /// The engine as the provenance records it: its name and version, and — when it says — how the
 /// files reached it (`mount`, `copy`) and where its daemon is (address without credentials,
 /// the daemon's own name and id), so a rebuild on a remote engine says which one.
-fn engine_record(report: &RebuildReport) -> Value {
+fn engine_record(name: &str, version: &str, site: &reprove_build::EngineSite) -> Value {
     let mut e = json!({
-        "name": report.engine,
-        "version": report.engine_version,
+        "name": name,
+        "version": version,
     });
-    let site = &report.engine_site;
     if let Value::Object(m) = &mut e {
         if !site.transfer.is_empty() {
             m.insert("transfer".into(), json!(site.transfer));
@@ -719,6 +718,30 @@ fn engine_record(report: &RebuildReport) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_remote_engine_is_named_in_the_provenance_and_a_local_one_as_before() {
+        // As before the engine's site was recorded: a report made then verifies the same.
+        assert_eq!(
+            engine_record("docker", "26.1", &Default::default()),
+            json!({"name": "docker", "version": "26.1"})
+        );
+        let site = reprove_build::EngineSite {
+            transfer: "copy".into(),
+            endpoint: Some("tcp://10.0.0.2:2375".into()),
+            daemon: Some("builder 7QXZ:ABCD".into()),
+        };
+        assert_eq!(
+            engine_record("docker", "26.1", &site),
+            json!({
+                "name": "docker",
+                "version": "26.1",
+                "transfer": "copy",
+                "endpoint": "tcp://10.0.0.2:2375",
+                "daemon": "builder 7QXZ:ABCD",
+            })
+        );
+    }
 
     #[test]
     fn invocation_ids_are_v4_uuids() {
