@@ -487,26 +487,36 @@ fn podman_rebuilds_the_same_bits() {
     };
     let (code, out, err) = s.rebuild(&["v1.0.0", "--keep", &s.path("docker")]);
     assert_eq!(code, 0, "{out}{err}");
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_reprove"));
-    cmd.current_dir(s.f.repo()).args([
-        "rebuild",
-        "v1.0.0",
-        "--engine",
-        "podman",
-        "--artifacts",
-        &s.path("docker/artifacts"),
-        "--format",
-        "json",
-    ]);
-    s.f.env(&mut cmd);
-    cmd.env("CONTAINERS_CONF", conf)
-        .env("REPROVE_DIFFOSCOPE", "");
-    let out = cmd.output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
-    let r: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(r["engine"], "podman");
-    assert_eq!(r["verdict"], "reproducible");
+    // Mounted, and copied in and out as for a remote podman (`CONTAINER_HOST`).
+    for (extra, transfer) in [(None, "mount"), (Some("--remote-engine"), "copy")] {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_reprove"));
+        cmd.current_dir(s.f.repo()).args([
+            "rebuild",
+            "v1.0.0",
+            "--engine",
+            "podman",
+            "--artifacts",
+            &s.path("docker/artifacts"),
+            "--format",
+            "json",
+        ]);
+        cmd.args(extra);
+        s.f.env(&mut cmd);
+        cmd.env("CONTAINERS_CONF", &conf)
+            .env("REPROVE_DIFFOSCOPE", "");
+        let out = cmd.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{transfer}: {text}{}",
+            stderr(&out)
+        );
+        let r: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(r["engine"], "podman");
+        assert_eq!(r["engineSite"]["transfer"], transfer);
+        assert_eq!(r["verdict"], "reproducible");
+    }
 }
 
 /// Regression (issue 11): after `kill -9` of a rebuild, its container kept running and its

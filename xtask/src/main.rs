@@ -66,6 +66,10 @@ fn test(extra: &[String]) -> Result<()> {
         ("chromium", "chromium"),
         // the CI templates' install and download steps, run for real in the suite
         ("curl", "curl"),
+        // the remote-engine test: a second dockerd in its own network and mount namespaces
+        ("ip", "iproute2"),
+        ("nsenter", "util-linux"),
+        ("unshare", "util-linux"),
     ])?;
     let containers_conf = util::target().join("xtask").join("containers.conf");
     std::fs::create_dir_all(util::target().join("xtask"))?;
