@@ -218,8 +218,9 @@ fn evidence_pushed_with_the_release_is_verified_reported_and_pulled_from_the_reg
     );
     verify_ok(&[]);
 
-    // A manifest whose layer lies about its size cannot be pulled; status shows the release
-    // invalid, never untracked.
+    // A manifest whose layer lies about its size: a verification's pull (gated by the signed
+    // index) does not download a file whose size is not the signed one, and the release is
+    // invalid with the reason; an offline copy cannot be pulled at all.
     let m = c.get_manifest(&image, "v1.0.0").unwrap().unwrap();
     let mut v: Value = serde_json::from_slice(&m.bytes).unwrap();
     v["layers"][0]["size"] = 3.into();
@@ -233,13 +234,31 @@ fn evidence_pushed_with_the_release_is_verified_reported_and_pulled_from_the_reg
     let (code, _, v) = status_json();
     assert_eq!(code, 1);
     assert_eq!(v["releases"][0]["state"], "invalid", "{v:#}");
-    assert_eq!(
-        v["releases"][0]["problems"][0]["code"], "unreadable",
+    assert!(
+        v["releases"][0]["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["code"] == "digest-mismatch"
+                && p["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("is 3 bytes but the index lists")),
         "{v:#}"
     );
-    let (code, _, err) = verify(&[]);
+    let (code, out, err) = verify(&[]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("is 3 bytes but the index lists"), "{out}");
+    assert!(err.contains("1 file(s) not downloaded"), "{err}");
+    let (code, _, err) = r.run(&[
+        "pull-evidence",
+        &format!("{repo}:v1.0.0"),
+        "--out",
+        &r.p("lying-copy"),
+    ]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("larger than the 3 bytes allowed"), "{err}");
+    assert!(!r.f.path("lying-copy").exists());
 
     // Two git tags that share one OCI tag (`+` is not allowed there): the evidence is
     // pulled once and counts for the tag it names; the other is invalid, never untracked.

@@ -654,6 +654,9 @@ pub struct Pulled {
     pub bytes: u64,
     /// Bundles attached to the release as referrers, written as added provenance.
     pub attached: Vec<String>,
+    /// Files a gated pull left as placeholders of their size: not vouched for by a verified
+    /// signed index ([`Gate`]).
+    pub not_downloaded: usize,
 }
 
 /// One release's manifest, read and checked, before anything is downloaded.
@@ -776,12 +779,127 @@ pub fn pull(
     target: &Path,
     force: bool,
     durable: bool,
+    gate: Option<&Gate<'_>>,
 ) -> Result<Pulled, ReleaseError> {
     let listing = list(client, from, reference)?;
-    download(client, from, &listing, target, force, CONCURRENCY, durable)
+    download(
+        client,
+        from,
+        &listing,
+        target,
+        force,
+        CONCURRENCY,
+        durable,
+        gate,
+    )
 }
 
-/// Downloads a listed release into `target`, `concurrency` blobs at a time.
+/// What a pull for a verification may download: the release's signed index first, then only
+/// what it vouches for. Without a gate (`pull-evidence`, an offline copy) every file comes, up
+/// to the bounds of [`list`]; with one, anyone who may push cannot make a verifier download
+/// more than the release signer signed.
+#[derive(Debug, Clone, Copy)]
+pub struct Gate<'a> {
+    pub signers: &'a [reprove_attest::verify::Signer],
+    /// The Sigstore trusted root (JSON) for keyless signers.
+    pub root: Option<&'a str>,
+}
+
+/// Whether a layer is downloaded, or stands in the folder as a sparse file of its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fetch {
+    Download,
+    /// Never read by a verification: a file the signed index does not name, or whose size
+    /// is not the signed one, is a finding from its name and size alone.
+    Placeholder,
+}
+
+/// What to do with each layer, once the signed index (already in `root`) was checked by
+/// `gate`. A file the verified index names at its signed size is downloaded (its bytes are
+/// bounded by what the signer signed; another digest is then a finding with the real one);
+/// `index.json` and added provenance are downloaded up to their documents' bounds; anything
+/// else, and everything when the index does not verify, is a placeholder.
+fn plan(layers: &[Layer], signed_index: Option<&[u8]>, gate: &Gate<'_>) -> Vec<Fetch> {
+    let signed = signed_index
+        .and_then(|bytes| crate::verify::signed_index_files(bytes, gate.signers, gate.root));
+    layers
+        .iter()
+        .map(|l| {
+            let named = signed.as_ref().and_then(|s| s.get(&l.path));
+            let small = l.size <= crate::verify::document_cap(&l.path);
+            let fetch = match named {
+                _ if l.path == evidence::SIGNED_INDEX => small,
+                Some((_, Some(size))) => *size == l.size,
+                Some((_, None)) => l.size <= crate::verify::MAX_EVIDENCE_FILE,
+                None => {
+                    (l.path == evidence::INDEX || crate::verify::is_added_provenance(&l.path))
+                        && small
+                }
+            };
+            if fetch {
+                Fetch::Download
+            } else {
+                Fetch::Placeholder
+            }
+        })
+        .collect()
+}
+
+/// Downloads one layer into `root`, checked against its digest and size as it streams.
+fn fetch_layer(
+    client: &RegistryClient,
+    repo: &ImageRef,
+    location: &str,
+    l: &Layer,
+    root: &Path,
+    fetch: Fetch,
+) -> Result<(), ReleaseError> {
+    let path = root.join(&l.path);
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p).map_err(|source| ReleaseError::Io {
+            path: p.to_owned(),
+            source,
+        })?;
+    }
+    let io = |source| ReleaseError::Io {
+        path: path.clone(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(io)?;
+    if fetch == Fetch::Placeholder {
+        // Sparse: its size costs no disk.
+        return file.set_len(l.size).map_err(io);
+    }
+    let mut out = std::io::BufWriter::new(file);
+    let got = client
+        .get_blob_to(repo, &l.digest, l.size, &mut out)
+        .map_err(registry_error(&format!("pull `{}`", l.path), location))?;
+    match got {
+        Some(n) if n == l.size => {}
+        Some(n) => {
+            return Err(ReleaseError::NotEvidence {
+                location: location.to_owned(),
+                reason: format!("`{}` is {n} bytes, its manifest says {}", l.path, l.size),
+            });
+        }
+        None => {
+            return Err(ReleaseError::NotEvidence {
+                location: location.to_owned(),
+                reason: format!("the registry has no blob `{}` for `{}`", l.digest, l.path),
+            });
+        }
+    }
+    out.into_inner().map_err(|e| io(e.into_error()))?;
+    Ok(())
+}
+
+/// Downloads a listed release into `target`, `concurrency` blobs at a time; with a `gate`,
+/// the signed index first and then only what it vouches for ([`Gate`]).
+#[allow(clippy::too_many_arguments)]
 pub fn download(
     client: &RegistryClient,
     from: &EvidenceRepo,
@@ -790,51 +908,46 @@ pub fn download(
     force: bool,
     concurrency: usize,
     durable: bool,
+    gate: Option<&Gate<'_>>,
 ) -> Result<Pulled, ReleaseError> {
     let repo = from.image();
     let location = &listing.location;
-    let err = |action: &str| registry_error(action, location);
     // Refuse an existing folder before anything is downloaded.
     let staging = evidence::Staging::create(target, force)?;
     let root = staging.path().to_owned();
-    bounded(&listing.layers, concurrency, |l| {
-        let path = root.join(&l.path);
-        if let Some(p) = path.parent() {
-            std::fs::create_dir_all(p).map_err(|source| ReleaseError::Io {
-                path: p.to_owned(),
-                source,
-            })?;
+    let plan = match gate {
+        None => vec![Fetch::Download; listing.layers.len()],
+        Some(g) => {
+            let index = listing
+                .layers
+                .iter()
+                .find(|l| l.path == evidence::SIGNED_INDEX);
+            let signed = match index {
+                Some(l) if l.size <= crate::verify::document_cap(&l.path) => {
+                    fetch_layer(client, repo, location, l, &root, Fetch::Download)?;
+                    let path = root.join(&l.path);
+                    Some(std::fs::read(&path).map_err(|source| ReleaseError::Io { path, source })?)
+                }
+                _ => None,
+            };
+            plan(&listing.layers, signed.as_deref(), g)
         }
-        let io = |source| ReleaseError::Io {
-            path: path.clone(),
-            source,
-        };
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(io)?;
-        let mut out = std::io::BufWriter::new(file);
-        let got = client
-            .get_blob_to(repo, &l.digest, l.size, &mut out)
-            .map_err(err(&format!("pull `{}`", l.path)))?;
-        match got {
-            Some(n) if n == l.size => {}
-            Some(n) => {
-                return Err(ReleaseError::NotEvidence {
-                    location: location.clone(),
-                    reason: format!("`{}` is {n} bytes, its manifest says {}", l.path, l.size),
-                });
-            }
-            None => {
-                return Err(ReleaseError::NotEvidence {
-                    location: location.clone(),
-                    reason: format!("the registry has no blob `{}` for `{}`", l.digest, l.path),
-                });
-            }
-        }
-        out.into_inner().map_err(|e| io(e.into_error()))?;
-        Ok(())
+    };
+    let todo: Vec<(&Layer, Fetch)> = listing
+        .layers
+        .iter()
+        .zip(plan)
+        // The signed index is already there when a gate read it first.
+        .filter(|(l, _)| {
+            gate.is_none() || l.path != evidence::SIGNED_INDEX || !root.join(&l.path).exists()
+        })
+        .collect();
+    let skipped = todo
+        .iter()
+        .filter(|(_, f)| *f == Fetch::Placeholder)
+        .count();
+    bounded(&todo, concurrency, |(l, fetch)| {
+        fetch_layer(client, repo, location, l, &root, *fetch)
     })?;
     let attached = attached_bundles(client, from, listing, &root)?;
     staging.place(durable)?;
@@ -849,6 +962,7 @@ pub fn download(
         files: listing.layers.len(),
         bytes: listing.layers.iter().map(|l| l.size).sum(),
         attached,
+        not_downloaded: skipped,
     })
 }
 
@@ -971,6 +1085,7 @@ pub fn pull_each(
     target: &(dyn Fn(&str, &Listing) -> Result<PathBuf, ReleaseError> + Sync),
     force: bool,
     durable: bool,
+    gate: Option<&Gate<'_>>,
 ) -> Vec<Result<Pulled, ReleaseError>> {
     let one = |t: &String| -> Result<Result<Pulled, ReleaseError>, ReleaseError> {
         Ok(list(client, from, t).and_then(|listing| {
@@ -982,6 +1097,7 @@ pub fn pull_each(
                 force,
                 1,
                 durable,
+                gate,
             )
         }))
     };

@@ -86,6 +86,7 @@ pub fn evidence_for(
     repo: Option<&reprove_source::Repository>,
     tag: &reprove_source::Tag,
     insecure: &[String],
+    gate: Option<&store::Gate<'_>>,
 ) -> Result<Evidence> {
     match given {
         Some(EvidenceSource::Registry(from)) => {
@@ -96,7 +97,7 @@ pub fn evidence_for(
                 .tempdir()?;
             let dir = tmp.path().join("evidence");
             // A temporary copy: no fsync.
-            let pulled = store::pull(&c, from, &reference, &dir, false, false)?;
+            let pulled = store::pull(&c, from, &reference, &dir, false, false, gate)?;
             client_notes(&c);
             note(&format!(
                 "pulled {} files ({} bytes) from `{}`",
@@ -104,6 +105,12 @@ pub fn evidence_for(
                 pulled.bytes,
                 terminal(&pulled.reference)
             ));
+            if pulled.not_downloaded > 0 {
+                note(&format!(
+                    "{} file(s) not downloaded: the signed index does not vouch for them",
+                    pulled.not_downloaded
+                ));
+            }
             Ok(Evidence {
                 dir,
                 from_registry: Some(pulled.reference),
@@ -218,6 +225,7 @@ pub fn pull(dir: &Path, args: PullEvidenceArgs) -> Result<Outcome> {
             args.force,
             store::CONCURRENCY,
             true,
+            None,
         )?;
         note(&format!(
             "pulled {} files ({} bytes) from `{}`",
@@ -242,6 +250,8 @@ pub fn pull(dir: &Path, args: PullEvidenceArgs) -> Result<Outcome> {
         &|t, listing| store::folder_under(&root, &listing.folder_name(t)),
         args.force,
         true,
+        // An offline copy for the audit: everything, within the bounds of a listing.
+        None,
     );
     let mut failed = 0;
     for (t, r) in tags.iter().zip(results) {

@@ -72,13 +72,6 @@ pub fn run(dir: &Path, args: ReportArgs) -> Result<Outcome> {
     // key files are read where they were, after the repository is found).
     let identity = args.trust.identity.expected()?;
     let repo = super::optional_repo(dir)?;
-    let evidence = super::registry::evidence_for(
-        args.evidence.as_ref(),
-        repo.as_ref(),
-        tag,
-        &args.online.insecure_registry,
-    )?;
-    let evidence_dir = evidence.dir.clone();
     let ext = match args.format {
         ReportFormat::Html => "html",
         ReportFormat::Markdown => "md",
@@ -120,6 +113,21 @@ pub fn run(dir: &Path, args: ReportArgs) -> Result<Outcome> {
     }
     let signers = crate::args::signers(&args.trust.keys, identity)?;
     let checked = !signers.is_empty();
+    let trusted_root = args.trust.root()?;
+    // With a key, a registry's copy is gated: its signed index is checked first, and only
+    // what that vouches for is downloaded.
+    let gate = reprove_release::registry::Gate {
+        signers: &signers,
+        root: trusted_root.as_deref(),
+    };
+    let evidence = super::registry::evidence_for(
+        args.evidence.as_ref(),
+        repo.as_ref(),
+        tag,
+        &args.online.insecure_registry,
+        (!signers.is_empty()).then_some(&gate),
+    )?;
+    let evidence_dir = evidence.dir.clone();
     let opts = reprove_release::verify::Options {
         tag: tag.clone(),
         evidence: evidence_dir.clone(),
@@ -130,7 +138,7 @@ pub fn run(dir: &Path, args: ReportArgs) -> Result<Outcome> {
         signers: signers.clone(),
         rebuilders: Vec::new(),
         require: 1,
-        trusted_root: args.trust.root()?,
+        trusted_root: trusted_root.clone(),
         project: args.product.project.clone(),
         source_uri: args.product.source_uri.clone(),
         repo: repo.as_ref(),

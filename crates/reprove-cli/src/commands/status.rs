@@ -55,9 +55,18 @@ fn findings_text(s: &ReleaseStatus) -> String {
 /// `reprove status`.
 pub fn run(dir: &Path, args: StatusArgs) -> Result<Outcome> {
     let repo = Repository::discover(dir)?;
+    let signers = args.trust.signers()?;
+    let trusted_root = args.trust.root()?;
     let pulled = match &args.evidence_root {
         Some(EvidenceSource::Registry(from)) => {
-            Some(pull_all(&repo, from, &args.insecure_registry)?)
+            // With a key, each release's signed index is checked before anything else is
+            // downloaded, and only what it vouches for comes.
+            let gate = store::Gate {
+                signers: &signers,
+                root: trusted_root.as_deref(),
+            };
+            let gate = (!signers.is_empty()).then_some(&gate);
+            Some(pull_all(&repo, from, &args.insecure_registry, gate)?)
         }
         _ => None,
     };
@@ -66,7 +75,6 @@ pub fn run(dir: &Path, args: StatusArgs) -> Result<Outcome> {
         (Some(EvidenceSource::Folder(d)), None) => d.clone(),
         _ => repo.root().join("evidence"),
     };
-    let signers = args.trust.signers()?;
     let images = args
         .check_images
         .then(|| image_check(&args.insecure_registry))
@@ -75,7 +83,7 @@ pub fn run(dir: &Path, args: StatusArgs) -> Result<Outcome> {
     let opts = reprove_release::status::Options {
         evidence_root: root.clone(),
         signers,
-        trusted_root: args.trust.root()?,
+        trusted_root,
         images,
     };
     let mut list = reprove_release::status::status(&repo, &opts)?;
@@ -237,7 +245,12 @@ impl Pulled {
 }
 
 /// Pulls the evidence of every version tag of `repo` that `from` holds.
-fn pull_all(repo: &Repository, from: &EvidenceRepo, insecure: &[String]) -> Result<Pulled> {
+fn pull_all(
+    repo: &Repository,
+    from: &EvidenceRepo,
+    insecure: &[String],
+    gate: Option<&store::Gate<'_>>,
+) -> Result<Pulled> {
     if from.names_release() {
         anyhow::bail!(
             "--evidence-root takes a repository (oci://REGISTRY/REPOSITORY), not one release"
@@ -288,6 +301,7 @@ fn pull_all(repo: &Repository, from: &EvidenceRepo, insecure: &[String]) -> Resu
         false,
         // A temporary copy: no fsync.
         false,
+        gate,
     );
     super::registry::client_notes(&client);
     let mut outcome = std::collections::BTreeMap::new();

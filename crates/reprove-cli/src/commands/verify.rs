@@ -205,13 +205,6 @@ pub fn run(dir: &Path, args: VerifyArgs) -> Result<Outcome> {
     // key files are read where they were, after the repository is found).
     let identity = args.trust.identity.expected()?;
     let repo = super::optional_repo(dir)?;
-    let evidence = super::registry::evidence_for(
-        args.evidence.as_ref(),
-        repo.as_ref(),
-        tag,
-        &args.online.insecure_registry,
-    )?;
-    let evidence_dir = evidence.dir.clone();
     // Which published bytes are compared: saying none is a choice the verdict reports, never
     // a default.
     let artifacts = match (&args.artifacts, args.artifact.is_empty(), args.no_artifacts) {
@@ -242,6 +235,20 @@ pub fn run(dir: &Path, args: VerifyArgs) -> Result<Outcome> {
         );
     }
     let trusted_root = args.trust.root()?;
+    // With a key, a registry's copy is gated: its signed index is checked first, and only
+    // what that vouches for is downloaded.
+    let gate = reprove_release::registry::Gate {
+        signers: &signers,
+        root: trusted_root.as_deref(),
+    };
+    let evidence = super::registry::evidence_for(
+        args.evidence.as_ref(),
+        repo.as_ref(),
+        tag,
+        &args.online.insecure_registry,
+        (!signers.is_empty()).then_some(&gate),
+    )?;
+    let evidence_dir = evidence.dir.clone();
     if args.vsa_output.is_some() && args.vsa_key.is_none() && !args.vsa_keyless {
         bail!("--vsa-output writes the signed summary; give --vsa-key or --vsa-keyless too");
     }

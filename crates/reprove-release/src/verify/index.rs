@@ -25,7 +25,7 @@ use crate::{ReleaseError, evidence};
 const ID: CheckId = CheckId::EvidenceIndex;
 
 /// The largest evidence file hashed (rebuilt artifacts kept on a mismatch are the big ones).
-pub(super) const MAX_EVIDENCE_FILE: u64 = 64 << 30;
+pub const MAX_EVIDENCE_FILE: u64 = 64 << 30;
 
 /// Other rebuilders' provenance read from one folder at most; more are listed, not read.
 pub(super) const MAX_ADDED_PROVENANCE: usize = 32;
@@ -185,6 +185,71 @@ pub(super) struct IndexView {
     signed_by: Option<String>,
 }
 
+/// The files a signed index names: path → sha256, and path → size where it says.
+fn subjects(st: &Value) -> (BTreeMap<String, String>, BTreeMap<String, u64>) {
+    let mut files = BTreeMap::new();
+    let mut sizes = BTreeMap::new();
+    for s in st
+        .get("subject")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let (Some(name), Some(sha)) = (
+            s.get("name").and_then(Value::as_str),
+            s.get("digest")
+                .and_then(|d| d.get("sha256"))
+                .and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        files.insert(name.to_owned(), sha.to_owned());
+        if let Some(size) = s
+            .get("annotations")
+            .and_then(|a| a.get("size"))
+            .and_then(Value::as_u64)
+        {
+            sizes.insert(name.to_owned(), size);
+        }
+    }
+    (files, sizes)
+}
+
+/// What a verified `index.sigstore.json` vouches for, before the files are at hand: each
+/// file's sha256 and, where the index says, its size. `None` when `bytes` is larger than an
+/// index may be, is not an evidence index, or does not verify with one of `signers`. What a
+/// pull from a registry downloads for a verification ([`crate::registry::Gate`]).
+pub fn signed_index_files(
+    bytes: &[u8],
+    signers: &[Signer],
+    root: Option<&str>,
+) -> Option<BTreeMap<String, (String, Option<u64>)>> {
+    if signers.is_empty() || bytes.len() as u64 > cap_for(evidence::SIGNED_INDEX) {
+        return None;
+    }
+    let signed = reprove_attest::signed::statement_from_bytes(bytes, signers, root).ok()?;
+    let st = signed.statement;
+    if st.get("predicateType").and_then(Value::as_str) != Some(evidence::INDEX_PREDICATE_TYPE) {
+        return None;
+    }
+    let (files, sizes) = subjects(&st);
+    Some(
+        files
+            .into_iter()
+            .map(|(name, sha)| {
+                let size = sizes.get(&name).copied();
+                (name, (sha, size))
+            })
+            .collect(),
+    )
+}
+
+/// The most an evidence document of `name`'s role is read: what a pull for a verification
+/// downloads of a file the signed index does not name (`index.json`, added provenance).
+pub fn document_cap(name: &str) -> u64 {
+    cap_for(name)
+}
+
 fn read_signed(
     folder: &Folder,
     signers: &[Signer],
@@ -217,31 +282,7 @@ fn read_signed(
             .unwrap_or_default()
             .to_owned()
     };
-    let mut files = BTreeMap::new();
-    let mut sizes = BTreeMap::new();
-    for s in st
-        .get("subject")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let (Some(name), Some(sha)) = (
-            s.get("name").and_then(Value::as_str),
-            s.get("digest")
-                .and_then(|d| d.get("sha256"))
-                .and_then(Value::as_str),
-        ) else {
-            continue;
-        };
-        files.insert(name.to_owned(), sha.to_owned());
-        if let Some(size) = s
-            .get("annotations")
-            .and_then(|a| a.get("size"))
-            .and_then(Value::as_u64)
-        {
-            sizes.insert(name.to_owned(), size);
-        }
-    }
+    let (files, sizes) = subjects(&st);
     Ok((
         IndexView {
             files,
@@ -300,7 +341,7 @@ fn unsigned(folder: &Folder) -> Result<IndexView, Finding> {
 
 /// Another rebuilder's provenance, dropped into the folder after the release: a top-level
 /// `provenance-<name>.sigstore.json` only. Anything deeper is unlisted evidence.
-pub(super) fn is_added_provenance(rel: &str) -> bool {
+pub fn is_added_provenance(rel: &str) -> bool {
     !rel.contains('/') && rel.starts_with("provenance-") && rel.ends_with(".sigstore.json")
 }
 

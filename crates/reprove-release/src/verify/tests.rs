@@ -1426,6 +1426,7 @@ mod in_a_registry {
             &out,
             false,
             true,
+            None,
         )
         .unwrap();
         assert_eq!(pulled.manifest, pushed.manifest);
@@ -1435,16 +1436,129 @@ mod in_a_registry {
         // By digest too; an existing folder is not replaced without force.
         let by_digest = pushed.manifest.to_string();
         assert!(matches!(
-            registry::pull(&c, &to, &by_digest, &out, false, true),
+            registry::pull(&c, &to, &by_digest, &out, false, true, None),
             Err(ReleaseError::EvidenceExists { .. })
         ));
-        registry::pull(&c, &to, &by_digest, &out, true, true).unwrap();
+        registry::pull(&c, &to, &by_digest, &out, true, true, None).unwrap();
         assert_eq!(files(&out), files(&fx.evidence()));
         assert_eq!(
             registry::release_tags(&c, &to).unwrap(),
             ["v1.0.0"],
             "fallback tags are not releases"
         );
+    }
+
+    /// Regression (attack review of issue 16): a pull for a verification downloaded every
+    /// layer before any signature was checked, so anyone who may push could make `status`
+    /// download gigabytes per release. Gated, it reads the signed index first and downloads
+    /// only what that vouches for.
+    #[test]
+    fn a_pull_for_a_verification_downloads_only_what_the_signed_index_vouches_for() {
+        let fx = Fx::new("hello");
+        let reg = TestRegistry::start();
+        let c = client();
+        let to: EvidenceRepo = format!("oci://{}/acme/evidence", reg.host).parse().unwrap();
+        registry::push(&c, &fx.evidence(), &to, false).unwrap();
+        let signers = [fx.signer()];
+        let gate = registry::Gate {
+            signers: &signers,
+            root: None,
+        };
+        // The genuine release: everything comes, byte for byte, and verifies.
+        let out = fx.dir.path().join("gated/genuine");
+        let p = registry::pull(&c, &to, "v1.0.0", &out, false, false, Some(&gate)).unwrap();
+        assert_eq!(p.not_downloaded, 0);
+        assert_eq!(files(&out), files(&fx.evidence()));
+        assert_eq!(
+            fx.verify_with(|o| o.evidence = out.clone()).verdict,
+            VerifyVerdict::Verified
+        );
+
+        // An attacker adds a 3 GiB layer and grows the provenance to 2 GiB (sizes the blob
+        // does not have: a pull that read them would fail): neither is downloaded,
+        // each stands as a sparse file of its size, and verify names both.
+        let original = c.get_manifest(to.image(), "v1.0.0").unwrap().unwrap();
+        let mut m: Value = serde_json::from_slice(&original.bytes).unwrap();
+        // (Debian's registry checks that a layer's blob exists, not its size.)
+        let absent = c.push_blob(to.image(), b"a few bytes").unwrap();
+        let mut grown = String::new();
+        for l in m["layers"].as_array_mut().unwrap() {
+            if l["annotations"][registry::TITLE] == crate::evidence::PROVENANCE {
+                grown = crate::evidence::PROVENANCE.to_owned();
+                l["digest"] = json!(absent.to_string());
+                l["size"] = json!(2u64 << 30);
+            }
+        }
+        assert!(!grown.is_empty());
+        m["layers"].as_array_mut().unwrap().push(json!({
+            "mediaType": "application/octet-stream",
+            "digest": absent.to_string(),
+            "size": 3u64 << 30,
+            "annotations": {(registry::TITLE): "payload.bin"},
+        }));
+        c.push_manifest(
+            to.image(),
+            "v1.0.0",
+            OCI_MANIFEST,
+            &serde_json::to_vec(&m).unwrap(),
+        )
+        .unwrap();
+        let out = fx.dir.path().join("gated/attacked");
+        let p = registry::pull(&c, &to, "v1.0.0", &out, false, false, Some(&gate)).unwrap();
+        assert_eq!(p.not_downloaded, 2);
+        assert_eq!(
+            std::fs::metadata(out.join("payload.bin")).unwrap().len(),
+            3 << 30
+        );
+        let r = fx.verify_with(|o| o.evidence = out.clone());
+        assert_eq!(r.verdict, VerifyVerdict::Failed);
+        let codes: Vec<String> = r
+            .checks
+            .iter()
+            .flat_map(|c| c.findings.iter().map(|f| f.code.clone()))
+            .collect();
+        assert!(
+            codes.iter().any(|c| c == "evidence-unlisted")
+                && codes.iter().any(|c| c == "digest-mismatch"),
+            "{codes:?}"
+        );
+        // Without a gate (`pull-evidence`) the same manifest fails on the sizes.
+        assert!(
+            registry::pull(
+                &c,
+                &to,
+                "v1.0.0",
+                &fx.dir.path().join("gated/ungated"),
+                false,
+                false,
+                None
+            )
+            .is_err()
+        );
+
+        // Under a key that did not sign it, only the index files come; verify fails closed.
+        registry::push(&c, &fx.evidence(), &to, true).unwrap();
+        let other = [Signer::Key {
+            key: PrivateKey::generate(KeyAlgorithm::P256)
+                .unwrap()
+                .public_key(),
+        }];
+        let stranger = registry::Gate {
+            signers: &other,
+            root: None,
+        };
+        let out = fx.dir.path().join("gated/stranger");
+        let p = registry::pull(&c, &to, "v1.0.0", &out, false, false, Some(&stranger)).unwrap();
+        assert_eq!(
+            p.not_downloaded,
+            p.files - 2,
+            "only index.json and its signature"
+        );
+        let r = fx.verify_with(|o| {
+            o.evidence = out.clone();
+            o.signers = other.to_vec();
+        });
+        assert_eq!(r.verdict, VerifyVerdict::Failed);
     }
 
     #[test]
@@ -1471,7 +1585,7 @@ mod in_a_registry {
         c.push_manifest(to.image(), "v1.0.0", OCI_MANIFEST, &bytes)
             .unwrap();
         let out = fx.dir.path().join("pulled/v1.0.0");
-        registry::pull(&c, &to, "v1.0.0", &out, false, true).unwrap();
+        registry::pull(&c, &to, "v1.0.0", &out, false, true, None).unwrap();
         let r = fx.verify_with(|o| o.evidence = out.clone());
         assert_eq!(r.verdict, VerifyVerdict::Failed);
 
@@ -1482,7 +1596,7 @@ mod in_a_registry {
         c.push_manifest(to.image(), "lying", OCI_MANIFEST, &bytes)
             .unwrap();
         let out2 = fx.dir.path().join("pulled/lying");
-        let e = registry::pull(&c, &to, "lying", &out2, false, true).unwrap_err();
+        let e = registry::pull(&c, &to, "lying", &out2, false, true, None).unwrap_err();
         assert!(matches!(e, ReleaseError::Registry { .. }), "{e:?}");
         assert!(!out2.exists());
         let leftovers: Vec<_> = std::fs::read_dir(fx.dir.path().join("pulled"))
@@ -1503,11 +1617,19 @@ mod in_a_registry {
         )
         .unwrap();
         assert!(matches!(
-            registry::pull(&c, &to, "image", &fx.dir.path().join("x"), false, true),
+            registry::pull(
+                &c,
+                &to,
+                "image",
+                &fx.dir.path().join("x"),
+                false,
+                true,
+                None
+            ),
             Err(ReleaseError::NotEvidence { .. })
         ));
         assert!(matches!(
-            registry::pull(&c, &to, "v9", &fx.dir.path().join("y"), false, true),
+            registry::pull(&c, &to, "v9", &fx.dir.path().join("y"), false, true, None),
             Err(ReleaseError::NoEvidenceInRegistry { .. })
         ));
 
