@@ -404,6 +404,12 @@ pub(super) fn agreement_with(baseline: &BaselineView, p: &Value) -> Vec<Finding>
     ];
     for (key, want) in expected {
         let have = internal.get(key).cloned();
+        if key == "environment" && have.is_some() && have == want.as_ref().map(without_source_vars)
+        {
+            // A release made before reprove handed builds the commit and tag: its reference
+            // environment then, which the release's own rebuild saw.
+            continue;
+        }
         if want.is_none() || have != want {
             findings.push(found!(
                 FindingCode::EnvironmentMismatch,
@@ -655,4 +661,15 @@ pub(super) fn soup_closure(baseline: &BaselineView, p: &Value) -> CheckResult {
             printable(&lockfiles.iter().cloned().collect::<Vec<_>>().join(", "))
         ),
     )
+}
+
+/// The reference environment as reprove fixed it before it set
+/// [`reprove_build_types::SOURCE_COMMIT_VAR`] and [`reprove_build_types::SOURCE_TAG_VAR`].
+fn without_source_vars(env: &Value) -> Value {
+    let mut env = env.clone();
+    if let Value::Object(m) = &mut env {
+        m.remove(reprove_build_types::SOURCE_COMMIT_VAR);
+        m.remove(reprove_build_types::SOURCE_TAG_VAR);
+    }
+    env
 }

@@ -397,6 +397,56 @@ fn a_second_rebuilder_counts_only_when_it_built_the_same_way() {
     }
 }
 
+/// Regression (found on zlib's evidence made a day earlier): a release made before reprove
+/// handed builds `REPROVE_SOURCE_COMMIT`/`REPROVE_SOURCE_TAG` failed `verify` with
+/// `environment-mismatch`, though its environment was the reference one of its time. Only that
+/// shape is accepted: any other difference still fails.
+#[test]
+fn a_provenance_made_before_the_source_variables_still_agrees() {
+    let bob = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
+    let two = |fx: &Fx| {
+        fx.verify_with(|o| {
+            o.rebuilders.push(Signer::Key {
+                key: bob.public_key(),
+            });
+            o.require = 2;
+        })
+    };
+    let older = |r: &mut reprove_build::RebuildReport| {
+        r.conditions
+            .environment
+            .remove(reprove_build_types::SOURCE_COMMIT_VAR);
+        r.conditions
+            .environment
+            .remove(reprove_build_types::SOURCE_TAG_VAR);
+    };
+    let fx = Fx::new("hello");
+    add_rebuilder(&fx, "bob", &bob, older);
+    assert_verified(&two(&fx));
+    // Without only one of them, or with it changed, it is not the older shape.
+    for tweak in [
+        Box::new(|r: &mut reprove_build::RebuildReport| {
+            r.conditions
+                .environment
+                .remove(reprove_build_types::SOURCE_TAG_VAR);
+        }) as Box<dyn Fn(&mut reprove_build::RebuildReport)>,
+        Box::new(|r: &mut reprove_build::RebuildReport| {
+            r.conditions.environment.insert(
+                reprove_build_types::SOURCE_COMMIT_VAR.into(),
+                "0".repeat(40),
+            );
+        }),
+        Box::new(move |r: &mut reprove_build::RebuildReport| {
+            older(r);
+            r.conditions.environment.insert("TZ".into(), "XYZ".into());
+        }),
+    ] {
+        let fx = Fx::new("hello");
+        add_rebuilder(&fx, "bob", &bob, |r| tweak(r));
+        assert_eq!(two(&fx).verdict, VerifyVerdict::Failed);
+    }
+}
+
 #[test]
 fn provenance_that_is_not_for_this_release_is_not_counted_and_fails_nothing() {
     let fx = Fx::new("hello");
