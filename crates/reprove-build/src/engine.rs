@@ -893,13 +893,7 @@ pub(crate) fn run_in_tree(
                 Some(StoreDir::Own(dir))
             }
         },
-        _ => {
-            return Err(BuildError::StoreTransfer {
-                detail:
-                    "a fetch job starts with an empty store, and a build with a store is given one"
-                        .into(),
-            });
-        }
+        _ => return Err(store_mismatch()),
     };
     // A build's derived store folders (`job.store_scratch`): fresh folders on disk (cargo's
     // unpacked sources are ten times the store), each mounted over an empty folder of the
@@ -946,6 +940,14 @@ pub(crate) fn run_in_tree(
         }
     }
     Ok(end)
+}
+
+/// A job whose store does not fit its kind.
+pub(crate) fn store_mismatch() -> BuildError {
+    BuildError::StoreTransfer {
+        detail: "a fetch job starts with an empty store, and a build with a store is given one"
+            .into(),
+    }
 }
 
 /// The store a fetch filled, as a tar stream: folders and regular files by relative path, in

@@ -275,6 +275,21 @@ fn unpack(commit: &Origin, stream: impl std::io::Read, dest: &Path) -> Result<()
     Ok(())
 }
 
+/// The folders the listed paths lie in (a tree lists files, links and submodules; their
+/// parents are implied).
+fn implied_folders(expected: &BTreeMap<Vec<u8>, Expected>) -> BTreeSet<Vec<u8>> {
+    expected
+        .keys()
+        .flat_map(|p| {
+            p.iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b'/')
+                .map(|(i, _)| p[..i].to_vec())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 /// Compares the unpacked tree with what the commit holds: same paths, kinds, executable bits
 /// and bytes, nothing more.
 fn compare(
@@ -297,16 +312,7 @@ fn compare(
     let mut found = Vec::new();
     walk(dest, dest, &mut found).map_err(|e| commit.err(e.to_string()))?;
     let mut problems = Vec::new();
-    let folders: BTreeSet<Vec<u8>> = expected
-        .keys()
-        .flat_map(|p| {
-            p.iter()
-                .enumerate()
-                .filter(|(_, b)| **b == b'/')
-                .map(|(i, _)| p[..i].to_vec())
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let folders = implied_folders(expected);
     let mut files = Vec::new();
     for rel in &found {
         let key = rel.as_os_str().as_bytes().to_vec();
@@ -484,17 +490,7 @@ pub(crate) fn retar_checked(
 ) -> Result<(), BuildError> {
     let origin = &listing.origin;
     let err = |e: std::io::Error| origin.err(e.to_string());
-    let folders: BTreeSet<Vec<u8>> = listing
-        .expected
-        .keys()
-        .flat_map(|p| {
-            p.iter()
-                .enumerate()
-                .filter(|(_, b)| **b == b'/')
-                .map(|(i, _)| p[..i].to_vec())
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let folders = implied_folders(&listing.expected);
     let placed = |path: &[u8]| -> Vec<u8> {
         match prefix {
             Some(p) => [p.as_bytes(), b"/", path].concat(),

@@ -112,6 +112,21 @@ pub(crate) fn output_folders(patterns: &[String]) -> Vec<String> {
     folders
 }
 
+/// The first 64 KiB of a child's stderr, read on a thread of its own (so the child never
+/// blocks on it while its other pipe is served), for the error message.
+fn stderr_text(child: &mut std::process::Child) -> std::thread::JoinHandle<String> {
+    let mut stderr = child.stderr.take();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(e) = stderr.as_mut() {
+            let _ = e.take(64 << 10).read_to_string(&mut text);
+            // Drained to the end, kept or not.
+            let _ = std::io::copy(e, &mut std::io::sink());
+        }
+        text
+    })
+}
+
 impl CliEngine {
     /// The CLI with its output dropped (clean-ups, whose failure changes nothing).
     fn quiet(&self) -> Command {
@@ -143,30 +158,21 @@ impl CliEngine {
             .spawn()
             .map_err(|e| fail(e.to_string()))?;
         let stdin = child.stdin.take();
-        let mut stderr = child.stderr.take();
-        let (fed, err) = std::thread::scope(|s| {
-            let reader = s.spawn(move || {
-                let mut text = String::new();
-                if let Some(e) = stderr.as_mut() {
-                    let _ = e.take(64 << 10).read_to_string(&mut text);
-                }
-                text
-            });
-            let fed = match stdin {
-                Some(mut w) => {
-                    let r = feed(&mut w);
-                    // Closed, so the CLI sees the end of the stream.
-                    drop(w);
-                    r
-                }
-                None => Err(fail("no stdin".into())),
-            };
-            if fed.is_err() {
-                let _ = child.kill();
+        let err_reader = stderr_text(&mut child);
+        let fed = match stdin {
+            Some(mut w) => {
+                let r = feed(&mut w);
+                // Closed, so the CLI sees the end of the stream.
+                drop(w);
+                r
             }
-            (fed, reader.join().unwrap_or_default())
-        });
+            None => Err(fail("no stdin".into())),
+        };
+        if fed.is_err() {
+            let _ = child.kill();
+        }
         let status = child.wait().map_err(|e| fail(e.to_string()))?;
+        let err = err_reader.join().unwrap_or_default();
         fed?;
         if !status.success() {
             return Err(fail(err.trim().to_owned()));
@@ -194,14 +200,7 @@ impl CliEngine {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| fail(e.to_string()))?;
-        let mut stderr = child.stderr.take();
-        let err_reader = std::thread::spawn(move || {
-            let mut text = String::new();
-            if let Some(e) = stderr.as_mut() {
-                let _ = e.take(64 << 10).read_to_string(&mut text);
-            }
-            text
-        });
+        let err_reader = stderr_text(&mut child);
         let read = match child.stdout.take() {
             Some(mut out) => {
                 let r = read(&mut out);
@@ -288,13 +287,7 @@ impl CliEngine {
                 })?;
                 Some(volume)
             }
-            _ => {
-                return Err(BuildError::StoreTransfer {
-                    detail:
-                        "a fetch job starts with an empty store, and a build with a store is given one"
-                            .into(),
-                });
-            }
+            _ => return Err(crate::engine::store_mismatch()),
         };
         let mut cmd = self.command();
         cmd.arg("create");

@@ -86,8 +86,16 @@ pub fn evidence_for(
     repo: Option<&reprove_source::Repository>,
     tag: &reprove_source::Tag,
     insecure: &[String],
-    gate: Option<&store::Gate<'_>>,
+    signers: &[reprove_attest::verify::Signer],
+    trusted_root: Option<&str>,
 ) -> Result<Evidence> {
+    // With a key, a registry's copy is gated: its signed index is checked first, and only
+    // what that vouches for is downloaded.
+    let gate = store::Gate {
+        signers,
+        root: trusted_root,
+    };
+    let gate = (!signers.is_empty()).then_some(&gate);
     match given {
         Some(EvidenceSource::Registry(from)) => {
             let c = client(insecure)?;

@@ -235,18 +235,13 @@ pub fn run(dir: &Path, args: VerifyArgs) -> Result<Outcome> {
         );
     }
     let trusted_root = args.trust.root()?;
-    // With a key, a registry's copy is gated: its signed index is checked first, and only
-    // what that vouches for is downloaded.
-    let gate = reprove_release::registry::Gate {
-        signers: &signers,
-        root: trusted_root.as_deref(),
-    };
     let evidence = super::registry::evidence_for(
         args.evidence.as_ref(),
         repo.as_ref(),
         tag,
         &args.online.insecure_registry,
-        (!signers.is_empty()).then_some(&gate),
+        &signers,
+        trusted_root.as_deref(),
     )?;
     let evidence_dir = evidence.dir.clone();
     if args.vsa_output.is_some() && args.vsa_key.is_none() && !args.vsa_keyless {

@@ -317,18 +317,21 @@ fn add_rebuilder(
     .unwrap();
 }
 
+/// Verify requiring the release signer and `rebuilder`.
+fn two_signers(fx: &Fx, rebuilder: &PrivateKey) -> VerifyReport {
+    fx.verify_with(|o| {
+        o.rebuilders.push(Signer::Key {
+            key: rebuilder.public_key(),
+        });
+        o.require = 2;
+    })
+}
+
 #[test]
 fn a_second_rebuilder_counts_only_when_it_built_the_same_way() {
     let fx = Fx::new("hello");
     let bob = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
-    let two = |fx: &Fx| {
-        fx.verify_with(|o| {
-            o.rebuilders.push(Signer::Key {
-                key: bob.public_key(),
-            });
-            o.require = 2;
-        })
-    };
+    let two = |fx: &Fx| two_signers(fx, &bob);
     add_rebuilder(&fx, "bob", &bob, |_| {});
     assert_verified(&two(&fx));
 
@@ -404,14 +407,7 @@ fn a_second_rebuilder_counts_only_when_it_built_the_same_way() {
 #[test]
 fn a_provenance_made_before_the_source_variables_still_agrees() {
     let bob = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
-    let two = |fx: &Fx| {
-        fx.verify_with(|o| {
-            o.rebuilders.push(Signer::Key {
-                key: bob.public_key(),
-            });
-            o.require = 2;
-        })
-    };
+    let two = |fx: &Fx| two_signers(fx, &bob);
     let older = |r: &mut reprove_build::RebuildReport| {
         r.conditions
             .environment
