@@ -205,16 +205,6 @@ pub fn run(dir: &Path, args: VerifyArgs) -> Result<Outcome> {
     // key files are read where they were, after the repository is found).
     let identity = args.trust.identity.expected()?;
     let repo = super::optional_repo(dir)?;
-    // Which published bytes are compared: saying none is a choice the verdict reports, never
-    // a default.
-    let artifacts = match (&args.artifacts, args.artifact.is_empty(), args.no_artifacts) {
-        (Some(dir), _, _) => reprove_release::verify::Artifacts::Folder(dir.clone()),
-        (None, false, _) => reprove_release::verify::Artifacts::Files(args.artifact.clone()),
-        (None, true, true) => reprove_release::verify::Artifacts::NotChecked,
-        (None, true, false) => bail!(
-            "give --artifacts DIR (the downloaded release files), --artifact FILE (repeatable), or --no-artifacts to verify the evidence alone"
-        ),
-    };
     let signers = crate::args::signers(&args.trust.keys, identity)?;
     if signers.is_empty() {
         bail!(
@@ -244,6 +234,16 @@ pub fn run(dir: &Path, args: VerifyArgs) -> Result<Outcome> {
         trusted_root.as_deref(),
     )?;
     let evidence_dir = evidence.dir.clone();
+    // Which published bytes are compared: saying none is a choice the verdict reports, never
+    // a default.
+    let artifacts = match (&args.artifacts, args.artifact.is_empty(), args.no_artifacts) {
+        (Some(dir), _, _) => reprove_release::verify::Artifacts::Folder(dir.clone()),
+        (None, false, _) => reprove_release::verify::Artifacts::Files(args.artifact.clone()),
+        (None, true, true) => reprove_release::verify::Artifacts::NotChecked,
+        (None, true, false) => bail!(
+            "give --artifacts DIR (the downloaded release files), --artifact FILE (repeatable), or --no-artifacts to verify the evidence alone"
+        ),
+    };
     if args.vsa_output.is_some() && args.vsa_key.is_none() && !args.vsa_keyless {
         bail!("--vsa-output writes the signed summary; give --vsa-key or --vsa-keyless too");
     }
