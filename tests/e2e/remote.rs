@@ -185,11 +185,38 @@ fn reprove(f: &Fixture, docker_host: &str, args: &[&str]) -> Run {
     }
 }
 
+/// busybox with files of its own where the jobs' volumes go (`/build`, the store): a bind
+/// mount hides them, and a volume must not take them in.
+fn planted_layer() -> Vec<u8> {
+    let mut layer = reprove_oci::testing::busybox_layer();
+    assert!(layer.ends_with(&[0u8; 1024]));
+    layer.truncate(layer.len() - 1024);
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, data) in [
+        ("build/planted.txt", &b"the image's /build"[..]),
+        ("build/src/planted.txt", b"the image's /build/src"),
+        ("tmp-store/planted.whl", b"the image's store"),
+    ] {
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_path(path).unwrap();
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        h.set_mtime(0);
+        h.set_cksum();
+        b.append(&h, data).unwrap();
+    }
+    layer.extend(b.into_inner().unwrap());
+    layer
+}
+
 #[test]
 fn a_remote_engine_in_its_own_network_rebuilds_the_same_bits_under_the_same_conditions() {
-    let Some((local, reg, image)) = busybox_on_loopback() else {
+    let Some((local, reg, _busybox)) = busybox_on_loopback() else {
         return;
     };
+    let digest = reg.push_rootfs("reprove/planted", "1", &planted_layer());
+    let image = format!("{}/reprove/planted:1@{digest}", reg.host);
     for tool in ["ip", "nsenter", "unshare", "dockerd"] {
         assert!(
             require_tool(tool),
@@ -401,9 +428,9 @@ fn a_remote_engine_in_its_own_network_rebuilds_the_same_bits_under_the_same_cond
         "requirements.txt",
         format!("demo==1.0 --hash=sha256:{hash}\n"),
     );
-    f.write("fetch.sh", "set -eu\ntest -s \"$SSL_CERT_FILE\" || { echo 'no CA bundle' >&2; exit 7; }\ncp vendor/demo-1.0-py3-none-any.whl /tmp/wheels/\n");
-    f.write("build.sh", "set -eu\nmkdir -p dist\ncat /tmp/wheels/demo-1.0-py3-none-any.whl > dist/app.bin\nif touch /tmp/wheels/planted 2>/dev/null; then echo 'store writable'; else echo 'store read-only'; fi > dist/store.txt\nls -ln /tmp/wheels >> dist/store.txt\n");
-    f.write("reprove.toml", format!("[project]\nname = \"tiny\"\n\n[build]\nimage = \"{image}\"\ncommand = [\"sh\", \"build.sh\"]\nartifacts = [\"dist/*\"]\n\n[build.fetch]\ncommand = [\"sh\", \"fetch.sh\"]\nstore = \"/tmp/wheels\"\n"));
+    f.write("fetch.sh", "set -eu\ntest -s \"$SSL_CERT_FILE\" || { echo 'no CA bundle' >&2; exit 7; }\ncp vendor/demo-1.0-py3-none-any.whl /tmp-store/\n");
+    f.write("build.sh", "set -eu\nmkdir -p dist\ncat /tmp-store/demo-1.0-py3-none-any.whl > dist/app.bin\nif touch /tmp-store/planted 2>/dev/null; then echo 'store writable'; else echo 'store read-only'; fi > dist/store.txt\nls -ln /tmp-store >> dist/store.txt\n");
+    f.write("reprove.toml", format!("[project]\nname = \"tiny\"\n\n[build]\nimage = \"{image}\"\ncommand = [\"sh\", \"build.sh\"]\nartifacts = [\"dist/*\"]\n\n[build.fetch]\ncommand = [\"sh\", \"fetch.sh\"]\nstore = \"/tmp-store\"\n"));
     f.commit("fetch\n\nReviewed-by: R <r@example.com>");
     f.tag("v2.0.0");
     let cache = f.path("cache");
@@ -456,6 +483,46 @@ fn a_remote_engine_in_its_own_network_rebuilds_the_same_bits_under_the_same_cond
             report["fetch"]
         );
     }
+
+    // Outputs a careless copy gets wrong: a name over 100 bytes and one not ASCII (`docker
+    // cp` writes PAX headers for them), a hard link (cargo's `target/release/rg`), and a
+    // pattern through a link to the image's own files. Both engines give the same set.
+    let long = "d".repeat(120);
+    f.write("build.sh", format!("set -eu\nmkdir -p deps dist/{long}\necho linked > deps/tool-1234\nln deps/tool-1234 dist/tool\necho long > dist/{long}/long.txt\necho accent > dist/café.txt\nln -s /bin out\n"));
+    f.write("reprove.toml", format!("[project]\nname = \"tiny\"\n\n[build]\nimage = \"{image}\"\ncommand = [\"sh\", \"build.sh\"]\nartifacts = [\"dist/*\", \"dist/*/long.txt\", \"out/*\"]\n"));
+    f.commit("odd outputs\n\nReviewed-by: R <r@example.com>");
+    f.tag("v3.0.0");
+    let odd = f.path("odd");
+    let here = rebuild(
+        &f,
+        &local,
+        &[
+            "v3.0.0",
+            "--keep",
+            odd.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(here.code, 0, "{}{}", here.out, here.err);
+    let here: Value = serde_json::from_str(&here.out).unwrap();
+    let names: Vec<&String> = here["artifacts"].as_object().unwrap().keys().collect();
+    assert_eq!(names, ["café.txt", "long.txt", "tool"], "{here:#}");
+    let there = rebuild(
+        &f,
+        &remote.host,
+        &[
+            "v3.0.0",
+            "--artifacts",
+            odd.join("artifacts").to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(there.code, 0, "{}{}", there.out, there.err);
+    let there: Value = serde_json::from_str(&there.out).unwrap();
+    assert_eq!(there["verdict"], "reproducible", "{there:#}");
+    assert_eq!(there["artifacts"], here["artifacts"]);
 
     // Nothing is left on the remote engine: no container, no volume.
     assert_eq!(remote.docker(&["ps", "-aq"]).unwrap(), "");

@@ -72,6 +72,8 @@ const OUTPUT_HEADROOM: u64 = 256 << 20;
 const MAX_OUTPUT_FILES: usize = 100_000;
 /// The longest output file name taken back (a GNU long-name member).
 const MAX_OUTPUT_NAME: u64 = 4096;
+/// The largest PAX extended header read (a path and a few times and ids).
+const MAX_PAX_HEADER: u64 = 64 << 10;
 
 /// Unpacks the outputs tar `stream` an engine returns into `dest` (created), hashing each file
 /// as it is written: only regular files with a plain file name, each name once (see
@@ -139,7 +141,7 @@ pub(crate) fn read_engine_tar(
     skip: &dyn Fn(&str) -> bool,
     sha512: bool,
     on_file: &mut dyn FnMut(ReadFile),
-) -> Result<usize, BuildError> {
+) -> Result<TarRead, BuildError> {
     let bad = |detail: String| BuildError::Outputs { detail };
     let io = |path: &Path| {
         let path = path.to_owned();
@@ -163,10 +165,42 @@ pub(crate) fn read_engine_tar(
     // A GNU long-name member (a name over 100 bytes) names the member after it; read here by
     // hand, bounded, since the tar crate would load one of any size whole.
     let mut long_name: Option<Vec<u8>> = None;
+    let mut links = Vec::new();
     let entries = archive.entries().map_err(io(dest))?.raw(true);
     for entry in entries {
         let mut entry = entry.map_err(io(dest))?;
         let kind = entry.header().entry_type();
+        // A PAX extended header (what Go's `archive/tar`, and so `docker cp`, writes for a
+        // name over 100 bytes or not ASCII): its `path` names the member after it. Read here
+        // bounded; a size or a global header is refused rather than guessed at, since a member
+        // read with the wrong size turns its bytes into headers.
+        if kind == tar::EntryType::XGlobalHeader {
+            return Err(bad("a global PAX header".into()));
+        }
+        if kind == tar::EntryType::XHeader && long_name.is_none() {
+            if entry.size() > MAX_PAX_HEADER {
+                return Err(bad(format!(
+                    "a PAX header of {} bytes (at most {MAX_PAX_HEADER})",
+                    entry.size()
+                )));
+            }
+            let mut records = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut records).map_err(io(dest))?;
+            for r in tar::PaxExtensions::new(&records) {
+                let r = r.map_err(|_| bad("a PAX header that does not parse".into()))?;
+                match r.key_bytes() {
+                    b"path" => long_name = Some(r.value_bytes().to_vec()),
+                    b"size" => {
+                        return Err(bad(format!(
+                            "a member whose size only a PAX header gives ({} bytes)",
+                            String::from_utf8_lossy(r.value_bytes())
+                        )));
+                    }
+                    _ => {}
+                }
+            }
+            continue;
+        }
         if kind == tar::EntryType::GNULongName && long_name.is_none() {
             if entry.size() > MAX_OUTPUT_NAME {
                 return Err(bad(format!(
@@ -184,8 +218,28 @@ pub(crate) fn read_engine_tar(
         }
         let folder = kind == tar::EntryType::Directory && shape != Shape::Flat;
         if kind != tar::EntryType::Regular && !folder && shape == Shape::Left {
-            // A link, a device: not an output, whatever its name.
-            long_name = None;
+            // A symbolic link, a device: not an output, whatever its name. A hard link is a
+            // second name of a file sent earlier (cargo links `target/release/rg` to
+            // `deps/rg-…`): when that name is wanted, the caller fetches it by name.
+            let raw = match long_name.take() {
+                Some(bytes) => bytes,
+                None => entry.path_bytes().into_owned(),
+            };
+            if kind == tar::EntryType::Link
+                && let Ok(text) = String::from_utf8(raw)
+            {
+                let rel = text.trim_end_matches('/');
+                let plain = !rel.is_empty()
+                    && rel
+                        .split('/')
+                        .all(|c| !c.is_empty() && c != "." && c != "..");
+                if plain && !skip(rel) {
+                    if links.len() >= MAX_OUTPUT_FILES {
+                        return Err(bad(format!("more than {MAX_OUTPUT_FILES} hard links")));
+                    }
+                    links.push(rel.to_owned());
+                }
+            }
             std::io::copy(&mut entry, &mut std::io::sink()).map_err(io(dest))?;
             continue;
         }
@@ -323,7 +377,17 @@ pub(crate) fn read_engine_tar(
             executable,
         });
     }
-    Ok(skipped)
+    Ok(TarRead { skipped, links })
+}
+
+/// What [`read_engine_tar`] passed over.
+#[derive(Debug, Default)]
+pub(crate) struct TarRead {
+    /// Files drained because `skip` held.
+    pub skipped: usize,
+    /// Hard links ([`Shape::Left`]) whose names `skip` wants: second names of files the
+    /// stream sent earlier, to be fetched by name.
+    pub links: Vec<String>,
 }
 
 /// What the rebuilt artifacts are compared with.
@@ -585,6 +649,101 @@ pub fn collect(
 
 #[cfg(test)]
 mod tests {
+    /// A PAX extended header member holding `records` (`key`, `value`).
+    fn pax(records: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut data = Vec::new();
+        for (k, v) in records {
+            // "LEN key=value\n", LEN counting itself.
+            let body = k.len() + v.len() + 3;
+            let mut len = body + body.to_string().len();
+            if len.to_string().len() != body.to_string().len() {
+                len += 1;
+            }
+            data.extend_from_slice(format!("{len} {k}=").as_bytes());
+            data.extend_from_slice(v);
+            data.push(b'\n');
+        }
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::XHeader);
+        h.set_path("PaxHeaders/x").unwrap();
+        h.set_size(data.len() as u64);
+        h.set_cksum();
+        let mut out = h.as_bytes().to_vec();
+        out.extend_from_slice(&data);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+        out
+    }
+
+    /// A plain member: a regular file (`0`) with `data`, or a hard link (`1`) to `target`.
+    fn member(kind: u8, name: &str, data: &[u8], target: &str) -> Vec<u8> {
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::new(kind));
+        h.set_mode(0o644);
+        h.set_path(name).unwrap();
+        h.set_size(data.len() as u64);
+        if !target.is_empty() {
+            h.set_link_name(target).unwrap();
+        }
+        h.set_cksum();
+        let mut out = h.as_bytes().to_vec();
+        out.extend_from_slice(data);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+        out
+    }
+
+    /// Regression (attack review of the remote engine): `docker cp` writes PAX headers (Go's
+    /// tar) for a long or non-ASCII name, which were drained as if they were links, so a file
+    /// kept the truncated name of its plain header; and a hard link dropped a wanted name.
+    #[test]
+    fn pax_names_apply_sizes_are_refused_and_wanted_hard_links_are_reported() {
+        let d = tempfile::tempdir().unwrap();
+        let long = format!("src/{}/app", "d".repeat(120));
+        let mut bytes = pax(&[("path", long.as_bytes()), ("mtime", b"1.5")]);
+        bytes.extend(member(b'0', "src/truncated", b"long", ""));
+        bytes.extend(pax(&[("path", "src/dist/appé".as_bytes())]));
+        bytes.extend(member(b'0', "src/dist/app?", b"accent", ""));
+        bytes.extend(member(b'1', "src/dist/copy", b"", "src/dist/appé"));
+        bytes.extend(member(b'1', "src/other/copy", b"", "src/dist/appé"));
+        bytes.extend_from_slice(&[0u8; 1024]);
+        let mut seen = Vec::new();
+        let read = read_engine_tar(
+            &bytes[..],
+            d.path(),
+            Shape::Left,
+            &|p| !p.starts_with("src/dist/") && !p.ends_with("/app"),
+            false,
+            &mut |f| seen.push((f.path, f.size)),
+        )
+        .unwrap();
+        assert_eq!(seen, [(long.clone(), 4), ("src/dist/appé".into(), 6)]);
+        assert!(!d.path().join("src/truncated").exists());
+        assert_eq!(read.links, ["src/dist/copy"]);
+        // A size only a PAX header gives (a file over 8 GiB), or a global header: refused,
+        // never guessed at.
+        for (kind, records) in [
+            (tar::EntryType::XHeader, &[("size", &b"9000000000"[..])][..]),
+            (tar::EntryType::XGlobalHeader, &[("path", &b"x"[..])][..]),
+        ] {
+            let mut bytes = pax(records);
+            bytes[156] = kind.as_byte();
+            let mut h = tar::Header::from_byte_slice(&bytes[..512]).clone();
+            h.set_cksum();
+            bytes[..512].copy_from_slice(h.as_bytes());
+            bytes.extend(member(b'0', "src/dist/app", b"x", ""));
+            bytes.extend_from_slice(&[0u8; 1024]);
+            let dest = tempfile::tempdir().unwrap();
+            let err = read_engine_tar(
+                &bytes[..],
+                dest.path(),
+                Shape::Left,
+                &|_| false,
+                false,
+                &mut |_| {},
+            )
+            .unwrap_err();
+            assert!(err.to_string().contains("PAX"), "{err}");
+        }
+    }
 
     /// A hostile engine's outputs: a declared size beyond the bound (refused before a byte is
     /// read), a GNU long-name member (whose data the tar crate would load whole), a link.
@@ -611,7 +770,7 @@ mod tests {
         bytes.extend_from_slice(&[0u8; 1024]);
         let err = read_outputs(&bytes[..], &d.path().join("b")).unwrap_err();
         assert!(err.to_string().contains("a file name of"), "{err}");
-        // PAX members are not read at all.
+        // A PAX member is read bounded: one of any size is refused before it is read.
         let mut pax = tar::Header::new_ustar();
         pax.set_entry_type(tar::EntryType::XHeader);
         pax.set_size(1 << 40);
@@ -619,7 +778,7 @@ mod tests {
         let mut bytes = pax.as_bytes().to_vec();
         bytes.extend_from_slice(&[0u8; 1024]);
         let err = read_outputs(&bytes[..], &d.path().join("b2")).unwrap_err();
-        assert!(err.to_string().contains("not a regular file"), "{err}");
+        assert!(err.to_string().contains("a PAX header of"), "{err}");
 
         let mut b = tar::Builder::new(Vec::new());
         let mut l = tar::Header::new_gnu();

@@ -196,7 +196,8 @@ fn read_and_check(
             size: f.size,
             executable: f.executable,
         });
-    })?;
+    })?
+    .skipped;
     let lockfiles: Vec<Lockfile<'_>> = locks
         .iter()
         .map(|l| Lockfile {

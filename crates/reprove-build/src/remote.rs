@@ -22,6 +22,7 @@
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Instant;
 
 use crate::BuildError;
 use crate::engine::{CliEngine, Job, JobKind, RunEnd, StoreInput};
@@ -81,25 +82,26 @@ fn split_build_path(build_path: &str) -> Result<(String, String), BuildError> {
     Ok((format!("/{}", parent.join("/")), (*name).to_owned()))
 }
 
-/// The folders of the build tree the artifact `patterns` can match files in: each pattern's
-/// folders up to the first that holds a glob character, and none inside another. `""` is the
-/// whole tree.
+/// The top folders of the build tree the artifact `patterns` can match files in (none for a
+/// pattern whose first part is a glob or the file itself); `""` is the whole tree.
 pub(crate) fn output_folders(patterns: &[String]) -> Vec<String> {
     let mut folders: Vec<String> = patterns
         .iter()
         .map(|p| {
             let parts: Vec<&str> = p.trim_start_matches("./").split('/').collect();
             let (_, dirs) = parts.split_last().unwrap_or((&"", &[]));
-            dirs.iter()
-                .take_while(|d| {
+            // The top folder only: `docker cp C:/build/src/target/release` follows `target`
+            // when it is a link (to the image's files, say), where the tree's walk here does
+            // not; a link named as the copy's own path is copied as the link.
+            dirs.first()
+                .filter(|d| {
                     !d.is_empty()
                         && **d != "."
                         && **d != ".."
                         && !d.contains(['*', '?', '[', ']', '{', '}', '\\'])
                 })
-                .copied()
-                .collect::<Vec<_>>()
-                .join("/")
+                .map(|d| (*d).to_owned())
+                .unwrap_or_default()
         })
         .collect();
     folders.sort();
@@ -186,6 +188,7 @@ impl CliEngine {
         &self,
         args: &[&str],
         action: &'static str,
+        deadline: Instant,
         read: impl FnOnce(&mut dyn Read) -> Result<(), BuildError>,
     ) -> Result<(), BuildError> {
         let fail = |detail: String| BuildError::Engine {
@@ -201,25 +204,59 @@ impl CliEngine {
             .spawn()
             .map_err(|e| fail(e.to_string()))?;
         let err_reader = stderr_text(&mut child);
+        // What the job left is read under a deadline: a build must not keep this machine
+        // reading its tree for ever (a sparse file costs it nothing).
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        let pid = child.id();
+        let timer = std::thread::spawn(move || {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let late = matches!(
+                finished.recv_timeout(left),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+            );
+            if late
+                && let Some(p) = i32::try_from(pid)
+                    .ok()
+                    .and_then(rustix::process::Pid::from_raw)
+            {
+                let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+            }
+            late
+        });
         let read = match child.stdout.take() {
             Some(mut out) => {
                 let r = read(&mut out);
                 if r.is_err() {
                     let _ = child.kill();
                 }
-                // Drained, so the CLI never blocks on a full pipe before it exits.
+                // Drained (under the deadline), so the CLI never blocks on a full pipe.
                 let _ = std::io::copy(&mut out, &mut std::io::sink());
                 r
             }
             None => Err(fail("no stdout".into())),
         };
-        let status = child.wait().map_err(|e| fail(e.to_string()))?;
+        let status = child.wait().map_err(|e| fail(e.to_string()));
+        let _ = done.send(());
+        let late = timer.join().unwrap_or(false);
         let err = err_reader.join().unwrap_or_default();
+        if late {
+            return Err(fail(
+                "it did not finish before the job's deadline (its timeout again, after the build)"
+                    .into(),
+            ));
+        }
         read?;
-        if !status.success() {
+        // The CLI's own verdict too: a folder that is not there, a daemon that failed.
+        if !status?.success() {
             return Err(fail(err.trim().to_owned()));
         }
         Ok(())
+    }
+
+    /// When reading back what a job left must be done: the job's own timeout again, from now.
+    fn copy_deadline(job: &Job) -> Instant {
+        let now = Instant::now();
+        now.checked_add(job.timeout).unwrap_or(now)
     }
 
     /// The owner's labels, for a volume or a helper container, so a killed run's leftovers
@@ -268,7 +305,8 @@ impl CliEngine {
                 self.output(&args, "create the store's volume")?;
                 made.volumes.push(volume.clone());
                 let helper = format!("{}-fill", job.name);
-                let mount = format!("type=volume,src={volume},dst={FILL_AT}");
+                // `volume-nocopy`: the image's own files at that path must not join the store.
+                let mount = format!("type=volume,src={volume},dst={FILL_AT},volume-nocopy");
                 let mut args = vec!["create", "--name", &helper, "--network", "none"];
                 args.extend(&labels);
                 args.extend([
@@ -292,15 +330,21 @@ impl CliEngine {
         let mut cmd = self.command();
         cmd.arg("create");
         self.container_options(job, &mut cmd);
-        cmd.arg("--mount").arg(format!("type=volume,dst={parent}"));
+        // `volume-nocopy` on every volume of the job but the CA bundle's: a new volume would
+        // otherwise start with what the image holds at its path, and those files would join
+        // the checked tree (or store) unchecked, where a bind mount hides them.
+        cmd.arg("--mount")
+            .arg(format!("type=volume,dst={parent},volume-nocopy"));
         if let Some(at) = &job.store {
             match (&job.kind, &store_volume) {
                 (JobKind::Build, Some(volume)) => {
-                    cmd.arg("--mount")
-                        .arg(format!("type=volume,src={volume},dst={at},readonly"));
+                    cmd.arg("--mount").arg(format!(
+                        "type=volume,src={volume},dst={at},readonly,volume-nocopy"
+                    ));
                 }
                 _ => {
-                    cmd.arg("--mount").arg(format!("type=volume,dst={at}"));
+                    cmd.arg("--mount")
+                        .arg(format!("type=volume,dst={at},volume-nocopy"));
                 }
             }
             // What a build derives from the store (and a fetch writes but never returns) is
@@ -409,17 +453,23 @@ impl CliEngine {
                 .iter()
                 .any(|s| rel == s || rel.starts_with(&format!("{s}/")))
         };
-        self.read_from(&["cp", &from, "-"], "copy the fetched store out", |r| {
-            crate::compare::read_engine_tar(
-                r,
-                stage,
-                crate::compare::Shape::Tree,
-                &skip,
-                false,
-                &mut |_| {},
-            )
-            .map(|_| ())
-        })?;
+        let deadline = Self::copy_deadline(job);
+        self.read_from(
+            &["cp", &from, "-"],
+            "copy the fetched store out",
+            deadline,
+            |r| {
+                crate::compare::read_engine_tar(
+                    r,
+                    stage,
+                    crate::compare::Shape::Tree,
+                    &skip,
+                    false,
+                    &mut |_| {},
+                )
+                .map(|_| ())
+            },
+        )?;
         let dir = stage.join(name);
         std::fs::create_dir_all(&dir).map_err(|e| BuildError::Io {
             path: dir.clone(),
@@ -440,56 +490,62 @@ impl CliEngine {
     ) -> Result<(), BuildError> {
         let globs = crate::compare::output_globs(&job.outputs)?;
         let tree = stage.join(tree_name);
-        let copy = |folder: &str| -> Result<(), BuildError> {
-            // `docker cp C:/build/src/dist -` names its entries `dist/…`: they land in the
-            // folder's parent, and are matched by their path in the tree.
-            let (from, dest, base) = if folder.is_empty() {
-                (job.build_path.clone(), stage.to_owned(), String::new())
+        let deadline = Self::copy_deadline(job);
+        // One copy: `folder` (a top folder of the tree, or `""` for the tree) lands where it is
+        // in the tree here; its files are matched by their path in the tree. Returns the hard
+        // links it passed over whose names are wanted, by their path in the tree.
+        let copy = |folder: &str| -> Result<Vec<String>, BuildError> {
+            let (from, dest) = if folder.is_empty() {
+                (job.build_path.clone(), stage.to_owned())
             } else {
-                let parent = folder.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
-                (
-                    format!("{}/{folder}", job.build_path),
-                    if parent.is_empty() {
-                        tree.clone()
-                    } else {
-                        tree.join(parent)
-                    },
-                    if parent.is_empty() {
-                        String::new()
-                    } else {
-                        format!("{parent}/")
-                    },
-                )
+                (format!("{}/{folder}", job.build_path), tree.clone())
             };
+            // `docker cp C:/build/src -` names its entries `src/…`; `C:/build/src/dist`,
+            // `dist/…`.
             let in_tree = |rel: &str| -> Option<String> {
                 if folder.is_empty() {
                     rel.strip_prefix(tree_name)
                         .and_then(|r| r.strip_prefix('/'))
                         .map(str::to_owned)
                 } else {
-                    Some(format!("{base}{rel}"))
+                    Some(rel.to_owned())
                 }
             };
             let skip = |rel: &str| in_tree(rel).is_none_or(|p| !globs.is_match(p));
             let source = format!("{}:{from}", job.name);
-            self.read_from(&["cp", &source, "-"], "copy the outputs out", |r| {
-                crate::compare::read_engine_tar(
-                    r,
-                    &dest,
-                    crate::compare::Shape::Left,
-                    &skip,
-                    false,
-                    &mut |_| {},
-                )
-                .map(|_| ())
-            })
+            let mut links = Vec::new();
+            self.read_from(
+                &["cp", &source, "-"],
+                "copy the outputs out",
+                deadline,
+                |r| {
+                    let read = crate::compare::read_engine_tar(
+                        r,
+                        &dest,
+                        crate::compare::Shape::Left,
+                        &skip,
+                        false,
+                        &mut |_| {},
+                    )?;
+                    links = read.links.iter().filter_map(|l| in_tree(l)).collect();
+                    Ok(())
+                },
+            )?;
+            Ok(links)
         };
         let folders = output_folders(&job.outputs);
-        let mut copied = Ok(());
+        let mut copied = Ok(Vec::new());
         for f in &folders {
-            copied = copy(f);
-            if copied.is_err() {
-                break;
+            match copy(f) {
+                Ok(links) => {
+                    if let Ok(all) = copied.as_mut() {
+                        all.extend(links);
+                    }
+                }
+                Err(e) => {
+                    copied = Err(e);
+                    break;
+                }
             }
         }
         if copied.is_err() && folders != [""] {
@@ -497,7 +553,33 @@ impl CliEngine {
             let _ = std::fs::remove_dir_all(&tree);
             copied = copy("");
         }
-        copied?;
+        // A wanted name that came as a hard link (cargo's `target/release/rg`, a second name
+        // of `deps/rg-…`) is fetched by its own path: a copy of one file is that file.
+        for link in copied? {
+            let parent = link.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+            let dest = if parent.is_empty() {
+                tree.clone()
+            } else {
+                tree.join(parent)
+            };
+            let source = format!("{}:{}/{link}", job.name, job.build_path);
+            self.read_from(
+                &["cp", &source, "-"],
+                "copy a hard-linked output out",
+                deadline,
+                |r| {
+                    crate::compare::read_engine_tar(
+                        r,
+                        &dest,
+                        crate::compare::Shape::Left,
+                        &|_| false,
+                        false,
+                        &mut |_| {},
+                    )
+                    .map(|_| ())
+                },
+            )?;
+        }
         std::fs::create_dir_all(&tree).map_err(|e| BuildError::Io {
             path: tree.clone(),
             source: e,
@@ -533,12 +615,13 @@ mod tests {
         assert_eq!(f(&["dist/*"]), ["dist"]);
         assert_eq!(
             f(&["./target/release/rg", "target/release/*.d"]),
-            ["target/release"]
+            ["target"]
         );
-        assert_eq!(f(&["target/*/rg", "target/release/x"]), ["target"]);
+        assert_eq!(f(&["target/*/rg", "out/x"]), ["out", "target"]);
         assert_eq!(f(&["dist/*", "*.tar.gz"]), [""]);
         assert_eq!(f(&["**/x.so"]), [""]);
-        assert_eq!(f(&["a/b/*", "a/c/*", "d/{e,f}/*"]), ["a/b", "a/c", "d"]);
+        assert_eq!(f(&["*/x.so"]), [""]);
+        assert_eq!(f(&["a/b/*", "a/c/*", "d/{e,f}/*"]), ["a", "d"]);
         assert_eq!(f(&["a/*", "ab/*"]), ["a", "ab"]);
     }
 }
