@@ -2,8 +2,8 @@
 //! share this machine's files — a daemon reached over `tcp://` or `ssh://`, podman remote, a
 //! daemon in a virtual machine. Nothing names a path here:
 //!
-//! 1. the job's container is created (not started) with the same options as a local one, an
-//!    anonymous volume holding the build tree's parent folder, and — for a build with a
+//! 1. the job's container is created (not started) with the same options as a local one, a
+//!    volume holding the build tree's parent folder, and — for a build with a
 //!    dependency store — a named volume mounted read-only at the store, filled beforehand
 //!    through a helper container that never starts;
 //! 2. the source (and store) archives go in with `docker cp -`, each entry checked against its
@@ -293,24 +293,31 @@ impl CliEngine {
         };
         let labels = Self::owner_labels(job);
         let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+        // Every volume is named and labelled (a killed run's are swept), and mounted
+        // `nocopy`: a new volume would otherwise start with what the image holds at its path,
+        // and those files would join the checked tree or store unchecked, where a bind mount
+        // hides them. (`-v NAME:DST:nocopy` is the form docker and podman both take.)
+        let new_volume = |made: &mut Made<'_>, what: &str| -> Result<String, BuildError> {
+            let volume = format!("{}-{what}", job.name);
+            let mut args = vec!["volume", "create"];
+            args.extend(&labels);
+            args.push(&volume);
+            self.output(&args, "create a volume for the job")?;
+            made.volumes.push(volume.clone());
+            Ok(volume)
+        };
         // A build's store: a named volume, filled through a helper container that never starts
         // (the job mounts it read-only, and `docker cp` cannot write to a read-only mount).
         let store_volume = match (&job.kind, &job.store, store) {
             (_, None, None) | (JobKind::Fetch { .. }, Some(_), None) => None,
             (JobKind::Build, Some(_), Some(input)) => {
-                let volume = format!("{}-store", job.name);
-                let mut args = vec!["volume", "create"];
-                args.extend(&labels);
-                args.push(&volume);
-                self.output(&args, "create the store's volume")?;
-                made.volumes.push(volume.clone());
+                let volume = new_volume(&mut made, "store")?;
                 let helper = format!("{}-fill", job.name);
-                // `volume-nocopy`: the image's own files at that path must not join the store.
-                let mount = format!("type=volume,src={volume},dst={FILL_AT},volume-nocopy");
+                let mount = format!("{volume}:{FILL_AT}:nocopy");
                 let mut args = vec!["create", "--name", &helper, "--network", "none"];
                 args.extend(&labels);
                 args.extend([
-                    "--mount",
+                    "--volume",
                     &mount,
                     "--entrypoint",
                     "/reprove-never-started",
@@ -327,25 +334,25 @@ impl CliEngine {
             }
             _ => return Err(crate::engine::store_mismatch()),
         };
+        let tree_volume = new_volume(&mut made, "tree")?;
+        let fetch_volume = match (&job.kind, &job.store) {
+            (JobKind::Fetch { .. }, Some(_)) => Some(new_volume(&mut made, "fetched")?),
+            _ => None,
+        };
         let mut cmd = self.command();
         cmd.arg("create");
         self.container_options(job, &mut cmd);
-        // `volume-nocopy` on every volume of the job but the CA bundle's: a new volume would
-        // otherwise start with what the image holds at its path, and those files would join
-        // the checked tree (or store) unchecked, where a bind mount hides them.
-        cmd.arg("--mount")
-            .arg(format!("type=volume,dst={parent},volume-nocopy"));
+        cmd.arg("--volume")
+            .arg(format!("{tree_volume}:{parent}:nocopy"));
         if let Some(at) = &job.store {
-            match (&job.kind, &store_volume) {
-                (JobKind::Build, Some(volume)) => {
-                    cmd.arg("--mount").arg(format!(
-                        "type=volume,src={volume},dst={at},readonly,volume-nocopy"
-                    ));
+            match (&store_volume, &fetch_volume) {
+                (Some(volume), _) => {
+                    cmd.arg("--volume").arg(format!("{volume}:{at}:ro,nocopy"));
                 }
-                _ => {
-                    cmd.arg("--mount")
-                        .arg(format!("type=volume,dst={at},volume-nocopy"));
+                (None, Some(volume)) => {
+                    cmd.arg("--volume").arg(format!("{volume}:{at}:nocopy"));
                 }
+                (None, None) => return Err(crate::engine::store_mismatch()),
             }
             // What a build derives from the store (and a fetch writes but never returns) is
             // scratch space in memory, writable by any user: the mount points exist in the

@@ -949,7 +949,24 @@ pub fn download(
     bounded(&todo, concurrency, |(l, fetch)| {
         fetch_layer(client, repo, location, l, &root, *fetch)
     })?;
-    let attached = attached_bundles(client, from, listing, &root)?;
+    // What came for real: the signed index read first, and every layer not a placeholder.
+    let downloaded: BTreeSet<&str> = listing
+        .layers
+        .iter()
+        .filter(|l| {
+            todo.iter()
+                .find(|(t, _)| t.path == l.path)
+                .is_none_or(|(_, f)| *f == Fetch::Download)
+        })
+        .map(|l| l.path.as_str())
+        .collect();
+    let bytes = listing
+        .layers
+        .iter()
+        .filter(|l| downloaded.contains(l.path.as_str()))
+        .map(|l| l.size)
+        .sum();
+    let attached = attached_bundles(client, from, listing, &root, &downloaded, gate.is_some())?;
     staging.place(durable)?;
     Ok(Pulled {
         reference: format!(
@@ -960,7 +977,7 @@ pub fn download(
         manifest: listing.manifest.clone(),
         release_tag: listing.release_tag.clone(),
         files: listing.layers.len(),
-        bytes: listing.layers.iter().map(|l| l.size).sum(),
+        bytes,
         attached,
         not_downloaded: skipped,
     })
@@ -986,6 +1003,8 @@ fn attached_bundles(
     from: &EvidenceRepo,
     listing: &Listing,
     root: &Path,
+    downloaded: &BTreeSet<&str>,
+    gated: bool,
 ) -> Result<Vec<String>, ReleaseError> {
     #[derive(Deserialize)]
     struct Referrer {
@@ -1013,12 +1032,20 @@ fn attached_bundles(
     let own: BTreeSet<&Digest> = listing.layers.iter().map(|l| &l.digest).collect();
     let is_bundle = |t: &str| t.starts_with("application/vnd.dev.sigstore.bundle");
     // The release's own referrers, made again from what was pulled: not read a second time.
+    // Only files downloaded (a placeholder is never read), and each within a bundle's bound.
+    let created = listing.created.as_deref();
     let own_referrers: BTreeSet<Digest> = listing
         .layers
         .iter()
         .filter(|l| !l.path.contains('/') && l.path.ends_with(".sigstore.json"))
+        .filter(|l| downloaded.contains(l.path.as_str()))
+        .filter(|l| l.size <= reprove_attest::signed::MAX_BUNDLE_BYTES && created.is_some())
         .filter_map(|l| {
-            let bytes = std::fs::read(root.join(&l.path)).ok()?;
+            let bytes = reprove_digest::file::read_regular(
+                &root.join(&l.path),
+                reprove_attest::signed::MAX_BUNDLE_BYTES,
+            )
+            .ok()?;
             let m = bundle_referrer(
                 &listing.manifest,
                 listing.size,
@@ -1026,18 +1053,35 @@ fn attached_bundles(
                 &l.digest,
                 l.size,
                 predicate_type(&bytes).as_deref(),
-                listing.created.as_deref()?,
+                created?,
             )
             .ok()?;
             Some(sha256_bytes(&m))
         })
         .collect();
+    // A verification reads at most `MAX_ADDED_PROVENANCE` added provenance files, each within
+    // a document's bound: a gated pull fetches no more than that, nor larger.
+    let (most, largest) = if gated {
+        let listed = listing
+            .layers
+            .iter()
+            .filter(|l| crate::verify::is_added_provenance(&l.path))
+            .count();
+        (
+            crate::verify::MAX_ADDED_PROVENANCE
+                .saturating_sub(listed)
+                .min(MAX_ATTACHED),
+            crate::verify::document_cap(evidence::PROVENANCE),
+        )
+    } else {
+        (MAX_ATTACHED, reprove_attest::signed::MAX_BUNDLE_BYTES)
+    };
     let mut written = Vec::new();
     for d in found
         .iter()
         .filter(|d| d.artifact_type.as_deref().is_some_and(is_bundle))
         .filter(|d| !own_referrers.contains(&d.digest))
-        .take(MAX_ATTACHED)
+        .take(most)
     {
         let Ok(Some(m)) = client.get_manifest(repo, &d.digest.to_string()) else {
             continue;
@@ -1055,7 +1099,7 @@ fn attached_bundles(
         };
         if subject.digest != listing.manifest
             || own.contains(&layer.digest)
-            || layer.size > reprove_attest::signed::MAX_BUNDLE_BYTES
+            || layer.size > largest
             || layer.digest.algorithm() != reprove_digest::Algorithm::Sha256
         {
             continue;

@@ -28,7 +28,7 @@ const ID: CheckId = CheckId::EvidenceIndex;
 pub const MAX_EVIDENCE_FILE: u64 = 64 << 30;
 
 /// Other rebuilders' provenance read from one folder at most; more are listed, not read.
-pub(super) const MAX_ADDED_PROVENANCE: usize = 32;
+pub const MAX_ADDED_PROVENANCE: usize = 32;
 
 /// The most a document of each role may weigh: a baseline lists every file of the tree; the
 /// index, provenance and VSA are a few kilobytes.

@@ -43,7 +43,9 @@ use crate::provenance::ProvenanceView;
 pub use artifacts::Artifacts;
 pub use checks::{image_check_pub, normalize_source, tag_check};
 pub use codes::{FindingCode, finding};
-pub use index::{MAX_EVIDENCE_FILE, document_cap, is_added_provenance, signed_index_files};
+pub use index::{
+    MAX_ADDED_PROVENANCE, MAX_EVIDENCE_FILE, document_cap, is_added_provenance, signed_index_files,
+};
 pub use provenance::agreement as provenance_agreement;
 pub use summary::{POLICY_URI, VERIFIER_ID, summary};
 
