@@ -915,6 +915,8 @@ pub fn download(
     // Refuse an existing folder before anything is downloaded.
     let staging = evidence::Staging::create(target, force)?;
     let root = staging.path().to_owned();
+    // The signed index, when a gate read it first: not downloaded a second time.
+    let mut read_first = None;
     let plan = match gate {
         None => vec![Fetch::Download; listing.layers.len()],
         Some(g) => {
@@ -925,6 +927,7 @@ pub fn download(
             let signed = match index {
                 Some(l) if l.size <= crate::verify::document_cap(&l.path) => {
                     fetch_layer(client, repo, location, l, &root, Fetch::Download)?;
+                    read_first = Some(l.path.as_str());
                     let path = root.join(&l.path);
                     Some(std::fs::read(&path).map_err(|source| ReleaseError::Io { path, source })?)
                 }
@@ -933,38 +936,25 @@ pub fn download(
             plan(&listing.layers, signed.as_deref(), g)
         }
     };
-    let todo: Vec<(&Layer, Fetch)> = listing
-        .layers
+    let plan: Vec<(&Layer, Fetch)> = listing.layers.iter().zip(plan).collect();
+    let todo: Vec<&(&Layer, Fetch)> = plan
         .iter()
-        .zip(plan)
-        // The signed index is already there when a gate read it first.
-        .filter(|(l, _)| {
-            gate.is_none() || l.path != evidence::SIGNED_INDEX || !root.join(&l.path).exists()
-        })
+        .filter(|(l, _)| Some(l.path.as_str()) != read_first)
         .collect();
-    let skipped = todo
-        .iter()
-        .filter(|(_, f)| *f == Fetch::Placeholder)
-        .count();
     bounded(&todo, concurrency, |(l, fetch)| {
         fetch_layer(client, repo, location, l, &root, *fetch)
     })?;
-    // What came for real: the signed index read first, and every layer not a placeholder.
-    let downloaded: BTreeSet<&str> = listing
-        .layers
+    // What came for real: every layer not a placeholder (the signed index read first too).
+    let downloaded: BTreeSet<&str> = plan
         .iter()
-        .filter(|l| {
-            todo.iter()
-                .find(|(t, _)| t.path == l.path)
-                .is_none_or(|(_, f)| *f == Fetch::Download)
-        })
-        .map(|l| l.path.as_str())
+        .filter(|(_, f)| *f == Fetch::Download)
+        .map(|(l, _)| l.path.as_str())
         .collect();
-    let bytes = listing
-        .layers
+    let skipped = plan.len() - downloaded.len();
+    let bytes = plan
         .iter()
-        .filter(|l| downloaded.contains(l.path.as_str()))
-        .map(|l| l.size)
+        .filter(|(_, f)| *f == Fetch::Download)
+        .map(|(l, _)| l.size)
         .sum();
     let attached = attached_bundles(client, from, listing, &root, &downloaded, gate.is_some())?;
     staging.place(durable)?;
