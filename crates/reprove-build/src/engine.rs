@@ -265,6 +265,15 @@ impl CliEngine {
         })
     }
 
+    /// The engine failed to do `action`.
+    pub(crate) fn failed(&self, action: &'static str, detail: String) -> BuildError {
+        BuildError::Engine {
+            engine: self.kind.program(),
+            action,
+            detail,
+        }
+    }
+
     pub(crate) fn command(&self) -> Command {
         let mut c = Command::new(&self.program);
         c.stdin(Stdio::null());
@@ -276,17 +285,10 @@ impl CliEngine {
             .command()
             .args(args)
             .output()
-            .map_err(|e| BuildError::Engine {
-                engine: self.kind.program(),
-                action,
-                detail: e.to_string(),
-            })?;
+            .map_err(|e| self.failed(action, e.to_string()))?;
         if !out.status.success() {
-            return Err(BuildError::Engine {
-                engine: self.kind.program(),
-                action,
-                detail: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-            });
+            let detail = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+            return Err(self.failed(action, detail));
         }
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
     }
@@ -523,8 +525,6 @@ impl CliEngine {
     /// read-only root with a writable `/tmp`, the owner's labels, hostname, no new privileges,
     /// limits.
     pub(crate) fn container_options(&self, spec: &Job, cmd: &mut Command) {
-        let deadline_unix = reprove_source::unix_now()
-            .saturating_add(i64::try_from(spec.timeout.as_secs()).unwrap_or(i64::MAX));
         cmd.args(["--name", &spec.name]);
         // Only a fetch has a network; a build has none, whatever else it asks.
         match &spec.kind {
@@ -539,15 +539,7 @@ impl CliEngine {
             JobKind::Fetch { network: None, .. } => {}
         }
         cmd.arg("--read-only");
-        cmd.arg("--label")
-            .arg(format!("{}={}", crate::owner::OWNER_LABEL, spec.owner));
-        cmd.arg("--label").arg(format!(
-            "{}={}",
-            crate::owner::LOCK_LABEL,
-            spec.owner_lock.display()
-        ));
-        cmd.arg("--label")
-            .arg(format!("{}={deadline_unix}", crate::owner::DEADLINE_LABEL));
+        cmd.args(owner_labels(spec, spec.timeout));
         cmd.args(["--tmpfs", "/tmp:rw,exec,mode=1777"]);
         cmd.args(["--hostname", &spec.hostname]);
         cmd.args(["--security-opt", "no-new-privileges"]);
@@ -690,6 +682,22 @@ impl CliEngine {
             Ok(end)
         })
     }
+}
+
+/// The `--label` arguments that tie what a job makes (its container, volumes, helpers) to the
+/// run that owns it — its id, its lock file, and the deadline `lifetime` from now — so a later
+/// run can tell an abandoned one from a live one ([`crate::owner`]).
+pub(crate) fn owner_labels(job: &Job, lifetime: Duration) -> Vec<String> {
+    let deadline = reprove_source::unix_now()
+        .saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX));
+    vec![
+        "--label".into(),
+        format!("{}={}", crate::owner::OWNER_LABEL, job.owner),
+        "--label".into(),
+        format!("{}={}", crate::owner::LOCK_LABEL, job.owner_lock.display()),
+        "--label".into(),
+        format!("{}={deadline}", crate::owner::DEADLINE_LABEL),
+    ]
 }
 
 /// The daemon's address and the CLI's context, from the engine's own variables (and docker's

@@ -139,6 +139,26 @@ impl CliEngine {
         c
     }
 
+    /// The CLI started with `args` and the given stdin and stdout, its stderr read on a thread
+    /// of its own ([`stderr_text`]).
+    fn spawn(
+        &self,
+        args: &[&str],
+        stdin: Stdio,
+        stdout: Stdio,
+        action: &'static str,
+    ) -> Result<(std::process::Child, std::thread::JoinHandle<String>), BuildError> {
+        let mut child = Command::new(&self.program)
+            .args(args)
+            .stdin(stdin)
+            .stdout(stdout)
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| self.failed(action, e.to_string()))?;
+        let err = stderr_text(&mut child);
+        Ok((child, err))
+    }
+
     /// Runs the CLI with `args`, its stdin fed by `feed` (its stderr read on a thread of its
     /// own, so neither pipe blocks the other).
     fn fed(
@@ -147,20 +167,9 @@ impl CliEngine {
         action: &'static str,
         feed: impl FnOnce(&mut dyn Write) -> Result<(), BuildError>,
     ) -> Result<(), BuildError> {
-        let fail = |detail: String| BuildError::Engine {
-            engine: self.kind.program(),
-            action,
-            detail,
-        };
-        let mut child = Command::new(&self.program)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| fail(e.to_string()))?;
+        let fail = |detail: String| self.failed(action, detail);
+        let (mut child, err_reader) = self.spawn(args, Stdio::piped(), Stdio::null(), action)?;
         let stdin = child.stdin.take();
-        let err_reader = stderr_text(&mut child);
         let fed = match stdin {
             Some(mut w) => {
                 let r = feed(&mut w);
@@ -191,19 +200,8 @@ impl CliEngine {
         deadline: Instant,
         read: impl FnOnce(&mut dyn Read) -> Result<(), BuildError>,
     ) -> Result<(), BuildError> {
-        let fail = |detail: String| BuildError::Engine {
-            engine: self.kind.program(),
-            action,
-            detail,
-        };
-        let mut child = Command::new(&self.program)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| fail(e.to_string()))?;
-        let err_reader = stderr_text(&mut child);
+        let fail = |detail: String| self.failed(action, detail);
+        let (mut child, err_reader) = self.spawn(args, Stdio::null(), Stdio::piped(), action)?;
         // What the job left is read under a deadline: a build must not keep this machine
         // reading its tree for ever (a sparse file costs it nothing).
         let (done, finished) = std::sync::mpsc::channel::<()>();
@@ -259,22 +257,6 @@ impl CliEngine {
         now.checked_add(job.timeout).unwrap_or(now)
     }
 
-    /// The owner's labels, for a volume or a helper container, so a killed run's leftovers
-    /// are swept by the next run ([`crate::owner`]).
-    fn owner_labels(job: &Job) -> Vec<String> {
-        let deadline = reprove_source::unix_now().saturating_add(
-            i64::try_from(job.timeout.as_secs().saturating_mul(2)).unwrap_or(i64::MAX),
-        );
-        vec![
-            "--label".into(),
-            format!("{}={}", crate::owner::OWNER_LABEL, job.owner),
-            "--label".into(),
-            format!("{}={}", crate::owner::LOCK_LABEL, job.owner_lock.display()),
-            "--label".into(),
-            format!("{}={deadline}", crate::owner::DEADLINE_LABEL),
-        ]
-    }
-
     /// Runs `job` with its files copied in and out ([`Transfer::Copy`](crate::Transfer)).
     pub(crate) fn run_copied(
         &self,
@@ -291,7 +273,9 @@ impl CliEngine {
             containers: Vec::new(),
             volumes: Vec::new(),
         };
-        let labels = Self::owner_labels(job);
+        // Volumes and helpers outlive the job's own run by its timeout again: the copies in and
+        // out take time too.
+        let labels = crate::engine::owner_labels(job, job.timeout.saturating_mul(2));
         let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
         // Every volume is named and labelled (a killed run's are swept), and mounted
         // `nocopy`: a new volume would otherwise start with what the image holds at its path,
@@ -383,17 +367,13 @@ impl CliEngine {
             _ => None,
         };
         self.job_command(job, &mut cmd);
-        let created = cmd.output().map_err(|e| BuildError::Engine {
-            engine: self.kind.program(),
-            action: "create the job's container",
-            detail: e.to_string(),
-        })?;
+        let action = "create the job's container";
+        let created = cmd
+            .output()
+            .map_err(|e| self.failed(action, e.to_string()))?;
         if !created.status.success() {
-            return Err(BuildError::Engine {
-                engine: self.kind.program(),
-                action: "create the job's container",
-                detail: String::from_utf8_lossy(&created.stderr).trim().to_owned(),
-            });
+            let detail = String::from_utf8_lossy(&created.stderr).trim().to_owned();
+            return Err(self.failed(action, detail));
         }
         made.containers.push(job.name.clone());
         if let Some((folder, file, bytes)) = ca_bundle {
