@@ -221,24 +221,18 @@ pub(crate) fn read_engine_tar(
             // A symbolic link, a device: not an output, whatever its name. A hard link is a
             // second name of a file sent earlier (cargo links `target/release/rg` to
             // `deps/rg-…`): when that name is wanted, the caller fetches it by name.
-            let raw = match long_name.take() {
-                Some(bytes) => bytes,
-                None => entry.path_bytes().into_owned(),
-            };
+            let raw = long_name
+                .take()
+                .unwrap_or_else(|| entry.path_bytes().into_owned());
             if kind == tar::EntryType::Link
                 && let Ok(text) = String::from_utf8(raw)
+                && let Some(rel) = plain_path(&text)
+                && !skip(rel)
             {
-                let rel = text.trim_end_matches('/');
-                let plain = !rel.is_empty()
-                    && rel
-                        .split('/')
-                        .all(|c| !c.is_empty() && c != "." && c != "..");
-                if plain && !skip(rel) {
-                    if links.len() >= MAX_OUTPUT_FILES {
-                        return Err(bad(format!("more than {MAX_OUTPUT_FILES} hard links")));
-                    }
-                    links.push(rel.to_owned());
+                if links.len() >= MAX_OUTPUT_FILES {
+                    return Err(bad(format!("more than {MAX_OUTPUT_FILES} hard links")));
                 }
+                links.push(rel.to_owned());
             }
             std::io::copy(&mut entry, &mut std::io::sink()).map_err(io(dest))?;
             continue;
@@ -247,19 +241,13 @@ pub(crate) fn read_engine_tar(
             let shown = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
             return Err(bad(format!("`{shown}` is not a regular file")));
         }
-        let raw = match long_name.take() {
-            Some(bytes) => bytes,
-            None => entry.path_bytes().into_owned(),
-        };
+        let raw = long_name
+            .take()
+            .unwrap_or_else(|| entry.path_bytes().into_owned());
         let text =
             String::from_utf8(raw).map_err(|_| bad("a file name that is not UTF-8".into()))?;
-        let rel = text.trim_end_matches('/');
-        let plain = !rel.is_empty()
-            && rel
-                .split('/')
-                .all(|c| !c.is_empty() && c != "." && c != ".." && c.len() <= 255);
-        let one_part = !rel.contains('/');
-        if !plain || (shape == Shape::Flat && !one_part) {
+        let Some(rel) = plain_path(&text).filter(|r| shape != Shape::Flat || !r.contains('/'))
+        else {
             return Err(bad(format!(
                 "`{text}` is not a plain {}",
                 if shape == Shape::Flat {
@@ -268,7 +256,7 @@ pub(crate) fn read_engine_tar(
                     "relative path"
                 }
             )));
-        }
+        };
         // No control characters: a newline in a path could forge a line of the store's
         // `sha256sum` listing, and no tool writes one.
         if rel.chars().any(char::is_control) {
@@ -378,6 +366,17 @@ pub(crate) fn read_engine_tar(
         });
     }
     Ok(TarRead { skipped, links })
+}
+
+/// A member's name without its trailing `/`, when it is a plain relative path: parts neither
+/// empty, `.`, `..` nor longer than a file name can be.
+fn plain_path(text: &str) -> Option<&str> {
+    let rel = text.trim_end_matches('/');
+    let plain = !rel.is_empty()
+        && rel
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != ".." && c.len() <= 255);
+    plain.then_some(rel)
 }
 
 /// What [`read_engine_tar`] passed over.
