@@ -10,6 +10,7 @@ mod ci_templates;
 mod conformance;
 mod fetch;
 mod help;
+mod image_release;
 mod images;
 mod init;
 mod keyless;

@@ -411,6 +411,7 @@ fn provenance_statement() -> Result<Vec<u8>> {
         )]
         .into(),
         comparison: Vec::new(),
+        images: Vec::new(),
         variations: None,
         explanations: Vec::new(),
         verdict: reprove_build::RebuildVerdict::Reproducible,

@@ -14,6 +14,7 @@ pub mod equivalence;
 mod explain;
 mod export;
 mod fetch;
+pub mod image;
 pub mod owner;
 mod proxy;
 mod rebuild;

@@ -29,6 +29,9 @@ pub struct Options {
     pub recipe: Option<(Recipe, ExternalRecipe)>,
     /// What the rebuilt artifacts are compared with.
     pub published: Option<Published>,
+    /// Container images the release publishes, compared with the OCI layouts among the
+    /// rebuilt outputs ([`crate::image`]).
+    pub images: Vec<crate::image::PublishedImage>,
     /// Build a second time under varied conditions.
     pub variations: bool,
     /// Keep the build log, rebuilt artifacts and reports here (created; must not exist).
@@ -143,6 +146,9 @@ pub struct RebuildReport {
     pub artifacts: BTreeMap<String, ArtifactDigest>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub comparison: Vec<Comparison>,
+    /// Published container images against the rebuilt OCI layouts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<crate::image::ImageComparison>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variations: Option<VariationReport>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -158,6 +164,16 @@ impl RebuildReport {
             RebuildVerdict::Equivalent => self.unaccepted_normalizations().is_empty(),
             RebuildVerdict::Reproducible | RebuildVerdict::Built => true,
         }
+    }
+
+    /// The rebuilt outputs that carried a published image and are not published files
+    /// themselves: not release files, so not provenance subjects.
+    pub fn image_carriers(&self) -> std::collections::BTreeSet<&str> {
+        self.images
+            .iter()
+            .filter_map(|i| i.rebuilt_in.as_deref())
+            .filter(|n| !self.comparison.iter().any(|c| c.name == *n))
+            .collect()
     }
 
     /// Every normalization some artifact needed to be equivalent, sorted.
@@ -449,11 +465,23 @@ pub fn rebuild_at(
     // The published set is read before anything is built: an empty or odd folder is refused
     // (exit 2) with nothing written. Read once: the rebuild takes the digests from here.
     let mut opts = opts.clone();
-    if let Some(p) = &opts.published {
-        opts.published = Some(Published::Digests(published(p)?));
+    if let Some(set) = published_files(&opts)? {
+        opts.published = Some(Published::Digests(set));
     }
     let engine = CliEngine::detect(opts.engine)?;
     rebuild_with(&engine, repo, info, recipe, &opts, progress)
+}
+
+/// The published files by name. No files at all is refused — a comparison with nothing proves
+/// nothing — unless images are published: then every rebuilt file is compared with none, and
+/// one the release does not publish is `extra`.
+fn published_files(opts: &Options) -> Result<Option<BTreeMap<String, ArtifactDigest>>, BuildError> {
+    match &opts.published {
+        Some(Published::Digests(m)) if m.is_empty() && !opts.images.is_empty() => {
+            Ok(Some(BTreeMap::new()))
+        }
+        p => p.as_ref().map(published).transpose(),
+    }
 }
 
 /// Rebuilds on the given engine (the pipeline's tests hand it a fake one).
@@ -466,7 +494,7 @@ pub fn rebuild_with(
     progress: &dyn Fn(&str),
 ) -> Result<RebuildReport, BuildError> {
     let tag = &info.name;
-    let published_set = opts.published.as_ref().map(published).transpose()?;
+    let published_set = published_files(opts)?;
     let engine_version = engine.version()?;
     let engine_site = engine.site();
     progress(&format!("pulling {} by digest", recipe.image));
@@ -585,6 +613,7 @@ pub fn rebuild_with(
             finished_on: rfc3339_utc(unix_now()),
             artifacts,
             comparison,
+            images: Vec::new(),
             variations,
             explanations,
             verdict,
@@ -706,9 +735,17 @@ pub fn rebuild_with(
         };
 
         let mut explanations = Vec::new();
+        // Published images first: the layouts that carry them are not extra files.
+        let (images, carriers) = if opts.images.is_empty() {
+            (Vec::new(), std::collections::BTreeSet::new())
+        } else {
+            progress("comparing the published images with the rebuilt OCI layouts");
+            crate::image::compare_images(&opts.images, &build.artifacts)?
+        };
         let comparison = match &published_set {
             Some(published) => {
                 let mut cmp = compare(published, &build.artifacts);
+                cmp.retain(|c| !(c.verdict == Verdict::Extra && carriers.contains(&c.name)));
                 crate::compare::settle_equivalence(&mut cmp);
                 for c in cmp
                     .iter()
@@ -730,13 +767,14 @@ pub fn rebuild_with(
             .is_some_and(|(v, _, _)| !v.changed.is_empty());
         let compare_failed = comparison
             .iter()
-            .any(|c| !matches!(c.verdict, Verdict::Match | Verdict::Equivalent));
+            .any(|c| !matches!(c.verdict, Verdict::Match | Verdict::Equivalent))
+            || images.iter().any(|i| i.verdict != Verdict::Match);
         let equivalent = comparison.iter().any(|c| c.verdict == Verdict::Equivalent);
         let verdict = if compare_failed || variation_failed {
             RebuildVerdict::NotReproducible
         } else if equivalent {
             RebuildVerdict::Equivalent
-        } else if opts.published.is_some() || opts.variations {
+        } else if opts.published.is_some() || !opts.images.is_empty() || opts.variations {
             RebuildVerdict::Reproducible
         } else {
             RebuildVerdict::Built
@@ -754,13 +792,14 @@ pub fn rebuild_with(
             None => (None, Vec::new()),
         };
         explanations.extend(vexpl);
-        let report = report(
+        let mut report = report(
             build.artifacts.clone(),
             comparison,
             variations,
             explanations,
             verdict,
         );
+        report.images = images;
         if opts.keep.is_some() {
             copy_artifacts(&report.artifacts, &staging.path().join(KEPT_ARTIFACTS))?;
         }

@@ -574,3 +574,53 @@ impl SigningArgs {
         Ok(Box::new(signer))
     }
 }
+
+/// One `--artifacts` value: a folder of published files, or a published container image
+/// (`oci://REGISTRY/REPOSITORY@sha256:…`, or `:TAG` where only resolving it is asked).
+#[derive(Debug, Clone)]
+pub enum PublishedArg {
+    Folder(PathBuf),
+    Image(reprove_release::image::ImageArtifact),
+}
+
+impl std::str::FromStr for PublishedArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if reprove_release::image::ImageArtifact::is_image(s) {
+            s.parse()
+                .map(PublishedArg::Image)
+                .map_err(|e: reprove_release::ReleaseError| e.to_string())
+        } else {
+            Ok(PublishedArg::Folder(PathBuf::from(s)))
+        }
+    }
+}
+
+/// The `--artifacts` values split: at most one folder, any number of images (each once).
+pub fn split_published(
+    values: &[PublishedArg],
+) -> Result<(Option<PathBuf>, Vec<reprove_release::image::ImageArtifact>)> {
+    let mut folder = None;
+    let mut images: Vec<reprove_release::image::ImageArtifact> = Vec::new();
+    for v in values {
+        match v {
+            PublishedArg::Folder(p) => {
+                if let Some(first) = folder.replace(p.clone()) {
+                    anyhow::bail!(
+                        "--artifacts names two folders (`{}` and `{}`): the published files are one flat folder",
+                        first.display(),
+                        p.display()
+                    );
+                }
+            }
+            PublishedArg::Image(i) => {
+                if images.contains(i) {
+                    anyhow::bail!("--artifacts names `{i}` twice");
+                }
+                images.push(i.clone());
+            }
+        }
+    }
+    Ok((folder, images))
+}

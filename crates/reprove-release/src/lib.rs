@@ -6,11 +6,13 @@
 //! - [`provenance`]: SLSA provenance v1 from a [`reprove_build::RebuildReport`].
 //! - [`verify`]: `reprove verify` — every check with a stable id, k-of-n rebuilders, the VSA.
 //! - [`status`]: `reprove status` — every release tag with the state its evidence proves.
+//! - [`image`]: container images as release artifacts, resolved by digest from their registry.
 //! - [`registry`]: evidence as OCI artifacts — push, pull, the releases a repository holds.
 //! - [`baseline_file`]: a baseline file named on the command line, read and verified.
 
 pub mod baseline_file;
 pub mod evidence;
+pub mod image;
 pub mod pipeline;
 pub mod provenance;
 pub mod registry;
@@ -102,6 +104,22 @@ pub enum ReleaseError {
     NotReproducible { tag: String },
     #[error("the rebuild of `{tag}` produced no artifacts to attest")]
     NoArtifacts { tag: String },
+    #[error(
+        "nothing published to release: give --artifacts DIR, or an image `oci://REGISTRY/REPOSITORY@sha256:…`"
+    )]
+    NothingPublished,
+    #[error("`{image}` is among the published images twice")]
+    ImageTwice { image: String },
+    #[error("`{location}` is not an image: {reason}")]
+    BadImage { location: String, reason: String },
+    #[error(
+        "`{image}` names no digest: a release attests an image by digest (`oci://REGISTRY/REPOSITORY@sha256:…`), never by a tag that can move"
+    )]
+    ImageNotPinned { image: String },
+    #[error("`{image}` is not in its registry")]
+    ImageNotFound { image: String },
+    #[error("`{image}` is served as `{media_type}`, not an image manifest or index")]
+    NotAnImage { image: String, media_type: String },
     #[error("failed to sign a statement of the evidence")]
     Statement {
         #[source]

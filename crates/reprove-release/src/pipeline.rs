@@ -27,8 +27,11 @@ pub enum Stage {
 
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The published artifacts: a flat directory.
-    pub artifacts: PathBuf,
+    /// The published files: a flat directory (`None`: the release publishes images only).
+    pub artifacts: Option<PathBuf>,
+    /// The published container images, resolved by digest from their registry
+    /// ([`crate::image::resolve`]).
+    pub images: Vec<reprove_build::image::PublishedImage>,
     /// The evidence folder to create.
     pub evidence: PathBuf,
     /// Replace an existing evidence folder.
@@ -111,12 +114,14 @@ fn adopt_rebuild(
     }
     // Only what differs is evidence of the difference: a matching artifact is the published
     // file again.
+    // An OCI layout that carried a matching image is the published image again.
     let matching: Vec<String> = report
         .map(|r| {
             r.comparison
                 .iter()
                 .filter(|c| c.verdict == Verdict::Match)
                 .map(|c| c.name.clone())
+                .chain(r.image_carriers().into_iter().map(str::to_owned))
                 .collect()
         })
         .unwrap_or_default();
@@ -199,7 +204,41 @@ pub(crate) fn rebuild_failures(report: &RebuildReport) -> Vec<String> {
             )),
         }
     }
+    for i in &report.images {
+        let name = i.image.subject_name();
+        match i.verdict {
+            Verdict::Match => {}
+            Verdict::Missing => out.push(format!(
+                "rebuild: the image `{name}` is published but no rebuilt output is an OCI image layout{}",
+                reasons(&i.reasons)
+            )),
+            _ => out.push(format!(
+                "rebuild: the image `{name}` is not in the rebuilt OCI layouts (they hold {}){}",
+                if i.rebuilt.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    i.rebuilt
+                        .iter()
+                        .map(|(file, tops)| {
+                            let tops: Vec<String> = tops.iter().map(|d| format!("`{d}`")).collect();
+                            format!("`{file}`: {}", if tops.is_empty() { "no image".to_owned() } else { tops.join(", ") })
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                },
+                reasons(&i.reasons)
+            )),
+        }
+    }
     out
+}
+
+fn reasons(list: &[String]) -> String {
+    if list.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", list.join("; "))
+    }
 }
 
 /// Runs the whole pipeline for `tag` on the local docker or podman engine.
@@ -226,15 +265,27 @@ pub fn release_with(
 ) -> Result<Released, ReleaseError> {
     // The published files, hashed once, before anything is written: an empty folder, or one
     // holding anything but regular files, cannot be released (exit 2, nothing written).
-    let published =
-        reprove_build::published_folder(&opts.artifacts).map_err(|source| match source {
+    let published = match &opts.artifacts {
+        Some(dir) => reprove_build::published_folder(dir).map_err(|source| match source {
             BuildError::Published { path, source } => ReleaseError::Artifacts { path, source },
             other => ReleaseError::Rebuild { source: other },
-        })?;
-    let digests: std::collections::BTreeMap<String, String> = published
+        })?,
+        None if !opts.images.is_empty() => Default::default(),
+        None => return Err(ReleaseError::NothingPublished),
+    };
+    // The baseline's subjects: the files, then each image (and an index's manifests) by
+    // `REPOSITORY@sha256:…` — the same names and digests the provenance gives them.
+    let mut digests: std::collections::BTreeMap<String, String> = published
         .iter()
         .map(|(n, a)| (n.clone(), a.sha256.clone()))
         .collect();
+    for i in &opts.images {
+        for (name, d) in i.subjects() {
+            if digests.insert(name.clone(), d.hex()).is_some() {
+                return Err(ReleaseError::ImageTwice { image: name });
+            }
+        }
+    }
     let staging = Staging::create(&opts.evidence, opts.force)?;
     let mut failures = Vec::new();
 
@@ -336,6 +387,7 @@ pub fn release_with(
                 .map(|o| (o.recipe.clone(), o.external.clone())),
             engine: opts.engine,
             published: Some(reprove_build::Published::Digests(published)),
+            images: opts.images.clone(),
             variations: false,
             keep: Some(work.clone()),
             fetch: opts.fetch.clone(),

@@ -262,9 +262,14 @@ pub fn statement(
         .filter(|c| c.verdict == reprove_build::Verdict::Equivalent)
         .filter_map(|c| Some((c.name.as_str(), c.published.as_ref()?.sha256.as_str())))
         .collect();
-    let subject: Vec<ResourceDescriptor> = report
+    // An OCI layout that only carried a published image is not a release file; the image is
+    // the subject, by its manifest digest (and an index's manifests each by theirs), named
+    // `REPOSITORY@sha256:…` with its media type.
+    let carriers = report.image_carriers();
+    let mut subject: Vec<ResourceDescriptor> = report
         .artifacts
         .iter()
+        .filter(|(name, _)| !carriers.contains(name.as_str()))
         .map(|(name, a)| {
             let sha = published_of
                 .get(name.as_str())
@@ -273,6 +278,19 @@ pub fn statement(
             ResourceDescriptor::named(name.clone(), "sha256", sha)
         })
         .collect();
+    for i in report
+        .images
+        .iter()
+        .filter(|i| i.verdict == reprove_build::Verdict::Match)
+    {
+        let media = std::iter::once(&i.image.media_type)
+            .chain(i.image.children.iter().map(|c| &c.media_type));
+        for ((name, digest), media) in i.image.subjects().into_iter().zip(media) {
+            let mut d = ResourceDescriptor::named(name, "sha256", &digest.hex());
+            d.media_type = Some(media.clone()).filter(|m| !m.is_empty());
+            subject.push(d);
+        }
+    }
     let equivalence: Vec<Value> = report
         .comparison
         .iter()

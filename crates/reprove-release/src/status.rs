@@ -184,6 +184,7 @@ fn one(tag: &str, commit: &str, opts: &Options) -> ReleaseStatus {
         tag: tag_parsed,
         evidence: dir.clone(),
         artifacts: verify::Artifacts::NotChecked,
+        published_images: None,
         signers: opts.signers.clone(),
         rebuilders: Vec::new(),
         require: 1,

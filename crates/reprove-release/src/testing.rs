@@ -74,6 +74,7 @@ pub fn synthetic_report(
             .map(|(n, a)| (n, ArtifactDigest { path: None, ..a }))
             .collect(),
         comparison: Vec::new(),
+        images: Vec::new(),
         variations: None,
         explanations: Vec::new(),
         verdict: RebuildVerdict::Reproducible,

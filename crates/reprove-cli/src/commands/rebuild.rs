@@ -347,6 +347,7 @@ pub fn run(dir: &Path, args: RebuildArgs) -> Result<Outcome> {
             .artifacts
             .as_deref()
             .map(reprove_build::Published::from_path),
+        images: Vec::new(),
         variations: args.variations,
         keep: args.keep,
         fetch: args.fetch.options()?,

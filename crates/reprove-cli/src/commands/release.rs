@@ -19,14 +19,16 @@ use crate::output::{note, stdout_text};
 /// (nothing is written).
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  reprove release v1.4.0 --artifacts dist/ --key release.key\n  reprove release v1.4.0 --artifacts dist/ --key release.key --fetch-network host\n  reprove release v1.0.0 --artifacts dist/ --key release.key --recipe reprove.toml\n  reprove release v1.4.0 --artifacts dist/ --keyless   # in CI, with an OIDC identity"
+    after_help = "Examples:\n  reprove release v1.4.0 --artifacts dist/ --key release.key\n  reprove release v1.4.0 --artifacts dist/ --key release.key --fetch-network host\n  reprove release v2.0.0 --artifacts oci://ghcr.io/acme/app@sha256:… --key release.key\n  reprove release v1.0.0 --artifacts dist/ --key release.key --recipe reprove.toml\n  reprove release v1.4.0 --artifacts dist/ --keyless   # in CI, with an OIDC identity"
 )]
 pub struct ReleaseArgs {
     /// The release tag.
     tag: Tag,
-    /// The published artifacts (a flat folder).
-    #[arg(long, value_name = "DIR")]
-    artifacts: PathBuf,
+    /// What the release publishes: a flat folder of files, and/or container images by digest,
+    /// oci://REGISTRY/REPOSITORY@sha256:… (repeatable). An image is reproduced when an OCI
+    /// image layout among the rebuilt outputs holds it, blob for blob.
+    #[arg(long, value_name = "DIR|OCI", required = true)]
+    artifacts: Vec<crate::args::PublishedArg>,
     /// Who signs the baseline, the provenance and the index.
     #[command(flatten)]
     signing: crate::args::SigningArgs,
@@ -50,8 +52,9 @@ pub struct ReleaseArgs {
     /// then also replaces other evidence under that tag.
     #[arg(long, value_name = "OCI")]
     push: Option<reprove_release::registry::EvidenceRepo>,
-    /// A registry (host:port) reached over plain HTTP; loopback registries always are (repeatable).
-    #[arg(long = "insecure-registry", value_name = "HOST", requires = "push")]
+    /// A registry (host:port) reached over plain HTTP, for --push and the published images;
+    /// loopback registries always are (repeatable).
+    #[arg(long = "insecure-registry", value_name = "HOST")]
     insecure_registry: Vec<String>,
 }
 
@@ -99,6 +102,16 @@ pub fn run(dir: &Path, args: ReleaseArgs) -> Result<Outcome> {
         );
     }
     let recipe = args.recipe.read(&repo)?;
+    // The published images, read from their registries by digest before anything is built.
+    let (folder, image_args) = crate::args::split_published(&args.artifacts)?;
+    let mut images = Vec::new();
+    if !image_args.is_empty() {
+        let client = super::registry::client(&args.insecure_registry)?;
+        for i in &image_args {
+            images.push(reprove_release::image::resolve(&client, i)?);
+        }
+        super::registry::client_notes(&client);
+    }
     // The registry before the hour of building: a wrong location or credentials file is a
     // usage mistake to say at once.
     let push = match &args.push {
@@ -114,7 +127,8 @@ pub fn run(dir: &Path, args: ReleaseArgs) -> Result<Outcome> {
     // The password is asked (or the identity token found) before any work.
     let key = args.signing.signer()?;
     let opts = reprove_release::pipeline::Options {
-        artifacts: args.artifacts,
+        artifacts: folder,
+        images,
         evidence: evidence_dir.clone(),
         force: args.force,
         engine: args.engine.choice(),

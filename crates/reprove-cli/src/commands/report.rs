@@ -130,6 +130,7 @@ pub fn run(dir: &Path, args: ReportArgs) -> Result<Outcome> {
             Some(dir) => reprove_release::verify::Artifacts::Folder(dir.clone()),
             None => reprove_release::verify::Artifacts::NotChecked,
         },
+        published_images: None,
         signers: signers.clone(),
         rebuilders: Vec::new(),
         require: 1,

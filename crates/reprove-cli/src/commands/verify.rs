@@ -20,7 +20,7 @@ use crate::output::{note, stdout, stdout_text};
 /// 1 a check failed, 2 a check could not run.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  reprove verify v1.4.0 --artifacts dist/ --key release.pub\n  reprove verify v1.4.0 --no-artifacts --key release.pub --format junit > verify.xml\n  reprove verify v1.4.0 --artifacts dist/ --key release.pub --check-images --rebuild\n  reprove verify v1.4.0 --artifacts dist/ --certificate-identity-regexp 'https://github\\.com/acme/app/\\.github/workflows/release\\.yml@refs/heads/main' --certificate-oidc-issuer https://token.actions.githubusercontent.com --junit verify.xml --summary \"$GITHUB_STEP_SUMMARY\""
+    after_help = "Examples:\n  reprove verify v1.4.0 --artifacts dist/ --key release.pub\n  reprove verify v1.4.0 --no-artifacts --key release.pub --format junit > verify.xml\n  reprove verify v1.4.0 --artifacts dist/ --key release.pub --check-images --rebuild\n  reprove verify v2.0.0 --artifacts oci://ghcr.io/acme/app:2.0.0 --key release.pub\n  reprove verify v1.4.0 --artifacts dist/ --certificate-identity-regexp 'https://github\\.com/acme/app/\\.github/workflows/release\\.yml@refs/heads/main' --certificate-oidc-issuer https://token.actions.githubusercontent.com --junit verify.xml --summary \"$GITHUB_STEP_SUMMARY\""
 )]
 pub struct VerifyArgs {
     /// The release tag: the signed baseline, provenance and index must name it.
@@ -34,10 +34,12 @@ pub struct VerifyArgs {
     /// it from a registry first (default: evidence/<tag> in the repository).
     #[arg(long, value_name = "DIR|OCI")]
     evidence: Option<reprove_release::registry::EvidenceSource>,
-    /// The published artifacts: the folder of downloaded files, whose bytes are hashed.
-    /// Every entry counts: a file no subject names, a subfolder or a symlink fails.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["artifact", "no_artifacts"])]
-    artifacts: Option<PathBuf>,
+    /// The published artifacts: the folder of downloaded files, whose bytes are hashed —
+    /// every entry counts: a file no subject names, a subfolder or a symlink fails — and/or
+    /// container images, oci://REGISTRY/REPOSITORY:TAG or @sha256:…, resolved in their
+    /// registry now: the digest served must be an attested one (repeatable).
+    #[arg(long, value_name = "DIR|OCI", conflicts_with_all = ["artifact", "no_artifacts"])]
+    artifacts: Vec<crate::args::PublishedArg>,
     /// One published file to check against the subject of its name (repeatable); the
     /// release's other artifacts are then not required.
     #[arg(
@@ -236,10 +238,22 @@ pub fn run(dir: &Path, args: VerifyArgs) -> Result<Outcome> {
     let evidence_dir = evidence.dir.clone();
     // Which published bytes are compared: saying none is a choice the verdict reports, never
     // a default.
-    let artifacts = match (&args.artifacts, args.artifact.is_empty(), args.no_artifacts) {
+    let (folder, image_args) = crate::args::split_published(&args.artifacts)?;
+    let published_images = if image_args.is_empty() {
+        None
+    } else {
+        Some(reprove_release::verify::PublishedImages {
+            client: super::registry::client(&args.online.insecure_registry)?,
+            images: image_args,
+        })
+    };
+    let artifacts = match (&folder, args.artifact.is_empty(), args.no_artifacts) {
         (Some(dir), _, _) => reprove_release::verify::Artifacts::Folder(dir.clone()),
         (None, false, _) => reprove_release::verify::Artifacts::Files(args.artifact.clone()),
         (None, true, true) => reprove_release::verify::Artifacts::NotChecked,
+        (None, true, false) if published_images.is_some() => {
+            reprove_release::verify::Artifacts::NotChecked
+        }
         (None, true, false) => bail!(
             "give --artifacts DIR (the downloaded release files), --artifact FILE (repeatable), or --no-artifacts to verify the evidence alone"
         ),
@@ -266,6 +280,7 @@ pub fn run(dir: &Path, args: VerifyArgs) -> Result<Outcome> {
         tag: tag.clone(),
         evidence: evidence_dir,
         artifacts,
+        published_images,
         signers,
         rebuilders,
         require: args.require,
@@ -288,6 +303,9 @@ pub fn run(dir: &Path, args: VerifyArgs) -> Result<Outcome> {
         for n in ic.client.notes() {
             note(&format!("note: {n}"));
         }
+    }
+    if let Some(pi) = &opts.published_images {
+        super::registry::client_notes(&pi.client);
     }
     let summary = reprove_release::verify::summary(&report, args.require, rfc3339_utc(unix_now()));
     let signed_summary = match &vsa_key {

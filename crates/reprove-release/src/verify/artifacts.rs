@@ -5,6 +5,12 @@
 //! `unattested-artifact`, never skipped. Single files (`--artifact FILE`, as slsa-verifier's
 //! `--artifact-path`) are each matched to the subject of their name; the release's other
 //! subjects are then not required.
+//!
+//! Images (`--artifacts oci://REGISTRY/REPOSITORY:TAG` or `@sha256:…`) are resolved in their
+//! registry now, and the digest served must be one an image subject attests
+//! (`REPOSITORY@sha256:…`, [`reprove_build::image`]); a tag that moved to other bytes is an
+//! `unattested-artifact`, an image gone from its registry a `missing-artifact`. Image subjects
+//! are never looked for among files.
 
 use super::codes::found;
 use std::collections::BTreeMap;
@@ -28,12 +34,127 @@ pub enum Artifacts {
     NotChecked,
 }
 
-/// Runs the check; also returns the names of the subjects whose bytes were compared.
+/// Published images to resolve and compare with the image subjects.
+#[derive(Debug)]
+pub struct PublishedImages {
+    pub client: reprove_oci::registry::RegistryClient,
+    pub images: Vec<crate::image::ImageArtifact>,
+}
+
+/// The subjects that name files (every subject not shaped as an image).
+fn file_subjects(provenance: &Value) -> BTreeMap<String, String> {
+    sha256_subjects(provenance)
+        .into_iter()
+        .filter(|(n, _)| !reprove_build::image::looks_like_image_subject(n))
+        .collect()
+}
+
+/// Runs the check over files and images; also returns the names of the subjects whose bytes
+/// were compared.
 pub(super) fn check(
     artifacts: &Artifacts,
+    images: Option<&PublishedImages>,
     provenance: Option<&Value>,
 ) -> (CheckResult, Vec<String>) {
-    let subjects = provenance.map(sha256_subjects);
+    let Some(images) = images.filter(|i| !i.images.is_empty()) else {
+        return check_files(artifacts, provenance);
+    };
+    let Some(p) = provenance else {
+        return check_files(artifacts, None);
+    };
+    let (mut findings, mut checked, mut ok) = match artifacts {
+        Artifacts::NotChecked => (Vec::new(), Vec::new(), Vec::new()),
+        a => {
+            let (r, c) = check_files(a, provenance);
+            match r.status {
+                CheckStatus::Pass => (Vec::new(), c, vec![r.detail]),
+                CheckStatus::Fail => (r.findings, c, Vec::new()),
+                _ => return (r, Vec::new()),
+            }
+        }
+    };
+    let attested: BTreeMap<String, String> = sha256_subjects(p)
+        .into_iter()
+        .filter_map(|(n, h)| {
+            reprove_build::image::parse_image_subject(&n, &h).map(|(_, d)| (d.to_string(), n))
+        })
+        .collect();
+    let mut images_ok = Vec::new();
+    for image in &images.images {
+        let shown = printable(&image.to_string());
+        let served = match image.fetch(&images.client) {
+            Ok(m) => m,
+            Err(crate::ReleaseError::ImageNotFound { .. }) => {
+                findings.push(
+                    found!(
+                        FindingCode::MissingArtifact,
+                        "`{shown}` is not in its registry"
+                    )
+                    .about(&image.to_string()),
+                );
+                continue;
+            }
+            Err(e) => {
+                return (
+                    CheckResult::new(
+                        ID,
+                        CheckStatus::Error,
+                        printable(&reprove_attest::verify::error_chain(&e)),
+                    ),
+                    Vec::new(),
+                );
+            }
+        };
+        let digest = served.digest.to_string();
+        match attested.get(&digest) {
+            Some(subject) => {
+                checked.push(subject.clone());
+                images_ok.push(format!("`{shown}` is `{digest}`"));
+            }
+            None => findings.push(
+                found!(
+                    FindingCode::UnattestedArtifact,
+                    "`{shown}` is served as `{digest}`, which no provenance subject attests{}",
+                    if attested.is_empty() {
+                        " (the provenance attests no image)".to_owned()
+                    } else {
+                        format!(
+                            " (attested: {})",
+                            attested
+                                .values()
+                                .map(|n| format!("`{}`", printable(n)))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    }
+                )
+                .about(&image.to_string())
+                .compared(
+                    attested.keys().cloned().collect::<Vec<_>>().join(" "),
+                    digest.clone(),
+                ),
+            ),
+        }
+    }
+    ok.push(format!(
+        "{} image(s) served as attested: {}",
+        images_ok.len(),
+        images_ok.join(", ")
+    ));
+    if matches!(artifacts, Artifacts::NotChecked) && !file_subjects(p).is_empty() {
+        ok.push("the attested files were not checked (give --artifacts DIR)".to_owned());
+    }
+    if !findings.is_empty() {
+        checked.clear();
+    }
+    (
+        CheckResult::from_findings(ID, findings, ok.join("; ")),
+        checked,
+    )
+}
+
+fn check_files(artifacts: &Artifacts, provenance: Option<&Value>) -> (CheckResult, Vec<String>) {
+    let subjects = provenance.map(file_subjects);
     match (artifacts, subjects) {
         (Artifacts::NotChecked, _) => (
             CheckResult::new(

@@ -445,6 +445,23 @@ pub(super) fn rebuild(
             );
         }
     };
+    // Image subjects (`REPOSITORY@sha256:…`) are compared with the rebuilt OCI layouts, the
+    // others with the rebuilt files by name.
+    let mut files = BTreeMap::new();
+    let mut images = Vec::new();
+    for (name, hex) in subjects {
+        match reprove_build::image::parse_image_subject(name, hex) {
+            Some((repository, digest)) => images.push(reprove_build::image::PublishedImage {
+                repository,
+                digest,
+                media_type: String::new(),
+                children: Vec::new(),
+            }),
+            None => {
+                files.insert(name.clone(), hex.clone());
+            }
+        }
+    }
     let opts = reprove_build::Options {
         // The evidence's recipe runs as what it is: from outside the release.
         recipe: b.external_recipe.as_ref().map(|e| {
@@ -459,7 +476,7 @@ pub(super) fn rebuild(
         engine: rc.engine,
         // The attested digests play the published set; the auditor's files beside them (when
         // given as a folder) let an equivalent artifact be compared after normalization.
-        published: Some(match reprove_build::Published::digests(subjects) {
+        published: Some(match reprove_build::Published::digests(&files) {
             reprove_build::Published::Digests(mut m) => {
                 if let Some(dir) = published_dir {
                     for (name, a) in m.iter_mut() {
@@ -470,6 +487,7 @@ pub(super) fn rebuild(
             }
             other => other,
         }),
+        images,
         variations: false,
         keep: None,
         fetch: rc.fetch.clone(),

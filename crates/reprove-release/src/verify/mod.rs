@@ -40,7 +40,7 @@ use serde_json::Value;
 use crate::evidence;
 use crate::provenance::ProvenanceView;
 
-pub use artifacts::Artifacts;
+pub use artifacts::{Artifacts, PublishedImages};
 pub use checks::{image_check_pub, normalize_source, tag_check};
 pub use codes::{FindingCode, finding};
 pub use index::{
@@ -233,6 +233,8 @@ pub struct Options<'a> {
     pub evidence: PathBuf,
     /// Which published bytes to check against the provenance subjects.
     pub artifacts: Artifacts,
+    /// Published images to resolve in their registry and check against the image subjects.
+    pub published_images: Option<PublishedImages>,
     /// The release signers (`--key`, or the identity): the index, the baseline and the
     /// release's own provenance must verify with one of them.
     pub signers: Vec<Signer>,
@@ -590,7 +592,11 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
 
     // Artifacts against the provenance subjects.
     progress("hashing the artifacts");
-    let (artifact_check, checked) = artifacts::check(&opts.artifacts, provenance.as_ref());
+    let (artifact_check, checked) = artifacts::check(
+        &opts.artifacts,
+        opts.published_images.as_ref(),
+        provenance.as_ref(),
+    );
     report.checks.push(artifact_check);
     report.artifacts_checked = checked;
 

@@ -111,6 +111,7 @@ impl Fx {
             tag: tag("v1.0.0"),
             evidence: self.evidence(),
             artifacts: Artifacts::Folder(self.dist()),
+            published_images: None,
             signers: vec![self.signer()],
             rebuilders: Vec::new(),
             require: 1,
@@ -749,7 +750,8 @@ mod pipeline_on_a_fake_engine {
             &fx.repo(),
             &tag("v1.0.0"),
             &crate::pipeline::Options {
-                artifacts: fx.dist(),
+                artifacts: Some(fx.dist()),
+                images: Vec::new(),
                 evidence: out.to_owned(),
                 force: false,
                 engine: Default::default(),
@@ -825,7 +827,8 @@ mod pipeline_on_a_fake_engine {
                 &fx.repo(),
                 &tag(tag_name),
                 &crate::pipeline::Options {
-                    artifacts: dist.clone(),
+                    artifacts: Some(dist.clone()),
+                    images: Vec::new(),
                     evidence: out.to_owned(),
                     force: false,
                     engine: Default::default(),
@@ -953,7 +956,8 @@ mod pipeline_on_a_fake_engine {
         };
         let opts =
             |out: &Path, recipe: Option<crate::pipeline::OutsideRecipe>| crate::pipeline::Options {
-                artifacts: fx.dist(),
+                artifacts: Some(fx.dist()),
+                images: Vec::new(),
                 evidence: out.to_owned(),
                 force: false,
                 engine: Default::default(),
@@ -1133,7 +1137,8 @@ mod pipeline_on_a_fake_engine {
             &fx.repo(),
             &tag("v1.0.0"),
             &crate::pipeline::Options {
-                artifacts: fx.dist(),
+                artifacts: Some(fx.dist()),
+                images: Vec::new(),
                 evidence: out.clone(),
                 force: false,
                 engine: Default::default(),

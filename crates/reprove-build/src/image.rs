@@ -1,0 +1,734 @@
+//! Container images as release artifacts: an image pushed to a registry, named by digest, is
+//! compared with the OCI image layouts (tar archives) among the rebuilt outputs.
+//!
+//! A published image is reproduced when a rebuilt layout holds a manifest (or index) whose
+//! bytes hash to the published digest, reachable from the layout's `index.json`, with every
+//! blob it names (config, layers, and for an index every child manifest and its blobs) present
+//! in the layout at the size its descriptor says and hashing to its digest
+//! ([OCI image layout](https://github.com/opencontainers/image-spec/blob/v1.1.0/image-layout.md),
+//! [descriptors](https://github.com/opencontainers/image-spec/blob/v1.1.0/descriptor.md)).
+//! Equal manifest digests mean equal manifest bytes, and those name every blob by digest, so
+//! the image is the same to the byte; the blobs are required in the layout so that the
+//! rebuild made them, not just a manifest that names them.
+//!
+//! The layout tar that carried a matched image is not a release file of its own unless it is
+//! published as one: it is named in the image's comparison (`rebuiltIn`), not listed as an
+//! extra artifact, and not a provenance subject.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::Path;
+
+use reprove_digest::{Digest, Sha256Hasher};
+
+use crate::compare::{ArtifactDigest, Verdict};
+
+/// OCI and Docker media types of manifests and indexes
+/// ([media types](https://github.com/opencontainers/image-spec/blob/v1.1.0/media-types.md)).
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+
+/// The largest manifest or index read from a layout (the registry client's bound).
+const MAX_JSON_BLOB: u64 = 4 << 20;
+/// The most manifest bytes kept in memory while a layout is read.
+const MAX_JSON_TOTAL: u64 = 64 << 20;
+/// The most entries read from one layout tar.
+const MAX_LAYOUT_ENTRIES: usize = 100_000;
+/// How deep indexes may nest (an index of indexes of manifests is already unusual).
+const MAX_DEPTH: usize = 4;
+
+/// An image the release publishes, as its registry serves it (resolved by digest, its bytes
+/// hashed by the registry client before this is made).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublishedImage {
+    /// `REGISTRY/REPOSITORY`, no tag or digest.
+    pub repository: String,
+    pub digest: Digest,
+    pub media_type: String,
+    /// For an index: the manifests it lists, each a subject of its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<ImageChild>,
+}
+
+/// One manifest an index lists.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageChild {
+    pub digest: Digest,
+    pub media_type: String,
+    /// `os/architecture[/variant]`, when the index says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+}
+
+impl PublishedImage {
+    /// The subject name of the image itself: `REPOSITORY@sha256:HEX`.
+    pub fn subject_name(&self) -> String {
+        image_subject_name(&self.repository, &self.digest)
+    }
+
+    /// Every (name, digest) this image puts among the release's subjects: the image, then
+    /// each manifest of an index.
+    pub fn subjects(&self) -> Vec<(String, Digest)> {
+        std::iter::once(&self.digest)
+            .chain(self.children.iter().map(|c| &c.digest))
+            .map(|d| (image_subject_name(&self.repository, d), d.clone()))
+            .collect()
+    }
+}
+
+/// `REPOSITORY@DIGEST`: the name an image subject carries. File subjects are plain file names,
+/// which never hold a `/`, so the two cannot be confused.
+pub fn image_subject_name(repository: &str, digest: &Digest) -> String {
+    format!("{repository}@{digest}")
+}
+
+/// A subject name read back as an image: `(repository, digest)`, when it has the shape
+/// [`image_subject_name`] writes and its digest is `sha256` hex equal to `sha256` (the
+/// subject's own digest: a name claiming another image than its digest is not an image
+/// subject, and a verifier reports it).
+pub fn parse_image_subject(name: &str, sha256: &str) -> Option<(String, Digest)> {
+    let (repository, digest) = name.rsplit_once('@')?;
+    if !repository.contains('/') || repository.is_empty() {
+        return None;
+    }
+    let digest: Digest = digest.parse().ok()?;
+    (digest.algorithm() == reprove_digest::Algorithm::Sha256 && digest.hex() == sha256)
+        .then(|| (repository.to_owned(), digest))
+}
+
+/// Whether a subject name has the image shape at all (`…/…@…`), whatever its digest says.
+pub fn looks_like_image_subject(name: &str) -> bool {
+    name.contains('/') && name.contains('@')
+}
+
+/// One published image against the rebuilt layouts.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageComparison {
+    pub image: PublishedImage,
+    /// `match`: a rebuilt layout holds it whole; `mismatch`: layouts were rebuilt, none holds
+    /// it; `missing`: no rebuilt output is an OCI layout.
+    pub verdict: Verdict,
+    /// The rebuilt output (an OCI layout tar) that holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebuilt_in: Option<String>,
+    /// For a mismatch: the images each rebuilt layout's `index.json` names, by output.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rebuilt: BTreeMap<String, Vec<Digest>>,
+    /// Why a layout naming the digest still does not hold the image (a blob missing or
+    /// altered), or why a layout could not be read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+}
+
+/// What one rebuilt output holds as an OCI image layout.
+#[derive(Debug, Default)]
+pub(crate) struct Layout {
+    /// Blobs by digest: size, and whether the bytes hashed to the name they are stored under.
+    blobs: BTreeMap<String, (u64, bool)>,
+    /// Small blobs (manifests, indexes, configs) kept to be parsed, by hex.
+    json: BTreeMap<String, Vec<u8>>,
+    /// The descriptors of `index.json`.
+    top: Vec<Descriptor>,
+    /// Why the layout is unusable as a whole (duplicate entries, bad `index.json`).
+    broken: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Descriptor {
+    #[serde(default)]
+    media_type: String,
+    digest: String,
+    size: u64,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct IndexJson {
+    #[serde(default)]
+    manifests: Vec<Descriptor>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ManifestJson {
+    #[serde(rename = "mediaType", default)]
+    media_type: Option<String>,
+    #[serde(default)]
+    manifests: Option<Vec<Descriptor>>,
+    #[serde(default)]
+    config: Option<Descriptor>,
+    #[serde(default)]
+    layers: Vec<Descriptor>,
+}
+
+/// Reads `path` as an OCI image layout tar: `Ok(None)` when it is not a tar holding both
+/// `oci-layout` and `index.json` (an ordinary release file).
+pub(crate) fn read_layout(path: &Path) -> Result<Option<Layout>, std::io::Error> {
+    let (file, _) = reprove_digest::open_regular(path).map_err(std::io::Error::other)?;
+    let mut head = [0u8; 512];
+    {
+        let mut f = &file;
+        let mut got = 0;
+        while got < head.len() {
+            match f.read(&mut head[got..])? {
+                0 => return Ok(None),
+                n => got += n,
+            }
+        }
+    }
+    // ustar magic (POSIX `ustar\0` or GNU `ustar  `) at offset 257.
+    if &head[257..262] != b"ustar" {
+        return Ok(None);
+    }
+    let (file, _) = reprove_digest::open_regular(path).map_err(std::io::Error::other)?;
+    let mut layout = Layout::default();
+    let mut has_marker = false;
+    let mut index_bytes: Option<Vec<u8>> = None;
+    let mut kept: u64 = 0;
+    let mut seen = BTreeSet::new();
+    let mut archive = tar::Archive::new(std::io::BufReader::new(file));
+    let entries = match archive.entries() {
+        Ok(e) => e,
+        Err(_) => return Ok(None),
+    };
+    for (n, entry) in entries.enumerate() {
+        let mut entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                layout.broken = Some(format!("the tar cannot be read: {e}"));
+                break;
+            }
+        };
+        if n >= MAX_LAYOUT_ENTRIES {
+            layout.broken = Some(format!("more than {MAX_LAYOUT_ENTRIES} entries"));
+            break;
+        }
+        let kind = entry.header().entry_type();
+        let name = match entry.path() {
+            Ok(p) => p.to_string_lossy().into_owned(),
+            Err(_) => continue,
+        };
+        let name = name.trim_start_matches("./").to_owned();
+        if kind.is_dir() {
+            continue;
+        }
+        let interesting =
+            name == "oci-layout" || name == "index.json" || name.starts_with("blobs/");
+        if !interesting {
+            continue;
+        }
+        if !kind.is_file() {
+            // A link in place of a blob would let one stored file answer for two digests.
+            layout.broken = Some(format!("`{name}` is not a regular file"));
+            continue;
+        }
+        if !seen.insert(name.clone()) {
+            layout.broken = Some(format!("`{name}` appears twice"));
+            continue;
+        }
+        match name.as_str() {
+            "oci-layout" => {
+                let mut b = Vec::new();
+                (&mut entry).take(4096).read_to_end(&mut b)?;
+                has_marker = serde_json::from_slice::<serde_json::Value>(&b)
+                    .ok()
+                    .and_then(|v| v.get("imageLayoutVersion")?.as_str().map(str::to_owned))
+                    .is_some();
+            }
+            "index.json" => {
+                let mut b = Vec::new();
+                (&mut entry).take(MAX_JSON_BLOB + 1).read_to_end(&mut b)?;
+                index_bytes = Some(b);
+            }
+            _ => {
+                let Some(hex) = name.strip_prefix("blobs/sha256/") else {
+                    continue;
+                };
+                let Ok(want) = Digest::from_hex(reprove_digest::Algorithm::Sha256, hex) else {
+                    continue;
+                };
+                let size = entry.header().size().unwrap_or(u64::MAX);
+                let keep = size <= MAX_JSON_BLOB && kept + size <= MAX_JSON_TOTAL;
+                let mut hasher = Sha256Hasher::new();
+                let mut bytes = Vec::new();
+                let mut buf = vec![0u8; 1 << 16];
+                loop {
+                    let k = entry.read(&mut buf)?;
+                    if k == 0 {
+                        break;
+                    }
+                    hasher.update(&buf[..k]);
+                    if keep {
+                        bytes.extend_from_slice(&buf[..k]);
+                    }
+                }
+                let read = hasher.len();
+                let ok = hasher.finish() == want;
+                if keep && ok {
+                    kept += read;
+                    layout.json.insert(want.hex(), bytes);
+                }
+                layout.blobs.insert(want.hex(), (read, ok));
+            }
+        }
+    }
+    let Some(index_bytes) = index_bytes else {
+        return Ok(None);
+    };
+    if !has_marker {
+        return Ok(None);
+    }
+    match serde_json::from_slice::<IndexJson>(&index_bytes) {
+        Ok(i) => layout.top = i.manifests,
+        Err(e) => {
+            layout
+                .broken
+                .get_or_insert(format!("its `index.json` cannot be read: {e}"));
+        }
+    }
+    Ok(Some(layout))
+}
+
+impl Layout {
+    /// The digests `index.json` names.
+    fn tops(&self) -> Vec<Digest> {
+        self.top
+            .iter()
+            .filter_map(|d| d.digest.parse().ok())
+            .collect()
+    }
+
+    /// Whether the layout holds `want`, reachable from `index.json`: `Ok(())` when whole,
+    /// `Err(reason)` when it names it but a blob is missing or altered, `None` when it does
+    /// not name it at all.
+    fn holds(&self, want: &Digest) -> Option<Result<(), String>> {
+        // Find the descriptor naming `want` among everything reachable.
+        let mut stack: Vec<(Descriptor, usize)> =
+            self.top.iter().cloned().map(|d| (d, 0)).collect();
+        let mut visited = BTreeSet::new();
+        while let Some((d, depth)) = stack.pop() {
+            if !visited.insert(d.digest.clone()) {
+                continue;
+            }
+            if d.digest == want.to_string() {
+                if let Some(why) = &self.broken {
+                    return Some(Err(why.clone()));
+                }
+                return Some(self.whole(&d, 0));
+            }
+            if depth < MAX_DEPTH
+                && let Ok(m) = self.parse(&d)
+                && let Some(children) = m.manifests
+            {
+                stack.extend(children.into_iter().map(|c| (c, depth + 1)));
+            }
+        }
+        None
+    }
+
+    fn hex_of(d: &Descriptor) -> Result<String, String> {
+        let digest: Digest = d
+            .digest
+            .parse()
+            .map_err(|_| format!("a descriptor names `{}`, not a digest", d.digest))?;
+        if digest.algorithm() != reprove_digest::Algorithm::Sha256 {
+            return Err(format!("`{digest}` is not a sha256 digest"));
+        }
+        Ok(digest.hex())
+    }
+
+    /// The blob of `d` is present, at its size, with its digest.
+    fn blob(&self, d: &Descriptor) -> Result<(), String> {
+        let hex = Self::hex_of(d)?;
+        match self.blobs.get(&hex) {
+            None => Err(format!("`sha256:{hex}` is not in the rebuilt layout")),
+            Some((_, false)) => Err(format!(
+                "the rebuilt layout's `blobs/sha256/{hex}` does not hash to its name"
+            )),
+            Some((size, true)) if *size != d.size => Err(format!(
+                "`sha256:{hex}` is {size} bytes in the rebuilt layout, its descriptor says {}",
+                d.size
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn parse(&self, d: &Descriptor) -> Result<ManifestJson, String> {
+        self.blob(d)?;
+        let hex = Self::hex_of(d)?;
+        let bytes = self
+            .json
+            .get(&hex)
+            .ok_or_else(|| format!("the manifest `sha256:{hex}` is too large to read"))?;
+        serde_json::from_slice(bytes)
+            .map_err(|e| format!("the manifest `sha256:{hex}` cannot be read: {e}"))
+    }
+
+    /// The manifest or index `d` and everything it names are in the layout.
+    fn whole(&self, d: &Descriptor, depth: usize) -> Result<(), String> {
+        if depth > MAX_DEPTH {
+            return Err(format!("indexes nest deeper than {MAX_DEPTH}"));
+        }
+        let m = self.parse(d)?;
+        let media = m.media_type.clone().unwrap_or_else(|| d.media_type.clone());
+        if let Some(children) = &m.manifests {
+            if media == OCI_MANIFEST || media == DOCKER_MANIFEST {
+                return Err(format!("`{}` is a manifest that lists manifests", d.digest));
+            }
+            for c in children {
+                self.whole(c, depth + 1)?;
+            }
+            return Ok(());
+        }
+        let config = m
+            .config
+            .as_ref()
+            .ok_or_else(|| format!("the manifest `{}` has no config", d.digest))?;
+        self.blob(config)?;
+        for l in &m.layers {
+            self.blob(l)?;
+        }
+        Ok(())
+    }
+}
+
+/// Compares each published image with the OCI layouts among `rebuilt` (read from the files
+/// the outputs were written to). Returns the comparisons and the names of the outputs that
+/// carried a matched image.
+pub(crate) fn compare_images(
+    published: &[PublishedImage],
+    rebuilt: &BTreeMap<String, ArtifactDigest>,
+) -> Result<(Vec<ImageComparison>, BTreeSet<String>), crate::BuildError> {
+    let mut layouts: Vec<(String, Layout)> = Vec::new();
+    let mut unreadable: Vec<String> = Vec::new();
+    for (name, a) in rebuilt {
+        let Some(path) = &a.path else { continue };
+        match read_layout(path) {
+            Ok(Some(l)) => layouts.push((name.clone(), l)),
+            Ok(None) => {}
+            Err(e) => unreadable.push(format!("`{name}` could not be read: {e}")),
+        }
+    }
+    let mut carriers = BTreeSet::new();
+    let mut out = Vec::new();
+    for image in published {
+        let mut cmp = ImageComparison {
+            image: image.clone(),
+            verdict: Verdict::Missing,
+            rebuilt_in: None,
+            rebuilt: BTreeMap::new(),
+            reasons: unreadable.clone(),
+        };
+        for (name, layout) in &layouts {
+            match layout.holds(&image.digest) {
+                Some(Ok(())) => {
+                    cmp.verdict = Verdict::Match;
+                    cmp.rebuilt_in = Some(name.clone());
+                    carriers.insert(name.clone());
+                    break;
+                }
+                Some(Err(why)) => cmp.reasons.push(format!("`{name}`: {why}")),
+                None => {}
+            }
+        }
+        if cmp.verdict != Verdict::Match {
+            if !layouts.is_empty() {
+                cmp.verdict = Verdict::Mismatch;
+                cmp.rebuilt = layouts.iter().map(|(n, l)| (n.clone(), l.tops())).collect();
+            }
+        } else {
+            cmp.reasons.clear();
+        }
+        out.push(cmp);
+    }
+    Ok((out, carriers))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn sha(b: &[u8]) -> Digest {
+        reprove_digest::sha256_bytes(b)
+    }
+
+    fn desc(media: &str, b: &[u8]) -> serde_json::Value {
+        serde_json::json!({"mediaType": media, "digest": sha(b).to_string(), "size": b.len()})
+    }
+
+    struct Img {
+        layer: Vec<u8>,
+        config: Vec<u8>,
+        manifest: Vec<u8>,
+    }
+
+    fn image(content: &[u8]) -> Img {
+        let layer = content.to_vec();
+        let config = serde_json::to_vec(&serde_json::json!({
+            "architecture": String::from_utf8_lossy(content),
+            "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": []},
+        }))
+        .unwrap();
+        let manifest = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": desc("application/vnd.oci.image.config.v1+json", &config),
+            "layers": [desc("application/vnd.oci.image.layer.v1.tar", &layer)],
+        }))
+        .unwrap();
+        Img {
+            layer,
+            config,
+            manifest,
+        }
+    }
+
+    /// A layout tar with these blobs and an `index.json` naming `tops` (media, bytes).
+    fn layout_tar(blobs: &[&[u8]], tops: &[(&str, &[u8])], extra: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut add = |name: &str, data: &[u8]| {
+            let mut h = tar::Header::new_ustar();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append_data(&mut h, name, data).unwrap();
+        };
+        add("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#);
+        let index = serde_json::json!({
+            "schemaVersion": 2,
+            "manifests": tops.iter().map(|(m, b)| desc(m, b)).collect::<Vec<_>>(),
+        });
+        add("index.json", &serde_json::to_vec(&index).unwrap());
+        for blob in blobs {
+            add(&format!("blobs/sha256/{}", sha(blob).hex()), blob);
+        }
+        for (n, d) in extra {
+            add(n, d);
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn rebuilt(files: &[(&str, Vec<u8>)]) -> (tempfile::TempDir, BTreeMap<String, ArtifactDigest>) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = BTreeMap::new();
+        for (n, b) in files {
+            let p = dir.path().join(n);
+            std::fs::write(&p, b).unwrap();
+            m.insert(
+                n.to_string(),
+                ArtifactDigest {
+                    sha256: sha(b).hex(),
+                    size: Some(b.len() as u64),
+                    path: Some(p),
+                },
+            );
+        }
+        (dir, m)
+    }
+
+    fn published(d: &[u8], media: &str) -> PublishedImage {
+        PublishedImage {
+            repository: "127.0.0.1:5000/app".into(),
+            digest: sha(d),
+            media_type: media.into(),
+            children: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_whole_layout_holding_the_digest_matches_and_carries_it() {
+        let i = image(b"layer bytes");
+        let tar = layout_tar(
+            &[&i.layer, &i.config, &i.manifest],
+            &[(OCI_MANIFEST, &i.manifest)],
+            &[],
+        );
+        let (_d, r) = rebuilt(&[("app.oci.tar", tar), ("app.bin", b"x".to_vec())]);
+        let (c, carriers) = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r).unwrap();
+        assert_eq!(c[0].verdict, Verdict::Match, "{:?}", c[0].reasons);
+        assert_eq!(c[0].rebuilt_in.as_deref(), Some("app.oci.tar"));
+        assert_eq!(
+            carriers.into_iter().collect::<Vec<_>>(),
+            vec!["app.oci.tar"]
+        );
+    }
+
+    #[test]
+    fn an_index_matches_only_with_every_child_whole() {
+        let a = image(b"amd64");
+        let b = image(b"arm64");
+        let index = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [desc(OCI_MANIFEST, &a.manifest), desc(OCI_MANIFEST, &b.manifest)],
+        }))
+        .unwrap();
+        let all: Vec<&[u8]> = vec![
+            &a.layer,
+            &a.config,
+            &a.manifest,
+            &b.layer,
+            &b.config,
+            &b.manifest,
+            &index,
+        ];
+        let tar = layout_tar(&all, &[(OCI_INDEX, &index)], &[]);
+        let (_d, r) = rebuilt(&[("img.tar", tar)]);
+        let pubd = published(&index, OCI_INDEX);
+        assert_eq!(
+            compare_images(std::slice::from_ref(&pubd), &r).unwrap().0[0].verdict,
+            Verdict::Match
+        );
+        // A child of the index, published on its own, is found through the index.
+        let child = published(&b.manifest, OCI_MANIFEST);
+        assert_eq!(
+            compare_images(&[child], &r).unwrap().0[0].verdict,
+            Verdict::Match
+        );
+        // Without the second child's layer the index is not whole.
+        let some: Vec<&[u8]> = vec![
+            &a.layer,
+            &a.config,
+            &a.manifest,
+            &b.config,
+            &b.manifest,
+            &index,
+        ];
+        let tar = layout_tar(&some, &[(OCI_INDEX, &index)], &[]);
+        let (_d, r) = rebuilt(&[("img.tar", tar)]);
+        let c = compare_images(&[pubd], &r).unwrap().0;
+        assert_eq!(c[0].verdict, Verdict::Mismatch);
+        assert!(
+            c[0].reasons[0].contains(&sha(&b.layer).hex()),
+            "{:?}",
+            c[0].reasons
+        );
+    }
+
+    #[test]
+    fn a_manifest_alone_without_its_layers_does_not_match() {
+        // A recipe that copies a committed manifest into a layout names the image without
+        // having built it.
+        let i = image(b"layer");
+        let tar = layout_tar(
+            &[&i.config, &i.manifest],
+            &[(OCI_MANIFEST, &i.manifest)],
+            &[],
+        );
+        let (_d, r) = rebuilt(&[("app.tar", tar)]);
+        let (c, carriers) = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r).unwrap();
+        assert_eq!(c[0].verdict, Verdict::Mismatch);
+        assert!(carriers.is_empty());
+    }
+
+    #[test]
+    fn a_blob_stored_under_another_digest_or_twice_does_not_count() {
+        let i = image(b"layer");
+        // The layer's name holds other bytes.
+        let fake = format!("blobs/sha256/{}", sha(&i.layer).hex());
+        let tar = layout_tar(
+            &[&i.config, &i.manifest],
+            &[(OCI_MANIFEST, &i.manifest)],
+            &[(&fake, b"other")],
+        );
+        let (_d, r) = rebuilt(&[("app.tar", tar)]);
+        let c = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r)
+            .unwrap()
+            .0;
+        assert_eq!(c[0].verdict, Verdict::Mismatch);
+        assert!(
+            c[0].reasons[0].contains("does not hash"),
+            "{:?}",
+            c[0].reasons
+        );
+        // The right bytes first, then other bytes under the same name: refused, whichever a
+        // reader would take.
+        let tar = layout_tar(
+            &[&i.layer, &i.config, &i.manifest],
+            &[(OCI_MANIFEST, &i.manifest)],
+            &[(&fake, b"other")],
+        );
+        let (_d, r) = rebuilt(&[("app.tar", tar)]);
+        let c = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r)
+            .unwrap()
+            .0;
+        assert_eq!(c[0].verdict, Verdict::Mismatch);
+        assert!(c[0].reasons[0].contains("twice"), "{:?}", c[0].reasons);
+    }
+
+    #[test]
+    fn a_size_other_than_the_descriptor_says_does_not_match() {
+        let i = image(b"layer");
+        let manifest = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": desc("application/vnd.oci.image.config.v1+json", &i.config),
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha(&i.layer).to_string(), "size": 1}],
+        }))
+        .unwrap();
+        let tar = layout_tar(
+            &[&i.layer, &i.config, &manifest],
+            &[(OCI_MANIFEST, &manifest)],
+            &[],
+        );
+        let (_d, r) = rebuilt(&[("app.tar", tar)]);
+        let c = compare_images(&[published(&manifest, OCI_MANIFEST)], &r)
+            .unwrap()
+            .0;
+        assert_eq!(c[0].verdict, Verdict::Mismatch);
+        assert!(
+            c[0].reasons[0].contains("descriptor says 1"),
+            "{:?}",
+            c[0].reasons
+        );
+    }
+
+    #[test]
+    fn another_image_is_a_mismatch_naming_what_was_rebuilt_and_no_layout_is_missing() {
+        let i = image(b"published");
+        let j = image(b"rebuilt");
+        let tar = layout_tar(
+            &[&j.layer, &j.config, &j.manifest],
+            &[(OCI_MANIFEST, &j.manifest)],
+            &[],
+        );
+        let (_d, r) = rebuilt(&[("app.tar", tar)]);
+        let c = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r)
+            .unwrap()
+            .0;
+        assert_eq!(c[0].verdict, Verdict::Mismatch);
+        assert_eq!(c[0].rebuilt["app.tar"], vec![sha(&j.manifest)]);
+        // A plain file, or a tar that is no layout, is not a layout.
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_ustar();
+        h.set_size(2);
+        h.set_cksum();
+        b.append_data(&mut h, "index.json", &b"{}"[..]).unwrap();
+        let plain = b.into_inner().unwrap();
+        let (_d, r) = rebuilt(&[("app.bin", b"binary".to_vec()), ("x.tar", plain)]);
+        let c = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r)
+            .unwrap()
+            .0;
+        assert_eq!(c[0].verdict, Verdict::Missing);
+    }
+
+    #[test]
+    fn image_subject_names_read_back_only_with_their_own_digest() {
+        let d = sha(b"m");
+        let name = image_subject_name("reg.example/app", &d);
+        assert_eq!(
+            parse_image_subject(&name, &d.hex()),
+            Some(("reg.example/app".to_owned(), d.clone()))
+        );
+        assert_eq!(parse_image_subject(&name, &sha(b"other").hex()), None);
+        assert_eq!(parse_image_subject("app.tar", &d.hex()), None);
+        assert!(looks_like_image_subject(&name));
+        assert!(!looks_like_image_subject("app-1.0.tar.gz"));
+    }
+}

@@ -1,0 +1,259 @@
+//! Container images as release artifacts: `--artifacts oci://REGISTRY/REPOSITORY@sha256:…`.
+//!
+//! A release reads the image's manifest from its registry by digest (the client hashes the
+//! bytes and refuses others), and for an index every manifest it lists, so the provenance
+//! attests what the registry serves: the image by its manifest digest, and an index's
+//! manifests each by theirs ([`reprove_build::image::PublishedImage::subjects`]). `verify`
+//! resolves the image again — by tag or digest — and checks the digest served now is one the
+//! provenance attests ([`crate::verify`]'s `image-digests`).
+
+use std::fmt;
+use std::str::FromStr;
+
+use reprove_build::image::{
+    DOCKER_LIST, DOCKER_MANIFEST, ImageChild, OCI_INDEX, OCI_MANIFEST, PublishedImage,
+};
+use reprove_digest::Digest;
+use reprove_oci::ImageRef;
+use reprove_oci::registry::{Manifest, RegistryClient};
+
+use crate::ReleaseError;
+use crate::registry::SCHEME;
+
+/// The most manifests an index may list for a release to read them all.
+pub const MAX_INDEX_MANIFESTS: usize = 256;
+
+/// An image named on the command line: `oci://REGISTRY/REPOSITORY[:TAG][@DIGEST]`. The
+/// registry host is always named (never Docker Hub by default), as for evidence locations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageArtifact {
+    image: ImageRef,
+}
+
+impl FromStr for ImageArtifact {
+    type Err = ReleaseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = |reason: &str| ReleaseError::BadImage {
+            location: s.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let rest = s
+            .strip_prefix(SCHEME)
+            .ok_or_else(|| bad("an image starts with `oci://`"))?;
+        let first = rest.split('/').next().unwrap_or_default();
+        if !rest.contains('/')
+            || !(first.contains('.') || first.contains(':') || first == "localhost")
+        {
+            return Err(bad(
+                "name the registry host and the repository: oci://REGISTRY/REPOSITORY@sha256:…",
+            ));
+        }
+        let image: ImageRef = rest
+            .parse()
+            .map_err(|e: reprove_oci::OciError| bad(&e.to_string()))?;
+        if image.tag().is_none() && image.digest().is_none() {
+            return Err(bad("name the image's digest (`@sha256:…`) or tag (`:TAG`)"));
+        }
+        Ok(ImageArtifact { image })
+    }
+}
+
+impl fmt::Display for ImageArtifact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{SCHEME}{}", self.image.name())?;
+        if let Some(t) = self.image.tag() {
+            write!(f, ":{t}")?;
+        }
+        if let Some(d) = self.image.digest() {
+            write!(f, "@{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ImageArtifact {
+    pub fn image(&self) -> &ImageRef {
+        &self.image
+    }
+
+    /// `REGISTRY/REPOSITORY`: the repository part of the image's subject names.
+    pub fn repository(&self) -> String {
+        self.image.name()
+    }
+
+    /// Whether `s` is meant as an image rather than a path (`oci://`).
+    pub fn is_image(s: &str) -> bool {
+        s.starts_with(SCHEME)
+    }
+
+    /// The manifest reference to ask for: the digest when named (the tag beside it is then
+    /// only a label, as for `docker pull`), else the tag.
+    fn reference(&self) -> String {
+        match (self.image.digest(), self.image.tag()) {
+            (Some(d), _) => d.to_string(),
+            (None, Some(t)) => t.to_owned(),
+            // The parser refuses an image with neither.
+            (None, None) => "latest".to_owned(),
+        }
+    }
+
+    /// The manifest as the registry serves it now, its bytes hashed (and, by digest, checked).
+    pub fn fetch(&self, client: &RegistryClient) -> Result<Manifest, ReleaseError> {
+        self.fetch_reference(client, &self.reference(), &self.to_string())
+    }
+
+    fn fetch_reference(
+        &self,
+        client: &RegistryClient,
+        reference: &str,
+        shown: &str,
+    ) -> Result<Manifest, ReleaseError> {
+        client
+            .get_manifest(&self.image, reference)
+            .map_err(|source| ReleaseError::Registry {
+                action: "read the image's manifest".to_owned(),
+                location: shown.to_owned(),
+                source: Box::new(source),
+            })?
+            .ok_or_else(|| ReleaseError::ImageNotFound {
+                image: shown.to_owned(),
+            })
+    }
+}
+
+/// The media type a manifest says it is (its own `mediaType`, else the registry's
+/// `Content-Type`), when that is an image manifest or index.
+fn image_media_type(m: &Manifest, shown: &str) -> Result<String, ReleaseError> {
+    let own = serde_json::from_slice::<serde_json::Value>(&m.bytes)
+        .ok()
+        .and_then(|v| v.get("mediaType")?.as_str().map(str::to_owned));
+    let media = own.unwrap_or_else(|| m.media_type.clone());
+    if [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST].contains(&media.as_str()) {
+        Ok(media)
+    } else {
+        Err(ReleaseError::NotAnImage {
+            image: shown.to_owned(),
+            media_type: media,
+        })
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct IndexManifests {
+    #[serde(default)]
+    manifests: Vec<ChildDescriptor>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChildDescriptor {
+    #[serde(default)]
+    media_type: String,
+    digest: String,
+    #[serde(default)]
+    platform: Option<Platform>,
+}
+
+#[derive(serde::Deserialize)]
+struct Platform {
+    os: String,
+    architecture: String,
+    #[serde(default)]
+    variant: Option<String>,
+}
+
+/// Reads a release's image from its registry: by digest only (a tag can move between the
+/// rebuild and the signature), its manifest hashed, and for an index every manifest it lists
+/// read by digest too, so each one the provenance will attest is there.
+pub fn resolve(
+    client: &RegistryClient,
+    artifact: &ImageArtifact,
+) -> Result<PublishedImage, ReleaseError> {
+    let shown = artifact.to_string();
+    let Some(digest) = artifact.image().digest().cloned() else {
+        return Err(ReleaseError::ImageNotPinned { image: shown });
+    };
+    let m = artifact.fetch(client)?;
+    let media_type = image_media_type(&m, &shown)?;
+    let mut children = Vec::new();
+    if media_type == OCI_INDEX || media_type == DOCKER_LIST {
+        let index: IndexManifests =
+            serde_json::from_slice(&m.bytes).map_err(|e| ReleaseError::BadImage {
+                location: shown.clone(),
+                reason: format!("its index cannot be read: {e}"),
+            })?;
+        if index.manifests.len() > MAX_INDEX_MANIFESTS {
+            return Err(ReleaseError::BadImage {
+                location: shown,
+                reason: format!(
+                    "its index lists {} manifests, more than the {MAX_INDEX_MANIFESTS} a release reads",
+                    index.manifests.len()
+                ),
+            });
+        }
+        for c in index.manifests {
+            let child_digest: Digest = c.digest.parse().map_err(|_| ReleaseError::BadImage {
+                location: shown.clone(),
+                reason: format!(
+                    "its index lists `{}`, not a digest",
+                    reprove_escape::terminal(&c.digest)
+                ),
+            })?;
+            let child_shown = format!("{SCHEME}{}@{child_digest}", artifact.repository());
+            let served =
+                artifact.fetch_reference(client, &child_digest.to_string(), &child_shown)?;
+            let child_media = image_media_type(&served, &child_shown)?;
+            if !c.media_type.is_empty() && c.media_type != child_media {
+                return Err(ReleaseError::BadImage {
+                    location: shown,
+                    reason: format!(
+                        "its index says `{child_digest}` is `{}`, the manifest says `{child_media}`",
+                        reprove_escape::terminal(&c.media_type)
+                    ),
+                });
+            }
+            children.push(ImageChild {
+                digest: child_digest,
+                media_type: child_media,
+                platform: c.platform.map(|p| match p.variant {
+                    Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
+                    None => format!("{}/{}", p.os, p.architecture),
+                }),
+            });
+        }
+    }
+    Ok(PublishedImage {
+        repository: artifact.repository(),
+        digest,
+        media_type,
+        children,
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_are_named_with_their_registry_and_a_tag_or_digest() {
+        let d = "sha256:".to_owned() + &"a".repeat(64);
+        let a: ImageArtifact = format!("oci://127.0.0.1:5000/team/app@{d}")
+            .parse()
+            .unwrap();
+        assert_eq!(a.repository(), "127.0.0.1:5000/team/app");
+        assert_eq!(a.to_string(), format!("oci://127.0.0.1:5000/team/app@{d}"));
+        let t: ImageArtifact = "oci://ghcr.io/acme/app:1.0".parse().unwrap();
+        assert_eq!(t.reference(), "1.0");
+        for bad in [
+            "ghcr.io/acme/app:1.0",
+            "oci://app:1.0",
+            "oci://library/app:1.0",
+            "oci://ghcr.io/acme/app",
+            "oci://ghcr.io/acme/APP:1",
+        ] {
+            assert!(bad.parse::<ImageArtifact>().is_err(), "{bad}");
+        }
+    }
+}
