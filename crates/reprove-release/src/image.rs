@@ -256,4 +256,71 @@ mod tests {
             assert!(bad.parse::<ImageArtifact>().is_err(), "{bad}");
         }
     }
+
+    fn client() -> RegistryClient {
+        RegistryClient::new(reprove_oci::registry::ClientOptions {
+            auth_file: Some("/nonexistent".into()),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn an_index_is_read_with_every_manifest_it_lists_and_a_missing_one_refuses_it() {
+        let reg = reprove_oci::testing::TestRegistry::start();
+        let (amd, amd_size) = reg.push_image("team/app", None, "amd", "linux/amd64");
+        let (arm, arm_size) = reg.push_image("team/app", None, "arm", "linux/arm64");
+        let index = reg.push_index(
+            "team/app",
+            "1.0",
+            &[
+                (amd.clone(), amd_size, "linux/amd64"),
+                (arm.clone(), arm_size, "linux/arm64"),
+            ],
+            "one",
+        );
+        let c = client();
+        let a: ImageArtifact = format!("oci://{}/team/app@{index}", reg.host)
+            .parse()
+            .unwrap();
+        let img = resolve(&c, &a).unwrap();
+        assert_eq!(img.media_type, OCI_INDEX);
+        assert_eq!(img.repository, format!("{}/team/app", reg.host));
+        let kids: Vec<_> = img
+            .children
+            .iter()
+            .map(|k| (k.digest.clone(), k.platform.clone().unwrap()))
+            .collect();
+        assert_eq!(
+            kids,
+            vec![
+                (amd.clone(), "linux/amd64".to_owned()),
+                (arm.clone(), "linux/arm64".to_owned())
+            ]
+        );
+        // Every manifest is a subject of its own, named by its digest.
+        let names: Vec<String> = img.subjects().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names[2], format!("{}/team/app@{arm}", reg.host));
+        // A tag is not enough for a release; an image by digest alone is.
+        let t: ImageArtifact = format!("oci://{}/team/app:1.0", reg.host).parse().unwrap();
+        assert!(matches!(
+            resolve(&c, &t),
+            Err(ReleaseError::ImageNotPinned { .. })
+        ));
+        let one: ImageArtifact = format!("oci://{}/team/app@{amd}", reg.host)
+            .parse()
+            .unwrap();
+        let img = resolve(&c, &one).unwrap();
+        assert_eq!(
+            (img.media_type.as_str(), img.children.len()),
+            (OCI_MANIFEST, 0)
+        );
+        // An index whose manifest is gone from the registry is not released.
+        reg.delete_manifest("team/app", &arm);
+        let err = resolve(&c, &a).unwrap_err();
+        assert!(
+            matches!(&err, ReleaseError::ImageNotFound { image } if image.contains(&arm.to_string())),
+            "{err}"
+        );
+    }
 }
