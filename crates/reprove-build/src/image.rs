@@ -436,6 +436,15 @@ pub(crate) fn compare_images(
             }
         }
         if cmp.verdict != Verdict::Match {
+            if image.media_type == DOCKER_MANIFEST || image.media_type == DOCKER_LIST {
+                // `docker push` of a built image serves Docker-format manifests; an OCI layout
+                // holds OCI ones, so their digests can never be equal.
+                cmp.reasons.push(format!(
+                    "the registry serves `{}` as a Docker-format manifest (`{}`), and an OCI layout holds OCI manifests: publish the rebuilt layout as it is (e.g. `skopeo copy oci-archive:…`) so the registry serves its bytes",
+                    image.subject_name(),
+                    image.media_type
+                ));
+            }
             if !layouts.is_empty() {
                 cmp.verdict = Verdict::Mismatch;
                 cmp.rebuilt = layouts.iter().map(|(n, l)| (n.clone(), l.tops())).collect();
