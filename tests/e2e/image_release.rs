@@ -197,6 +197,123 @@ fn an_image_is_released_by_digest_reproduced_from_its_layout_and_verified_in_its
 }
 
 #[test]
+fn a_release_of_files_and_images_attests_both_and_says_which_were_checked() {
+    // The layout tar as a file is reproducible only with its members' times fixed too (the
+    // image alone is reproducible without: its blobs are).
+    let build = IMAGE_BUILD.replace(
+        "tar -cf dist/app.oci.tar",
+        "find w/layout -exec touch -d \"@$SOURCE_DATE_EPOCH\" {} +\ntar -cf dist/app.oci.tar",
+    );
+    let Some(r) = Release::new(&build, true) else {
+        return;
+    };
+    // The layout is published as a file too, and its image pushed; an index over that image
+    // is published beside it (its manifest is then one subject, not two).
+    let dist = r.publish("v1.0.0", "dist");
+    let (blobs, manifest) = read_layout(&format!("{dist}/app.oci.tar"));
+    let reg = TestRegistry::start();
+    for b in &blobs {
+        reg.push_blob("tiny/app", b);
+    }
+    let digest = reg.put_manifest("tiny/app", "1.0", OCI_MANIFEST, &manifest);
+    let index = reg.push_index(
+        "tiny/app",
+        "multi",
+        &[(digest.clone(), manifest.len(), "linux/amd64")],
+        "one platform",
+    );
+    let image = format!("oci://{}/tiny/app@{digest}", reg.host);
+    let multi = format!("oci://{}/tiny/app@{index}", reg.host);
+    // The index is not in the rebuilt layout (its `index.json` lists the manifest only): the
+    // release fails for it, and says so.
+    let (code, out, _) = r.run(&[
+        "release",
+        "v1.0.0",
+        "--artifacts",
+        &dist,
+        "--artifacts",
+        &image,
+        "--artifacts",
+        &multi,
+        "--key",
+        &r.p("k.key"),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!("the image `{}/tiny/app@{index}`", reg.host)),
+        "{out}"
+    );
+    assert!(!out.contains("app.oci.tar` was rebuilt but"), "{out}");
+    r.expect(
+        &[
+            "release",
+            "v1.0.0",
+            "--force",
+            "--artifacts",
+            &dist,
+            "--artifacts",
+            &image,
+            "--key",
+            &r.p("k.key"),
+        ],
+        0,
+    );
+    let mut names: Vec<String> = provenance_subjects(&r, "v1.0.0")
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        vec![
+            format!("{}/tiny/app@{digest}", reg.host),
+            "app.oci.tar".to_owned()
+        ]
+    );
+    // The folder alone: the files pass, and the image is said not to be checked.
+    let key = r.p("k.pub");
+    let out = r.expect(
+        &["verify", "v1.0.0", "--artifacts", &dist, "--key", &key],
+        0,
+    );
+    assert!(out.contains("1 attested image(s) not checked"), "{out}");
+    // Both: both checked.
+    let json: Value = serde_json::from_str(&r.expect(
+        &[
+            "verify",
+            "v1.0.0",
+            "--artifacts",
+            &dist,
+            "--artifacts",
+            &format!("oci://{}/tiny/app:1.0", reg.host),
+            "--key",
+            &key,
+            "--format",
+            "json",
+        ],
+        0,
+    ))
+    .unwrap();
+    assert_eq!(
+        json["artifactsChecked"].as_array().unwrap().len(),
+        2,
+        "{json}"
+    );
+    // Two folders are a usage mistake.
+    let (code, _, err) = r.run(&[
+        "verify",
+        "v1.0.0",
+        "--artifacts",
+        &dist,
+        "--artifacts",
+        &dist,
+        "--key",
+        &key,
+    ]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
 fn an_image_the_rebuild_does_not_reproduce_fails_the_release_and_says_what_was_rebuilt() {
     let Some(r) = Release::new(IMAGE_BUILD, true) else {
         return;

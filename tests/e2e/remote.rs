@@ -17,10 +17,20 @@ use serde_json::Value;
 use crate::rebuild::busybox_on_loopback;
 use crate::support::{Fixture, require_tool, stderr};
 
-/// A dockerd in its own network and mount namespaces, on `tcp://10.x.y.2:2375`.
+/// Which engine serves the namespace: a dockerd, or podman's API service (reached by the
+/// podman CLI through `CONTAINER_HOST`) with the containers.conf `cargo xtask test` writes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Served<'a> {
+    Docker,
+    Podman { conf: &'a std::ffi::OsStr },
+}
+
+/// A dockerd (or podman service) in its own network and mount namespaces, on
+/// `tcp://10.x.y.2:2375`.
 struct RemoteDaemon {
     ns: String,
     host: String,
+    podman: bool,
     daemon: Child,
     registry: Child,
     _dir: tempfile::TempDir,
@@ -39,6 +49,10 @@ fn ip(args: &[&str]) {
 impl RemoteDaemon {
     /// Starts it; `hide` is made an empty folder in its mount namespace.
     fn start(reg: &TestRegistry, hide: &Path) -> RemoteDaemon {
+        Self::start_serving(reg, hide, Served::Docker)
+    }
+
+    fn start_serving(reg: &TestRegistry, hide: &Path, served: Served<'_>) -> RemoteDaemon {
         static N: AtomicU32 = AtomicU32::new(0);
         let n = N.fetch_add(1, Ordering::SeqCst);
         let pid = std::process::id();
@@ -75,23 +89,43 @@ impl RemoteDaemon {
         let dir = tempfile::tempdir().unwrap();
         let host = format!("tcp://{subnet}.2:2375");
         let log = std::fs::File::create(dir.path().join("dockerd.log")).unwrap();
-        let daemon = Command::new("nsenter")
-            .args([&net, "unshare", "--mount", "--propagation", "private"])
+        let mut cmd = Command::new("nsenter");
+        cmd.args([&net, "unshare", "--mount", "--propagation", "private"])
             .args([
                 "sh",
                 "-c",
-                "mount -t tmpfs -o mode=0755 tmpfs \"$1\" && shift && exec dockerd \"$@\"",
+                "mount -t tmpfs -o mode=0755 tmpfs \"$1\" && shift && exec \"$@\"",
                 "sh",
             ])
-            .arg(hide)
-            .args(["--bridge=none", "--iptables=false", "--ip6tables=false"])
-            .arg("--data-root")
-            .arg(dir.path().join("data"))
-            .arg("--exec-root")
-            .arg(dir.path().join("exec"))
-            .arg("--pidfile")
-            .arg(dir.path().join("pid"))
-            .args(["-H", &host])
+            .arg(hide);
+        match served {
+            Served::Docker => {
+                cmd.args([
+                    "dockerd",
+                    "--bridge=none",
+                    "--iptables=false",
+                    "--ip6tables=false",
+                ])
+                .arg("--data-root")
+                .arg(dir.path().join("data"))
+                .arg("--exec-root")
+                .arg(dir.path().join("exec"))
+                .arg("--pidfile")
+                .arg(dir.path().join("pid"))
+                .args(["-H", &host]);
+            }
+            Served::Podman { conf } => {
+                // Its own storage; no time limit on the API service.
+                cmd.env("CONTAINERS_CONF", conf)
+                    .arg("podman")
+                    .arg("--root")
+                    .arg(dir.path().join("root"))
+                    .arg("--runroot")
+                    .arg(dir.path().join("run"))
+                    .args(["system", "service", "--time=0", &host]);
+            }
+        }
+        let daemon = cmd
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
@@ -99,15 +133,13 @@ impl RemoteDaemon {
         let d = RemoteDaemon {
             ns,
             host,
+            podman: matches!(served, Served::Podman { .. }),
             daemon,
             registry,
             _dir: dir,
         };
         let until = Instant::now() + Duration::from_secs(90);
-        while d
-            .docker(&["version", "--format", "{{.Server.Version}}"])
-            .is_none()
-        {
+        while d.docker(&["version"]).is_none() {
             assert!(
                 Instant::now() < until,
                 "the remote dockerd did not answer: {}",
@@ -118,13 +150,21 @@ impl RemoteDaemon {
         d
     }
 
-    /// The docker CLI against this daemon: stdout, when it succeeds.
+    /// The docker (or podman) CLI against this daemon: stdout, when it succeeds.
     fn docker(&self, args: &[&str]) -> Option<String> {
-        let out = Command::new("docker")
-            .env("DOCKER_HOST", &self.host)
-            .args(args)
-            .output()
-            .ok()?;
+        let out = if self.podman {
+            Command::new("podman")
+                .env("CONTAINER_HOST", &self.host)
+                .args(args)
+                .output()
+                .ok()?
+        } else {
+            Command::new("docker")
+                .env("DOCKER_HOST", &self.host)
+                .args(args)
+                .output()
+                .ok()?
+        };
         out.status
             .success()
             .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
@@ -551,4 +591,136 @@ fn a_remote_engine_in_its_own_network_rebuilds_the_same_bits_under_the_same_cond
         "{}",
         gone.err
     );
+}
+
+/// The same over podman's API (`podman system service` in its own network and mount
+/// namespaces, reached through `CONTAINER_HOST`): the probe build gives the bytes docker gives —
+/// the same user, hostname, umask, network, read-only root and environment (podman's own
+/// `container` and `TERM` are unset) — and a release there names podman and its endpoint.
+#[test]
+fn podman_over_container_host_rebuilds_the_same_bits_under_the_same_conditions() {
+    let Some(conf) = std::env::var_os("REPROVE_TEST_CONTAINERS_CONF") else {
+        assert!(
+            std::env::var_os("REPROVE_REQUIRE_TOOLS").is_none(),
+            "REPROVE_TEST_CONTAINERS_CONF is not set; cargo xtask test writes it"
+        );
+        eprintln!("skipping: podman is not set up");
+        return;
+    };
+    let Some((local, reg, _busybox)) = busybox_on_loopback() else {
+        return;
+    };
+    for tool in ["ip", "nsenter", "unshare", "podman"] {
+        assert!(
+            require_tool(tool),
+            "{tool} is needed to start a remote engine"
+        );
+    }
+    let digest = reg.push_rootfs("reprove/planted", "1", &planted_layer());
+    let image = format!("{}/reprove/planted:1@{digest}", reg.host);
+    let f = Fixture::new();
+    f.write("reprove.toml", format!("[project]\nname = \"tiny\"\n\n[build]\nimage = \"{image}\"\ncommand = [\"sh\", \"build.sh\"]\nartifacts = [\"dist/*\"]\nenv = {{ GREETING = \"hello\" }}\n"));
+    f.write("src/greeting.txt", "hello, remote world\n");
+    f.write("build.sh", PROBE);
+    f.write(".gitignore", "/evidence/\n");
+    f.commit("release\n\nReviewed-by: R <r@example.com>");
+    f.tag("v1.0.0");
+    let first = f.path("first");
+    let local_run = rebuild(&f, &local, &["v1.0.0", "--keep", first.to_str().unwrap()]);
+    assert_eq!(local_run.code, 0, "{}{}", local_run.out, local_run.err);
+    let artifacts = first.join("artifacts");
+
+    let remote = RemoteDaemon::start_serving(&reg, f.dir.path(), Served::Podman { conf: &conf });
+    // The service cannot see the test's files: a bind mount of them fails or shows nothing.
+    let seen = remote.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        &format!("{}:/seen", f.repo().display()),
+        "--tls-verify=false",
+        &image.replacen(":1@", "@", 1),
+        "ls",
+        "-A",
+        "/seen",
+    ]);
+    assert!(
+        seen.as_deref().is_none_or(str::is_empty),
+        "the podman service sees the test's files: {seen:?}"
+    );
+    let on_podman = |args: &[&str]| -> Run {
+        let tmp = f.path("tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_reprove"));
+        cmd.current_dir(f.repo())
+            .args(args)
+            .args(["--engine", "podman"]);
+        f.env(&mut cmd);
+        cmd.env("CONTAINER_HOST", &remote.host)
+            .env("CONTAINERS_CONF", &conf)
+            .env("TMPDIR", &tmp)
+            .env("REPROVE_DIFFOSCOPE", "");
+        let out = cmd.output().unwrap();
+        Run {
+            code: out.status.code().unwrap(),
+            out: String::from_utf8_lossy(&out.stdout).into_owned(),
+            err: stderr(&out),
+        }
+    };
+    let r = on_podman(&[
+        "rebuild",
+        "v1.0.0",
+        "--artifacts",
+        artifacts.to_str().unwrap(),
+        "--keep",
+        f.path("podman").to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let podman_probe =
+        std::fs::read_to_string(f.path("podman/artifacts/probe.txt")).unwrap_or_default();
+    assert_eq!(
+        r.code,
+        0,
+        "{}{}\ndocker's probe:\n{}\npodman's probe:\n{podman_probe}",
+        r.out,
+        r.err,
+        std::fs::read_to_string(artifacts.join("probe.txt")).unwrap()
+    );
+    let report: Value = serde_json::from_str(&r.out).unwrap();
+    assert_eq!(report["verdict"], "reproducible");
+    assert_eq!(report["engine"], "podman");
+    assert_eq!(report["engineSite"]["transfer"], "copy");
+    assert_eq!(report["engineSite"]["endpoint"], remote.host.as_str());
+
+    // Released there: the provenance names podman at its endpoint.
+    let key = f.path("k");
+    let made = reprove(
+        &f,
+        &local,
+        &[
+            "key",
+            "generate",
+            "--no-password",
+            "--output",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(made.code, 0, "{}", made.err);
+    let released = on_podman(&[
+        "release",
+        "v1.0.0",
+        "--artifacts",
+        artifacts.to_str().unwrap(),
+        "--key",
+        f.path("k.key").to_str().unwrap(),
+    ]);
+    assert_eq!(released.code, 0, "{}{}", released.out, released.err);
+    let statement =
+        crate::release::payload(&f.repo().join("evidence/v1.0.0/provenance.sigstore.json"));
+    let engine = &statement["predicate"]["buildDefinition"]["internalParameters"]["engine"];
+    assert_eq!(engine["name"], "podman");
+    assert_eq!(engine["transfer"], "copy");
+    assert_eq!(engine["endpoint"], remote.host.as_str());
 }

@@ -563,6 +563,16 @@ impl CliEngine {
         for (k, v) in &spec.env {
             cmd.arg("--env").arg(format!("{k}={v}"));
         }
+        // podman gives every container `container=podman` and `TERM=xterm`, docker neither: a
+        // build sees the recipe's environment on both engines (a build that embeds its
+        // environment gave other bytes on podman).
+        if self.kind == EngineKind::Podman {
+            for var in ["container", "TERM"] {
+                if !spec.env.contains_key(var) {
+                    cmd.args(["--unsetenv", var]);
+                }
+            }
+        }
         if let Some(u) = &spec.user {
             cmd.args(["--user", u]);
         }

@@ -32,8 +32,12 @@ pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list
 
 /// The largest manifest or index read from a layout (the registry client's bound).
 const MAX_JSON_BLOB: u64 = 4 << 20;
-/// The most manifest bytes kept in memory while a layout is read.
+/// The most manifest bytes kept in memory while the layouts of one rebuild are read.
 const MAX_JSON_TOTAL: u64 = 64 << 20;
+/// The largest PAX extended header or GNU long name read (a path and a few fields).
+const MAX_EXTENSION_HEADER: u64 = 64 << 10;
+/// The most descriptors followed while an image is checked whole.
+const MAX_DESCRIPTORS: usize = 100_000;
 /// The most entries read from one layout tar.
 const MAX_LAYOUT_ENTRIES: usize = 100_000;
 /// How deep indexes may nest (an index of indexes of manifests is already unusual).
@@ -100,11 +104,6 @@ pub fn parse_image_subject(name: &str, sha256: &str) -> Option<(String, Digest)>
         .then(|| (repository.to_owned(), digest))
 }
 
-/// Whether a subject name has the image shape at all (`…/…@…`), whatever its digest says.
-pub fn looks_like_image_subject(name: &str) -> bool {
-    name.contains('/') && name.contains('@')
-}
-
 /// One published image against the rebuilt layouts.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -166,8 +165,12 @@ struct ManifestJson {
 }
 
 /// Reads `path` as an OCI image layout tar: `Ok(None)` when it is not a tar holding both
-/// `oci-layout` and `index.json` (an ordinary release file).
-pub(crate) fn read_layout(path: &Path) -> Result<Option<Layout>, std::io::Error> {
+/// `oci-layout` and `index.json` (an ordinary release file). `json_budget` bounds the manifest
+/// bytes kept in memory across every layout of a rebuild.
+pub(crate) fn read_layout(
+    path: &Path,
+    json_budget: &mut u64,
+) -> Result<Option<Layout>, std::io::Error> {
     let (file, _) = reprove_digest::open_regular(path).map_err(std::io::Error::other)?;
     let mut head = [0u8; 512];
     {
@@ -184,11 +187,43 @@ pub(crate) fn read_layout(path: &Path) -> Result<Option<Layout>, std::io::Error>
     if &head[257..262] != b"ustar" {
         return Ok(None);
     }
-    let (file, _) = reprove_digest::open_regular(path).map_err(std::io::Error::other)?;
     let mut layout = Layout::default();
+    // First the headers alone: the tar crate reads a PAX header or a GNU long name whole into
+    // memory, so one the build made gigabytes long is refused before it is read.
+    {
+        let (file, _) = reprove_digest::open_regular(path).map_err(std::io::Error::other)?;
+        let mut archive = tar::Archive::new(file);
+        let entries = match archive.entries_with_seek() {
+            Ok(e) => e.raw(true),
+            Err(_) => return Ok(None),
+        };
+        for (n, entry) in entries.enumerate() {
+            let Ok(entry) = entry else { break };
+            let kind = entry.header().entry_type();
+            let extension = kind.is_pax_local_extensions()
+                || kind.is_pax_global_extensions()
+                || kind.is_gnu_longname()
+                || kind.is_gnu_longlink();
+            if extension && entry.size() > MAX_EXTENSION_HEADER {
+                layout.broken = Some(format!(
+                    "an extended header of {} bytes (more than {MAX_EXTENSION_HEADER})",
+                    entry.size()
+                ));
+                break;
+            }
+            if n >= 2 * MAX_LAYOUT_ENTRIES {
+                layout.broken = Some(format!("more than {MAX_LAYOUT_ENTRIES} entries"));
+                break;
+            }
+        }
+    }
+    if layout.broken.is_some() {
+        // Only a layout is worth the refusal: anything else is an ordinary file.
+        return Ok(looks_like_layout(path).then_some(layout));
+    }
+    let (file, _) = reprove_digest::open_regular(path).map_err(std::io::Error::other)?;
     let mut has_marker = false;
     let mut index_bytes: Option<Vec<u8>> = None;
-    let mut kept: u64 = 0;
     let mut seen = BTreeSet::new();
     let mut archive = tar::Archive::new(std::io::BufReader::new(file));
     let entries = match archive.entries() {
@@ -199,7 +234,7 @@ pub(crate) fn read_layout(path: &Path) -> Result<Option<Layout>, std::io::Error>
         let mut entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                layout.broken = Some(format!("the tar cannot be read: {e}"));
+                layout.broken = Some(format!("the tar cannot be read: {}", shown(&e.to_string())));
                 break;
             }
         };
@@ -208,26 +243,38 @@ pub(crate) fn read_layout(path: &Path) -> Result<Option<Layout>, std::io::Error>
             break;
         }
         let kind = entry.header().entry_type();
-        let name = match entry.path() {
-            Ok(p) => p.to_string_lossy().into_owned(),
-            Err(_) => continue,
-        };
-        let name = name.trim_start_matches("./").to_owned();
-        if kind.is_dir() {
+        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let name = raw.strip_prefix("./").unwrap_or(&raw).trim_end_matches('/');
+        // A name another extractor would read as a layout's file (`/blobs/…`, `a/../index.json`)
+        // but this reader would not: the two could check different bytes.
+        let plain = !name.starts_with('/')
+            && name
+                .split('/')
+                .all(|part| !part.is_empty() && part != "." && part != "..");
+        let canonical: String = name
+            .split('/')
+            .filter(|p| !p.is_empty() && *p != ".")
+            .collect::<Vec<_>>()
+            .join("/");
+        let interesting =
+            |n: &str| n == "oci-layout" || n == "index.json" || n.starts_with("blobs/");
+        if !plain {
+            if interesting(&canonical) || canonical.contains("..") {
+                layout.broken = Some(format!("`{}` is not a plain path", shown(&raw)));
+            }
             continue;
         }
-        let interesting =
-            name == "oci-layout" || name == "index.json" || name.starts_with("blobs/");
-        if !interesting {
+        let name = name.to_owned();
+        if kind.is_dir() || !interesting(&name) {
             continue;
         }
         if !kind.is_file() {
             // A link in place of a blob would let one stored file answer for two digests.
-            layout.broken = Some(format!("`{name}` is not a regular file"));
+            layout.broken = Some(format!("`{}` is not a regular file", shown(&name)));
             continue;
         }
         if !seen.insert(name.clone()) {
-            layout.broken = Some(format!("`{name}` appears twice"));
+            layout.broken = Some(format!("`{}` appears twice", shown(&name)));
             continue;
         }
         match name.as_str() {
@@ -245,14 +292,24 @@ pub(crate) fn read_layout(path: &Path) -> Result<Option<Layout>, std::io::Error>
                 index_bytes = Some(b);
             }
             _ => {
-                let Some(hex) = name.strip_prefix("blobs/sha256/") else {
+                let Some(rest) = name.strip_prefix("blobs/sha256/") else {
+                    // Other algorithms are never followed (descriptors must be sha256).
                     continue;
                 };
-                let Ok(want) = Digest::from_hex(reprove_digest::Algorithm::Sha256, hex) else {
-                    continue;
+                // Strictly: lowercase hex, so no two names stand for one digest.
+                let want = match format!("sha256:{rest}").parse::<Digest>() {
+                    Ok(d) => d,
+                    Err(_) => {
+                        layout.broken = Some(format!(
+                            "`{}` is not a blob name (lowercase sha256 hex)",
+                            shown(&name)
+                        ));
+                        continue;
+                    }
                 };
-                let size = entry.header().size().unwrap_or(u64::MAX);
-                let keep = size <= MAX_JSON_BLOB && kept + size <= MAX_JSON_TOTAL;
+                // Kept only within the bounds, however large the entry says it is: the bytes
+                // actually read decide.
+                let mut keep = entry.size() <= MAX_JSON_BLOB && entry.size() <= *json_budget;
                 let mut hasher = Sha256Hasher::new();
                 let mut bytes = Vec::new();
                 let mut buf = vec![0u8; 1 << 16];
@@ -263,13 +320,18 @@ pub(crate) fn read_layout(path: &Path) -> Result<Option<Layout>, std::io::Error>
                     }
                     hasher.update(&buf[..k]);
                     if keep {
-                        bytes.extend_from_slice(&buf[..k]);
+                        if (bytes.len() + k) as u64 > MAX_JSON_BLOB.min(*json_budget) {
+                            keep = false;
+                            bytes = Vec::new();
+                        } else {
+                            bytes.extend_from_slice(&buf[..k]);
+                        }
                     }
                 }
                 let read = hasher.len();
                 let ok = hasher.finish() == want;
                 if keep && ok {
-                    kept += read;
+                    *json_budget -= read;
                     layout.json.insert(want.hex(), bytes);
                 }
                 layout.blobs.insert(want.hex(), (read, ok));
@@ -285,12 +347,35 @@ pub(crate) fn read_layout(path: &Path) -> Result<Option<Layout>, std::io::Error>
     match serde_json::from_slice::<IndexJson>(&index_bytes) {
         Ok(i) => layout.top = i.manifests,
         Err(e) => {
-            layout
-                .broken
-                .get_or_insert(format!("its `index.json` cannot be read: {e}"));
+            layout.broken.get_or_insert(format!(
+                "its `index.json` cannot be read: {}",
+                shown(&e.to_string())
+            ));
         }
     }
     Ok(Some(layout))
+}
+
+/// Whether a tar names `oci-layout` among its first entries' names in any spelling (for a
+/// layout refused before it was read: it is reported, not taken for an ordinary file).
+fn looks_like_layout(path: &Path) -> bool {
+    let Ok((file, _)) = reprove_digest::open_regular(path) else {
+        return false;
+    };
+    let mut archive = tar::Archive::new(file);
+    let Ok(entries) = archive.entries_with_seek() else {
+        return false;
+    };
+    entries
+        .raw(true)
+        .take(MAX_LAYOUT_ENTRIES)
+        .map_while(Result::ok)
+        .any(|e| String::from_utf8_lossy(&e.path_bytes()).ends_with("oci-layout"))
+}
+
+/// A name from the build's tar, for a message: control characters escaped.
+fn shown(name: &str) -> String {
+    reprove_escape::terminal(name)
 }
 
 impl Layout {
@@ -304,9 +389,10 @@ impl Layout {
 
     /// Whether the layout holds `want`, reachable from `index.json`: `Ok(())` when whole,
     /// `Err(reason)` when it names it but a blob is missing or altered, `None` when it does
-    /// not name it at all.
-    fn holds(&self, want: &Digest) -> Option<Result<(), String>> {
-        // Find the descriptor naming `want` among everything reachable.
+    /// not name it at all. `media_type` is what the image is published as: it — or the
+    /// document's own `mediaType` — says whether it is a manifest or an index, never the
+    /// layout's descriptors, which nothing attests.
+    fn holds(&self, want: &Digest, media_type: &str) -> Option<Result<(), String>> {
         let mut stack: Vec<(Descriptor, usize)> =
             self.top.iter().cloned().map(|d| (d, 0)).collect();
         let mut visited = BTreeSet::new();
@@ -314,11 +400,17 @@ impl Layout {
             if !visited.insert(d.digest.clone()) {
                 continue;
             }
+            if visited.len() > MAX_DESCRIPTORS {
+                return None;
+            }
             if d.digest == want.to_string() {
                 if let Some(why) = &self.broken {
                     return Some(Err(why.clone()));
                 }
-                return Some(self.whole(&d, 0));
+                let expected = (!media_type.is_empty()).then_some(media_type);
+                let mut done = BTreeSet::new();
+                let mut work = 0;
+                return Some(self.whole(&d, expected, 0, &mut done, &mut work));
             }
             if depth < MAX_DEPTH
                 && let Ok(m) = self.parse(&d)
@@ -334,7 +426,7 @@ impl Layout {
         let digest: Digest = d
             .digest
             .parse()
-            .map_err(|_| format!("a descriptor names `{}`, not a digest", d.digest))?;
+            .map_err(|_| format!("a descriptor names `{}`, not a digest", shown(&d.digest)))?;
         if digest.algorithm() != reprove_digest::Algorithm::Sha256 {
             return Err(format!("`{digest}` is not a sha256 digest"));
         }
@@ -364,34 +456,89 @@ impl Layout {
             .json
             .get(&hex)
             .ok_or_else(|| format!("the manifest `sha256:{hex}` is too large to read"))?;
-        serde_json::from_slice(bytes)
-            .map_err(|e| format!("the manifest `sha256:{hex}` cannot be read: {e}"))
+        serde_json::from_slice(bytes).map_err(|e| {
+            format!(
+                "the manifest `sha256:{hex}` cannot be read: {}",
+                shown(&e.to_string())
+            )
+        })
     }
 
-    /// The manifest or index `d` and everything it names are in the layout.
-    fn whole(&self, d: &Descriptor, depth: usize) -> Result<(), String> {
+    /// The manifest or index `d` and everything it names are in the layout. `expected` is
+    /// the media type something attested gives `d` (the published image, or the index that
+    /// lists it); the document's own `mediaType` must agree with it.
+    fn whole(
+        &self,
+        d: &Descriptor,
+        expected: Option<&str>,
+        depth: usize,
+        done: &mut BTreeSet<String>,
+        work: &mut usize,
+    ) -> Result<(), String> {
+        if done.contains(&d.digest) {
+            return Ok(());
+        }
+        *work += 1;
+        if *work > MAX_DESCRIPTORS {
+            return Err(format!(
+                "the image names more than {MAX_DESCRIPTORS} manifests"
+            ));
+        }
         if depth > MAX_DEPTH {
             return Err(format!("indexes nest deeper than {MAX_DEPTH}"));
         }
         let m = self.parse(d)?;
-        let media = m.media_type.clone().unwrap_or_else(|| d.media_type.clone());
-        if let Some(children) = &m.manifests {
-            if media == OCI_MANIFEST || media == DOCKER_MANIFEST {
-                return Err(format!("`{}` is a manifest that lists manifests", d.digest));
+        let media = match (m.media_type.as_deref(), expected) {
+            (Some(own), Some(exp)) if own != exp => {
+                return Err(format!(
+                    "`{}` says it is `{}` but is published as `{}`",
+                    shown(&d.digest),
+                    shown(own),
+                    shown(exp)
+                ));
             }
-            for c in children {
-                self.whole(c, depth + 1)?;
+            (Some(own), _) => own.to_owned(),
+            (None, Some(exp)) => exp.to_owned(),
+            (None, None) => {
+                return Err(format!(
+                    "`{}` has no media type of its own and none is attested",
+                    shown(&d.digest)
+                ));
             }
-            return Ok(());
+        };
+        // A document that is both (CVE-2021-41190) reads as an index to one tool and as an
+        // image to another.
+        if m.manifests.is_some() && (m.config.is_some() || !m.layers.is_empty()) {
+            return Err(format!(
+                "`{}` is both a manifest and an index",
+                shown(&d.digest)
+            ));
         }
-        let config = m
-            .config
-            .as_ref()
-            .ok_or_else(|| format!("the manifest `{}` has no config", d.digest))?;
-        self.blob(config)?;
-        for l in &m.layers {
-            self.blob(l)?;
+        if media == OCI_INDEX || media == DOCKER_LIST {
+            let children = m
+                .manifests
+                .ok_or_else(|| format!("the index `{}` lists no manifests", shown(&d.digest)))?;
+            for c in &children {
+                let exp = (!c.media_type.is_empty()).then_some(c.media_type.as_str());
+                self.whole(c, exp, depth + 1, done, work)?;
+            }
+        } else if media == OCI_MANIFEST || media == DOCKER_MANIFEST {
+            let config = m
+                .config
+                .as_ref()
+                .ok_or_else(|| format!("the manifest `{}` has no config", shown(&d.digest)))?;
+            self.blob(config)?;
+            for l in &m.layers {
+                self.blob(l)?;
+            }
+        } else {
+            return Err(format!(
+                "`{}` is `{}`, not an image manifest or index",
+                shown(&d.digest),
+                shown(&media)
+            ));
         }
+        done.insert(d.digest.clone());
         Ok(())
     }
 }
@@ -405,12 +552,13 @@ pub(crate) fn compare_images(
 ) -> Result<(Vec<ImageComparison>, BTreeSet<String>), crate::BuildError> {
     let mut layouts: Vec<(String, Layout)> = Vec::new();
     let mut unreadable: Vec<String> = Vec::new();
+    let mut json_budget = MAX_JSON_TOTAL;
     for (name, a) in rebuilt {
         let Some(path) = &a.path else { continue };
-        match read_layout(path) {
+        match read_layout(path, &mut json_budget) {
             Ok(Some(l)) => layouts.push((name.clone(), l)),
             Ok(None) => {}
-            Err(e) => unreadable.push(format!("`{name}` could not be read: {e}")),
+            Err(e) => unreadable.push(format!("`{}` could not be read: {e}", shown(name))),
         }
     }
     let mut carriers = BTreeSet::new();
@@ -424,15 +572,19 @@ pub(crate) fn compare_images(
             reasons: unreadable.clone(),
         };
         for (name, layout) in &layouts {
-            match layout.holds(&image.digest) {
+            match layout.holds(&image.digest, &image.media_type) {
                 Some(Ok(())) => {
                     cmp.verdict = Verdict::Match;
                     cmp.rebuilt_in = Some(name.clone());
                     carriers.insert(name.clone());
                     break;
                 }
-                Some(Err(why)) => cmp.reasons.push(format!("`{name}`: {why}")),
-                None => {}
+                Some(Err(why)) => cmp.reasons.push(format!("`{}`: {why}", shown(name))),
+                None => {
+                    if let Some(why) = &layout.broken {
+                        cmp.reasons.push(format!("`{}`: {why}", shown(name)));
+                    }
+                }
             }
         }
         if cmp.verdict != Verdict::Match {
@@ -728,6 +880,145 @@ mod tests {
     }
 
     #[test]
+    fn a_manifest_dressed_as_an_empty_index_does_not_match() {
+        // Review finding: a document with `config`, `layers` and `"manifests": []`, no
+        // `mediaType` of its own, named as an index by the layout's `index.json`, passed as a
+        // whole index with no blob checked.
+        let i = image(b"backdoor");
+        let v: serde_json::Value = serde_json::from_slice(&i.manifest).unwrap();
+        let mut v = v.as_object().unwrap().clone();
+        v.remove("mediaType");
+        v.insert("manifests".into(), serde_json::json!([]));
+        let doc = serde_json::to_vec(&v).unwrap();
+        let tar = layout_tar(&[&doc], &[(OCI_INDEX, &doc)], &[]);
+        let (_d, r) = rebuilt(&[("app.tar", tar)]);
+        for media in [OCI_MANIFEST, OCI_INDEX, ""] {
+            let c = compare_images(&[published(&doc, media)], &r).unwrap().0;
+            assert_eq!(
+                c[0].verdict,
+                Verdict::Mismatch,
+                "{media}: {:?}",
+                c[0].reasons
+            );
+        }
+        // Without `manifests`, it is judged as what it is published as: a manifest whose
+        // blobs are missing.
+        v.remove("manifests");
+        let doc = serde_json::to_vec(&v).unwrap();
+        let tar = layout_tar(&[&doc], &[(OCI_INDEX, &doc)], &[]);
+        let (_d, r) = rebuilt(&[("app.tar", tar)]);
+        let c = compare_images(&[published(&doc, OCI_MANIFEST)], &r)
+            .unwrap()
+            .0;
+        assert_eq!(c[0].verdict, Verdict::Mismatch);
+        assert!(
+            c[0].reasons[0].contains("not in the rebuilt layout"),
+            "{:?}",
+            c[0].reasons
+        );
+        // Its own `mediaType` against what it is published as.
+        let tar = layout_tar(
+            &[&i.layer, &i.config, &i.manifest],
+            &[(OCI_MANIFEST, &i.manifest)],
+            &[],
+        );
+        let (_d, r) = rebuilt(&[("app.tar", tar)]);
+        let c = compare_images(&[published(&i.manifest, OCI_INDEX)], &r)
+            .unwrap()
+            .0;
+        assert_eq!(c[0].verdict, Verdict::Mismatch);
+        assert!(
+            c[0].reasons[0].contains("published as"),
+            "{:?}",
+            c[0].reasons
+        );
+    }
+
+    #[test]
+    fn blob_names_another_reader_would_take_otherwise_refuse_the_layout() {
+        let i = image(b"layer");
+        let all: [&[u8]; 3] = [&i.layer, &i.config, &i.manifest];
+        let upper = format!("blobs/sha256/{}", sha(&i.layer).hex().to_uppercase());
+        let rooted = format!("/blobs/sha256/{}", sha(b"x").hex());
+        for (name, data) in [
+            (upper.as_str(), &b"x"[..]),
+            (rooted.as_str(), b"x"),
+            ("blobs/../index.json", b"{}"),
+        ] {
+            let tar = {
+                let mut t = layout_tar(&all, &[(OCI_MANIFEST, &i.manifest)], &[]);
+                // Appended by hand: the tar builder refuses such names.
+                assert!(t.ends_with(&[0u8; 1024]));
+                t.truncate(t.len() - 1024);
+                let mut h = tar::Header::new_gnu();
+                h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
+                h.set_size(data.len() as u64);
+                h.set_mode(0o644);
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_cksum();
+                let mut b = tar::Builder::new(t);
+                b.append(&h, data).unwrap();
+                b.into_inner().unwrap()
+            };
+            let (_d, r) = rebuilt(&[("app.tar", tar)]);
+            let c = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r)
+                .unwrap()
+                .0;
+            assert_eq!(c[0].verdict, Verdict::Mismatch, "{name}");
+            assert!(!c[0].reasons.is_empty(), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_huge_extended_header_is_refused_unread() {
+        let i = image(b"layer");
+        let mut t = layout_tar(
+            &[&i.layer, &i.config, &i.manifest],
+            &[(OCI_MANIFEST, &i.manifest)],
+            &[],
+        );
+        t.truncate(t.len() - 1024);
+        let mut b = tar::Builder::new(t);
+        let big = vec![b'a'; (MAX_EXTENSION_HEADER + 1) as usize];
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::XHeader);
+        h.set_size(big.len() as u64);
+        h.set_cksum();
+        b.append_data(&mut h, "PaxHeader", &big[..]).unwrap();
+        let tar = b.into_inner().unwrap();
+        let (_d, r) = rebuilt(&[("app.tar", tar)]);
+        let c = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r)
+            .unwrap()
+            .0;
+        assert_ne!(c[0].verdict, Verdict::Match);
+    }
+
+    #[test]
+    fn a_diamond_of_indexes_is_checked_once_per_manifest() {
+        let a = image(b"a");
+        let inner = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2, "mediaType": OCI_INDEX,
+            "manifests": vec![desc(OCI_MANIFEST, &a.manifest); 400],
+        }))
+        .unwrap();
+        let outer = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2, "mediaType": OCI_INDEX,
+            "manifests": vec![desc(OCI_INDEX, &inner); 400],
+        }))
+        .unwrap();
+        let tar = layout_tar(
+            &[&a.layer, &a.config, &a.manifest, &inner, &outer],
+            &[(OCI_INDEX, &outer)],
+            &[],
+        );
+        let (_d, r) = rebuilt(&[("img.tar", tar)]);
+        let c = compare_images(&[published(&outer, OCI_INDEX)], &r)
+            .unwrap()
+            .0;
+        assert_eq!(c[0].verdict, Verdict::Match, "{:?}", c[0].reasons);
+    }
+
+    #[test]
     fn image_subject_names_read_back_only_with_their_own_digest() {
         let d = sha(b"m");
         let name = image_subject_name("reg.example/app", &d);
@@ -737,7 +1028,5 @@ mod tests {
         );
         assert_eq!(parse_image_subject(&name, &sha(b"other").hex()), None);
         assert_eq!(parse_image_subject("app.tar", &d.hex()), None);
-        assert!(looks_like_image_subject(&name));
-        assert!(!looks_like_image_subject("app-1.0.tar.gz"));
     }
 }

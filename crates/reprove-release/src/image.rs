@@ -55,6 +55,13 @@ impl FromStr for ImageArtifact {
         if image.tag().is_none() && image.digest().is_none() {
             return Err(bad("name the image's digest (`@sha256:…`) or tag (`:TAG`)"));
         }
+        // Image subjects are sha256 (in-toto `digest.sha256`), as registries name manifests.
+        if image
+            .digest()
+            .is_some_and(|d| d.algorithm() != reprove_digest::Algorithm::Sha256)
+        {
+            return Err(bad("an image is named by a sha256 digest"));
+        }
         Ok(ImageArtifact { image })
     }
 }
@@ -122,19 +129,44 @@ impl ImageArtifact {
     }
 }
 
-/// The media type a manifest says it is (its own `mediaType`, else the registry's
-/// `Content-Type`), when that is an image manifest or index.
+/// The media type a manifest is: its own `mediaType`, which must agree with the registry's
+/// `Content-Type` when that names an image type too, else the `Content-Type`; an image
+/// manifest or index, and never a document that is both (CVE-2021-41190: one tool reads an
+/// index where another pulls layers).
 fn image_media_type(m: &Manifest, shown: &str) -> Result<String, ReleaseError> {
-    let own = serde_json::from_slice::<serde_json::Value>(&m.bytes)
-        .ok()
-        .and_then(|v| v.get("mediaType")?.as_str().map(str::to_owned));
+    const IMAGE_TYPES: [&str; 4] = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST];
+    let bad = |reason: String| ReleaseError::BadImage {
+        location: shown.to_owned(),
+        reason,
+    };
+    let v: serde_json::Value = serde_json::from_slice(&m.bytes)
+        .map_err(|e| bad(format!("its manifest is not JSON: {e}")))?;
+    let own = v
+        .get("mediaType")
+        .and_then(|t| t.as_str())
+        .map(str::to_owned);
+    if let Some(own) = &own
+        && IMAGE_TYPES.contains(&m.media_type.as_str())
+        && *own != m.media_type
+    {
+        return Err(bad(format!(
+            "it says it is `{}`, its registry serves it as `{}`",
+            reprove_escape::terminal(own),
+            m.media_type
+        )));
+    }
+    if v.get("manifests").is_some() && (v.get("config").is_some() || v.get("layers").is_some()) {
+        return Err(bad(
+            "its manifest is both an image manifest and an index".to_owned()
+        ));
+    }
     let media = own.unwrap_or_else(|| m.media_type.clone());
-    if [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST].contains(&media.as_str()) {
+    if IMAGE_TYPES.contains(&media.as_str()) {
         Ok(media)
     } else {
         Err(ReleaseError::NotAnImage {
             image: shown.to_owned(),
-            media_type: media,
+            media_type: reprove_escape::terminal(&media),
         })
     }
 }
@@ -200,6 +232,12 @@ pub fn resolve(
                     reprove_escape::terminal(&c.digest)
                 ),
             })?;
+            if child_digest.algorithm() != reprove_digest::Algorithm::Sha256 {
+                return Err(ReleaseError::BadImage {
+                    location: shown,
+                    reason: format!("its index lists `{child_digest}`, not a sha256 digest"),
+                });
+            }
             let child_shown = format!("{SCHEME}{}@{child_digest}", artifact.repository());
             let served =
                 artifact.fetch_reference(client, &child_digest.to_string(), &child_shown)?;
@@ -247,14 +285,66 @@ mod tests {
         let t: ImageArtifact = "oci://ghcr.io/acme/app:1.0".parse().unwrap();
         assert_eq!(t.reference(), "1.0");
         for bad in [
-            "ghcr.io/acme/app:1.0",
-            "oci://app:1.0",
-            "oci://library/app:1.0",
-            "oci://ghcr.io/acme/app",
-            "oci://ghcr.io/acme/APP:1",
+            "ghcr.io/acme/app:1.0".to_owned(),
+            "oci://app:1.0".to_owned(),
+            "oci://library/app:1.0".to_owned(),
+            "oci://ghcr.io/acme/app".to_owned(),
+            "oci://ghcr.io/acme/APP:1".to_owned(),
+            // Subjects are sha256: a sha512 pin has no place in `digest.sha256`.
+            format!("oci://ghcr.io/acme/app@sha512:{}", "a".repeat(128)),
         ] {
             assert!(bad.parse::<ImageArtifact>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_document_both_index_and_image_or_served_as_another_type_is_no_image() {
+        // Distribution 2.8 refuses to store these (CVE-2021-41190); a registry that serves
+        // them anyway is not believed either.
+        let served = |media: &str, doc: &str| Manifest {
+            digest: reprove_digest::sha256_bytes(doc.as_bytes()),
+            media_type: media.to_owned(),
+            bytes: doc.as_bytes().to_vec(),
+        };
+        let both = r#"{"schemaVersion":2,"manifests":[],"config":{"digest":"sha256:00","size":2},"layers":[]}"#;
+        let other = format!(r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[]}}"#);
+        for m in [
+            served(OCI_INDEX, both),
+            served(OCI_MANIFEST, both),
+            served(OCI_MANIFEST, &other),
+        ] {
+            assert!(
+                matches!(
+                    image_media_type(&m, "x"),
+                    Err(ReleaseError::BadImage { .. })
+                ),
+                "{}",
+                String::from_utf8_lossy(&m.bytes)
+            );
+        }
+        assert!(matches!(
+            image_media_type(
+                &served("application/json", r#"{"mediaType":"application/x.other"}"#),
+                "x"
+            ),
+            Err(ReleaseError::NotAnImage { .. })
+        ));
+        assert_eq!(
+            image_media_type(&served(OCI_INDEX, &other), "x").unwrap(),
+            OCI_INDEX
+        );
+        // No media type of its own: the registry's says.
+        assert_eq!(
+            image_media_type(
+                &served(
+                    DOCKER_MANIFEST,
+                    r#"{"schemaVersion":2,"config":{},"layers":[]}"#
+                ),
+                "x"
+            )
+            .unwrap(),
+            DOCKER_MANIFEST
+        );
     }
 
     fn client() -> RegistryClient {

@@ -108,8 +108,6 @@ pub enum ReleaseError {
         "nothing published to release: give --artifacts DIR, or an image `oci://REGISTRY/REPOSITORY@sha256:…`"
     )]
     NothingPublished,
-    #[error("`{image}` is among the published images twice")]
-    ImageTwice { image: String },
     #[error("`{location}` is not an image: {reason}")]
     BadImage { location: String, reason: String },
     #[error(

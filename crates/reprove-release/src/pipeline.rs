@@ -279,11 +279,11 @@ pub fn release_with(
         .iter()
         .map(|(n, a)| (n.clone(), a.sha256.clone()))
         .collect();
+    // The same image twice (an index and one of its manifests, two indexes that share one)
+    // is one subject: its name says its digest.
     for i in &opts.images {
         for (name, d) in i.subjects() {
-            if digests.insert(name.clone(), d.hex()).is_some() {
-                return Err(ReleaseError::ImageTwice { image: name });
-            }
+            digests.insert(name, d.hex());
         }
     }
     let staging = Staging::create(&opts.evidence, opts.force)?;

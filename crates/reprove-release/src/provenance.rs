@@ -286,6 +286,12 @@ pub fn statement(
         let media = std::iter::once(&i.image.media_type)
             .chain(i.image.children.iter().map(|c| &c.media_type));
         for ((name, digest), media) in i.image.subjects().into_iter().zip(media) {
+            if subject
+                .iter()
+                .any(|s| s.name.as_deref() == Some(name.as_str()))
+            {
+                continue;
+            }
             let mut d = ResourceDescriptor::named(name, "sha256", &digest.hex());
             d.media_type = Some(media.clone()).filter(|m| !m.is_empty());
             subject.push(d);

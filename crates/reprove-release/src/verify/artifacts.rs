@@ -41,11 +41,23 @@ pub struct PublishedImages {
     pub images: Vec<crate::image::ImageArtifact>,
 }
 
-/// The subjects that name files (every subject not shaped as an image).
+/// The subjects that name files: every subject but those that read as images
+/// (`REPOSITORY@sha256:…` with their own digest). One shaped like an image that does not read
+/// as one stays a file subject, which no folder holds: it fails, never skipped.
 fn file_subjects(provenance: &Value) -> BTreeMap<String, String> {
     sha256_subjects(provenance)
         .into_iter()
-        .filter(|(n, _)| !reprove_build::image::looks_like_image_subject(n))
+        .filter(|(n, h)| reprove_build::image::parse_image_subject(n, h).is_none())
+        .collect()
+}
+
+/// The image subjects: subject name by digest (`sha256:…`).
+fn image_subjects(provenance: &Value) -> BTreeMap<String, String> {
+    sha256_subjects(provenance)
+        .into_iter()
+        .filter_map(|(n, h)| {
+            reprove_build::image::parse_image_subject(&n, &h).map(|(_, d)| (d.to_string(), n))
+        })
         .collect()
 }
 
@@ -57,7 +69,15 @@ pub(super) fn check(
     provenance: Option<&Value>,
 ) -> (CheckResult, Vec<String>) {
     let Some(images) = images.filter(|i| !i.images.is_empty()) else {
-        return check_files(artifacts, provenance);
+        let (mut r, checked) = check_files(artifacts, provenance);
+        // Files checked, images attested beside them: the verdict says they were not.
+        let unchecked = provenance.map(image_subjects).unwrap_or_default().len();
+        if r.status == CheckStatus::Pass && unchecked > 0 {
+            r.detail.push_str(&format!(
+                "; {unchecked} attested image(s) not checked (give --artifacts oci://REGISTRY/REPOSITORY:TAG)"
+            ));
+        }
+        return (r, checked);
     };
     let Some(p) = provenance else {
         return check_files(artifacts, None);
@@ -73,12 +93,7 @@ pub(super) fn check(
             }
         }
     };
-    let attested: BTreeMap<String, String> = sha256_subjects(p)
-        .into_iter()
-        .filter_map(|(n, h)| {
-            reprove_build::image::parse_image_subject(&n, &h).map(|(_, d)| (d.to_string(), n))
-        })
-        .collect();
+    let attested = image_subjects(p);
     let mut images_ok = Vec::new();
     for image in &images.images {
         let shown = printable(&image.to_string());

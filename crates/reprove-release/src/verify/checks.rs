@@ -392,7 +392,7 @@ pub(super) fn rebuild(
     repo: &Repository,
     tag: &Tag,
     baseline: Option<&BaselineView>,
-    subjects: &BTreeMap<String, String>,
+    provenance: &serde_json::Value,
     published_dir: Option<&std::path::Path>,
     progress: &dyn Fn(&str),
 ) -> CheckResult {
@@ -447,6 +447,8 @@ pub(super) fn rebuild(
     };
     // Image subjects (`REPOSITORY@sha256:…`) are compared with the rebuilt OCI layouts, the
     // others with the rebuilt files by name.
+    let subjects = &super::sha256_subjects(provenance);
+    let media_types = super::subject_media_types(provenance);
     let mut files = BTreeMap::new();
     let mut images = Vec::new();
     for (name, hex) in subjects {
@@ -454,7 +456,9 @@ pub(super) fn rebuild(
             Some((repository, digest)) => images.push(reprove_build::image::PublishedImage {
                 repository,
                 digest,
-                media_type: String::new(),
+                // As attested: a manifest or an index is what the release says it is, never
+                // what the rebuilt layout says.
+                media_type: media_types.get(name).cloned().unwrap_or_default(),
                 children: Vec::new(),
             }),
             None => {

@@ -435,6 +435,21 @@ fn sha256_subjects(st: &Value) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Each subject's `mediaType`, by name, where it has one (images).
+fn subject_media_types(st: &Value) -> BTreeMap<String, String> {
+    st.get("subject")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|s| {
+            Some((
+                s.get("name")?.as_str()?.to_owned(),
+                s.get("mediaType")?.as_str()?.to_owned(),
+            ))
+        })
+        .collect()
+}
+
 fn str_at<'v>(v: &'v Value, path: &[&str]) -> Option<&'v str> {
     path.iter().try_fold(v, |cur, p| cur.get(p))?.as_str()
 }
@@ -718,7 +733,7 @@ pub fn verify(opts: &Options<'_>, progress: &dyn Fn(&str)) -> VerifyReport {
                     repo,
                     &opts.tag,
                     baseline_view.as_ref(),
-                    &sha256_subjects(p),
+                    p,
                     match &opts.artifacts {
                         Artifacts::Folder(dir) => Some(dir.as_path()),
                         _ => None,
