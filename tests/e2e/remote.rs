@@ -616,7 +616,9 @@ fn podman_over_container_host_rebuilds_the_same_bits_under_the_same_conditions()
             "{tool} is needed to start a remote engine"
         );
     }
-    let digest = reg.push_rootfs("reprove/planted", "1", &planted_layer());
+    // The image sets `container` itself (as UBI and Fedora images do): podman must keep the
+    // image's value where it would put its own, as docker does.
+    let digest = reg.push_rootfs_env("reprove/planted", "1", &planted_layer(), &["container=oci"]);
     let image = format!("{}/reprove/planted:1@{digest}", reg.host);
     let f = Fixture::new();
     f.write("reprove.toml", format!("[project]\nname = \"tiny\"\n\n[build]\nimage = \"{image}\"\ncommand = [\"sh\", \"build.sh\"]\nartifacts = [\"dist/*\"]\nenv = {{ GREETING = \"hello\" }}\n"));
@@ -628,6 +630,9 @@ fn podman_over_container_host_rebuilds_the_same_bits_under_the_same_conditions()
     let first = f.path("first");
     let local_run = rebuild(&f, &local, &["v1.0.0", "--keep", first.to_str().unwrap()]);
     assert_eq!(local_run.code, 0, "{}{}", local_run.out, local_run.err);
+    let probe = std::fs::read_to_string(first.join("artifacts/probe.txt")).unwrap();
+    assert!(probe.contains("container=oci\n"), "{probe}");
+    assert!(!probe.contains("TERM="), "{probe}");
     let artifacts = first.join("artifacts");
 
     let remote = RemoteDaemon::start_serving(&reg, f.dir.path(), Served::Podman { conf: &conf });

@@ -127,6 +127,82 @@ pub(crate) const MAX_STORE_FILES: usize = 2_000_000;
 /// The most path bytes a store brings back in all (names are kept in memory while it is read).
 const MAX_STORE_PATH_BYTES: usize = 256 << 20;
 
+/// What [`raw_members`] calls for each member: its kind, its name, the entry to read.
+pub(crate) type OnMember<'a, R, E> =
+    dyn FnMut(tar::EntryType, Vec<u8>, &mut tar::Entry<'_, R>) -> Result<(), E> + 'a;
+
+/// Reads the members of a tar `stream` written by someone else, raw: a PAX extended header or
+/// a GNU long name — whose data the tar crate would load whole, of any size — is read here
+/// bounded and gives the name of the member after it; a PAX `size` (which would make this
+/// reader and another walk the archive at different offsets) and a global header are refused.
+/// `on_member` gets each other member with its name (the long one when given) and the entry,
+/// to read or leave (what it leaves is skipped).
+pub(crate) fn raw_members<R: std::io::Read, E>(
+    stream: R,
+    io: &dyn Fn(std::io::Error) -> E,
+    bad: &dyn Fn(String) -> E,
+    on_member: &mut OnMember<'_, R, E>,
+) -> Result<(), E> {
+    let mut archive = tar::Archive::new(stream);
+    let mut long_name: Option<Vec<u8>> = None;
+    let entries = archive.entries().map_err(io)?.raw(true);
+    for entry in entries {
+        let mut entry = entry.map_err(io)?;
+        let kind = entry.header().entry_type();
+        // A PAX extended header (what Go's `archive/tar`, and so `docker cp`, writes for a
+        // name over 100 bytes or not ASCII): its `path` names the member after it. A size or a
+        // global header is refused rather than guessed at, since a member read with the wrong
+        // size turns its bytes into headers.
+        if kind == tar::EntryType::XGlobalHeader {
+            return Err(bad("a global PAX header".into()));
+        }
+        if kind == tar::EntryType::XHeader && long_name.is_none() {
+            if entry.size() > MAX_PAX_HEADER {
+                return Err(bad(format!(
+                    "a PAX header of {} bytes (at most {MAX_PAX_HEADER})",
+                    entry.size()
+                )));
+            }
+            let mut records = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut records).map_err(io)?;
+            for r in tar::PaxExtensions::new(&records) {
+                let r = r.map_err(|_| bad("a PAX header that does not parse".into()))?;
+                match r.key_bytes() {
+                    b"path" => long_name = Some(r.value_bytes().to_vec()),
+                    b"size" => {
+                        return Err(bad(format!(
+                            "a member whose size only a PAX header gives ({} bytes)",
+                            String::from_utf8_lossy(r.value_bytes())
+                        )));
+                    }
+                    _ => {}
+                }
+            }
+            continue;
+        }
+        if kind == tar::EntryType::GNULongName && long_name.is_none() {
+            if entry.size() > MAX_OUTPUT_NAME {
+                return Err(bad(format!(
+                    "a file name of {} bytes (at most {MAX_OUTPUT_NAME})",
+                    entry.size()
+                )));
+            }
+            let mut name = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut name).map_err(io)?;
+            while name.last() == Some(&0) {
+                name.pop();
+            }
+            long_name = Some(name);
+            continue;
+        }
+        let name = long_name
+            .take()
+            .unwrap_or_else(|| entry.path_bytes().into_owned());
+        on_member(kind, name, &mut entry)?;
+    }
+    Ok(())
+}
+
 /// Reads a tar stream that came from an engine, not from reprove, into `dest` (created),
 /// hashing each file as it is written. Entries are read raw (a GNU long-name or PAX member,
 /// whose data the tar crate would load whole, is read here bounded or refused); only regular
@@ -155,77 +231,28 @@ pub(crate) fn read_engine_tar(
     // Measured when the first output arrives — after the build, whose own files share this
     // file system — not when the job starts.
     let mut budget: Option<u64> = None;
-    let mut archive = tar::Archive::new(stream);
     let mut seen = std::collections::BTreeSet::new();
     let mut skipped = 0usize;
     let mut path_bytes = 0usize;
     // Drained bytes are bounded too: a sparse file that costs the job nothing must not keep
     // this machine reading zeros for hours.
     let mut drain_left = MAX_OUTPUT_BYTES;
-    // A GNU long-name member (a name over 100 bytes) names the member after it; read here by
-    // hand, bounded, since the tar crate would load one of any size whole.
-    let mut long_name: Option<Vec<u8>> = None;
     let mut links = Vec::new();
-    let entries = archive.entries().map_err(io(dest))?.raw(true);
-    for entry in entries {
-        let mut entry = entry.map_err(io(dest))?;
-        let kind = entry.header().entry_type();
-        // A PAX extended header (what Go's `archive/tar`, and so `docker cp`, writes for a
-        // name over 100 bytes or not ASCII): its `path` names the member after it. Read here
-        // bounded; a size or a global header is refused rather than guessed at, since a member
-        // read with the wrong size turns its bytes into headers.
-        if kind == tar::EntryType::XGlobalHeader {
-            return Err(bad("a global PAX header".into()));
-        }
-        if kind == tar::EntryType::XHeader && long_name.is_none() {
-            if entry.size() > MAX_PAX_HEADER {
-                return Err(bad(format!(
-                    "a PAX header of {} bytes (at most {MAX_PAX_HEADER})",
-                    entry.size()
-                )));
-            }
-            let mut records = Vec::new();
-            std::io::Read::read_to_end(&mut entry, &mut records).map_err(io(dest))?;
-            for r in tar::PaxExtensions::new(&records) {
-                let r = r.map_err(|_| bad("a PAX header that does not parse".into()))?;
-                match r.key_bytes() {
-                    b"path" => long_name = Some(r.value_bytes().to_vec()),
-                    b"size" => {
-                        return Err(bad(format!(
-                            "a member whose size only a PAX header gives ({} bytes)",
-                            String::from_utf8_lossy(r.value_bytes())
-                        )));
-                    }
-                    _ => {}
-                }
-            }
-            continue;
-        }
-        if kind == tar::EntryType::GNULongName && long_name.is_none() {
-            if entry.size() > MAX_OUTPUT_NAME {
-                return Err(bad(format!(
-                    "a file name of {} bytes (at most {MAX_OUTPUT_NAME})",
-                    entry.size()
-                )));
-            }
-            let mut name = Vec::new();
-            std::io::Read::read_to_end(&mut entry, &mut name).map_err(io(dest))?;
-            while name.last() == Some(&0) {
-                name.pop();
-            }
-            long_name = Some(name);
-            continue;
-        }
+    let io_dest = |source| BuildError::Io {
+        path: dest.to_owned(),
+        source,
+    };
+    raw_members(stream, &io_dest, &bad, &mut |kind,
+                                              name,
+                                              mut entry|
+     -> Result<(), BuildError> {
         let folder = kind == tar::EntryType::Directory && shape != Shape::Flat;
         if kind != tar::EntryType::Regular && !folder && shape == Shape::Left {
             // A symbolic link, a device: not an output, whatever its name. A hard link is a
             // second name of a file sent earlier (cargo links `target/release/rg` to
             // `deps/rg-…`): when that name is wanted, the caller fetches it by name.
-            let raw = long_name
-                .take()
-                .unwrap_or_else(|| entry.path_bytes().into_owned());
             if kind == tar::EntryType::Link
-                && let Ok(text) = String::from_utf8(raw)
+                && let Ok(text) = String::from_utf8(name)
                 && let Some(rel) = plain_path(&text)
                 && !skip(rel)
             {
@@ -235,17 +262,14 @@ pub(crate) fn read_engine_tar(
                 links.push(rel.to_owned());
             }
             std::io::copy(&mut entry, &mut std::io::sink()).map_err(io(dest))?;
-            continue;
+            return Ok(());
         }
         if kind != tar::EntryType::Regular && !folder {
-            let shown = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let shown = String::from_utf8_lossy(&name).into_owned();
             return Err(bad(format!("`{shown}` is not a regular file")));
         }
-        let raw = long_name
-            .take()
-            .unwrap_or_else(|| entry.path_bytes().into_owned());
         let text =
-            String::from_utf8(raw).map_err(|_| bad("a file name that is not UTF-8".into()))?;
+            String::from_utf8(name).map_err(|_| bad("a file name that is not UTF-8".into()))?;
         let Some(rel) = plain_path(&text).filter(|r| shape != Shape::Flat || !r.contains('/'))
         else {
             return Err(bad(format!(
@@ -282,7 +306,7 @@ pub(crate) fn read_engine_tar(
         if folder {
             // Made with the first file it holds: an empty folder (a scratch folder whose
             // files are drained) is not kept, as the store's archive keeps none.
-            continue;
+            return Ok(());
         }
         if skip(&rel) {
             if entry.size() > drain_left {
@@ -294,7 +318,7 @@ pub(crate) fn read_engine_tar(
             drain_left -= entry.size();
             std::io::copy(&mut entry, &mut std::io::sink()).map_err(io(&target))?;
             skipped += 1;
-            continue;
+            return Ok(());
         }
         let budget = budget.get_or_insert_with(|| {
             let free = rustix::fs::statvfs(dest)
@@ -364,7 +388,8 @@ pub(crate) fn read_engine_tar(
             size,
             executable,
         });
-    }
+        Ok(())
+    })?;
     Ok(TarRead { skipped, links })
 }
 

@@ -515,7 +515,7 @@ impl CliEngine {
             }
             _ => None,
         };
-        self.job_command(spec, &mut cmd);
+        self.job_command(spec, &mut cmd)?;
         // Kept until the container is gone.
         let _ca_file = ca_file;
         self.supervise(spec, cmd, log)
@@ -554,7 +554,7 @@ impl CliEngine {
 
     /// The working folder, environment, user, and the command — the last arguments of a
     /// container's creation.
-    pub(crate) fn job_command(&self, spec: &Job, cmd: &mut Command) {
+    pub(crate) fn job_command(&self, spec: &Job, cmd: &mut Command) -> Result<(), BuildError> {
         let workdir = match &spec.workdir {
             Some(w) => format!("{}/{w}", spec.build_path),
             None => spec.build_path.clone(),
@@ -563,14 +563,35 @@ impl CliEngine {
         for (k, v) in &spec.env {
             cmd.arg("--env").arg(format!("{k}={v}"));
         }
-        // podman gives every container `container=podman` and `TERM=xterm`, docker neither: a
-        // build sees the recipe's environment on both engines (a build that embeds its
-        // environment gave other bytes on podman).
+        // podman gives every container `container=podman` and `TERM=xterm`, and this
+        // machine's proxy variables; docker none of them. A build sees the image's and the
+        // recipe's environment on both engines (a build that embeds its environment gave other
+        // bytes on podman): the two are unset unless the image or the recipe sets them — an
+        // image's own value is given back as it is — and no proxy variable is passed.
         if self.kind == EngineKind::Podman {
+            cmd.arg("--http-proxy=false");
+            let image_env = self.output(
+                &[
+                    "image",
+                    "inspect",
+                    "--format",
+                    "{{json .Config.Env}}",
+                    &spec.image,
+                ],
+                "inspect the build image's environment",
+            )?;
+            let image_env: Vec<String> = serde_json::from_str(&image_env).unwrap_or_default();
             for var in ["container", "TERM"] {
-                if !spec.env.contains_key(var) {
-                    cmd.args(["--unsetenv", var]);
+                if spec.env.contains_key(var) {
+                    continue;
                 }
+                match image_env
+                    .iter()
+                    .find_map(|e| e.strip_prefix(var)?.strip_prefix('='))
+                {
+                    Some(value) => cmd.arg("--env").arg(format!("{var}={value}")),
+                    None => cmd.args(["--unsetenv", var]),
+                };
             }
         }
         if let Some(u) = &spec.user {
@@ -583,6 +604,7 @@ impl CliEngine {
         cmd.arg(format!("umask {} && exec \"$@\" 2>&1", spec.umask));
         cmd.arg("reprove-build");
         cmd.args(&spec.command);
+        Ok(())
     }
 
     /// Runs `cmd` (which starts the job's container attached) with its output streamed to

@@ -34,8 +34,6 @@ pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list
 const MAX_JSON_BLOB: u64 = 4 << 20;
 /// The most manifest bytes kept in memory while the layouts of one rebuild are read.
 const MAX_JSON_TOTAL: u64 = 64 << 20;
-/// The largest PAX extended header or GNU long name read (a path and a few fields).
-const MAX_EXTENSION_HEADER: u64 = 64 << 10;
 /// The most descriptors followed while an image is checked whole.
 const MAX_DESCRIPTORS: usize = 100_000;
 /// The most entries read from one layout tar.
@@ -135,6 +133,9 @@ pub(crate) struct Layout {
     top: Vec<Descriptor>,
     /// Why the layout is unusable as a whole (duplicate entries, bad `index.json`).
     broken: Option<String>,
+    /// Every descriptor reachable from `index.json` (through the indexes it can read), by
+    /// digest: found once per layout, looked up once per image.
+    reachable: BTreeMap<String, Descriptor>,
 }
 
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -188,154 +189,133 @@ pub(crate) fn read_layout(
         return Ok(None);
     }
     let mut layout = Layout::default();
-    // First the headers alone: the tar crate reads a PAX header or a GNU long name whole into
-    // memory, so one the build made gigabytes long is refused before it is read.
-    {
-        let (file, _) = reprove_digest::open_regular(path).map_err(std::io::Error::other)?;
-        let mut archive = tar::Archive::new(file);
-        let entries = match archive.entries_with_seek() {
-            Ok(e) => e.raw(true),
-            Err(_) => return Ok(None),
-        };
-        for (n, entry) in entries.enumerate() {
-            let Ok(entry) = entry else { break };
-            let kind = entry.header().entry_type();
-            let extension = kind.is_pax_local_extensions()
-                || kind.is_pax_global_extensions()
-                || kind.is_gnu_longname()
-                || kind.is_gnu_longlink();
-            if extension && entry.size() > MAX_EXTENSION_HEADER {
-                layout.broken = Some(format!(
-                    "an extended header of {} bytes (more than {MAX_EXTENSION_HEADER})",
-                    entry.size()
-                ));
-                break;
-            }
-            if n >= 2 * MAX_LAYOUT_ENTRIES {
-                layout.broken = Some(format!("more than {MAX_LAYOUT_ENTRIES} entries"));
-                break;
-            }
-        }
-    }
-    if layout.broken.is_some() {
-        // Only a layout is worth the refusal: anything else is an ordinary file.
-        return Ok(looks_like_layout(path).then_some(layout));
-    }
-    let (file, _) = reprove_digest::open_regular(path).map_err(std::io::Error::other)?;
     let mut has_marker = false;
     let mut index_bytes: Option<Vec<u8>> = None;
     let mut seen = BTreeSet::new();
-    let mut archive = tar::Archive::new(std::io::BufReader::new(file));
-    let entries = match archive.entries() {
-        Ok(e) => e,
-        Err(_) => return Ok(None),
-    };
-    for (n, entry) in entries.enumerate() {
-        let mut entry = match entry {
-            Ok(e) => e,
-            Err(e) => {
-                layout.broken = Some(format!("the tar cannot be read: {}", shown(&e.to_string())));
-                break;
+    let mut count = 0usize;
+    let (file, _) = reprove_digest::open_regular(path).map_err(std::io::Error::other)?;
+    // Read raw, once, as the engine's outputs are ([`crate::compare::raw_members`]): extended
+    // headers bounded, a PAX size or a global header refused, so no other reader of this tar
+    // walks it at other offsets than this one.
+    let read = crate::compare::raw_members(
+        std::io::BufReader::new(file),
+        &|e: std::io::Error| format!("the tar cannot be read: {}", shown(&e.to_string())),
+        &|why: String| shown(&why),
+        &mut |kind, raw, entry| -> Result<(), String> {
+            count += 1;
+            if count > MAX_LAYOUT_ENTRIES {
+                return Err(format!("more than {MAX_LAYOUT_ENTRIES} entries"));
             }
-        };
-        if n >= MAX_LAYOUT_ENTRIES {
-            layout.broken = Some(format!("more than {MAX_LAYOUT_ENTRIES} entries"));
-            break;
-        }
-        let kind = entry.header().entry_type();
-        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let name = raw.strip_prefix("./").unwrap_or(&raw).trim_end_matches('/');
-        // A name another extractor would read as a layout's file (`/blobs/…`, `a/../index.json`)
-        // but this reader would not: the two could check different bytes.
-        let plain = !name.starts_with('/')
-            && name
+            let raw = String::from_utf8_lossy(&raw).into_owned();
+            let name = raw.strip_prefix("./").unwrap_or(&raw).trim_end_matches('/');
+            // A name another extractor would read as a layout's file (`/blobs/…`,
+            // `a/../index.json`) but this reader would not: the two could check other bytes.
+            let plain = !name.starts_with('/')
+                && name
+                    .split('/')
+                    .all(|part| !part.is_empty() && part != "." && part != "..");
+            let canonical: String = name
                 .split('/')
-                .all(|part| !part.is_empty() && part != "." && part != "..");
-        let canonical: String = name
-            .split('/')
-            .filter(|p| !p.is_empty() && *p != ".")
-            .collect::<Vec<_>>()
-            .join("/");
-        let interesting =
-            |n: &str| n == "oci-layout" || n == "index.json" || n.starts_with("blobs/");
-        if !plain {
-            if interesting(&canonical) || canonical.contains("..") {
-                layout.broken = Some(format!("`{}` is not a plain path", shown(&raw)));
+                .filter(|p| !p.is_empty() && *p != ".")
+                .collect::<Vec<_>>()
+                .join("/");
+            let interesting =
+                |n: &str| n == "oci-layout" || n == "index.json" || n.starts_with("blobs/");
+            if !plain {
+                if interesting(&canonical) || canonical.contains("..") {
+                    layout.broken = Some(format!("`{}` is not a plain path", shown(&raw)));
+                }
+                return Ok(());
             }
-            continue;
-        }
-        let name = name.to_owned();
-        if kind.is_dir() || !interesting(&name) {
-            continue;
-        }
-        if !kind.is_file() {
-            // A link in place of a blob would let one stored file answer for two digests.
-            layout.broken = Some(format!("`{}` is not a regular file", shown(&name)));
-            continue;
-        }
-        if !seen.insert(name.clone()) {
-            layout.broken = Some(format!("`{}` appears twice", shown(&name)));
-            continue;
-        }
-        match name.as_str() {
-            "oci-layout" => {
-                let mut b = Vec::new();
-                (&mut entry).take(4096).read_to_end(&mut b)?;
-                has_marker = serde_json::from_slice::<serde_json::Value>(&b)
-                    .ok()
-                    .and_then(|v| v.get("imageLayoutVersion")?.as_str().map(str::to_owned))
-                    .is_some();
+            if kind == tar::EntryType::Directory || !interesting(name) {
+                return Ok(());
             }
-            "index.json" => {
-                let mut b = Vec::new();
-                (&mut entry).take(MAX_JSON_BLOB + 1).read_to_end(&mut b)?;
-                index_bytes = Some(b);
+            if kind != tar::EntryType::Regular {
+                // A link in place of a blob would let one stored file answer for two digests;
+                // a sparse member is read otherwise by other tools.
+                layout.broken = Some(format!("`{}` is not a regular file", shown(name)));
+                return Ok(());
             }
-            _ => {
-                let Some(rest) = name.strip_prefix("blobs/sha256/") else {
-                    // Other algorithms are never followed (descriptors must be sha256).
-                    continue;
-                };
-                // Strictly: lowercase hex, so no two names stand for one digest.
-                let want = match format!("sha256:{rest}").parse::<Digest>() {
-                    Ok(d) => d,
-                    Err(_) => {
+            let name = name.to_owned();
+            if !seen.insert(name.clone()) {
+                layout.broken = Some(format!("`{}` appears twice", shown(&name)));
+                return Ok(());
+            }
+            let io =
+                |e: std::io::Error| format!("the tar cannot be read: {}", shown(&e.to_string()));
+            match name.as_str() {
+                "oci-layout" => {
+                    let mut b = Vec::new();
+                    entry.take(4096).read_to_end(&mut b).map_err(io)?;
+                    has_marker = serde_json::from_slice::<serde_json::Value>(&b)
+                        .ok()
+                        .and_then(|v| v.get("imageLayoutVersion")?.as_str().map(str::to_owned))
+                        .is_some();
+                }
+                "index.json" => {
+                    let mut b = Vec::new();
+                    entry
+                        .take(MAX_JSON_BLOB + 1)
+                        .read_to_end(&mut b)
+                        .map_err(io)?;
+                    index_bytes = Some(b);
+                }
+                _ => {
+                    let Some(rest) = name.strip_prefix("blobs/sha256/") else {
+                        // Other algorithms are never followed (descriptors must be sha256).
+                        return Ok(());
+                    };
+                    // Strictly: lowercase hex, so no two names stand for one digest.
+                    let Ok(want) = format!("sha256:{rest}").parse::<Digest>() else {
                         layout.broken = Some(format!(
                             "`{}` is not a blob name (lowercase sha256 hex)",
                             shown(&name)
                         ));
-                        continue;
-                    }
-                };
-                // Kept only within the bounds, however large the entry says it is: the bytes
-                // actually read decide.
-                let mut keep = entry.size() <= MAX_JSON_BLOB && entry.size() <= *json_budget;
-                let mut hasher = Sha256Hasher::new();
-                let mut bytes = Vec::new();
-                let mut buf = vec![0u8; 1 << 16];
-                loop {
-                    let k = entry.read(&mut buf)?;
-                    if k == 0 {
-                        break;
-                    }
-                    hasher.update(&buf[..k]);
-                    if keep {
-                        if (bytes.len() + k) as u64 > MAX_JSON_BLOB.min(*json_budget) {
+                        return Ok(());
+                    };
+                    // Kept only within the bounds, whatever the entry says its size is: the
+                    // bytes read decide; and only JSON (manifests, configs), never a layer.
+                    let mut keep = entry.size() <= MAX_JSON_BLOB.min(*json_budget);
+                    let mut hasher = Sha256Hasher::new();
+                    let mut bytes = Vec::new();
+                    let mut buf = vec![0u8; 1 << 16];
+                    loop {
+                        let k = entry.read(&mut buf).map_err(io)?;
+                        if k == 0 {
+                            break;
+                        }
+                        if hasher.is_empty()
+                            && buf[..k].iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{')
+                        {
                             keep = false;
-                            bytes = Vec::new();
-                        } else {
-                            bytes.extend_from_slice(&buf[..k]);
+                        }
+                        hasher.update(&buf[..k]);
+                        if keep {
+                            if (bytes.len() + k) as u64 > MAX_JSON_BLOB.min(*json_budget) {
+                                keep = false;
+                                bytes = Vec::new();
+                            } else {
+                                bytes.extend_from_slice(&buf[..k]);
+                            }
                         }
                     }
+                    let read = hasher.len();
+                    let ok = hasher.finish() == want;
+                    if keep && ok {
+                        *json_budget -= bytes.len() as u64;
+                        layout.json.insert(want.hex(), bytes);
+                    }
+                    layout.blobs.insert(want.hex(), (read, ok));
                 }
-                let read = hasher.len();
-                let ok = hasher.finish() == want;
-                if keep && ok {
-                    *json_budget -= read;
-                    layout.json.insert(want.hex(), bytes);
-                }
-                layout.blobs.insert(want.hex(), (read, ok));
             }
+            Ok(())
+        },
+    );
+    if let Err(why) = read {
+        // Refused part way: a layout (if it is one) that cannot be trusted whole.
+        layout.broken = Some(why);
+        if index_bytes.is_none() && !has_marker {
+            return Ok(None);
         }
     }
     let Some(index_bytes) = index_bytes else {
@@ -345,7 +325,10 @@ pub(crate) fn read_layout(
         return Ok(None);
     }
     match serde_json::from_slice::<IndexJson>(&index_bytes) {
-        Ok(i) => layout.top = i.manifests,
+        Ok(i) => {
+            layout.top = i.manifests;
+            layout.find_reachable();
+        }
         Err(e) => {
             layout.broken.get_or_insert(format!(
                 "its `index.json` cannot be read: {}",
@@ -356,21 +339,81 @@ pub(crate) fn read_layout(
     Ok(Some(layout))
 }
 
-/// Whether a tar names `oci-layout` among its first entries' names in any spelling (for a
-/// layout refused before it was read: it is reported, not taken for an ordinary file).
-fn looks_like_layout(path: &Path) -> bool {
-    let Ok((file, _)) = reprove_digest::open_regular(path) else {
-        return false;
-    };
-    let mut archive = tar::Archive::new(file);
-    let Ok(entries) = archive.entries_with_seek() else {
-        return false;
-    };
-    entries
-        .raw(true)
-        .take(MAX_LAYOUT_ENTRIES)
-        .map_while(Result::ok)
-        .any(|e| String::from_utf8_lossy(&e.path_bytes()).ends_with("oci-layout"))
+/// The members of an image manifest or index, and of a descriptor (image-spec
+/// `manifest.md`, `image-index.md`, `descriptor.md`).
+const DOCUMENT_FIELDS: [&str; 8] = [
+    "schemaVersion",
+    "mediaType",
+    "artifactType",
+    "config",
+    "layers",
+    "manifests",
+    "subject",
+    "annotations",
+];
+const DESCRIPTOR_FIELDS: [&str; 8] = [
+    "mediaType",
+    "digest",
+    "size",
+    "urls",
+    "annotations",
+    "data",
+    "platform",
+    "artifactType",
+];
+
+/// A name as Go's `encoding/json` matches it to a field: without regard to case, with `ſ` as
+/// `s` and the Kelvin sign as `k` (the two letters outside ASCII that fold into it).
+fn go_fold(name: &str) -> String {
+    name.chars()
+        .map(|c| match c {
+            '\u{17f}' => 's',
+            '\u{212a}' => 'k',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+/// Refuses a manifest or index that a Go reader — a registry, containerd, docker, podman —
+/// would read otherwise than this one: a member whose name is not a field's but matches one
+/// without regard to case (`"Layers"` beside `"layers"`: Go takes the last of the two, serde
+/// only the exact one), in the document or in any of its descriptors.
+pub fn check_field_names(doc: &serde_json::Value) -> Result<(), String> {
+    fn check(v: &serde_json::Value, fields: &[&str], what: &str) -> Result<(), String> {
+        let Some(obj) = v.as_object() else {
+            return Ok(());
+        };
+        for k in obj.keys() {
+            if fields.contains(&k.as_str()) {
+                continue;
+            }
+            let folded = go_fold(k);
+            if let Some(field) = fields.iter().find(|f| go_fold(f) == folded) {
+                return Err(format!(
+                    "{what} has a member `{}`, which Go's JSON reads as `{field}`",
+                    shown(k)
+                ));
+            }
+        }
+        Ok(())
+    }
+    check(doc, &DOCUMENT_FIELDS, "the manifest")?;
+    for key in ["config", "subject"] {
+        if let Some(d) = doc.get(key) {
+            check(d, &DESCRIPTOR_FIELDS, "a descriptor")?;
+        }
+    }
+    for key in ["layers", "manifests"] {
+        for d in doc
+            .get(key)
+            .and_then(|l| l.as_array())
+            .into_iter()
+            .flatten()
+        {
+            check(d, &DESCRIPTOR_FIELDS, "a descriptor")?;
+        }
+    }
+    Ok(())
 }
 
 /// A name from the build's tar, for a message: control characters escaped.
@@ -393,24 +436,30 @@ impl Layout {
     /// document's own `mediaType` — says whether it is a manifest or an index, never the
     /// layout's descriptors, which nothing attests.
     fn holds(&self, want: &Digest, media_type: &str) -> Option<Result<(), String>> {
+        let d = self.reachable.get(&want.to_string())?;
+        if let Some(why) = &self.broken {
+            return Some(Err(why.clone()));
+        }
+        let expected = (!media_type.is_empty()).then_some(media_type);
+        let mut done = BTreeSet::new();
+        let mut work = 0;
+        Some(self.whole(d, expected, 0, &mut done, &mut work))
+    }
+
+    /// Fills [`Layout::reachable`]: the descriptors of `index.json`, and those of every index
+    /// among them that reads, to [`MAX_DEPTH`], each once, at most [`MAX_DESCRIPTORS`].
+    fn find_reachable(&mut self) {
         let mut stack: Vec<(Descriptor, usize)> =
             self.top.iter().cloned().map(|d| (d, 0)).collect();
-        let mut visited = BTreeSet::new();
+        let mut found = BTreeMap::new();
         while let Some((d, depth)) = stack.pop() {
-            if !visited.insert(d.digest.clone()) {
+            if found.contains_key(&d.digest) {
                 continue;
             }
-            if visited.len() > MAX_DESCRIPTORS {
-                return None;
-            }
-            if d.digest == want.to_string() {
-                if let Some(why) = &self.broken {
-                    return Some(Err(why.clone()));
-                }
-                let expected = (!media_type.is_empty()).then_some(media_type);
-                let mut done = BTreeSet::new();
-                let mut work = 0;
-                return Some(self.whole(&d, expected, 0, &mut done, &mut work));
+            if found.len() >= MAX_DESCRIPTORS {
+                self.broken
+                    .get_or_insert(format!("it names more than {MAX_DESCRIPTORS} manifests"));
+                break;
             }
             if depth < MAX_DEPTH
                 && let Ok(m) = self.parse(&d)
@@ -418,8 +467,9 @@ impl Layout {
             {
                 stack.extend(children.into_iter().map(|c| (c, depth + 1)));
             }
+            found.insert(d.digest.clone(), d);
         }
-        None
+        self.reachable = found;
     }
 
     fn hex_of(d: &Descriptor) -> Result<String, String> {
@@ -456,12 +506,15 @@ impl Layout {
             .json
             .get(&hex)
             .ok_or_else(|| format!("the manifest `sha256:{hex}` is too large to read"))?;
-        serde_json::from_slice(bytes).map_err(|e| {
+        let unreadable = |e: serde_json::Error| {
             format!(
                 "the manifest `sha256:{hex}` cannot be read: {}",
                 shown(&e.to_string())
             )
-        })
+        };
+        let v: serde_json::Value = serde_json::from_slice(bytes).map_err(unreadable)?;
+        check_field_names(&v).map_err(|why| format!("`sha256:{hex}`: {why}"))?;
+        serde_json::from_slice(bytes).map_err(unreadable)
     }
 
     /// The manifest or index `d` and everything it names are in the layout. `expected` is
@@ -979,7 +1032,7 @@ mod tests {
         );
         t.truncate(t.len() - 1024);
         let mut b = tar::Builder::new(t);
-        let big = vec![b'a'; (MAX_EXTENSION_HEADER + 1) as usize];
+        let big = vec![b'a'; (64 << 10) + 1];
         let mut h = tar::Header::new_ustar();
         h.set_entry_type(tar::EntryType::XHeader);
         h.set_size(big.len() as u64);
@@ -991,6 +1044,76 @@ mod tests {
             .unwrap()
             .0;
         assert_ne!(c[0].verdict, Verdict::Match);
+    }
+
+    #[test]
+    fn a_member_go_reads_as_another_field_refuses_the_manifest() {
+        // Second review: `"Layers"` beside `"layers"` — Go's JSON (registries, containerd,
+        // docker) takes the layers the layout never had; serde only the exact name.
+        let i = image(b"built");
+        let evil = image(b"only in the registry");
+        let mut v: serde_json::Value = serde_json::from_slice(&i.manifest).unwrap();
+        let mut doc = v.as_object().unwrap().clone();
+        doc.insert(
+            "Layers".into(),
+            serde_json::json!([desc("application/vnd.oci.image.layer.v1.tar", &evil.layer)]),
+        );
+        let bytes = serde_json::to_vec(&doc).unwrap();
+        let tar = layout_tar(
+            &[&i.layer, &i.config, &bytes],
+            &[(OCI_MANIFEST, &bytes)],
+            &[],
+        );
+        let (_d, r) = rebuilt(&[("app.tar", tar)]);
+        let c = compare_images(&[published(&bytes, OCI_MANIFEST)], &r)
+            .unwrap()
+            .0;
+        assert_eq!(c[0].verdict, Verdict::Mismatch);
+        assert!(c[0].reasons[0].contains("Go's JSON"), "{:?}", c[0].reasons);
+        // In a descriptor, and with the Kelvin sign for `k`.
+        v["config"]["Digest"] = serde_json::json!(sha(&evil.config).to_string());
+        assert!(check_field_names(&v).is_err());
+        let mut v: serde_json::Value = serde_json::from_slice(&i.manifest).unwrap();
+        v["\u{212a}ind"] = serde_json::json!("not a field");
+        assert!(check_field_names(&v).is_ok());
+        v["\u{212a}"] = serde_json::json!(1);
+        v["mediaTyp\u{212a}"] = serde_json::json!(1);
+        assert!(check_field_names(&v).is_ok(), "no field folds to these");
+        v["ſchemaVersion"] = serde_json::json!(2);
+        assert!(check_field_names(&v).is_err());
+    }
+
+    #[test]
+    fn a_size_only_a_pax_header_gives_refuses_the_layout() {
+        let i = image(b"layer");
+        let mut t = layout_tar(
+            &[&i.layer, &i.config, &i.manifest],
+            &[(OCI_MANIFEST, &i.manifest)],
+            &[],
+        );
+        t.truncate(t.len() - 1024);
+        let mut b = tar::Builder::new(t);
+        let record = b"16 size=1048576\n";
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::XHeader);
+        h.set_size(record.len() as u64);
+        h.set_cksum();
+        b.append_data(&mut h, "PaxHeader", &record[..]).unwrap();
+        let mut h = tar::Header::new_ustar();
+        h.set_size(0);
+        h.set_cksum();
+        b.append_data(&mut h, "blobs/sha256/zz", &b""[..]).unwrap();
+        let tar = b.into_inner().unwrap();
+        let (_d, r) = rebuilt(&[("app.tar", tar)]);
+        let c = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r)
+            .unwrap()
+            .0;
+        assert_eq!(c[0].verdict, Verdict::Mismatch);
+        assert!(
+            c[0].reasons.iter().any(|r| r.contains("PAX")),
+            "{:?}",
+            c[0].reasons
+        );
     }
 
     #[test]

@@ -366,7 +366,7 @@ impl CliEngine {
             }
             _ => None,
         };
-        self.job_command(job, &mut cmd);
+        self.job_command(job, &mut cmd)?;
         let action = "create the job's container";
         let created = cmd
             .output()

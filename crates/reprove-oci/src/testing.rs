@@ -60,8 +60,16 @@ pub fn tar_one_file(name: &str, content: &[u8]) -> Vec<u8> {
 /// The config and manifest of the one-layer image [`TestRegistry::push_rootfs`] makes of a
 /// root filesystem tar: fixed but for the layer, so the image's digest is the layer's function.
 fn rootfs_image(layer_digest: &Digest, layer_len: usize) -> (String, String) {
+    rootfs_image_env(layer_digest, layer_len, &[])
+}
+
+fn rootfs_image_env(layer_digest: &Digest, layer_len: usize, env: &[&str]) -> (String, String) {
+    let env: String = env
+        .iter()
+        .map(|e| format!(",{}", serde_json::json!(e)))
+        .collect();
     let config = format!(
-        r#"{{"architecture":"amd64","os":"linux","created":"1970-01-01T00:00:00Z","config":{{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]}},"rootfs":{{"type":"layers","diff_ids":["{layer_digest}"]}}}}"#
+        r#"{{"architecture":"amd64","os":"linux","created":"1970-01-01T00:00:00Z","config":{{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"{env}]}},"rootfs":{{"type":"layers","diff_ids":["{layer_digest}"]}}}}"#
     );
     let manifest = format!(
         r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer_digest}","size":{layer_len}}}]}}"#,
@@ -277,8 +285,14 @@ impl TestRegistry {
     /// Pushes an image whose single uncompressed layer is `layer` (a tar), with the usual `PATH`.
     /// Returns the manifest digest.
     pub fn push_rootfs(&self, repo: &str, tag: &str, layer: &[u8]) -> Digest {
+        self.push_rootfs_env(repo, tag, layer, &[])
+    }
+
+    /// Like [`TestRegistry::push_rootfs`], with `env` (`NAME=value`) in the image's `ENV`
+    /// after `PATH`.
+    pub fn push_rootfs_env(&self, repo: &str, tag: &str, layer: &[u8], env: &[&str]) -> Digest {
         let layer_digest = self.push_blob(repo, layer);
-        let (config, manifest) = rootfs_image(&layer_digest, layer.len());
+        let (config, manifest) = rootfs_image_env(&layer_digest, layer.len(), env);
         self.push_blob(repo, config.as_bytes());
         self.put_manifest(repo, tag, OCI_MANIFEST, manifest.as_bytes())
     }

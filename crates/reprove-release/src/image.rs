@@ -155,6 +155,9 @@ fn image_media_type(m: &Manifest, shown: &str) -> Result<String, ReleaseError> {
             m.media_type
         )));
     }
+    // A registry or client written in Go reads members without regard to case: a document
+    // with `"Layers"` beside `"layers"` is another image to it.
+    reprove_build::image::check_field_names(&v).map_err(bad)?;
     if v.get("manifests").is_some() && (v.get("config").is_some() || v.get("layers").is_some()) {
         return Err(bad(
             "its manifest is both an image manifest and an index".to_owned()
@@ -308,10 +311,15 @@ mod tests {
         };
         let both = r#"{"schemaVersion":2,"manifests":[],"config":{"digest":"sha256:00","size":2},"layers":[]}"#;
         let other = format!(r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[]}}"#);
+        // `Layers` is `layers` to a Go reader.
+        let folded = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{}},"layers":[],"Layers":[]}}"#
+        );
         for m in [
             served(OCI_INDEX, both),
             served(OCI_MANIFEST, both),
             served(OCI_MANIFEST, &other),
+            served(OCI_MANIFEST, &folded),
         ] {
             assert!(
                 matches!(

@@ -387,6 +387,9 @@ pub(super) fn images(ic: &ImageCheck, b: &BaselineView) -> CheckResult {
     )
 }
 
+/// The most image subjects `verify --rebuild` compares with the rebuilt layouts.
+const MAX_IMAGE_SUBJECTS: usize = 4096;
+
 pub(super) fn rebuild(
     rc: &RebuildCheck,
     repo: &Repository,
@@ -465,6 +468,18 @@ pub(super) fn rebuild(
                 files.insert(name.clone(), hex.clone());
             }
         }
+    }
+    // Each image is looked for in every rebuilt layout: a provenance is not an open-ended
+    // work list.
+    if images.len() > MAX_IMAGE_SUBJECTS {
+        return CheckResult::new(
+            ID,
+            CheckStatus::Error,
+            format!(
+                "the provenance attests {} images, more than the {MAX_IMAGE_SUBJECTS} a rebuild compares",
+                images.len()
+            ),
+        );
     }
     let opts = reprove_build::Options {
         // The evidence's recipe runs as what it is: from outside the release.
