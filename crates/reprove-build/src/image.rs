@@ -599,7 +599,7 @@ impl Layout {
 /// Compares each published image with the OCI layouts among `rebuilt` (read from the files
 /// the outputs were written to). Returns the comparisons and the names of the outputs that
 /// carried a matched image.
-pub(crate) fn compare_images(
+pub fn compare_images(
     published: &[PublishedImage],
     rebuilt: &BTreeMap<String, ArtifactDigest>,
 ) -> Result<(Vec<ImageComparison>, BTreeSet<String>), crate::BuildError> {
