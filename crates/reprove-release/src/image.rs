@@ -38,20 +38,7 @@ impl FromStr for ImageArtifact {
             location: s.to_owned(),
             reason: reason.to_owned(),
         };
-        let rest = s
-            .strip_prefix(SCHEME)
-            .ok_or_else(|| bad("an image starts with `oci://`"))?;
-        let first = rest.split('/').next().unwrap_or_default();
-        if !rest.contains('/')
-            || !(first.contains('.') || first.contains(':') || first == "localhost")
-        {
-            return Err(bad(
-                "name the registry host and the repository: oci://REGISTRY/REPOSITORY@sha256:…",
-            ));
-        }
-        let image: ImageRef = rest
-            .parse()
-            .map_err(|e: reprove_oci::OciError| bad(&e.to_string()))?;
+        let image = crate::registry::parse_oci_location(s).map_err(|r| bad(&r))?;
         if image.tag().is_none() && image.digest().is_none() {
             return Err(bad("name the image's digest (`@sha256:…`) or tag (`:TAG`)"));
         }
@@ -68,14 +55,7 @@ impl FromStr for ImageArtifact {
 
 impl fmt::Display for ImageArtifact {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{SCHEME}{}", self.image.name())?;
-        if let Some(t) = self.image.tag() {
-            write!(f, ":{t}")?;
-        }
-        if let Some(d) = self.image.digest() {
-            write!(f, "@{d}")?;
-        }
-        Ok(())
+        crate::registry::show_oci_location(&self.image, f)
     }
 }
 

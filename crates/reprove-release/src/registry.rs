@@ -72,44 +72,52 @@ pub struct EvidenceRepo {
 /// The scheme that says "a registry", not a folder.
 pub const SCHEME: &str = "oci://";
 
+/// `oci://REGISTRY/REPOSITORY[:TAG][@DIGEST]` read as a reference — the one reading of
+/// registry locations, for evidence and for images. The registry is always named, never
+/// Docker Hub by default: something pushed to or read from the wrong place is worse than a
+/// usage error. The error is the reason, for the caller's own error.
+pub(crate) fn parse_oci_location(s: &str) -> Result<ImageRef, String> {
+    let rest = s
+        .strip_prefix(SCHEME)
+        .ok_or_else(|| format!("a registry location starts with `{SCHEME}`"))?;
+    let first = rest.split('/').next().unwrap_or_default();
+    if !rest.contains('/') || !(first.contains('.') || first.contains(':') || first == "localhost")
+    {
+        return Err(
+            "name the registry host and the repository: oci://REGISTRY/REPOSITORY".to_owned(),
+        );
+    }
+    rest.parse()
+        .map_err(|e: reprove_oci::OciError| e.to_string())
+}
+
+/// Writes `image` back as `oci://REGISTRY/REPOSITORY[:TAG][@DIGEST]`.
+pub(crate) fn show_oci_location(image: &ImageRef, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    write!(f, "{SCHEME}{}", image.name())?;
+    if let Some(t) = image.tag() {
+        write!(f, ":{t}")?;
+    }
+    if let Some(d) = image.digest() {
+        write!(f, "@{d}")?;
+    }
+    Ok(())
+}
+
 impl FromStr for EvidenceRepo {
     type Err = ReleaseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = |reason: String| ReleaseError::BadEvidenceLocation {
+        let image = parse_oci_location(s).map_err(|reason| ReleaseError::BadEvidenceLocation {
             location: s.to_owned(),
             reason,
-        };
-        let rest = s
-            .strip_prefix(SCHEME)
-            .ok_or_else(|| bad(format!("a registry location starts with `{SCHEME}`")))?;
-        // A registry is named, never Docker Hub by default: evidence pushed to the wrong place
-        // is worse than a usage error.
-        let first = rest.split('/').next().unwrap_or_default();
-        if !rest.contains('/')
-            || !(first.contains('.') || first.contains(':') || first == "localhost")
-        {
-            return Err(bad(
-                "name the registry host and the repository: oci://REGISTRY/REPOSITORY".to_owned(),
-            ));
-        }
-        let image: ImageRef = rest
-            .parse()
-            .map_err(|e: reprove_oci::OciError| bad(e.to_string()))?;
+        })?;
         Ok(EvidenceRepo { image })
     }
 }
 
 impl fmt::Display for EvidenceRepo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{SCHEME}{}", self.image.name())?;
-        if let Some(t) = self.image.tag() {
-            write!(f, ":{t}")?;
-        }
-        if let Some(d) = self.image.digest() {
-            write!(f, "@{d}")?;
-        }
-        Ok(())
+        show_oci_location(&self.image, f)
     }
 }
 

@@ -422,6 +422,14 @@ fn statement_finding(file: &str, e: &StatementError) -> codes::Finding {
 }
 
 fn sha256_subjects(st: &Value) -> BTreeMap<String, String> {
+    subjects_by_name(st, |s| s.get("digest")?.get("sha256"))
+}
+
+/// Each subject's value at `field` (a string), by subject name.
+fn subjects_by_name(
+    st: &Value,
+    field: impl Fn(&Value) -> Option<&Value>,
+) -> BTreeMap<String, String> {
     st.get("subject")
         .and_then(Value::as_array)
         .into_iter()
@@ -429,7 +437,7 @@ fn sha256_subjects(st: &Value) -> BTreeMap<String, String> {
         .filter_map(|s| {
             Some((
                 s.get("name")?.as_str()?.to_owned(),
-                s.get("digest")?.get("sha256")?.as_str()?.to_owned(),
+                field(s)?.as_str()?.to_owned(),
             ))
         })
         .collect()
@@ -437,17 +445,7 @@ fn sha256_subjects(st: &Value) -> BTreeMap<String, String> {
 
 /// Each subject's `mediaType`, by name, where it has one (images).
 fn subject_media_types(st: &Value) -> BTreeMap<String, String> {
-    st.get("subject")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|s| {
-            Some((
-                s.get("name")?.as_str()?.to_owned(),
-                s.get("mediaType")?.as_str()?.to_owned(),
-            ))
-        })
-        .collect()
+    subjects_by_name(st, |s| s.get("mediaType"))
 }
 
 fn str_at<'v>(v: &'v Value, path: &[&str]) -> Option<&'v str> {
