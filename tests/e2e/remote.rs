@@ -22,7 +22,11 @@ use crate::support::{Fixture, require_tool, stderr};
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Served<'a> {
     Docker,
-    Podman { conf: &'a std::ffi::OsStr },
+    Podman {
+        conf: &'a std::ffi::OsStr,
+    },
+    /// A dockerd on a socket in the namespace, reached with `ssh://` through an sshd there.
+    DockerOverSsh,
 }
 
 /// A dockerd (or podman service) in its own network and mount namespaces, on
@@ -31,6 +35,10 @@ struct RemoteDaemon {
     ns: String,
     host: String,
     podman: bool,
+    /// For `ssh://`: the folder whose `ssh` (first in `PATH`) carries the test's key and
+    /// config, and the sshd.
+    ssh_bin: Option<std::path::PathBuf>,
+    sshd: Option<Child>,
     daemon: Child,
     registry: Child,
     _dir: tempfile::TempDir,
@@ -87,7 +95,11 @@ impl RemoteDaemon {
             .spawn()
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let host = format!("tcp://{subnet}.2:2375");
+        let socket = dir.path().join("docker.sock");
+        let host = match served {
+            Served::DockerOverSsh => format!("ssh://root@{subnet}.2"),
+            _ => format!("tcp://{subnet}.2:2375"),
+        };
         let log = std::fs::File::create(dir.path().join("dockerd.log")).unwrap();
         let mut cmd = Command::new("nsenter");
         cmd.args([&net, "unshare", "--mount", "--propagation", "private"])
@@ -99,7 +111,11 @@ impl RemoteDaemon {
             ])
             .arg(hide);
         match served {
-            Served::Docker => {
+            Served::Docker | Served::DockerOverSsh => {
+                let listen = match served {
+                    Served::DockerOverSsh => format!("unix://{}", socket.display()),
+                    _ => host.clone(),
+                };
                 cmd.args([
                     "dockerd",
                     "--bridge=none",
@@ -112,7 +128,7 @@ impl RemoteDaemon {
                 .arg(dir.path().join("exec"))
                 .arg("--pidfile")
                 .arg(dir.path().join("pid"))
-                .args(["-H", &host]);
+                .args(["-H", &listen]);
             }
             Served::Podman { conf } => {
                 // Its own storage; no time limit on the API service.
@@ -130,9 +146,18 @@ impl RemoteDaemon {
             .stderr(log)
             .spawn()
             .unwrap();
+        let (ssh_bin, sshd) = match served {
+            Served::DockerOverSsh => {
+                let (bin, sshd) = start_sshd(dir.path(), &net, &format!("{subnet}.2"), &socket);
+                (Some(bin), Some(sshd))
+            }
+            _ => (None, None),
+        };
         let d = RemoteDaemon {
             ns,
             host,
+            ssh_bin,
+            sshd,
             podman: matches!(served, Served::Podman { .. }),
             daemon,
             registry,
@@ -159,11 +184,12 @@ impl RemoteDaemon {
                 .output()
                 .ok()?
         } else {
-            Command::new("docker")
-                .env("DOCKER_HOST", &self.host)
-                .args(args)
-                .output()
-                .ok()?
+            let mut cmd = Command::new("docker");
+            cmd.env("DOCKER_HOST", &self.host);
+            if self.ssh_bin.is_some() {
+                cmd.env("PATH", self.ssh_path());
+            }
+            cmd.args(args).output().ok()?
         };
         out.status
             .success()
@@ -187,9 +213,87 @@ impl Drop for RemoteDaemon {
         let _ = self.daemon.wait();
         let _ = self.registry.kill();
         let _ = self.registry.wait();
+        if let Some(sshd) = &mut self.sshd {
+            let _ = sshd.kill();
+            let _ = sshd.wait();
+        }
         // The veth pair goes with the namespace.
         let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
     }
+}
+
+impl RemoteDaemon {
+    /// `PATH` with the test's `ssh` first.
+    fn ssh_path(&self) -> String {
+        format!(
+            "{}:{}",
+            self.ssh_bin.as_ref().unwrap().display(),
+            std::env::var("PATH").unwrap_or_default()
+        )
+    }
+}
+
+/// An sshd in the network namespace `net` on `address`, whose sessions reach the dockerd on
+/// `socket` (`SetEnv DOCKER_HOST`), with a key made here; returns the folder of an `ssh` that
+/// uses that key and trusts that host, and the sshd.
+fn start_sshd(dir: &Path, net: &str, address: &str, socket: &Path) -> (std::path::PathBuf, Child) {
+    let keygen = |file: &str| {
+        let out = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", ""])
+            .arg("-f")
+            .arg(dir.join(file))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    keygen("client");
+    keygen("host");
+    std::fs::copy(dir.join("client.pub"), dir.join("authorized_keys")).unwrap();
+    // Privilege separation wants its empty folder.
+    std::fs::create_dir_all("/run/sshd").unwrap();
+    std::fs::write(
+        dir.join("sshd_config"),
+        format!(
+            "ListenAddress {address}\nPort 22\nHostKey {d}/host\nAuthorizedKeysFile {d}/authorized_keys\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nSetEnv DOCKER_HOST=unix://{s}\nPidFile {d}/sshd.pid\n",
+            d = dir.display(),
+            s = socket.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("ssh_config"),
+        format!(
+            "Host {address}\n  IdentityFile {d}/client\n  IdentitiesOnly yes\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n",
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let wrapper = bin.join("ssh");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec /usr/bin/ssh -F {} \"$@\"\n",
+            dir.join("ssh_config").display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let sshd = Command::new("nsenter")
+        .arg(net)
+        .arg("/usr/sbin/sshd")
+        .arg("-D")
+        .arg("-f")
+        .arg(dir.join("sshd_config"))
+        .arg("-E")
+        .arg(dir.join("sshd.log"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (bin, sshd)
 }
 
 /// What the build can see of its conditions, written into an artifact: the same bytes on
@@ -209,14 +313,20 @@ fn rebuild(f: &Fixture, docker_host: &str, args: &[&str]) -> Run {
 /// `reprove` in the fixture's repository, on the engine at `docker_host`, with its temporary
 /// files among the test's (which the remote daemon cannot see).
 fn reprove(f: &Fixture, docker_host: &str, args: &[&str]) -> Run {
+    reprove_env(f, args, &[("DOCKER_HOST", docker_host)])
+}
+
+/// `reprove` in the fixture's repository with `env` on top.
+fn reprove_env(f: &Fixture, args: &[&str], env: &[(&str, &str)]) -> Run {
     let tmp = f.path("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_reprove"));
     cmd.current_dir(f.repo()).args(args);
     f.env(&mut cmd);
-    cmd.env("DOCKER_HOST", docker_host)
-        .env("TMPDIR", &tmp)
-        .env("REPROVE_DIFFOSCOPE", "");
+    cmd.env("TMPDIR", &tmp).env("REPROVE_DIFFOSCOPE", "");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     let out = cmd.output().unwrap();
     Run {
         code: out.status.code().unwrap(),
@@ -728,4 +838,64 @@ fn podman_over_container_host_rebuilds_the_same_bits_under_the_same_conditions()
     assert_eq!(engine["name"], "podman");
     assert_eq!(engine["transfer"], "copy");
     assert_eq!(engine["endpoint"], remote.host.as_str());
+}
+
+/// `DOCKER_HOST=ssh://…`: the docker CLI reaches the daemon through `ssh … docker system
+/// dial-stdio`. An `sshd` of its own in the namespace, beside a dockerd on a socket there; the
+/// client's `ssh` is given the test's key and config (a wrapper first in `PATH`, since `ssh`
+/// reads the account's home, not `HOME`). Same bits as the local engine, and the provenance
+/// names the ssh endpoint.
+#[test]
+fn a_remote_engine_over_ssh_rebuilds_the_same_bits() {
+    let Some((local, reg, image)) = busybox_on_loopback() else {
+        return;
+    };
+    for tool in [
+        "ip",
+        "nsenter",
+        "unshare",
+        "dockerd",
+        "sshd",
+        "ssh",
+        "ssh-keygen",
+    ] {
+        assert!(
+            require_tool(tool),
+            "{tool} is needed to reach an engine over ssh"
+        );
+    }
+    let f = Fixture::new();
+    f.write("reprove.toml", format!("[project]\nname = \"tiny\"\n\n[build]\nimage = \"{image}\"\ncommand = [\"sh\", \"build.sh\"]\nartifacts = [\"dist/*\"]\n"));
+    f.write("src/greeting.txt", "hello, ssh world\n");
+    f.write("build.sh", PROBE);
+    f.write(".gitignore", "/evidence/\n");
+    f.commit("release\n\nReviewed-by: R <r@example.com>");
+    f.tag("v1.0.0");
+    let first = f.path("first");
+    let local_run = rebuild(&f, &local, &["v1.0.0", "--keep", first.to_str().unwrap()]);
+    assert_eq!(local_run.code, 0, "{}{}", local_run.out, local_run.err);
+    let artifacts = first.join("artifacts");
+
+    let remote = RemoteDaemon::start_serving(&reg, f.dir.path(), Served::DockerOverSsh);
+    let ssh_host = remote.host.clone();
+    let r = reprove_env(
+        &f,
+        &[
+            "rebuild",
+            "v1.0.0",
+            "--artifacts",
+            artifacts.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        &[
+            ("DOCKER_HOST", ssh_host.as_str()),
+            ("PATH", &remote.ssh_path()),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.out, r.err);
+    let report: Value = serde_json::from_str(&r.out).unwrap();
+    assert_eq!(report["verdict"], "reproducible", "{}", r.out);
+    assert_eq!(report["engineSite"]["transfer"], "copy");
+    assert_eq!(report["engineSite"]["endpoint"], ssh_host.as_str());
 }

@@ -70,6 +70,9 @@ fn test(extra: &[String]) -> Result<()> {
         ("ip", "iproute2"),
         ("nsenter", "util-linux"),
         ("unshare", "util-linux"),
+        // DOCKER_HOST=ssh://: an sshd of the test's own in that namespace
+        ("/usr/sbin/sshd", "openssh-server"),
+        ("ssh", "openssh-client"),
     ])?;
     let containers_conf = util::target().join("xtask").join("containers.conf");
     std::fs::create_dir_all(util::target().join("xtask"))?;

@@ -156,6 +156,19 @@ pub(crate) fn raw_members<R: std::io::Read, E>(
         if kind == tar::EntryType::XGlobalHeader {
             return Err(bad("a global PAX header".into()));
         }
+        // One extended header names one member: a second before it (read by another tool
+        // for its size or name) and a sparse member (whose extension blocks this walk does
+        // not follow) would put two readers at different offsets.
+        let extension = matches!(
+            kind,
+            tar::EntryType::XHeader | tar::EntryType::GNULongName | tar::EntryType::GNULongLink
+        );
+        if extension && long_name.is_some() {
+            return Err(bad("two extended headers for one member".into()));
+        }
+        if kind == tar::EntryType::GNUSparse {
+            return Err(bad("a sparse member".into()));
+        }
         if kind == tar::EntryType::XHeader && long_name.is_none() {
             if entry.size() > MAX_PAX_HEADER {
                 return Err(bad(format!(
@@ -174,6 +187,9 @@ pub(crate) fn raw_members<R: std::io::Read, E>(
                             "a member whose size only a PAX header gives ({} bytes)",
                             String::from_utf8_lossy(r.value_bytes())
                         )));
+                    }
+                    key if key.starts_with(b"GNU.sparse.") => {
+                        return Err(bad("a sparse member".into()));
                     }
                     _ => {}
                 }

@@ -563,13 +563,16 @@ impl CliEngine {
         for (k, v) in &spec.env {
             cmd.arg("--env").arg(format!("{k}={v}"));
         }
-        // podman gives every container `container=podman` and `TERM=xterm`, and this
-        // machine's proxy variables; docker none of them. A build sees the image's and the
-        // recipe's environment on both engines (a build that embeds its environment gave other
-        // bytes on podman): the two are unset unless the image or the recipe sets them — an
-        // image's own value is given back as it is — and no proxy variable is passed.
+        // podman gives every container `container=podman` and `TERM=xterm`, and a build this
+        // machine's proxy variables; docker gives none of the first two. A build sees the
+        // image's and the recipe's environment on both engines (a build that embeds its
+        // environment gave other bytes on podman): the two are unset unless the image or the
+        // recipe sets them — an image's own value is given back as it is (its last, as the
+        // engines read it) — and a build gets no proxy variable (a fetch may need one).
         if self.kind == EngineKind::Podman {
-            cmd.arg("--http-proxy=false");
+            if matches!(spec.kind, JobKind::Build) {
+                cmd.arg("--http-proxy=false");
+            }
             let image_env = self.output(
                 &[
                     "image",
@@ -587,6 +590,7 @@ impl CliEngine {
                 }
                 match image_env
                     .iter()
+                    .rev()
                     .find_map(|e| e.strip_prefix(var)?.strip_prefix('='))
                 {
                     Some(value) => cmd.arg("--env").arg(format!("{var}={value}")),

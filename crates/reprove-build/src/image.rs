@@ -193,6 +193,7 @@ pub(crate) fn read_layout(
     let mut index_bytes: Option<Vec<u8>> = None;
     let mut seen = BTreeSet::new();
     let mut count = 0usize;
+    let mut saw_layout_member = false;
     let (file, _) = reprove_digest::open_regular(path).map_err(std::io::Error::other)?;
     // Read raw, once, as the engine's outputs are ([`crate::compare::raw_members`]): extended
     // headers bounded, a PAX size or a global header refused, so no other reader of this tar
@@ -230,6 +231,26 @@ pub(crate) fn read_layout(
             if kind == tar::EntryType::Directory || !interesting(name) {
                 return Ok(());
             }
+            saw_layout_member = true;
+            // Other algorithms' blobs are never followed (descriptors must be sha256); a
+            // sha256 one must be named by its lowercase hex, so no two names stand for one
+            // digest. Checked before the name is kept: names are bounded by what they can be.
+            let blob_hex = match name.strip_prefix("blobs/") {
+                None => None,
+                Some(rest) => match rest.strip_prefix("sha256/") {
+                    None => return Ok(()),
+                    Some(hex) => match format!("sha256:{hex}").parse::<Digest>() {
+                        Ok(d) => Some(d),
+                        Err(_) => {
+                            layout.broken = Some(format!(
+                                "`{}` is not a blob name (lowercase sha256 hex)",
+                                shown(name)
+                            ));
+                            return Ok(());
+                        }
+                    },
+                },
+            };
             if kind != tar::EntryType::Regular {
                 // A link in place of a blob would let one stored file answer for two digests;
                 // a sparse member is read otherwise by other tools.
@@ -261,16 +282,7 @@ pub(crate) fn read_layout(
                     index_bytes = Some(b);
                 }
                 _ => {
-                    let Some(rest) = name.strip_prefix("blobs/sha256/") else {
-                        // Other algorithms are never followed (descriptors must be sha256).
-                        return Ok(());
-                    };
-                    // Strictly: lowercase hex, so no two names stand for one digest.
-                    let Ok(want) = format!("sha256:{rest}").parse::<Digest>() else {
-                        layout.broken = Some(format!(
-                            "`{}` is not a blob name (lowercase sha256 hex)",
-                            shown(&name)
-                        ));
+                    let Some(want) = blob_hex else {
                         return Ok(());
                     };
                     // Kept only within the bounds, whatever the entry says its size is: the
@@ -312,11 +324,13 @@ pub(crate) fn read_layout(
         },
     );
     if let Err(why) = read {
-        // Refused part way: a layout (if it is one) that cannot be trusted whole.
+        // Refused part way: a layout (if it is one — any of its files was seen) that cannot
+        // be trusted whole, and says why.
         layout.broken = Some(why);
-        if index_bytes.is_none() && !has_marker {
-            return Ok(None);
+        if saw_layout_member {
+            return Ok(Some(layout));
         }
+        return Ok(None);
     }
     let Some(index_bytes) = index_bytes else {
         return Ok(None);
@@ -360,6 +374,15 @@ const DESCRIPTOR_FIELDS: [&str; 8] = [
     "data",
     "platform",
     "artifactType",
+];
+
+const PLATFORM_FIELDS: [&str; 6] = [
+    "architecture",
+    "os",
+    "os.version",
+    "os.features",
+    "variant",
+    "features",
 ];
 
 /// A name as Go's `encoding/json` matches it to a field: without regard to case, with `ſ` as
@@ -411,6 +434,9 @@ pub fn check_field_names(doc: &serde_json::Value) -> Result<(), String> {
             .flatten()
         {
             check(d, &DESCRIPTOR_FIELDS, "a descriptor")?;
+            if let Some(p) = d.get("platform") {
+                check(p, &PLATFORM_FIELDS, "a platform")?;
+            }
         }
     }
     Ok(())
@@ -1111,6 +1137,69 @@ mod tests {
         assert_eq!(c[0].verdict, Verdict::Mismatch);
         assert!(
             c[0].reasons.iter().any(|r| r.contains("PAX")),
+            "{:?}",
+            c[0].reasons
+        );
+    }
+
+    #[test]
+    fn a_second_extended_header_or_a_refusal_before_index_json_is_said() {
+        // Third review: `x` after `x` reached the walk as a member, read by other tools for
+        // its size; and a layout refused before its `index.json` vanished with no reason.
+        let i = image(b"layer");
+        let pax = |b: &mut tar::Builder<Vec<u8>>, record: &[u8]| {
+            let mut h = tar::Header::new_ustar();
+            h.set_entry_type(tar::EntryType::XHeader);
+            h.set_size(record.len() as u64);
+            h.set_cksum();
+            b.append_data(&mut h, "PaxHeader", record).unwrap();
+        };
+        let mut t = layout_tar(
+            &[&i.layer, &i.config, &i.manifest],
+            &[(OCI_MANIFEST, &i.manifest)],
+            &[],
+        );
+        t.truncate(t.len() - 1024);
+        let mut b = tar::Builder::new(t);
+        pax(&mut b, b"16 path=junk/aa\n");
+        pax(&mut b, b"19 path=index.json\n");
+        let tar = b.into_inner().unwrap();
+        let (_d, r) = rebuilt(&[("app.tar", tar)]);
+        let c = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r)
+            .unwrap()
+            .0;
+        assert_eq!(c[0].verdict, Verdict::Mismatch);
+        assert!(
+            c[0].reasons
+                .iter()
+                .any(|r| r.contains("two extended headers")),
+            "{:?}",
+            c[0].reasons
+        );
+        // A blob first, then a global header: refused before `index.json`, still reported.
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_ustar();
+        h.set_size(i.layer.len() as u64);
+        h.set_cksum();
+        b.append_data(
+            &mut h,
+            format!("blobs/sha256/{}", sha(&i.layer).hex()),
+            &i.layer[..],
+        )
+        .unwrap();
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::XGlobalHeader);
+        h.set_size(0);
+        h.set_cksum();
+        b.append_data(&mut h, "Global", &b""[..]).unwrap();
+        let tar = b.into_inner().unwrap();
+        let (_d, r) = rebuilt(&[("app.tar", tar)]);
+        let c = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r)
+            .unwrap()
+            .0;
+        assert_eq!(c[0].verdict, Verdict::Mismatch, "{:?}", c[0]);
+        assert!(
+            c[0].reasons.iter().any(|r| r.contains("global")),
             "{:?}",
             c[0].reasons
         );
