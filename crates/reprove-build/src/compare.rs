@@ -169,7 +169,7 @@ pub(crate) fn raw_members<R: std::io::Read, E>(
         if kind == tar::EntryType::GNUSparse {
             return Err(bad("a sparse member".into()));
         }
-        if kind == tar::EntryType::XHeader && long_name.is_none() {
+        if kind == tar::EntryType::XHeader {
             if entry.size() > MAX_PAX_HEADER {
                 return Err(bad(format!(
                     "a PAX header of {} bytes (at most {MAX_PAX_HEADER})",
@@ -196,7 +196,7 @@ pub(crate) fn raw_members<R: std::io::Read, E>(
             }
             continue;
         }
-        if kind == tar::EntryType::GNULongName && long_name.is_none() {
+        if kind == tar::EntryType::GNULongName {
             if entry.size() > MAX_OUTPUT_NAME {
                 return Err(bad(format!(
                     "a file name of {} bytes (at most {MAX_OUTPUT_NAME})",

@@ -23,12 +23,7 @@ use reprove_digest::{Digest, Sha256Hasher};
 
 use crate::compare::{ArtifactDigest, Verdict};
 
-/// OCI and Docker media types of manifests and indexes
-/// ([media types](https://github.com/opencontainers/image-spec/blob/v1.1.0/media-types.md)).
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub use reprove_oci::media::{DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
 
 /// The largest manifest or index read from a layout (the registry client's bound).
 const MAX_JSON_BLOB: u64 = 4 << 20;
@@ -172,16 +167,13 @@ pub(crate) fn read_layout(
     path: &Path,
     json_budget: &mut u64,
 ) -> Result<Option<Layout>, std::io::Error> {
-    let (file, _) = reprove_digest::open_regular(path).map_err(std::io::Error::other)?;
+    let (mut file, _) = reprove_digest::open_regular(path).map_err(std::io::Error::other)?;
     let mut head = [0u8; 512];
-    {
-        let mut f = &file;
-        let mut got = 0;
-        while got < head.len() {
-            match f.read(&mut head[got..])? {
-                0 => return Ok(None),
-                n => got += n,
-            }
+    let mut got = 0;
+    while got < head.len() {
+        match file.read(&mut head[got..])? {
+            0 => return Ok(None),
+            n => got += n,
         }
     }
     // ustar magic (POSIX `ustar\0` or GNU `ustar  `) at offset 257.
@@ -194,7 +186,7 @@ pub(crate) fn read_layout(
     let mut seen = BTreeSet::new();
     let mut count = 0usize;
     let mut saw_layout_member = false;
-    let (file, _) = reprove_digest::open_regular(path).map_err(std::io::Error::other)?;
+    std::io::Seek::rewind(&mut file)?;
     // Read raw, once, as the engine's outputs are ([`crate::compare::raw_members`]): extended
     // headers bounded, a PAX size or a global header refused, so no other reader of this tar
     // walks it at other offsets than this one.
@@ -628,7 +620,7 @@ impl Layout {
 pub fn compare_images(
     published: &[PublishedImage],
     rebuilt: &BTreeMap<String, ArtifactDigest>,
-) -> Result<(Vec<ImageComparison>, BTreeSet<String>), crate::BuildError> {
+) -> (Vec<ImageComparison>, BTreeSet<String>) {
     let mut layouts: Vec<(String, Layout)> = Vec::new();
     let mut unreadable: Vec<String> = Vec::new();
     let mut json_budget = MAX_JSON_TOTAL;
@@ -685,7 +677,7 @@ pub fn compare_images(
         }
         out.push(cmp);
     }
-    Ok((out, carriers))
+    (out, carriers)
 }
 
 #[cfg(test)]
@@ -790,7 +782,7 @@ mod tests {
             &[],
         );
         let (_d, r) = rebuilt(&[("app.oci.tar", tar), ("app.bin", b"x".to_vec())]);
-        let (c, carriers) = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r).unwrap();
+        let (c, carriers) = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r);
         assert_eq!(c[0].verdict, Verdict::Match, "{:?}", c[0].reasons);
         assert_eq!(c[0].rebuilt_in.as_deref(), Some("app.oci.tar"));
         assert_eq!(
@@ -822,15 +814,12 @@ mod tests {
         let (_d, r) = rebuilt(&[("img.tar", tar)]);
         let pubd = published(&index, OCI_INDEX);
         assert_eq!(
-            compare_images(std::slice::from_ref(&pubd), &r).unwrap().0[0].verdict,
+            compare_images(std::slice::from_ref(&pubd), &r).0[0].verdict,
             Verdict::Match
         );
         // A child of the index, published on its own, is found through the index.
         let child = published(&b.manifest, OCI_MANIFEST);
-        assert_eq!(
-            compare_images(&[child], &r).unwrap().0[0].verdict,
-            Verdict::Match
-        );
+        assert_eq!(compare_images(&[child], &r).0[0].verdict, Verdict::Match);
         // Without the second child's layer the index is not whole.
         let some: Vec<&[u8]> = vec![
             &a.layer,
@@ -842,7 +831,7 @@ mod tests {
         ];
         let tar = layout_tar(&some, &[(OCI_INDEX, &index)], &[]);
         let (_d, r) = rebuilt(&[("img.tar", tar)]);
-        let c = compare_images(&[pubd], &r).unwrap().0;
+        let c = compare_images(&[pubd], &r).0;
         assert_eq!(c[0].verdict, Verdict::Mismatch);
         assert!(
             c[0].reasons[0].contains(&sha(&b.layer).hex()),
@@ -862,7 +851,7 @@ mod tests {
             &[],
         );
         let (_d, r) = rebuilt(&[("app.tar", tar)]);
-        let (c, carriers) = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r).unwrap();
+        let (c, carriers) = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r);
         assert_eq!(c[0].verdict, Verdict::Mismatch);
         assert!(carriers.is_empty());
     }
@@ -878,9 +867,7 @@ mod tests {
             &[(&fake, b"other")],
         );
         let (_d, r) = rebuilt(&[("app.tar", tar)]);
-        let c = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r)
-            .unwrap()
-            .0;
+        let c = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r).0;
         assert_eq!(c[0].verdict, Verdict::Mismatch);
         assert!(
             c[0].reasons[0].contains("does not hash"),
@@ -895,9 +882,7 @@ mod tests {
             &[(&fake, b"other")],
         );
         let (_d, r) = rebuilt(&[("app.tar", tar)]);
-        let c = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r)
-            .unwrap()
-            .0;
+        let c = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r).0;
         assert_eq!(c[0].verdict, Verdict::Mismatch);
         assert!(c[0].reasons[0].contains("twice"), "{:?}", c[0].reasons);
     }
@@ -918,9 +903,7 @@ mod tests {
             &[],
         );
         let (_d, r) = rebuilt(&[("app.tar", tar)]);
-        let c = compare_images(&[published(&manifest, OCI_MANIFEST)], &r)
-            .unwrap()
-            .0;
+        let c = compare_images(&[published(&manifest, OCI_MANIFEST)], &r).0;
         assert_eq!(c[0].verdict, Verdict::Mismatch);
         assert!(
             c[0].reasons[0].contains("descriptor says 1"),
@@ -939,9 +922,7 @@ mod tests {
             &[],
         );
         let (_d, r) = rebuilt(&[("app.tar", tar)]);
-        let c = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r)
-            .unwrap()
-            .0;
+        let c = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r).0;
         assert_eq!(c[0].verdict, Verdict::Mismatch);
         assert_eq!(c[0].rebuilt["app.tar"], vec![sha(&j.manifest)]);
         // A plain file, or a tar that is no layout, is not a layout.
@@ -952,9 +933,7 @@ mod tests {
         b.append_data(&mut h, "index.json", &b"{}"[..]).unwrap();
         let plain = b.into_inner().unwrap();
         let (_d, r) = rebuilt(&[("app.bin", b"binary".to_vec()), ("x.tar", plain)]);
-        let c = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r)
-            .unwrap()
-            .0;
+        let c = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r).0;
         assert_eq!(c[0].verdict, Verdict::Missing);
     }
 
@@ -972,7 +951,7 @@ mod tests {
         let tar = layout_tar(&[&doc], &[(OCI_INDEX, &doc)], &[]);
         let (_d, r) = rebuilt(&[("app.tar", tar)]);
         for media in [OCI_MANIFEST, OCI_INDEX, ""] {
-            let c = compare_images(&[published(&doc, media)], &r).unwrap().0;
+            let c = compare_images(&[published(&doc, media)], &r).0;
             assert_eq!(
                 c[0].verdict,
                 Verdict::Mismatch,
@@ -986,9 +965,7 @@ mod tests {
         let doc = serde_json::to_vec(&v).unwrap();
         let tar = layout_tar(&[&doc], &[(OCI_INDEX, &doc)], &[]);
         let (_d, r) = rebuilt(&[("app.tar", tar)]);
-        let c = compare_images(&[published(&doc, OCI_MANIFEST)], &r)
-            .unwrap()
-            .0;
+        let c = compare_images(&[published(&doc, OCI_MANIFEST)], &r).0;
         assert_eq!(c[0].verdict, Verdict::Mismatch);
         assert!(
             c[0].reasons[0].contains("not in the rebuilt layout"),
@@ -1002,9 +979,7 @@ mod tests {
             &[],
         );
         let (_d, r) = rebuilt(&[("app.tar", tar)]);
-        let c = compare_images(&[published(&i.manifest, OCI_INDEX)], &r)
-            .unwrap()
-            .0;
+        let c = compare_images(&[published(&i.manifest, OCI_INDEX)], &r).0;
         assert_eq!(c[0].verdict, Verdict::Mismatch);
         assert!(
             c[0].reasons[0].contains("published as"),
@@ -1040,9 +1015,7 @@ mod tests {
                 b.into_inner().unwrap()
             };
             let (_d, r) = rebuilt(&[("app.tar", tar)]);
-            let c = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r)
-                .unwrap()
-                .0;
+            let c = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r).0;
             assert_eq!(c[0].verdict, Verdict::Mismatch, "{name}");
             assert!(!c[0].reasons.is_empty(), "{name}");
         }
@@ -1066,9 +1039,7 @@ mod tests {
         b.append_data(&mut h, "PaxHeader", &big[..]).unwrap();
         let tar = b.into_inner().unwrap();
         let (_d, r) = rebuilt(&[("app.tar", tar)]);
-        let c = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r)
-            .unwrap()
-            .0;
+        let c = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r).0;
         assert_ne!(c[0].verdict, Verdict::Match);
     }
 
@@ -1091,9 +1062,7 @@ mod tests {
             &[],
         );
         let (_d, r) = rebuilt(&[("app.tar", tar)]);
-        let c = compare_images(&[published(&bytes, OCI_MANIFEST)], &r)
-            .unwrap()
-            .0;
+        let c = compare_images(&[published(&bytes, OCI_MANIFEST)], &r).0;
         assert_eq!(c[0].verdict, Verdict::Mismatch);
         assert!(c[0].reasons[0].contains("Go's JSON"), "{:?}", c[0].reasons);
         // In a descriptor, and with the Kelvin sign for `k`.
@@ -1131,9 +1100,7 @@ mod tests {
         b.append_data(&mut h, "blobs/sha256/zz", &b""[..]).unwrap();
         let tar = b.into_inner().unwrap();
         let (_d, r) = rebuilt(&[("app.tar", tar)]);
-        let c = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r)
-            .unwrap()
-            .0;
+        let c = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r).0;
         assert_eq!(c[0].verdict, Verdict::Mismatch);
         assert!(
             c[0].reasons.iter().any(|r| r.contains("PAX")),
@@ -1165,9 +1132,7 @@ mod tests {
         pax(&mut b, b"19 path=index.json\n");
         let tar = b.into_inner().unwrap();
         let (_d, r) = rebuilt(&[("app.tar", tar)]);
-        let c = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r)
-            .unwrap()
-            .0;
+        let c = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r).0;
         assert_eq!(c[0].verdict, Verdict::Mismatch);
         assert!(
             c[0].reasons
@@ -1194,9 +1159,7 @@ mod tests {
         b.append_data(&mut h, "Global", &b""[..]).unwrap();
         let tar = b.into_inner().unwrap();
         let (_d, r) = rebuilt(&[("app.tar", tar)]);
-        let c = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r)
-            .unwrap()
-            .0;
+        let c = compare_images(&[published(&i.manifest, OCI_MANIFEST)], &r).0;
         assert_eq!(c[0].verdict, Verdict::Mismatch, "{:?}", c[0]);
         assert!(
             c[0].reasons.iter().any(|r| r.contains("global")),
@@ -1224,9 +1187,7 @@ mod tests {
             &[],
         );
         let (_d, r) = rebuilt(&[("img.tar", tar)]);
-        let c = compare_images(&[published(&outer, OCI_INDEX)], &r)
-            .unwrap()
-            .0;
+        let c = compare_images(&[published(&outer, OCI_INDEX)], &r).0;
         assert_eq!(c[0].verdict, Verdict::Match, "{:?}", c[0].reasons);
     }
 

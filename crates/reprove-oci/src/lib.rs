@@ -8,6 +8,7 @@
 
 #[cfg(feature = "registry")]
 pub mod check;
+pub mod media;
 pub mod pin;
 mod reference;
 #[cfg(feature = "registry")]

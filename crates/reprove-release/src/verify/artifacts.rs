@@ -41,6 +41,11 @@ pub struct PublishedImages {
     pub images: Vec<crate::image::ImageArtifact>,
 }
 
+/// The check that could not run (exit 2), with why; no subject was compared.
+fn could_not_check(detail: impl Into<String>) -> (CheckResult, Vec<String>) {
+    (CheckResult::new(ID, CheckStatus::Error, detail), Vec::new())
+}
+
 /// The subjects that name files: every subject but those that read as images
 /// (`REPOSITORY@sha256:…` with their own digest). One shaped like an image that does not read
 /// as one stays a file subject, which no folder holds: it fails, never skipped.
@@ -110,14 +115,7 @@ pub(super) fn check(
                 continue;
             }
             Err(e) => {
-                return (
-                    CheckResult::new(
-                        ID,
-                        CheckStatus::Error,
-                        printable(&reprove_attest::verify::error_chain(&e)),
-                    ),
-                    Vec::new(),
-                );
+                return could_not_check(printable(&reprove_attest::verify::error_chain(&e)));
             }
         };
         let digest = served.digest.to_string();
@@ -198,30 +196,16 @@ fn folder(
 ) -> (CheckResult, Vec<String>) {
     let shown_dir = printable(&dir.display().to_string());
     if !dir.is_dir() {
-        return (
-            CheckResult::new(
-                ID,
-                CheckStatus::Error,
-                format!(
-                    "`{shown_dir}` is not a folder: --artifacts names the folder of downloaded files, whose bytes are hashed (--artifact FILE checks single files)"
-                ),
-            ),
-            Vec::new(),
-        );
+        return could_not_check(format!(
+            "`{shown_dir}` is not a folder: --artifacts names the folder of downloaded files, whose bytes are hashed (--artifact FILE checks single files)"
+        ));
     }
     // Listed without reading: only files a subject names are hashed, so a planted sparse
     // terabyte costs nothing.
     let set = match reprove_digest::list_flat_folder(dir) {
         Ok(p) => p,
         Err(e) => {
-            return (
-                CheckResult::new(
-                    ID,
-                    CheckStatus::Error,
-                    printable(&reprove_attest::verify::error_chain(&e)),
-                ),
-                Vec::new(),
-            );
+            return could_not_check(printable(&reprove_attest::verify::error_chain(&e)));
         }
     };
     let mut findings = Vec::new();
@@ -311,22 +295,15 @@ fn single_files(
             continue;
         };
         if !seen.insert(name.to_owned()) {
-            return (
-                CheckResult::new(
-                    ID,
-                    CheckStatus::Error,
-                    format!("two --artifact files are named `{}`", printable(name)),
-                ),
-                Vec::new(),
-            );
+            return could_not_check(format!(
+                "two --artifact files are named `{}`",
+                printable(name)
+            ));
         }
         let have = match reprove_digest::sha256_file(f) {
             Ok((d, _)) => d.hex(),
             Err(e) => {
-                return (
-                    CheckResult::new(ID, CheckStatus::Error, printable(&e.to_string())),
-                    Vec::new(),
-                );
+                return could_not_check(printable(&e.to_string()));
             }
         };
         match subjects.get(name) {
