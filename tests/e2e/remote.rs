@@ -764,24 +764,16 @@ fn podman_over_container_host_rebuilds_the_same_bits_under_the_same_conditions()
         seen.as_deref().is_none_or(str::is_empty),
         "the podman service sees the test's files: {seen:?}"
     );
+    let conf_text = conf.to_str().unwrap();
     let on_podman = |args: &[&str]| -> Run {
-        let tmp = f.path("tmp");
-        std::fs::create_dir_all(&tmp).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_reprove"));
-        cmd.current_dir(f.repo())
-            .args(args)
-            .args(["--engine", "podman"]);
-        f.env(&mut cmd);
-        cmd.env("CONTAINER_HOST", &remote.host)
-            .env("CONTAINERS_CONF", &conf)
-            .env("TMPDIR", &tmp)
-            .env("REPROVE_DIFFOSCOPE", "");
-        let out = cmd.output().unwrap();
-        Run {
-            code: out.status.code().unwrap(),
-            out: String::from_utf8_lossy(&out.stdout).into_owned(),
-            err: stderr(&out),
-        }
+        reprove_env(
+            &f,
+            &[args, &["--engine", "podman"]].concat(),
+            &[
+                ("CONTAINER_HOST", remote.host.as_str()),
+                ("CONTAINERS_CONF", conf_text),
+            ],
+        )
     };
     let r = on_podman(&[
         "rebuild",
